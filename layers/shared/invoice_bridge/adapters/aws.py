@@ -1,0 +1,28 @@
+"""Cached boto3 clients. Nothing is created at import time: moto (tests) or the Lambda runtime
+must be in place before the first call. Endpoints come from boto3's own `AWS_ENDPOINT_URL`."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def resource(service: str) -> Any:
+    return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch between moto backends)."""
+    client.cache_clear()
+    resource.cache_clear()

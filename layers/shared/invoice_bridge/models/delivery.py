@@ -1,0 +1,36 @@
+"""Delivery of one invoice version: the exactly-once ledger entry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from .common import Model, utcnow
+from .invoice import Channel
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # intent recorded before the call; an unknown outcome is reconciled
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Delivery(Model):
+    invoice_id: str
+    version: int
+    channel: Channel
+    state: DeliveryState = DeliveryState.QUEUED
+    # Client-chosen id given to the operator (Maventa `uuid`) so a retry is recognised.
+    operator_idempotency_id: str
+    operator_invoice_id: str | None = None
+    recipient: str | None = None  # EIA, e-mail address or postal name
+    attempts: int = 0
+    message: str | None = None
+    sending_at: datetime | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,125 @@
+"""Our invoice: the source invoice re-expressed in the office's terms, ready to render and send."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from .common import Language, Model, Money, utcnow
+
+
+class InvoiceStatus(StrEnum):
+    QUEUED = "queued"
+    RENDERED = "rendered"
+    HELD = "held"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATUSES = frozenset({InvoiceStatus.DELIVERED, InvoiceStatus.FAILED, InvoiceStatus.CANCELLED})
+
+Channel = Literal["einvoice", "email", "print"]
+DocumentType = Literal["invoice", "credit_note"]
+
+
+class PostalAddress(Model):
+    street: str | None = None
+    street2: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    country: str = "SE"
+
+
+class Party(Model):
+    name: str
+    org_number: str | None = None
+    vat_number: str | None = None
+    gln: str | None = None
+    address: PostalAddress = Field(default_factory=PostalAddress)
+    email: str | None = None
+    # Peppol endpoint, e.g. scheme "0007" + id "5561234567".
+    endpoint_scheme: str | None = None
+    endpoint_id: str | None = None
+    is_private_person: bool = False
+
+
+class InvoiceRow(Model):
+    line_number: int
+    is_text_row: bool = False
+    article_number: str | None = None
+    text: str = ""
+    quantity: Money = Decimal("0")
+    unit: str | None = None
+    unit_price: Money = Decimal("0")
+    discount_percent: Money = Decimal("0")  # 0..100
+    vat_rate: Money = Decimal("0")  # percent, e.g. 25
+    amount: Money = Decimal("0")  # net line amount, excluding VAT, rounded as the source did
+
+
+class VatBreakdown(Model):
+    rate: Money  # percent
+    taxable_amount: Money
+    vat_amount: Money
+    category: str = "S"  # UNCL5305: S, Z, E, AE (reverse charge), O
+
+
+class PaymentDetails(Model):
+    bankgiro: str | None = None
+    plusgiro: str | None = None
+    iban: str | None = None
+    ocr: str | None = None
+    payee_name: str | None = None
+    assignment_clause: str | None = None  # set when the office is payee
+
+
+class Invoice(Model):
+    id: str
+    issuer_id: str
+    integration_id: str
+    source_id: str
+    source_modified_utc: datetime | None = None
+    content_hash: str  # of the normalised source content; a new hash is a new version
+    version: int = 1
+    document_type: DocumentType = "invoice"
+    number: str
+    original_number: str | None = None  # credit notes: the invoice they credit
+    original_source_id: str | None = None
+    issue_date: date
+    due_date: date | None = None
+    delivery_date: date | None = None
+    currency: str = "SEK"
+    language: Language = "sv"
+    seller: Party
+    buyer: Party
+    buyer_reference: str | None = None  # "Er referens" / BT-10
+    our_reference: str | None = None
+    order_reference: str | None = None
+    rows: list[InvoiceRow]
+    vat_breakdown: list[VatBreakdown]
+    net_total: Money
+    vat_total: Money
+    rounding: Money = Decimal("0")
+    gross_total: Money  # payable amount incl. VAT and rounding
+    reverse_charge: bool = False
+    payment: PaymentDetails = Field(default_factory=PaymentDetails)
+    status: InvoiceStatus = InvoiceStatus.QUEUED
+    status_reason: str | None = None
+    channel: Channel | None = None
+    pdf_key: str | None = None
+    einvoice_key: str | None = None
+    source_pdf_key: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class InvoiceEvent(Model):
+    at: datetime = Field(default_factory=utcnow)
+    status: str
+    detail: str = ""

@@ -1,0 +1,66 @@
+"""The issuer (utställare): the office's client whose invoices we take over."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import EmailStr, Field
+
+from .common import Language, Model, new_id, utcnow
+
+
+class Address(Model):
+    street: str = Field(min_length=1, max_length=200)
+    postal_code: str = Field(min_length=1, max_length=20)
+    city: str = Field(min_length=1, max_length=100)
+    country: str = Field(default="SE", pattern=r"^[A-Z]{2}$")
+
+
+class DispatchSettings(Model):
+    attach_pdf: bool = True
+    email_fallback: bool = True
+    print_fallback: bool = True
+
+
+Payee = Literal["issuer", "office"]
+
+
+class Issuer(Model):
+    id: str = Field(default_factory=new_id)
+    name: str = Field(min_length=1, max_length=200)
+    org_number: str  # normalised: 10 digits, no hyphen
+    vat_number: str | None = None  # normalised: SE + 10 digits + 01
+    address: Address
+    notification_email: EmailStr
+    language: Language = "sv"
+    bankgiro: str | None = None
+    plusgiro: str | None = None
+    iban: str | None = None
+    f_skatt: bool = True
+    payee: Payee = "issuer"
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    # Hold the first sync's invoices for the office's review before anything goes out.
+    hold_first_sync: bool = True
+    logo_key: str | None = None  # S3 key of the uploaded logo
+    logo_content_type: str | None = None
+    operator_provider: Literal["maventa", "inexchange"] | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class OfficePayee(Model):
+    """The office's payment details, used instead of the issuer's when the office is payee."""
+
+    name: str
+    org_number: str
+    bankgiro: str
+    assignment_clause_sv: str = (
+        "Denna fordran har överlåtits till {office}. Betalning med befriande verkan kan endast ske till "
+        "bankgiro {bankgiro}."
+    )
+    assignment_clause_en: str = (
+        "This claim has been assigned to {office}. Payment with discharging effect can only be made to "
+        "bankgiro {bankgiro}."
+    )
+    ocr_length_digit: bool = True

@@ -1,0 +1,156 @@
+"""The small interfaces the domain depends on. Adapters (DynamoDB, S3, SQS, SES, KMS, httpx) implement them.
+
+Domain code takes these as arguments; handlers build the adapters through the cached getters in
+`invoice_bridge.wiring`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from .models.delivery import Delivery
+from .models.integration import Integration, TokenSet
+from .models.invoice import Invoice, InvoiceEvent
+from .models.issuer import Issuer
+from .models.spiris import CompanySettings, Customer, CustomerInvoice, Meta
+
+
+class NotFound(Exception):
+    """A requested entity does not exist."""
+
+
+class ConflictError(Exception):
+    """A conditional write lost: someone else changed the item first."""
+
+
+# --- persistence -------------------------------------------------------------------------------
+
+
+class IssuerRepository(Protocol):
+    def get(self, issuer_id: str) -> Issuer: ...  # raises NotFound
+    def put(self, issuer: Issuer) -> None: ...
+    def list(self) -> list[Issuer]: ...
+
+
+class IntegrationRepository(Protocol):
+    def get(self, integration_id: str) -> Integration: ...  # raises NotFound
+    def put(self, integration: Integration) -> None: ...
+    def list(self, issuer_id: str | None = None) -> list[Integration]: ...
+
+
+@dataclass(frozen=True)
+class StoredTokens:
+    tokens: TokenSet
+    version: int  # for conditional writes: one refresher at a time
+
+
+class TokenStore(Protocol):
+    """Token sets, stored only as KMS ciphertext with issuer and integration in the encryption context."""
+
+    def load(self, integration: Integration) -> StoredTokens | None: ...
+    def save(self, integration: Integration, tokens: TokenSet, expected_version: int | None) -> int: ...
+    def delete(self, integration: Integration) -> None: ...
+
+
+class InvoiceRepository(Protocol):
+    def get(self, invoice_id: str) -> Invoice: ...  # raises NotFound
+    def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None: ...
+    def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None: ...
+    def add_event(self, invoice_id: str, event: InvoiceEvent) -> None: ...
+    def events(self, invoice_id: str) -> list[InvoiceEvent]: ...
+    def list(
+        self, issuer_id: str | None = None, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[Invoice], str | None]: ...
+
+
+class DeliveryLedger(Protocol):
+    """One delivery record per invoice version, moved only by conditional transitions."""
+
+    def get(self, invoice_id: str, version: int) -> Delivery | None: ...
+    def create(self, delivery: Delivery) -> bool: ...  # False if it already exists
+    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None: ...  # ConflictError
+
+
+class DocumentStore(Protocol):
+    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def presign(self, key: str, expires_seconds: int = 300) -> str: ...
+
+
+class WorkQueue(Protocol):
+    def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None: ...
+
+
+# --- outside systems ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: Sequence[str]
+    subject: str
+    text: str
+    html: str | None = None
+    attachments: Sequence[Attachment] = field(default_factory=tuple)
+
+
+class Mailer(Protocol):
+    def send(self, mail: Mail) -> str: ...  # returns the provider's message id
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    meta: Meta
+    invoices: list[CustomerInvoice]
+
+
+class SpirisApi(Protocol):
+    """The Spiris API for one connected company (an access token is bound to it)."""
+
+    def company_settings(self) -> CompanySettings: ...
+    def customer_invoices_page(self, page: int, page_size: int, modified_since: datetime | None) -> InvoicePage: ...
+    def iter_customer_invoices(self, modified_since: datetime | None) -> Iterator[InvoicePage]: ...
+    def customer(self, customer_id: str) -> Customer: ...
+    def customer_invoice_pdf(self, invoice_id: str) -> bytes: ...
+
+
+class SpirisIdentity(Protocol):
+    """The Spiris identity server (OAuth2 authorization code with PKCE)."""
+
+    def authorize_url(self, state: str, code_challenge: str, redirect_uri: str) -> str: ...
+    def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> TokenSet: ...
+    def refresh(self, refresh_token: str) -> TokenSet: ...  # raises InvalidGrant
+    def revoke(self, refresh_token: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Receiver:
+    eia: str  # e.g. "0007:5561234567"
+    name: str
+    operator: str = "PEPPOL"
+
+
+@dataclass(frozen=True)
+class OperatorDocument:
+    operator_invoice_id: str
+    status: str  # PENDING, DELIVERED, FAILED
+    message: str | None = None
+
+
+class Operator(Protocol):
+    """An e-invoice operator (Maventa AX, InExchange) for one issuer's account."""
+
+    def lookup_receiver(self, org_number: str | None, gln: str | None) -> Receiver | None: ...
+    def send_einvoice(self, ubl: bytes, idempotency_id: str, recipient_eia: str) -> OperatorDocument: ...
+    def send_print(self, ubl: bytes, idempotency_id: str) -> OperatorDocument: ...
+    def find(self, idempotency_id: str) -> OperatorDocument | None: ...  # reconcile an unknown outcome
+    def status(self, operator_invoice_id: str) -> OperatorDocument: ...

@@ -1,0 +1,62 @@
+"""Runtime configuration, read once from the environment (the template's `Environment` block).
+
+Logic never reads `os.environ`: handlers call `get_settings()` and pass what is needed on.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # AWS resources (names/URLs come from the template's Refs; locally from sandbox.aws).
+    table_name: str = "InvoiceBridgeTable"
+    idempotency_table_name: str = "IdempotencyTable"
+    documents_bucket: str = "invoice-bridge-documents"
+    token_key_id: str = "alias/invoice-bridge-tokens"
+    sync_queue_url: str = ""
+    render_queue_url: str = ""
+    dispatch_queue_url: str = ""
+    aws_region: str = Field(default="eu-north-1", validation_alias="AWS_REGION")
+
+    # Public face: the base URL that consent links and the OAuth redirect are built on.
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    # Spiris (Visma eAccounting) identity server and API.
+    spiris_identity_url: str = "https://identity.vismaonline.com"
+    spiris_api_url: str = "https://eaccountingapi.vismaonline.com"
+    spiris_client_id: str = "invoice-bridge"
+    # Name of the SSM SecureString that holds the client secret (read through Powertools parameters).
+    spiris_client_secret_parameter: str = "/invoice-bridge/spiris-client-secret"
+    spiris_scopes: str = "ea:api offline_access ea:sales_readonly"
+    spiris_acr_values: str = "service:44643EB1-3F76-4C1C-A672-402AE8085934"
+    spiris_requests_per_minute: int = 600
+
+    # E-invoice operator (Maventa-compatible AX API).
+    operator_url: str = "https://ax.maventa.com"
+    maventa_vendor_api_key_parameter: str = "/invoice-bridge/maventa-vendor-api-key"
+
+    # E-mail.
+    sender_email: str = "invoices@example.com"
+    office_email: str = "office@example.com"
+
+    # Consent.
+    invitation_ttl_days: int = 14
+    oauth_state_ttl_seconds: int = 600
+
+    # Local embedded stack only: bearer token that stands in for IAM on the admin API.
+    admin_token: str | None = None
+
+    # Spiris paging.
+    spiris_page_size: int = 100
+    sync_overlap_seconds: int = 300
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
