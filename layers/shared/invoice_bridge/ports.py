@@ -26,6 +26,10 @@ class ConflictError(Exception):
     """A conditional write lost: someone else changed the item first."""
 
 
+class InvalidGrant(Exception):
+    """The identity server refused a code or refresh token (`invalid_grant`): the grant must be renewed."""
+
+
 # --- persistence -------------------------------------------------------------------------------
 
 

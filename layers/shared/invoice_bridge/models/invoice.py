@@ -111,6 +111,8 @@ class Invoice(Model):
     payment: PaymentDetails = Field(default_factory=PaymentDetails)
     status: InvoiceStatus = InvoiceStatus.QUEUED
     status_reason: str | None = None
+    # First sync of an integration (issuer.hold_first_sync): render sets status held, not dispatch.
+    hold: bool = False
     channel: Channel | None = None
     pdf_key: str | None = None
     einvoice_key: str | None = None

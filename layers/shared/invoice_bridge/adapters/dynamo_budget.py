@@ -1,0 +1,60 @@
+"""The shared Spiris request budget in the single table: one atomic counter per (endpoint, minute).
+
+Item `PK=BUDGET#{endpoint}`, `SK=MINUTE#{yyyymmddHHMM}`, `count`, `expires_at` (TTL). A slot is
+taken with `ADD count 1` guarded by `count < limit`, so concurrent workers can never overshoot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..fetch.budget import RequestBudget
+from .aws import resource
+
+
+class DynamoMinuteCounter:
+    def __init__(self, table_name: str):
+        self._table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return resource("dynamodb").Table(self._table_name)
+
+    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
+        try:
+            self._table.update_item(
+                Key={"PK": f"BUDGET#{endpoint}", "SK": f"MINUTE#{minute}"},
+                UpdateExpression="ADD #count :one SET expires_at = if_not_exists(expires_at, :expires)",
+                ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": expires_at},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def count(self, endpoint: str, minute: str) -> int:
+        item = self._table.get_item(
+            Key={"PK": f"BUDGET#{endpoint}", "SK": f"MINUTE#{minute}"}, ConsistentRead=True
+        ).get("Item")
+        return int(item["count"]) if item else 0
+
+
+def dynamo_request_budget(
+    table_name: str,
+    limit_per_minute: int = 600,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RequestBudget:
+    """The budget all workers share; `budget.acquire(path)` / `budget.before_request(path)`."""
+    return RequestBudget(DynamoMinuteCounter(table_name), limit_per_minute, clock=clock, sleep=sleep)
+
+
+DynamoRequestBudget = dynamo_request_budget

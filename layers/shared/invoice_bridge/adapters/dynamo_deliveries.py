@@ -1,0 +1,93 @@
+"""DynamoDB `DeliveryLedger`: one item per invoice version, moved only by conditional writes.
+
+Keys (docs/dynamodb.md): PK `INVOICE#{id}`, SK `DELIVERY#{version:06d}`; once sent, GSI1 `DELIVERIES` /
+`{sent_at}#{invoice_id}` so the dispatch report can read a period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from botocore.exceptions import ClientError
+
+from ..models.delivery import Delivery
+from ..ports import ConflictError
+from .aws import resource
+
+
+def _keys(invoice_id: str, version: int) -> dict[str, str]:
+    return {"PK": f"INVOICE#{invoice_id}", "SK": f"DELIVERY#{version:06d}"}
+
+
+class DynamoDeliveryLedger:
+    def __init__(self, table_name: str):
+        self._table_name = table_name
+
+    @property
+    def _table(self):  # type: ignore[no-untyped-def]
+        return resource("dynamodb").Table(self._table_name)
+
+    def _item(self, delivery: Delivery) -> dict[str, object]:
+        item: dict[str, object] = {
+            **_keys(delivery.invoice_id, delivery.version),
+            "type": "delivery",
+            "state": delivery.state.value,
+            "data": delivery.model_dump_json(),
+        }
+        if delivery.sent_at is not None:
+            item["GSI1PK"] = "DELIVERIES"
+            item["GSI1SK"] = f"{delivery.sent_at.astimezone(UTC).isoformat()}#{delivery.invoice_id}"
+        return item
+
+    def get(self, invoice_id: str, version: int) -> Delivery | None:
+        item = self._table.get_item(Key=_keys(invoice_id, version), ConsistentRead=True).get("Item")
+        return Delivery.model_validate_json(item["data"]) if item else None
+
+    def create(self, delivery: Delivery) -> bool:
+        try:
+            self._table.put_item(Item=self._item(delivery), ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None:
+        if not from_states:
+            raise ValueError("from_states must not be empty")
+        names = {f":s{i}": str(state) for i, state in enumerate(from_states)}
+        try:
+            self._table.put_item(
+                Item=self._item(delivery),
+                ConditionExpression=f"attribute_exists(PK) AND #state IN ({', '.join(names)})",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=names,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConflictError(
+                    f"delivery {delivery.invoice_id} v{delivery.version} is not in {list(from_states)}"
+                ) from None
+            raise
+
+    def sent_between(self, start: datetime, end: datetime) -> Iterator[Delivery]:
+        """Deliveries sent in [start, end), oldest first (GSI1)."""
+        from boto3.dynamodb.conditions import Key
+
+        condition = Key("GSI1PK").eq("DELIVERIES") & Key("GSI1SK").between(
+            start.astimezone(UTC).isoformat(), f"{end.astimezone(UTC).isoformat()}~"
+        )
+        kwargs: dict[str, object] = {"IndexName": "GSI1", "KeyConditionExpression": condition}
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                delivery = Delivery.model_validate_json(str(item["data"]))
+                if delivery.sent_at is not None and start <= delivery.sent_at < end:
+                    yield delivery
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+__all__ = ["DynamoDeliveryLedger"]

@@ -1,0 +1,196 @@
+"""Integrations and the consent records in the single table (docs/dynamodb.md).
+
+- integration: PK `INTEGRATION#{id}` SK `INTEGRATION`; GSI1 per issuer; GSI2 `INTEGRATIONS` stalest first.
+- invitation: PK `INVITATION#{sha256(token)}`: only the hash of the link's token is ever stored.
+- oauth state: PK `STATE#{sha256(state)}`: single use (conditional `used_at`), expiry re-checked in code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from ..models.integration import Integration
+from ..ports import ConflictError, NotFound
+from .aws import resource
+from .dynamo_issuers import strip_keys
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _from_epoch(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class _TableAdapter:
+    def __init__(self, table_name: str):
+        self._table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return resource("dynamodb").Table(self._table_name)
+
+
+class DynamoIntegrations(_TableAdapter):
+    def get(self, integration_id: str) -> Integration:
+        item = self._table.get_item(
+            Key={"PK": f"INTEGRATION#{integration_id}", "SK": "INTEGRATION"}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            raise NotFound(f"integration {integration_id} not found")
+        return Integration.model_validate(strip_keys(item))
+
+    def put(self, integration: Integration) -> None:
+        item = integration.model_dump(mode="json")
+        item.update(
+            PK=f"INTEGRATION#{integration.id}",
+            SK="INTEGRATION",
+            GSI1PK=f"ISSUER#{integration.issuer_id}",
+            GSI1SK=f"INTEGRATION#{integration.id}",
+            GSI2PK="INTEGRATIONS",
+            GSI2SK=f"{item['last_sync_at'] or 0}#{integration.id}",
+            entity="integration",
+        )
+        self._table.put_item(Item=item)
+
+    def list(self, issuer_id: str | None = None) -> list[Integration]:
+        if issuer_id:
+            condition = Key("GSI1PK").eq(f"ISSUER#{issuer_id}") & Key("GSI1SK").begins_with("INTEGRATION#")
+            kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": condition}
+        else:
+            kwargs = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq("INTEGRATIONS")}
+        found: list[Integration] = []
+        while True:
+            page = self._table.query(**kwargs)
+            found += [Integration.model_validate(strip_keys(i)) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@dataclass(frozen=True)
+class InvitationRecord:
+    token_hash: str
+    integration_id: str
+    issuer_id: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class DynamoInvitations(_TableAdapter):
+    def create(self, record: InvitationRecord) -> None:
+        self._table.put_item(
+            Item={
+                "PK": f"INVITATION#{record.token_hash}",
+                "SK": "INVITATION",
+                "entity": "invitation",
+                "integration_id": record.integration_id,
+                "issuer_id": record.issuer_id,
+                "created_at": _epoch(record.created_at),
+                "expires_at": _epoch(record.expires_at),
+            },
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    def get(self, token_hash: str) -> InvitationRecord | None:
+        item = self._table.get_item(
+            Key={"PK": f"INVITATION#{token_hash}", "SK": "INVITATION"}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        return InvitationRecord(
+            token_hash=token_hash,
+            integration_id=item["integration_id"],
+            issuer_id=item["issuer_id"],
+            created_at=_from_epoch(item["created_at"]),
+            expires_at=_from_epoch(item["expires_at"]),
+            used_at=_from_epoch(item["used_at"]) if item.get("used_at") is not None else None,
+        )
+
+    def consume(self, token_hash: str, at: datetime) -> None:
+        """Mark used once; a second consume raises ConflictError."""
+        try:
+            self._table.update_item(
+                Key={"PK": f"INVITATION#{token_hash}", "SK": "INVITATION"},
+                UpdateExpression="SET used_at = :at",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at)",
+                ExpressionAttributeValues={":at": _epoch(at)},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise ConflictError("invitation already used") from exc
+            raise
+
+
+@dataclass(frozen=True)
+class OAuthStateRecord:
+    state_hash: str
+    integration_id: str
+    invitation_hash: str
+    verifier_ciphertext: bytes
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class StateUnusable(Exception):
+    """The state is unknown, expired or already used (`reason` says which)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DynamoOAuthStates(_TableAdapter):
+    def create(self, record: OAuthStateRecord) -> None:
+        self._table.put_item(
+            Item={
+                "PK": f"STATE#{record.state_hash}",
+                "SK": "STATE",
+                "entity": "oauth_state",
+                "integration_id": record.integration_id,
+                "invitation_hash": record.invitation_hash,
+                "verifier_ciphertext": record.verifier_ciphertext,
+                "expires_at": _epoch(record.expires_at),
+            },
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    def take(self, state_hash: str, now: datetime) -> OAuthStateRecord:
+        """Use the state exactly once, before anything else happens; raises StateUnusable."""
+        key = {"PK": f"STATE#{state_hash}", "SK": "STATE"}
+        try:
+            item = self._table.update_item(
+                Key=key,
+                UpdateExpression="SET used_at = :now",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at) AND expires_at > :now",
+                ExpressionAttributeValues={":now": _epoch(now)},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            existing = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+            if not existing:
+                raise StateUnusable("unknown") from exc
+            if existing.get("used_at") is not None:
+                raise StateUnusable("used") from exc
+            raise StateUnusable("expired") from exc
+        return OAuthStateRecord(
+            state_hash=state_hash,
+            integration_id=item["integration_id"],
+            invitation_hash=item["invitation_hash"],
+            verifier_ciphertext=bytes(item["verifier_ciphertext"]),
+            expires_at=_from_epoch(item["expires_at"]),
+            used_at=_from_epoch(item["used_at"]),
+        )

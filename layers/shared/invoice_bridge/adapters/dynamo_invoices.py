@@ -1,0 +1,142 @@
+"""Invoices and their events in the single table (keys in docs/dynamodb.md)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from ..models.invoice import Invoice, InvoiceEvent
+from ..ports import ConflictError, NotFound
+from .aws import resource
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+    if not isinstance(decoded, dict):
+        raise ValueError("invalid cursor")
+    return decoded
+
+
+class DynamoInvoiceRepository:
+    def __init__(self, table_name: str):
+        self._table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return resource("dynamodb").Table(self._table_name)
+
+    @staticmethod
+    def _item(invoice: Invoice) -> dict[str, Any]:
+        return {
+            "PK": f"INVOICE#{invoice.id}",
+            "SK": "INVOICE",
+            "GSI1PK": f"ISSUER#{invoice.issuer_id}",
+            "GSI1SK": f"INVOICE#{invoice.created_at.isoformat()}#{invoice.id}",
+            "GSI2PK": f"STATUS#{invoice.status.value}",
+            "GSI2SK": f"{invoice.updated_at.isoformat()}#{invoice.id}",
+            "issuer_id": invoice.issuer_id,
+            "status": invoice.status.value,
+            "updated_at": invoice.updated_at.isoformat(),
+            # The whole model as JSON: Decimal travels as strings, never as float.
+            "data": invoice.model_dump_json(),
+        }
+
+    def get(self, invoice_id: str) -> Invoice:
+        item = self._table.get_item(Key={"PK": f"INVOICE#{invoice_id}", "SK": "INVOICE"}, ConsistentRead=True).get(
+            "Item"
+        )
+        if not item:
+            raise NotFound(f"invoice {invoice_id} not found")
+        return Invoice.model_validate_json(item["data"])
+
+    def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None:
+        link = self._table.get_item(
+            Key={"PK": f"SOURCE#{issuer_id}#{source_id}", "SK": "SOURCE"}, ConsistentRead=True
+        ).get("Item")
+        if not link:
+            return None
+        return self.get(link["invoice_id"])
+
+    def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
+        """Write the invoice; with `expected_updated_at` only if nobody changed it since it was read."""
+        previous = invoice.updated_at
+        invoice.updated_at = max(datetime.now(previous.tzinfo), previous)
+        condition: dict[str, Any] = {}
+        if expected_updated_at is not None:
+            condition = {"ConditionExpression": Attr("updated_at").eq(expected_updated_at.isoformat())}
+        try:
+            self._table.put_item(Item=self._item(invoice), **condition)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                invoice.updated_at = previous
+                raise ConflictError(f"invoice {invoice.id} was changed concurrently") from exc
+            raise
+        self._table.put_item(
+            Item={
+                "PK": f"SOURCE#{invoice.issuer_id}#{invoice.source_id}",
+                "SK": "SOURCE",
+                "invoice_id": invoice.id,
+            }
+        )
+
+    def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
+        self._table.put_item(
+            Item={
+                "PK": f"INVOICE#{invoice_id}",
+                "SK": f"EVENT#{event.at.isoformat()}#{uuid.uuid4().hex[:8]}",
+                "data": event.model_dump_json(),
+            }
+        )
+
+    def events(self, invoice_id: str) -> list[InvoiceEvent]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("PK").eq(f"INVOICE#{invoice_id}") & Key("SK").begins_with("EVENT#"),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [InvoiceEvent.model_validate_json(i["data"]) for i in items]
+
+    def list(
+        self, issuer_id: str | None = None, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[Invoice], str | None]:
+        kwargs: dict[str, Any] = {"Limit": limit}
+        start = _decode_cursor(cursor)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        if status is not None:
+            kwargs.update(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(f"STATUS#{status}"))
+            if issuer_id is not None:
+                kwargs["FilterExpression"] = Attr("issuer_id").eq(issuer_id)
+            page = self._table.query(**kwargs)
+        elif issuer_id is not None:
+            kwargs.update(IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(f"ISSUER#{issuer_id}"))
+            kwargs["ScanIndexForward"] = False
+            page = self._table.query(**kwargs)
+        else:
+            kwargs["FilterExpression"] = Attr("SK").eq("INVOICE")
+            page = self._table.scan(**kwargs)
+        invoices = [Invoice.model_validate_json(i["data"]) for i in page["Items"]]
+        return invoices, _encode_cursor(page.get("LastEvaluatedKey"))

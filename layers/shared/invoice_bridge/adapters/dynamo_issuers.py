@@ -1,0 +1,53 @@
+"""Issuers in the single table: PK `ISSUER#{id}`, SK `ISSUER`; GSI1 `ISSUERS` / `{created_at}#{id}` lists them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from ..models.issuer import Issuer
+from ..ports import NotFound
+from .aws import resource
+
+_KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "entity")
+
+
+def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
+
+
+class DynamoIssuers:
+    def __init__(self, table_name: str):
+        self._table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return resource("dynamodb").Table(self._table_name)
+
+    def get(self, issuer_id: str) -> Issuer:
+        item = self._table.get_item(Key={"PK": f"ISSUER#{issuer_id}", "SK": "ISSUER"}, ConsistentRead=True).get("Item")
+        if not item:
+            raise NotFound(f"issuer {issuer_id} not found")
+        return Issuer.model_validate(strip_keys(item))
+
+    def put(self, issuer: Issuer) -> None:
+        item = issuer.model_dump(mode="json")
+        item.update(
+            PK=f"ISSUER#{issuer.id}",
+            SK="ISSUER",
+            GSI1PK="ISSUERS",
+            GSI1SK=f"{item['created_at']}#{issuer.id}",
+            entity="issuer",
+        )
+        self._table.put_item(Item=item)
+
+    def list(self) -> list[Issuer]:
+        issuers: list[Issuer] = []
+        kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("ISSUERS")}
+        while True:
+            page = self._table.query(**kwargs)
+            issuers += [Issuer.model_validate(strip_keys(i)) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return issuers
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

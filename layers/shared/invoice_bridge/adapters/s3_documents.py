@@ -1,0 +1,35 @@
+"""PDFs, e-invoices and logos in the documents bucket (SSE-KMS by the bucket's default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..ports import NotFound
+from .aws import client
+
+
+class S3DocumentStore:
+    def __init__(self, bucket: str):
+        self._bucket = bucket
+
+    @property
+    def _s3(self) -> Any:
+        return client("s3")
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise NotFound(key) from exc
+            raise
+
+    def presign(self, key: str, expires_seconds: int = 300) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_seconds
+        )

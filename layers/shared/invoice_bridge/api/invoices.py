@@ -1,0 +1,132 @@
+"""Admin routes for invoices: list, show (with events and short-lived document links), retry, release."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel
+
+from .. import wiring
+from ..invoices import InvalidTransition, release_invoice, retry_invoice
+from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
+from .errors import ApiError
+
+router = Router()
+
+
+class BuyerOut(BaseModel):
+    name: str
+    org_number: str | None = None
+
+
+class EventOut(BaseModel):
+    at: str
+    status: str
+    detail: str
+
+
+class InvoiceSummary(BaseModel):
+    id: str
+    issuer_id: str
+    source_id: str
+    number: str
+    type: str
+    buyer: BuyerOut
+    total: str
+    currency: str
+    status: str
+    status_reason: str | None = None
+    channel: str | None = None
+    updated_at: str
+
+
+class InvoiceDetail(InvoiceSummary):
+    events: list[EventOut]
+    pdf_url: str | None = None
+    einvoice_url: str | None = None
+
+
+class InvoiceList(BaseModel):
+    items: list[InvoiceSummary]
+    next_cursor: str | None = None
+
+
+class Accepted(BaseModel):
+    id: str
+    status: str
+
+
+def _summary_fields(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": invoice.id,
+        "issuer_id": invoice.issuer_id,
+        "source_id": invoice.source_id,
+        "number": invoice.number,
+        "type": invoice.document_type,
+        "buyer": BuyerOut(name=invoice.buyer.name, org_number=invoice.buyer.org_number),
+        "total": str(invoice.gross_total),
+        "currency": invoice.currency,
+        "status": invoice.status.value,
+        "status_reason": invoice.status_reason,
+        "channel": invoice.channel,
+        "updated_at": invoice.updated_at.isoformat(),
+    }
+
+
+def _event(event: InvoiceEvent) -> EventOut:
+    return EventOut(at=event.at.isoformat(), status=event.status, detail=event.detail)
+
+
+@router.get("/invoices")
+def list_invoices(
+    issuer_id: Annotated[str | None, Query()] = None,
+    status: Annotated[InvoiceStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> InvoiceList:
+    try:
+        items, next_cursor = wiring.invoice_repository().list(
+            issuer_id=issuer_id, status=status.value if status else None, limit=limit, cursor=cursor
+        )
+    except ValueError as exc:
+        raise ApiError(400, "invalid_cursor", "The cursor is not valid; start again without it") from exc
+    return InvoiceList(items=[InvoiceSummary(**_summary_fields(i)) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/invoices/<invoice_id>")
+def get_invoice(invoice_id: str) -> InvoiceDetail:
+    invoice = wiring.invoice_repository().get(invoice_id)
+    documents = wiring.document_store()
+    return InvoiceDetail(
+        **_summary_fields(invoice),
+        events=[_event(e) for e in wiring.invoice_repository().events(invoice_id)],
+        pdf_url=documents.presign(invoice.pdf_key) if invoice.pdf_key else None,
+        einvoice_url=documents.presign(invoice.einvoice_key) if invoice.einvoice_key else None,
+    )
+
+
+@router.post("/invoices/<invoice_id>/retry")
+def retry(invoice_id: str) -> tuple[Accepted, int]:
+    try:
+        invoice = retry_invoice(
+            invoice_id,
+            invoices=wiring.invoice_repository(),
+            render_queue=wiring.render_queue(),
+            dispatch_queue=wiring.dispatch_queue(),
+        )
+    except InvalidTransition as exc:
+        raise ApiError(409, "invalid_state", str(exc)) from exc
+    return Accepted(id=invoice.id, status=invoice.status.value), 202
+
+
+@router.post("/invoices/<invoice_id>/release")
+def release(invoice_id: str) -> tuple[Accepted, int]:
+    try:
+        invoice = release_invoice(
+            invoice_id, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue()
+        )
+    except InvalidTransition as exc:
+        raise ApiError(409, "invalid_state", str(exc)) from exc
+    return Accepted(id=invoice.id, status=invoice.status.value), 202

@@ -1,0 +1,137 @@
+"""Swedish identifiers: organisation number, VAT number, OCR reference, GLN, bankgiro, plusgiro.
+
+python-stdnum does the checking where it has a module (se.orgnr, se.vat, luhn, ean). It has no released
+bankgiro module (einvoice.md §4.5), so bankgiro/plusgiro are length + Luhn checks of our own.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stdnum import ean, luhn
+from stdnum.exceptions import ValidationError
+from stdnum.se import orgnr as se_orgnr
+from stdnum.se import vat as se_vat
+
+OCR_MIN_LENGTH = 2
+OCR_MAX_LENGTH = 25
+
+
+class InvalidIdentifier(ValueError):
+    """An identifier that is not well formed or fails its check digit."""
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"\D", "", value or "")
+
+
+def normalize_org_number(value: str) -> str:
+    """A Swedish organisation number as 10 digits (accepts `556012-3456`, `16556012-3456`, `SE5560123456 01`)."""
+    digits = _digits(value)
+    if len(digits) == 12 and digits.endswith("01") and value.strip().upper().startswith("SE"):
+        digits = digits[:10]  # a VAT number given where the org number was expected
+    elif len(digits) == 12 and digits.startswith("16"):
+        digits = digits[2:]  # the century-style prefix used for legal entities
+    try:
+        return se_orgnr.validate(digits)
+    except ValidationError as exc:
+        raise InvalidIdentifier(f"invalid organisation number: {value!r}") from exc
+
+
+def is_valid_org_number(value: str) -> bool:
+    try:
+        normalize_org_number(value)
+    except InvalidIdentifier:
+        return False
+    return True
+
+
+def format_org_number(value: str) -> str:
+    """`5560123456` → `556012-3456` (as printed on Swedish invoices)."""
+    return se_orgnr.format(normalize_org_number(value))
+
+
+def vat_number_from_org_number(org_number: str) -> str:
+    """The Swedish VAT number of a legal entity: SE + org number + 01 (14 characters, as Peppol wants)."""
+    return f"SE{normalize_org_number(org_number)}01"
+
+
+def normalize_vat_number(value: str) -> str:
+    """`SE 556012-3456 01` → `SE556012345601`; Peppol SE-R-001/002 want `SE` + 12 digits."""
+    try:
+        compact = se_vat.validate(value)  # stdnum strips the SE prefix
+    except ValidationError as exc:
+        raise InvalidIdentifier(f"invalid Swedish VAT number: {value!r}") from exc
+    return f"SE{compact}"
+
+
+def normalize_gln(value: str) -> str:
+    """A GLN is a 13-digit GS1 number; stdnum's EAN check digit covers it."""
+    digits = _digits(value)
+    if len(digits) != 13:
+        raise InvalidIdentifier(f"a GLN has 13 digits: {value!r}")
+    try:
+        return ean.validate(digits)
+    except ValidationError as exc:
+        raise InvalidIdentifier(f"invalid GLN check digit: {value!r}") from exc
+
+
+def normalize_bankgiro(value: str) -> str:
+    """Bankgiro: 7 or 8 digits, last digit Luhn (einvoice.md §4.4)."""
+    digits = _digits(value)
+    if len(digits) not in (7, 8) or not luhn.is_valid(digits):
+        raise InvalidIdentifier(f"invalid bankgiro number: {value!r}")
+    return digits
+
+
+def format_bankgiro(value: str) -> str:
+    """`58056201` → `5805-6201`, `1234566` → `123-4566`."""
+    digits = normalize_bankgiro(value)
+    return f"{digits[:-4]}-{digits[-4:]}"
+
+
+def normalize_plusgiro(value: str) -> str:
+    """Plusgiro: 2-8 digits, last digit Luhn."""
+    digits = _digits(value)
+    if not 2 <= len(digits) <= 8 or not luhn.is_valid(digits):
+        raise InvalidIdentifier(f"invalid plusgiro number: {value!r}")
+    return digits
+
+
+def format_plusgiro(value: str) -> str:
+    """`4711112` → `47 11 11-2` (pairs from the right, hyphen before the check digit)."""
+    digits = normalize_plusgiro(value)
+    body = digits[:-1]
+    pairs: list[str] = []
+    while body:
+        pairs.insert(0, body[-2:])
+        body = body[:-2]
+    return f"{' '.join(pairs)}-{digits[-1]}"
+
+
+def make_ocr(base: str, *, length_digit: bool) -> str:
+    """An OCR reference from a numeric base: optional length digit, then the Luhn check digit.
+
+    The length digit is the total length including both control digits, mod 10; the Luhn digit is computed
+    over everything including the length digit (Bankgirot, banktools-se).
+    """
+    digits = _digits(base)
+    if not digits or digits != base.strip():
+        raise InvalidIdentifier(f"an OCR base is digits only: {base!r}")
+    if length_digit:
+        digits += str((len(digits) + 2) % 10)
+    reference = digits + luhn.calc_check_digit(digits)
+    if not OCR_MIN_LENGTH <= len(reference) <= OCR_MAX_LENGTH:
+        raise InvalidIdentifier(f"an OCR reference has 2-25 digits, got {len(reference)}")
+    return reference
+
+
+def is_valid_ocr(reference: str, *, length_digit: bool) -> bool:
+    """Check digit (Luhn) and, for the variable-length variant, the length digit."""
+    if not reference.isdigit() or not OCR_MIN_LENGTH <= len(reference) <= OCR_MAX_LENGTH:
+        return False
+    if not luhn.is_valid(reference):
+        return False
+    if length_digit:
+        return len(reference) >= 3 and int(reference[-2]) == len(reference) % 10
+    return True
