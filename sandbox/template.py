@@ -104,7 +104,8 @@ class Template:
     queues: dict[str, Queue] = field(default_factory=dict)
     buckets: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
-    key_aliases: dict[str, list[str]] = field(default_factory=dict)  # key logical id → alias names
+    key_aliases: dict[str, list[Any]] = field(default_factory=dict)  # key logical id → AliasName (raw)
+    conditions: dict[str, Any] = field(default_factory=dict)
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
     binary_media_types: tuple[str, ...] = ()
@@ -160,7 +161,12 @@ def load_template(path: str | Path) -> Template:
     globals_ = raw.get("Globals") or {}
     global_fn = globals_.get("Function") or {}
     global_env = ((global_fn.get("Environment") or {}).get("Variables")) or {}
-    tpl = Template(path=path, raw=raw, parameters=dict(raw.get("Parameters") or {}))
+    tpl = Template(
+        path=path,
+        raw=raw,
+        parameters=dict(raw.get("Parameters") or {}),
+        conditions=dict(raw.get("Conditions") or {}),
+    )
     tpl.binary_media_types = _binary_media_types(raw, globals_)
 
     resources: dict[str, Any] = raw.get("Resources") or {}
@@ -188,12 +194,12 @@ def load_template(path: str | Path) -> Template:
         elif rtype == "AWS::Serverless::Function":
             tpl.functions[logical_id] = _function(raw, globals_, global_fn, global_env, logical_id, props)
 
-    for logical_id, resource in resources.items():
+    for resource in resources.values():
         if resource.get("Type") == "AWS::KMS::Alias":
             props = resource.get("Properties") or {}
             target = logical_id_of(props.get("TargetKeyId"))
             if target in tpl.keys:
-                tpl.key_aliases.setdefault(target, []).append(str(props["AliasName"]))
+                tpl.key_aliases.setdefault(target, []).append(props["AliasName"])
     return tpl
 
 
@@ -261,45 +267,76 @@ class UnresolvedIntrinsic(ValueError):
     pass
 
 
-def resolve(value: Any, refs: dict[str, Any], attrs: dict[tuple[str, str], Any]) -> Any:
-    """Resolve Ref / GetAtt / Sub / Join / Select / If-less intrinsics against local values.
+NO_VALUE = object()  # AWS::NoValue: the property (here: the variable) is left out
+
+
+def resolve(
+    value: Any,
+    refs: dict[str, Any],
+    attrs: dict[tuple[str, str], Any],
+    conditions: dict[str, Any] | None = None,
+) -> Any:
+    """Resolve Ref / GetAtt / Sub / Join / Select / If (+ Conditions) against local values.
 
     `refs` maps a logical id, parameter or pseudo parameter to its Ref value; `attrs` maps
-    (logical id, attribute) to GetAtt values.
+    (logical id, attribute) to GetAtt values; `conditions` is the template's Conditions section.
     """
+    conditions = conditions or {}
+
+    def again(v: Any) -> Any:
+        return resolve(v, refs, attrs, conditions)
+
     if isinstance(value, list):
-        return [resolve(v, refs, attrs) for v in value]
+        return [again(v) for v in value]
     if not isinstance(value, dict):
         return value
     if len(value) != 1:
-        return {k: resolve(v, refs, attrs) for k, v in value.items()}
-    (key, arg), = value.items()
+        return {k: again(v) for k, v in value.items()}
+    ((key, arg),) = value.items()
+    if key == "Ref" and arg == "AWS::NoValue":
+        return NO_VALUE
+    if key == "Condition":
+        if arg not in conditions:
+            raise UnresolvedIntrinsic(f"condition {arg} is not defined")
+        return bool(again(conditions[arg]))
+    if key == "Fn::If":
+        name, when_true, when_false = arg
+        return again(when_true) if again({"Condition": name}) else again(when_false)
+    if key == "Fn::Equals":
+        left, right = again(arg[0]), again(arg[1])
+        return str(left) == str(right)
+    if key == "Fn::Not":
+        return not again(arg[0])
+    if key == "Fn::And":
+        return all(again(a) for a in arg)
+    if key == "Fn::Or":
+        return any(again(a) for a in arg)
     if key == "Ref":
         if arg not in refs:
             raise UnresolvedIntrinsic(f"!Ref {arg} has no local value")
         return refs[arg]
     if key == "Fn::GetAtt":
-        name, att = (arg if isinstance(arg, list) else str(arg).split(".", 1))
+        name, att = arg if isinstance(arg, list) else str(arg).split(".", 1)
         if (name, att) not in attrs:
             raise UnresolvedIntrinsic(f"!GetAtt {name}.{att} has no local value")
         return attrs[(name, att)]
     if key == "Fn::Sub":
         text, extra = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
-        local = {k: resolve(v, refs, attrs) for k, v in extra.items()}
+        local = {k: again(v) for k, v in extra.items()}
 
         def one(match: re.Match[str]) -> str:
             name = match.group(1)
             if name in local:
                 return str(local[name])
             if "." in name:
-                return str(resolve({"Fn::GetAtt": name.split(".", 1)}, refs, attrs))
-            return str(resolve({"Ref": name}, refs, attrs))
+                return str(again({"Fn::GetAtt": name.split(".", 1)}))
+            return str(again({"Ref": name}))
 
         return _SUB_VAR.sub(one, str(text)).replace("${!", "${")
     if key == "Fn::Join":
         sep, items = arg
-        return str(sep).join(str(x) for x in resolve(items, refs, attrs))
+        return str(sep).join(str(x) for x in again(items))
     if key == "Fn::Select":
         index, items = arg
-        return resolve(items, refs, attrs)[int(resolve(index, refs, attrs))]
-    return {key: resolve(arg, refs, attrs)}
+        return again(items)[int(again(index))]
+    return {key: again(arg)}

@@ -9,8 +9,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ROOT}/.tools/sam"
 PYTHON="${PYTHON:-python3.11}"
 
-if [[ -x "${VENV}/bin/sam" ]] && "${VENV}/bin/python" -m pip show aws-sam-cli 2>/dev/null \
-        | grep -qx "Version: ${SAM_CLI_VERSION}"; then
+installed=""
+if [[ -x "${VENV}/bin/sam" ]]; then
+    installed="$("${VENV}/bin/python" -c 'from importlib.metadata import version; print(version("aws-sam-cli"))' 2>/dev/null || true)"
+fi
+if [[ "${installed}" == "${SAM_CLI_VERSION}" ]]; then
     exit 0
 fi
 

@@ -91,19 +91,30 @@ def create_app(
         if invoice["_will_fail"]:
             invoice["status"] = "FAILED"
             invoice["actions"].append(
-                {"type": "ERROR", "channel": invoice["destination"], "message": "Recipient rejected the invoice",
-                 "happened_at": _now()}
+                {
+                    "type": "ERROR",
+                    "channel": invoice["destination"],
+                    "message": "Recipient rejected the invoice",
+                    "happened_at": _now(),
+                }
             )
         else:
             invoice["status"] = "DELIVERED"
             invoice["actions"].append(
-                {"type": "DELIVERED", "channel": invoice["destination"], "message": "Delivered",
-                 "happened_at": _now()}
+                {
+                    "type": "DELIVERED",
+                    "channel": invoice["destination"],
+                    "message": "Delivered",
+                    "happened_at": _now(),
+                }
             )
+
+    def view(invoice: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in invoice.items() if not k.startswith("_") and k != "file"}
 
     def public(invoice: dict[str, Any]) -> dict[str, Any]:
         advance(invoice)
-        return {k: v for k, v in invoice.items() if not k.startswith("_") and k != "file"}
+        return view(invoice)
 
     @app.before_request
     def _faults() -> Any:
@@ -127,14 +138,20 @@ def create_app(
         company, secret = form.get("client_id", ""), form.get("client_secret", "")
         vendor = form.get("vendor_api_key", "")
         known = state.accounts.get(company)
-        vendor_ok = bool(vendor) and (state.vendor_api_key is None or secrets.compare_digest(vendor, state.vendor_api_key))
+        vendor_ok = bool(vendor) and (
+            state.vendor_api_key is None or secrets.compare_digest(vendor, state.vendor_api_key)
+        )
         if known is None or not secrets.compare_digest(known, secret) or not vendor_ok:
             return _error(401, "auth_unauthorized", "Unauthorized", ["Invalid client credentials"])
         access = secrets.token_urlsafe(24)
         state.tokens[access] = (company, time.time() + TOKEN_LIFETIME_SECONDS)
         return jsonify(
-            {"access_token": access, "token_type": "bearer", "expires_in": TOKEN_LIFETIME_SECONDS,
-             "scope": form.get("scope") or "global company"}
+            {
+                "access_token": access,
+                "token_type": "bearer",
+                "expires_in": TOKEN_LIFETIME_SECONDS,
+                "scope": form.get("scope") or "global company",
+            }
         )
 
     @app.post("/v1/invoices")
@@ -151,7 +168,7 @@ def create_app(
             if client_uuid:
                 for existing in state.invoices.values():
                     if existing["uuid"] == client_uuid and existing["_company"] == company:
-                        return jsonify(public(existing)), 201  # a retry: the invoice already exists
+                        return jsonify(view(existing)), 201  # a retry: the invoice already exists
             disabled = set(form.getlist("disabled_routes[]"))
             eia = form.get("recipient_eia") or None
             email = form.get("recipient_email") or None
@@ -169,20 +186,28 @@ def create_app(
                 "uuid": client_uuid,
                 "status": "PENDING",
                 "format": form.get("format") or "PEPPOLBIS30",
-                "recipient": {"eia": eia, "operator": form.get("recipient_operator"), "email": email,
-                              "name": None, "bid": None, "country": "SE"},
+                "recipient": {
+                    "eia": eia,
+                    "operator": form.get("recipient_operator"),
+                    "email": email,
+                    "name": None,
+                    "bid": None,
+                    "country": "SE",
+                },
                 "destination": destination,
                 "received_at": _now(),
                 "created_at": _now(),
                 "file": base64.b64encode(upload.read()).decode("ascii"),
                 "filename": upload.filename,
-                "actions": [{"type": "RECEIVED", "channel": destination, "message": "Received", "happened_at": _now()}],
+                "actions": [
+                    {"type": "RECEIVED", "channel": destination, "message": "Received", "happened_at": _now()}
+                ],
                 "_company": company,
                 "_created": time.time(),
                 "_will_fail": roll(state.faults.fail_delivery_rate),
             }
             state.invoices[invoice_id] = invoice
-            body = public(invoice)
+            body = view(invoice)  # an upload answers PENDING; statuses advance on later reads
         if roll(state.faults.accept_then_timeout_rate):
             time.sleep(state.faults.hang_seconds)  # stored, but the client times out before the answer
         return jsonify(body), 201
@@ -207,7 +232,8 @@ def create_app(
         statuses = set(request.args.getlist("status[]"))
         with state.lock:
             found = [
-                public(inv) for inv in state.invoices.values()
+                public(inv)
+                for inv in state.invoices.values()
                 if inv["_company"] == company and (wanted_uuid is None or inv["uuid"] == wanted_uuid)
             ]
         if statuses:
@@ -232,15 +258,28 @@ def create_app(
                     if eia and receiver_eia != eia:
                         continue
                     scheme, endpoint = receiver_eia.split(":", 1)
-                    result.append({
-                        "eia": receiver_eia,
-                        "identifier": {"scheme": "iso6523-actorid-upis", "eaid_code": scheme, "endpoint_id": endpoint},
-                        "network": "PEPPOL",
-                        "operator": "PEPPOL",
-                        "document_types": [{"document_type": "INVOICE"}, {"document_type": "CREDIT_NOTE"}],
-                        "participant": {"id": receiver["id"], "name": receiver["name"],
-                                        "bid": receiver.get("org_number"), "country": "SE"},
-                    })
+                    result.append(
+                        {
+                            "eia": receiver_eia,
+                            "identifier": {
+                                "scheme": "iso6523-actorid-upis",
+                                "eaid_code": scheme,
+                                "endpoint_id": endpoint,
+                            },
+                            "network": "PEPPOL",
+                            "operator": "PEPPOL",
+                            "document_types": [
+                                {"document_type": "INVOICE"},
+                                {"document_type": "CREDIT_NOTE"},
+                            ],
+                            "participant": {
+                                "id": receiver["id"],
+                                "name": receiver["name"],
+                                "bid": receiver.get("org_number"),
+                                "country": "SE",
+                            },
+                        }
+                    )
         return jsonify(result)
 
     # --- control -------------------------------------------------------------------------------
@@ -265,8 +304,13 @@ def create_app(
             eias.append(f"0007:{body['org_number']}")
         if body.get("gln"):
             eias.append(f"0088:{body['gln']}")
-        receiver = {"id": str(uuid.uuid4()), "name": body["name"], "org_number": body.get("org_number"),
-                    "gln": body.get("gln"), "_eias": eias}
+        receiver = {
+            "id": str(uuid.uuid4()),
+            "name": body["name"],
+            "org_number": body.get("org_number"),
+            "gln": body.get("gln"),
+            "_eias": eias,
+        }
         state.receivers.append(receiver)
         return jsonify({k: v for k, v in receiver.items() if not k.startswith("_")} | {"eias": eias}), 201
 
@@ -276,14 +320,33 @@ def create_app(
             rows = []
             for inv in state.invoices.values():
                 advance(inv)
-                rows.append({k: inv[k] for k in ("id", "uuid", "format", "recipient", "status", "file",
-                                                  "received_at", "destination")})
+                rows.append(
+                    {
+                        k: inv[k]
+                        for k in (
+                            "id",
+                            "uuid",
+                            "format",
+                            "recipient",
+                            "status",
+                            "file",
+                            "received_at",
+                            "destination",
+                        )
+                    }
+                )
         return jsonify(rows)
 
     @app.post("/_sandbox/faults")
     def set_faults() -> Any:
         body = request.get_json(force=True)
-        for name in ("rate_5xx", "timeout_rate", "accept_then_timeout_rate", "fail_delivery_rate", "hang_seconds"):
+        for name in (
+            "rate_5xx",
+            "timeout_rate",
+            "accept_then_timeout_rate",
+            "fail_delivery_rate",
+            "hang_seconds",
+        ):
             if name in body:
                 setattr(state.faults, name, float(body[name]))
         if "delivery_delay" in body:
@@ -291,6 +354,16 @@ def create_app(
         if "seed" in body:
             state.rng.seed(body["seed"])
         return jsonify(state.faults.__dict__)
+
+    @app.get("/_sandbox/stats")
+    def stats() -> Any:
+        return jsonify(
+            {
+                "token_requests": state.token_requests,
+                "invoices": len(state.invoices),
+                "receivers": len(state.receivers),
+            }
+        )
 
     @app.post("/_sandbox/reset")
     def reset() -> Any:

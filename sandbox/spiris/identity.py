@@ -15,9 +15,10 @@ from urllib.parse import urlencode, urlsplit
 
 import jwt
 from flask import Blueprint, Response, redirect, render_template_string, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from .jsonutil import json_response
-from .state import AuthorizationCode, AuthorizeSession, SandboxState, TokenFamily, RefreshToken, new_id
+from .state import AuthorizationCode, AuthorizeSession, RefreshToken, SandboxState, TokenFamily, new_id
 
 SESSION_LIFETIME_SECONDS = 1800
 
@@ -107,17 +108,17 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
                 return None
             return sid, session
 
-    def expired_session_page() -> Response:
+    def expired_session_page() -> BaseResponse:
         return _page("Sign-in expired", ERROR, 400, message="This sign-in has expired. Start again from the app.")
 
-    def redirect_back(session: AuthorizeSession, params: dict[str, str]) -> Response:
+    def redirect_back(session: AuthorizeSession, params: dict[str, str]) -> BaseResponse:
         if session.params.get("state"):
             params["state"] = session.params["state"]
         params["iss"] = issuer()
         session.finished = True
         return redirect(_with_query(session.params["redirect_uri"], params), code=302)
 
-    def picker_or_consent(sid: str, session: AuthorizeSession) -> Response:
+    def picker_or_consent(sid: str, session: AuthorizeSession) -> BaseResponse:
         user = state.users[session.user_email or ""]
         prompt = session.params.get("prompt", "").split()
         if user.default_company and "select_account" not in prompt and user.default_company in user.companies:
@@ -128,7 +129,7 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
         return _page("Choose company", PICKER, session=sid, email=user.email, companies=companies,
                      action="/connect/authorize/company", error=None)
 
-    def consent_page(sid: str, session: AuthorizeSession) -> Response:
+    def consent_page(sid: str, session: AuthorizeSession) -> BaseResponse:
         client = state.clients[session.params["client_id"]]
         company = state.companies[session.company_id or ""]
         return _page("Allow access", CONSENT, session=sid, client_name=client.name, company=company,
@@ -136,7 +137,7 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
                      action="/connect/authorize/consent")
 
     @bp.get("/connect/authorize")
-    def authorize() -> Response:
+    def authorize() -> BaseResponse:
         args = request.args
         client = state.clients.get(args.get("client_id", ""))
         redirect_uri = args.get("redirect_uri", "")
@@ -159,7 +160,7 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
         return _page("Log in", LOGIN, session=sid, email="", error=None, action="/connect/authorize/login")
 
     @bp.post("/connect/authorize/login")
-    def login() -> Response:
+    def login() -> BaseResponse:
         loaded = load_session()
         if loaded is None:
             return expired_session_page()
@@ -175,7 +176,7 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
             return picker_or_consent(sid, session)
 
     @bp.post("/connect/authorize/company")
-    def choose_company() -> Response:
+    def choose_company() -> BaseResponse:
         loaded = load_session()
         if loaded is None:
             return expired_session_page()
@@ -193,7 +194,7 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
             return consent_page(sid, session)
 
     @bp.post("/connect/authorize/consent")
-    def consent() -> Response:
+    def consent() -> BaseResponse:
         loaded = load_session()
         if loaded is None:
             return expired_session_page()
@@ -238,10 +239,10 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
             return None
         return client.client_id
 
-    def oauth_error(error: str, status: int = 400) -> Response:
+    def oauth_error(error: str, status: int = 400) -> BaseResponse:
         return json_response({"error": error}, status, {"Cache-Control": "no-store", "Pragma": "no-cache"})
 
-    def issue_tokens(family: TokenFamily, refresh_token: str | None) -> Response:
+    def issue_tokens(family: TokenFamily, refresh_token: str | None) -> BaseResponse:
         now = int(time.time())
         user = state.users[family.user_email]
         claims = {
@@ -284,7 +285,7 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
             family.revoked = True
 
     @bp.post("/connect/token")
-    def token() -> Response:
+    def token() -> BaseResponse:
         client_id = authenticate_client()
         if client_id is None:
             return oauth_error("invalid_client", 401)
@@ -296,7 +297,7 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
                 return refresh(client_id)
         return oauth_error("unsupported_grant_type")
 
-    def exchange_code(client_id: str) -> Response:
+    def exchange_code(client_id: str) -> BaseResponse:
         code_value = request.form.get("code", "")
         code = state.codes.get(code_value)
         if code is None or code.client_id != client_id:
@@ -321,29 +322,32 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
         code.families.append(family.id)
         return issue_tokens(family, new_refresh_token(family))
 
-    def refresh(client_id: str) -> Response:
+    def refresh(client_id: str) -> BaseResponse:
         presented = request.form.get("refresh_token", "")
         record = state.refresh_tokens.get(presented)
         if record is None:
             return oauth_error("invalid_grant")
         family = state.families[record.family_id]
-        if family.client_id != client_id or family.revoked:
+        if family.client_id != client_id:
+            return oauth_error("invalid_grant")
+        if record.consumed:
+            # A rotated-out token came back: treat the family as compromised (Duende/OAuth BCP).
+            # Every such presentation counts, also after the family is already gone.
+            state.refresh_token_reuse += 1
+            revoke_family(family.id)
+            return oauth_error("invalid_grant")
+        if family.revoked:
             return oauth_error("invalid_grant")
         user = state.users.get(family.user_email)
         if user is None or family.company_id not in user.companies:
             return oauth_error("invalid_grant")
         if config.refresh_token_mode == "reusable":
             return issue_tokens(family, presented)
-        if record.consumed:
-            # A rotated-out token came back: treat the family as compromised (Duende/OAuth BCP).
-            state.refresh_token_reuse += 1
-            revoke_family(family.id)
-            return oauth_error("invalid_grant")
         record.consumed = True
         return issue_tokens(family, new_refresh_token(family))
 
     @bp.post("/connect/revocation")
-    def revocation() -> Response:
+    def revocation() -> BaseResponse:
         client_id = authenticate_client()
         if client_id is None:
             return oauth_error("invalid_client", 401)
@@ -364,7 +368,7 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
         return Response(b"", status=200)
 
     @bp.get("/.well-known/openid-configuration")
-    def discovery() -> Response:
+    def discovery() -> BaseResponse:
         base = issuer()
         return json_response({
             "issuer": base,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -29,9 +29,7 @@ def _write(value: Any, out: list[str]) -> None:
         out.append(format(value, "f"))
     elif isinstance(value, (int, float)):
         out.append(json.dumps(value))
-    elif isinstance(value, datetime):
-        out.append(json.dumps(value.isoformat()))
-    elif isinstance(value, date):
+    elif isinstance(value, date):  # datetime is a date too
         out.append(json.dumps(value.isoformat()))
     elif isinstance(value, dict):
         out.append("{")

@@ -17,25 +17,30 @@ def release_invoice(invoice_id: str, *, invoices: InvoiceRepository, dispatch_qu
     read_at = invoice.updated_at
     invoice.status = InvoiceStatus.RENDERED
     invoice.status_reason = None
+    invoice.hold = False
     invoices.put(invoice, expected_updated_at=read_at)
     invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail="released by the office"))
     dispatch_queue.send({"invoice_id": invoice.id, "version": invoice.version})
     return invoice
 
 
-def retry_invoice(
-    invoice_id: str, *, invoices: InvoiceRepository, render_queue: WorkQueue, dispatch_queue: WorkQueue
-) -> Invoice:
-    """Send a failed invoice again: re-render when it never got its documents, else dispatch again."""
+def retry_invoice(invoice_id: str, *, invoices: InvoiceRepository, render_queue: WorkQueue) -> Invoice:
+    """Send a failed invoice again after its cause was fixed.
+
+    A retry is a new version: it is rendered again (the cause may have been the issuer's settings) and
+    gets a new delivery record, so the exactly-once ledger of the failed attempt stays as it was.
+    """
     invoice = invoices.get(invoice_id)
     if invoice.status != InvoiceStatus.FAILED:
         raise InvalidTransition(f"invoice {invoice.number} is {invoice.status.value}, only failed invoices can be retried")
     read_at = invoice.updated_at
-    rendered = invoice.pdf_key is not None and invoice.einvoice_key is not None
-    invoice.status = InvoiceStatus.RENDERED if rendered else InvoiceStatus.QUEUED
+    invoice.version += 1
+    invoice.status = InvoiceStatus.QUEUED
     invoice.status_reason = None
+    invoice.channel = None
     invoices.put(invoice, expected_updated_at=read_at)
-    invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail="retry requested by the office"))
-    message = {"invoice_id": invoice.id, "version": invoice.version, "retry": True}
-    (dispatch_queue if rendered else render_queue).send(message)
+    invoices.add_event(
+        invoice.id, InvoiceEvent(status=invoice.status.value, detail=f"retry requested by the office (v{invoice.version})")
+    )
+    render_queue.send({"invoice_id": invoice.id, "version": invoice.version})
     return invoice

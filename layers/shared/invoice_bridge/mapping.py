@@ -162,7 +162,7 @@ def _buyer(source: CustomerInvoice, customer: Customer | None) -> Party:
     raw_vat = (customer.VatNumber or "").strip() if customer else ""
     vat_number = _optional(normalize_vat_number, raw_vat) if raw_vat.upper().startswith("SE") else (raw_vat or None)
     email = source.CustomerEmail or (customer.EmailAddress if customer else None)
-    scheme, endpoint = _buyer_endpoint(source, customer, org_number, gln, email)
+    scheme, endpoint = _buyer_endpoint(source, customer, org_number, gln)
     name = source.InvoiceCustomerName or source.CustomerName or (customer.Name if customer else None) or "-"
     return Party(
         name=name,
@@ -184,7 +184,7 @@ def _buyer(source: CustomerInvoice, customer: Customer | None) -> Party:
 
 
 def _buyer_endpoint(
-    source: CustomerInvoice, customer: Customer | None, org_number: str | None, gln: str | None, email: str | None
+    source: CustomerInvoice, customer: Customer | None, org_number: str | None, gln: str | None
 ) -> tuple[str | None, str | None]:
     """The buyer's Peppol address: an explicit `scheme:id` electronic address, else GLN (0088), else org nr (0007)."""
     explicit = source.ElectronicAddress or (customer.ElectronicAddress if customer else None)
@@ -198,8 +198,7 @@ def _buyer_endpoint(
         return "0088", gln
     if org_number:
         return "0007", org_number
-    if email:
-        return "EM", email  # Peppol EAS "EM": no e-invoice address; the invoice goes out by e-mail or post
+    # No Peppol address (private persons, customers without org nr/GLN): the invoice goes by e-mail or post.
     return None, None
 
 
@@ -220,8 +219,11 @@ def _row(source_row: CustomerInvoiceRow, index: int, *, sign: Decimal, includes_
         amount = quantity * unit_price * (1 - discount / HUNDRED)
     # Credit invoices carry negative amounts in Spiris; a credit note states them positive.
     if sign < 0:
-        quantity = -quantity if quantity < 0 or amount < 0 else quantity
         amount = -amount
+        if quantity < 0:  # the sign sits on the quantity or on the price; move it off whichever has it
+            quantity = -quantity
+        elif unit_price < 0:
+            unit_price = -unit_price
     unit = (source_row.UnitAbbreviationEnglish if language == "en" else None) or source_row.UnitAbbreviation
     return InvoiceRow(
         line_number=index,
@@ -300,7 +302,7 @@ def to_invoice(
     net_total = sum((b.taxable_amount for b in breakdown), ZERO)
     vat_total = sum((b.vat_amount for b in breakdown), ZERO)
     # Öresavrundning: Spiris reports it in base currency (TotalRoundings); only meaningful for SEK invoices.
-    rounding = round_ore(Decimal(source.TotalRoundings or 0) * sign) if currency == "SEK" else ZERO
+    rounding = round_ore(Decimal(source.TotalRoundings or 0) * sign) + ZERO if currency == "SEK" else ZERO
     number = str(source.InvoiceNumber) if source.InvoiceNumber is not None else source.Id[:8]
     issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or date.today()
 

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     sender_email: str = "invoices@example.com"
     office_email: str = "office@example.com"
 
+    # The office: its name on pages and mails, and its payment details when it is the payee.
+    office_name: str = "Keeros Finans AB"
+    office_org_number: str = "5569981235"
+    office_bankgiro: str = "5050-1055"
+    office_ocr_length_digit: bool = True
+
+    # An integration with no successful sync for this long shows in GET /failures and raises an alarm.
+    stale_sync_hours: int = 6
+
     # Consent.
     invitation_ttl_days: int = 14
     oauth_state_ttl_seconds: int = 600

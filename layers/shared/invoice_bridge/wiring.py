@@ -18,6 +18,7 @@ def reset() -> None:
     get_settings.cache_clear()
     for getter in list(_GETTERS):
         getter.cache_clear()
+    _operators.clear()
 
 
 _GETTERS: list = []
@@ -65,3 +66,84 @@ def dispatch_queue():  # type: ignore[no-untyped-def]
     from .adapters.sqs_queue import SqsWorkQueue
 
     return SqsWorkQueue(get_settings().dispatch_queue_url)
+
+
+@_cached
+def issuer_repository():  # type: ignore[no-untyped-def]
+    from .adapters.dynamo_issuers import DynamoIssuers
+
+    return DynamoIssuers(get_settings().table_name)
+
+
+@_cached
+def integration_repository():  # type: ignore[no-untyped-def]
+    from .adapters.dynamo_integrations import DynamoIntegrations
+
+    return DynamoIntegrations(get_settings().table_name)
+
+
+# --- dispatch ------------------------------------------------------------------------------------
+
+
+@_cached
+def delivery_ledger():  # type: ignore[no-untyped-def]
+    from .adapters.dynamo_deliveries import DynamoDeliveryLedger
+
+    return DynamoDeliveryLedger(get_settings().table_name)
+
+
+@_cached
+def mailer():  # type: ignore[no-untyped-def]
+    from .adapters.ses_mailer import SesMailer
+
+    return SesMailer(get_settings().sender_email)
+
+
+@_cached
+def operator_credentials():  # type: ignore[no-untyped-def]
+    from .adapters.kms_tokens import KmsOperatorCredentials
+
+    settings = get_settings()
+    return KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+
+
+@_cached
+def maventa_vendor_api_key() -> str:
+    from aws_lambda_powertools.utilities.parameters import get_parameter
+
+    return str(get_parameter(get_settings().maventa_vendor_api_key_parameter, decrypt=True, max_age=300))
+
+
+_OPERATOR_CACHE_SECONDS = 300
+_operators: dict[str, tuple[float, object]] = {}
+
+
+def operator_for(issuer):  # type: ignore[no-untyped-def]
+    """The issuer's operator adapter, or None when it has no operator account.
+
+    Kept per container for a few minutes: one adapter per issuer reuses its token and TLS session,
+    and changed credentials take effect within `_OPERATOR_CACHE_SECONDS`.
+    """
+    import time
+
+    cached = _operators.get(issuer.id)
+    if cached and time.monotonic() - cached[0] < _OPERATOR_CACHE_SECONDS:
+        return cached[1]
+    stored = operator_credentials().load(issuer.id)
+    operator = None
+    if stored is not None:
+        provider, credentials = stored
+        if provider == "maventa":
+            from .adapters.maventa import MaventaCredentials, MaventaOperator
+
+            operator = MaventaOperator(
+                get_settings().operator_url,
+                MaventaCredentials(
+                    company_uuid=credentials["company_uuid"],
+                    user_api_key=credentials["api_key"],
+                    vendor_api_key=maventa_vendor_api_key(),
+                ),
+            )
+    _operators[issuer.id] = (time.monotonic(), operator)
+    return operator
+

@@ -146,9 +146,10 @@ class OAuthStateRecord:
 class StateUnusable(Exception):
     """The state is unknown, expired or already used (`reason` says which)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, integration_id: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.integration_id = integration_id
 
 
 class DynamoOAuthStates(_TableAdapter):
@@ -183,9 +184,8 @@ class DynamoOAuthStates(_TableAdapter):
             existing = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
             if not existing:
                 raise StateUnusable("unknown") from exc
-            if existing.get("used_at") is not None:
-                raise StateUnusable("used") from exc
-            raise StateUnusable("expired") from exc
+            reason = "used" if existing.get("used_at") is not None else "expired"
+            raise StateUnusable(reason, existing.get("integration_id")) from exc
         return OAuthStateRecord(
             state_hash=state_hash,
             integration_id=item["integration_id"],

@@ -132,7 +132,10 @@ class DynamoInvoiceRepository:
                 kwargs["FilterExpression"] = Attr("issuer_id").eq(issuer_id)
             page = self._table.query(**kwargs)
         elif issuer_id is not None:
-            kwargs.update(IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(f"ISSUER#{issuer_id}"))
+            kwargs.update(
+                IndexName="GSI1",
+                KeyConditionExpression=Key("GSI1PK").eq(f"ISSUER#{issuer_id}") & Key("GSI1SK").begins_with("INVOICE#"),
+            )
             kwargs["ScanIndexForward"] = False
             page = self._table.query(**kwargs)
         else:

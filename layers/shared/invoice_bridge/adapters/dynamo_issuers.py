@@ -26,7 +26,9 @@ class DynamoIssuers:
         return resource("dynamodb").Table(self._table_name)
 
     def get(self, issuer_id: str) -> Issuer:
-        item = self._table.get_item(Key={"PK": f"ISSUER#{issuer_id}", "SK": "ISSUER"}, ConsistentRead=True).get("Item")
+        item = self._table.get_item(
+            Key={"PK": f"ISSUER#{issuer_id}", "SK": "ISSUER"}, ConsistentRead=True
+        ).get("Item")
         if not item:
             raise NotFound(f"issuer {issuer_id} not found")
         return Issuer.model_validate(strip_keys(item))

@@ -90,7 +90,9 @@ class MaventaOperator:
 
     # --- HTTP ----------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, authorised: bool = True, idempotent: bool, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
+    def _request(
+        self, method: str, path: str, *, authorised: bool = True, idempotent: bool, **kwargs
+    ) -> httpx.Response:  # type: ignore[no-untyped-def]
         """One call. `idempotent=False` (uploads) turns read timeouts into OperatorOutcomeUnknown."""
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self._token()}"} if authorised else {}
@@ -115,7 +117,9 @@ class MaventaOperator:
                 raise OperatorUnavailable(f"operator answered {response.status_code} on {method} {path}")
             if response.status_code >= 400:
                 code, message = _error_of(response)
-                logger.info("operator refused", extra={"path": path, "status": response.status_code, "code": code})
+                logger.info(
+                    "operator refused", extra={"path": path, "status": response.status_code, "code": code}
+                )
                 raise OperatorRejected(code, message, response.status_code)
             return response
         raise AssertionError("unreachable")
@@ -139,8 +143,15 @@ class MaventaOperator:
 
     def send_einvoice(self, ubl: bytes, idempotency_id: str, recipient_eia: str) -> OperatorDocument:
         # EIA + operator pins the route: no silent fallback to e-mail or print at the operator.
-        return self._upload(ubl, idempotency_id, {"recipient_eia": recipient_eia, "recipient_operator": "PEPPOL",
-                                                  "disabled_routes[]": ["email", "print"]})
+        return self._upload(
+            ubl,
+            idempotency_id,
+            {
+                "recipient_eia": recipient_eia,
+                "recipient_operator": "PEPPOL",
+                "disabled_routes[]": ["email", "print"],
+            },
+        )
 
     def send_print(self, ubl: bytes, idempotency_id: str) -> OperatorDocument:
         return self._upload(ubl, idempotency_id, {"disabled_routes[]": ["einvoice", "email"]})

@@ -19,7 +19,10 @@ class SesMailer:
         self._configuration_set = configuration_set
 
     def send(self, mail: Mail) -> str:
-        kwargs: dict[str, object] = {"FromEmailAddress": self._sender, "Destination": {"ToAddresses": list(mail.to)}}
+        kwargs: dict[str, object] = {
+            "FromEmailAddress": self._sender,
+            "Destination": {"ToAddresses": list(mail.to)},
+        }
         if self._configuration_set:
             kwargs["ConfigurationSetName"] = self._configuration_set
         if mail.attachments:
@@ -28,7 +31,9 @@ class SesMailer:
             body: dict[str, object] = {"Text": {"Data": mail.text, "Charset": "UTF-8"}}
             if mail.html:
                 body["Html"] = {"Data": mail.html, "Charset": "UTF-8"}
-            kwargs["Content"] = {"Simple": {"Subject": {"Data": mail.subject, "Charset": "UTF-8"}, "Body": body}}
+            kwargs["Content"] = {
+                "Simple": {"Subject": {"Data": mail.subject, "Charset": "UTF-8"}, "Body": body}
+            }
         try:
             return str(client("sesv2").send_email(**kwargs)["MessageId"])
         except ClientError as exc:  # SES answered with an error: the message was not accepted
@@ -44,6 +49,10 @@ class SesMailer:
             message.add_alternative(mail.html, subtype="html")
         for attachment in mail.attachments:
             maintype, _, subtype = attachment.content_type.partition("/")
-            message.add_attachment(attachment.body, maintype=maintype, subtype=subtype or "octet-stream",
-                                   filename=attachment.filename)
+            message.add_attachment(
+                attachment.body,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=attachment.filename,
+            )
         return message

@@ -87,7 +87,8 @@ class HttpSpirisIdentity:
 
     def refresh(self, refresh_token: str) -> TokenSet:
         return self._token_request(
-            {"grant_type": "refresh_token", "refresh_token": refresh_token}, previous_refresh_token=refresh_token
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            previous_refresh_token=refresh_token,
         )
 
     def revoke(self, refresh_token: str) -> None:

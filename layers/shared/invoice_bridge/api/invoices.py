@@ -110,12 +110,7 @@ def get_invoice(invoice_id: str) -> InvoiceDetail:
 @router.post("/invoices/<invoice_id>/retry")
 def retry(invoice_id: str) -> tuple[Accepted, int]:
     try:
-        invoice = retry_invoice(
-            invoice_id,
-            invoices=wiring.invoice_repository(),
-            render_queue=wiring.render_queue(),
-            dispatch_queue=wiring.dispatch_queue(),
-        )
+        invoice = retry_invoice(invoice_id, invoices=wiring.invoice_repository(), render_queue=wiring.render_queue())
     except InvalidTransition as exc:
         raise ApiError(409, "invalid_state", str(exc)) from exc
     return Accepted(id=invoice.id, status=invoice.status.value), 202

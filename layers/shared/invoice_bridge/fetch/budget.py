@@ -9,6 +9,7 @@ injected so tests run on a fake clock.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -37,6 +38,22 @@ class MinuteCounter(Protocol):
     def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
         """Add one if the count is below `limit`; False (and no change) when it is full."""
         ...
+
+
+class MemoryMinuteCounter:
+    """A process-local counter (one worker, benchmarks); workers that share a budget use DynamoDB."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
+        with self._lock:
+            count = self.counts.get((endpoint, minute), 0)
+            if count >= limit:
+                return False
+            self.counts[(endpoint, minute)] = count + 1
+            return True
 
 
 class BudgetExhausted(Exception):
@@ -73,7 +90,9 @@ class RequestBudget:
                 return current
             next_start = minute_start + 60
             # Reserve in the next minute now so waiting workers queue up fairly, then wait for it.
-            reserved = self._counter.try_take(endpoint, minute_bucket(next_start), self.limit, self._expires(next_start))
+            reserved = self._counter.try_take(
+                endpoint, minute_bucket(next_start), self.limit, self._expires(next_start)
+            )
             if now - started > self._max_wait:
                 raise BudgetExhausted(f"no request slot for {endpoint} within {self._max_wait:.0f} s")
             logger.debug("request budget spent, waiting", extra={"endpoint": endpoint, "minute": current})

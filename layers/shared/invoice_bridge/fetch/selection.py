@@ -83,14 +83,18 @@ def select(source: CustomerInvoice, *, sent_source_ids: set[str]) -> Decision:
         return Decision(False, Reason.AUTOINVOICE_ERROR, "AutoInvoice reported an error: check at the source")
 
     if source.IsSold:
-        return Decision(False, Reason.SOLD_TO_FACTORING, f"FactoringInvoiceStatus {source.FactoringInvoiceStatus}")
+        return Decision(
+            False, Reason.SOLD_TO_FACTORING, f"FactoringInvoiceStatus {source.FactoringInvoiceStatus}"
+        )
 
     # A credit invoice follows its original: the buyer needs it only if we sent the original.
     # Checked before payment status: a credit set off against its original shows as settled.
     if source.IsCreditInvoice:
         original = source.ReferringInvoiceId
         if not original:
-            return Decision(False, Reason.CREDIT_WITHOUT_ORIGINAL, "credit invoice without ReferringInvoiceId")
+            return Decision(
+                False, Reason.CREDIT_WITHOUT_ORIGINAL, "credit invoice without ReferringInvoiceId"
+            )
         if original in sent_source_ids:
             return Decision(True, Reason.CREDIT_OF_SENT_ORIGINAL, f"credits {original}")
         return Decision(False, Reason.CREDIT_OF_UNSENT_ORIGINAL, f"credits {original}, which we did not send")

@@ -46,6 +46,11 @@ class VatSpecification(SpirisModel):
     VatPercent: Decimal | None = None
 
 
+# The field `CustomerInvoice.VatSpecification` shadows the class name inside the class body (its default
+# None would be taken as the annotation), so the field is annotated through this alias.
+VatSpecificationItem = VatSpecification
+
+
 class CustomerInvoiceRow(SpirisModel):
     Id: str | None = None
     LineNumber: int | None = None
@@ -71,6 +76,10 @@ class CustomerInvoiceRow(SpirisModel):
 
 class CreditedBy(SpirisModel):
     CreditInvoiceId: str | None = None
+
+
+# Alias: inside CustomerInvoice the field `CreditedBy` (default None) shadows the class of the same name.
+CreditedByApi = CreditedBy
 
 
 class CustomerInvoice(SpirisModel):
@@ -105,7 +114,7 @@ class CustomerInvoice(SpirisModel):
     RemainingAmountInvoiceCurrency: Decimal | None = None
     PaymentStatus: int | None = None
     PaymentDate: datetime | None = None
-    VatSpecification: list[VatSpecification] | None = None
+    VatSpecification: list[VatSpecificationItem] | None = None
     Rows: list[CustomerInvoiceRow] = []
     VoucherId: str | None = None
     VoucherNumber: str | None = None
@@ -124,7 +133,7 @@ class CustomerInvoice(SpirisModel):
     TermsOfPaymentId: str | None = None
     IsSold: bool | None = None
     FactoringInvoiceStatus: int | None = None
-    CreditedBy: list[CreditedBy] | None = None
+    CreditedBy: list[CreditedByApi] | None = None
     ReferringInvoiceId: str | None = None
     IncludesVat: bool | None = None
     ReverseChargeOnConstructionServices: bool | None = None

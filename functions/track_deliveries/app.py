@@ -1,0 +1,11 @@
+"""Track deliveries: EventBridge Scheduler tick → poll the operator, sent → delivered or failed. Wiring only."""
+
+from invoice_bridge import entrypoints
+from invoice_bridge.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return entrypoints.track_deliveries()

@@ -1,0 +1,96 @@
+"""Sync decisions in the single table: `PK=INTEGRATION#{id}`, `SK=DECISION#{source_id}`.
+
+The latest decision is in `selected`/`reason`/...; the first sync's one is copied to `first_*` and
+marks the item as part of the reconciliation list. Source links (`SOURCE#{issuer}#{source_id}`) are
+written by `DynamoInvoiceRepository.put`, next to the invoice they point to.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from ..fetch.decisions import SyncDecision
+from .aws import resource
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _dt(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class DynamoDecisionStore:
+    def __init__(self, table_name: str):
+        self._table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return resource("dynamodb").Table(self._table_name)
+
+    @staticmethod
+    def _key(integration_id: str, source_id: str) -> dict[str, str]:
+        return {"PK": f"INTEGRATION#{integration_id}", "SK": f"DECISION#{source_id}"}
+
+    def get(self, integration_id: str, source_id: str) -> SyncDecision | None:
+        item = self._table.get_item(Key=self._key(integration_id, source_id), ConsistentRead=True).get("Item")
+        return self._decision(item, "") if item else None
+
+    def record(self, integration_id: str, decision: SyncDecision, *, first_sync: bool) -> None:
+        values: dict[str, Any] = {
+            "source_id": decision.source_id,
+            "selected": decision.selected,
+            "reason": decision.reason,
+            "detail": decision.detail,
+            "source_modified_utc": _iso(decision.source_modified_utc),
+            "invoice_number": decision.invoice_number,
+            "invoice_id": decision.invoice_id,
+            "decided_at": _iso(decision.decided_at),
+        }
+        if first_sync:
+            values.update({f"first_{name}": value for name, value in values.items() if name != "source_id"})
+        names = {f"#{name}": name for name in values}
+        self._table.update_item(
+            Key=self._key(integration_id, decision.source_id),
+            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
+        )
+
+    def _query(self, integration_id: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("PK").eq(f"INTEGRATION#{integration_id}")
+            & Key("SK").begins_with("DECISION#"),
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def reconciliation(self, integration_id: str) -> list[SyncDecision]:
+        return [self._decision(i, "first_") for i in self._query(integration_id) if "first_reason" in i]
+
+    def latest(self, integration_id: str) -> list[SyncDecision]:
+        return [self._decision(i, "") for i in self._query(integration_id)]
+
+    @staticmethod
+    def _decision(item: dict[str, Any], prefix: str) -> SyncDecision:
+        number = item.get(f"{prefix}invoice_number")
+        return SyncDecision(
+            source_id=item["source_id"],
+            selected=bool(item[f"{prefix}selected"]),
+            reason=item[f"{prefix}reason"],
+            detail=item.get(f"{prefix}detail") or "",
+            source_modified_utc=_dt(item.get(f"{prefix}source_modified_utc")),
+            invoice_number=int(number) if number is not None else None,
+            invoice_id=item.get(f"{prefix}invoice_id"),
+            decided_at=_dt(item.get(f"{prefix}decided_at")),
+        )

@@ -1,0 +1,263 @@
+"""`SpirisApi` over httpx: the eAccounting API v2 for one connected company.
+
+Errors are classified once, here, into the exceptions below; callers decide what a class means for
+the integration (retry later, refresh the token, mark it broken). Tokens never reach a message or log.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from ..models.spiris import CompanySettings, Customer, CustomerInvoice, CustomerInvoicePage
+from ..observability import logger
+from ..ports import InvoicePage
+
+COMPANY_SETTINGS = "/v2/companysettings"
+CUSTOMER_INVOICES = "/v2/customerinvoices"
+CUSTOMER_INVOICE = "/v2/customerinvoices/{invoice_id}"
+CUSTOMER_INVOICE_PDF = "/v2/customerinvoices/{invoice_id}/pdf"
+CUSTOMER_INVOICE_PRINT = "/v2/customerinvoices/{invoice_id}/print"
+CUSTOMER = "/v2/customers/{customer_id}"
+
+# Codes that mean "this grant cannot read this company until a person fixes something" (reference §1.8).
+FATAL_CODES = frozenset({4002, 4003, 4004, 4006, 4009, 4011, 4012})
+TRY_AGAIN = re.compile(r"Try again in (\d+) seconds?", re.IGNORECASE)
+MAX_PAGE_SIZE = 1000
+
+
+class SpirisError(Exception):
+    """Base of every classified Spiris API failure."""
+
+
+class SpirisRetryable(SpirisError):
+    """429/4010, 5xx, timeouts: the same request can succeed later (after `retry_after` seconds if known)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class SpirisReauthenticate(SpirisError):
+    """401: the access token is expired or revoked; refresh it (or re-consent when refreshing fails)."""
+
+
+class SpirisFatal(SpirisError):
+    """A 40xx the integration cannot get past on its own (module missing, no access, variant, ...)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"Spiris error {code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class SpirisNotFound(SpirisError):
+    """404 / 3000: the resource does not exist (any more)."""
+
+
+class SpirisRequestError(SpirisError):
+    """Any other 4xx (6000 query error, 2000 validation, ...): a bug on our side, not worth retrying."""
+
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(f"Spiris HTTP {status} error {code}: {message}")
+        self.status = status
+        self.code = code
+
+
+class SpirisPagingError(SpirisError):
+    """The list did not page as documented (the loop guard tripped)."""
+
+
+def _error_fields(response: httpx.Response) -> tuple[int | None, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return None, response.reason_phrase
+    if not isinstance(body, dict):
+        return None, response.reason_phrase
+    code = body.get("ErrorCode")
+    message = str(body.get("DeveloperErrorMessage") or body.get("error") or response.reason_phrase)
+    try:
+        return (int(code) if code is not None else None), message
+    except (TypeError, ValueError):
+        return None, message
+
+
+def classify(response: httpx.Response, max_retry_after: float) -> SpirisError:
+    """Turn a non-2xx response into exactly one exception class."""
+    status = response.status_code
+    code, message = _error_fields(response)
+    if status == 429 or code == 4010:
+        match = TRY_AGAIN.search(message)
+        header = response.headers.get("Retry-After", "")
+        wait = float(match.group(1)) if match else float(header) if header.isdigit() else None
+        return SpirisRetryable(message, min(wait, max_retry_after) if wait is not None else None, status)
+    if status == 401:
+        return SpirisReauthenticate("Spiris rejected the access token (401)")
+    if code in FATAL_CODES:
+        return SpirisFatal(code, message)  # type: ignore[arg-type]
+    if status == 404 or code == 3000:
+        return SpirisNotFound(message)
+    if status >= 500 or status == 408:
+        return SpirisRetryable(f"Spiris HTTP {status}: {message}", None, status)
+    return SpirisRequestError(status, code, message)
+
+
+def _format_since(moment: datetime) -> str:
+    """Spiris wants UTC; a naive datetime is taken as UTC already."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class HttpSpirisApi:
+    """The Spiris API for the company the access token is bound to.
+
+    `access_token` is called before every attempt, so a refresher can swap tokens between retries.
+    `before_request(path_template)` runs before every attempt (the shared 600/min budget plugs in there).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: Callable[[], str],
+        *,
+        before_request: Callable[[str], None] | None = None,
+        client: httpx.Client | None = None,
+        max_attempts: int = 4,
+        backoff_base_seconds: float = 0.5,
+        backoff_cap_seconds: float = 30.0,
+        max_retry_after_seconds: float = 60.0,
+        page_size: int = MAX_PAGE_SIZE,
+        max_pages: int = 100_000,
+        timeout_seconds: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        root = base_url.rstrip("/")
+        self._root = root[: -len("/v2")] if root.endswith("/v2") else root
+        self._access_token = access_token
+        self._before_request = before_request
+        self._client = client
+        self._max_attempts = max(1, max_attempts)
+        self._backoff_base = backoff_base_seconds
+        self._backoff_cap = backoff_cap_seconds
+        self._max_retry_after = max_retry_after_seconds
+        self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self._max_pages = max_pages
+        self._timeout = timeout_seconds
+        self._sleep = sleep
+        self._jitter = jitter
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout)
+        return self._client
+
+    # --- transport -----------------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int, error: SpirisRetryable) -> float:
+        if error.retry_after is not None:
+            return error.retry_after + self._jitter()  # spread the herd that was told the same second
+        ceiling = min(self._backoff_cap, self._backoff_base * (2 ** attempt))
+        return ceiling * self._jitter()  # full jitter
+
+    def _send(self, template: str, path: str, params: dict[str, Any] | None = None,
+              accept: str = "application/json") -> httpx.Response:
+        last: SpirisRetryable | None = None
+        for attempt in range(self._max_attempts):
+            if self._before_request is not None:
+                self._before_request(template)
+            headers = {"Authorization": f"Bearer {self._access_token()}", "Accept": accept}
+            try:
+                response = self.client.get(self._root + path, params=params, headers=headers)
+            except httpx.TimeoutException:
+                last = SpirisRetryable(f"timeout calling {template}")
+            except httpx.TransportError as exc:
+                last = SpirisRetryable(f"transport error calling {template}: {type(exc).__name__}")
+            else:
+                if response.is_success:
+                    return response
+                error = classify(response, self._max_retry_after)
+                if not isinstance(error, SpirisRetryable):
+                    raise error
+                last = error
+            if attempt + 1 < self._max_attempts:
+                delay = self._backoff(attempt, last)
+                logger.info("spiris call retried", extra={
+                    "endpoint": template, "attempt": attempt + 1, "status": last.status, "delay_s": round(delay, 2)})
+                self._sleep(delay)
+        assert last is not None
+        raise last
+
+    def _json(self, template: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        response = self._send(template, path, params)
+        try:
+            return json.loads(response.content, parse_float=Decimal)
+        except ValueError as exc:
+            raise SpirisRetryable(f"unparseable JSON from {template}", status=response.status_code) from exc
+
+    # --- SpirisApi -------------------------------------------------------------------------------------
+
+    def company_settings(self) -> CompanySettings:
+        return CompanySettings.model_validate(self._json(COMPANY_SETTINGS, COMPANY_SETTINGS))
+
+    def customer_invoices_page(self, page: int, page_size: int, modified_since: datetime | None) -> InvoicePage:
+        params: dict[str, Any] = {"$page": page, "$pagesize": max(1, min(page_size, MAX_PAGE_SIZE))}
+        if modified_since is not None:
+            params["modifiedSinceUtc"] = _format_since(modified_since)
+        body = self._json(CUSTOMER_INVOICES, CUSTOMER_INVOICES, params)
+        try:
+            parsed = CustomerInvoicePage.model_validate(body)
+        except ValidationError as exc:
+            raise SpirisRequestError(200, None, f"unexpected page shape: {exc.error_count()} errors") from exc
+        return InvoicePage(meta=parsed.Meta, invoices=parsed.Data)
+
+    def iter_customer_invoices(self, modified_since: datetime | None) -> Iterator[InvoicePage]:
+        """Every page from 1 to the end: stops on empty Data or CurrentPage ≥ TotalNumberOfPages."""
+        page = 1
+        while True:
+            if page > self._max_pages:
+                raise SpirisPagingError(f"more than {self._max_pages} pages; stopping")
+            result = self.customer_invoices_page(page, self._page_size, modified_since)
+            if result.invoices and result.meta.CurrentPage != page:
+                # The server ignored $page (the $top/$skip trap): we would read page 1 forever.
+                raise SpirisPagingError(f"asked for page {page}, got page {result.meta.CurrentPage}")
+            yield result
+            if not result.invoices or result.meta.CurrentPage >= result.meta.TotalNumberOfPages:
+                return
+            page += 1
+
+    def customer_invoice(self, invoice_id: str) -> CustomerInvoice:
+        body = self._json(CUSTOMER_INVOICE, CUSTOMER_INVOICE.format(invoice_id=invoice_id))
+        return CustomerInvoice.model_validate(body)
+
+    def customer(self, customer_id: str) -> Customer:
+        return Customer.model_validate(self._json(CUSTOMER, CUSTOMER.format(customer_id=customer_id)))
+
+    def customer_invoice_pdf(self, invoice_id: str) -> bytes:
+        """The invoice PDF via `/pdf` (temporary URL, fetched without our bearer token)."""
+        body = self._json(CUSTOMER_INVOICE_PDF, CUSTOMER_INVOICE_PDF.format(invoice_id=invoice_id))
+        url = body.get("Url") if isinstance(body, dict) else None
+        if not url:
+            response = self._send(CUSTOMER_INVOICE_PRINT, CUSTOMER_INVOICE_PRINT.format(invoice_id=invoice_id),
+                                  accept="application/pdf")
+            return response.content
+        try:
+            download = self.client.get(url)
+        except httpx.HTTPError as exc:
+            raise SpirisRetryable(f"temporary PDF download failed: {type(exc).__name__}") from exc
+        if not download.is_success:
+            raise SpirisRetryable(f"temporary PDF download failed: HTTP {download.status_code}",
+                                  status=download.status_code)
+        return download.content

@@ -1,0 +1,82 @@
+"""The public consent face: GET/HEAD/POST /consent/{token} and GET /oauth/callback, answering HTML.
+
+Served by the ConsentFunction (functions/oauth_callback). Tokens, states and codes are never logged:
+the paths and query strings of these routes carry secrets.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
+from ..consent.flow import ConsentFlow, Redirect
+from ..consent.pages import Page
+from ..consent.services import ConsentServices, current
+from ..observability import logger
+
+_SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+
+_FAILURE_HTML = (
+    "<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+    "<title>Fel / Error</title></head><body style='font-family:sans-serif;max-width:36rem;margin:2rem auto;"
+    "padding:0 1rem'><h1>Något gick fel / Something went wrong</h1><p>Försök igen om en stund. / Please try "
+    "again in a while.</p></body></html>"
+)
+
+
+def _html(page: Page, head_only: bool = False) -> Response:
+    return Response(
+        status_code=page.status,
+        content_type="text/html; charset=utf-8",
+        body="" if head_only else page.html,
+        headers=dict(_SECURITY_HEADERS),
+    )
+
+
+def build_consent_app(services: ConsentServices | None = None) -> APIGatewayRestResolver:
+    """The resolver for the public routes; `services` default to `consent.services.current()` per request."""
+    app = APIGatewayRestResolver()
+
+    def flow() -> ConsentFlow:
+        return ConsentFlow(services or current())
+
+    @app.route("/consent/<token>", method=["GET", "HEAD"])
+    def show(token: str) -> Response:
+        page = flow().view(token)
+        return _html(page, head_only=app.current_event.http_method == "HEAD")
+
+    @app.post("/consent/<token>")
+    def grant(token: str) -> Response:
+        outcome = flow().start(token)
+        if isinstance(outcome, Redirect):
+            return Response(
+                status_code=303, body="", headers={**_SECURITY_HEADERS, "Location": outcome.location}
+            )
+        return _html(outcome)
+
+    @app.get("/oauth/callback")
+    def callback() -> Response:
+        params = app.current_event.query_string_parameters or {}
+        page = flow().callback(state=params.get("state"), code=params.get("code"), error=params.get("error"))
+        logger.info("oauth callback answered", extra={"page": page.kind, "status": page.status})
+        return _html(page)
+
+    @app.exception_handler(Exception)
+    def _failure(exc: Exception) -> Response:
+        # Only the exception's type: messages of HTTP errors can carry URLs with secrets.
+        logger.error("consent route failed", extra={"error": type(exc).__name__})
+        return Response(
+            status_code=500,
+            content_type="text/html; charset=utf-8",
+            body=_FAILURE_HTML,
+            headers=dict(_SECURITY_HEADERS),
+        )
+
+    return app

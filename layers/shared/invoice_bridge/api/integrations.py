@@ -1,0 +1,111 @@
+"""Admin routes for integrations: order one (e-mails the consent link), read, re-invite, enable/disable, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from ..consent.flow import ConsentFlow
+from ..consent.services import current
+from ..models.common import Language, utcnow
+from ..models.integration import Integration, IntegrationStatus
+from ..observability import logger
+from .errors import ApiError
+
+router = Router()
+
+
+class IntegrationOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: Literal["spiris"] = "spiris"
+    contact_name: str = Field(min_length=1, max_length=200)
+    contact_email: EmailStr
+    language: Language | None = None
+
+
+class IntegrationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+
+
+def integration_view(integration: Integration) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": integration.id,
+        "issuer_id": integration.issuer_id,
+        "source": integration.source,
+        "status": integration.status.value,
+        "enabled": integration.enabled,
+        "contact_name": integration.contact_name,
+        "contact_email": str(integration.contact_email),
+        "language": integration.language,
+    }
+    if integration.company is not None:
+        body["company"] = integration.company.model_dump(mode="json", exclude_none=True)
+    if integration.last_sync_at is not None:
+        body["last_sync_at"] = integration.last_sync_at.isoformat()
+    if integration.last_error is not None:
+        body["last_error"] = integration.last_error
+    return body
+
+
+def _json(status: int, body: Any) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.post(
+    "/issuers/<issuer_id>/integrations", summary="Order an integration: the contact is e-mailed a link"
+)
+def order_integration(issuer_id: str, body: Annotated[IntegrationOrder, Body()]) -> Response[Any]:
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    invitation = ConsentFlow(services).order_integration(
+        issuer, body.contact_name, str(body.contact_email), body.language
+    )
+    integration = invitation.integration
+    return _json(
+        201, {"id": integration.id, "status": integration.status.value, "consent_url": invitation.consent_url}
+    )
+
+
+@router.get("/integrations/<integration_id>", summary="Read an integration")
+def get_integration(integration_id: str) -> Response[Any]:
+    return _json(200, integration_view(current().integrations.get(integration_id)))
+
+
+@router.post("/integrations/<integration_id>/invite", summary="A fresh consent link, e-mailed again")
+def reinvite(integration_id: str) -> Response[Any]:
+    services = current()
+    integration = services.integrations.get(integration_id)
+    invitation = ConsentFlow(services).reinvite(integration)
+    return _json(200, {"consent_url": invitation.consent_url})
+
+
+@router.patch("/integrations/<integration_id>", summary="Enable or disable (pause) an integration")
+def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Body()]) -> Response[Any]:
+    services = current()
+    integration = services.integrations.get(integration_id)
+    if integration.status == IntegrationStatus.REVOKED and body.enabled:
+        raise ApiError(409, "revoked", "a revoked integration cannot be enabled; order a new one")
+    status = integration.status
+    if not body.enabled and status == IntegrationStatus.ACTIVE:
+        status = IntegrationStatus.PAUSED
+    elif body.enabled and status == IntegrationStatus.PAUSED:
+        status = IntegrationStatus.ACTIVE
+    updated = integration.model_copy(
+        update={"enabled": body.enabled, "status": status, "updated_at": utcnow()}
+    )
+    services.integrations.put(updated)
+    logger.info("integration switched", extra={"integration_id": integration_id, "enabled": body.enabled})
+    return _json(200, integration_view(updated))
+
+
+@router.delete("/integrations/<integration_id>", summary="Revoke at Spiris and forget the tokens")
+def delete_integration(integration_id: str) -> Response[Any]:
+    services = current()
+    integration = services.integrations.get(integration_id)
+    ConsentFlow(services).revoke(integration)
+    return Response(status_code=204)

@@ -1,0 +1,225 @@
+"""Admin routes for issuers: create, read, update, logo upload and operator credentials (contract.md §3)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from stdnum.se import orgnr, vat
+
+from ..consent.services import current
+from ..models.common import Language, utcnow
+from ..models.issuer import Address, DispatchSettings, Issuer, Payee
+from ..observability import logger
+from .errors import ApiError
+
+router = Router()
+
+MAX_LOGO_BYTES = 1024 * 1024
+_LOGO_MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",)}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IssuerCreate(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    org_number: str
+    vat_number: str | None = None
+    address: Address
+    notification_email: EmailStr
+    language: Language = "sv"
+    bankgiro: str | None = None
+    plusgiro: str | None = None
+    iban: str | None = None
+    f_skatt: bool = True
+    payee: Payee = "issuer"
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    hold_first_sync: bool = True
+
+
+class DispatchPatch(_Strict):
+    attach_pdf: bool | None = None
+    email_fallback: bool | None = None
+    print_fallback: bool | None = None
+
+
+class IssuerPatch(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    org_number: str | None = None
+    vat_number: str | None = None
+    address: Address | None = None
+    notification_email: EmailStr | None = None
+    language: Language | None = None
+    bankgiro: str | None = None
+    plusgiro: str | None = None
+    iban: str | None = None
+    f_skatt: bool | None = None
+    payee: Payee | None = None
+    dispatch: DispatchPatch | None = None
+    hold_first_sync: bool | None = None
+
+
+class MaventaCredentials(_Strict):
+    provider: Literal["maventa"]
+    company_uuid: str = Field(min_length=1, max_length=100)
+    api_key: str = Field(min_length=1, max_length=500)
+
+
+class InExchangeCredentials(_Strict):
+    provider: Literal["inexchange"]
+    client_token: str = Field(min_length=1, max_length=2000)
+
+
+OperatorCredentials = Annotated[MaventaCredentials | InExchangeCredentials, Field(discriminator="provider")]
+
+
+def normalise_org_number(value: str) -> str:
+    """10 digits, no hyphen; ApiError 422 when python-stdnum does not accept it."""
+    try:
+        return str(orgnr.validate(value))
+    except Exception:  # noqa: BLE001 - stdnum's ValidationError family
+        raise ApiError(
+            422,
+            "invalid_org_number",
+            "org_number is not a valid Swedish organisation number (10 digits with a correct check digit)",
+            [{"loc": ["body", "org_number"], "msg": "invalid organisation number"}],
+        ) from None
+
+
+def normalise_vat_number(value: str, org_number: str) -> str:
+    """SE + 10 digits + 01, and it must be the issuer's own org number."""
+    try:
+        compact = str(vat.validate(value))
+    except Exception:  # noqa: BLE001
+        raise ApiError(
+            422,
+            "invalid_vat_number",
+            "vat_number is not a valid Swedish VAT number (SE + organisation number + 01)",
+            [{"loc": ["body", "vat_number"], "msg": "invalid VAT number"}],
+        ) from None
+    if compact[:10] != org_number:
+        raise ApiError(
+            422,
+            "vat_number_mismatch",
+            "vat_number does not belong to org_number",
+            [{"loc": ["body", "vat_number"], "msg": f"expected SE{org_number}01"}],
+        )
+    return f"SE{compact}"
+
+
+def issuer_view(issuer: Issuer) -> dict[str, Any]:
+    body = issuer.model_dump(mode="json", exclude={"logo_key"})
+    body["has_logo"] = issuer.logo_key is not None
+    return body
+
+
+def _json(status: int, body: Any) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.post("/issuers", summary="Create an issuer")
+def create_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[Any]:
+    org_number = normalise_org_number(body.org_number)
+    values = body.model_dump()
+    values["org_number"] = org_number
+    values["vat_number"] = normalise_vat_number(body.vat_number, org_number) if body.vat_number else None
+    issuer = Issuer.model_validate(values)
+    current().issuers.put(issuer)
+    logger.info("issuer created", extra={"issuer_id": issuer.id})
+    return _json(201, issuer_view(issuer))
+
+
+@router.get("/issuers/<issuer_id>", summary="Read an issuer")
+def get_issuer(issuer_id: str) -> Response[Any]:
+    return _json(200, issuer_view(current().issuers.get(issuer_id)))
+
+
+@router.patch("/issuers/<issuer_id>", summary="Update an issuer's details and settings (payee, dispatch)")
+def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Response[Any]:
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("org_number") is not None:
+        changes["org_number"] = normalise_org_number(changes["org_number"])
+    org_number = changes.get("org_number") or issuer.org_number
+    if changes.get("vat_number"):
+        changes["vat_number"] = normalise_vat_number(changes["vat_number"], org_number)
+    elif "org_number" in changes and issuer.vat_number and issuer.vat_number[2:12] != org_number:
+        raise ApiError(
+            422, "vat_number_mismatch", "the stored vat_number does not belong to the new org_number"
+        )
+    if "dispatch" in changes:
+        dispatch = {k: v for k, v in (changes.pop("dispatch") or {}).items() if v is not None}
+        changes["dispatch"] = issuer.dispatch.model_copy(update=dispatch)
+    for required in ("name", "org_number", "address", "notification_email", "language", "payee", "f_skatt"):
+        if required in changes and changes[required] is None:
+            raise ApiError(422, "invalid_request", f"{required} cannot be null")
+    merged = issuer.model_dump()
+    merged.update(changes)
+    merged["updated_at"] = utcnow()
+    updated = Issuer.model_validate(merged)
+    services.issuers.put(updated)
+    return _json(200, issuer_view(updated))
+
+
+def _raw_body() -> bytes:
+    event = router.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            raise ApiError(400, "invalid_body", "the body is not valid base64") from None
+    return body.encode("latin-1", errors="replace") if isinstance(body, str) else bytes(body)
+
+
+@router.put("/issuers/<issuer_id>/logo", summary="Upload the issuer's logo (PNG or JPEG, at most 1 MB)")
+def put_logo(issuer_id: str) -> Response[Any]:
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    content_type = (router.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type not in _LOGO_MAGIC:
+        raise ApiError(415, "unsupported_media_type", "the logo must be sent as image/png or image/jpeg")
+    data = _raw_body()
+    if not data:
+        raise ApiError(400, "empty_body", "no logo bytes were sent")
+    if len(data) > MAX_LOGO_BYTES:
+        raise ApiError(
+            413, "logo_too_large", f"the logo is {len(data)} bytes; at most {MAX_LOGO_BYTES} are accepted"
+        )
+    if not any(data.startswith(magic) for magic in _LOGO_MAGIC[content_type]):
+        raise ApiError(
+            400, "invalid_image", f"the bytes are not a {content_type.split('/')[1].upper()} image"
+        )
+    if services.documents is None:
+        raise ApiError(503, "unavailable", "no document store configured")
+    key = f"{issuer.id}/logo"
+    services.documents.put(key, data, content_type)
+    services.issuers.put(
+        issuer.model_copy(update={"logo_key": key, "logo_content_type": content_type, "updated_at": utcnow()})
+    )
+    return Response(status_code=204)
+
+
+@router.put(
+    "/issuers/<issuer_id>/operator",
+    summary="Set the issuer's e-invoice operator credentials (never returned)",
+)
+def put_operator(issuer_id: str, body: Annotated[OperatorCredentials, Body()]) -> Response[Any]:
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    if services.operator_credentials is None:
+        raise ApiError(503, "unavailable", "no credential store configured")
+    credentials = body.model_dump(exclude={"provider"})
+    services.operator_credentials.save(issuer.id, body.provider, credentials)
+    services.issuers.put(
+        issuer.model_copy(update={"operator_provider": body.provider, "updated_at": utcnow()})
+    )
+    logger.info("operator credentials stored", extra={"issuer_id": issuer.id, "provider": body.provider})
+    return Response(status_code=204)

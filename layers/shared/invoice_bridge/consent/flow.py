@@ -1,0 +1,370 @@
+"""The consent flow: order an integration, show the link, start the grant, finish it at the callback.
+
+GET never changes anything (mail scanners open links); the invitation is consumed only when the grant
+succeeds and the connected company is the issuer's. Every refusal answers with a page that says what to
+do and leaves no token stored.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from stdnum.se import orgnr
+
+from ..adapters.dynamo_integrations import InvitationRecord, OAuthStateRecord, StateUnusable
+from ..models.common import Language, utcnow
+from ..models.integration import ConnectedCompany, Integration, IntegrationStatus, TokenSet
+from ..models.issuer import Issuer
+from ..observability import logger
+from ..ports import InvalidGrant, Mail, NotFound
+from .pages import Page, bad_state_page, explanation_page, invitation_mail, notice_mail, result_page
+from .secrets_ import code_challenge, new_code_verifier, new_token, token_hash
+from .services import ConsentServices
+from .texts import texts
+
+MODULE_MISSING = 4002
+NO_ACCESS = 4011
+
+
+def normalise_org_number(value: str | None) -> str | None:
+    """10 digits without hyphen, or None when it is not a valid Swedish organisation number."""
+    if not value:
+        return None
+    compact = orgnr.compact(value)
+    if compact.startswith("SE"):
+        compact = compact[2:]
+    if len(compact) == 12 and compact.endswith("01"):  # a VAT number given where an org number was asked
+        compact = compact[:10]
+    try:
+        return str(orgnr.validate(compact))
+    except Exception:  # noqa: BLE001 - stdnum raises several ValidationError subclasses
+        return None
+
+
+def same_company(issuer_org_number: str, spiris_org_number: str | None) -> bool:
+    expected = normalise_org_number(issuer_org_number)
+    return expected is not None and expected == normalise_org_number(spiris_org_number)
+
+
+def customer_id_claim(access_token: str) -> str | None:
+    """The JWT's `customer_id` (Visma Online company GUID). Read only; the token is never trusted for more."""
+    try:
+        claims = jwt.decode(access_token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    value = claims.get("customer_id") or claims.get("http://vismaonline.com/claimtypes/customer_id")
+    return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class Invitation:
+    integration: Integration
+    consent_url: str
+
+
+@dataclass(frozen=True)
+class Redirect:
+    location: str
+
+
+class ConsentFlow:
+    def __init__(self, services: ConsentServices):
+        self.s = services
+
+    # --- office side --------------------------------------------------------------------------
+
+    def order_integration(
+        self, issuer: Issuer, contact_name: str, contact_email: str, language: Language | None = None
+    ) -> Invitation:
+        integration = Integration(
+            issuer_id=issuer.id,
+            contact_name=contact_name,
+            contact_email=contact_email,
+            language=language or issuer.language,
+        )
+        return self._invite(issuer, integration)
+
+    def reinvite(self, integration: Integration) -> Invitation:
+        issuer = self.s.issuers.get(integration.issuer_id)
+        return self._invite(issuer, integration)
+
+    def _invite(self, issuer: Issuer, integration: Integration) -> Invitation:
+        token = new_token()
+        hashed = token_hash(token)
+        now = utcnow()
+        self.s.invitations.create(
+            InvitationRecord(
+                token_hash=hashed,
+                integration_id=integration.id,
+                issuer_id=issuer.id,
+                created_at=now,
+                expires_at=now + timedelta(days=self.s.config.invitation_ttl_days),
+            )
+        )
+        # Only the newest link works: the integration remembers which hash is current.
+        integration = integration.model_copy(update={"invitation_hash": hashed, "updated_at": now})
+        self.s.integrations.put(integration)
+        consent_url = self.s.config.consent_url(token)
+        content = invitation_mail(
+            integration.language,
+            self.s.config.office_name,
+            issuer.name,
+            integration.contact_name,
+            consent_url,
+            self.s.config.invitation_ttl_days,
+        )
+        self.s.mailer.send(
+            Mail(
+                to=[str(integration.contact_email)],
+                subject=content.subject,
+                text=content.text,
+                html=content.html,
+            )
+        )
+        logger.info("consent link sent", extra={"integration_id": integration.id, "issuer_id": issuer.id})
+        return Invitation(integration=integration, consent_url=consent_url)
+
+    def revoke(self, integration: Integration) -> Integration:
+        """Revoke the grant at Spiris, forget the tokens, stop old links."""
+        stored = self.s.tokens.load(integration)
+        if stored is not None:
+            try:
+                self.s.identity.revoke(stored.tokens.refresh_token)
+            except Exception as exc:  # noqa: BLE001 - the tokens are forgotten either way
+                logger.warning(
+                    "revocation at Spiris failed",
+                    extra={"integration_id": integration.id, "error": type(exc).__name__},
+                )
+            self.s.tokens.delete(integration)
+        integration = integration.model_copy(
+            update={"status": IntegrationStatus.REVOKED, "invitation_hash": None, "updated_at": utcnow()}
+        )
+        self.s.integrations.put(integration)
+        return integration
+
+    # --- the contact's side -------------------------------------------------------------------
+
+    def _language_for(self, invitation: InvitationRecord | None) -> str:
+        if invitation is None:
+            return "sv"
+        try:
+            return self.s.integrations.get(invitation.integration_id).language
+        except Exception:  # noqa: BLE001
+            return "sv"
+
+    def _check_link(self, token: str) -> tuple[InvitationRecord, Integration, Issuer] | Page:
+        office = self.s.config.office_name
+        record = self.s.invitations.get(token_hash(token)) if token else None
+        if record is None:
+            return result_page("unknown_link", "sv", office)
+        try:
+            integration = self.s.integrations.get(record.integration_id)
+        except Exception:  # noqa: BLE001 - the integration was deleted: the link leads nowhere
+            return result_page("unknown_link", "sv", office)
+        language = integration.language
+        if record.used_at is not None:
+            return result_page("used_link", language, office)
+        if integration.invitation_hash != record.token_hash or record.expires_at <= utcnow():
+            return result_page("expired_link", language, office)
+        if integration.status == IntegrationStatus.REVOKED:
+            return result_page("expired_link", language, office)
+        issuer = self.s.issuers.get(integration.issuer_id)
+        return record, integration, issuer
+
+    def view(self, token: str) -> Page:
+        """GET/HEAD /consent/{token}: the explanation page. Reads only."""
+        checked = self._check_link(token)
+        if isinstance(checked, Page):
+            return checked
+        _, integration, issuer = checked
+        return explanation_page(
+            integration.language,
+            self.s.config.office_name,
+            issuer.name,
+            orgnr.format(issuer.org_number),
+            action=f"/consent/{token}",
+        )
+
+    def start(self, token: str) -> Redirect | Page:
+        """POST /consent/{token}: a fresh state + PKCE verifier, then off to the authorize endpoint."""
+        checked = self._check_link(token)
+        if isinstance(checked, Page):
+            return checked
+        record, integration, _ = checked
+        state = new_token()
+        verifier = new_code_verifier()
+        state_hashed = token_hash(state)
+        self.s.states.create(
+            OAuthStateRecord(
+                state_hash=state_hashed,
+                integration_id=integration.id,
+                invitation_hash=record.token_hash,
+                verifier_ciphertext=self.s.cipher.encrypt(
+                    verifier.encode(), self._state_context(state_hashed)
+                ),
+                expires_at=utcnow() + timedelta(seconds=self.s.config.state_ttl_seconds),
+            )
+        )
+        logger.info("consent started", extra={"integration_id": integration.id})
+        return Redirect(
+            self.s.identity.authorize_url(state, code_challenge(verifier), self.s.config.redirect_uri)
+        )
+
+    @staticmethod
+    def _state_context(state_hashed: str) -> dict[str, str]:
+        return {"purpose": "pkce_verifier", "state_hash": state_hashed}
+
+    def callback(self, state: str | None, code: str | None, error: str | None) -> Page:
+        """GET /oauth/callback: finish the grant or say precisely why not. Never logs state or code."""
+        office = self.s.config.office_name
+        if not state:
+            return bad_state_page("unknown", "sv", office)
+        state_hashed = token_hash(state)
+        try:
+            taken = self.s.states.take(state_hashed, utcnow())  # single use, first thing
+        except StateUnusable as exc:
+            logger.warning("oauth callback with unusable state", extra={"reason": exc.reason})
+            language = "sv"
+            if exc.integration_id:
+                with suppress(NotFound):
+                    language = self.s.integrations.get(exc.integration_id).language
+            return bad_state_page(exc.reason, language, office)
+        integration = self.s.integrations.get(taken.integration_id)
+        language = integration.language
+
+        invitation = self.s.invitations.get(taken.invitation_hash)
+        if invitation is None or invitation.used_at is not None:
+            return result_page("used_link", language, office)
+        if integration.invitation_hash != invitation.token_hash or invitation.expires_at <= utcnow():
+            return result_page("expired_link", language, office)
+
+        if error or not code:
+            reason = error or "no_code"
+            self._set_status(
+                integration,
+                IntegrationStatus.PENDING_CONSENT,
+                reason if reason == "access_denied" else f"oauth_{reason}"[:60],
+            )
+            logger.info(
+                "consent denied", extra={"integration_id": integration.id, "oauth_error": reason[:40]}
+            )
+            return result_page("denied", language, office)
+
+        verifier = self.s.cipher.decrypt(
+            taken.verifier_ciphertext, self._state_context(state_hashed)
+        ).decode()
+        try:
+            tokens = self.s.identity.exchange_code(code, verifier, self.s.config.redirect_uri)
+        except InvalidGrant:
+            logger.warning("code exchange refused", extra={"integration_id": integration.id})
+            return bad_state_page("exchange", language, office)
+
+        issuer = self.s.issuers.get(integration.issuer_id)
+        try:
+            company = self.s.read_company(tokens.access_token)
+        except Exception as exc:  # noqa: BLE001 - mapped by its Spiris ErrorCode below
+            error_code = getattr(exc, "error_code", None)
+            self._revoke_quietly(tokens, integration)
+            if error_code == MODULE_MISSING:
+                self._set_status(integration, IntegrationStatus.ERROR, "module_missing")
+                return result_page("module_missing", language, office)
+            if error_code == NO_ACCESS:
+                self._set_status(integration, IntegrationStatus.ERROR, "no_access")
+                return result_page("no_access", language, office)
+            raise
+
+        if not same_company(issuer.org_number, company.CorporateIdentityNumber):
+            self._revoke_quietly(tokens, integration)
+            self._set_status(integration, IntegrationStatus.PENDING_CONSENT, "wrong_company")
+            logger.warning("wrong company connected and revoked", extra={"integration_id": integration.id})
+            chosen = company.CorporateIdentityNumber or "?"
+            return result_page(
+                "wrong_company",
+                language,
+                office,
+                company=company.Name or "?",
+                chosen=chosen,
+                issuer=issuer.name,
+                expected=orgnr.format(issuer.org_number),
+            )
+
+        return self._connect(integration, issuer, invitation, tokens, company.Name or issuer.name, company)
+
+    def _connect(self, integration, issuer, invitation, tokens: TokenSet, name: str, company) -> Page:  # type: ignore[no-untyped-def]
+        office = self.s.config.office_name
+        language = integration.language
+        org_number = normalise_org_number(company.CorporateIdentityNumber) or issuer.org_number
+        # Tokens first: an integration marked active always has its tokens.
+        self.s.tokens.save(integration, tokens, expected_version=None)
+        now = utcnow()
+        integration = integration.model_copy(
+            update={
+                "status": IntegrationStatus.ACTIVE,
+                "last_error": None,
+                "company": ConnectedCompany(
+                    name=name,
+                    org_number=org_number,
+                    company_identifier=company.CompanyIdentifier,
+                    customer_id=customer_id_claim(tokens.access_token),
+                ),
+                "updated_at": now,
+            }
+        )
+        self.s.integrations.put(integration)
+        self.s.invitations.consume(invitation.token_hash, now)
+        logger.info("integration connected", extra={"integration_id": integration.id, "issuer_id": issuer.id})
+        self._mail_connected(integration, name, org_number, now)
+        return result_page("done", language, office, company=name, org_number=orgnr.format(org_number))
+
+    def _mail_connected(self, integration: Integration, name: str, org_number: str, at: datetime) -> None:
+        """Tell the contact what was connected: a hijacked grant becomes visible (reliability.md §1.2)."""
+        t = texts(integration.language)
+        office = self.s.config.office_name
+        fill = {
+            "company": name,
+            "org_number": orgnr.format(org_number),
+            "office": office,
+            "at": at.date().isoformat(),
+        }
+        content = notice_mail(
+            integration.language,
+            office,
+            t["mail_connected_subject"].format(**fill),
+            [p.format(**fill) for p in t["mail_connected_body"]],
+        )
+        try:
+            self.s.mailer.send(
+                Mail(
+                    to=[str(integration.contact_email)],
+                    subject=content.subject,
+                    text=content.text,
+                    html=content.html,
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - the grant stands even when the receipt cannot be sent
+            logger.warning(
+                "connected mail failed", extra={"integration_id": integration.id, "error": type(exc).__name__}
+            )
+
+    def _revoke_quietly(self, tokens: TokenSet, integration: Integration) -> None:
+        try:
+            self.s.identity.revoke(tokens.refresh_token)
+        except Exception as exc:  # noqa: BLE001 - nothing is stored either way
+            logger.warning(
+                "revocation failed", extra={"integration_id": integration.id, "error": type(exc).__name__}
+            )
+
+    def _set_status(
+        self, integration: Integration, status: IntegrationStatus, last_error: str | None
+    ) -> None:
+        # A connected integration is not downgraded by a failed second attempt from an old link.
+        if integration.status == IntegrationStatus.ACTIVE:
+            return
+        self.s.integrations.put(
+            integration.model_copy(
+                update={"status": status, "last_error": last_error, "updated_at": utcnow()}
+            )
+        )

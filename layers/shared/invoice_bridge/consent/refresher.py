@@ -1,0 +1,149 @@
+"""The only code path that refreshes Spiris tokens (reliability.md §1.3).
+
+Spiris refresh tokens are single use and rotate; two workers refreshing with the same token look like
+theft and revoke the family. So: read; if the access token is still good, use it; else take a short
+lease on the token item (conditional on its `version`), re-read, refresh, and write the rotated pair
+(conditional on version and lease) before the new access token is used. Losers wait and re-read.
+`invalid_grant` moves the integration to `needs_reconsent`, loudly.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import timedelta
+
+from stdnum.se import orgnr
+
+from ..models.common import utcnow
+from ..models.integration import Integration, IntegrationStatus
+from ..observability import logger, metrics
+from ..ports import ConflictError, InvalidGrant, Mail
+from .flow import ConsentFlow
+from .pages import notice_mail
+from .services import ConsentServices
+from .texts import texts
+
+LEASE_SECONDS = 30
+
+
+class NotConnected(Exception):
+    """The integration has no usable grant (never connected, revoked, or needs re-consent)."""
+
+
+class RefreshBusy(Exception):
+    """Another worker held the refresh lease for longer than we were willing to wait."""
+
+
+class TokenBroker:
+    def __init__(self, services: ConsentServices, wait_seconds: float = 20.0, poll_seconds: float = 0.05):
+        self.s = services
+        self._wait_seconds = wait_seconds
+        self._poll_seconds = poll_seconds
+
+    def get_access_token(self, integration: Integration) -> str:
+        """A valid access token for the integration, refreshing it when it is about to expire."""
+        margin = timedelta(seconds=self.s.config.refresh_margin_seconds)
+        owner = secrets.token_hex(8)
+        deadline = time.monotonic() + self._wait_seconds
+        while True:
+            stored = self.s.tokens.load(integration)
+            if stored is None:
+                raise NotConnected(f"integration {integration.id} has no tokens")
+            if stored.tokens.expires_at - margin > utcnow():
+                return stored.tokens.access_token
+            if self.s.tokens.acquire_lease(integration, stored.version, owner, LEASE_SECONDS, time.time()):
+                return self._refresh_holding_lease(integration, owner, stored.version)
+            # Another worker is refreshing: wait (cheaply, without decrypting) until it has written.
+            pause = self._poll_seconds
+            while self.s.tokens.version_of(integration) == stored.version:
+                if time.monotonic() > deadline:
+                    raise RefreshBusy(f"integration {integration.id}: refresh lease busy")
+                time.sleep(pause * (1 + secrets.randbelow(100) / 100))
+                pause = min(pause * 1.5, 1.0)
+                # An expired lease (a crashed refresher) is taken over by the loop above.
+                if self.s.tokens.acquire_lease(
+                    integration, stored.version, owner, LEASE_SECONDS, time.time()
+                ):
+                    return self._refresh_holding_lease(integration, owner, stored.version)
+
+    def _refresh_holding_lease(self, integration: Integration, owner: str, version: int) -> str:
+        # Double-check after taking the lease: the version cannot have moved (the lease was conditional on it).
+        stored = self.s.tokens.load(integration)
+        if stored is None or stored.version != version:
+            self.s.tokens.release_lease(integration, owner)
+            return self.get_access_token(integration)
+        try:
+            fresh = self.s.identity.refresh(stored.tokens.refresh_token)
+        except InvalidGrant:
+            self.s.tokens.release_lease(integration, owner)
+            metrics.add_metric(name="RefreshFailed", unit="Count", value=1)
+            self.mark_needs_reconsent(integration, "invalid_grant")
+            raise NotConnected(f"integration {integration.id}: refresh token refused") from None
+        except Exception:
+            self.s.tokens.release_lease(integration, owner)
+            metrics.add_metric(name="RefreshFailed", unit="Count", value=1)
+            raise
+        try:
+            # The rotated refresh token is saved before the new access token is used by anyone.
+            self.s.tokens.save(integration, fresh, expected_version=version, lease_owner=owner)
+        except ConflictError:
+            # Our lease expired and someone else refreshed: our pair is already stale at the server.
+            logger.error("refreshed tokens could not be saved", extra={"integration_id": integration.id})
+            raise
+        logger.info("tokens refreshed", extra={"integration_id": integration.id})
+        return fresh.access_token
+
+    def mark_needs_reconsent(self, integration: Integration, reason: str) -> Integration:
+        """The grant is gone: status, metric, e-mail the issuer and the office, optionally a fresh link."""
+        current = self.s.integrations.get(integration.id)
+        if current.status in (IntegrationStatus.NEEDS_RECONSENT, IntegrationStatus.REVOKED):
+            return current
+        updated = current.model_copy(
+            update={"status": IntegrationStatus.NEEDS_RECONSENT, "last_error": reason, "updated_at": utcnow()}
+        )
+        self.s.integrations.put(updated)
+        metrics.add_metric(name="IntegrationNeedsReconsent", unit="Count", value=1)
+        logger.warning(
+            "integration needs re-consent", extra={"integration_id": integration.id, "reason": reason}
+        )
+        issuer = self.s.issuers.get(updated.issuer_id)
+        reinvited = False
+        if self.s.config.reinvite_on_invalid_grant:
+            try:
+                updated = ConsentFlow(self.s).reinvite(updated).integration
+                reinvited = True
+            except Exception as exc:  # noqa: BLE001 - the alert below still goes out
+                logger.warning(
+                    "re-invite failed", extra={"integration_id": integration.id, "error": type(exc).__name__}
+                )
+        t = texts(issuer.language)
+        office = self.s.config.office_name
+        reinvite_text = t["mail_reconsent_reinvited" if reinvited else "mail_reconsent_not_reinvited"].format(
+            office=office
+        )
+        fill = {
+            "issuer": f"{issuer.name} ({orgnr.format(issuer.org_number)})",
+            "contact": f"{updated.contact_name} <{updated.contact_email}>",
+            "reinvite": reinvite_text,
+            "office": office,
+        }
+        content = notice_mail(
+            issuer.language,
+            office,
+            t["mail_reconsent_subject"].format(**fill),
+            [p.format(**fill) for p in t["mail_reconsent_body"]],
+        )
+        recipients = list(dict.fromkeys([str(issuer.notification_email), self.s.config.office_email]))
+        self.s.mailer.send(Mail(to=recipients, subject=content.subject, text=content.text, html=content.html))
+        return updated
+
+
+def get_access_token(integration: Integration, services: ConsentServices | None = None) -> str:
+    """A valid Spiris access token for `integration` (refreshed when needed; one refresher at a time).
+
+    Raises NotConnected when the grant is gone (the integration is then `needs_reconsent`, alerted).
+    """
+    from .services import current
+
+    return TokenBroker(services or current()).get_access_token(integration)

@@ -1,0 +1,34 @@
+"""Dispatch: channel policy, exactly-once delivery, status tracking, failure notices, the dispatch report."""
+
+from .errors import MailNotSent, OperatorError, OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
+from .notify import Failure, FailureNotifier, buyer_mail, render
+from .policy import NoChannel, Route, choose_channel, clear_lookup_cache, find_receiver
+from .report import COLUMNS, ReportRow, dispatch_report, period_bounds, to_csv
+from .service import DispatchInProgress, dispatch_invoice, idempotency_id
+from .track import track_deliveries
+
+__all__ = [
+    "COLUMNS",
+    "DispatchInProgress",
+    "Failure",
+    "FailureNotifier",
+    "MailNotSent",
+    "NoChannel",
+    "OperatorError",
+    "OperatorOutcomeUnknown",
+    "OperatorRejected",
+    "OperatorUnavailable",
+    "ReportRow",
+    "Route",
+    "buyer_mail",
+    "choose_channel",
+    "clear_lookup_cache",
+    "dispatch_invoice",
+    "dispatch_report",
+    "find_receiver",
+    "idempotency_id",
+    "period_bounds",
+    "render",
+    "to_csv",
+    "track_deliveries",
+]

@@ -1,0 +1,83 @@
+"""The status poller: invoices in `sent` by an operator channel move to delivered or failed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..models.common import utcnow
+from ..models.delivery import DeliveryState
+from ..models.invoice import InvoiceStatus
+from ..models.issuer import Issuer
+from ..observability import logger, metrics
+from ..ports import ConflictError, DeliveryLedger, InvoiceRepository, IssuerRepository, Operator
+from .errors import OperatorError
+from .notify import Failure, FailureNotifier
+from .service import _sync_invoice
+
+
+def track_deliveries(
+    *,
+    invoices: InvoiceRepository,
+    issuers: IssuerRepository,
+    ledger: DeliveryLedger,
+    operator_for: Callable[[Issuer], Operator | None],
+    notifier: FailureNotifier,
+    now: Callable[[], datetime] = utcnow,
+    page_size: int = 100,
+) -> Counter[str]:
+    """Poll once; returns counts: delivered, failed, pending, skipped, errors. Safe to run concurrently:
+    every move is conditional on the record still being `sent`."""
+    counts: Counter[str] = Counter()
+    cursor: str | None = None
+    while True:
+        page, cursor = invoices.list(status=InvoiceStatus.SENT.value, limit=page_size, cursor=cursor)
+        for invoice in page:
+            delivery = ledger.get(invoice.id, invoice.version)
+            if delivery is None or delivery.channel == "email" or delivery.operator_invoice_id is None:
+                counts["skipped"] += 1  # e-mail outcomes come from SES notifications, not from polling
+                continue
+            if delivery.state != DeliveryState.SENT:
+                _sync_invoice(invoices, invoice, delivery)
+                counts["skipped"] += 1
+                continue
+            issuer = issuers.get(invoice.issuer_id)
+            operator = operator_for(issuer)
+            if operator is None:
+                counts["skipped"] += 1
+                continue
+            try:
+                document = operator.status(delivery.operator_invoice_id)
+            except OperatorError as exc:
+                logger.warning(
+                    "status poll failed", extra={"invoice_id": invoice.id, "error": type(exc).__name__}
+                )
+                counts["errors"] += 1
+                continue
+            try:
+                if document.status == "DELIVERED":
+                    done = delivery.model_copy(
+                        update={"state": DeliveryState.DELIVERED, "delivered_at": now(), "updated_at": now()}
+                    )
+                    ledger.transition(done, [DeliveryState.SENT])
+                    _sync_invoice(invoices, invoice, done)
+                    metrics.add_metric(name="InvoicesDelivered", unit=MetricUnit.Count, value=1)
+                    counts["delivered"] += 1
+                elif document.status == "FAILED":
+                    reason = document.message or "the operator could not deliver the invoice"
+                    notifier.notify(issuer, invoice, Failure("delivery_failed", reason, delivery.channel))
+                    failed = delivery.model_copy(
+                        update={"state": DeliveryState.FAILED, "message": reason, "updated_at": now()}
+                    )
+                    ledger.transition(failed, [DeliveryState.SENT])
+                    _sync_invoice(invoices, invoice, failed)
+                    counts["failed"] += 1
+                else:
+                    counts["pending"] += 1
+            except ConflictError:
+                counts["skipped"] += 1  # another poller got there first
+        if cursor is None:
+            return counts

@@ -1,0 +1,1 @@
+"""Fetch: scheduled, incremental, budgeted sync of Spiris customer invoices with explained selection."""

@@ -1,0 +1,36 @@
+"""The record of every selection decision: one per (integration, source invoice), latest wins, and the
+first sync's decision kept apart for the reconciliation list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SyncDecision:
+    source_id: str
+    selected: bool
+    reason: str
+    detail: str = ""
+    source_modified_utc: datetime | None = None
+    invoice_number: int | None = None
+    invoice_id: str | None = None  # ours, when the source invoice was imported
+    decided_at: datetime | None = None
+
+
+class DecisionStore(Protocol):
+    def get(self, integration_id: str, source_id: str) -> SyncDecision | None: ...
+
+    def record(self, integration_id: str, decision: SyncDecision, *, first_sync: bool) -> None:
+        """Store the latest decision; with `first_sync` it also becomes the reconciliation entry."""
+        ...
+
+    def reconciliation(self, integration_id: str) -> list[SyncDecision]:
+        """The first sync's decisions (every source invoice it saw)."""
+        ...
+
+    def latest(self, integration_id: str) -> list[SyncDecision]:
+        """The latest decision for every source invoice ever seen."""
+        ...

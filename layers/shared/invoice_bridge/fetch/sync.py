@@ -1,0 +1,476 @@
+"""The sync of one integration: read Spiris from the watermark, decide, import, hand on to render.
+
+Guarantees:
+- the window `[watermark - overlap, ServerTimeUtc of the first page]` is read to its last page before
+  the watermark moves, so an interrupted sync re-reads instead of skipping (SQS retries the message);
+- every source invoice seen gets a recorded decision (selected or skipped, a reason, its ModifiedUtc);
+- import is idempotent per (issuer, source invoice): the same content is nothing new, changed content
+  before dispatch is a new version, paid/credited before dispatch cancels, after dispatch only an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..adapters.spiris_api import (
+    SpirisError,
+    SpirisFatal,
+    SpirisNotFound,
+    SpirisReauthenticate,
+    SpirisRetryable,
+)
+from ..models.integration import Integration, IntegrationStatus
+from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
+from ..models.issuer import Issuer, OfficePayee
+from ..models.spiris import Customer, CustomerInvoice
+from ..observability import logger, metrics
+from ..ports import (
+    DocumentStore,
+    IntegrationRepository,
+    InvoiceRepository,
+    IssuerRepository,
+    SpirisApi,
+    WorkQueue,
+)
+from .decisions import DecisionStore, SyncDecision
+from .schedule import is_syncable
+from .selection import Decision, select
+
+NOT_YET_SENT = frozenset(
+    {InvoiceStatus.QUEUED, InvoiceStatus.RENDERED, InvoiceStatus.HELD, InvoiceStatus.FAILED}
+)
+SENT = frozenset({InvoiceStatus.SENDING, InvoiceStatus.SENT, InvoiceStatus.DELIVERED})
+
+MapInvoice = Callable[..., Invoice]
+
+
+class SyncError(Exception):
+    """A sync that cannot go on until someone acts; the caller notifies (alert, failure list)."""
+
+    def __init__(self, integration_id: str, message: str):
+        super().__init__(message)
+        self.integration_id = integration_id
+
+
+class IntegrationNeedsReconsent(SyncError):
+    """Spiris refused our grant (revoked, expired, changed password): a fresh consent is needed."""
+
+
+class SyncWindowUnstable(SyncError):
+    """Invoices kept changing while the window was paged; the watermark stays and the message is retried."""
+
+
+class IntegrationFailed(SyncError):
+    """Spiris answered with a fatal error (module switched off, no access, ...): status `error`."""
+
+
+@dataclass
+class SyncResult:
+    integration_id: str
+    skipped: bool = False  # not active or not enabled: nothing was read
+    first_sync: bool = False
+    pages: int = 0
+    passes: int = 1
+    seen: int = 0
+    selected: int = 0
+    imported: int = 0
+    new_versions: int = 0
+    cancelled: int = 0
+    unchanged: int = 0
+    watermark: datetime | None = None
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def source_pdf_key(invoice: Invoice) -> str:
+    return f"{invoice.issuer_id}/invoices/{invoice.id}/v{invoice.version}/source.pdf"
+
+
+class _Importer:
+    """The per-sync state: caches (customers, originals) and counters."""
+
+    def __init__(
+        self,
+        integration: Integration,
+        issuer: Issuer,
+        *,
+        invoices: InvoiceRepository,
+        decisions: DecisionStore,
+        spiris: SpirisApi,
+        render_queue: WorkQueue,
+        documents: DocumentStore | None,
+        office: OfficePayee | None,
+        now: datetime,
+        first_sync: bool,
+        map_invoice: MapInvoice,
+        result: SyncResult,
+    ):
+        self.integration = integration
+        self.issuer = issuer
+        self.invoices = invoices
+        self.decisions = decisions
+        self.spiris = spiris
+        self.render_queue = render_queue
+        self.documents = documents
+        self.office = office
+        self.now = now
+        self.first_sync = first_sync
+        self.map_invoice = map_invoice
+        self.result = result
+        self._customers: dict[str, Customer | None] = {}
+        self._originals: dict[str, Invoice | None] = {}
+
+    # --- lookups ---------------------------------------------------------------------------------
+
+    def customer(self, customer_id: str | None) -> Customer | None:
+        """Buyer details from customers/{id}, fetched once per sync."""
+        if not customer_id:
+            return None
+        if customer_id not in self._customers:
+            try:
+                self._customers[customer_id] = self.spiris.customer(customer_id)
+            except SpirisNotFound:
+                self._customers[customer_id] = None
+        return self._customers[customer_id]
+
+    def ours(self, source_id: str) -> Invoice | None:
+        if source_id not in self._originals:
+            self._originals[source_id] = self.invoices.find_by_source(self.issuer.id, source_id)
+        return self._originals[source_id]
+
+    # --- one source invoice ----------------------------------------------------------------------
+
+    def handle(self, source: CustomerInvoice) -> None:
+        self.result.seen += 1
+        previous = self.decisions.get(self.integration.id, source.Id)
+        if (
+            previous is not None
+            and source.ModifiedUtc is not None
+            and previous.source_modified_utc is not None
+            and _aware(previous.source_modified_utc) == _aware(source.ModifiedUtc)
+        ):
+            # Already handled this very version (the overlap window re-reads it): nothing to do, no request.
+            self.result.unchanged += 1
+            return
+
+        sent_originals: set[str] = set()
+        if source.IsCreditInvoice and source.ReferringInvoiceId:
+            original = self.ours(source.ReferringInvoiceId)
+            if original is not None and original.status in SENT:
+                sent_originals.add(source.ReferringInvoiceId)
+        decision = select(source, sent_source_ids=sent_originals)
+        self.result.reasons[decision.reason] = self.result.reasons.get(decision.reason, 0) + 1
+
+        existing = self.invoices.find_by_source(self.issuer.id, source.Id)
+        invoice_id: str | None
+        if decision.selected:
+            self.result.selected += 1
+            invoice_id = self._import(source, existing)
+        else:
+            invoice_id = self._skip(source, decision, existing)
+
+        self.decisions.record(
+            self.integration.id,
+            SyncDecision(
+                source_id=source.Id,
+                selected=decision.selected,
+                reason=decision.reason,
+                detail=decision.detail,
+                source_modified_utc=source.ModifiedUtc,
+                invoice_number=source.InvoiceNumber,
+                invoice_id=invoice_id,
+                decided_at=self.now,
+            ),
+            first_sync=self.first_sync,
+        )
+
+    def _import(self, source: CustomerInvoice, existing: Invoice | None) -> str:
+        if existing is not None and existing.status in SENT:
+            # Once sent, never sent again on its own: the change is recorded for the office.
+            if existing.source_modified_utc is None or source.ModifiedUtc != existing.source_modified_utc:
+                self._event(
+                    existing.id, "changed_at_source", "changed at the source after sending; not sent again"
+                )
+            self.result.unchanged += 1
+            return existing.id
+
+        original_number = None
+        if source.IsCreditInvoice and source.ReferringInvoiceId:
+            original = self.ours(source.ReferringInvoiceId)
+            original_number = original.number if original else None
+        customer = self.customer(source.CustomerId)
+        fresh = self.map_invoice(
+            source,
+            customer,
+            self.issuer,
+            self.integration.id,
+            office=self.office,
+            original_number=original_number,
+        )
+
+        if existing is None:
+            fresh.hold = self.first_sync and self.issuer.hold_first_sync
+            fresh.created_at = fresh.updated_at = self.now
+            pdf_error = self._archive_source_pdf(fresh)
+            self.invoices.put(fresh)
+            self._event(
+                fresh.id,
+                InvoiceStatus.QUEUED,
+                "fetched from Spiris" + (" (held for review)" if fresh.hold else ""),
+            )
+            self._pdf_event(fresh, pdf_error)
+            self._render(fresh)
+            self.result.imported += 1
+            return fresh.id
+
+        if fresh.content_hash == existing.content_hash and existing.status != InvoiceStatus.CANCELLED:
+            if existing.status == InvoiceStatus.QUEUED and existing.source_modified_utc == source.ModifiedUtc:
+                # Written from this very source version, yet its decision was never recorded: the last sync
+                # crashed between import and hand-off. Hand on again (render is idempotent per version).
+                self._render(existing)
+            self.result.unchanged += 1
+            return existing.id
+
+        # Changed before it went out (or selected again after a cancel): a new version replaces it.
+        fresh.version = existing.version + 1
+        fresh.hold = existing.hold
+        fresh.created_at = existing.created_at
+        fresh.updated_at = self.now
+        pdf_error = self._archive_source_pdf(fresh)
+        self.invoices.put(fresh, expected_updated_at=existing.updated_at)
+        what = (
+            "selected again at the source"
+            if existing.status == InvoiceStatus.CANCELLED
+            else "changed at the source"
+        )
+        self._event(fresh.id, InvoiceStatus.QUEUED, f"{what}: re-rendered as version {fresh.version}")
+        self._pdf_event(fresh, pdf_error)
+        self._render(fresh)
+        self.result.new_versions += 1
+        return fresh.id
+
+    def _skip(self, source: CustomerInvoice, decision: Decision, existing: Invoice | None) -> str | None:
+        if existing is None:
+            return None
+        if existing.status in NOT_YET_SENT:
+            expected = existing.updated_at
+            existing.status = InvoiceStatus.CANCELLED
+            existing.status_reason = decision.reason
+            existing.source_modified_utc = source.ModifiedUtc
+            existing.updated_at = self.now
+            self.invoices.put(existing, expected_updated_at=expected)
+            self._event(
+                existing.id, InvoiceStatus.CANCELLED, f"{decision.reason} at the source before dispatch"
+            )
+            self.result.cancelled += 1
+        elif existing.status in SENT:
+            self._event(
+                existing.id, f"source_{decision.reason}", f"{decision.reason} at the source (after sending)"
+            )
+        return existing.id
+
+    # --- side effects ------------------------------------------------------------------------------
+
+    def _event(self, invoice_id: str, status: str, detail: str) -> None:
+        self.invoices.add_event(invoice_id, InvoiceEvent(at=self.now, status=str(status), detail=detail))
+
+    def _render(self, invoice: Invoice) -> None:
+        self.render_queue.send(
+            {"invoice_id": invoice.id, "version": invoice.version},
+            deduplication_id=f"{invoice.id}-v{invoice.version}",
+        )
+
+    def _archive_source_pdf(self, invoice: Invoice) -> str | None:
+        """Keep Spiris' own PDF next to ours: best effort, a failure is an event, never a lost invoice.
+        Returns the error's type name on failure."""
+        if self.documents is None:
+            return None
+        key = source_pdf_key(invoice)
+        try:
+            body = self.spiris.customer_invoice_pdf(invoice.source_id)
+            self.documents.put(key, body, "application/pdf")
+        except SpirisReauthenticate:
+            raise
+        except Exception as exc:  # noqa: BLE001 - best effort by design; the reason is kept as an event
+            logger.warning(
+                "source PDF not archived", extra={"invoice_id": invoice.id, "error": type(exc).__name__}
+            )
+            return type(exc).__name__
+        invoice.source_pdf_key = key
+        return None
+
+    def _pdf_event(self, invoice: Invoice, error: str | None) -> None:
+        if error is not None:
+            self._event(
+                invoice.id, "source_pdf_unavailable", f"the source PDF could not be archived ({error})"
+            )
+
+
+def sync_integration(
+    integration_id: str,
+    *,
+    integrations: IntegrationRepository,
+    issuers: IssuerRepository,
+    invoices: InvoiceRepository,
+    decisions: DecisionStore,
+    spiris: SpirisApi,
+    render_queue: WorkQueue,
+    documents: DocumentStore | None = None,
+    office: OfficePayee | None = None,
+    now: datetime | None = None,
+    overlap_seconds: int = 300,
+    map_invoice: MapInvoice | None = None,
+    max_passes: int = 3,
+) -> SyncResult:
+    """Sync one integration. Raises `IntegrationNeedsReconsent` / `IntegrationFailed` (status set, the
+    caller notifies) and re-raises `SpirisRetryable` (the SQS message is retried; the watermark stays)."""
+    if map_invoice is None:
+        from ..mapping import to_invoice
+
+        map_invoice = to_invoice
+    now = _aware(now or datetime.now(UTC))
+    integration = integrations.get(integration_id)
+    result = SyncResult(integration_id=integration_id)
+    if not is_syncable(integration):
+        logger.info(
+            "integration not syncable", extra={"integration_id": integration_id, "status": integration.status}
+        )
+        result.skipped = True
+        return result
+    issuer = issuers.get(integration.issuer_id)
+    result.first_sync = not integration.first_sync_done
+
+    since = integration.watermark - timedelta(seconds=overlap_seconds) if integration.watermark else None
+    importer = _Importer(
+        integration,
+        issuer,
+        invoices=invoices,
+        decisions=decisions,
+        spiris=spiris,
+        render_queue=render_queue,
+        documents=documents,
+        office=office,
+        now=now,
+        first_sync=result.first_sync,
+        map_invoice=map_invoice,
+        result=result,
+    )
+    new_watermark: datetime | None = None
+    try:
+        for _ in range(max_passes):
+            pass_start, changed_while_paging = _read_window(spiris, since, importer, result)
+            if new_watermark is None:
+                # Spiris' own clock, taken before the window was read: anything modified while paging is
+                # newer and falls in the next window.
+                new_watermark = pass_start
+            if not changed_while_paging:
+                break
+            # An edit while paging moves an invoice in the list and shifts the ones after it across a page
+            # boundary: one could have been skipped, and it is not newer than the watermark. Read again.
+            result.passes += 1
+            logger.info(
+                "invoices changed while paging; reading the window again",
+                extra={"integration_id": integration_id},
+            )
+        else:
+            raise SyncWindowUnstable(
+                integration_id, f"invoices kept changing while paging ({max_passes} passes)"
+            )
+    except SpirisReauthenticate as exc:
+        _record_failure(
+            integrations, integration_id, now, IntegrationStatus.NEEDS_RECONSENT, "Spiris refused the grant"
+        )
+        metrics.add_metric(name="IntegrationNeedsReconsent", unit=MetricUnit.Count, value=1)
+        raise IntegrationNeedsReconsent(integration_id, "the integration needs a new consent") from exc
+    except SpirisFatal as exc:
+        code = getattr(exc, "code", None)
+        _record_failure(integrations, integration_id, now, IntegrationStatus.ERROR, f"Spiris error {code}")
+        raise IntegrationFailed(integration_id, f"Spiris error {code}") from exc
+    except SpirisRetryable:
+        _record_failure(integrations, integration_id, now, None, "Spiris unavailable; retrying")
+        raise
+    except (
+        SpirisError
+    ) as exc:  # a request or paging error: our bug or Spiris', retried and then dead-lettered
+        _record_failure(
+            integrations, integration_id, now, None, f"Spiris request failed ({type(exc).__name__})"
+        )
+        raise
+
+    # The whole window was read and handed on: only now may the watermark move.
+    current = integrations.get(integration_id)
+    previous_success = current.last_success_at or current.created_at
+    if new_watermark is not None:
+        current.watermark = new_watermark
+    current.first_sync_done = True
+    current.last_sync_at = now
+    current.last_success_at = now
+    current.last_error = None
+    current.updated_at = now
+    integrations.put(current)
+    result.watermark = current.watermark
+
+    metrics.add_metric(
+        name="InvoicesFetched", unit=MetricUnit.Count, value=result.imported + result.new_versions
+    )
+    metrics.add_metric(
+        name="SyncLagSeconds",
+        unit=MetricUnit.Seconds,
+        value=max((now - _aware(previous_success)).total_seconds(), 0),
+    )
+    logger.info(
+        "sync done",
+        extra={
+            "integration_id": integration_id,
+            "first_sync": result.first_sync,
+            "pages": result.pages,
+            "seen": result.seen,
+            "selected": result.selected,
+            "imported": result.imported,
+            "new_versions": result.new_versions,
+            "cancelled": result.cancelled,
+        },
+    )
+    return result
+
+
+def _read_window(
+    spiris: SpirisApi, since: datetime | None, importer: _Importer, result: SyncResult
+) -> tuple[datetime | None, bool]:
+    """Read every page of the window once. Returns the first page's ServerTimeUtc and whether any
+    invoice read was modified after it (i.e. while paging)."""
+    pass_start: datetime | None = None
+    changed = False
+    for page in spiris.iter_customer_invoices(since):
+        if pass_start is None:
+            pass_start = _aware(page.meta.ServerTimeUtc)
+        result.pages += 1
+        for source in page.invoices:
+            if source.ModifiedUtc is not None and _aware(source.ModifiedUtc) > pass_start:
+                changed = True
+            importer.handle(source)
+    return pass_start, changed
+
+
+def _record_failure(
+    integrations: IntegrationRepository,
+    integration_id: str,
+    now: datetime,
+    status: IntegrationStatus | None,
+    message: str,
+) -> None:
+    current = integrations.get(integration_id)
+    if status is not None:
+        current.status = status
+    current.last_sync_at = now
+    current.last_error = message
+    current.updated_at = now
+    integrations.put(current)
+    logger.warning("sync failed", extra={"integration_id": integration_id, "error": message})

@@ -1,0 +1,41 @@
+"""Bodies of the queue messages between the functions (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import BaseModel, Field, Json
+
+
+class SyncRequest(BaseModel):
+    integration_id: str = Field(min_length=1)
+    reason: Literal["schedule", "manual"] = "schedule"
+
+
+class RenderRequest(BaseModel):
+    invoice_id: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    retry: bool = False
+
+
+class DispatchRequest(BaseModel):
+    invoice_id: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    retry: bool = False
+
+
+# SQS records whose JSON body is parsed into the request; a body that does not parse fails only
+# its own record (partial batch response) and, after maxReceiveCount, lands in the dead-letter queue.
+
+
+class SyncRecord(SqsRecordModel):
+    body: Json[SyncRequest]  # type: ignore[assignment]
+
+
+class RenderRecord(SqsRecordModel):
+    body: Json[RenderRequest]  # type: ignore[assignment]
+
+
+class DispatchRecord(SqsRecordModel):
+    body: Json[DispatchRequest]  # type: ignore[assignment]

@@ -1,0 +1,218 @@
+"""SQS event source mappings, locally: pump each queue of the template into its function's handler.
+
+A pump receives up to BatchSize messages, builds the SQS event Lambda would build, calls the handler
+and deletes only the records that did not fail. Failed records stay on the queue: they come back
+after the queue's visibility timeout and moto moves them to the dead-letter queue after
+maxReceiveCount receives, as the template's RedrivePolicy says.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .aws import REGION, LocalAws
+from .lambdas import Handlers
+from .template import SqsEvent, Template
+
+log = logging.getLogger("sandbox.drainer")
+
+RECEIVE_WAIT_SECONDS = 1  # short long-poll: quick to stop, cheap when idle
+
+
+@dataclass
+class Pump:
+    function: str
+    source: SqsEvent
+    queue_url: str
+    queue_arn: str
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping delivers for these received messages."""
+    records = []
+    for msg in messages:
+        attributes = {k: v for k, v in (msg.get("Attributes") or {}).items()}
+        message_attributes = {}
+        for name, attr in (msg.get("MessageAttributes") or {}).items():
+            message_attributes[name] = {
+                "stringValue": attr.get("StringValue"),
+                "binaryValue": attr.get("BinaryValue"),
+                "stringListValues": attr.get("StringListValues", []),
+                "binaryListValues": attr.get("BinaryListValues", []),
+                "dataType": attr.get("DataType"),
+            }
+        records.append(
+            {
+                "messageId": msg["MessageId"],
+                "receiptHandle": msg["ReceiptHandle"],
+                "body": msg.get("Body", ""),
+                "attributes": attributes,
+                "messageAttributes": message_attributes,
+                "md5OfBody": msg.get("MD5OfBody"),
+                **(
+                    {"md5OfMessageAttributes": msg["MD5OfMessageAttributes"]}
+                    if "MD5OfMessageAttributes" in msg
+                    else {}
+                ),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}
+
+
+def failed_message_ids(result: Any, batch_ids: list[str], report_failures: bool) -> set[str]:
+    """Which records Lambda treats as failed, from the handler's return value.
+
+    Without ReportBatchItemFailures the return value is ignored (success = whole batch done). With
+    it, an identifier that is empty or not in the batch fails the whole batch, as in AWS.
+    """
+    if not report_failures or not isinstance(result, dict):
+        return set()
+    failures = result.get("batchItemFailures") or []
+    ids = set()
+    for item in failures:
+        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not ident or ident not in batch_ids:
+            return set(batch_ids)
+        ids.add(ident)
+    return ids
+
+
+class Drainer:
+    def __init__(self, template: Template, aws: LocalAws, handlers: Handlers) -> None:
+        self.template = template
+        self.aws = aws
+        self.handlers = handlers
+        self.sqs = aws.client("sqs")
+        self.pumps: list[Pump] = []
+        for fn in template.functions.values():
+            for source in fn.sqs_events:
+                self.pumps.append(
+                    Pump(
+                        function=fn.logical_id,
+                        source=source,
+                        queue_url=aws.resources.queue_urls[source.queue],
+                        queue_arn=aws.resources.queue_arns[source.queue],
+                    )
+                )
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        for pump in self.pumps:
+            thread = threading.Thread(
+                target=self._run, args=(pump,), name=f"pump-{pump.function}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=RECEIVE_WAIT_SECONDS + 30)
+        self._threads.clear()
+
+    def _run(self, pump: Pump) -> None:
+        while not self._stop.is_set():
+            try:
+                self.pump_once(pump)
+            except Exception:  # never let one bad batch or a moto hiccup kill the pump
+                log.exception("pump %s failed; retrying", pump.function)
+                self._stop.wait(1)
+
+    # --- one batch -----------------------------------------------------------------------------
+
+    def pump_once(self, pump: Pump, wait_seconds: int = RECEIVE_WAIT_SECONDS) -> int:
+        """Receive one batch and run it through the handler; returns the number of messages received."""
+        received = self.sqs.receive_message(
+            QueueUrl=pump.queue_url,
+            MaxNumberOfMessages=max(1, min(pump.source.batch_size, 10)),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = received.get("Messages", [])
+        if not messages:
+            return 0
+        # Received messages are in flight (counted by depths()) until deleted; `_busy` covers the
+        # moment after the delete while the handler's own sends settle.
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            batch_ids = [m["MessageId"] for m in messages]
+            try:
+                result = self.handlers.invoke(pump.function, sqs_event(messages, pump.queue_arn))
+                failed = failed_message_ids(result, batch_ids, pump.source.report_batch_item_failures)
+            except Exception:
+                log.exception(
+                    "%s raised on a batch of %d; all records return to the queue",
+                    pump.function,
+                    len(messages),
+                )
+                failed = set(batch_ids)
+            done = [m for m in messages if m["MessageId"] not in failed]
+            for start in range(0, len(done), 10):
+                chunk = done[start : start + 10]
+                self.sqs.delete_message_batch(
+                    QueueUrl=pump.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                    ],
+                )
+            if failed:
+                log.warning("%s: %d of %d records failed", pump.function, len(failed), len(messages))
+            return len(messages)
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+
+    # --- idleness ------------------------------------------------------------------------------
+
+    def depths(self) -> dict[str, int]:
+        """Visible + in flight + delayed messages per pumped queue (logical id)."""
+        out = {}
+        for pump in self.pumps:
+            attrs = self.sqs.get_queue_attributes(
+                QueueUrl=pump.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            out[pump.source.queue] = sum(int(v) for v in attrs.values())
+        return out
+
+    def drain_until_idle(self, timeout: float = 60.0, settle: float = 0.3) -> None:
+        """Return once every pumped queue is empty (incl. in flight) and no handler is running.
+
+        Handlers may enqueue further work (render → dispatch), so idleness must hold twice, `settle`
+        seconds apart. Raises TimeoutError with the queue depths otherwise.
+        """
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        depths: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            depths = self.depths()
+            with self._busy_lock:
+                busy = self._busy
+            idle = not any(depths.values()) and busy == 0
+            if idle:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return
+            else:
+                quiet_since = None
+            time.sleep(0.05)
+        raise TimeoutError(f"queues not idle after {timeout}s: {depths}")

@@ -1,0 +1,82 @@
+"""Load the template's Lambda handlers into this process and call them with a Lambda-like context."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from .aws import ACCOUNT_ID, REGION
+from .template import Function, Template
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class LambdaContext:
+    """The attributes of the Python runtime's context object that handlers and Powertools read."""
+
+    def __init__(self, function: Function) -> None:
+        self.function_name = function.logical_id
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function.logical_id}"
+        self.memory_limit_in_mb = function.memory_size
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.logical_id}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + function.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class Handlers:
+    """`functions/<dir>/app.py` modules loaded by file path, one module per function.
+
+    Every function's module is called `app`, so each is loaded under a unique module name; the
+    function's own directory goes first on sys.path while it loads, as the Lambda runtime does.
+    """
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self._loaded: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+        # Like one warm Lambda instance per function: a function handles one event at a time
+        # (Powertools resolvers keep the current event in module state).
+        self._instance_locks = {logical_id: threading.Lock() for logical_id in template.functions}
+
+    def get(self, logical_id: str) -> Handler:
+        with self._lock:
+            if logical_id not in self._loaded:
+                self._loaded[logical_id] = self._load(self.template.functions[logical_id])
+            return self._loaded[logical_id]
+
+    def _load(self, function: Function) -> Handler:
+        module_name, _, attr = function.handler.rpartition(".")
+        code_dir = (self.template.root / function.code_uri).resolve()
+        source = code_dir / (module_name.replace(".", "/") + ".py")
+        if not source.is_file():
+            raise FileNotFoundError(f"{function.logical_id}: handler source {source} not found")
+        unique = f"_lambda_{function.logical_id}_{module_name.replace('.', '_')}"
+        spec = importlib.util.spec_from_file_location(unique, source)
+        assert spec is not None and spec.loader is not None
+        module: ModuleType = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        sys.path.insert(0, str(code_dir))
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            if sys.path and sys.path[0] == str(code_dir):
+                sys.path.pop(0)
+        return getattr(module, attr)  # type: ignore[no-any-return]
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        handler = self.get(logical_id)
+        with self._instance_locks[logical_id]:
+            return handler(event, LambdaContext(self.template.functions[logical_id]))

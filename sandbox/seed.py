@@ -1,0 +1,177 @@
+"""Demo and test data in the real Spiris JSON shapes (CustomerApi, CustomerInvoiceApi).
+
+Amounts are Decimal here and leave as JSON numbers, as Spiris sends them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from stdnum import luhn
+
+
+def org_number(prefix: str) -> str:
+    """A valid Swedish organisation number (Luhn over 10 digits) from a 9-digit prefix."""
+    return prefix + luhn.calc_check_digit(prefix)
+
+
+def _d(value: str | int) -> Decimal:
+    return Decimal(value)
+
+
+def _ore(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    text: str
+    quantity: Decimal
+    unit_price: Decimal
+    vat_rate: Decimal = Decimal("0.25")  # Spiris' scale: a fraction
+    unit: str = "st"
+    discount: Decimal = Decimal("0")
+
+
+def customer(
+    name: str,
+    org: str,
+    *,
+    email: str | None = None,
+    gln: str | None = None,
+    city: str = "Stockholm",
+    customer_number: str = "1",
+) -> dict[str, Any]:
+    return {
+        "Id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"customer:{org}:{name}")),
+        "CustomerNumber": customer_number,
+        "Name": name,
+        "IsPrivatePerson": False,
+        "IsActive": True,
+        "CorporateIdentityNumber": f"{org[:6]}-{org[6:]}",
+        "VatNumber": f"SE{org}01",
+        "EdiGlnNumber": gln,
+        "ElectronicAddress": None,
+        "ElectronicReference": None,
+        "EmailAddress": email,
+        "InvoiceAddress1": "Storgatan 1",
+        "InvoiceAddress2": None,
+        "InvoicePostalCode": "111 22",
+        "InvoiceCity": city,
+        "InvoiceCountryCode": "SE",
+        "CurrencyCode": "SEK",
+        "SalesDocumentLanguage": "sv",
+    }
+
+
+def invoice(
+    cust: dict[str, Any],
+    number: int,
+    rows: list[RowSpec],
+    *,
+    invoice_date: date = date(2026, 11, 2),
+    days: int = 30,
+    currency: str = "SEK",
+    payment_status: int = 1,
+    remaining: Decimal | None = None,
+    is_credit: bool = False,
+    referring_invoice_id: str | None = None,
+    send_type: int | None = None,
+    is_sold: bool = False,
+    your_reference: str | None = "Bertil Berg",
+) -> dict[str, Any]:
+    """A booked CustomerInvoiceApi object with rows, VAT specification and totals that add up."""
+    sign = Decimal(-1) if is_credit else Decimal(1)
+    api_rows: list[dict[str, Any]] = []
+    vat_groups: dict[Decimal, list[Decimal]] = {}
+    for line, row in enumerate(rows):
+        net = _ore(row.quantity * row.unit_price * (1 - row.discount)) * sign
+        vat_groups.setdefault(row.vat_rate, []).append(net)
+        api_rows.append(
+            {
+                "Id": str(uuid.uuid4()),
+                "LineNumber": line,
+                "IsTextRow": False,
+                "ArticleNumber": str(100 + line),
+                "Text": row.text,
+                "Quantity": row.quantity * sign,
+                "UnitPrice": row.unit_price,
+                "UnitAbbreviation": row.unit,
+                "UnitAbbreviationEnglish": row.unit,
+                "DiscountPercentage": row.discount,
+                "IsDiscountInFixedAmount": False,
+                "AmountNoVat": net,
+                "Amount": net,
+                "PercentVat": row.vat_rate,
+                "VatRate": row.vat_rate,
+                "IsVatFree": row.vat_rate == 0,
+                "IsWorkCost": False,
+            }
+        )
+    vat_spec = []
+    net_total = Decimal("0")
+    vat_total = Decimal("0")
+    for rate, nets in sorted(vat_groups.items()):
+        base = sum(nets, Decimal("0"))
+        vat = _ore(base * rate)
+        vat_spec.append({"AmountInvoiceCurrency": base, "VatAmountInvoiceCurrency": vat, "VatPercent": rate})
+        net_total += base
+        vat_total += vat
+    gross_exact = net_total + vat_total
+    # Swedish öre rounding to whole kronor, as Spiris does for SEK invoices.
+    gross = gross_exact.quantize(Decimal("1"), rounding=ROUND_HALF_UP) if currency == "SEK" else gross_exact
+    rounding = gross - gross_exact
+    due = invoice_date + timedelta(days=days)
+    source_id = str(uuid.uuid4())
+    return {
+        "Id": source_id,
+        "InvoiceNumber": number,
+        "IsCreditInvoice": is_credit,
+        "CustomerId": cust["Id"],
+        "CustomerNumber": cust["CustomerNumber"],
+        "CustomerName": cust["Name"],
+        "InvoiceCustomerName": cust["Name"],
+        "InvoiceAddress1": cust["InvoiceAddress1"],
+        "InvoiceAddress2": None,
+        "InvoicePostalCode": cust["InvoicePostalCode"],
+        "InvoiceCity": cust["InvoiceCity"],
+        "InvoiceCountryCode": "SE",
+        "CustomerIsPrivatePerson": False,
+        "CustomerEmail": cust["EmailAddress"],
+        "InvoiceDate": f"{invoice_date.isoformat()}T00:00:00",
+        "DueDate": f"{due.isoformat()}T00:00:00",
+        "DeliveryDate": f"{invoice_date.isoformat()}T00:00:00",
+        "CurrencyCode": currency,
+        "CurrencyRate": Decimal("1") if currency == "SEK" else Decimal("11.2"),
+        "TotalAmount": gross,
+        "TotalVatAmount": vat_total,
+        "TotalRoundings": rounding,
+        "TotalAmountInvoiceCurrency": gross,
+        "TotalVatAmountInvoiceCurrency": vat_total,
+        "SetOffAmountInvoiceCurrency": Decimal("0"),
+        "RemainingAmount": gross if remaining is None else remaining,
+        "RemainingAmountInvoiceCurrency": gross if remaining is None else remaining,
+        "PaymentStatus": payment_status,
+        "PaymentDate": None,
+        "VatSpecification": vat_spec,
+        "Rows": api_rows,
+        "OurReference": "Anna Andersson",
+        "YourReference": your_reference,
+        "BuyersOrderReference": None,
+        "PaymentReferenceNumber": f"{number}{luhn.calc_check_digit(str(number))}",
+        "SendType": send_type,
+        "HasAutoInvoiceError": False,
+        "IsNotDelivered": False,
+        "IsSold": is_sold,
+        "FactoringInvoiceStatus": 4 if is_sold else 0,
+        "CreditedBy": [],
+        "ReferringInvoiceId": referring_invoice_id,
+        "IncludesVat": False,
+        "ReverseChargeOnConstructionServices": False,
+        "RotReducedInvoicingType": 0,
+        "EuThirdParty": False,
+    }

@@ -1,0 +1,479 @@
+"""Asserts the deployable shape on the CloudFormation that samtranslator generates from template.yaml:
+what AWS would actually create, not what the SAM shorthand suggests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+Template = dict[str, Any]
+
+FUNCTIONS = {
+    "ConsentFunction",
+    "AdminApiFunction",
+    "PollInvoicesFunction",
+    "SyncIntegrationFunction",
+    "RenderFunction",
+    "DispatchFunction",
+    "TrackDeliveriesFunction",
+}
+QUEUES = {
+    "SyncQueue": "SyncDeadLetterQueue",
+    "RenderQueue": "RenderDeadLetterQueue",
+    "DispatchQueue": "DispatchDeadLetterQueue",
+}
+QUEUE_CONSUMERS = {
+    "SyncQueue": "SyncIntegrationFunction",
+    "RenderQueue": "RenderFunction",
+    "DispatchQueue": "DispatchFunction",
+}
+
+# contract.md §3 (admin, IAM) and §4 (consent, public).
+ADMIN_ROUTES = {
+    ("/openapi.json", "get"),
+    ("/issuers", "post"),
+    ("/issuers/{id}", "get"),
+    ("/issuers/{id}", "patch"),
+    ("/issuers/{id}/logo", "put"),
+    ("/issuers/{id}/operator", "put"),
+    ("/issuers/{id}/integrations", "post"),
+    ("/integrations/{id}", "get"),
+    ("/integrations/{id}", "patch"),
+    ("/integrations/{id}", "delete"),
+    ("/integrations/{id}/invite", "post"),
+    ("/integrations/{id}/sync", "post"),
+    ("/integrations/{id}/reconciliation", "get"),
+    ("/invoices", "get"),
+    ("/invoices/{id}", "get"),
+    ("/invoices/{id}/retry", "post"),
+    ("/invoices/{id}/release", "post"),
+    ("/reports/dispatch", "get"),
+    ("/failures", "get"),
+}
+CONSENT_ROUTES = {("/consent/{token}", "get"), ("/consent/{token}", "post"), ("/oauth/callback", "get")}
+
+ENVIRONMENT_REFS = {
+    "TABLE_NAME": {"Ref": "Table"},
+    "IDEMPOTENCY_TABLE_NAME": {"Ref": "IdempotencyTable"},
+    "DOCUMENTS_BUCKET": {"Ref": "DocumentsBucket"},
+    "TOKEN_KEY_ID": {"Ref": "TokenKey"},
+    "SYNC_QUEUE_URL": {"Ref": "SyncQueue"},
+    "RENDER_QUEUE_URL": {"Ref": "RenderQueue"},
+    "DISPATCH_QUEUE_URL": {"Ref": "DispatchQueue"},
+    "SPIRIS_IDENTITY_URL": {"Ref": "SpirisIdentityUrl"},
+    "SPIRIS_API_URL": {"Ref": "SpirisApiUrl"},
+    "SPIRIS_CLIENT_ID": {"Ref": "SpirisClientId"},
+    "SPIRIS_CLIENT_SECRET_PARAMETER": {"Ref": "SpirisClientSecretParameter"},
+    "OPERATOR_URL": {"Ref": "OperatorUrl"},
+    "MAVENTA_VENDOR_API_KEY_PARAMETER": {"Ref": "MaventaVendorApiKeyParameter"},
+    "SENDER_EMAIL": {"Ref": "SenderEmail"},
+    "OFFICE_EMAIL": {"Ref": "OfficeEmail"},
+    "POWERTOOLS_SERVICE_NAME": "invoice-bridge",
+    "POWERTOOLS_METRICS_NAMESPACE": "InvoiceBridge",
+    "LOG_LEVEL": {"Ref": "LogLevel"},
+}
+
+
+def resources(template: Template, type_: str) -> dict[str, dict[str, Any]]:
+    return {rid: r for rid, r in template["Resources"].items() if r["Type"] == type_}
+
+
+def props(template: Template, logical_id: str) -> dict[str, Any]:
+    return template["Resources"][logical_id]["Properties"]
+
+
+def layer_id(template: Template, content_key: str) -> str:
+    """SAM renames layers with a hash; find the one built from `content_key` (SharedLayer.zip ...)."""
+    (found,) = [
+        rid
+        for rid, r in resources(template, "AWS::Lambda::LayerVersion").items()
+        if r["Properties"]["Content"]["S3Key"] == content_key
+    ]
+    return found
+
+
+def statements(template: Template, function: str) -> list[dict[str, Any]]:
+    role_ref = props(template, function)["Role"]
+    assert role_ref == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
+    role = props(template, f"{function}Role")
+    found: list[dict[str, Any]] = []
+    for policy in role.get("Policies", []):
+        found.extend(policy["PolicyDocument"]["Statement"])
+    return found
+
+
+def actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def mentions(value: Any, logical_id: str) -> bool:
+    """True when an intrinsic inside `value` references `logical_id` (Ref, GetAtt or Sub)."""
+    text = json.dumps(value)
+    return (
+        f'{{"Ref": "{logical_id}"}}' in text
+        or f'["{logical_id}", ' in text
+        or f"${{{logical_id}." in text
+        or f"${{{logical_id}}}" in text
+    )
+
+
+# ------------------------------------------------------------------ functions and layers
+
+
+def test_every_function_is_arm64_python312_with_the_shared_layer(transformed: Template) -> None:
+    functions = resources(transformed, "AWS::Lambda::Function")
+    assert set(functions) == FUNCTIONS
+    shared = layer_id(transformed, "SharedLayer.zip")
+    for name, function in functions.items():
+        p = function["Properties"]
+        assert p["Architectures"] == ["arm64"], name
+        assert p["Runtime"] == "python3.12", name
+        assert p["Handler"] == "app.lambda_handler", name
+        assert p["TracingConfig"] == {"Mode": "Active"}, name
+        assert {"Ref": shared} in p["Layers"], name
+
+
+def test_layers_are_built_for_arm64_python312_and_saxonche_is_render_only(
+    transformed: Template, raw_template: Template
+) -> None:
+    for layer in ("SharedLayer", "ValidationLayer"):
+        raw = raw_template["Resources"][layer]
+        assert raw["Metadata"]["BuildArchitecture"] == "arm64", layer
+        built = props(transformed, layer_id(transformed, f"{layer}.zip"))
+        assert built["CompatibleArchitectures"] == ["arm64"]
+        assert built["CompatibleRuntimes"] == ["python3.12"]
+    assert raw_template["Resources"]["SharedLayer"]["Metadata"]["BuildMethod"] == "python3.12"
+    validation = {"Ref": layer_id(transformed, "ValidationLayer.zip")}
+    with_validation = {
+        name
+        for name, f in resources(transformed, "AWS::Lambda::Function").items()
+        if validation in f["Properties"]["Layers"]
+    }
+    assert with_validation == {"RenderFunction"}
+
+
+def test_every_function_sets_its_own_timeout_and_memory(raw_template: Template) -> None:
+    for name in FUNCTIONS:
+        p = raw_template["Resources"][name]["Properties"]
+        assert isinstance(p["Timeout"], int) and p["Timeout"] > 0, name
+        assert isinstance(p["MemorySize"], int) and p["MemorySize"] >= 128, name
+
+
+def test_every_function_gets_the_shared_environment(transformed: Template) -> None:
+    for name, function in resources(transformed, "AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for key, value in ENVIRONMENT_REFS.items():
+            assert variables[key] == value, (name, key)
+        # PUBLIC_BASE_URL only when the parameter is set (otherwise Settings' default applies).
+        assert variables["PUBLIC_BASE_URL"] == {
+            "Fn::If": ["HasPublicBaseUrl", {"Ref": "PublicBaseUrl"}, {"Ref": "AWS::NoValue"}]
+        }
+
+
+def test_every_function_has_a_log_group_with_retention(transformed: Template) -> None:
+    groups = resources(transformed, "AWS::Logs::LogGroup").values()
+    for name in FUNCTIONS:
+        (group,) = [
+            g for g in groups if g["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{name}}}"}
+        ]
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+# ------------------------------------------------------------------ queues and triggers
+
+
+def test_every_queue_redrives_to_its_dead_letter_queue_after_at_least_5_receives(
+    transformed: Template,
+) -> None:
+    queues = resources(transformed, "AWS::SQS::Queue")
+    assert set(queues) == set(QUEUES) | set(QUEUES.values())
+    for queue, dead_letter in QUEUES.items():
+        redrive = queues[queue]["Properties"]["RedrivePolicy"]
+        assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [dead_letter, "Arn"]}
+        assert int(redrive["maxReceiveCount"]) >= 5
+        assert "RedrivePolicy" not in queues[dead_letter]["Properties"]
+        # The DLQ keeps messages longer than the queue, so nothing expires before a redrive.
+        assert (
+            queues[dead_letter]["Properties"]["MessageRetentionPeriod"]
+            > queues[queue]["Properties"]["MessageRetentionPeriod"]
+        )
+    for name, queue in queues.items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
+
+
+def test_every_queue_consumer_reports_batch_item_failures_and_fits_the_visibility_timeout(
+    transformed: Template,
+) -> None:
+    mappings = resources(transformed, "AWS::Lambda::EventSourceMapping").values()
+    consumed = {}
+    for mapping in mappings:
+        p = mapping["Properties"]
+        queue = p["EventSourceArn"]["Fn::GetAtt"][0]
+        function = p["FunctionName"]["Ref"]
+        consumed[queue] = function
+        assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"], queue
+        assert 1 <= p["BatchSize"] <= 10, queue
+        timeout = props(transformed, function)["Timeout"]
+        visibility = props(transformed, queue)["VisibilityTimeout"]
+        assert visibility >= 6 * timeout, (
+            f"{queue}: visibility {visibility}s < 6 x {function} timeout {timeout}s"
+        )
+    assert consumed == QUEUE_CONSUMERS
+
+
+def test_schedules_run_poll_every_5_and_tracking_every_15_minutes(transformed: Template) -> None:
+    targets = {
+        s["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0]: s["Properties"]["ScheduleExpression"]
+        for s in resources(transformed, "AWS::Scheduler::Schedule").values()
+    }
+    assert targets == {
+        "PollInvoicesFunction": "rate(5 minutes)",
+        "TrackDeliveriesFunction": "rate(15 minutes)",
+    }
+
+
+# ------------------------------------------------------------------ data
+
+
+def test_table_has_keys_indexes_ttl_and_point_in_time_recovery(transformed: Template) -> None:
+    table = props(transformed, "Table")
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["DeletionProtectionEnabled"] is True
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [
+        {"AttributeName": "PK", "KeyType": "HASH"},
+        {"AttributeName": "SK", "KeyType": "RANGE"},
+    ]
+    indexes = {
+        i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {"GSI1": ["GSI1PK", "GSI1SK"], "GSI2": ["GSI2PK", "GSI2SK"]}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert transformed["Resources"]["Table"]["DeletionPolicy"] == "Retain"
+    idempotency = props(transformed, "IdempotencyTable")
+    assert idempotency["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_bucket_blocks_public_access_and_is_encrypted_with_the_kms_key(transformed: Template) -> None:
+    bucket = props(transformed, "DocumentsBucket")
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": ["TokenKey", "Arn"]},
+    }
+    assert rule["BucketKeyEnabled"] is True
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props(transformed, "TokenKey")["EnableKeyRotation"] is True
+
+
+def test_bucket_policy_denies_every_request_without_tls(transformed: Template) -> None:
+    (policy,) = resources(transformed, "AWS::S3::BucketPolicy").values()
+    assert policy["Properties"]["Bucket"] == {"Ref": "DocumentsBucket"}
+    denials = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    (deny,) = denials
+    assert deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert deny["Resource"] == [
+        {"Fn::GetAtt": ["DocumentsBucket", "Arn"]},
+        {"Fn::Sub": "${DocumentsBucket.Arn}/*"},
+    ]
+
+
+# ------------------------------------------------------------------ alarms
+
+
+def alarm_actions_go_to_topic(alarm: dict[str, Any]) -> bool:
+    return alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_every_dead_letter_queue_has_a_depth_alarm_on_the_alarm_topic(transformed: Template) -> None:
+    alarms = resources(transformed, "AWS::CloudWatch::Alarm").values()
+    for dead_letter in QUEUES.values():
+        matching = [
+            a
+            for a in alarms
+            if a["Properties"]["Namespace"] == "AWS/SQS"
+            and a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            and a["Properties"]["Dimensions"]
+            == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_letter, "QueueName"]}}]
+        ]
+        assert len(matching) == 1, dead_letter
+        (alarm,) = matching
+        assert alarm_actions_go_to_topic(alarm)
+        assert alarm["Properties"]["Threshold"] == 0
+        assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+@pytest.mark.parametrize("metric", ["TransferFailed", "RefreshFailed", "IntegrationNeedsReconsent"])
+def test_application_metric_alarms_match_what_powertools_emits(transformed: Template, metric: str) -> None:
+    alarms = [
+        a
+        for a in resources(transformed, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == "InvoiceBridge" and a["Properties"]["MetricName"] == metric
+    ]
+    assert len(alarms) == 1, metric
+    (alarm,) = alarms
+    # Powertools Metrics(service="invoice-bridge") puts a `service` dimension on every metric.
+    assert alarm["Properties"]["Dimensions"] == [{"Name": "service", "Value": "invoice-bridge"}]
+    assert alarm["Properties"]["Statistic"] == "Sum"
+    assert alarm_actions_go_to_topic(alarm)
+
+
+def test_alarm_topic_mails_the_alarm_address_and_cloudwatch_can_publish(transformed: Template) -> None:
+    # CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key.
+    assert props(transformed, "AlarmTopic").get("KmsMasterKeyId") != "alias/aws/sns"
+    (subscription,) = resources(transformed, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+
+
+# ------------------------------------------------------------------ API
+
+
+def api_operations(transformed: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    (api,) = resources(transformed, "AWS::ApiGateway::RestApi").values()
+    paths = api["Properties"]["Body"]["paths"]
+    return {(path, method): op for path, methods in paths.items() for method, op in methods.items()}
+
+
+def test_admin_routes_need_iam_and_consent_routes_are_public(transformed: Template) -> None:
+    operations = api_operations(transformed)
+    assert set(operations) == ADMIN_ROUTES | CONSENT_ROUTES
+    for route in ADMIN_ROUTES:
+        assert operations[route]["security"] == [{"AWS_IAM": []}], route
+        assert mentions(operations[route]["x-amazon-apigateway-integration"]["uri"], "AdminApiFunction")
+        # Invoked through the function's resource policy, not with the caller's credentials.
+        assert "credentials" not in operations[route]["x-amazon-apigateway-integration"], route
+    for route in CONSENT_ROUTES:
+        assert operations[route]["security"] == [{"NONE": []}], route
+        assert mentions(operations[route]["x-amazon-apigateway-integration"]["uri"], "ConsentFunction")
+
+
+def test_api_accepts_logo_images_as_binary_and_outputs_its_url(transformed: Template) -> None:
+    (api,) = resources(transformed, "AWS::ApiGateway::RestApi").values()
+    assert set(api["Properties"]["Body"]["x-amazon-apigateway-binary-media-types"]) == {
+        "image/png",
+        "image/jpeg",
+    }
+    assert mentions(transformed["Outputs"]["ApiUrl"]["Value"], "Api")
+
+
+# ------------------------------------------------------------------ least privilege
+
+KMS_DIRECT = {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction", "DispatchFunction"}
+MAILERS = {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction", "DispatchFunction"}
+
+
+def unconditional_kms(statements_: list[dict[str, Any]], action: str) -> bool:
+    return any(
+        action in actions(s) and "Condition" not in s and mentions(s["Resource"], "TokenKey")
+        for s in statements_
+    )
+
+
+def test_only_token_handling_functions_can_encrypt_or_decrypt_with_the_token_key(
+    transformed: Template,
+) -> None:
+    for name in FUNCTIONS:
+        found = statements(transformed, name)
+        assert unconditional_kms(found, "kms:Encrypt") == (name in KMS_DIRECT), name
+        # TrackDeliveries reads the stored operator credentials: decrypt, never encrypt.
+        assert unconditional_kms(found, "kms:Decrypt") == (
+            name in KMS_DIRECT | {"TrackDeliveriesFunction"}
+        ), name
+
+
+def test_render_uses_the_key_only_through_s3(transformed: Template) -> None:
+    kms = [
+        s for s in statements(transformed, "RenderFunction") if any(a.startswith("kms:") for a in actions(s))
+    ]
+    assert kms, "render writes SSE-KMS objects, so it needs the key through S3"
+    for statement in kms:
+        assert statement["Condition"] == {
+            "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+        }
+
+
+def test_only_mailing_functions_send_mail_and_only_from_the_sender(transformed: Template) -> None:
+    for name in FUNCTIONS:
+        mail = [s for s in statements(transformed, name) if any(a.startswith("ses:") for a in actions(s))]
+        assert bool(mail) == (name in MAILERS), name
+        for statement in mail:
+            assert actions(statement) == {"ses:SendEmail", "ses:SendRawEmail"}
+            assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
+
+
+def test_no_inline_statement_grants_a_wildcard_action_or_an_unscoped_resource(transformed: Template) -> None:
+    for name in FUNCTIONS:
+        for statement in statements(transformed, name):
+            assert statement["Effect"] == "Allow"
+            for action in actions(statement):
+                assert action != "*" and not action.endswith(":*"), (name, action)
+            assert statement["Resource"] != "*", (name, statement)
+
+
+def test_queue_senders_match_the_pipeline(transformed: Template) -> None:
+    senders: dict[str, set[str]] = {queue: set() for queue in QUEUES}
+    for name in FUNCTIONS:
+        for statement in statements(transformed, name):
+            if any(a.startswith("sqs:SendMessage") for a in actions(statement)):
+                for queue in QUEUES:
+                    if mentions(statement["Resource"], queue):
+                        senders[queue].add(name)
+    assert senders == {
+        "SyncQueue": {"PollInvoicesFunction", "AdminApiFunction"},
+        "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction"},
+        "DispatchQueue": {"RenderFunction", "AdminApiFunction", "TrackDeliveriesFunction"},
+    }
+
+
+def test_documents_bucket_access_is_object_level_and_matches_each_role(transformed: Template) -> None:
+    expected = {
+        "AdminApiFunction": {"s3:GetObject", "s3:PutObject"},
+        "SyncIntegrationFunction": {"s3:GetObject", "s3:PutObject"},
+        "RenderFunction": {"s3:GetObject", "s3:PutObject"},
+        "DispatchFunction": {"s3:GetObject"},
+    }
+    for name in FUNCTIONS:
+        granted = set()
+        for statement in statements(transformed, name):
+            s3_actions = {a for a in actions(statement) if a.startswith("s3:")}
+            if s3_actions:
+                assert statement["Resource"] == {"Fn::Sub": "${DocumentsBucket.Arn}/*"}, name
+                granted |= s3_actions
+        assert granted == expected.get(name, set()), name
+
+
+def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: Template) -> None:
+    readers: dict[str, set[str]] = {
+        "SpirisClientSecretParameter": set(),
+        "MaventaVendorApiKeyParameter": set(),
+    }
+    for name in FUNCTIONS:
+        for statement in statements(transformed, name):
+            if any(a.startswith("ssm:") for a in actions(statement)):
+                assert actions(statement) == {"ssm:GetParameter"}, name
+                for parameter in readers:
+                    if mentions(statement["Resource"], parameter):
+                        readers[parameter].add(name)
+    assert readers == {
+        "SpirisClientSecretParameter": {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction"},
+        "MaventaVendorApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction"},
+    }

@@ -1,0 +1,323 @@
+"""Consent integration support: moto (DynamoDB, KMS, S3), the Spiris sandbox over real HTTP, API Gateway
+REST proxy events, and a browser-less walk through the sandbox's login, company picker and consent pages."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import httpx
+import pytest
+from invoice_bridge import wiring
+from invoice_bridge.adapters.s3_documents import S3DocumentStore
+from invoice_bridge.consent import services as consent_services
+from invoice_bridge.consent.services import ConsentServices
+from invoice_bridge.consent.wiring import build_consent_services
+from invoice_bridge.ports import Mail
+from invoice_bridge.settings import Settings
+from moto import mock_aws
+
+from sandbox.spiris import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SpirisSandboxConfig, serve
+
+TABLE = "consent-test-table"
+BUCKET = "consent-test-documents"
+PUBLIC_BASE_URL = "https://bridge.example.com"
+ISSUER_ORG = "5560360793"  # valid Luhn
+OTHER_ORG = "5565594230"
+
+
+def create_table(name: str = TABLE) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"}
+            for n in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
+        ],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": ix,
+                "KeySchema": [
+                    {"AttributeName": f"{ix}PK", "KeyType": "HASH"},
+                    {"AttributeName": f"{ix}SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for ix in ("GSI1", "GSI2")
+        ],
+    )
+
+
+class RecordingMailer:
+    """The Mailer port, keeping what was sent (thread-safe: the refresh race sends from threads)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Mail] = []
+        self._lock = threading.Lock()
+
+    def send(self, mail: Mail) -> str:
+        with self._lock:
+            self.sent.append(mail)
+        return uuid.uuid4().hex
+
+
+@dataclass
+class Aws:
+    key_id: str
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    with mock_aws():
+        wiring.reset()
+        create_table()
+        boto3.client("s3").create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-north-1"}
+        )
+        key_id = boto3.client("kms").create_key(Description="tokens")["KeyMetadata"]["KeyId"]
+        yield Aws(key_id=key_id)
+        wiring.reset()
+
+
+def _serialised(app: Any) -> Any:
+    """Moto's backends check a condition and then write without a lock; real DynamoDB does both atomically.
+    Serving one request at a time restores that atomicity for tests that race conditional writes."""
+    lock = threading.Lock()
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return wsgi
+
+
+@pytest.fixture
+def serial_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """A moto server (over real HTTP) whose conditional writes are atomic, as DynamoDB's are."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    server = make_server(
+        "127.0.0.1",
+        0,
+        _serialised(DomainDispatcherApplication(create_backend_app)),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    wiring.reset()
+    create_table()
+    key_id = boto3.client("kms").create_key(Description="tokens")["KeyMetadata"]["KeyId"]
+    yield Aws(key_id=key_id)
+    wiring.reset()
+    server.shutdown()
+
+
+@dataclass
+class Spiris:
+    url: str
+    server: Any
+
+    def company(self, name: str, org: str, api: bool = True) -> str:
+        body = {"name": name, "corporate_identity_number": org, "modules": {"api": api}}
+        response = httpx.post(f"{self.url}/_sandbox/companies", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def user(
+        self,
+        email: str,
+        password: str,
+        companies: list[str],
+        default: str | None = None,
+        full_access: bool = True,
+    ) -> None:
+        body = {
+            "email": email,
+            "password": password,
+            "companies": companies,
+            "default_company": default,
+            "full_access": full_access,
+        }
+        response = httpx.post(f"{self.url}/_sandbox/users", json=body)
+        assert response.status_code == 201, response.text
+
+    def stats(self) -> dict[str, Any]:
+        return httpx.get(f"{self.url}/_sandbox/stats").json()
+
+
+@pytest.fixture
+def spiris() -> Iterator[Spiris]:
+    server, url = serve("127.0.0.1", 0, SpirisSandboxConfig())
+    yield Spiris(url=url, server=server)
+    server.shutdown()
+
+
+def make_settings(aws: Aws, spiris_url: str) -> Settings:
+    return Settings(
+        table_name=TABLE,
+        documents_bucket=BUCKET,
+        token_key_id=aws.key_id,
+        public_base_url=PUBLIC_BASE_URL,
+        spiris_identity_url=spiris_url,
+        spiris_api_url=spiris_url,
+        spiris_client_id=DEFAULT_CLIENT_ID,
+        office_email="office@keeros.example",
+    )
+
+
+@pytest.fixture
+def mailer() -> RecordingMailer:
+    return RecordingMailer()
+
+
+def _installed_services(aws: Aws, spiris: Spiris, mailer: RecordingMailer) -> Iterator[ConsentServices]:
+    built = build_consent_services(
+        make_settings(aws, spiris.url),
+        client_secret=DEFAULT_CLIENT_SECRET,
+        mailer=mailer,
+        documents=S3DocumentStore(BUCKET),
+    )
+    consent_services.install(built)
+    yield built
+    consent_services.install(None)
+
+
+@pytest.fixture
+def services(aws: Aws, spiris: Spiris, mailer: RecordingMailer) -> Iterator[ConsentServices]:
+    yield from _installed_services(aws, spiris, mailer)
+
+
+@pytest.fixture
+def serial_services(serial_aws: Aws, spiris: Spiris, mailer: RecordingMailer) -> Iterator[ConsentServices]:
+    yield from _installed_services(serial_aws, spiris, mailer)
+
+
+# --- API Gateway REST proxy events ----------------------------------------------------------------
+
+
+class _Context:
+    function_name = "test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-north-1:123456789012:function:test"
+    aws_request_id = "req-1"
+
+
+def api_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    raw: bytes | None = None,
+) -> dict[str, Any]:
+    """An event as API Gateway's REST proxy integration builds it."""
+    all_headers = {"Host": "bridge.example.com", **(headers or {})}
+    is_base64 = False
+    text: str | None = None
+    if raw is not None:
+        text, is_base64 = base64.b64encode(raw).decode(), True
+    elif isinstance(body, str):
+        text = body
+    elif body is not None:
+        text = json.dumps(body)
+        all_headers.setdefault("Content-Type", "application/json")
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": uuid.uuid4().hex,
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
+            "accountId": "123456789012",
+            "apiId": "api",
+        },
+        "body": text,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def call(app: Any, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    response = app.resolve(api_event(method, path, **kwargs), _Context())
+    return response
+
+
+def header(response: dict[str, Any], name: str) -> str | None:
+    """A response header, whether the resolver put it under `headers` or `multiValueHeaders`."""
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return value
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == name.lower():
+            return values[0]
+    return None
+
+
+def json_body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"]) if response.get("body") else None
+
+
+# --- walking the sandbox's authorize pages without a browser --------------------------------------
+
+
+def _session(html: str) -> str:
+    found = re.search(r'name="session" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def authorize_in_sandbox(
+    authorize_url: str,
+    email: str,
+    password: str,
+    company_id: str | None,
+    decision: str = "approve",
+) -> dict[str, str]:
+    """Log in, pick the company (when the picker shows), approve or deny; returns the callback's query."""
+    with httpx.Client(follow_redirects=False) as http:
+        page = http.get(authorize_url)
+        assert page.status_code == 200, page.text
+        base = f"{urlsplit(authorize_url).scheme}://{urlsplit(authorize_url).netloc}"
+        session = _session(page.text)
+        page = http.post(
+            f"{base}/connect/authorize/login", data={"session": session, "email": email, "password": password}
+        )
+        assert page.status_code == 200, page.text
+        if 'name="company"' in page.text:
+            assert company_id is not None
+            page = http.post(
+                f"{base}/connect/authorize/company", data={"session": session, "company": company_id}
+            )
+            assert page.status_code == 200, page.text
+        back = http.post(f"{base}/connect/authorize/consent", data={"session": session, "decision": decision})
+        assert back.status_code == 302, back.text
+        location = back.headers["location"]
+        assert location.startswith(f"{PUBLIC_BASE_URL}/oauth/callback")
+        return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

@@ -1,0 +1,224 @@
+"""Issuer and integration admin routes through the resolver, with API Gateway REST events, on moto."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any
+
+import boto3
+import pytest
+from consent_support import BUCKET, ISSUER_ORG, PUBLIC_BASE_URL, TABLE, call, json_body
+from invoice_bridge.api.admin import build_app
+from invoice_bridge.consent.secrets_ import token_hash
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+ISSUER_BODY: dict[str, Any] = {
+    "name": "Exempelbolaget AB",
+    "org_number": "556036-0793",
+    "vat_number": "se 556036079301",
+    "address": {"street": "Exempelvägen 2", "postal_code": "222 33", "city": "Lund", "country": "SE"},
+    "notification_email": "ekonomi@exempel.se",
+    "language": "sv",
+    "bankgiro": "123-4567",
+    "f_skatt": True,
+}
+
+
+@pytest.fixture
+def app(services):  # type: ignore[no-untyped-def]
+    return build_app()
+
+
+def create_issuer(app: Any, **overrides: Any) -> dict[str, Any]:
+    response = call(app, "POST", "/issuers", body={**ISSUER_BODY, **overrides})
+    assert response["statusCode"] == 201, response["body"]
+    return json_body(response)
+
+
+def test_create_issuer_normalises_org_and_vat_numbers(app: Any) -> None:
+    issuer = create_issuer(app)
+    assert issuer["org_number"] == ISSUER_ORG
+    assert issuer["vat_number"] == f"SE{ISSUER_ORG}01"
+    got = call(app, "GET", f"/issuers/{issuer['id']}")
+    assert got["statusCode"] == 200
+    assert json_body(got)["name"] == "Exempelbolaget AB"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"org_number": "556036-0794"}, "invalid_org_number"),  # wrong Luhn check digit
+        ({"vat_number": "SE556036079302"}, "invalid_vat_number"),
+        ({"vat_number": "SE556559423001"}, "vat_number_mismatch"),  # valid, but another company's
+        ({"notification_email": "not-an-address"}, "invalid_request"),
+        ({"language": "de"}, "invalid_request"),
+    ],
+)
+def test_create_issuer_refuses_bad_input_with_4xx_and_stores_nothing(
+    app: Any, overrides: dict, code: str
+) -> None:
+    response = call(app, "POST", "/issuers", body={**ISSUER_BODY, **overrides})
+    assert 400 <= response["statusCode"] < 500
+    assert json_body(response)["error"]["code"] == code
+    assert boto3.client("dynamodb").scan(TableName=TABLE)["Count"] == 0
+
+
+def test_patch_issuer_settings(app: Any) -> None:
+    issuer = create_issuer(app)
+    response = call(
+        app,
+        "PATCH",
+        f"/issuers/{issuer['id']}",
+        body={"payee": "office", "dispatch": {"print_fallback": False}},
+    )
+    assert response["statusCode"] == 200, response["body"]
+    body = json_body(response)
+    assert body["payee"] == "office"
+    assert body["dispatch"] == {"attach_pdf": True, "email_fallback": True, "print_fallback": False}
+    assert json_body(call(app, "GET", f"/issuers/{issuer['id']}"))["payee"] == "office"
+    bad = call(app, "PATCH", f"/issuers/{issuer['id']}", body={"payee": "bank"})
+    assert bad["statusCode"] == 422
+
+
+def test_unknown_issuer_is_404(app: Any) -> None:
+    response = call(app, "GET", "/issuers/nope")
+    assert response["statusCode"] == 404
+    assert json_body(response)["error"]["code"] == "not_found"
+
+
+def test_logo_upload_checks_type_size_and_magic_bytes(app: Any) -> None:
+    issuer = create_issuer(app)
+    path = f"/issuers/{issuer['id']}/logo"
+    png = tiny_png()
+    ok = call(app, "PUT", path, raw=png, headers={"Content-Type": "image/png"})
+    assert ok["statusCode"] == 204, ok["body"]
+    stored = boto3.client("s3").get_object(Bucket=BUCKET, Key=f"{issuer['id']}/logo")
+    assert stored["Body"].read() == png
+    assert stored["ContentType"] == "image/png"
+    assert json_body(call(app, "GET", f"/issuers/{issuer['id']}"))["has_logo"] is True
+
+    assert call(app, "PUT", path, raw=png, headers={"Content-Type": "image/gif"})["statusCode"] == 415
+    assert call(app, "PUT", path, raw=png, headers={"Content-Type": "image/jpeg"})["statusCode"] == 400
+    big = png + b"\x00" * (1024 * 1024)
+    assert call(app, "PUT", path, raw=big, headers={"Content-Type": "image/png"})["statusCode"] == 413
+
+
+def test_operator_credentials_are_stored_encrypted_and_never_returned(app: Any, services) -> None:  # type: ignore[no-untyped-def]
+    issuer = create_issuer(app)
+    secret = "maventa-api-key-very-secret"
+    body = {"provider": "maventa", "company_uuid": "0f1e2d3c-aaaa-bbbb-cccc-001122334455", "api_key": secret}
+    response = call(app, "PUT", f"/issuers/{issuer['id']}/operator", body=body)
+    assert response["statusCode"] == 204
+    item = boto3.client("dynamodb").get_item(
+        TableName=TABLE, Key={"PK": {"S": f"ISSUER#{issuer['id']}"}, "SK": {"S": "OPERATOR"}}
+    )["Item"]
+    assert secret not in str(item)
+    assert services.operator_credentials.load(issuer["id"]) == (
+        "maventa",
+        {"company_uuid": body["company_uuid"], "api_key": secret},
+    )
+    shown = call(app, "GET", f"/issuers/{issuer['id']}")
+    assert secret not in shown["body"]
+    assert json_body(shown)["operator_provider"] == "maventa"
+    wrong = call(app, "PUT", f"/issuers/{issuer['id']}/operator", body={"provider": "inexchange"})
+    assert wrong["statusCode"] == 422
+    assert secret not in wrong["body"]
+
+
+def test_order_integration_mails_the_contact_and_reinvite_kills_old_links(app: Any, mailer) -> None:  # type: ignore[no-untyped-def]
+    issuer = create_issuer(app)
+    order = {"source": "spiris", "contact_name": "Anna Andersson", "contact_email": "anna@exempel.se"}
+    response = call(app, "POST", f"/issuers/{issuer['id']}/integrations", body=order)
+    assert response["statusCode"] == 201, response["body"]
+    created = json_body(response)
+    assert created["status"] == "pending_consent"
+    assert created["consent_url"].startswith(f"{PUBLIC_BASE_URL}/consent/")
+    token = created["consent_url"].rsplit("/", 1)[1]
+    assert len(token) >= 43
+    assert [m.to for m in mailer.sent] == [["anna@exempel.se"]]
+    assert created["consent_url"] in mailer.sent[0].text
+    assert created["consent_url"] in (mailer.sent[0].html or "")
+    assert "Ge behörighet" in mailer.sent[0].text
+
+    # Only the hash is stored.
+    items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+    assert token not in str(items)
+    assert any(i["PK"]["S"] == f"INVITATION#{token_hash(token)}" for i in items)
+
+    got = json_body(call(app, "GET", f"/integrations/{created['id']}"))
+    assert got == {
+        "id": created["id"],
+        "issuer_id": issuer["id"],
+        "source": "spiris",
+        "status": "pending_consent",
+        "enabled": True,
+        "contact_name": "Anna Andersson",
+        "contact_email": "anna@exempel.se",
+        "language": "sv",
+    }
+
+    from invoice_bridge.api.consent import build_consent_app
+
+    consent = build_consent_app()
+    assert call(consent, "GET", f"/consent/{token}")["statusCode"] == 200
+    again = call(app, "POST", f"/integrations/{created['id']}/invite")
+    assert again["statusCode"] == 200
+    new_url = json_body(again)["consent_url"]
+    assert new_url != created["consent_url"]
+    assert len(mailer.sent) == 2
+    assert call(consent, "GET", f"/consent/{token}")["statusCode"] == 410
+    assert call(consent, "GET", f"/consent/{new_url.rsplit('/', 1)[1]}")["statusCode"] == 200
+
+
+def test_order_integration_refuses_bad_input(app: Any) -> None:
+    issuer = create_issuer(app)
+    bad = call(
+        app,
+        "POST",
+        f"/issuers/{issuer['id']}/integrations",
+        body={"source": "fortnox", "contact_name": "A", "contact_email": "a@b.se"},
+    )
+    assert bad["statusCode"] == 422
+    missing = call(
+        app,
+        "POST",
+        "/issuers/nope/integrations",
+        body={"source": "spiris", "contact_name": "A", "contact_email": "a@b.se"},
+    )
+    assert missing["statusCode"] == 404
+
+
+def test_enable_disable_and_revoke_pending_integration(app: Any) -> None:
+    issuer = create_issuer(app)
+    created = json_body(
+        call(
+            app,
+            "POST",
+            f"/issuers/{issuer['id']}/integrations",
+            body={"source": "spiris", "contact_name": "A", "contact_email": "a@exempel.se"},
+        )
+    )
+    off = call(app, "PATCH", f"/integrations/{created['id']}", body={"enabled": False})
+    assert off["statusCode"] == 200
+    assert json_body(off)["enabled"] is False
+    assert (
+        call(app, "PATCH", f"/integrations/{created['id']}", body={"enabled": "maybe"})["statusCode"] == 422
+    )
+    gone = call(app, "DELETE", f"/integrations/{created['id']}")
+    assert gone["statusCode"] == 204
+    assert json_body(call(app, "GET", f"/integrations/{created['id']}"))["status"] == "revoked"
+    assert call(app, "PATCH", f"/integrations/{created['id']}", body={"enabled": True})["statusCode"] == 409

@@ -1,0 +1,241 @@
+"""The crash-point matrix of issue 6: each crash, then the queue's redelivery, gives one invoice at the
+operator sandbox, none lost, and the expected state. Crashes are raised by real subclasses of the
+adapters (no patching); moto serves DynamoDB/S3/SES and the operator sandbox answers over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from conftest import (
+    BUYER_ORG,
+    UBL,
+    Stack,
+    credentials,
+    make_invoice,
+    make_issuer,
+    operator_documents,
+    sent_mails,
+    set_faults,
+)
+from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
+from invoice_bridge.adapters.maventa import MaventaOperator
+from invoice_bridge.adapters.ses_mailer import SesMailer
+from invoice_bridge.dispatch import OperatorOutcomeUnknown, dispatch_invoice, find_receiver, idempotency_id
+from invoice_bridge.models.delivery import Delivery, DeliveryState
+from invoice_bridge.models.invoice import InvoiceStatus
+from invoice_bridge.ports import Mail, OperatorDocument
+
+
+class Crash(Exception):
+    """The Lambda died here (timeout, out of memory, container lost)."""
+
+
+class CrashingLedger(DynamoDeliveryLedger):
+    """Crashes once on the transition into `crash_state`, before or after the write."""
+
+    def __init__(self, table: str, crash_state: DeliveryState, after_write: bool):
+        super().__init__(table)
+        self.crash_state, self.after_write, self.armed = crash_state, after_write, True
+
+    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None:
+        crash = self.armed and delivery.state == self.crash_state
+        if crash and not self.after_write:
+            self.armed = False
+            raise Crash(f"before writing {delivery.state}")
+        super().transition(delivery, from_states)
+        if crash:
+            self.armed = False
+            raise Crash(f"after writing {delivery.state}")
+
+
+class CrashingOperator(MaventaOperator):
+    """Crashes after the operator accepted an upload, or while reconciling with `find`."""
+
+    def __init__(self, base_url: str, *, crash_after_send: bool = False, crash_in_find: bool = False):
+        super().__init__(base_url, credentials(), timeout=0.5)
+        self.crash_after_send, self.crash_in_find = crash_after_send, crash_in_find
+        self.sends = 0
+
+    def send_einvoice(self, ubl: bytes, idempotency_id: str, recipient_eia: str) -> OperatorDocument:
+        self.sends += 1
+        document = super().send_einvoice(ubl, idempotency_id, recipient_eia)
+        if self.crash_after_send:
+            self.crash_after_send = False
+            raise Crash("after the operator accepted")
+        return document
+
+    def find(self, idempotency_id: str) -> OperatorDocument | None:
+        if self.crash_in_find:
+            self.crash_in_find = False
+            raise Crash("during reconciliation")
+        return super().find(idempotency_id)
+
+
+def _run(stack: Stack, ledger: DynamoDeliveryLedger | None = None, operator: MaventaOperator | None = None):  # type: ignore[no-untyped-def]
+    return dispatch_invoice(
+        "inv1",
+        1,
+        invoices=stack.invoices,
+        issuers=stack.issuers,
+        ledger=ledger or stack.ledger,
+        documents=stack.documents,
+        operator_for=(lambda _issuer: operator) if operator else stack.operator_for,
+        mailer=stack.mailer,
+    )
+
+
+def _assert_sent_once(stack: Stack) -> None:
+    documents = operator_documents(stack.operator_url)
+    assert len(documents) == 1, "exactly one invoice at the operator"
+    assert documents[0]["uuid"] == idempotency_id("inv1", 1)
+    assert documents[0]["recipient"]["eia"] == f"0007:{BUYER_ORG}"
+    delivery = stack.ledger.get("inv1", 1)
+    assert delivery is not None and delivery.state == DeliveryState.SENT
+    assert delivery.operator_invoice_id == documents[0]["id"]
+    invoice = stack.invoices.get("inv1")
+    assert invoice.status == InvoiceStatus.SENT and invoice.channel == "einvoice"
+
+
+@pytest.fixture
+def einvoice_stack(stack: Stack) -> Stack:
+    stack.add(make_issuer(), make_invoice())
+    return stack
+
+
+@pytest.mark.parametrize(
+    ("crash_state", "after_write", "expected_state"),
+    [
+        (DeliveryState.SENDING, False, DeliveryState.QUEUED),  # crash before the intent is written
+        (DeliveryState.SENDING, True, DeliveryState.SENDING),  # crash after the intent, before the call
+        (DeliveryState.SENT, True, DeliveryState.SENT),  # crash after recording, before the queue ack
+    ],
+    ids=["before-intent", "after-intent", "after-record-before-ack"],
+)
+def test_ledger_crash_points(einvoice_stack: Stack, crash_state, after_write, expected_state) -> None:  # type: ignore[no-untyped-def]
+    crashing = CrashingLedger("t", crash_state, after_write)
+    with pytest.raises(Crash):
+        _run(einvoice_stack, ledger=crashing)
+    assert einvoice_stack.ledger.get("inv1", 1).state == expected_state  # type: ignore[union-attr]
+    _run(einvoice_stack)  # the queue redelivers
+    _run(einvoice_stack)  # and once more, as at-least-once delivery may
+    _assert_sent_once(einvoice_stack)
+
+
+def test_crash_after_the_operator_accepted_before_we_recorded(einvoice_stack: Stack) -> None:
+    with pytest.raises(Crash):
+        _run(einvoice_stack, operator=CrashingOperator(einvoice_stack.operator_url, crash_after_send=True))
+    assert einvoice_stack.ledger.get("inv1", 1).state == DeliveryState.SENDING  # type: ignore[union-attr]
+    retry = CrashingOperator(einvoice_stack.operator_url)
+    _run(einvoice_stack, operator=retry)
+    assert retry.sends == 0, "reconciled by find, not sent again"
+    _assert_sent_once(einvoice_stack)
+
+
+def test_accepted_then_timed_out_is_reconciled(einvoice_stack: Stack) -> None:
+    set_faults(einvoice_stack.operator_url, accept_then_timeout_rate=1.0)
+    with pytest.raises(OperatorOutcomeUnknown):
+        _run(einvoice_stack)
+    set_faults(einvoice_stack.operator_url, accept_then_timeout_rate=0.0)
+    _run(einvoice_stack)
+    _assert_sent_once(einvoice_stack)
+
+
+def test_crash_during_reconciliation(einvoice_stack: Stack) -> None:
+    with pytest.raises(Crash):
+        _run(einvoice_stack, operator=CrashingOperator(einvoice_stack.operator_url, crash_after_send=True))
+    with pytest.raises(Crash):
+        _run(einvoice_stack, operator=CrashingOperator(einvoice_stack.operator_url, crash_in_find=True))
+    assert einvoice_stack.ledger.get("inv1", 1).state == DeliveryState.SENDING  # type: ignore[union-attr]
+    _run(einvoice_stack)
+    _assert_sent_once(einvoice_stack)
+
+
+def test_not_found_on_reconciliation_sends_with_the_same_id(einvoice_stack: Stack) -> None:
+    # Warm the token and receiver-lookup caches, so the injected timeout hits the upload itself.
+    find_receiver(einvoice_stack.operator_for(make_issuer()), "iss1", make_invoice().buyer)
+    set_faults(einvoice_stack.operator_url, timeout_rate=1.0)  # times out before the operator stores anything
+    with pytest.raises(OperatorOutcomeUnknown):
+        _run(einvoice_stack)
+    assert operator_documents(einvoice_stack.operator_url) == []
+    set_faults(einvoice_stack.operator_url, timeout_rate=0.0)
+    _run(einvoice_stack)
+    _assert_sent_once(einvoice_stack)
+    assert einvoice_stack.ledger.get("inv1", 1).attempts == 2  # type: ignore[union-attr]
+
+
+# --- e-mail: SES has no idempotency key, so an unknown outcome is never re-sent --------------------
+
+
+class CrashAfterSes(SesMailer):
+    def __init__(self, sender: str):
+        super().__init__(sender)
+        self.armed = True
+
+    def send(self, mail: Mail) -> str:
+        message_id = super().send(mail)
+        if self.armed and mail.attachments:
+            self.armed = False
+            raise Crash("after SES accepted")
+        return message_id
+
+
+def _run_email(stack: Stack, mailer: SesMailer) -> None:
+    dispatch_invoice(
+        "inv1",
+        1,
+        invoices=stack.invoices,
+        issuers=stack.issuers,
+        ledger=stack.ledger,
+        documents=stack.documents,
+        operator_for=lambda _i: None,
+        mailer=mailer,
+    )
+
+
+def test_email_crash_after_ses_accepted_is_not_sent_twice(stack: Stack) -> None:
+    stack.add(make_issuer(language="en"), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
+    with pytest.raises(Crash):
+        _run_email(stack, CrashAfterSes("invoices@example.com"))
+    _run_email(stack, stack.mailer)
+    _run_email(stack, stack.mailer)
+    mails = sent_mails()
+    to_buyer = [m for m in mails if m["To"] == "kund@example.com"]
+    to_issuer = [m for m in mails if m["To"] == "byra@example.com"]
+    assert len(to_buyer) == 1, "the buyer got the invoice at most once"
+    assert len(to_issuer) == 1 and "could not be delivered" in to_issuer[0]["Subject"]
+    assert stack.ledger.get("inv1", 1).state == DeliveryState.FAILED  # type: ignore[union-attr]
+    assert stack.invoices.get("inv1").status == InvoiceStatus.FAILED
+
+
+def test_email_delivery_attaches_the_pdf(stack: Stack) -> None:
+    stack.add(make_issuer(), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
+    _run_email(stack, stack.mailer)
+    _run_email(stack, stack.mailer)
+    [mail] = sent_mails()
+    assert mail["Subject"] == "Faktura 1001 från Utställare AB"
+    [attachment] = [part for part in mail.walk() if part.get_filename()]
+    assert (
+        attachment.get_filename() == "faktura-1001.pdf"
+        and attachment.get_payload(decode=True) == b"%PDF-1.7 invoice"
+    )
+    assert stack.invoices.get("inv1").status == InvoiceStatus.SENT
+    assert stack.ledger.get("inv1", 1).channel == "email"  # type: ignore[union-attr]
+
+
+def test_email_refused_by_ses_goes_back_to_queued(stack: Stack) -> None:
+    from invoice_bridge.dispatch import MailNotSent
+
+    stack.add(make_issuer(), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
+    with pytest.raises(MailNotSent):
+        _run_email(stack, SesMailer("unverified@example.com"))
+    assert stack.ledger.get("inv1", 1).state == DeliveryState.QUEUED  # type: ignore[union-attr]
+    _run_email(stack, stack.mailer)
+    assert len(sent_mails()) == 1 and stack.ledger.get("inv1", 1).state == DeliveryState.SENT  # type: ignore[union-attr]
+
+
+def test_ubl_sent_is_the_stored_document(einvoice_stack: Stack) -> None:
+    import base64
+
+    _run(einvoice_stack)
+    assert base64.b64decode(operator_documents(einvoice_stack.operator_url)[0]["file"]) == UBL

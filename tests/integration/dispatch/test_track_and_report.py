@@ -1,0 +1,154 @@
+"""The status poller, failure notices in the issuer's language, and the dispatch report (JSON and CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import pytest
+from conftest import Stack, make_invoice, make_issuer, sent_mails, set_faults
+from invoice_bridge.api import reports
+from invoice_bridge.dispatch import (
+    FailureNotifier,
+    dispatch_invoice,
+    dispatch_report,
+    to_csv,
+    track_deliveries,
+)
+from invoice_bridge.models.delivery import DeliveryState
+from invoice_bridge.models.invoice import InvoiceStatus
+
+
+def _dispatch(stack: Stack, invoice_id: str) -> None:
+    dispatch_invoice(
+        invoice_id,
+        1,
+        invoices=stack.invoices,
+        issuers=stack.issuers,
+        ledger=stack.ledger,
+        documents=stack.documents,
+        operator_for=stack.operator_for,
+        mailer=stack.mailer,
+    )
+
+
+def _track(stack: Stack):  # type: ignore[no-untyped-def]
+    return track_deliveries(
+        invoices=stack.invoices,
+        issuers=stack.issuers,
+        ledger=stack.ledger,
+        operator_for=stack.operator_for,
+        notifier=FailureNotifier(stack.mailer),
+    )
+
+
+def test_poller_moves_sent_to_delivered_and_failed_with_notice(stack: Stack) -> None:
+    stack.add(make_issuer("iss1", language="sv"), make_invoice("ok", issuer_id="iss1", number="1"))
+    _dispatch(stack, "ok")
+    set_faults(stack.operator_url, fail_delivery_rate=1.0)
+    stack.add(make_issuer("iss2", language="en"), make_invoice("bad", issuer_id="iss2", number="2"))
+    _dispatch(stack, "bad")
+    counts = _track(stack)
+    assert counts["delivered"] == 1 and counts["failed"] == 1
+    assert stack.invoices.get("ok").status == InvoiceStatus.DELIVERED
+    assert stack.ledger.get("ok", 1).state == DeliveryState.DELIVERED  # type: ignore[union-attr]
+    failed = stack.invoices.get("bad")
+    assert failed.status == InvoiceStatus.FAILED and "rejected" in (failed.status_reason or "")
+    assert stack.ledger.get("bad", 1).state == DeliveryState.FAILED  # type: ignore[union-attr]
+    [notice] = sent_mails()
+    assert notice["To"] == "byra@example.com"
+    assert notice["Subject"] == "Invoice 2 to Köpare AB could not be delivered"
+    assert "Reason: the invoice could not be delivered to the recipient." in notice.get_payload()
+    assert "Details from the operator: Recipient rejected the invoice" in notice.get_payload()
+    assert _track(stack)["failed"] == 0  # nothing left in `sent`: a second poll does nothing
+    assert len(sent_mails()) == 1
+
+
+def test_no_channel_fails_with_swedish_notice(stack: Stack) -> None:
+    issuer = make_issuer(language="sv", email_fallback=True, print_fallback=False)
+    stack.add(issuer, make_invoice(buyer_org="5560000000", buyer_email=None))
+    _dispatch(stack, "inv1")
+    _dispatch(stack, "inv1")  # a duplicate message does not notify twice
+    invoice = stack.invoices.get("inv1")
+    assert invoice.status == InvoiceStatus.FAILED and stack.ledger.get("inv1", 1) is None
+    [notice] = sent_mails()
+    assert notice["Subject"] == "Faktura 1001 till Köpare AB kunde inte levereras"
+    body = notice.get_payload()
+    assert (
+        "Orsak: kunden kan inte ta emot e-faktura; kunden saknar e-postadress; utskick med brev är avstängt."
+        in body
+    )
+    assert "Lägg till kundens e-postadress i Spiris" in body
+
+
+def _seed_report(stack: Stack) -> None:
+    stack.add(make_issuer(), make_invoice("e1", number="1001"))
+    stack.add(
+        make_issuer(), make_invoice("m1", number="1002", buyer_org=None, buyer_email="kund@example.com")
+    )
+    _dispatch(stack, "e1")
+    _dispatch(stack, "m1")
+
+
+def test_dispatch_report_rows_and_csv(stack: Stack) -> None:
+    _seed_report(stack)
+    today = date.today()
+    rows = dispatch_report(stack.invoices, stack.ledger, today, today)
+    assert [(r.number, r.channel, r.status) for r in rows] == [
+        ("1001", "einvoice", "sent"),
+        ("1002", "email", "sent"),
+    ]
+    assert all(r.sent_at.endswith(("+01:00", "+02:00")) for r in rows)  # Stockholm time
+    parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert list(parsed[0]) == ["type", "number", "buyer", "channel", "status", "sent_at", "message"]
+    assert parsed[1]["buyer"] == "Köpare AB" and parsed[1]["type"] == "invoice"
+    assert dispatch_report(stack.invoices, stack.ledger, date(2020, 1, 1), date(2020, 1, 31)) == []
+
+
+def _api_event(query: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    return {
+        "httpMethod": "GET",
+        "path": "/reports/dispatch",
+        "resource": "/{proxy+}",
+        "headers": {},
+        "queryStringParameters": query,
+        "requestContext": {"stage": "test", "httpMethod": "GET", "path": "/reports/dispatch"},
+        "body": None,
+    }
+
+
+@pytest.fixture
+def api(stack: Stack):  # type: ignore[no-untyped-def]
+    """The real admin app (all routers, its error mapping), with the report reading the moto table."""
+    from invoice_bridge.api.admin import build_app
+
+    original = reports.sources
+    reports.sources = lambda: (stack.invoices, stack.ledger)
+    yield lambda query: build_app().resolve(_api_event(query), None)
+    reports.sources = original
+
+
+def test_report_api_json_csv_and_bad_dates(stack: Stack, api) -> None:  # type: ignore[no-untyped-def]
+    _seed_report(stack)
+    today = date.today().isoformat()
+    as_json = api({"from": today, "to": today})
+    assert as_json["statusCode"] == 200
+    body = json.loads(as_json["body"])
+    assert body["columns"] == ["type", "number", "buyer", "channel", "status", "sent_at", "message"]
+    assert [row["number"] for row in body["rows"]] == ["1001", "1002"]
+    as_csv = api({"from": today, "to": today, "format": "csv"})
+    headers = as_csv.get("multiValueHeaders") or {k: [v] for k, v in as_csv["headers"].items()}
+    assert as_csv["statusCode"] == 200 and headers["Content-Type"][0].startswith("text/csv")
+    assert "attachment" in headers["Content-Disposition"][0]
+    assert as_csv["body"].splitlines()[0] == "type,number,buyer,channel,status,sent_at,message"
+    for query in (
+        {"from": "2026-13-01", "to": today},
+        {"to": today},
+        {"from": today, "to": "2020-01-01"},
+        {"from": today, "to": today, "format": "xml"},
+    ):
+        answer = api(query)
+        assert answer["statusCode"] == 400
+        assert json.loads(answer["body"])["error"]["code"] == "invalid_parameters"

@@ -1,0 +1,157 @@
+"""Channel policy and the failure e-mails (Swedish and English, printed with `pytest -s`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from invoice_bridge.dispatch import (
+    Failure,
+    FailureNotifier,
+    NoChannel,
+    Route,
+    buyer_mail,
+    choose_channel,
+    render,
+)
+from invoice_bridge.models.invoice import Invoice, Party, PostalAddress
+from invoice_bridge.models.issuer import Address, DispatchSettings, Issuer
+from invoice_bridge.ports import Mail, Receiver
+
+
+def _issuer(language: str = "sv", **dispatch: bool) -> Issuer:
+    return Issuer(
+        id="iss1",
+        name="Utställare AB",
+        org_number="5560360793",
+        address=Address(street="Gatan 1", postal_code="11122", city="Stockholm"),
+        notification_email="byra@example.com",
+        language=language,  # type: ignore[arg-type]
+        dispatch=DispatchSettings(**dispatch),
+    )
+
+
+def _invoice(
+    email: str | None = "kund@example.com", street: str | None = "Vägen 2", language: str = "sv"
+) -> Invoice:
+    return Invoice(
+        id="inv1",
+        issuer_id="iss1",
+        integration_id="int1",
+        source_id="s1",
+        content_hash="h",
+        number="1001",
+        issue_date=date(2026, 11, 20),
+        due_date=date(2026, 12, 20),
+        language=language,  # type: ignore[arg-type]
+        seller=Party(name="Utställare AB"),
+        buyer=Party(
+            name="Köpare AB",
+            org_number="5567321707",
+            email=email,
+            address=PostalAddress(street=street, postal_code="41101", city="Göteborg"),
+        ),
+        rows=[],
+        vat_breakdown=[],
+        net_total=Decimal("100.00"),
+        vat_total=Decimal("25.00"),
+        gross_total=Decimal("125.00"),
+    )
+
+
+RECEIVER = Receiver(eia="0007:5567321707", name="Köpare AB")
+
+
+def test_einvoice_first_then_email_then_print() -> None:
+    assert choose_channel(_issuer(), _invoice(), RECEIVER) == Route("einvoice", "0007:5567321707")
+    assert choose_channel(_issuer(), _invoice(), None) == Route("email", "kund@example.com")
+    assert choose_channel(_issuer(email_fallback=False), _invoice(), None) == Route("print", "Köpare AB")
+    assert choose_channel(_issuer(), _invoice(email=None), None) == Route("print", "Köpare AB")
+
+
+def test_no_channel_says_why() -> None:
+    none = choose_channel(_issuer(print_fallback=False), _invoice(email=None), None)
+    assert isinstance(none, NoChannel)
+    assert none.causes == ("not_reachable", "no_email", "print_fallback_off")
+    no_operator = choose_channel(_issuer(), _invoice(email=None), RECEIVER, operator_available=False)
+    assert isinstance(no_operator, NoChannel) and no_operator.causes == (
+        "no_operator",
+        "no_email",
+        "print_needs_operator",
+    )
+    no_address = choose_channel(_issuer(), _invoice(email=None, street=None), None)
+    assert isinstance(no_address, NoChannel) and "no_postal_address" in no_address.causes
+
+
+class RecordingMailer:
+    """A Mailer that keeps what it was asked to send (the port, not SES)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Mail] = []
+
+    def send(self, mail: Mail) -> str:
+        self.sent.append(mail)
+        return f"m-{len(self.sent)}"
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "phrases"),
+    [
+        (
+            "sv",
+            "Faktura 1001 till Köpare AB kunde inte levereras",
+            [
+                "Orsak: operatören tog inte emot fakturan.",
+                "Detaljer från operatören: Invalid buyer reference",
+                "Kontrollera fakturans uppgifter",
+                "via e-faktura",
+                "125.00 SEK",
+            ],
+        ),
+        (
+            "en",
+            "Invoice 1001 to Köpare AB could not be delivered",
+            [
+                "Reason: the operator did not accept the invoice.",
+                "Details from the operator: Invalid buyer reference",
+                "Check the invoice details",
+                "by e-invoice",
+                "125.00 SEK",
+            ],
+        ),
+    ],
+)
+def test_failure_email_in_the_issuers_language(language: str, subject: str, phrases: list[str]) -> None:
+    mailer = RecordingMailer()
+    FailureNotifier(mailer).notify(
+        _issuer(language), _invoice(), Failure("rejected", "Invalid buyer reference", "einvoice")
+    )
+    [mail] = mailer.sent
+    print(f"\n--- failure e-mail ({language}) ---\nTo: {mail.to[0]}\nSubject: {mail.subject}\n\n{mail.text}")
+    assert mail.to == ["byra@example.com"] and mail.subject == subject
+    for phrase in phrases:
+        assert phrase in mail.text
+    assert "Subject:" not in mail.text and "{%" not in mail.text
+
+
+def test_outcome_unknown_notice_asks_to_check_before_resending() -> None:
+    _, body = render(
+        "failure",
+        "sv",
+        issuer=_issuer(),
+        invoice=_invoice(),
+        failure=Failure("outcome_unknown", "x", "email"),
+    )
+    assert "Fråga kunden innan du skickar om" in body and "Detaljer" not in body
+
+
+def test_buyer_mail_carries_the_pdf_in_the_invoice_language() -> None:
+    mail = buyer_mail(_issuer(), _invoice(language="en"), b"%PDF")
+    assert mail.subject == "Invoice 1001 from Utställare AB" and mail.to == ["kund@example.com"]
+    assert [(a.filename, a.content_type, a.body) for a in mail.attachments] == [
+        ("invoice-1001.pdf", "application/pdf", b"%PDF")
+    ]
+    assert "Amount due: 125.00 SEK, due 2026-12-20." in mail.text
+    with pytest.raises(ValueError):
+        buyer_mail(_issuer(), _invoice(email=None), b"%PDF")

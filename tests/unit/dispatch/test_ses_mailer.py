@@ -1,0 +1,46 @@
+"""SesMailer on moto: Simple content without attachments, Raw MIME with them."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import boto3
+import pytest
+from invoice_bridge.adapters.ses_mailer import SesMailer
+from invoice_bridge.dispatch import MailNotSent
+from invoice_bridge.ports import Attachment, Mail
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+
+@pytest.fixture
+def ses():
+    with mock_aws():
+        boto3.client("ses").verify_email_identity(EmailAddress="invoices@example.com")
+        yield ses_backends[DEFAULT_ACCOUNT_ID]["eu-north-1"]
+
+
+def test_simple_and_raw(ses) -> None:  # type: ignore[no-untyped-def]
+    mailer = SesMailer("invoices@example.com")
+    mailer.send(Mail(to=["a@example.com"], subject="Hej", text="Text"))
+    mailer.send(
+        Mail(
+            to=["b@example.com"],
+            subject="Faktura 1 från Åkeri AB",
+            text="Bifogad",
+            attachments=[Attachment("faktura-1.pdf", "application/pdf", b"%PDF-1.7")],
+        )
+    )
+    simple, raw = ses.sent_messages
+    assert simple.subject == "Hej" and simple.destinations["ToAddresses"] == ["a@example.com"]
+    parsed = email.message_from_string(raw.raw_data, policy=email.policy.default)
+    assert parsed["Subject"] == "Faktura 1 från Åkeri AB" and parsed["From"] == "invoices@example.com"
+    [pdf] = [part for part in parsed.walk() if part.get_filename()]
+    assert pdf.get_content_type() == "application/pdf" and pdf.get_content() == b"%PDF-1.7"
+
+
+def test_refusal_is_mail_not_sent(ses) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(MailNotSent):
+        SesMailer("unverified@example.com").send(Mail(to=["a@example.com"], subject="s", text="t"))

@@ -1,0 +1,304 @@
+"""Source invoices as Spiris sends them (booked unless told otherwise)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from invoice_bridge.models.spiris import Customer, CustomerInvoice
+
+CUSTOMER_ID = "a4d2e1f0-2222-4b8b-9c1d-112233445566"
+
+
+def source_invoice(number: int = 1042, **overrides: Any) -> CustomerInvoice:
+    data: dict[str, Any] = {
+        "Id": str(uuid.uuid4()),
+        "InvoiceNumber": number,
+        "IsCreditInvoice": False,
+        "CustomerId": CUSTOMER_ID,
+        "CustomerName": "Kund AB",
+        "InvoiceCustomerName": "Kund AB",
+        "InvoiceAddress1": "Storgatan 1",
+        "InvoicePostalCode": "111 22",
+        "InvoiceCity": "Stockholm",
+        "InvoiceCountryCode": "SE",
+        "CurrencyCode": "SEK",
+        "TotalAmount": Decimal("12500.00"),
+        "TotalVatAmount": Decimal("2500.00"),
+        "TotalAmountInvoiceCurrency": Decimal("12500.00"),
+        "TotalVatAmountInvoiceCurrency": Decimal("2500.00"),
+        "TotalRoundings": Decimal("0"),
+        "RemainingAmount": Decimal("12500.00"),
+        "RemainingAmountInvoiceCurrency": Decimal("12500.00"),
+        "PaymentStatus": 1,
+        "InvoiceDate": datetime(2026, 10, 31),
+        "DueDate": datetime(2026, 11, 30),
+        "VoucherId": str(uuid.uuid4()),
+        "VoucherNumber": "B 233",
+        "ModifiedUtc": datetime(2026, 10, 31, 9, 12, 45, tzinfo=UTC),
+        "SendType": None,
+        "HasAutoInvoiceError": False,
+        "IsSold": False,
+        "CreditedBy": [],
+        "VatSpecification": [
+            {
+                "AmountInvoiceCurrency": Decimal("10000"),
+                "VatAmountInvoiceCurrency": Decimal("2500"),
+                "VatPercent": Decimal("0.25"),
+            }
+        ],
+        "Rows": [
+            {
+                "LineNumber": 0,
+                "Text": "Konsulttimmar oktober",
+                "Quantity": Decimal("10"),
+                "UnitPrice": Decimal("1000"),
+                "AmountNoVat": Decimal("10000"),
+                "Amount": Decimal("10000"),
+                "VatRate": Decimal("0.25"),
+                "UnitAbbreviation": "h",
+            }
+        ],
+    }
+    data.update(overrides)
+    return CustomerInvoice.model_validate(data)
+
+
+def customer(customer_id: str = CUSTOMER_ID) -> Customer:
+    return Customer(
+        Id=customer_id,
+        Name="Kund AB",
+        CorporateIdentityNumber="556036-0793",
+        EmailAddress="faktura@kund.se",
+        InvoiceAddress1="Storgatan 1",
+        InvoicePostalCode="111 22",
+        InvoiceCity="Stockholm",
+        InvoiceCountryCode="SE",
+    )
+
+
+# --- in-memory doubles of our ports ------------------------------------------------------------
+
+import threading  # noqa: E402
+from collections.abc import Iterator, Mapping  # noqa: E402
+from datetime import timedelta  # noqa: E402
+
+from invoice_bridge.fetch.decisions import SyncDecision  # noqa: E402
+from invoice_bridge.models.integration import Integration  # noqa: E402
+from invoice_bridge.models.invoice import Invoice, InvoiceEvent  # noqa: E402
+from invoice_bridge.models.issuer import Issuer  # noqa: E402
+from invoice_bridge.models.spiris import Meta  # noqa: E402
+from invoice_bridge.ports import ConflictError, InvoicePage, NotFound  # noqa: E402
+
+
+class MemoryIntegrations:
+    def __init__(self, *integrations: Integration):
+        self.items = {i.id: i.model_copy(deep=True) for i in integrations}
+
+    def get(self, integration_id: str) -> Integration:
+        if integration_id not in self.items:
+            raise NotFound(integration_id)
+        return self.items[integration_id].model_copy(deep=True)
+
+    def put(self, integration: Integration) -> None:
+        self.items[integration.id] = integration.model_copy(deep=True)
+
+    def list(self, issuer_id: str | None = None) -> list[Integration]:
+        return [i.model_copy(deep=True) for i in self.items.values() if issuer_id in (None, i.issuer_id)]
+
+
+class MemoryIssuers:
+    def __init__(self, *issuers: Issuer):
+        self.items = {i.id: i for i in issuers}
+
+    def get(self, issuer_id: str) -> Issuer:
+        if issuer_id not in self.items:
+            raise NotFound(issuer_id)
+        return self.items[issuer_id]
+
+    def put(self, issuer: Issuer) -> None:
+        self.items[issuer.id] = issuer
+
+    def list(self) -> list[Issuer]:
+        return list(self.items.values())
+
+
+class MemoryInvoices:
+    def __init__(self) -> None:
+        self.items: dict[str, Invoice] = {}
+        self.by_source: dict[tuple[str, str], str] = {}
+        self.event_log: dict[str, list[InvoiceEvent]] = {}
+
+    def get(self, invoice_id: str) -> Invoice:
+        if invoice_id not in self.items:
+            raise NotFound(invoice_id)
+        return self.items[invoice_id].model_copy(deep=True)
+
+    def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None:
+        invoice_id = self.by_source.get((issuer_id, source_id))
+        return self.get(invoice_id) if invoice_id else None
+
+    def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
+        current = self.items.get(invoice.id)
+        if expected_updated_at is not None and (current is None or current.updated_at != expected_updated_at):
+            raise ConflictError(invoice.id)
+        self.items[invoice.id] = invoice.model_copy(deep=True)
+        self.by_source[(invoice.issuer_id, invoice.source_id)] = invoice.id
+
+    def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
+        self.event_log.setdefault(invoice_id, []).append(event)
+
+    def events(self, invoice_id: str) -> list[InvoiceEvent]:
+        return list(self.event_log.get(invoice_id, []))
+
+    def list(self, issuer_id=None, status=None, limit=50, cursor=None):  # type: ignore[no-untyped-def]
+        found = [
+            i for i in self.items.values() if issuer_id in (None, i.issuer_id) and status in (None, i.status)
+        ]
+        return found[:limit], None
+
+
+class MemoryDecisions:
+    def __init__(self) -> None:
+        self.latest_by: dict[tuple[str, str], SyncDecision] = {}
+        self.first_by: dict[tuple[str, str], SyncDecision] = {}
+
+    def get(self, integration_id: str, source_id: str) -> SyncDecision | None:
+        return self.latest_by.get((integration_id, source_id))
+
+    def record(self, integration_id: str, decision: SyncDecision, *, first_sync: bool) -> None:
+        self.latest_by[(integration_id, decision.source_id)] = decision
+        if first_sync:
+            self.first_by[(integration_id, decision.source_id)] = decision
+
+    def reconciliation(self, integration_id: str) -> list[SyncDecision]:
+        return [d for (i, _), d in self.first_by.items() if i == integration_id]
+
+    def latest(self, integration_id: str) -> list[SyncDecision]:
+        return [d for (i, _), d in self.latest_by.items() if i == integration_id]
+
+
+class ListQueue:
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+    def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None:
+        self.messages.append(dict(message))
+
+
+class MemoryDocuments:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self.objects[key] = body
+
+    def get(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise NotFound(key)
+        return self.objects[key]
+
+    def presign(self, key: str, expires_seconds: int = 300) -> str:
+        return f"memory://{key}"
+
+
+class FakeSpiris:
+    """A Spiris company behind the SpirisApi port: invoices ordered by ModifiedUtc like a real list,
+    `modifiedSinceUtc` filtering, paging, a server clock, request counting and injectable failures."""
+
+    def __init__(self, invoices: list[CustomerInvoice] | None = None, *, page_size: int = 100):
+        self.invoices: dict[str, CustomerInvoice] = {}
+        self.customers: dict[str, Customer] = {CUSTOMER_ID: customer()}
+        self.page_size = page_size
+        self.clock = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+        self.requests: list[str] = []
+        self.fail_on_page: dict[int, Exception] = {}
+        self.pdf_error: Exception | None = None
+        self.on_page: Any = None  # callable(page_number) run before a page is served
+        self._lock = threading.Lock()
+        for invoice in invoices or []:
+            self.add(invoice)
+
+    def tick(self, seconds: int = 1) -> datetime:
+        self.clock += timedelta(seconds=seconds)
+        return self.clock
+
+    def add(self, invoice: CustomerInvoice) -> CustomerInvoice:
+        stored = invoice.model_copy(update={"ModifiedUtc": self.tick()})
+        self.invoices[stored.Id] = stored
+        return stored
+
+    def modify(self, invoice_id: str, **changes: Any) -> CustomerInvoice:
+        data = {**self.invoices[invoice_id].model_dump(), **changes, "ModifiedUtc": self.tick()}
+        stored = CustomerInvoice.model_validate(data)
+        self.invoices[invoice_id] = stored
+        return stored
+
+    def company_settings(self):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    def customer_invoices_page(
+        self, page: int, page_size: int, modified_since: datetime | None
+    ) -> InvoicePage:
+        self.requests.append(f"customerinvoices?page={page}")
+        if self.on_page:
+            self.on_page(page)
+        if page in self.fail_on_page:
+            raise self.fail_on_page.pop(page)
+        matching = sorted(
+            (i for i in self.invoices.values() if modified_since is None or i.ModifiedUtc >= modified_since),
+            key=lambda i: (i.ModifiedUtc, i.Id),
+        )
+        total_pages = (len(matching) + page_size - 1) // page_size
+        data = matching[(page - 1) * page_size : page * page_size]
+        meta = Meta(
+            CurrentPage=page,
+            PageSize=page_size,
+            TotalNumberOfPages=total_pages,
+            TotalNumberOfResults=len(matching),
+            ServerTimeUtc=self.clock,
+        )
+        return InvoicePage(meta=meta, invoices=[d.model_copy(deep=True) for d in data])
+
+    def iter_customer_invoices(self, modified_since: datetime | None) -> Iterator[InvoicePage]:
+        page = 1
+        while page <= 10_000:
+            result = self.customer_invoices_page(page, self.page_size, modified_since)
+            yield result
+            if not result.invoices or result.meta.CurrentPage >= result.meta.TotalNumberOfPages:
+                return
+            page += 1
+
+    def customer(self, customer_id: str) -> Customer:
+        self.requests.append(f"customers/{customer_id}")
+        return self.customers[customer_id]
+
+    def customer_invoice_pdf(self, invoice_id: str) -> bytes:
+        self.requests.append(f"customerinvoices/{invoice_id}/pdf")
+        if self.pdf_error:
+            raise self.pdf_error
+        return b"%PDF-1.4 source " + invoice_id.encode()
+
+
+class FakeClock:
+    """A shared fake clock: `sleep` advances it instead of waiting."""
+
+    def __init__(self, start: float):
+        self.now = start
+        self._lock = threading.Lock()
+        self.slept = 0.0
+
+    def time(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+            self.slept += seconds
+
+
+# The process-local counter of the budget module serves as the in-memory double.
+from invoice_bridge.fetch.budget import MemoryMinuteCounter  # noqa: E402,F401

@@ -1,0 +1,400 @@
+"""The sync of one integration against in-memory ports and a fake Spiris company."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from fetch_doubles import (
+    FakeSpiris,
+    ListQueue,
+    MemoryDecisions,
+    MemoryDocuments,
+    MemoryIntegrations,
+    MemoryInvoices,
+    MemoryIssuers,
+    source_invoice,
+)
+from invoice_bridge.adapters.spiris_api import (
+    SpirisFatal,
+    SpirisNotFound,
+    SpirisReauthenticate,
+    SpirisRetryable,
+)
+from invoice_bridge.fetch.sync import (
+    IntegrationFailed,
+    IntegrationNeedsReconsent,
+    SyncWindowUnstable,
+    sync_integration,
+)
+from invoice_bridge.mapping import invoice_id_for
+from invoice_bridge.models.integration import Integration, IntegrationStatus
+from invoice_bridge.models.invoice import InvoiceStatus
+from invoice_bridge.models.issuer import Address, Issuer
+
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+class World:
+    def __init__(self, *, hold_first_sync: bool = True, page_size: int = 100):
+        self.issuer = Issuer(
+            id="issuer-1",
+            name="Exempelbolaget AB",
+            org_number="5560360793",
+            vat_number="SE556036079301",
+            address=Address(street="Exempelvägen 2", postal_code="22233", city="Lund"),
+            notification_email="ekonomi@exempel.se",
+            bankgiro="1234566",
+            hold_first_sync=hold_first_sync,
+        )
+        self.integration = Integration(
+            id="int-1",
+            issuer_id=self.issuer.id,
+            contact_name="Anna",
+            contact_email="anna@exempel.se",
+            status=IntegrationStatus.ACTIVE,
+            created_at=NOW - timedelta(days=1),
+        )
+        self.integrations = MemoryIntegrations(self.integration)
+        self.issuers = MemoryIssuers(self.issuer)
+        self.invoices = MemoryInvoices()
+        self.decisions = MemoryDecisions()
+        self.render = ListQueue()
+        self.documents = MemoryDocuments()
+        self.spiris = FakeSpiris(page_size=page_size)
+
+    def sync(self, now: datetime = NOW):  # type: ignore[no-untyped-def]
+        return sync_integration(
+            self.integration.id,
+            integrations=self.integrations,
+            issuers=self.issuers,
+            invoices=self.invoices,
+            decisions=self.decisions,
+            spiris=self.spiris,
+            render_queue=self.render,
+            documents=self.documents,
+            now=now,
+            overlap_seconds=300,
+        )
+
+    def ours(self, source_id: str):  # type: ignore[no-untyped-def]
+        return self.invoices.find_by_source(self.issuer.id, source_id)
+
+    def statuses(self, source_id: str) -> list[str]:
+        return [e.status for e in self.invoices.events(invoice_id_for(self.issuer.id, source_id))]
+
+    def mark(self, source_id: str, status: InvoiceStatus) -> None:
+        invoice = self.ours(source_id)
+        invoice.status = status
+        self.invoices.put(invoice)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_first_sync_imports_the_selected_holds_them_and_lists_every_decision(world: World) -> None:
+    unpaid = world.spiris.add(source_invoice(1001))
+    overdue = world.spiris.add(source_invoice(1002, PaymentStatus=2))
+    paid = world.spiris.add(source_invoice(1003, PaymentStatus=0, RemainingAmount=Decimal("0")))
+    kivra = world.spiris.add(source_invoice(1004, SendType=4))
+    euro = world.spiris.add(source_invoice(1005, CurrencyCode="EUR"))
+
+    result = world.sync()
+
+    assert result.first_sync and result.seen == 5 and result.imported == 3
+    imported = {m["invoice_id"] for m in world.render.messages}
+    assert imported == {invoice_id_for(world.issuer.id, s.Id) for s in (unpaid, overdue, euro)}
+    assert all(m["version"] == 1 for m in world.render.messages)
+    assert world.ours(unpaid.Id).hold is True
+    assert world.ours(euro.Id).currency == "EUR"
+    assert world.ours(paid.Id) is None and world.ours(kivra.Id) is None
+    reconciliation = {d.source_id: (d.selected, d.reason) for d in world.decisions.reconciliation("int-1")}
+    assert reconciliation == {
+        unpaid.Id: (True, "selected"),
+        overdue.Id: (True, "selected"),
+        paid.Id: (False, "paid"),
+        kivra.Id: (False, "sent_by_kivra"),
+        euro.Id: (True, "selected"),
+    }
+    stored = world.integrations.get("int-1")
+    assert stored.first_sync_done and stored.watermark == world.spiris.clock
+    assert stored.last_success_at == NOW and stored.last_error is None
+
+
+def test_later_syncs_do_not_hold_and_do_not_change_the_reconciliation_list(world: World) -> None:
+    first = world.spiris.add(source_invoice(1001))
+    world.sync()
+    later = world.spiris.add(source_invoice(1002))
+    world.spiris.modify(first.Id, PaymentStatus=0, RemainingAmount=Decimal("0"))
+
+    world.sync(NOW + timedelta(hours=1))
+
+    assert world.ours(later.Id).hold is False
+    assert [(d.source_id, d.reason) for d in world.decisions.reconciliation("int-1")] == [
+        (first.Id, "selected")
+    ]
+    assert world.decisions.get("int-1", first.Id).reason == "paid"
+
+
+def test_an_idle_poll_costs_one_request(world: World) -> None:
+    world.spiris.add(source_invoice(1001))
+    world.sync()
+    world.spiris.requests.clear()
+    world.render.messages.clear()
+    world.spiris.tick(60)  # the overlap window still covers the invoice: it is re-read, not re-imported
+
+    world.sync(NOW + timedelta(minutes=5))
+
+    assert world.spiris.requests == ["customerinvoices?page=1"]
+    assert world.render.messages == []
+
+
+def test_customer_details_are_fetched_once_per_sync_and_source_pdf_archived(world: World) -> None:
+    a = world.spiris.add(source_invoice(1001))
+    world.spiris.add(source_invoice(1002))
+
+    world.sync()
+
+    assert world.spiris.requests.count("customers/a4d2e1f0-2222-4b8b-9c1d-112233445566") == 1
+    invoice = world.ours(a.Id)
+    assert invoice.buyer.org_number == "5560360793"
+    assert invoice.source_pdf_key == f"issuer-1/invoices/{invoice.id}/v1/source.pdf"
+    assert world.documents.objects[invoice.source_pdf_key].startswith(b"%PDF")
+
+
+def test_a_missing_source_pdf_is_an_event_not_a_lost_invoice(world: World) -> None:
+    a = world.spiris.add(source_invoice(1001))
+    world.spiris.pdf_error = SpirisNotFound("gone")
+
+    world.sync()
+
+    assert world.ours(a.Id).source_pdf_key is None
+    assert world.statuses(a.Id) == ["queued", "source_pdf_unavailable"]
+    assert len(world.render.messages) == 1
+
+
+def test_unchanged_content_is_nothing_new(world: World) -> None:
+    a = world.spiris.add(source_invoice(1001))
+    world.sync()
+    world.spiris.modify(a.Id, PaymentDate=None)  # ModifiedUtc moves, content does not
+    world.render.messages.clear()
+
+    result = world.sync(NOW + timedelta(hours=1))
+
+    assert result.unchanged == 1 and world.render.messages == []
+    assert world.ours(a.Id).version == 1
+
+
+def test_changed_before_dispatch_is_a_new_version_rendered_again(world: World) -> None:
+    a = world.spiris.add(source_invoice(1001))
+    world.sync()
+    world.mark(a.Id, InvoiceStatus.RENDERED)
+    world.spiris.modify(a.Id, YourReference="Bertil Berg", DueDate=datetime(2026, 12, 31))
+    world.render.messages.clear()
+
+    world.sync(NOW + timedelta(hours=1))
+
+    invoice = world.ours(a.Id)
+    assert (invoice.version, invoice.status, invoice.buyer_reference) == (
+        2,
+        InvoiceStatus.QUEUED,
+        "Bertil Berg",
+    )
+    assert invoice.hold is True  # still the first sync's invoice, still under review
+    assert world.render.messages == [{"invoice_id": invoice.id, "version": 2}]
+    assert world.statuses(a.Id)[-1] == "queued"
+    assert "version 2" in world.invoices.events(invoice.id)[-1].detail
+
+
+def test_paid_before_dispatch_is_cancelled_after_dispatch_only_recorded(world: World) -> None:
+    queued = world.spiris.add(source_invoice(1001))
+    sent = world.spiris.add(source_invoice(1002))
+    world.sync()
+    world.mark(sent.Id, InvoiceStatus.SENT)
+    for source in (queued, sent):
+        world.spiris.modify(source.Id, PaymentStatus=0, RemainingAmount=Decimal("0"))
+    world.render.messages.clear()
+
+    world.sync(NOW + timedelta(hours=1))
+
+    cancelled = world.ours(queued.Id)
+    assert (cancelled.status, cancelled.status_reason) == (InvoiceStatus.CANCELLED, "paid")
+    assert world.statuses(queued.Id)[-1] == "cancelled"
+    assert world.ours(sent.Id).status == InvoiceStatus.SENT
+    assert world.statuses(sent.Id)[-1] == "source_paid"
+    assert world.render.messages == []
+
+
+def test_changed_after_sending_is_recorded_once_and_never_sent_again(world: World) -> None:
+    a = world.spiris.add(source_invoice(1001))
+    world.sync()
+    world.mark(a.Id, InvoiceStatus.DELIVERED)
+    world.spiris.modify(a.Id, YourReference="Ändrad")
+    world.render.messages.clear()
+
+    world.sync(NOW + timedelta(hours=1))
+    world.sync(NOW + timedelta(hours=1, minutes=1))  # the overlap re-reads it: no second event
+
+    assert world.render.messages == []
+    assert world.ours(a.Id).version == 1
+    assert world.statuses(a.Id).count("changed_at_source") == 1
+
+
+def test_credit_invoices_follow_their_original(world: World) -> None:
+    sent_original = world.spiris.add(source_invoice(1001))
+    unsent_original = world.spiris.add(source_invoice(1002))
+    world.sync()
+    world.mark(sent_original.Id, InvoiceStatus.SENT)
+    credit_of_sent = world.spiris.add(
+        source_invoice(
+            1003,
+            IsCreditInvoice=True,
+            ReferringInvoiceId=sent_original.Id,
+            TotalAmount=Decimal("-12500"),
+            RemainingAmount=Decimal("-12500"),
+        )
+    )
+    credit_of_unsent = world.spiris.add(
+        source_invoice(
+            1004,
+            IsCreditInvoice=True,
+            ReferringInvoiceId=unsent_original.Id,
+            TotalAmount=Decimal("-12500"),
+            RemainingAmount=Decimal("-12500"),
+        )
+    )
+    world.spiris.modify(
+        unsent_original.Id,
+        CreditedBy=[{"CreditInvoiceId": credit_of_unsent.Id}],
+        RemainingAmount=Decimal("0"),
+    )
+
+    world.sync(NOW + timedelta(hours=1))
+
+    credit = world.ours(credit_of_sent.Id)
+    assert (credit.document_type, credit.original_number) == ("credit_note", "1001")
+    assert world.ours(credit_of_unsent.Id) is None
+    assert world.decisions.get("int-1", credit_of_unsent.Id).reason == "credit_of_unsent_original"
+    assert world.ours(unsent_original.Id).status == InvoiceStatus.CANCELLED
+    assert world.decisions.get("int-1", unsent_original.Id).reason == "credited"
+
+
+def test_the_watermark_moves_only_after_the_whole_window_was_read() -> None:
+    world = World(page_size=10)
+    sources = [world.spiris.add(source_invoice(2000 + n)) for n in range(35)]
+    world.spiris.fail_on_page[3] = SpirisRetryable("503 after the client's retries", status=503)
+
+    with pytest.raises(SpirisRetryable):
+        world.sync()
+
+    stored = world.integrations.get("int-1")
+    assert stored.watermark is None and not stored.first_sync_done
+    assert stored.last_error == "Spiris unavailable; retrying" and stored.status == IntegrationStatus.ACTIVE
+    assert len(world.render.messages) == 20  # pages 1-2 were handed on
+
+    world.sync(NOW + timedelta(minutes=1))  # the SQS retry
+
+    assert world.integrations.get("int-1").watermark is not None
+    assert {m["invoice_id"] for m in world.render.messages} == {
+        invoice_id_for("issuer-1", s.Id) for s in sources
+    }
+    assert len(world.render.messages) == 35  # each exactly once
+
+
+def test_a_hand_off_lost_in_a_crash_is_repeated_on_the_retry(world: World) -> None:
+    a = world.spiris.add(source_invoice(1001))
+
+    class FlakyQueue(ListQueue):
+        fail = True
+
+        def send(self, message, deduplication_id=None):  # type: ignore[no-untyped-def]
+            if self.fail:
+                self.fail = False
+                raise ConnectionError("SQS unreachable")
+            super().send(message, deduplication_id)
+
+    world.render = FlakyQueue()
+    with pytest.raises(ConnectionError):
+        world.sync()
+    world.sync(NOW + timedelta(minutes=1))
+
+    assert world.render.messages == [{"invoice_id": invoice_id_for("issuer-1", a.Id), "version": 1}]
+
+
+def test_a_refused_grant_needs_reconsent(world: World) -> None:
+    world.spiris.add(source_invoice(1001))
+    world.spiris.fail_on_page[1] = SpirisReauthenticate("401")
+
+    with pytest.raises(IntegrationNeedsReconsent):
+        world.sync()
+
+    stored = world.integrations.get("int-1")
+    assert (
+        stored.status == IntegrationStatus.NEEDS_RECONSENT and stored.last_error and stored.watermark is None
+    )
+
+
+def test_a_fatal_spiris_error_sets_error_status(world: World) -> None:
+    world.spiris.fail_on_page[1] = SpirisFatal(4002, "NoAccessToModule")
+
+    with pytest.raises(IntegrationFailed) as raised:
+        world.sync()
+
+    assert raised.value.integration_id == "int-1"
+    stored = world.integrations.get("int-1")
+    assert (stored.status, stored.last_error) == (IntegrationStatus.ERROR, "Spiris error 4002")
+
+
+def test_a_paused_integration_is_not_read(world: World) -> None:
+    paused = world.integrations.get("int-1")
+    paused.status = IntegrationStatus.PAUSED
+    world.integrations.put(paused)
+
+    assert world.sync().skipped is True
+    assert world.spiris.requests == []
+
+
+def test_2500_invoices_modified_while_paging_all_arrive_exactly_once() -> None:
+    world = World(page_size=100)
+    sources = [world.spiris.add(source_invoice(10_000 + n)) for n in range(2_500)]
+    # While pages are read, invoices on pages already read are edited (still unpaid): each edit moves one
+    # invoice to the end of the ModifiedUtc order and shifts every later invoice one place forward.
+    edited = iter(sources[:60:3])
+
+    def edit_while_paging(page: int) -> None:
+        victim = next(edited, None) if page >= 2 else None
+        if victim is not None:
+            world.spiris.modify(victim.Id, YourReference=f"edited on page {page}")
+
+    world.spiris.on_page = edit_while_paging
+
+    result = world.sync()
+
+    # The edits shifted invoices across page boundaries: the first pass skipped some, the second read them.
+    assert result.passes == 2
+    ids = [m["invoice_id"] for m in world.render.messages if m["version"] == 1]
+    expected = {invoice_id_for("issuer-1", s.Id) for s in sources}
+    assert len(ids) == len(set(ids)) == 2_500  # no duplicates
+    assert set(ids) == expected  # 0 missing
+    assert len(world.invoices.items) == 2_500
+    edited_ids = {invoice_id_for("issuer-1", s.Id) for s in sources[:60:3]}
+    assert {m["invoice_id"] for m in world.render.messages if m["version"] == 2} == edited_ids
+    assert world.integrations.get("int-1").watermark == datetime(
+        2026, 11, 21, 8, 0, 2_500 % 60, tzinfo=UTC
+    ) + timedelta(minutes=2_500 // 60)
+
+
+def test_a_window_that_never_settles_keeps_the_watermark() -> None:
+    world = World(page_size=2)
+    sources = [world.spiris.add(source_invoice(3000 + n)) for n in range(6)]
+    world.spiris.on_page = lambda page: (
+        world.spiris.modify(sources[0].Id, YourReference=f"p{page}") if page == 2 else None
+    )
+
+    with pytest.raises(SyncWindowUnstable):
+        world.sync()
+
+    assert world.integrations.get("int-1").watermark is None

@@ -1,0 +1,79 @@
+"""In-memory implementations of the ports the render service uses (the real ones are DynamoDB/S3/SQS)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from invoice_bridge.models.invoice import Invoice, InvoiceEvent
+from invoice_bridge.models.issuer import Issuer
+from invoice_bridge.ports import ConflictError, NotFound
+
+
+class MemoryInvoices:
+    def __init__(self) -> None:
+        self.items: dict[str, Invoice] = {}
+        self.history: dict[str, list[InvoiceEvent]] = {}
+
+    def get(self, invoice_id: str) -> Invoice:
+        if invoice_id not in self.items:
+            raise NotFound(invoice_id)
+        return self.items[invoice_id]
+
+    def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None:
+        return next((i for i in self.items.values() if (i.issuer_id, i.source_id) == (issuer_id, source_id)), None)
+
+    def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
+        current = self.items.get(invoice.id)
+        if expected_updated_at is not None and (current is None or current.updated_at != expected_updated_at):
+            raise ConflictError(invoice.id)
+        self.items[invoice.id] = invoice
+
+    def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
+        self.history.setdefault(invoice_id, []).append(event)
+
+    def events(self, invoice_id: str) -> list[InvoiceEvent]:
+        return list(self.history.get(invoice_id, []))
+
+    def list(self, issuer_id=None, status=None, limit=50, cursor=None):  # type: ignore[no-untyped-def]
+        return list(self.items.values())[:limit], None
+
+
+class MemoryIssuers:
+    def __init__(self, *issuers: Issuer) -> None:
+        self.items = {i.id: i for i in issuers}
+
+    def get(self, issuer_id: str) -> Issuer:
+        if issuer_id not in self.items:
+            raise NotFound(issuer_id)
+        return self.items[issuer_id]
+
+    def put(self, issuer: Issuer) -> None:
+        self.items[issuer.id] = issuer
+
+    def list(self) -> list[Issuer]:
+        return list(self.items.values())
+
+
+class MemoryDocuments:
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self.objects[key] = (body, content_type)
+
+    def get(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise NotFound(key)
+        return self.objects[key][0]
+
+    def presign(self, key: str, expires_seconds: int = 300) -> str:
+        return f"memory://{key}"
+
+
+class MemoryQueue:
+    def __init__(self) -> None:
+        self.messages: list[tuple[dict[str, object], str | None]] = []
+
+    def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None:
+        self.messages.append((dict(message), deduplication_id))

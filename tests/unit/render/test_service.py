@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from invoice_bridge.mapping import to_invoice
+from invoice_bridge.models.invoice import InvoiceStatus
+from invoice_bridge.render.service import document_keys, render_invoice
+from render_doubles import MemoryDocuments, MemoryInvoices, MemoryIssuers, MemoryQueue
+from render_fixtures import CUSTOMER, ISSUER, logo_png, simple_source
+
+
+@pytest.fixture
+def world():  # type: ignore[no-untyped-def]
+    issuer = ISSUER.model_copy(update={"logo_key": f"{ISSUER.id}/logo"})
+    invoices, issuers, documents, queue = MemoryInvoices(), MemoryIssuers(issuer), MemoryDocuments(), MemoryQueue()
+    documents.put(f"{ISSUER.id}/logo", logo_png(), "image/png")
+    invoice = to_invoice(simple_source(), CUSTOMER, issuer, "int-1", office=None)
+    invoices.put(invoice)
+    return invoice, invoices, issuers, documents, queue
+
+
+def _render(world, **kwargs):  # type: ignore[no-untyped-def]
+    invoice, invoices, issuers, documents, queue = world
+    return render_invoice(invoice.id, invoice.version, invoices=invoices, issuers=issuers, documents=documents,
+                          dispatch_queue=queue, **kwargs)
+
+
+def test_render_stores_documents_updates_invoice_and_queues_dispatch(world) -> None:  # type: ignore[no-untyped-def]
+    invoice, invoices, _, documents, queue = world
+    outcome = _render(world, source_loader=lambda _invoice: simple_source())
+    pdf_key, xml_key = document_keys(invoice, 1)
+    assert outcome.status == "rendered" and pdf_key == f"issuer-1/invoices/{invoice.id}/v1/invoice.pdf"
+    assert documents.objects[pdf_key][0].startswith(b"%PDF") and documents.objects[pdf_key][1] == "application/pdf"
+    assert b"<cbc:EmbeddedDocumentBinaryObject" in documents.objects[xml_key][0]
+    stored = invoices.get(invoice.id)
+    assert (stored.status, stored.pdf_key, stored.einvoice_key) == (InvoiceStatus.RENDERED, pdf_key, xml_key)
+    assert [e.status for e in invoices.events(invoice.id)] == ["rendered"]
+    assert queue.messages == [({"invoice_id": invoice.id, "version": 1}, f"{invoice.id}:v1")]
+
+    again = _render(world)  # a redelivered message: nothing happens twice
+    assert again.status == "skipped" and len(queue.messages) == 1 and len(invoices.events(invoice.id)) == 1
+
+
+def test_held_invoice_is_rendered_but_not_dispatched(world) -> None:  # type: ignore[no-untyped-def]
+    invoice, invoices, _, _, queue = world
+    invoices.put(invoice.model_copy(update={"status": InvoiceStatus.HELD}))
+    assert _render(world).status == "held"
+    assert invoices.get(invoice.id).status == InvoiceStatus.HELD and queue.messages == []
+
+
+def test_superseded_version_is_skipped(world) -> None:  # type: ignore[no-untyped-def]
+    invoice, invoices, issuers, documents, queue = world
+    invoices.put(invoice.model_copy(update={"version": 2}))
+    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=issuers, documents=documents,
+                             dispatch_queue=queue)
+    assert outcome.status == "skipped" and documents.objects.keys() == {f"{ISSUER.id}/logo"}
+
+
+def test_rule_failure_fails_the_invoice_and_sends_nothing(world) -> None:  # type: ignore[no-untyped-def]
+    invoice, invoices, _, documents, queue = world
+    bad_seller = invoice.seller.model_copy(update={"org_number": "5560123457", "endpoint_id": "5560123457"})
+    invoices.put(invoice.model_copy(update={"seller": bad_seller}))
+    outcome = _render(world)
+    assert outcome.status == "failed"
+    stored = invoices.get(invoice.id)
+    assert stored.status == InvoiceStatus.FAILED and "SE-R-013" in (stored.status_reason or "")
+    assert invoices.events(invoice.id)[-1].status == "failed"
+    assert queue.messages == [] and list(documents.objects) == [f"{ISSUER.id}/logo"]
+
+
+def test_fidelity_mismatch_fails_the_invoice(world) -> None:  # type: ignore[no-untyped-def]
+    invoice, invoices, _, _, queue = world
+    changed_source = simple_source().model_copy(update={"TotalAmountInvoiceCurrency": Decimal("13762.00")})
+    outcome = _render(world, source_loader=lambda _invoice: changed_source)
+    assert outcome.status == "failed" and outcome.reasons == ["gross_total: ours 13761.00, source 13762.00"]
+    assert invoices.get(invoice.id).status == InvoiceStatus.FAILED and queue.messages == []
+
+
+def test_private_buyer_without_peppol_address_is_rendered(world) -> None:  # type: ignore[no-untyped-def]
+    from invoice_bridge.models.spiris import Customer
+    from render_fixtures import row, source
+
+    invoice, invoices, issuers, documents, queue = world
+    private = Customer(Id="p", Name="Privat Person", IsPrivatePerson=True, EmailAddress="p@example.se")
+    src = source(3003, [row(0, "Tjänst", "1", "100")], CustomerIsPrivatePerson=True, YourReference=None)
+    b2c = to_invoice(src, private, issuers.get(ISSUER.id), "int-1", office=None)
+    assert b2c.buyer.endpoint_id is None and b2c.buyer.org_number is None
+    invoices.put(b2c)
+    outcome = render_invoice(b2c.id, 1, invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue)
+    assert outcome.status == "rendered"
+    assert "1 rule warning" in invoices.events(b2c.id)[-1].detail
