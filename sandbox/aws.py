@@ -79,12 +79,10 @@ class LocalAws:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> str:
-        from moto.server import ThreadedMotoServer
+        from .moto_server import AtomicMotoServer
 
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        self._server = AtomicMotoServer(self.host, self.port)
+        self.endpoint_url = self._server.start()
         # Moto's backends are process-global: a stack started earlier in this process (or a test's
         # mock_aws) would otherwise leave its resources here.
         self.reset_state()

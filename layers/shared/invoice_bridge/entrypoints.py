@@ -105,5 +105,50 @@ def track_deliveries() -> dict[str, int]:
     return dict(counts)
 
 
-def sync(request: SyncRequest) -> None:
-    raise NotImplementedError  # wired once the fetch capability lands
+def office_payee():  # type: ignore[no-untyped-def]
+    from .models.issuer import OfficePayee
+
+    settings = wiring.get_settings()
+    return OfficePayee(
+        name=settings.office_name,
+        org_number=settings.office_org_number,
+        bankgiro=settings.office_bankgiro,
+        ocr_length_digit=settings.office_ocr_length_digit,
+    )
+
+
+def sync(request: SyncRequest) -> object:
+    """Fetch one integration's invoices. Retryable errors propagate (the message comes back);
+    an integration that needs the office's action is already marked and alerted, so it is not retried."""
+    from .adapters.dynamo_budget import dynamo_request_budget
+    from .adapters.spiris_api import HttpSpirisApi
+    from .consent.refresher import NotConnected, get_access_token
+    from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
+
+    settings = wiring.get_settings()
+    integrations = wiring.integration_repository()
+    integration = integrations.get(request.integration_id)
+    budget = dynamo_request_budget(settings.table_name, settings.spiris_requests_per_minute)
+    spiris = HttpSpirisApi(
+        settings.spiris_api_url,
+        lambda: get_access_token(integrations.get(integration.id)),
+        before_request=budget.before_request,
+        page_size=settings.spiris_page_size,
+    )
+    try:
+        return sync_integration(
+            integration.id,
+            integrations=integrations,
+            issuers=wiring.issuer_repository(),
+            invoices=wiring.invoice_repository(),
+            decisions=wiring.decision_store(),
+            spiris=spiris,
+            render_queue=wiring.render_queue(),
+            documents=wiring.document_store(),
+            office=office_payee(),
+            overlap_seconds=settings.sync_overlap_seconds,
+        )
+    except (IntegrationNeedsReconsent, IntegrationFailed, NotConnected) as exc:
+        logger.warning("sync stopped: integration needs action", extra={"integration_id": integration.id,
+                                                                          "reason": type(exc).__name__})
+        return None

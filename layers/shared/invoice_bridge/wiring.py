@@ -147,3 +147,13 @@ def operator_for(issuer):  # type: ignore[no-untyped-def]
     _operators[issuer.id] = (time.monotonic(), operator)
     return operator
 
+
+
+# --- fetch ---------------------------------------------------------------------------------------
+
+
+@_cached
+def decision_store():  # type: ignore[no-untyped-def]
+    from .adapters.dynamo_sync import DynamoDecisionStore
+
+    return DynamoDecisionStore(get_settings().table_name)

@@ -88,38 +88,14 @@ def aws() -> Iterator[Aws]:
         wiring.reset()
 
 
-def _serialised(app: Any) -> Any:
-    """Moto's backends check a condition and then write without a lock; real DynamoDB does both atomically.
-    Serving one request at a time restores that atomicity for tests that race conditional writes."""
-    lock = threading.Lock()
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        with lock:
-            return list(app(environ, start_response))
-
-    return wsgi
-
-
 @pytest.fixture
 def serial_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """A moto server (over real HTTP) whose conditional writes are atomic, as DynamoDB's are."""
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
+    from sandbox.moto_server import AtomicMotoServer
 
-    server = make_server(
-        "127.0.0.1",
-        0,
-        _serialised(DomainDispatcherApplication(create_backend_app)),
-        threaded=True,
-        request_handler=MotoRequestHandler,
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    endpoint = f"http://127.0.0.1:{server.server_port}"
+    server = AtomicMotoServer()
+    server.start()
+    endpoint = server.endpoint_url
     httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     wiring.reset()
@@ -127,7 +103,7 @@ def serial_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     key_id = boto3.client("kms").create_key(Description="tokens")["KeyMetadata"]["KeyId"]
     yield Aws(key_id=key_id)
     wiring.reset()
-    server.shutdown()
+    server.stop()
 
 
 @dataclass
@@ -167,7 +143,7 @@ class Spiris:
 def spiris() -> Iterator[Spiris]:
     server, url = serve("127.0.0.1", 0, SpirisSandboxConfig())
     yield Spiris(url=url, server=server)
-    server.shutdown()
+    server.stop()
 
 
 def make_settings(aws: Aws, spiris_url: str) -> Settings:

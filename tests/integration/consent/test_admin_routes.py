@@ -222,3 +222,15 @@ def test_enable_disable_and_revoke_pending_integration(app: Any) -> None:
     assert gone["statusCode"] == 204
     assert json_body(call(app, "GET", f"/integrations/{created['id']}"))["status"] == "revoked"
     assert call(app, "PATCH", f"/integrations/{created['id']}", body={"enabled": True})["statusCode"] == 409
+
+
+def test_openapi_describes_the_issuer_and_integration_routes(app: Any) -> None:
+    response = call(app, "GET", "/openapi.json")
+    assert response["statusCode"] == 200
+    paths = json_body(response)["paths"]
+    assert {"post"} <= set(paths["/issuers"])
+    assert {"get", "patch"} <= set(paths["/issuers/{issuer_id}"])
+    assert "put" in paths["/issuers/{issuer_id}/logo"] and "put" in paths["/issuers/{issuer_id}/operator"]
+    assert "post" in paths["/issuers/{issuer_id}/integrations"]
+    assert {"get", "patch", "delete"} <= set(paths["/integrations/{integration_id}"])
+    assert "post" in paths["/integrations/{integration_id}/invite"]

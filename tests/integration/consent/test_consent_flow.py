@@ -207,6 +207,7 @@ def test_wrong_company_is_revoked_and_not_kept(setup: Setup, spiris: Spiris) -> 
     [
         ({"modules": {"api": False}}, True, "The API add-on is not active", "module_missing"),
         ({}, False, "The user has no access in Spiris", "no_access"),
+        ({"error_mode": 4004}, True, "error code 4004", "spiris_4004"),  # company inactive
     ],
 )
 def test_module_missing_and_no_access(

@@ -13,6 +13,7 @@ KINDS = [
     "wrong_company",
     "module_missing",
     "no_access",
+    "spiris_refused",
     "unknown_link",
     "used_link",
     "expired_link",
@@ -23,6 +24,7 @@ VALUES = {
     "chosen": "556559-4230",
     "issuer": "Exempel AB",
     "expected": "556036-0793",
+    "code": "4004",
 }
 
 

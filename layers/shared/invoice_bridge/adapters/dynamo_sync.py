@@ -48,6 +48,9 @@ class DynamoDecisionStore:
             "detail": decision.detail,
             "source_modified_utc": _iso(decision.source_modified_utc),
             "invoice_number": decision.invoice_number,
+            "customer_name": decision.customer_name,
+            "amount": decision.amount,
+            "currency": decision.currency,
             "invoice_id": decision.invoice_id,
             "decided_at": _iso(decision.decided_at),
         }
@@ -91,6 +94,9 @@ class DynamoDecisionStore:
             detail=item.get(f"{prefix}detail") or "",
             source_modified_utc=_dt(item.get(f"{prefix}source_modified_utc")),
             invoice_number=int(number) if number is not None else None,
+            customer_name=item.get(f"{prefix}customer_name"),
+            amount=item.get(f"{prefix}amount"),
+            currency=item.get(f"{prefix}currency"),
             invoice_id=item.get(f"{prefix}invoice_id"),
             decided_at=_dt(item.get(f"{prefix}decided_at")),
         )

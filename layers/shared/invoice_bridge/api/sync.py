@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel
 
@@ -13,22 +11,6 @@ from ..fetch.schedule import request_sync
 router = Router()
 
 
-# Cached adapters of this capability, registered with wiring so `wiring.reset()` forgets them too.
-@wiring._cached
-def _integrations() -> Any:
-    getter = getattr(wiring, "integration_repository", None)
-    if getter is not None:
-        return getter()
-    from ..adapters.dynamo_integrations import DynamoIntegrations
-
-    return DynamoIntegrations(wiring.get_settings().table_name)
-
-
-@wiring._cached
-def _decisions() -> Any:
-    from ..adapters.dynamo_sync import DynamoDecisionStore
-
-    return DynamoDecisionStore(wiring.get_settings().table_name)
 
 
 class SyncAccepted(BaseModel):
@@ -39,6 +21,9 @@ class SyncAccepted(BaseModel):
 class ReconciliationEntry(BaseModel):
     source_id: str
     invoice_number: int | None = None
+    customer_name: str | None = None
+    amount: str | None = None
+    currency: str | None = None
     selected: bool
     reason: str
     detail: str = ""
@@ -56,7 +41,7 @@ class Reconciliation(BaseModel):
 
 @router.post("/integrations/<integration_id>/sync", summary="Sync this integration now")
 def post_sync(integration_id: str) -> tuple[SyncAccepted, int]:
-    request_sync(_integrations(), wiring.sync_queue(), integration_id)  # NotFound → 404
+    request_sync(wiring.integration_repository(), wiring.sync_queue(), integration_id)  # NotFound → 404
     return SyncAccepted(integration_id=integration_id), 202
 
 
@@ -64,15 +49,18 @@ def post_sync(integration_id: str) -> tuple[SyncAccepted, int]:
     "/integrations/<integration_id>/reconciliation", summary="The first sync's list of source invoices"
 )
 def get_reconciliation(integration_id: str) -> Reconciliation:
-    integration = _integrations().get(integration_id)  # NotFound → 404
+    integration = wiring.integration_repository().get(integration_id)  # NotFound → 404
     decisions = sorted(
-        _decisions().reconciliation(integration_id),
+        wiring.decision_store().reconciliation(integration_id),
         key=lambda d: (d.invoice_number is None, d.invoice_number or 0),
     )
     items = [
         ReconciliationEntry(
             source_id=d.source_id,
             invoice_number=d.invoice_number,
+            customer_name=d.customer_name,
+            amount=str(d.amount) if d.amount is not None else None,
+            currency=d.currency,
             selected=d.selected,
             reason=d.reason,
             detail=d.detail,

@@ -266,7 +266,8 @@ class ConsentFlow:
         try:
             company = self.s.read_company(tokens.access_token)
         except Exception as exc:  # noqa: BLE001 - mapped by its Spiris ErrorCode below
-            error_code = getattr(exc, "error_code", None)
+            # SpirisAccessError (identity adapter) says `error_code`; the API adapter's SpirisFatal says `code`.
+            error_code = getattr(exc, "error_code", None) or getattr(exc, "code", None)
             self._revoke_quietly(tokens, integration)
             if error_code == MODULE_MISSING:
                 self._set_status(integration, IntegrationStatus.ERROR, "module_missing")
@@ -274,6 +275,10 @@ class ConsentFlow:
             if error_code == NO_ACCESS:
                 self._set_status(integration, IntegrationStatus.ERROR, "no_access")
                 return result_page("no_access", language, office)
+            if isinstance(error_code, int) and 4000 <= error_code < 5000:
+                # Startup guide not done (4003), company inactive (4004), product variant (4009), licence (4012)...
+                self._set_status(integration, IntegrationStatus.ERROR, f"spiris_{error_code}")
+                return result_page("spiris_refused", language, office, code=str(error_code))
             raise
 
         if not same_company(issuer.org_number, company.CorporateIdentityNumber):

@@ -69,6 +69,7 @@ _RESULTS: dict[str, tuple[int, str, str, str, str, str | None]] = {
         "module_missing_steps",
     ),
     "no_access": (200, "badge_problem", "err", "no_access_title", "no_access_body", "no_access_steps"),
+    "spiris_refused": (200, "badge_problem", "err", "spiris_refused_title", "spiris_refused_body", None),
     "unknown_link": (404, "badge_link", "err", "unknown_link_title", "unknown_link_body", None),
     "used_link": (410, "badge_link", "warn", "used_link_title", "used_link_body", None),
     "expired_link": (410, "badge_link", "warn", "expired_link_title", "expired_link_body", None),

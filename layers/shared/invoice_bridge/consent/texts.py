@@ -76,6 +76,14 @@ TEXTS: dict[str, dict[str, Any]] = {
             "Be företagets administratör ge dig full behörighet i Spiris, eller",
             "vidarebefordra länken i e-postmeddelandet till någon som har full behörighet.",
         ],
+        "spiris_refused_title": "Spiris nekade åtkomst till företaget",
+        "spiris_refused_body": [
+            "Spiris svarade med felkod {code} när företaget skulle läsas, så ingenting sparades. Det kan bero på att "
+            "startguiden inte är klar, att företaget är inaktivt, att produktvarianten saknar kundfakturor eller att "
+            "licensvillkoren inte är godkända.",
+            "Logga in i Spiris och åtgärda det som visas där, öppna sedan länken i e-postmeddelandet igen. "
+            "{office} ser också felkoden.",
+        ],
         "unknown_link_title": "Länken hittades inte",
         "unknown_link_body": ["Kontrollera att hela länken kom med, eller be {office} skicka en ny."],
         "used_link_title": "Länken är redan använd",
@@ -191,6 +199,13 @@ TEXTS: dict[str, dict[str, Any]] = {
         "no_access_steps": [
             "Ask the company's administrator to give you full permission in Spiris, or",
             "forward the link in the e-mail to someone who has full permission.",
+        ],
+        "spiris_refused_title": "Spiris refused access to the company",
+        "spiris_refused_body": [
+            "Spiris answered with error code {code} when the company was read, so nothing was stored. The startup "
+            "guide may be unfinished, the company inactive, the product variant without customer invoices, or the "
+            "licence terms not accepted.",
+            "Log in to Spiris, fix what it shows, then open the link in the e-mail again. {office} sees the code too.",
         ],
         "unknown_link_title": "The link was not found",
         "unknown_link_body": ["Check that the whole link was copied, or ask {office} for a new one."],

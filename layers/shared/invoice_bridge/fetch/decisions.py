@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 
@@ -16,6 +17,9 @@ class SyncDecision:
     detail: str = ""
     source_modified_utc: datetime | None = None
     invoice_number: int | None = None
+    customer_name: str | None = None
+    amount: Decimal | None = None  # total in the invoice currency
+    currency: str | None = None
     invoice_id: str | None = None  # ours, when the source invoice was imported
     decided_at: datetime | None = None
 
