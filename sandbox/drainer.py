@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from .aws import REGION, LocalAws
@@ -84,9 +85,18 @@ def failed_message_ids(result: Any, batch_ids: list[str], report_failures: bool)
     return ids
 
 
+# Opt-in fault injection (sandbox/faults.py): called with the pump, the received messages and
+# `invoke(messages)` (runs the handler on those messages, returns its result); returns the handler's
+# result or raises as a crashed invocation would. None: the handler is called directly.
+InvokeHook = Callable[[Pump, list[dict[str, Any]], Callable[[list[dict[str, Any]]], Any]], Any]
+
+
 class Drainer:
-    def __init__(self, template: Template, aws: LocalAws, handlers: Handlers) -> None:
+    def __init__(
+        self, template: Template, aws: LocalAws, handlers: Handlers, invoke_hook: InvokeHook | None = None
+    ) -> None:
         self.template = template
+        self.invoke_hook = invoke_hook
         self.aws = aws
         self.handlers = handlers
         self.sqs = aws.client("sqs")
@@ -151,8 +161,15 @@ class Drainer:
             self._busy += 1
         try:
             batch_ids = [m["MessageId"] for m in messages]
+
+            def invoke(batch: list[dict[str, Any]]) -> Any:
+                return self.handlers.invoke(pump.function, sqs_event(batch, pump.queue_arn))
+
             try:
-                result = self.handlers.invoke(pump.function, sqs_event(messages, pump.queue_arn))
+                if self.invoke_hook is None:
+                    result = invoke(messages)
+                else:
+                    result = self.invoke_hook(pump, messages, invoke)
                 failed = failed_message_ids(result, batch_ids, pump.source.report_batch_item_failures)
             except Exception:
                 log.exception(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .aws import LocalAws
-from .drainer import Drainer
+from .drainer import Drainer, InvokeHook
 from .gateway import Gateway, sent_mail
 from .lambdas import Handlers
 from .scheduler import Scheduler
@@ -75,6 +75,8 @@ class LocalStack:
         environment: dict[str, str] | None = None,
         parameters: dict[str, str] | None = None,
         host: str = "127.0.0.1",
+        queue_visibility_seconds: int | None = None,
+        invoke_hook: InvokeHook | None = None,
     ) -> None:
         self.template_path = Path(template_path)
         self.host = host
@@ -83,6 +85,11 @@ class LocalStack:
         self.run_drainer = run_drainer
         self.run_scheduler = run_scheduler
         self.extra_environment = dict(environment or {})
+        # Local test acceleration (soak): every queue's VisibilityTimeout becomes this many seconds, so
+        # a failed record comes back (and a poison one reaches its DLQ) in seconds instead of the
+        # template's 720-1800 s. None keeps the template's values.
+        self.queue_visibility_seconds = queue_visibility_seconds
+        self.invoke_hook = invoke_hook  # opt-in fault injection around each handler call (sandbox/faults.py)
 
         self.schedule_seconds = schedule_seconds
 
@@ -137,6 +144,8 @@ class LocalStack:
         self.aws_endpoint_url = self.aws.start()
         self.aws.apply_environment(self.aws.aws_environment())
         self.aws.create_resources(self.parameters)
+        if self.queue_visibility_seconds is not None:
+            self._accelerate_queues(self.queue_visibility_seconds)
 
         secret_values: dict[str, str] = {"MAVENTA_VENDOR_API_KEY_PARAMETER": self.maventa_vendor_api_key}
         overlay: dict[str, str] = {"ADMIN_TOKEN": self.admin_token, "POWERTOOLS_TRACE_DISABLED": "true"}
@@ -183,13 +192,18 @@ class LocalStack:
         self.aws.verify_sender_domains(senders)
 
         self.gateway.start()
-        self.drainer = Drainer(self.template, self.aws, self.handlers)
+        self.drainer = Drainer(self.template, self.aws, self.handlers, invoke_hook=self.invoke_hook)
         if self.run_drainer:
             self.drainer.start()
         self.scheduler = Scheduler(self.template, self.handlers, interval=self.schedule_seconds)
         if self.run_scheduler:
             self.scheduler.start()
         log.info("local stack up: api %s, aws %s", self.api_url, self.aws_endpoint_url)
+
+    def _accelerate_queues(self, seconds: int) -> None:
+        sqs = self.aws.client("sqs")
+        for url in self.aws.resources.queue_urls.values():
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(seconds)})
 
     def stop(self) -> None:
         for part in (self.scheduler, self.drainer, self.gateway):

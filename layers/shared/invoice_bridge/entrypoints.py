@@ -122,7 +122,9 @@ def sync(request: SyncRequest) -> object:
     an integration that needs the office's action is already marked and alerted, so it is not retried."""
     from .adapters.dynamo_budget import dynamo_request_budget
     from .adapters.spiris_api import HttpSpirisApi
-    from .consent.refresher import NotConnected, get_access_token
+    from .alerts import notify_integration_stopped
+    from .consent.refresher import NotConnected, TokenBroker, get_access_token
+    from .consent.wiring import consent_services
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
 
     settings = wiring.get_settings()
@@ -148,7 +150,18 @@ def sync(request: SyncRequest) -> object:
             office=office_payee(),
             overlap_seconds=settings.sync_overlap_seconds,
         )
-    except (IntegrationNeedsReconsent, IntegrationFailed, NotConnected) as exc:
-        logger.warning("sync stopped: integration needs action", extra={"integration_id": integration.id,
-                                                                          "reason": type(exc).__name__})
+    except NotConnected:
+        return None  # the token broker has marked the integration and alerted
+    except IntegrationNeedsReconsent:
+        TokenBroker(consent_services()).alert_needs_reconsent(integrations.get(integration.id))
+        return None
+    except IntegrationFailed as exc:
+        notify_integration_stopped(
+            integrations.get(integration.id),
+            wiring.issuer_repository().get(integration.issuer_id),
+            error_code=exc.code,
+            mailer=wiring.mailer(),
+            office_name=settings.office_name,
+            office_email=settings.office_email,
+        )
         return None

@@ -143,7 +143,7 @@ class Spiris:
 def spiris() -> Iterator[Spiris]:
     server, url = serve("127.0.0.1", 0, SpirisSandboxConfig())
     yield Spiris(url=url, server=server)
-    server.stop()
+    server.shutdown()
 
 
 def make_settings(aws: Aws, spiris_url: str) -> Settings:

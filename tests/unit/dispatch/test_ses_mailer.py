@@ -1,4 +1,4 @@
-"""SesMailer on moto: Simple content without attachments, Raw MIME with them."""
+"""SesMailer on moto: raw MIME with text, HTML and attachments exactly as built."""
 
 from __future__ import annotations
 
@@ -22,9 +22,13 @@ def ses():
         yield ses_backends[DEFAULT_ACCOUNT_ID]["eu-north-1"]
 
 
-def test_simple_and_raw(ses) -> None:  # type: ignore[no-untyped-def]
+def _parsed(message):  # type: ignore[no-untyped-def]
+    return email.message_from_string(message.raw_data, policy=email.policy.default)
+
+
+def test_text_html_and_attachments_survive(ses) -> None:  # type: ignore[no-untyped-def]
     mailer = SesMailer("invoices@example.com")
-    mailer.send(Mail(to=["a@example.com"], subject="Hej", text="Text"))
+    mailer.send(Mail(to=["a@example.com"], subject="Hej", text="Text", html="<p>Html</p>"))
     mailer.send(
         Mail(
             to=["b@example.com"],
@@ -33,9 +37,11 @@ def test_simple_and_raw(ses) -> None:  # type: ignore[no-untyped-def]
             attachments=[Attachment("faktura-1.pdf", "application/pdf", b"%PDF-1.7")],
         )
     )
-    simple, raw = ses.sent_messages
-    assert simple.subject == "Hej" and simple.destinations["ToAddresses"] == ["a@example.com"]
-    parsed = email.message_from_string(raw.raw_data, policy=email.policy.default)
+    simple, raw = (_parsed(m) for m in ses.sent_messages)
+    assert simple["Subject"] == "Hej" and simple["To"] == "a@example.com"
+    assert simple.get_body(("plain",)).get_content().strip() == "Text"
+    assert simple.get_body(("html",)).get_content().strip() == "<p>Html</p>"
+    parsed = raw
     assert parsed["Subject"] == "Faktura 1 från Åkeri AB" and parsed["From"] == "invoices@example.com"
     [pdf] = [part for part in parsed.walk() if part.get_filename()]
     assert pdf.get_content_type() == "application/pdf" and pdf.get_content() == b"%PDF-1.7"

@@ -1,13 +1,15 @@
 """DynamoDB `DeliveryLedger`: one item per invoice version, moved only by conditional writes.
 
 Keys (docs/dynamodb.md): PK `INVOICE#{id}`, SK `DELIVERY#{version:06d}`; once sent, GSI1 `DELIVERIES` /
-`{sent_at}#{invoice_id}` so the dispatch report can read a period.
+`{sent_at}#{invoice_id}` so the dispatch report can read a period. An e-mail delivery, once sent, also
+has a lookup item PK `SESMSG#{message id}`, SK `SESMSG` → invoice id and version, written in the same
+transaction, so an SES bounce/complaint/delivery notification finds its delivery.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
@@ -16,8 +18,16 @@ from ..ports import ConflictError
 from .aws import resource
 
 
+# Complaints can come weeks after the e-mail; the lookup is cleaned up by TTL well after that.
+_MESSAGE_LOOKUP_TTL = timedelta(days=180)
+
+
 def _keys(invoice_id: str, version: int) -> dict[str, str]:
     return {"PK": f"INVOICE#{invoice_id}", "SK": f"DELIVERY#{version:06d}"}
+
+
+def _message_keys(message_id: str) -> dict[str, str]:
+    return {"PK": f"SESMSG#{message_id}", "SK": "SESMSG"}
 
 
 class DynamoDeliveryLedger:
@@ -57,19 +67,50 @@ class DynamoDeliveryLedger:
         if not from_states:
             raise ValueError("from_states must not be empty")
         names = {f":s{i}": str(state) for i, state in enumerate(from_states)}
+        put = {
+            "TableName": self._table_name,
+            "Item": self._item(delivery),
+            "ConditionExpression": f"attribute_exists(PK) AND #state IN ({', '.join(names)})",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": names,
+        }
+        lookup = self._message_lookup(delivery)
         try:
-            self._table.put_item(
-                Item=self._item(delivery),
-                ConditionExpression=f"attribute_exists(PK) AND #state IN ({', '.join(names)})",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=names,
-            )
+            if lookup is None:
+                self._table.put_item(**{k: v for k, v in put.items() if k != "TableName"})
+            else:  # the record and its message lookup together, or neither
+                self._table.meta.client.transact_write_items(
+                    TransactItems=[{"Put": put}, {"Put": {"TableName": self._table_name, "Item": lookup}}]
+                )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException" or (
+                code == "TransactionCanceledException" and "ConditionalCheckFailed" in str(exc)
+            ):
                 raise ConflictError(
                     f"delivery {delivery.invoice_id} v{delivery.version} is not in {list(from_states)}"
                 ) from None
             raise
+
+    def _message_lookup(self, delivery: Delivery) -> dict[str, object] | None:
+        """The `SESMSG#` item for an e-mail delivery that has just been recorded as sent."""
+        if delivery.channel != "email" or delivery.state != "sent" or not delivery.operator_invoice_id:
+            return None
+        expires = (delivery.sent_at or delivery.updated_at) + _MESSAGE_LOOKUP_TTL
+        return {
+            **_message_keys(delivery.operator_invoice_id),
+            "type": "ses_message",
+            "invoice_id": delivery.invoice_id,
+            "version": delivery.version,
+            "expires_at": int(expires.timestamp()),
+        }
+
+    def find_by_message_id(self, message_id: str) -> Delivery | None:
+        """The e-mail delivery whose SES message id this is, or None (not ours, or not recorded)."""
+        item = self._table.get_item(Key=_message_keys(message_id), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return self.get(str(item["invoice_id"]), int(item["version"]))  # type: ignore[arg-type]
 
     def sent_between(self, start: datetime, end: datetime) -> Iterator[Delivery]:
         """Deliveries sent in [start, end), oldest first (GSI1)."""

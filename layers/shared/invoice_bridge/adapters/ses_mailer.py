@@ -1,4 +1,4 @@
-"""SES v2 `Mailer`: Simple content for plain mails, Raw MIME (EmailMessage) when there are attachments."""
+"""SES v2 `Mailer`: raw MIME (EmailMessage) with text, optional HTML and attachments."""
 
 from __future__ import annotations
 
@@ -25,15 +25,8 @@ class SesMailer:
         }
         if self._configuration_set:
             kwargs["ConfigurationSetName"] = self._configuration_set
-        if mail.attachments:
-            kwargs["Content"] = {"Raw": {"Data": self.mime(mail).as_bytes()}}
-        else:
-            body: dict[str, object] = {"Text": {"Data": mail.text, "Charset": "UTF-8"}}
-            if mail.html:
-                body["Html"] = {"Data": mail.html, "Charset": "UTF-8"}
-            kwargs["Content"] = {
-                "Simple": {"Subject": {"Data": mail.subject, "Charset": "UTF-8"}, "Body": body}
-            }
+        # Always raw MIME: one path for text, HTML and attachments, sent exactly as built.
+        kwargs["Content"] = {"Raw": {"Data": self.mime(mail).as_bytes()}}
         try:
             return str(client("sesv2").send_email(**kwargs)["MessageId"])
         except ClientError as exc:  # SES answered with an error: the message was not accepted

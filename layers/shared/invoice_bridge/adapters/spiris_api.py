@@ -19,7 +19,7 @@ import httpx
 from pydantic import ValidationError
 
 from ..models.spiris import CompanySettings, Customer, CustomerInvoice, CustomerInvoicePage
-from ..observability import logger
+from ..observability import logger, metrics
 from ..ports import InvoicePage
 
 COMPANY_SETTINGS = "/v2/companysettings"
@@ -98,6 +98,7 @@ def classify(response: httpx.Response, max_retry_after: float) -> SpirisError:
     status = response.status_code
     code, message = _error_fields(response)
     if status == 429 or code == 4010:
+        metrics.add_metric(name="SpirisThrottled", unit="Count", value=1)
         match = TRY_AGAIN.search(message)
         header = response.headers.get("Retry-After", "")
         wait = float(match.group(1)) if match else float(header) if header.isdigit() else None

@@ -10,6 +10,7 @@ from functools import cache
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from pydantic import ValidationError
 
 from ..observability import logger
@@ -17,10 +18,32 @@ from ..ports import ConflictError, NotFound
 from .errors import ApiError, error_response
 
 
+TITLE = "invoice-bridge admin API"
+DESCRIPTION = (
+    "The office's admin API (contract.md section 3). Errors are always "
+    '`{"error": {"code", "message", "details"}}` with a 4xx status. Authentication: in AWS every route '
+    "needs an IAM SigV4 signature (`sigv4`); on the embedded stack `Authorization: Bearer {admin_token}` "
+    "(`bearerAuth`). Either one suffices for the deployment it belongs to."
+)
+SECURITY_SCHEMES = {
+    "bearerAuth": HTTPBearer(description="Embedded (local) stack: the stack's admin token as a bearer token"),
+    "sigv4": APIKey(
+        name="Authorization",
+        in_=APIKeyIn.header,
+        description="AWS: an IAM Signature Version 4 signed request (API Gateway AWS_IAM authorizer)",
+        openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
+    ),
+}
+# OpenAPI security alternatives: bearer OR SigV4.
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"sigv4": []}]
+
+
 @cache
 def build_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    app.enable_swagger(path="/_swagger", title="invoice-bridge admin API")  # GET /openapi.json is served too
+    openapi = {"title": TITLE, "description": DESCRIPTION, "security_schemes": SECURITY_SCHEMES, "security": SECURITY}
+    app.configure_openapi(**openapi)  # type: ignore[arg-type]
+    app.enable_swagger(path="/_swagger", **openapi)  # type: ignore[arg-type]  # GET /openapi.json below
 
     # Routers are imported here, not at module import, so a cold start loads only what it needs.
     from . import routes  # noqa: F401  (registers routers)

@@ -15,7 +15,7 @@ from ..consent.services import current
 from ..models.common import Language, utcnow
 from ..models.issuer import Address, DispatchSettings, Issuer, Payee
 from ..observability import logger
-from .errors import ApiError
+from .errors import ApiError, documented
 
 router = Router()
 
@@ -79,6 +79,46 @@ class InExchangeCredentials(_Strict):
 OperatorCredentials = Annotated[MaventaCredentials | InExchangeCredentials, Field(discriminator="provider")]
 
 
+class IssuerOut(BaseModel):
+    """An issuer as the API shows it: the stored issuer without its logo's S3 key, plus `has_logo`."""
+
+    id: str
+    name: str
+    org_number: str = Field(description="10 digits, no hyphen")
+    vat_number: str | None = Field(description="SE + 10 digits + 01")
+    address: Address
+    notification_email: str
+    language: Language
+    bankgiro: str | None
+    plusgiro: str | None
+    iban: str | None
+    f_skatt: bool
+    payee: Payee
+    dispatch: DispatchSettings
+    hold_first_sync: bool
+    logo_content_type: str | None
+    operator_provider: Literal["maventa", "inexchange"] | None
+    created_at: str = Field(description="ISO 8601 timestamp (UTC)")
+    updated_at: str = Field(description="ISO 8601 timestamp (UTC)")
+    has_logo: bool
+
+
+class IssuerList(BaseModel):
+    items: list[IssuerOut]
+
+
+_NO_CONTENT: dict[str, Any] = {}  # a 204 has no body
+_LOGO_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": f"The logo's bytes, at most {MAX_LOGO_BYTES} bytes",
+        "content": {
+            media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in _LOGO_MAGIC
+        },
+    }
+}
+
+
 def normalise_org_number(value: str) -> str:
     """10 digits, no hyphen; ApiError 422 when python-stdnum does not accept it."""
     try:
@@ -123,8 +163,8 @@ def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@router.post("/issuers", summary="Create an issuer")
-def create_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[Any]:
+@router.post("/issuers", summary="Create an issuer", responses=documented(201, "The new issuer"))
+def create_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[IssuerOut]:
     org_number = normalise_org_number(body.org_number)
     values = body.model_dump()
     values["org_number"] = org_number
@@ -135,13 +175,22 @@ def create_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[Any]:
     return _json(201, issuer_view(issuer))
 
 
-@router.get("/issuers/<issuer_id>", summary="Read an issuer")
-def get_issuer(issuer_id: str) -> Response[Any]:
+@router.get("/issuers", summary="List the issuers", responses=documented(200, "Every issuer"))
+def list_issuers() -> Response[IssuerList]:
+    return _json(200, {"items": [issuer_view(i) for i in current().issuers.list()]})
+
+
+@router.get("/issuers/<issuer_id>", summary="Read an issuer", responses=documented(200, "The issuer", 404))
+def get_issuer(issuer_id: str) -> Response[IssuerOut]:
     return _json(200, issuer_view(current().issuers.get(issuer_id)))
 
 
-@router.patch("/issuers/<issuer_id>", summary="Update an issuer's details and settings (payee, dispatch)")
-def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Response[Any]:
+@router.patch(
+    "/issuers/<issuer_id>",
+    summary="Update an issuer's details and settings (payee, dispatch)",
+    responses=documented(200, "The updated issuer", 404),
+)
+def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Response[IssuerOut]:
     services = current()
     issuer = services.issuers.get(issuer_id)
     changes = body.model_dump(exclude_unset=True)
@@ -179,8 +228,13 @@ def _raw_body() -> bytes:
     return body.encode("latin-1", errors="replace") if isinstance(body, str) else bytes(body)
 
 
-@router.put("/issuers/<issuer_id>/logo", summary="Upload the issuer's logo (PNG or JPEG, at most 1 MB)")
-def put_logo(issuer_id: str) -> Response[Any]:
+@router.put(
+    "/issuers/<issuer_id>/logo",
+    summary="Upload the issuer's logo (PNG or JPEG, at most 1 MB)",
+    responses=documented(204, "The logo is stored", 400, 404, 413, 415, 503, content=_NO_CONTENT),
+    openapi_extensions=_LOGO_BODY,  # the raw body is read from the event, so describe it here
+)
+def put_logo(issuer_id: str) -> Response[None]:
     services = current()
     issuer = services.issuers.get(issuer_id)
     content_type = (router.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -210,8 +264,9 @@ def put_logo(issuer_id: str) -> Response[Any]:
 @router.put(
     "/issuers/<issuer_id>/operator",
     summary="Set the issuer's e-invoice operator credentials (never returned)",
+    responses=documented(204, "The credentials are stored, encrypted", 404, 503, content=_NO_CONTENT),
 )
-def put_operator(issuer_id: str, body: Annotated[OperatorCredentials, Body()]) -> Response[Any]:
+def put_operator(issuer_id: str, body: Annotated[OperatorCredentials, Body()]) -> Response[None]:
     services = current()
     issuer = services.issuers.get(issuer_id)
     if services.operator_credentials is None:

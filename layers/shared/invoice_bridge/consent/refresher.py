@@ -107,6 +107,12 @@ class TokenBroker:
         logger.warning(
             "integration needs re-consent", extra={"integration_id": integration.id, "reason": reason}
         )
+        return self.alert_needs_reconsent(updated)
+
+    def alert_needs_reconsent(self, integration: Integration) -> Integration:
+        """Tell the issuer and the office that the grant is gone (and, per setting, send a fresh link).
+        Called once per transition to `needs_reconsent`, by whoever made the transition."""
+        updated = integration
         issuer = self.s.issuers.get(updated.issuer_id)
         reinvited = False
         if self.s.config.reinvite_on_invalid_grant:

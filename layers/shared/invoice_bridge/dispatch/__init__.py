@@ -2,7 +2,7 @@
 
 from .errors import MailNotSent, OperatorError, OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
 from .notify import Failure, FailureNotifier, buyer_mail, render
-from .policy import NoChannel, Route, choose_channel, clear_lookup_cache, find_receiver
+from .policy import NoChannel, Route, choose_channel, clear_lookup_cache, deliverability_problems, find_receiver
 from .report import COLUMNS, ReportRow, dispatch_report, period_bounds, to_csv
 from .service import DispatchInProgress, dispatch_invoice, idempotency_id
 from .track import track_deliveries
@@ -23,6 +23,7 @@ __all__ = [
     "buyer_mail",
     "choose_channel",
     "clear_lookup_cache",
+    "deliverability_problems",
     "dispatch_invoice",
     "dispatch_report",
     "find_receiver",

@@ -91,3 +91,21 @@ def find_receiver(operator: Operator, issuer_id: str, buyer: Party) -> Receiver 
 def clear_lookup_cache() -> None:
     with _lookups_lock:
         _lookups.clear()
+
+
+def deliverability_problems(issuer: Issuer, *, has_operator: bool) -> list[str]:
+    """Why these dispatch settings cannot deliver (empty: they can). Enabling an integration is refused
+    while this is non-empty, so invoices do not pile up as failures. Messages are English, for the API."""
+    settings = issuer.dispatch
+    problems: list[str] = []
+    if not has_operator and not settings.email_fallback:
+        problems.append(
+            "no channel can deliver: there is no e-invoice operator account and e-mail fallback is off"
+        )
+    if settings.print_fallback and not has_operator:
+        problems.append("print fallback needs an e-invoice operator account: letters are printed by the operator")
+    if settings.print_fallback and has_operator and not settings.attach_pdf:
+        problems.append(
+            "print fallback needs attach_pdf on: the operator prints the PDF carried in the e-invoice"
+        )
+    return problems

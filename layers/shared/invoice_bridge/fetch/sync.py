@@ -67,6 +67,10 @@ class SyncWindowUnstable(SyncError):
 class IntegrationFailed(SyncError):
     """Spiris answered with a fatal error (module switched off, no access, ...): status `error`."""
 
+    def __init__(self, integration_id: str, message: str, code: str | None = None):
+        super().__init__(integration_id, message)
+        self.code = code
+
 
 @dataclass
 class SyncResult:
@@ -395,7 +399,7 @@ def sync_integration(
     except SpirisFatal as exc:
         code = getattr(exc, "code", None)
         _record_failure(integrations, integration_id, now, IntegrationStatus.ERROR, f"Spiris error {code}")
-        raise IntegrationFailed(integration_id, f"Spiris error {code}") from exc
+        raise IntegrationFailed(integration_id, f"Spiris error {code}", str(code) if code else None) from exc
     except SpirisRetryable:
         _record_failure(integrations, integration_id, now, None, "Spiris unavailable; retrying")
         raise

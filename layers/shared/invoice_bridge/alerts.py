@@ -1,0 +1,70 @@
+"""Alerts when an integration stops: the issuer's notification address and the office are told what
+happened and what to do, in the issuer's language, once per transition (a stopped integration is
+no longer synced, so it is not alerted again)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .consent.pages import notice_mail
+from .models.integration import Integration
+from .models.issuer import Issuer
+from .observability import metrics
+from .ports import Mail, Mailer
+
+# What the person at the issuer should do, per Spiris error code (spiris-api.md §1.8).
+_ACTIONS = {
+    "sv": {
+        "4002": "Aktivera tillägget Integration (API) i Spiris under Inställningar → Appar och tillägg.",
+        "4003": "Slutför startguiden i Spiris.",
+        "4004": "Företaget är inaktivt i Spiris: återaktivera det.",
+        "4009": "Företagets Spiris-variant saknar fakturering: byt till en variant med fakturering.",
+        "4011": "Användaren som gav behörighet saknar åtkomst till företaget: ge en användare med full behörighet "
+        "medgivandet på nytt.",
+        "4012": "Logga in i Spiris en gång och godkänn licensavtalet.",
+        "": "Kontrollera företaget i Spiris och kontakta byrån.",
+    },
+    "en": {
+        "4002": "Activate the Integration (API) add-on in Spiris under Settings → Apps and extensions.",
+        "4003": "Complete the startup guide in Spiris.",
+        "4004": "The company is inactive in Spiris: reactivate it.",
+        "4009": "The company's Spiris variant has no invoicing: switch to a variant with invoicing.",
+        "4011": "The user who granted access has no access to the company: have a user with full permission "
+        "grant access again.",
+        "4012": "Log in to Spiris once and accept the licence agreement.",
+        "": "Check the company in Spiris and contact the office.",
+    },
+}
+
+
+def notify_integration_stopped(
+    integration: Integration,
+    issuer: Issuer,
+    *,
+    error_code: str | None,
+    mailer: Mailer,
+    office_name: str,
+    office_email: str,
+) -> None:
+    language = issuer.language
+    action = _ACTIONS[language].get(error_code or "", _ACTIONS[language][""])
+    if language == "sv":
+        subject = f"Fakturaintegrationen för {issuer.name} har stoppat"
+        paragraphs = [
+            f"{office_name} kan inte längre hämta fakturor från Spiris för {issuer.name}"
+            + (f" (Spiris felkod {error_code})." if error_code else "."),
+            f"Vad du behöver göra: {action}",
+            "Inga fakturor skickas förrän integrationen fungerar igen; inget går förlorat.",
+        ]
+    else:
+        subject = f"The invoice integration for {issuer.name} has stopped"
+        paragraphs = [
+            f"{office_name} can no longer fetch invoices from Spiris for {issuer.name}"
+            + (f" (Spiris error code {error_code})." if error_code else "."),
+            f"What to do: {action}",
+            "No invoices go out until the integration works again; nothing is lost.",
+        ]
+    content = notice_mail(language, office_name, subject, paragraphs)
+    recipients = list(dict.fromkeys([str(issuer.notification_email), office_email]))
+    mailer.send(Mail(to=recipients, subject=content.subject, text=content.text, html=content.html))
+    metrics.add_metric(name="IntegrationFailed", unit=MetricUnit.Count, value=1)
