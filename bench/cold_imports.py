@@ -31,16 +31,12 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def time_fresh_import(code: str, repeat: int) -> list[float]:
-    """Wall milliseconds of `python -c code` in a fresh interpreter, `repeat` times."""
-    env = _environment()
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO_ROOT,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        timings.append((time.perf_counter() - start) * 1000)
-    return timings
+def time_fresh_import(code: str) -> float:
+    """Wall milliseconds of `python -c code` in a fresh interpreter."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=_environment(), cwd=REPO_ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return (time.perf_counter() - start) * 1000
 
 
 def handler_dirs() -> list[Path]:
@@ -48,11 +44,19 @@ def handler_dirs() -> list[Path]:
 
 
 def run(repeat: int = 5) -> dict[str, Any]:
-    time_fresh_import("pass", 1)  # warm the OS file cache once for every run below alike
-    baseline_ms = statistics.median(time_fresh_import(BASELINE, repeat))
-    functions: dict[str, Any] = {}
-    for function_dir in handler_dirs():
-        median_ms = statistics.median(time_fresh_import(_import_code(function_dir), repeat))
-        functions[function_dir.name] = {"median_ms": round(median_ms, 1), "ratio": round(median_ms / baseline_ms, 2)}
+    """Round-robin (baseline, then every handler, `repeat` rounds) so that a busy machine slows
+    baseline and handlers alike; medians per module."""
+    time_fresh_import("pass")  # warm the OS file cache for every run below alike
+    codes = {"baseline": BASELINE, **{d.name: _import_code(d) for d in handler_dirs()}}
+    timings: dict[str, list[float]] = {name: [] for name in codes}
+    for _ in range(repeat):
+        for name, code in codes.items():
+            timings[name].append(time_fresh_import(code))
+    baseline_ms = statistics.median(timings.pop("baseline"))
+    functions = {
+        name: {"median_ms": round(statistics.median(values), 1),
+               "ratio": round(statistics.median(values) / baseline_ms, 2)}
+        for name, values in timings.items()
+    }
     return {"repeat": repeat, "baseline": BASELINE, "baseline_median_ms": round(baseline_ms, 1),
             "functions": functions}

@@ -33,6 +33,7 @@ QUEUE_CONSUMERS = {
 # contract.md §3 (admin, IAM) and §4 (consent, public).
 ADMIN_ROUTES = {
     ("/openapi.json", "get"),
+    ("/issuers", "get"),
     ("/issuers", "post"),
     ("/issuers/{id}", "get"),
     ("/issuers/{id}", "patch"),

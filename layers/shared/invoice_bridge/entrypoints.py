@@ -165,3 +165,21 @@ def sync(request: SyncRequest) -> object:
             office_email=settings.office_email,
         )
         return None
+
+
+def ses_notification(message: str) -> str:
+    """One SES event notification (the SNS message: SES notification JSON) applied to its e-mail delivery."""
+    import json
+
+    from .dispatch import FailureNotifier
+    from .dispatch.ses_events import apply_ses_notification
+
+    outcome = apply_ses_notification(
+        json.loads(message),
+        invoices=wiring.invoice_repository(),
+        issuers=wiring.issuer_repository(),
+        ledger=wiring.delivery_ledger(),
+        notifier=FailureNotifier(wiring.mailer()),
+    )
+    logger.info("SES notification applied", extra={"outcome": outcome})
+    return outcome

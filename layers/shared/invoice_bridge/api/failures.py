@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from .. import wiring
 from ..failures import collect_failures
+from .errors import documented
 
 router = Router()
 
@@ -39,7 +40,11 @@ class FailuresOut(BaseModel):
     integrations: list[IntegrationNeedingAction]
 
 
-@router.get("/failures")
+@router.get(
+    "/failures",
+    summary="Every failed invoice and every integration needing action, across issuers",
+    responses=documented(200, "What needs the office's attention"),
+)
 def list_failures(issuer_id: Annotated[str | None, Query()] = None) -> FailuresOut:
     settings = wiring.get_settings()
     found = collect_failures(

@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ..consent.flow import ConsentFlow
 from ..consent.services import current
 from ..models.common import Language, utcnow
 from ..models.integration import Integration, IntegrationStatus
 from ..observability import logger
-from .errors import ApiError
+from .errors import ApiError, documented
 
 router = Router()
 
@@ -30,6 +30,50 @@ class IntegrationOrder(BaseModel):
 class IntegrationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool
+
+
+class CompanyOut(BaseModel):
+    name: str
+    org_number: str
+    company_identifier: str | None = None
+    customer_id: str | None = None
+
+
+class IntegrationOut(BaseModel):
+    """An integration as the API shows it; `company`, `last_sync_at`, `last_error` only when known."""
+
+    id: str
+    issuer_id: str
+    source: str
+    status: IntegrationStatus
+    enabled: bool
+    contact_name: str
+    contact_email: str
+    language: Language
+    company: CompanyOut | None = None
+    last_sync_at: str | None = Field(default=None, description="ISO 8601 timestamp (UTC)")
+    last_error: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unknowns(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        # Absent, not null, when unknown (contract.md: `company?`, `last_sync_at?`, `last_error?`).
+        body = handler(self)
+        for optional in ("company", "last_sync_at", "last_error"):
+            if body.get(optional) is None:
+                body.pop(optional, None)
+        if isinstance(body.get("company"), dict):
+            body["company"] = {k: v for k, v in body["company"].items() if v is not None}
+        return body
+
+
+class IntegrationOrdered(BaseModel):
+    id: str
+    status: IntegrationStatus
+    consent_url: str
+
+
+class ConsentLink(BaseModel):
+    consent_url: str
 
 
 def integration_view(integration: Integration) -> dict[str, Any]:
@@ -57,9 +101,11 @@ def _json(status: int, body: Any) -> Response[Any]:
 
 
 @router.post(
-    "/issuers/<issuer_id>/integrations", summary="Order an integration: the contact is e-mailed a link"
+    "/issuers/<issuer_id>/integrations",
+    summary="Order an integration: the contact is e-mailed a link",
+    responses=documented(201, "The integration, pending the contact's consent", 404),
 )
-def order_integration(issuer_id: str, body: Annotated[IntegrationOrder, Body()]) -> Response[Any]:
+def order_integration(issuer_id: str, body: Annotated[IntegrationOrder, Body()]) -> Response[IntegrationOrdered]:
     services = current()
     issuer = services.issuers.get(issuer_id)
     invitation = ConsentFlow(services).order_integration(
@@ -71,21 +117,31 @@ def order_integration(issuer_id: str, body: Annotated[IntegrationOrder, Body()])
     )
 
 
-@router.get("/integrations/<integration_id>", summary="Read an integration")
-def get_integration(integration_id: str) -> Response[Any]:
+@router.get(
+    "/integrations/<integration_id>", summary="Read an integration", responses=documented(200, "The integration", 404)
+)
+def get_integration(integration_id: str) -> Response[IntegrationOut]:
     return _json(200, integration_view(current().integrations.get(integration_id)))
 
 
-@router.post("/integrations/<integration_id>/invite", summary="A fresh consent link, e-mailed again")
-def reinvite(integration_id: str) -> Response[Any]:
+@router.post(
+    "/integrations/<integration_id>/invite",
+    summary="A fresh consent link, e-mailed again; older links stop working",
+    responses=documented(200, "The new consent link", 404),
+)
+def reinvite(integration_id: str) -> Response[ConsentLink]:
     services = current()
     integration = services.integrations.get(integration_id)
     invitation = ConsentFlow(services).reinvite(integration)
     return _json(200, {"consent_url": invitation.consent_url})
 
 
-@router.patch("/integrations/<integration_id>", summary="Enable or disable (pause) an integration")
-def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Body()]) -> Response[Any]:
+@router.patch(
+    "/integrations/<integration_id>",
+    summary="Enable or disable (pause) an integration",
+    responses=documented(200, "The updated integration", 404, 409),
+)
+def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Body()]) -> Response[IntegrationOut]:
     services = current()
     integration = services.integrations.get(integration_id)
     if integration.status == IntegrationStatus.REVOKED and body.enabled:
@@ -103,8 +159,12 @@ def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Bod
     return _json(200, integration_view(updated))
 
 
-@router.delete("/integrations/<integration_id>", summary="Revoke at Spiris and forget the tokens")
-def delete_integration(integration_id: str) -> Response[Any]:
+@router.delete(
+    "/integrations/<integration_id>",
+    summary="Revoke at Spiris and forget the tokens",
+    responses=documented(204, "Revoked", 404, content={}),
+)
+def delete_integration(integration_id: str) -> Response[None]:
     services = current()
     integration = services.integrations.get(integration_id)
     ConsentFlow(services).revoke(integration)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from .. import wiring
 from ..invoices import InvalidTransition, release_invoice, retry_invoice
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
-from .errors import ApiError
+from .errors import ApiError, documented
 
 router = Router()
 
@@ -79,7 +79,11 @@ def _event(event: InvoiceEvent) -> EventOut:
     return EventOut(at=event.at.isoformat(), status=event.status, detail=event.detail)
 
 
-@router.get("/invoices")
+@router.get(
+    "/invoices",
+    summary="List invoices, newest first, one page at a time",
+    responses=documented(200, "A page of invoices", 400),
+)
 def list_invoices(
     issuer_id: Annotated[str | None, Query()] = None,
     status: Annotated[InvoiceStatus | None, Query()] = None,
@@ -95,7 +99,11 @@ def list_invoices(
     return InvoiceList(items=[InvoiceSummary(**_summary_fields(i)) for i in items], next_cursor=next_cursor)
 
 
-@router.get("/invoices/<invoice_id>")
+@router.get(
+    "/invoices/<invoice_id>",
+    summary="Show an invoice with its events and short-lived document links",
+    responses=documented(200, "The invoice", 404),
+)
 def get_invoice(invoice_id: str) -> InvoiceDetail:
     invoice = wiring.invoice_repository().get(invoice_id)
     documents = wiring.document_store()
@@ -107,7 +115,11 @@ def get_invoice(invoice_id: str) -> InvoiceDetail:
     )
 
 
-@router.post("/invoices/<invoice_id>/retry")
+@router.post(
+    "/invoices/<invoice_id>/retry",
+    summary="Send a failed invoice again after its cause was fixed",
+    responses=documented(202, "Queued for rendering again", 404, 409),
+)
 def retry(invoice_id: str) -> tuple[Accepted, int]:
     try:
         invoice = retry_invoice(invoice_id, invoices=wiring.invoice_repository(), render_queue=wiring.render_queue())
@@ -116,7 +128,11 @@ def retry(invoice_id: str) -> tuple[Accepted, int]:
     return Accepted(id=invoice.id, status=invoice.status.value), 202
 
 
-@router.post("/invoices/<invoice_id>/release")
+@router.post(
+    "/invoices/<invoice_id>/release",
+    summary="Let a held invoice go out",
+    responses=documented(202, "Queued for dispatch", 404, 409),
+)
 def release(invoice_id: str) -> tuple[Accepted, int]:
     try:
         invoice = release_invoice(

@@ -5,17 +5,45 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel, Field
 
 from ..dispatch.report import COLUMNS, dispatch_report, rows_as_dicts, to_csv
 from ..ports import DeliveryLedger, InvoiceRepository
-from .errors import ApiError
+from .errors import ApiError, documented
 
 router = APIGatewayRouter()
 
 MAX_PERIOD_DAYS = 366
+
+
+class ReportRowOut(BaseModel):
+    type: str = Field(description="invoice or credit_note")
+    number: str
+    buyer: str
+    channel: str
+    status: str
+    sent_at: str = Field(description="Stockholm local time, ISO 8601; empty when never sent")
+    message: str
+
+
+class DispatchReportOut(BaseModel):
+    from_: str = Field(alias="from", description="First Stockholm date of the period (YYYY-MM-DD)")
+    to: str = Field(description="Last Stockholm date of the period, inclusive (YYYY-MM-DD)")
+    columns: list[str]
+    rows: list[ReportRowOut]
+
+
+_REPORT_CONTENT: dict[str, Any] = {
+    "application/json": {"model": DispatchReportOut},
+    "text/csv": {"schema": {"type": "string", "description": "The same rows as CSV with a header line"}},
+}
+# The parameters are checked by hand below (400 invalid_parameters), so they are declared as plain strings.
+_DATE = "A Stockholm date, YYYY-MM-DD"
 
 
 def _default_sources() -> tuple[InvoiceRepository, DeliveryLedger]:
@@ -40,13 +68,20 @@ def _date_param(name: str, value: str | None) -> date:
         raise ApiError(400, "invalid_parameters", f"'{name}' is not a date (YYYY-MM-DD)", [name]) from None
 
 
-@router.get("/reports/dispatch")
-def dispatch_report_route() -> Response[str]:
-    event = router.current_event
-    start = _date_param("from", event.get_query_string_value("from"))
-    end = _date_param("to", event.get_query_string_value("to"))
-    output = event.get_query_string_value("format", "json") or "json"
-    issuer_id = event.get_query_string_value("issuer_id")
+@router.get(
+    "/reports/dispatch",
+    summary="The dispatch report for a period: type, number, buyer, channel, status, sent_at, message",
+    responses=documented(200, "The report as JSON or CSV", 400, content=_REPORT_CONTENT),
+)
+def dispatch_report_route(
+    from_: Annotated[str | None, Query(alias="from", description=_DATE)] = None,
+    to: Annotated[str | None, Query(description=_DATE)] = None,
+    format: Annotated[str | None, Query(description="json (default) or csv")] = None,  # noqa: A002
+    issuer_id: Annotated[str | None, Query(description="Only this issuer's invoices")] = None,
+) -> Response[Any]:
+    start = _date_param("from", from_)
+    end = _date_param("to", to)
+    output = format or "json"
     if output not in {"json", "csv"}:
         raise ApiError(400, "invalid_parameters", "'format' must be json or csv", ["format"])
     if end < start:

@@ -7,10 +7,9 @@ from pydantic import BaseModel
 
 from .. import wiring
 from ..fetch.schedule import request_sync
+from .errors import documented
 
 router = Router()
-
-
 
 
 class SyncAccepted(BaseModel):
@@ -39,14 +38,20 @@ class Reconciliation(BaseModel):
     skipped: int
 
 
-@router.post("/integrations/<integration_id>/sync", summary="Sync this integration now")
+@router.post(
+    "/integrations/<integration_id>/sync",
+    summary="Sync this integration now",
+    responses=documented(202, "A sync is queued", 404),
+)
 def post_sync(integration_id: str) -> tuple[SyncAccepted, int]:
     request_sync(wiring.integration_repository(), wiring.sync_queue(), integration_id)  # NotFound → 404
     return SyncAccepted(integration_id=integration_id), 202
 
 
 @router.get(
-    "/integrations/<integration_id>/reconciliation", summary="The first sync's list of source invoices"
+    "/integrations/<integration_id>/reconciliation",
+    summary="The first sync's list of source invoices",
+    responses=documented(200, "Every source invoice the first sync saw, selected or not, and why", 404),
 )
 def get_reconciliation(integration_id: str) -> Reconciliation:
     integration = wiring.integration_repository().get(integration_id)  # NotFound → 404

@@ -25,7 +25,8 @@ TEMPLATES = Environment(
 
 @dataclass(frozen=True)
 class Failure:
-    """What failed and why. `code`: no_channel, rejected, delivery_failed, email_bounced, outcome_unknown."""
+    """What failed and why. `code`: no_channel, rejected, delivery_failed, email_bounced, email_complaint,
+    outcome_unknown."""
 
     code: str
     reason: str  # English detail (also shown as-is when no translated causes exist)

@@ -1,0 +1,532 @@
+"""`make soak`: the whole pipeline on the embedded stack under load and every fault at once.
+
+python -m sandbox.soak --issuers 20 --invoices 2000
+
+Faults, all switched on before the first sync:
+- Spiris: injected 429s and 5xx (`POST /_sandbox/faults`), access tokens that live seconds
+  (`POST /_sandbox/config`), and one issuer's grant revoked at the sandbox after its first sync;
+- queues (sandbox/faults.py, the drainer's invoke hook): duplicate and delayed deliveries, handler
+  crashes before and after the handler did its work;
+- operator: 5xx, uploads accepted but answered too late for the client, deliveries that fail;
+- a poison message (a malformed body) on each of the three queues.
+
+Every queue's visibility timeout is shortened (a local test acceleration, `LocalStack(queue_visibility_
+seconds=…)`) so failed records come back in seconds. The run ends when every selected invoice is
+terminal (delivered / failed / cancelled; `sent` for e-mail) and the poison messages are in their DLQs,
+or at the deadline. It prints the figures and writes them to out/soak.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .contact import grant_consent
+from .faults import DeliveryFaultRates, DeliveryFaults
+from .scenario import _decimal_json, logo_png
+from .seed import RowSpec, customer, invoice, org_number
+from .stack import LocalStack
+
+OUT = Path("out")
+TERMINAL = {"delivered", "failed", "cancelled"}
+EMAIL_TERMINAL = TERMINAL | {"sent"}
+QUEUES = ("SyncQueue", "RenderQueue", "DispatchQueue")
+DEAD_LETTER_QUEUES = {"SyncQueue": "SyncDeadLetterQueue", "RenderQueue": "RenderDeadLetterQueue",
+                      "DispatchQueue": "DispatchDeadLetterQueue"}
+POISON_BODY = '{"invoice_id": "poison", "version": "not-a-number"'  # truncated JSON, wrong type
+# Metric → the template's alarm on it (each alarms when the metric's sum is > 0).
+METRIC_ALARMS = {"TransferFailed": "TransferFailedAlarm", "RefreshFailed": "RefreshFailedAlarm",
+                 "IntegrationNeedsReconsent": "IntegrationNeedsReconsentAlarm"}
+PASSWORD = "Sommar2026!"
+
+
+@dataclass
+class SoakConfig:
+    issuers: int = 20
+    invoices: int = 2000
+    seed: int = 2026
+    timeout_seconds: float = 900.0
+    first_sync_share: float = 0.1  # seeded before consent: the first sync holds these for review
+    paid_share: float = 0.1  # paid in Spiris: never selected
+    queue_visibility_seconds: int = 3
+    access_token_lifetime_seconds: int = 8
+    spiris_faults: dict[str, float] = field(default_factory=lambda: {"rate_429": 0.03, "rate_5xx": 0.02})
+    operator_faults: dict[str, float] = field(default_factory=lambda: {
+        "rate_5xx": 0.03, "accept_then_timeout_rate": 0.01, "fail_delivery_rate": 0.03,
+        "hang_seconds": 11.0, "delivery_delay": 0.5})  # hang > the client's 10 s timeout
+    delivery_faults: DeliveryFaultRates = field(default_factory=lambda: DeliveryFaultRates(
+        duplicate=0.03, delay=0.03, delay_seconds=(1, 4), crash_before=0.02, crash_after=0.02))
+    revoke_one_issuer: bool = True
+    out_path: Path = OUT / "soak.json"
+
+
+@dataclass
+class Buyer:
+    key: str
+    spiris: dict[str, Any]
+    channel: str  # the channel we expect: einvoice / email / print
+
+
+def buyers() -> list[Buyer]:
+    """The same four buyers for every issuer: two reachable by e-invoice, one by e-mail, one by letter."""
+    return [
+        Buyer("org", customer("Nordisk Detaljhandel AB", org_number("556012345"), customer_number="10"),
+              "einvoice"),
+        Buyer("gln", customer("Byggbolaget i Norr AB", org_number("556234567"), customer_number="11",
+                              gln="7300009012343", city="Umeå"), "einvoice"),
+        Buyer("email", customer("Café Solsidan AB", org_number("556345678"), customer_number="12",
+                                email="ekonomi@cafesolsidan.se", city="Göteborg"), "email"),
+        Buyer("print", customer("Lantgården i Ösmo HB", org_number("969876543"), customer_number="14",
+                                city="Ösmo"), "print"),
+    ]
+
+
+@dataclass
+class Issuer:
+    index: int
+    org: str
+    company_id: str = ""
+    issuer_id: str = ""
+    integration_id: str = ""
+    email: str = ""
+    selected_numbers: set[str] = field(default_factory=set)  # invoice numbers we expect to be selected
+    seeded: int = 0
+    revoked: bool = False
+
+
+@dataclass
+class SoakReport:
+    invoices_seeded: int = 0
+    invoices_expected_selected: int = 0
+    selected: int = 0
+    delivered: int = 0
+    sent_by_email: int = 0
+    failed: int = 0
+    failed_with_notification: int = 0
+    failed_without_notification: int = 0
+    cancelled: int = 0
+    duplicated_at_operator: int = 0
+    operator_documents: int = 0
+    lost: int = 0  # expected to be selected but never imported
+    still_pending: int = 0  # imported but not terminal at the end
+    unexpected: int = 0  # imported although the source should have been skipped
+    messages_in_dlqs: dict[str, int] = field(default_factory=dict)
+    poison_messages_in_dlqs: int = 0
+    poison_messages_sent: int = 0
+    alarms_fired: dict[str, int] = field(default_factory=dict)
+    alarms_counted_from: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    revoked_integration_status: str | None = None
+    revoked_issuer_notified: bool = False
+    injected: dict[str, int] = field(default_factory=dict)
+    spiris_requests: dict[str, int] = field(default_factory=dict)
+    status_counts: dict[str, int] = field(default_factory=dict)
+    issuers: int = 0
+    seconds: float = 0.0
+    finished: bool = False
+
+
+class Soak:
+    def __init__(self, config: SoakConfig, log_stream: Any = None) -> None:
+        self.config = config
+        self.log_stream = log_stream
+        self.faults = DeliveryFaults(config.delivery_faults, seed=config.seed, enabled=False)
+        self.stack = LocalStack(run_scheduler=False, queue_visibility_seconds=config.queue_visibility_seconds,
+                                invoke_hook=self.faults)
+        self.issuers: list[Issuer] = []
+        self.report = SoakReport(issuers=config.issuers)
+        self.started = 0.0
+
+    # --- the HTTP faces ------------------------------------------------------------------------
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.stack.api_url, timeout=60,
+                            headers={"Authorization": f"Bearer {self.stack.admin_token}"})
+
+    def spiris(self) -> httpx.Client:
+        return httpx.Client(base_url=self.stack.spiris_url or "", timeout=30)
+
+    def operator(self) -> httpx.Client:
+        return httpx.Client(base_url=self.stack.operator_url or "", timeout=60)
+
+    # --- run -----------------------------------------------------------------------------------
+
+    def run(self) -> SoakReport:
+        self.started = time.monotonic()
+        self.stack.start()
+        try:
+            self.faults.attach(self.stack.aws.client("sqs"))
+            self._setup()
+            self._drive()
+            self._measure()
+        finally:
+            self.report.seconds = round(time.monotonic() - self.started, 1)
+            self.stack.stop()
+        return self.report
+
+    def _per_issuer(self) -> list[int]:
+        base, extra = divmod(self.config.invoices, self.config.issuers)
+        return [base + (1 if i < extra else 0) for i in range(self.config.issuers)]
+
+    def _setup(self) -> None:
+        cfg = self.config
+        with self.operator() as operator:
+            operator.post("/_sandbox/receivers", json={"org_number": org_number("556012345"),
+                                                       "name": "Nordisk Detaljhandel AB"}).raise_for_status()
+            operator.post("/_sandbox/receivers", json={"gln": "7300009012343",
+                                                       "name": "Byggbolaget i Norr AB"}).raise_for_status()
+            operator.post("/_sandbox/faults", json={"seed": cfg.seed}).raise_for_status()
+        logo = logo_png()
+        for index, count in enumerate(self._per_issuer()):
+            issuer = Issuer(index=index, org=org_number(f"5590{index:05d}"),
+                            email=f"ekonomi@issuer{index:02d}.example.se")
+            self.issuers.append(issuer)
+            self._seed_company(issuer)
+            self._seed_invoices(issuer, 0, max(1, int(count * cfg.first_sync_share)))
+            self._create_issuer(issuer, logo)
+            self._connect(issuer)
+        self.report.invoices_seeded = sum(i.seeded for i in self.issuers)
+        # Every fault at once, from the first sync on.
+        with self.spiris() as spiris:
+            spiris.post("/_sandbox/config", json={
+                "access_token_lifetime_seconds": cfg.access_token_lifetime_seconds}).raise_for_status()
+            spiris.post("/_sandbox/faults", json=cfg.spiris_faults).raise_for_status()
+        with self.operator() as operator:
+            operator.post("/_sandbox/faults", json=cfg.operator_faults).raise_for_status()
+        self.faults.enabled = True
+        sqs = self.stack.aws.client("sqs")
+        for queue in QUEUES:
+            sqs.send_message(QueueUrl=self.stack.aws.resources.queue_urls[queue], MessageBody=POISON_BODY)
+            self.report.poison_messages_sent += 1
+
+    def _seed_company(self, issuer: Issuer) -> None:
+        with self.spiris() as spiris:
+            company = spiris.post("/_sandbox/companies", json={
+                "name": f"Soak Issuer {issuer.index:02d} AB", "corporate_identity_number": issuer.org,
+                "modules": {"api": True}})
+            company.raise_for_status()
+            issuer.company_id = company.json()["id"]
+            spiris.post("/_sandbox/users", json={
+                "email": self._contact(issuer), "password": PASSWORD, "companies": [issuer.company_id],
+                "default_company": issuer.company_id, "full_access": True}).raise_for_status()
+            for buyer in buyers():
+                spiris.post(f"/_sandbox/companies/{issuer.company_id}/customers",
+                            content=_decimal_json(buyer.spiris),
+                            headers={"Content-Type": "application/json"}).raise_for_status()
+
+    @staticmethod
+    def _contact(issuer: Issuer) -> str:
+        return f"contact{issuer.index:02d}@issuer{issuer.index:02d}.example.se"
+
+    def _seed_invoices(self, issuer: Issuer, start: int, end: int) -> None:
+        """Invoices start..end-1 of this issuer: numbers are unique across issuers; every tenth is paid."""
+        all_buyers = buyers()
+        paid_every = round(1 / self.config.paid_share) if self.config.paid_share else 0
+        with self.spiris() as spiris:
+            for k in range(start, end):
+                number = (issuer.index + 1) * 100_000 + k
+                buyer = all_buyers[k % len(all_buyers)]
+                paid = bool(paid_every) and k % paid_every == paid_every - 1
+                source = invoice(
+                    buyer.spiris, number,
+                    [RowSpec(f"Konsulttimmar {k}", Decimal(1 + k % 7), Decimal("950.00"), unit="h"),
+                     RowSpec("Resekostnader", Decimal("1"), Decimal(f"{100 + k % 50}.50"))],
+                    payment_status=0 if paid else 1, remaining=Decimal("0") if paid else None)
+                spiris.post(f"/_sandbox/companies/{issuer.company_id}/customerinvoices",
+                            content=_decimal_json(source),
+                            headers={"Content-Type": "application/json"}).raise_for_status()
+                issuer.seeded += 1
+                if not paid:
+                    issuer.selected_numbers.add(str(number))
+
+    def _create_issuer(self, issuer: Issuer, logo: bytes) -> None:
+        with self.operator() as operator:
+            account = operator.post("/_sandbox/accounts", json={})
+            account.raise_for_status()
+        org = issuer.org
+        with self.admin() as admin:
+            created = admin.post("/issuers", json={
+                "name": f"Soak Issuer {issuer.index:02d} AB", "org_number": f"{org[:6]}-{org[6:]}",
+                "vat_number": f"SE{org}01",
+                "address": {"street": "Exempelvägen 2", "postal_code": "222 33", "city": "Lund", "country": "SE"},
+                "notification_email": issuer.email, "language": "sv", "bankgiro": "5050-1055", "f_skatt": True})
+            created.raise_for_status()
+            issuer.issuer_id = created.json()["id"]
+            admin.put(f"/issuers/{issuer.issuer_id}/logo", content=logo,
+                      headers={"Content-Type": "image/png"}).raise_for_status()
+            admin.put(f"/issuers/{issuer.issuer_id}/operator", json={
+                "provider": "maventa", "company_uuid": account.json()["company_uuid"],
+                "api_key": account.json()["api_key"]}).raise_for_status()
+
+    def _connect(self, issuer: Issuer) -> None:
+        with self.admin() as admin:
+            ordered = admin.post(f"/issuers/{issuer.issuer_id}/integrations", json={
+                "source": "spiris", "contact_name": "Anna Andersson", "contact_email": self._contact(issuer)})
+            ordered.raise_for_status()
+            issuer.integration_id = ordered.json()["id"]
+            consent_url = ordered.json()["consent_url"]
+        outcome = grant_consent(consent_url, email=self._contact(issuer), password=PASSWORD,
+                                company_id=issuer.company_id)
+        if outcome.status_code != 200:
+            raise RuntimeError(f"consent for issuer {issuer.index} answered {outcome.status_code}")
+
+    # --- drive until every invoice is terminal -------------------------------------------------
+
+    def _drive(self) -> None:
+        cfg = self.config
+        deadline = self.started + cfg.timeout_seconds
+        rest_seeded = False
+        revoked_target = self.issuers[-1] if cfg.revoke_one_issuer and len(self.issuers) > 1 else None
+        last_sync = 0.0
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            if now - last_sync >= 4:
+                self._sync_all()
+                last_sync = now
+            invoices = self._list_invoices()
+            self._release_held(invoices)
+            if not rest_seeded and self._first_syncs_done(invoices):
+                if revoked_target is not None:
+                    self._revoke(revoked_target)
+                for issuer, count in zip(self.issuers, self._per_issuer(), strict=True):
+                    if not issuer.revoked:
+                        self._seed_invoices(issuer, issuer.seeded, count)
+                    else:  # seeded after the grant was revoked: never selected
+                        self._seed_unselectable(issuer, count)
+                self.report.invoices_seeded = sum(i.seeded for i in self.issuers)
+                rest_seeded = True
+                last_sync = 0.0
+                continue
+            self.stack.tick("TrackDeliveriesFunction")
+            if rest_seeded and self._all_terminal(invoices) and self._poison_in_dlqs():
+                self.report.finished = True
+                return
+            time.sleep(1.0)
+
+    def _seed_unselectable(self, issuer: Issuer, count: int) -> None:
+        before = set(issuer.selected_numbers)
+        self._seed_invoices(issuer, issuer.seeded, count)
+        issuer.selected_numbers = before  # the integration can no longer read them
+
+    def _sync_all(self) -> None:
+        with self.admin() as admin:
+            for issuer in self.issuers:  # the revoked one too: that is how its sync finds out
+                admin.post(f"/integrations/{issuer.integration_id}/sync")  # refused once it is stopped
+
+    def _list_invoices(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        with self.admin() as admin:
+            while True:
+                params: dict[str, Any] = {"limit": 500}
+                if cursor:
+                    params["cursor"] = cursor
+                page = admin.get("/invoices", params=params)
+                page.raise_for_status()
+                items.extend(page.json()["items"])
+                cursor = page.json().get("next_cursor")
+                if not cursor:
+                    return items
+
+    def _release_held(self, invoices: list[dict[str, Any]]) -> None:
+        held = [i for i in invoices if i["status"] == "held"]
+        with self.admin() as admin:
+            for item in held:
+                admin.post(f"/invoices/{item['id']}/release")  # 409 if released meanwhile
+
+    def _first_syncs_done(self, invoices: list[dict[str, Any]]) -> bool:
+        numbers = {str(i["number"]) for i in invoices}
+        return all(issuer.selected_numbers <= numbers for issuer in self.issuers)
+
+    def _revoke(self, issuer: Issuer) -> None:
+        """Revoke every token the issuer's grant produced, at the Spiris sandbox (as when the user
+        withdraws the app's access): the refresh token stops working, API calls answer 401."""
+        from .spiris.app import sandbox_state
+
+        state = sandbox_state(self.stack._spiris_server.app)
+        with state.lock:
+            for family in state.families.values():
+                if family.company_id == issuer.company_id:
+                    family.revoked = True
+        issuer.revoked = True
+
+    def _all_terminal(self, invoices: list[dict[str, Any]]) -> bool:
+        numbers = {str(i["number"]) for i in invoices}
+        expected = set().union(*(i.selected_numbers for i in self.issuers))
+        return expected <= numbers and all(_terminal(i) for i in invoices)
+
+    def _dlq_bodies(self) -> dict[str, list[str]]:
+        sqs = self.stack.aws.client("sqs")
+        out: dict[str, list[str]] = {}
+        for dlq in DEAD_LETTER_QUEUES.values():
+            url = self.stack.aws.resources.queue_urls[dlq]
+            bodies: list[str] = []
+            # Peek with visibility 0 so the messages stay countable.
+            for _ in range(5):
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+                bodies = [m["Body"] for m in got.get("Messages", [])]
+                if bodies:
+                    break
+            count = int(sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
+                                              "ApproximateNumberOfMessagesNotVisible"])["Attributes"][
+                "ApproximateNumberOfMessages"])
+            out[dlq] = bodies if len(bodies) >= count else bodies + ["?"] * (count - len(bodies))
+        return out
+
+    def _poison_in_dlqs(self) -> bool:
+        bodies = self._dlq_bodies()
+        return sum(b.count(POISON_BODY) for b in bodies.values()) >= self.report.poison_messages_sent
+
+    # --- the figures ---------------------------------------------------------------------------
+
+    def _measure(self) -> None:
+        report = self.report
+        with contextlib.suppress(Exception):
+            self.stack.drain_until_idle(30)
+        invoices = self._list_invoices()
+        by_number = {str(i["number"]): i for i in invoices}
+        expected = set().union(*(i.selected_numbers for i in self.issuers))
+        report.invoices_expected_selected = len(expected)
+        report.selected = len(invoices)
+        report.status_counts = dict(Counter(i["status"] for i in invoices))
+        report.delivered = report.status_counts.get("delivered", 0)
+        report.sent_by_email = report.status_counts.get("sent", 0)
+        report.cancelled = report.status_counts.get("cancelled", 0)
+        report.lost = len(expected - set(by_number))
+        report.unexpected = len(set(by_number) - expected)
+        report.still_pending = sum(not _terminal(i) for i in invoices)
+
+        mails = self.stack.mail()
+        issuer_of = {i.issuer_id: i for i in self.issuers}
+        failed = [i for i in invoices if i["status"] == "failed"]
+        report.failed = len(failed)
+        for item in failed:
+            issuer = issuer_of.get(item.get("issuer_id", ""))
+            notified = any(
+                (issuer is None or issuer.email in m["to"]) and f" {item['number']} " in (m["subject"] or "")
+                for m in mails)
+            report.failed_with_notification += notified
+        report.failed_without_notification = report.failed - report.failed_with_notification
+
+        with self.operator() as operator:
+            documents = operator.get("/_sandbox/invoices").json()
+        per_uuid = Counter(d["uuid"] for d in documents)
+        report.operator_documents = len(documents)
+        report.duplicated_at_operator = sum(n - 1 for n in per_uuid.values() if n > 1)
+
+        dlqs = self._dlq_bodies()
+        report.messages_in_dlqs = {q: len(b) for q, b in dlqs.items()}
+        report.poison_messages_in_dlqs = sum(b.count(POISON_BODY) for b in dlqs.values())
+
+        revoked = next((i for i in self.issuers if i.revoked), None)
+        if revoked is not None:
+            with self.admin() as admin:
+                report.revoked_integration_status = admin.get(
+                    f"/integrations/{revoked.integration_id}").json()["status"]
+            contact = self._contact(revoked)
+            report.revoked_issuer_notified = any(
+                contact in m["to"] or revoked.email in m["to"] or self.stack.environment.get("OFFICE_EMAIL")
+                in m["to"] for m in mails if "Spiris" in (m["subject"] or "") or "behörighet" in (
+                    m["subject"] or "").lower() or "access" in (m["subject"] or "").lower())
+
+        report.injected = dict(self.faults.counts)
+        with self.spiris() as spiris:
+            report.spiris_requests = spiris.get("/_sandbox/stats").json().get("requests", {})
+        if self.log_stream is not None:
+            self.log_stream.flush()
+            report.metrics = emf_totals(Path(self.log_stream.name))
+            report.alarms_counted_from = (
+                "EMF metric lines the handlers printed (sum per metric); an alarm fires when its metric's sum"
+                " > 0, as the template's alarms say; DLQ alarms fire when the DLQ holds messages")
+        else:
+            report.alarms_counted_from = "failure notifications (no EMF output captured)"
+            report.metrics = {"TransferFailed": float(report.failed_with_notification)}
+        report.alarms_fired = {
+            alarm: int(report.metrics.get(metric, 0)) for metric, alarm in METRIC_ALARMS.items()
+            if report.metrics.get(metric, 0) > 0}
+        for queue, dlq in DEAD_LETTER_QUEUES.items():
+            if report.messages_in_dlqs.get(dlq):
+                report.alarms_fired[f"{dlq}Alarm"] = report.messages_in_dlqs[dlq]
+
+
+def _terminal(item: dict[str, Any]) -> bool:
+    return item["status"] in (EMAIL_TERMINAL if item.get("channel") == "email" else TERMINAL)
+
+
+def emf_totals(path: Path) -> dict[str, float]:
+    """Sum every metric in the CloudWatch EMF lines of a log file."""
+    totals: Counter[str] = Counter()
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if '"_aws"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+                for metric in directive.get("Metrics", []):
+                    value = record.get(metric["Name"])
+                    values = value if isinstance(value, list) else [value]
+                    totals[metric["Name"]] += sum(float(v) for v in values if isinstance(v, int | float))
+    return dict(totals)
+
+
+def run_soak(config: SoakConfig, log_path: Path | None = None) -> SoakReport:
+    """Run the soak with the handlers' stdout (JSON logs, EMF metrics) in `log_path`; write the report."""
+    log_path = log_path or config.out_path.with_name("soak-logs.jsonl")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    with open(log_path, "w", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file):
+        _route_logs(log_file)
+        report = Soak(config, log_stream=log_file).run()
+    config.out_path.write_text(json.dumps(asdict(report), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return report
+
+
+def _route_logs(stream: Any) -> None:
+    """Handler logs and the drainer's (injected crashes are logged with tracebacks) go to the log file."""
+    from invoice_bridge.observability import logger
+
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+    root = logging.getLogger("sandbox")
+    root.handlers[:] = [logging.StreamHandler(stream)]
+    root.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--issuers", type=int, default=20)
+    parser.add_argument("--invoices", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds before giving up")
+    parser.add_argument("--out", type=Path, default=OUT / "soak.json")
+    args = parser.parse_args(argv)
+    config = SoakConfig(issuers=args.issuers, invoices=args.invoices, seed=args.seed,
+                        timeout_seconds=args.timeout, out_path=args.out)
+    report = run_soak(config)
+    print(json.dumps(asdict(report), indent=2, sort_keys=True))
+    print(f"written to {config.out_path}", file=sys.stderr)
+    ok = (report.finished and report.duplicated_at_operator == 0 and report.lost == 0
+          and report.still_pending == 0 and report.failed_without_notification == 0
+          and report.poison_messages_in_dlqs == report.poison_messages_sent)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
