@@ -41,6 +41,10 @@ serve: setup
 bench: setup
 	$(PY) -m bench
 
+## soak: the whole pipeline under load and every fault at once → out/soak.json
+soak: setup
+	$(PY) -m sandbox.soak
+
 lint: setup
 	$(VENV)/bin/ruff check layers sandbox functions tests
 	$(VENV)/bin/cfn-lint template.yaml

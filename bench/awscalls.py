@@ -141,8 +141,11 @@ def write_units(operation: str, body: bytes | str | None) -> float:
         return 1.0
     items: list[Any]
     if operation == "BatchWriteItem":
-        items = [w.get("PutRequest", {}).get("Item") or w.get("DeleteRequest", {}).get("Key")
-                 for writes in payload.get("RequestItems", {}).values() for w in writes]
+        items = [
+            w.get("PutRequest", {}).get("Item") or w.get("DeleteRequest", {}).get("Key")
+            for writes in payload.get("RequestItems", {}).values()
+            for w in writes
+        ]
     elif operation == "TransactWriteItems":
         items = [next(iter(entry.values())) for entry in payload.get("TransactItems", [])]
     else:

@@ -34,8 +34,14 @@ def _environment() -> dict[str, str]:
 def time_fresh_import(code: str) -> float:
     """Wall milliseconds of `python -c code` in a fresh interpreter."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, env=_environment(), cwd=REPO_ROOT,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        env=_environment(),
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     return (time.perf_counter() - start) * 1000
 
 
@@ -54,9 +60,15 @@ def run(repeat: int = 5) -> dict[str, Any]:
             timings[name].append(time_fresh_import(code))
     baseline_ms = statistics.median(timings.pop("baseline"))
     functions = {
-        name: {"median_ms": round(statistics.median(values), 1),
-               "ratio": round(statistics.median(values) / baseline_ms, 2)}
+        name: {
+            "median_ms": round(statistics.median(values), 1),
+            "ratio": round(statistics.median(values) / baseline_ms, 2),
+        }
         for name, values in timings.items()
     }
-    return {"repeat": repeat, "baseline": BASELINE, "baseline_median_ms": round(baseline_ms, 1),
-            "functions": functions}
+    return {
+        "repeat": repeat,
+        "baseline": BASELINE,
+        "baseline_median_ms": round(baseline_ms, 1),
+        "functions": functions,
+    }

@@ -3,7 +3,6 @@
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import SnsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from invoice_bridge import entrypoints
 from invoice_bridge.observability import logger, metrics, tracer
 

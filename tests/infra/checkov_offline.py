@@ -30,7 +30,7 @@ def main() -> int:
     socket.getaddrinfo = _refuse_lookup
     from checkov.main import Checkov
 
-    return int(Checkov().run(argv=sys.argv[1:]) or 0)
+    return int(Checkov(argv=sys.argv[1:]).run() or 0)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from infra_support import REPO
 
 # Runtime dependencies of pyproject.toml that no Lambda needs, and why.
 NOT_IN_LAMBDA = {
-    "pyjwt": "used by the local Spiris sandbox only",
     "rich": "the local CLI's tables only",
 }
 REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==(?P<version>\S+)$")

@@ -4,9 +4,11 @@ what AWS would actually create, not what the SAM shorthand suggests."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
+from infra_support import REPO
 
 Template = dict[str, Any]
 
@@ -478,3 +480,106 @@ def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: T
         "SpirisClientSecretParameter": {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction"},
         "MaventaVendorApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction"},
     }
+
+
+# ------------------------------------------------------------------ operations: throttling, dashboard
+
+EMITTED_METRIC = re.compile(r"""add_metric\(\s*name=["'](?P<name>\w+)["']""")
+DASHBOARD_APPLICATION_METRICS = {
+    "InvoicesFetched",
+    "InvoicesRendered",
+    "InvoicesSent",
+    "InvoicesDelivered",
+    "TransferFailed",
+    "SyncLagSeconds",
+    "SpirisThrottled",
+    "RefreshFailed",
+    "IntegrationNeedsReconsent",
+    "StaleIntegrations",
+}
+
+
+def emitted_metrics() -> set[str]:
+    """Every metric name the shared code emits through Powertools (`metrics.add_metric(name=...)`)."""
+    names: set[str] = set()
+    for source in (REPO / "layers" / "shared" / "invoice_bridge").rglob("*.py"):
+        names |= {m["name"] for m in EMITTED_METRIC.finditer(source.read_text())}
+    return names
+
+
+def stage_method_settings(transformed: Template) -> list[dict[str, Any]]:
+    (stage,) = resources(transformed, "AWS::ApiGateway::Stage").values()
+    return stage["Properties"]["MethodSettings"]  # type: ignore[no-any-return]
+
+
+def decoded_route(resource_path: str) -> str:
+    """MethodSettings' ResourcePath: a leading "/" and then the route with every "/" written "~1"."""
+    assert resource_path.startswith("/~1"), resource_path
+    return resource_path[1:].replace("~1", "/")
+
+
+def test_public_consent_routes_are_throttled_below_the_admin_routes(transformed: Template) -> None:
+    settings = stage_method_settings(transformed)
+    (stage_wide,) = [s for s in settings if s["ResourcePath"] == "/*" and s["HttpMethod"] == "*"]
+    consent = {
+        (decoded_route(s["ResourcePath"]), s["HttpMethod"].lower()): s
+        for s in settings
+        if s is not stage_wide
+    }
+    # Exactly the public routes have their own, lower limits; the admin routes keep the stage-wide one.
+    assert set(consent) == CONSENT_ROUTES
+    for route, setting in consent.items():
+        assert 0 < setting["ThrottlingRateLimit"] < stage_wide["ThrottlingRateLimit"], route
+        assert 0 < setting["ThrottlingBurstLimit"] < stage_wide["ThrottlingBurstLimit"], route
+    # A ResourcePath that names no route would silently throttle nothing.
+    routes = set(api_operations(transformed))
+    assert set(consent) <= routes
+
+
+def test_stale_integrations_alarm_uses_the_gauge_maximum(transformed: Template) -> None:
+    (alarm,) = [
+        a
+        for a in resources(transformed, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == "InvoiceBridge"
+        and a["Properties"]["MetricName"] == "StaleIntegrations"
+    ]
+    assert alarm["Properties"]["Dimensions"] == [{"Name": "service", "Value": "invoice-bridge"}]
+    # A count emitted by every poll: Sum over several polls would multiply it.
+    assert alarm["Properties"]["Statistic"] == "Maximum"
+    assert alarm["Properties"]["Threshold"] == 0
+    assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm_actions_go_to_topic(alarm)
+
+
+def dashboard_metrics(transformed: Template) -> list[list[Any]]:
+    (dashboard,) = resources(transformed, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(body)["widgets"]  # ${...} substitutions sit inside JSON strings
+    return [metric for w in widgets if w["type"] == "metric" for metric in w["properties"]["metrics"]]
+
+
+def test_dashboard_shows_the_pipeline_dlqs_lag_throttling_refresh_and_staleness(
+    transformed: Template,
+) -> None:
+    metrics_shown = dashboard_metrics(transformed)
+    application = {m[1] for m in metrics_shown if m[0] == "InvoiceBridge"}
+    assert application == DASHBOARD_APPLICATION_METRICS
+    for metric in metrics_shown:
+        if metric[0] == "InvoiceBridge":
+            assert metric[2:4] == ["service", "invoice-bridge"], metric
+    dead_letter_queues = {
+        m[3] for m in metrics_shown if m[0] == "AWS/SQS" and m[1] == "ApproximateNumberOfMessagesVisible"
+    }
+    assert dead_letter_queues == {f"${{{dlq}.QueueName}}" for dlq in QUEUES.values()}
+
+
+def test_every_dashboard_and_alarm_metric_is_emitted_by_the_code(transformed: Template) -> None:
+    emitted = emitted_metrics()
+    shown = {m[1] for m in dashboard_metrics(transformed) if m[0] == "InvoiceBridge"}
+    alarmed = {
+        a["Properties"]["MetricName"]
+        for a in resources(transformed, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == "InvoiceBridge"
+    }
+    assert shown - emitted == set()
+    assert alarmed - emitted == set()

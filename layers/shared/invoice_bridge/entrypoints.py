@@ -122,6 +122,7 @@ def sync(request: SyncRequest) -> object:
     an integration that needs the office's action is already marked and alerted, so it is not retried."""
     from .adapters.dynamo_budget import dynamo_request_budget
     from .adapters.spiris_api import HttpSpirisApi
+    from .adapters.kms_tokens import DecryptionFailed
     from .alerts import notify_integration_stopped
     from .consent.refresher import NotConnected, TokenBroker, get_access_token
     from .consent.wiring import consent_services
@@ -152,6 +153,10 @@ def sync(request: SyncRequest) -> object:
         )
     except NotConnected:
         return None  # the token broker has marked the integration and alerted
+    except DecryptionFailed:
+        # The stored grant cannot be read (a bad restore, a moved item): only a new consent helps.
+        TokenBroker(consent_services()).mark_needs_reconsent(integrations.get(integration.id), "token_unreadable")
+        return None
     except IntegrationNeedsReconsent:
         TokenBroker(consent_services()).alert_needs_reconsent(integrations.get(integration.id))
         return None

@@ -144,6 +144,12 @@ def operator_for(issuer):  # type: ignore[no-untyped-def]
                     vendor_api_key=maventa_vendor_api_key(),
                 ),
             )
+        elif provider == "inexchange":
+            from .adapters.inexchange import PRODUCTION_URL, InExchangeOperator
+
+            # `inexchange_url` is optional in Settings; InExchange has one production host.
+            base_url = getattr(get_settings(), "inexchange_url", None) or PRODUCTION_URL
+            operator = InExchangeOperator(base_url, credentials["client_token"])
     _operators[issuer.id] = (time.monotonic(), operator)
     return operator
 

@@ -184,6 +184,7 @@ class Stack:
     operator_url: str
 
     operators: dict[str, MaventaOperator] = field(default_factory=dict)
+    known_issuers: set[str] = field(default_factory=set)
 
     def operator_for(self, issuer: Issuer) -> MaventaOperator:
         """One adapter (and HTTP connection pool) per issuer, as the wiring caches it."""
@@ -192,8 +193,9 @@ class Stack:
         return self.operators[issuer.id]
 
     def add(self, issuer: Issuer, invoice: Invoice) -> None:
-        if issuer.id not in {i.id for i in self.issuers.list()}:
+        if issuer.id not in self.known_issuers:  # listing issuers per invoice made big soaks crawl
             self.issuers.put(issuer)
+            self.known_issuers.add(issuer.id)
         self.documents.put(invoice.einvoice_key or "", UBL, "application/xml")
         self.documents.put(invoice.pdf_key or "", PDF, "application/pdf")
         self.invoices.put(invoice)

@@ -17,6 +17,7 @@ from invoice_bridge.dispatch import (
     to_csv,
     track_deliveries,
 )
+from invoice_bridge.dispatch.ses_events import apply_ses_notification
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
 
@@ -75,7 +76,7 @@ def test_no_channel_fails_with_swedish_notice(stack: Stack) -> None:
     assert invoice.status == InvoiceStatus.FAILED and stack.ledger.get("inv1", 1) is None
     [notice] = sent_mails()
     assert notice["Subject"] == "Faktura 1001 till Köpare AB kunde inte levereras"
-    body = notice.get_payload()
+    body = notice.get_content()  # decoded: Swedish text travels quoted-printable
     assert (
         "Orsak: kunden kan inte ta emot e-faktura; kunden saknar e-postadress; utskick med brev är avstängt."
         in body
@@ -94,16 +95,32 @@ def _seed_report(stack: Stack) -> None:
 
 def test_dispatch_report_rows_and_csv(stack: Stack) -> None:
     _seed_report(stack)
+    mailed = stack.ledger.get("m1", 1)
+    assert mailed is not None and mailed.operator_invoice_id
+    bounce = {
+        "eventType": "Bounce",
+        "mail": {"messageId": mailed.operator_invoice_id},
+        "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"diagnosticCode": "smtp; 550 5.1.1"}]},
+    }
+    notifier = FailureNotifier(stack.mailer)
+    assert apply_ses_notification(
+        bounce, invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger, notifier=notifier
+    ) == "failed"
     today = date.today()
     rows = dispatch_report(stack.invoices, stack.ledger, today, today)
     assert [(r.number, r.channel, r.status) for r in rows] == [
         ("1001", "einvoice", "sent"),
-        ("1002", "email", "sent"),
+        ("1002", "email", "failed"),
     ]
     assert all(r.sent_at.endswith(("+01:00", "+02:00")) for r in rows)  # Stockholm time
-    parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    report = to_csv(rows)
+    print(f"\n--- dispatch report (CSV) ---\n{report}")
+    parsed = list(csv.DictReader(io.StringIO(report)))
+    assert report.splitlines()[0] == "type,number,buyer,channel,status,sent_at,message"
     assert list(parsed[0]) == ["type", "number", "buyer", "channel", "status", "sent_at", "message"]
     assert parsed[1]["buyer"] == "Köpare AB" and parsed[1]["type"] == "invoice"
+    assert parsed[0]["message"] == "" and parsed[0]["status"] == "sent"
+    assert parsed[1]["message"] == "the e-mail bounced (Permanent/General): smtp; 550 5.1.1"
     assert dispatch_report(stack.invoices, stack.ledger, date(2020, 1, 1), date(2020, 1, 31)) == []
 
 

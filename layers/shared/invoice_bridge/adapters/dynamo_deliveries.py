@@ -17,7 +17,6 @@ from ..models.delivery import Delivery
 from ..ports import ConflictError
 from .aws import resource
 
-
 # Complaints can come weeks after the e-mail; the lookup is cleaned up by TTL well after that.
 _MESSAGE_LOOKUP_TTL = timedelta(days=180)
 

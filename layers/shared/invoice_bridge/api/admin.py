@@ -17,7 +17,6 @@ from ..observability import logger
 from ..ports import ConflictError, NotFound
 from .errors import ApiError, error_response
 
-
 TITLE = "invoice-bridge admin API"
 DESCRIPTION = (
     "The office's admin API (contract.md section 3). Errors are always "
@@ -27,11 +26,14 @@ DESCRIPTION = (
 )
 SECURITY_SCHEMES = {
     "bearerAuth": HTTPBearer(description="Embedded (local) stack: the stack's admin token as a bearer token"),
-    "sigv4": APIKey(
-        name="Authorization",
-        in_=APIKeyIn.header,
-        description="AWS: an IAM Signature Version 4 signed request (API Gateway AWS_IAM authorizer)",
-        openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
+    # API Gateway's own notation for IAM auth: an apiKey scheme on Authorization, typed awsSigv4.
+    "sigv4": APIKey.model_validate(
+        {
+            "name": "Authorization",
+            "in": APIKeyIn.header,
+            "description": "AWS: an IAM Signature Version 4 signed request (API Gateway AWS_IAM authorizer)",
+            "openapi_extensions": {"x-amazon-apigateway-authtype": "awsSigv4"},
+        }
     ),
 }
 # OpenAPI security alternatives: bearer OR SigV4.
@@ -71,6 +73,12 @@ def build_app() -> APIGatewayRestResolver:
     def _invalid_request(exc: RequestValidationError) -> Response:
         details = [{"loc": list(e.get("loc", [])), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
         return error_response(422, "invalid_request", "The request is not valid", details)
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _undecodable_body(_exc: UnicodeDecodeError) -> Response:
+        # Bytes (e.g. an image) sent to a JSON route: the body cannot even be read as text.
+        details = [{"loc": ["body"], "msg": "the body is not UTF-8 text", "type": "json_invalid"}]
+        return error_response(422, "invalid_request", "The request body is not valid JSON", details)
 
     @app.exception_handler(ValidationError)
     def _invalid_model(exc: ValidationError) -> Response:

@@ -37,7 +37,9 @@ class ErrorBody(BaseModel):
 
 def error_response(status: int, code: str, message: str, details: list[Any] | None = None) -> Response:
     body = {"error": {"code": code, "message": message, "details": details or []}}
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body, default=str))
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body, default=str)
+    )
 
 
 ERROR_DESCRIPTIONS: dict[int, str] = {

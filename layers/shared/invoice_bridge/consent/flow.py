@@ -368,6 +368,8 @@ class ConsentFlow:
         # A connected integration is not downgraded by a failed second attempt from an old link.
         if integration.status == IntegrationStatus.ACTIVE:
             return
+        if integration.status == IntegrationStatus.NEEDS_RECONSENT and status == IntegrationStatus.PENDING_CONSENT:
+            status = IntegrationStatus.NEEDS_RECONSENT  # still waiting for a new grant; the reason is what changed
         self.s.integrations.put(
             integration.model_copy(
                 update={"status": status, "last_error": last_error, "updated_at": utcnow()}

@@ -2,7 +2,14 @@
 
 from .errors import MailNotSent, OperatorError, OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
 from .notify import Failure, FailureNotifier, buyer_mail, render
-from .policy import NoChannel, Route, choose_channel, clear_lookup_cache, deliverability_problems, find_receiver
+from .policy import (
+    NoChannel,
+    Route,
+    choose_channel,
+    clear_lookup_cache,
+    deliverability_problems,
+    find_receiver,
+)
 from .report import COLUMNS, ReportRow, dispatch_report, period_bounds, to_csv
 from .service import DispatchInProgress, dispatch_invoice, idempotency_id
 from .track import track_deliveries

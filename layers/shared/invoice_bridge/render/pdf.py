@@ -4,12 +4,18 @@ Layout (A4): logo or issuer name and the document title at the top; invoice fact
 address right (in the window-envelope position); the rows table, continuing over pages with its header
 repeated; VAT breakdown and totals; the payment block; the seller's details and "Sida x av y" in the footer.
 Fonts are loaded once per process into a template document that each render deep-copies (toolchain.md §5).
+
+Speed (render/benchmark.py, at or below reportlab's time): the Latin DejaVu subsets are embedded whole from
+bytes compressed once per process, instead of fpdf2 re-parsing and subsetting the TTF on every output(); table
+cells are drawn with text() at the position cell() would use; text outside the Latin subset falls back to
+the full DejaVu Sans, which fpdf2 subsets as usual from a private TTFont.
 """
 
 from __future__ import annotations
 
 import copy
 import io
+import zlib
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from functools import lru_cache
@@ -54,7 +60,7 @@ def format_amount(value: Decimal, language: Language, places: int = 2) -> str:
     quantized = value.quantize(Decimal(1).scaleb(-places)) if places else value
     sign = "-" if quantized < 0 else ""
     whole, _, fraction = f"{abs(quantized):f}".partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
@@ -77,6 +83,30 @@ def format_percent(value: Decimal, language: Language) -> str:
     return f"{format_quantity(value, language)}\u00a0%"
 
 
+def text_width(pdf: Any, value: str) -> float:
+    """Width (mm) of one line of plain text in the current font: what get_string_width() returns, without
+    fpdf2's bidi/markdown fragment parsing (~20x cheaper; the rows table measures every cell)."""
+    widths = pdf.current_font.cw
+    return sum(widths[ord(ch)] for ch in value) * pdf.font_size_pt * 0.001 / pdf.k
+
+
+def put_text(pdf: Any, x: float, y: float, width: float, height: float, value: str, align: str = "L") -> None:
+    """Draw `value` where set_xy(x, y) + cell(width, height, value, align=align) would put it (same cell
+    margin, same baseline), via text(): cell() costs ~10x more and dominates long invoices. One line, no
+    border or fill, the cursor stays where it is; "{nb}" aliases need cell()."""
+    if not value:
+        return
+    dx = width - pdf.c_margin - text_width(pdf, value) if align == "R" else pdf.c_margin
+    pdf.text(x + dx, y + 0.5 * height + 0.3 * pdf.font_size, value)
+
+
+def ink(pdf: Any, color: tuple[int, int, int]) -> None:
+    """Text colour, also as the fill colour: PDF paints text with the fill colour, so when both agree fpdf2
+    writes no `q rg ... Q` around every text (filled shapes set their own fill colour first)."""
+    pdf.set_text_color(*color)
+    pdf.set_fill_color(*color)
+
+
 def _document_class() -> type[FPDF]:
     from fpdf import FPDF
 
@@ -94,15 +124,13 @@ def _document_class() -> type[FPDF]:
             top = self.get_y()
             width = CONTENT_WIDTH / max(1, len(self.footer_columns))
             for index, column in enumerate(self.footer_columns):
-                self.set_xy(MARGIN + index * width, top)
                 for number, line in enumerate(column):
                     self.set_font(FONT, "B" if number == 0 else "", 7)
-                    self.set_text_color(*(ACCENT if number == 0 else MUTED))
-                    self.set_x(MARGIN + index * width)
-                    self.cell(width - 2, 3.4, line, new_x="LEFT", new_y="NEXT")
+                    ink(self, ACCENT if number == 0 else MUTED)
+                    put_text(self, MARGIN + index * width, top + number * 3.4, width - 2, 3.4, line)
             self.set_xy(MARGIN, -10)
             self.set_font(FONT, "", 7)
-            self.set_text_color(*MUTED)
+            ink(self, MUTED)
             self.cell(CONTENT_WIDTH, 4, self.page_label.replace("{page}", str(self.page_no())), align="R")
 
     return InvoiceDocument
@@ -127,6 +155,114 @@ def _template(variant: str = "latin") -> FPDF:
     return document
 
 
+# The Latin variant embeds these prebuilt fonts whole instead of letting fpdf2 subset them per render.
+PREBUILT_VARIANTS = frozenset({"latin"})
+
+
+@lru_cache(maxsize=4)
+def _prebuilt_font_stream(path: str) -> tuple[bytes, int]:
+    """The compressed font program and its uncompressed length, computed once per process."""
+    data = _font_data(path)
+    return zlib.compress(data), len(data)
+
+
+@lru_cache(maxsize=4)
+def _glyph_ids_by_name(path: str) -> dict[str, int]:
+    from fontTools.ttLib import TTFont
+
+    return dict(TTFont(_font_bytes(path), lazy=True).getReverseGlyphMap())
+
+
+@lru_cache(maxsize=1)
+def _prebuilt_output_producer() -> type[Any] | None:
+    """An fpdf2 OutputProducer that embeds each prebuilt Latin font as it is, without fontTools.
+
+    fpdf2 subsets every TrueType font at output(): parsing glyf, pruning and recompiling it takes most of a
+    one-page render and mutates the shared TTFont. The Latin fonts are already small subsets (~16 KB
+    compressed each), so the whole program is embedded; the CID widths, ToUnicode map and CIDToGIDMap are
+    built from the glyphs this document used, exactly as fpdf2 builds them (fpdf2 2.8 output.py, TTF path).
+    None when a later fpdf2 no longer has those internals: renders then take fpdf2's own (slower) path.
+    """
+    from fpdf.fonts import TTFFont
+    from fpdf.syntax import Name, PDFArray, PDFContentStream
+
+    try:
+        from fpdf.output import (
+            LOGGER,
+            CIDSystemInfo,
+            OutputProducer,
+            PDFFont,
+            _build_cmap_blocks,
+            _tt_font_widths,
+        )
+    except ImportError:
+        return None
+
+    prebuilt_files = {str(FONTS / name) for variant in PREBUILT_VARIANTS for name in FONT_FILES[variant]}
+
+    class PrecompressedFontStream(PDFContentStream):
+        def __init__(self, compressed: bytes, raw_length: int) -> None:
+            super().__init__(contents=compressed, compress=False)
+            self.filter = Name("FlateDecode")
+            self.length1 = raw_length
+
+    class PrebuiltFontOutputProducer(OutputProducer):  # type: ignore[misc]
+        def _add_fonts(self, image_objects_per_index: Any, gfxstate_objs_per_name: Any,
+                       pattern_objs_per_name: Any) -> dict[int, Any]:
+            fonts: list[Any] = sorted(self.fpdf.fonts.values(), key=lambda font: font.i)
+            if not all(isinstance(font, TTFFont) and not font.color_font and not font.is_cff
+                       and str(font.ttffile) in prebuilt_files for font in fonts):
+                return super()._add_fonts(image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name)
+            font_objs_per_index: dict[int, Any] = {}
+            for font in fonts:
+                fontname = f"MPDFAA+{font.name}"
+                if font.missing_glyphs:
+                    LOGGER.warning("Font %s is missing %d glyphs", fontname, len(font.missing_glyphs))
+                glyph_ids = _glyph_ids_by_name(str(font.ttffile))
+                code_to_glyph = {char_id: glyph_ids.get(glyph.glyph_name, 0)
+                                 for glyph, char_id in font.subset.items() if glyph is not None}
+                composite_font_obj = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
+                self._add_pdf_obj(composite_font_obj, "fonts")
+                font_objs_per_index[font.i] = composite_font_obj
+                cid_font_obj = PDFFont(subtype="CIDFontType2", base_font=fontname, d_w=font.desc.missing_width,
+                                       w=_tt_font_widths(font))
+                self._add_pdf_obj(cid_font_obj, "fonts")
+                composite_font_obj.descendant_fonts = PDFArray([cid_font_obj])
+                bf_char = [f"<{code:04X}> <{''.join(f'{point:04X}' for point in glyph.unicode)}>\n"
+                           for glyph, code in font.subset.items()
+                           if glyph is not None and isinstance(glyph.unicode, tuple) and glyph.unicode]
+                to_unicode_obj = PDFContentStream((
+                    "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CIDSystemInfo\n"
+                    "<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
+                    "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+                    "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+                    f"{_build_cmap_blocks(bf_char, 'bfchar')}"
+                    "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend").encode("latin-1"))
+                self._add_pdf_obj(to_unicode_obj, "fonts")
+                composite_font_obj.to_unicode = to_unicode_obj
+                cid_system_info_obj = CIDSystemInfo()
+                self._add_pdf_obj(cid_system_info_obj, "fonts")
+                cid_font_obj.c_i_d_system_info = cid_system_info_obj
+                font_descriptor_obj: Any = font.desc
+                font_descriptor_obj.font_name = Name(fontname)
+                self._add_pdf_obj(font_descriptor_obj, "fonts")
+                cid_font_obj.font_descriptor = font_descriptor_obj
+                cid_to_gid = bytearray(256 * 256 * 2)
+                for code, glyph_id in code_to_glyph.items():
+                    cid_to_gid[code * 2:code * 2 + 2] = glyph_id.to_bytes(2, "big")
+                cid_to_gid_map_obj = PDFContentStream(contents=bytes(cid_to_gid), compress=True)
+                self._add_pdf_obj(cid_to_gid_map_obj, "fonts")
+                cid_font_obj.c_i_d_to_g_i_d_map = cid_to_gid_map_obj
+                font_file_obj = PrecompressedFontStream(*_prebuilt_font_stream(str(font.ttffile)))
+                self._add_pdf_obj(font_file_obj, "fonts")
+                font_descriptor_obj.font_file2 = font_file_obj
+                font.subset.pick.cache_clear()  # fpdf2 caches pick() per instance on the class; free them
+                font.subset.get_glyph.cache_clear()
+            return font_objs_per_index
+
+    return PrebuiltFontOutputProducer
+
+
 def _private_font_tables(document: Any) -> None:
     """fpdf2's deepcopy shares the fontTools TTFont, and subsetting at output() mutates it; give the copy its
     own (lazily loaded) TTFont so every render subsets a pristine font."""
@@ -147,16 +283,17 @@ def _font_bytes(path: str) -> io.BytesIO:
 
 
 @lru_cache(maxsize=1)
-def _latin_coverage() -> frozenset[int]:
+def _latin_coverage() -> frozenset[str]:
+    """The characters the Latin subset has glyphs for (plus the whitespace the layout never draws)."""
     from fontTools.ttLib import TTFont
 
-    return frozenset(TTFont(FONTS / FONT_FILES["latin"][0], lazy=True).getBestCmap())
+    cmap = TTFont(FONTS / FONT_FILES["latin"][0], lazy=True).getBestCmap()
+    return frozenset(chr(point) for point in cmap) | frozenset("\n\r\t")
 
 
 def _font_variant(invoice: Invoice, issuer: Issuer) -> str:
     """The Latin subset when it covers every character of the document, else the full DejaVu Sans."""
-    strings = [issuer.name, invoice.model_dump_json()]
-    used = {ord(ch) for string in strings for ch in string if ch not in "\n\r\t"}
+    used = set(issuer.name).union(invoice.model_dump_json())
     return "latin" if used <= _latin_coverage() else "full"
 
 
@@ -164,6 +301,10 @@ def warm_up() -> None:
     """Load the fonts now (call at cold start, outside the first request's latency)."""
     _template("latin")
     _latin_coverage()
+    _prebuilt_output_producer()
+    for name in FONT_FILES["latin"]:
+        _prebuilt_font_stream(str(FONTS / name))
+        _glyph_ids_by_name(str(FONTS / name))
 
 
 def _safe(formatter: Any, value: str | None) -> str | None:
@@ -182,24 +323,26 @@ class _Renderer:
         self.logo = logo
         self.language: Language = invoice.language
         self.t = texts_for(self.language)
-        self.pdf: Any = copy.deepcopy(_template(_font_variant(invoice, issuer)))
-        _private_font_tables(self.pdf)
+        variant = _font_variant(invoice, issuer)
+        self.output_producer = _prebuilt_output_producer() if variant in PREBUILT_VARIANTS else None
+        self.pdf: Any = copy.deepcopy(_template(variant))
+        if self.output_producer is None:
+            _private_font_tables(self.pdf)  # only fpdf2's own subsetting mutates the TTFont
         self.is_credit = invoice.document_type == "credit_note"
 
     # --- helpers -------------------------------------------------------------------------------
     def font(self, size: float, bold: bool = False, color: tuple[int, int, int] = (20, 20, 20)) -> None:
         self.pdf.set_font(FONT, "B" if bold else "", size)
-        self.pdf.set_text_color(*color)
+        ink(self.pdf, color)
 
     def money(self, value: Decimal) -> str:
         return format_amount(value, self.language)
 
     def label_value(self, x: float, y: float, label: str, value: str, width: float = 80) -> float:
-        self.pdf.set_xy(x, y)
         self.font(7.5, color=MUTED)
-        self.pdf.cell(34, 4.4, label)
+        put_text(self.pdf, x, y, 34, 4.4, label)
         self.font(8.5)
-        self.pdf.cell(width - 34, 4.4, value)
+        put_text(self.pdf, x + 34, y, width - 34, 4.4, value)
         return y + 4.6
 
     # --- blocks --------------------------------------------------------------------------------
@@ -212,13 +355,12 @@ class _Renderer:
             self.font(16, bold=True, color=ACCENT)
             pdf.multi_cell(95, 7.5, self.issuer.name)
         title = self.t["credit_note_title" if self.is_credit else "invoice_title"]
-        pdf.set_xy(110, MARGIN + 2)
         self.font(20, bold=True, color=ACCENT)
-        pdf.cell(85, 9, title.upper() if self.language == "sv" else title, align="L")
+        put_text(pdf, 110, MARGIN + 2, 85, 9, title.upper() if self.language == "sv" else title)
         if self.is_credit and self.invoice.original_number:
-            pdf.set_xy(110, MARGIN + 12)
             self.font(9, color=MUTED)
-            pdf.cell(85, 5, text(self.language, "original_number", original_number=self.invoice.original_number))
+            put_text(pdf, 110, MARGIN + 12, 85, 5,
+                     text(self.language, "original_number", original_number=self.invoice.original_number))
 
     def facts(self) -> float:
         invoice = self.invoice
@@ -242,9 +384,8 @@ class _Renderer:
     def buyer(self) -> float:
         pdf, buyer = self.pdf, self.invoice.buyer
         x, y = 112.0, 46.0
-        pdf.set_xy(x, y)
         self.font(7, color=MUTED)
-        pdf.cell(80, 4, self.t["buyer"].upper())
+        put_text(pdf, x, y, 80, 4, self.t["buyer"].upper())
         y += 5
         self.font(10, bold=True)
         pdf.set_xy(x, y)
@@ -252,14 +393,13 @@ class _Renderer:
         self.font(9.5)
         address = buyer.address
         city_line = " ".join(p for p in (address.postal_code, address.city) if p)
-        for line in (address.street, address.street2, city_line):
+        y = pdf.get_y()
+        country = address.country if address.country and address.country != "SE" else None
+        for line in (address.street, address.street2, city_line, country):
             if line:
-                pdf.set_x(x)
-                pdf.cell(83, 4.8, line, new_x="LEFT", new_y="NEXT")
-        if address.country and address.country != "SE":
-            pdf.set_x(x)
-            pdf.cell(83, 4.8, address.country, new_x="LEFT", new_y="NEXT")
-        y = pdf.get_y() + 1.5
+                put_text(pdf, x, y, 83, 4.8, line)
+                y += 4.8
+        y += 1.5
         self.font(7.5, color=MUTED)
         for label, value in (
             (self.t["org_number"], _safe(format_org_number, buyer.org_number)),
@@ -267,8 +407,7 @@ class _Renderer:
             (self.t["gln"], buyer.gln),
         ):
             if value:
-                pdf.set_xy(x, y)
-                pdf.cell(83, 4, f"{label}: {value}")
+                put_text(pdf, x, y, 83, 4, f"{label}: {value}")
                 y += 4
         return y
 
@@ -280,8 +419,7 @@ class _Renderer:
         self.font(7.5, bold=True, color=(255, 255, 255))
         x = MARGIN
         for key, width, align in COLUMNS:
-            pdf.set_xy(x + 1.5, y)
-            pdf.cell(width - 3, 6.5, self.t[key], align=align)
+            put_text(pdf, x + 1.5, y, width - 3, 6.5, self.t[key], align)
             x += width
         pdf.set_xy(MARGIN, y + 7.5)
 
@@ -289,10 +427,10 @@ class _Renderer:
         pdf = self.pdf
         pdf.add_page()
         if continued:
-            pdf.set_xy(MARGIN, MARGIN)
             self.font(8, color=MUTED)
             number_label = self.t["credit_note_title" if self.is_credit else "invoice_title"]
-            pdf.cell(CONTENT_WIDTH, 5, f"{number_label} {self.invoice.number} ({self.t['continued']})")
+            put_text(pdf, MARGIN, MARGIN, CONTENT_WIDTH, 5,
+                     f"{number_label} {self.invoice.number} ({self.t['continued']})")
             pdf.set_xy(MARGIN, MARGIN + 8)
             self.table_header()
 
@@ -315,31 +453,32 @@ class _Renderer:
         description_width = COLUMNS[0][1] - 3
         for index, row in enumerate(self.invoice.rows):
             cells = self.row_cells(row)
-            self.font(8.5, color=(90, 90, 90) if row.is_text_row else (20, 20, 20))
+            row_color = (90, 90, 90) if row.is_text_row else (20, 20, 20)
+            self.font(8.5, color=row_color)
             width = CONTENT_WIDTH - 3 if row.is_text_row else description_width
             description = cells[0] or " "
             # Most descriptions fit on one line: measuring is far cheaper than multi_cell's line breaking.
-            fits = "\n" not in description and pdf.get_string_width(description) <= width - 1
+            fits = "\n" not in description and text_width(pdf, description) <= width - 1
             lines = [description] if fits else pdf.multi_cell(
                 width, ROW_LINE_HEIGHT, description, dry_run=True, output="LINES")
             height = max(1, len(lines)) * ROW_LINE_HEIGHT + 1.4
             if pdf.get_y() + height > FOOTER_TOP:
                 self.new_page(continued=True)
+                self.font(8.5, color=row_color)  # the continued header changed it
             y = pdf.get_y()
             if index % 2 == 1:
                 pdf.set_fill_color(*ZEBRA)
                 pdf.rect(MARGIN, y, CONTENT_WIDTH, height, style="F")
-            self.font(8.5, color=(90, 90, 90) if row.is_text_row else (20, 20, 20))
-            pdf.set_xy(MARGIN + 1.5, y + 0.7)
+                pdf.set_fill_color(*row_color)  # back to the text colour: see ink()
             if fits:
-                pdf.cell(width, ROW_LINE_HEIGHT, description)
+                put_text(pdf, MARGIN + 1.5, y + 0.7, width, ROW_LINE_HEIGHT, description)
             else:
+                pdf.set_xy(MARGIN + 1.5, y + 0.7)
                 pdf.multi_cell(width, ROW_LINE_HEIGHT, "\n".join(lines) if lines else "")
             if not row.is_text_row:
                 x = MARGIN + COLUMNS[0][1]
                 for (_key, column_width, align), value in zip(COLUMNS[1:], cells[1:], strict=True):
-                    pdf.set_xy(x + 1.5, y + 0.7)
-                    pdf.cell(column_width - 3, ROW_LINE_HEIGHT, value, align=align)
+                    put_text(pdf, x + 1.5, y + 0.7, column_width - 3, ROW_LINE_HEIGHT, value, align)
                     x += column_width
             pdf.set_xy(MARGIN, y + height)
 
@@ -359,21 +498,19 @@ class _Renderer:
         pdf.line(MARGIN, top, PAGE_WIDTH - MARGIN, top)
         # VAT breakdown (left)
         y = top + 3
-        pdf.set_xy(MARGIN, y)
         self.font(7.5, bold=True, color=MUTED)
-        for label, width, align in ((self.t["vat_rate"], 22, "L"), (self.t["vat_basis"], 30, "R"),
-                                    (self.t["vat_amount"], 26, "R")):
-            pdf.cell(width, 4.5, label, align=align)
+        put_text(pdf, MARGIN, y, 22, 4.5, self.t["vat_rate"])
+        put_text(pdf, MARGIN + 22, y, 30, 4.5, self.t["vat_basis"], "R")
+        put_text(pdf, MARGIN + 52, y, 26, 4.5, self.t["vat_amount"], "R")
         y += 5
         for vat in invoice.vat_breakdown:
-            pdf.set_xy(MARGIN, y)
             self.font(8.5)
             rate = format_percent(vat.rate, self.language)
             if vat.category == "AE":
                 rate += f" ({self.t['reverse_charge_reason']})"
-            pdf.cell(22, 4.5, rate)
-            pdf.cell(30, 4.5, self.money(vat.taxable_amount), align="R")
-            pdf.cell(26, 4.5, self.money(vat.vat_amount), align="R")
+            put_text(pdf, MARGIN, y, 22, 4.5, rate)
+            put_text(pdf, MARGIN + 22, y, 30, 4.5, self.money(vat.taxable_amount), "R")
+            put_text(pdf, MARGIN + 52, y, 26, 4.5, self.money(vat.vat_amount), "R")
             y += 4.6
         left_bottom = y
         # Totals (right)
@@ -383,24 +520,22 @@ class _Renderer:
         if invoice.rounding:
             totals.append((self.t["rounding"], invoice.rounding))
         for label, value in totals:
-            pdf.set_xy(x_label, y)
             self.font(8.5, color=MUTED)
-            pdf.cell(x_value - x_label, 5, label)
+            put_text(pdf, x_label, y, x_value - x_label, 5, label)
             self.font(8.5)
-            pdf.cell(32, 5, self.money(value), align="R")
+            put_text(pdf, x_value, y, 32, 5, self.money(value), "R")
             y += 5.2
         y += 1
         pdf.set_fill_color(*ACCENT)
         pdf.rect(x_label - 2, y, PAGE_WIDTH - MARGIN - x_label + 2, 9, style="F")
-        pdf.set_xy(x_label, y + 1.8)
         self.font(10, bold=True, color=(255, 255, 255))
-        pdf.cell(x_value - x_label - 12, 5.5, self.t["credit_total" if self.is_credit else "gross_total"])
-        pdf.cell(44, 5.5, f"{self.money(invoice.gross_total)} {invoice.currency}", align="R")
+        put_text(pdf, x_label, y + 1.8, x_value - x_label - 12, 5.5,
+                 self.t["credit_total" if self.is_credit else "gross_total"])
+        put_text(pdf, x_value - 12, y + 1.8, 44, 5.5, f"{self.money(invoice.gross_total)} {invoice.currency}", "R")
         y = max(left_bottom, y + 12)
         if invoice.reverse_charge:
-            pdf.set_xy(MARGIN, y)
             self.font(8.5, bold=True)
-            pdf.cell(CONTENT_WIDTH, 5, self.t["reverse_charge"])
+            put_text(pdf, MARGIN, y, CONTENT_WIDTH, 5, self.t["reverse_charge"])
             y += 6
         pdf.set_xy(MARGIN, y + 2)
         if not self.is_credit:
@@ -428,18 +563,16 @@ class _Renderer:
         pdf.set_line_width(0.4)
         pdf.rect(MARGIN, top, CONTENT_WIDTH, height)
         pdf.set_line_width(0.2)
-        pdf.set_xy(MARGIN + 3, top + 2)
         self.font(8, bold=True, color=ACCENT)
-        pdf.cell(80, 4.5, self.t["payment"].upper())
+        put_text(pdf, MARGIN + 3, top + 2, 80, 4.5, self.t["payment"].upper())
         y = top + 7.5
         for index, (label, value) in enumerate(entries):
             column_x = MARGIN + 3 + (index % 2) * (CONTENT_WIDTH / 2)
             row_y = y + (index // 2) * 5
-            pdf.set_xy(column_x, row_y)
             self.font(7.5, color=MUTED)
-            pdf.cell(30, 4.6, label)
+            put_text(pdf, column_x, row_y, 30, 4.6, label)
             self.font(9, bold=label in (self.t["ocr"], self.t["bankgiro"]))
-            pdf.cell(55, 4.6, value)
+            put_text(pdf, column_x + 30, row_y, 55, 4.6, value)
         if payment.assignment_clause:
             pdf.set_xy(MARGIN + 3, y + 5 * ((len(entries) + 1) // 2) + 1)
             self.font(8, bold=True)
@@ -488,6 +621,8 @@ class _Renderer:
         self.table_header()
         self.rows()
         self.summary()
+        if self.output_producer is not None:
+            return bytes(pdf.output(output_producer_class=self.output_producer))
         return bytes(pdf.output())
 
 

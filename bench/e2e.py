@@ -1,0 +1,311 @@
+"""End to end on the embedded stack: N invoices over several issuers through sync → render → dispatch.
+
+Seeding and every office action go through the HTTP faces only (the Spiris and operator sandboxes'
+control routes, the consent pages, the admin API), as sandbox/scenario.py does. The bench observes the
+stack from outside: it times every handler invocation (by wrapping the stack's handler lookup, which
+leaves the handlers themselves untouched) and counts AWS requests at the boto3 layer (awscalls.py).
+
+Baseline, in the same run: the sync step alone, i.e. the invoices divided by the wall time from the
+first sync invocation's start to the last one's end, on the same stack under the same load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from sandbox.contact import grant_consent
+from sandbox.scenario import logo_png
+from sandbox.seed import RowSpec, customer, invoice, org_number
+from sandbox.spiris.jsonutil import dumps
+from sandbox.stack import LocalStack
+
+from .awscalls import AwsCallCounter, handler_scope
+
+DISPATCHED = {"sent", "delivered"}
+PASSWORD = "Bench2026!"  # the sandbox contact persons' password (sandbox only)
+
+
+@dataclass
+class Invocations:
+    """Wall time of every handler invocation, per function (thread-safe)."""
+
+    durations: dict[str, list[float]] = field(default_factory=dict)
+    spans: dict[str, list[float]] = field(default_factory=dict)  # [first start, last end] (perf_counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, function: str, start: float, end: float) -> None:
+        with self._lock:
+            self.durations.setdefault(function, []).append(end - start)
+            span = self.spans.setdefault(function, [start, end])
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.durations.clear()
+            self.spans.clear()
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {
+                fn: {
+                    "invocations": len(d),
+                    "total_seconds": round(sum(d), 3),
+                    "mean_ms": round(sum(d) / len(d) * 1000, 1),
+                }
+                for fn, d in sorted(self.durations.items())
+            }
+
+
+def instrument(stack: LocalStack, invocations: Invocations) -> None:
+    """Time each handler call and attribute its AWS requests to its function. The stack's Handlers
+    look handlers up through `get` on every invoke; the wrapper it returns calls the real handler."""
+    original_get = stack.handlers.get
+
+    def timed_get(logical_id: str) -> Any:
+        handler = original_get(logical_id)
+
+        def timed(event: dict[str, Any], context: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                with handler_scope(logical_id):
+                    return handler(event, context)
+            finally:
+                invocations.record(logical_id, start, time.perf_counter())
+
+        return timed
+
+    stack.handlers.get = timed_get  # type: ignore[method-assign]
+
+
+@dataclass
+class Issuer:
+    index: int
+    org: str
+    company_id: str = ""
+    issuer_id: str = ""
+    integration_id: str = ""
+    email: str = ""
+
+
+class Seeder:
+    """Issuers with Spiris companies, buyers on every channel (e-invoice, e-mail, letter) and invoices."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.admin = httpx.Client(
+            base_url=stack.api_url, timeout=120, headers={"Authorization": f"Bearer {stack.admin_token}"}
+        )
+        self.spiris = httpx.Client(base_url=stack.spiris_url or "", timeout=60)
+        self.operator = httpx.Client(base_url=stack.operator_url or "", timeout=60)
+
+    def close(self) -> None:
+        for client in (self.admin, self.spiris, self.operator):
+            client.close()
+
+    def issuer(self, index: int, invoices: int) -> Issuer:
+        issuer = Issuer(index, org_number(f"55912{index:03d}0"), email=f"kontakt{index}@bench{index}.se")
+        company = self.spiris.post(
+            "/_sandbox/companies",
+            json={
+                "name": f"Benchbolaget {index} AB",
+                "corporate_identity_number": issuer.org,
+                "modules": {"api": True},
+            },
+        )
+        company.raise_for_status()
+        issuer.company_id = company.json()["id"]
+        self.spiris.post(
+            "/_sandbox/users",
+            json={
+                "email": issuer.email,
+                "password": PASSWORD,
+                "companies": [issuer.company_id],
+                "default_company": issuer.company_id,
+                "full_access": True,
+            },
+        ).raise_for_status()
+        einvoice_org = org_number(f"55700{index:03d}1")
+        buyers = [
+            customer(f"E-fakturakund {index} AB", einvoice_org, customer_number="10"),
+            customer(
+                f"E-postkund {index} AB",
+                org_number(f"55701{index:03d}2"),
+                customer_number="11",
+                email=f"ekonomi{index}@epostkund.se",
+            ),
+            customer(f"Brevkund {index} AB", org_number(f"55702{index:03d}3"), customer_number="12"),
+        ]
+        for buyer in buyers:
+            self._post_json(f"/_sandbox/companies/{issuer.company_id}/customers", buyer)
+        for n in range(invoices):
+            rows = [
+                RowSpec(f"Konsulttimmar vecka {n % 52 + 1}", Decimal(8 + n % 5), Decimal("950.00"), unit="h"),
+                RowSpec("Resekostnader", Decimal(1), Decimal("1240.00")),
+                RowSpec("Facklitteratur", Decimal(2), Decimal("349.00"), Decimal("0.06")),
+            ]
+            source = invoice(buyers[n % len(buyers)], 5000 + n, rows)
+            self._post_json(f"/_sandbox/companies/{issuer.company_id}/customerinvoices", source)
+        account = self.operator.post("/_sandbox/accounts", json={})
+        account.raise_for_status()
+        self.operator.post(
+            "/_sandbox/receivers", json={"org_number": einvoice_org, "name": buyers[0]["Name"]}
+        ).raise_for_status()
+        created = self.admin.post(
+            "/issuers",
+            json={
+                "name": f"Benchbolaget {index} AB",
+                "org_number": f"{issuer.org[:6]}-{issuer.org[6:]}",
+                "vat_number": f"SE{issuer.org}01",
+                "address": {
+                    "street": "Benchvägen 1",
+                    "postal_code": "222 33",
+                    "city": "Lund",
+                    "country": "SE",
+                },
+                "notification_email": f"ekonomi@bench{index}.se",
+                "language": "sv",
+                "bankgiro": "5050-1055",
+                "f_skatt": True,
+            },
+        )
+        created.raise_for_status()
+        issuer.issuer_id = created.json()["id"]
+        self.admin.put(
+            f"/issuers/{issuer.issuer_id}/logo", content=logo_png(), headers={"Content-Type": "image/png"}
+        ).raise_for_status()
+        self.admin.put(
+            f"/issuers/{issuer.issuer_id}/operator",
+            json={
+                "provider": "maventa",
+                "company_uuid": account.json()["company_uuid"],
+                "api_key": account.json()["api_key"],
+            },
+        ).raise_for_status()
+        ordered = self.admin.post(
+            f"/issuers/{issuer.issuer_id}/integrations",
+            json={"source": "spiris", "contact_name": f"Kontakt {index}", "contact_email": issuer.email},
+        )
+        ordered.raise_for_status()
+        issuer.integration_id = ordered.json()["id"]
+        grant_consent(
+            ordered.json()["consent_url"], email=issuer.email, password=PASSWORD, company_id=issuer.company_id
+        )
+        status = self.admin.get(f"/integrations/{issuer.integration_id}").json()["status"]
+        if status != "active":
+            raise RuntimeError(f"bench issuer {index}: consent left the integration {status}")
+        return issuer
+
+    def _post_json(self, path: str, body: Any) -> None:
+        self.spiris.post(
+            path, content=dumps(body).encode(), headers={"Content-Type": "application/json"}
+        ).raise_for_status()
+
+    def statuses(self, issuers: list[Issuer]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for issuer in issuers:
+            listed = self.admin.get("/invoices", params={"issuer_id": issuer.issuer_id, "limit": 500})
+            listed.raise_for_status()
+            counts.update(item["status"] for item in listed.json()["items"])
+        return counts
+
+    def release_held(self, issuers: list[Issuer]) -> int:
+        released = 0
+        for issuer in issuers:
+            held = self.admin.get(
+                "/invoices", params={"issuer_id": issuer.issuer_id, "status": "held", "limit": 500}
+            )
+            held.raise_for_status()
+            for item in held.json()["items"]:
+                self.admin.post(f"/invoices/{item['id']}/release").raise_for_status()
+                released += 1
+        return released
+
+
+def run(
+    invoices: int = 60, issuers: int = 3, counter: AwsCallCounter | None = None, timeout: float = 300.0
+) -> dict[str, Any]:
+    """Seed, then time phase 1 (sync + render of a first sync, which holds the invoices for review)
+    and phase 2 (release → dispatch → delivery tracking). Returns figures, handler timings and counts."""
+    counter = counter or AwsCallCounter()
+    counter.install()
+    invocations = Invocations()
+    per_issuer = [invoices // issuers + (1 if i < invoices % issuers else 0) for i in range(issuers)]
+    with _quiet_handlers(), LocalStack(run_scheduler=False) as stack:
+        instrument(stack, invocations)
+        seeder = Seeder(stack)
+        try:
+            seeded = [seeder.issuer(i, n) for i, n in enumerate(per_issuer)]
+            stack.drain_until_idle(timeout)
+            counter.reset()
+            invocations.reset()
+
+            start = time.perf_counter()
+            for issuer in seeded:
+                seeder.admin.post(f"/integrations/{issuer.integration_id}/sync").raise_for_status()
+            stack.drain_until_idle(timeout)
+            phase1 = time.perf_counter() - start
+            after_phase1 = seeder.statuses(seeded)
+            sync_span = invocations.spans.get("SyncIntegrationFunction", [0.0, 0.0])
+
+            released = seeder.release_held(seeded)
+            start = time.perf_counter()
+            stack.drain_until_idle(timeout)
+            stack.tick("TrackDeliveriesFunction")  # the operator confirms e-invoice deliveries
+            stack.drain_until_idle(timeout)
+            phase2 = time.perf_counter() - start
+            final = seeder.statuses(seeded)
+        finally:
+            seeder.close()
+        memory = {fn.logical_id: fn.memory_size for fn in stack.template.functions.values()}
+    dispatched = sum(final[s] for s in DISPATCHED)
+    pipeline_seconds = phase1 + phase2
+    sync_seconds = sync_span[1] - sync_span[0]
+    e2e_rate = dispatched / pipeline_seconds if pipeline_seconds else 0.0
+    sync_rate = invoices / sync_seconds if sync_seconds else 0.0
+    return {
+        "invoices": invoices,
+        "issuers": issuers,
+        "held_after_sync": after_phase1.get("held", 0),
+        "released": released,
+        "final_statuses": dict(final),
+        "dispatched": dispatched,
+        "sync_render_seconds": round(phase1, 2),
+        "dispatch_seconds": round(phase2, 2),
+        "pipeline_seconds": round(pipeline_seconds, 2),
+        "invoices_per_second": round(e2e_rate, 3),
+        "baseline": "the sync step alone on the same stack: first sync invocation start → last end",
+        "sync_only_seconds": round(sync_seconds, 2),
+        "sync_only_invoices_per_second": round(sync_rate, 3),
+        "ratio": round(e2e_rate / sync_rate, 3) if sync_rate else None,
+        "handlers": invocations.summary(),
+        "memory_mb": memory,
+    }
+
+
+@contextlib.contextmanager
+def _quiet_handlers() -> Any:
+    """The handlers' JSON logs and EMF metrics go to a file (as CloudWatch would keep them), not the table."""
+    import logging
+    import warnings
+    from pathlib import Path
+
+    from invoice_bridge.observability import logger
+
+    Path("out").mkdir(exist_ok=True)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    with open("out/bench-lambda-logs.jsonl", "w") as log_file, contextlib.redirect_stdout(log_file):
+        previous = [h.setStream(log_file) for h in streams]  # type: ignore[arg-type]
+        try:
+            yield
+        finally:
+            for handler, stream in zip(streams, previous, strict=True):
+                handler.setStream(stream)

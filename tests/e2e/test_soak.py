@@ -1,0 +1,83 @@
+"""The soak in reduced size (issue 8): 3 issuers, 60 invoices, every fault at once, in under 120 s.
+
+The figures are the soak's own (sandbox/soak.py); here they must show nothing duplicated at the
+operator, nothing lost, nothing left pending, every failure notified and the poison in its DLQs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandbox.faults import DeliveryFaultRates
+from sandbox.soak import SoakConfig, SoakReport, run_soak
+
+BUDGET_SECONDS = 120
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> SoakReport:
+    out = tmp_path_factory.mktemp("soak") / "soak.json"
+    config = SoakConfig(
+        issuers=3,
+        invoices=60,
+        timeout_seconds=BUDGET_SECONDS - 5,
+        out_path=out,
+        spiris_faults={"rate_429": 0.05, "rate_5xx": 0.03},
+        # Failures often enough that some happen in 60 invoices (each must be notified).
+        operator_faults={"rate_5xx": 0.05, "accept_then_timeout_rate": 0.03, "fail_delivery_rate": 0.2,
+                         "hang_seconds": 11.0, "delivery_delay": 0.3},
+        delivery_faults=DeliveryFaultRates(duplicate=0.05, delay=0.05, delay_seconds=(1, 3),
+                                           crash_before=0.03, crash_after=0.03),
+    )
+    result = run_soak(config)
+    assert json.loads(Path(out).read_text())["invoices_seeded"] == result.invoices_seeded
+    return result
+
+
+def test_every_invoice_ends_terminal_in_time(report: SoakReport) -> None:
+    assert report.finished, report
+    assert report.seconds < BUDGET_SECONDS
+    assert report.invoices_seeded == 60
+    assert report.lost == 0 and report.still_pending == 0 and report.unexpected == 0
+    # Every seeded invoice that Spiris still lets us read was selected (every tenth is paid: skipped).
+    assert report.selected == report.invoices_expected_selected > 0
+    delivered_or_sent = report.delivered + report.sent_by_email
+    assert delivered_or_sent + report.failed + report.cancelled == report.selected
+
+
+def test_nothing_reaches_the_operator_twice(report: SoakReport) -> None:
+    assert report.operator_documents > 0
+    assert report.duplicated_at_operator == 0
+
+
+def test_every_failure_is_notified_and_alarmed(report: SoakReport) -> None:
+    assert report.failed > 0, "the injected delivery failures should have failed some invoices"
+    assert report.failed_with_notification == report.failed
+    assert report.failed_without_notification == 0
+    assert report.metrics.get("TransferFailed", 0) >= report.failed
+    assert "TransferFailedAlarm" in report.alarms_fired
+
+
+def test_the_faults_were_really_injected(report: SoakReport) -> None:
+    assert report.injected.get("duplicated", 0) > 0 and report.injected.get("delayed", 0) > 0
+    assert report.injected.get("crashed_before", 0) + report.injected.get("crashed_after", 0) > 0
+    # 3 consents exchange 3 codes; every other token request refreshed an expired access token.
+    assert report.spiris_requests.get("POST /connect/token", 0) > 3
+    assert report.metrics.get("SpirisThrottled", 0) > 0
+
+
+def test_the_revoked_grant_stops_its_integration_loudly(report: SoakReport) -> None:
+    assert report.revoked_integration_status == "needs_reconsent"
+    assert report.revoked_issuer_notified
+    assert "IntegrationNeedsReconsentAlarm" in report.alarms_fired
+
+
+def test_the_poison_messages_end_in_their_dead_letter_queues(report: SoakReport) -> None:
+    assert report.poison_messages_in_dlqs >= report.poison_messages_sent == 3
+    assert report.non_poison_in_dlqs == 0
+    assert all(report.messages_in_dlqs[q] >= 1 for q in
+               ("SyncDeadLetterQueue", "RenderDeadLetterQueue", "DispatchDeadLetterQueue"))

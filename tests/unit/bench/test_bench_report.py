@@ -1,0 +1,197 @@
+"""The bench's report builder: a tiny real run (polling simulation, AWS calls counted on moto, the
+cost model) must produce every figure `make bench` promises, each speed figure with its baseline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from decimal import Decimal
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bench import cost, machine, prices, report
+from bench.awscalls import PLATFORM, AwsCallCounter, handler_scope, write_units
+from bench.cold_imports import handler_dirs
+
+TABLE = "bench-table"
+
+
+@pytest.fixture
+def counter():
+    counted = AwsCallCounter()
+    counted.install()
+    yield counted
+    counted.uninstall()
+
+
+def _tiny_aws_run(counter: AwsCallCounter) -> None:
+    """What two invoices' handlers might do: DynamoDB writes and reads, S3, SES, KMS, SQS."""
+    with mock_aws():
+        session = boto3.session.Session(region_name="eu-north-1")
+        dynamodb, s3, sqs = session.client("dynamodb"), session.client("s3"), session.client("sqs")
+        kms, ses = session.client("kms"), session.client("sesv2")
+        dynamodb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+        s3.create_bucket(Bucket="docs", CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
+        queue = sqs.create_queue(QueueName="render")["QueueUrl"]
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        ses.create_email_identity(EmailIdentity="example.com")
+        with handler_scope("RenderFunction"):
+            for n in range(2):
+                dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": f"i{n}"}, "body": {"S": "x" * 2500}})
+                dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"i{n}"}}, ConsistentRead=True)
+                s3.put_object(Bucket="docs", Key=f"i{n}.pdf", Body=b"%PDF")
+                s3.get_object(Bucket="docs", Key=f"i{n}.pdf")
+                sqs.send_message(QueueUrl=queue, MessageBody="{}")
+                kms.encrypt(KeyId=key, Plaintext=b"token")
+        with handler_scope("DispatchFunction"):
+            ses.send_email(
+                FromEmailAddress="a@example.com",
+                Destination={"ToAddresses": ["b@example.com"]},
+                Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}},
+            )
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)],
+        )
+
+
+def _e2e_figures() -> dict:
+    return {
+        "invoices": 2,
+        "issuers": 1,
+        "dispatched": 2,
+        "invoices_per_second": 0.5,
+        "sync_only_invoices_per_second": 1.0,
+        "ratio": 0.5,
+        "handlers": {
+            "RenderFunction": {"invocations": 2, "total_seconds": 1.0, "mean_ms": 500.0},
+            "DispatchFunction": {"invocations": 1, "total_seconds": 0.5, "mean_ms": 500.0},
+        },
+        "memory_mb": {"RenderFunction": 1536, "DispatchFunction": 512},
+    }
+
+
+def test_counter_attributes_requests_to_handlers_and_keeps_platform_apart(counter):
+    _tiny_aws_run(counter)
+    by_function = counter.by_function()
+    assert by_function["RenderFunction"] == {"dynamodb": 4, "s3": 4, "sqs": 2, "kms": 2}
+    assert by_function["DispatchFunction"] == {"sesv2": 1}
+    assert "CreateTable" not in counter.by_service().get("dynamodb", {})  # set-up is the platform's
+    assert counter.requests[(PLATFORM, "sqs", "DeleteMessageBatch")] == 1
+    writes, reads = counter.handler_units()
+    assert writes == 6.0  # two ~2.5 KB items: 3 write units each
+    assert reads == 2.0  # two strongly consistent reads under 4 KB
+
+
+def test_report_has_every_figure_with_its_baseline(counter):
+    from invoice_bridge.fetch import bench as polling_bench
+
+    _tiny_aws_run(counter)
+    e2e = _e2e_figures()
+    render = {
+        "font_load_ms": 1.0,
+        "rules_compile_ms": 1.0,
+        "1_page": {
+            "fpdf2_ms": 10.0,
+            "reportlab_ms": 20.0,
+            "ratio": 0.5,
+            "ubl_build_ms": 1.0,
+            "validation_ms": 5.0,
+        },
+        "10_page": {
+            "fpdf2_ms": 100.0,
+            "reportlab_ms": 200.0,
+            "ratio": 0.5,
+            "ubl_build_ms": 9.0,
+            "validation_ms": 50.0,
+        },
+    }
+    cold = {
+        "repeat": 1,
+        "baseline": "import boto3",
+        "baseline_median_ms": 100.0,
+        "functions": {"render": {"median_ms": 150.0, "ratio": 1.5}},
+    }
+    built = report.build(
+        machine=machine.describe(),
+        render=render,
+        cold_imports=cold,
+        polling=asdict(polling_bench.run(integrations=200)),
+        end_to_end=e2e,
+        requests_per_invoice=cost.requests_per_invoice(e2e, counter),
+        cost=cost.per_thousand(e2e, counter),
+        section_seconds={"total": 1.0},
+    )
+
+    assert set(report.REQUIRED_KEYS) <= built.keys()
+    assert {"cpu_model", "cpu_cores", "memory_gib", "python", "platform"} <= built["machine"].keys()
+    assert built["polling_budget"]["integrations"] == 200 and built["polling_budget"]["ratio"] > 0
+    per_invoice = built["aws_requests_per_invoice"]
+    assert per_invoice["by_service"] == {"dynamodb": 2.0, "kms": 1.0, "s3": 2.0, "sesv2": 0.5, "sqs": 1.0}
+    assert per_invoice["event_source_mapping_sqs"] == 1.0  # one consumed batch: a receive and a delete
+
+    spent = built["cost_per_1000_invoices"]
+    usd = {k: Decimal(v) for k, v in spent["usd_per_1000_invoices"].items()}
+    assert set(usd) == {"lambda", "sqs", "dynamodb", "s3", "ses", "kms"}
+    # 1 s at 1.5 GB + 0.5 s at 0.5 GB for 2 invoices → 875 GB-s and 1,500 requests per 1,000 invoices
+    assert usd["lambda"] == (
+        Decimal(875) * prices.LAMBDA_GB_SECOND_ARM + 1500 * prices.LAMBDA_REQUEST
+    ).quantize(Decimal("0.00001"))
+    assert usd["ses"] == (Decimal(500) * prices.SES_MESSAGE).quantize(Decimal("0.00001"))
+    assert Decimal(spent["total_usd_per_1000_invoices"]) == sum(usd.values())
+    assert spent["prices_date"] == prices.PRICES_DATE
+
+    rows = report.rows(built)
+    speed_rows = [
+        r for r in rows if r[0].startswith(("render", "validate", "cold import", "poll", "end to end"))
+    ]
+    assert len(speed_rows) == 4 + 1 + 1 + 1
+    assert all(r[2] and r[3].endswith("×") for r in speed_rows)  # every speed figure: baseline and ratio
+    assert report.markdown(built).count("\n") == len(rows) + 2
+    json.dumps(built)  # the report is plain JSON
+
+
+def test_write_units_follow_dynamodb_item_size_rules():
+    assert write_units("PutItem", json.dumps({"Item": {"pk": {"S": "a"}}})) == 1.0
+    assert (
+        write_units(
+            "TransactWriteItems",
+            json.dumps(
+                {
+                    "TransactItems": [
+                        {"Put": {"Item": {"pk": {"S": "a"}}}},
+                        {"Update": {"Key": {"pk": {"S": "b"}}}},
+                    ]
+                }
+            ),
+        )
+        == 4.0
+    )
+    assert (
+        write_units(
+            "BatchWriteItem",
+            json.dumps({"RequestItems": {"t": [{"PutRequest": {"Item": {"v": {"S": "x" * 1500}}}}]}}),
+        )
+        == 2.0
+    )
+
+
+def test_every_lambda_handler_module_is_benchmarked():
+    names = {d.name for d in handler_dirs()}
+    assert {"admin_api", "render", "dispatch", "sync_integration", "poll_invoices"} <= names
+
+
+def test_readme_section_is_appended_once_then_replaced():
+    original = "# invoice-bridge\n\n## Layout\ntext\n"
+    first = report.replace_readme_section(original, "## Benchmarks\nold table\n")
+    assert first == "# invoice-bridge\n\n## Layout\ntext\n\n## Benchmarks\nold table\n"
+    second = report.replace_readme_section(first, "## Benchmarks\nnew table\n")
+    assert second == "# invoice-bridge\n\n## Layout\ntext\n\n## Benchmarks\nnew table\n"
