@@ -1,7 +1,6 @@
 """Admin API (IAM-authenticated): the office's routes. Wiring only; routes live in invoice_bridge.api."""
 
 from aws_lambda_powertools.logging import correlation_paths
-
 from invoice_bridge.api.admin import build_app
 from invoice_bridge.observability import logger, metrics, tracer
 

@@ -2,7 +2,6 @@
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from invoice_bridge import entrypoints
 from invoice_bridge.messages import DispatchRecord
 from invoice_bridge.observability import logger, metrics, tracer

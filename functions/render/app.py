@@ -1,7 +1,6 @@
 """Render: RenderQueue → PDF + Peppol BIS 3.0 to S3 → DispatchQueue. Wiring only."""
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
 from invoice_bridge import entrypoints
 from invoice_bridge.messages import RenderRecord
 from invoice_bridge.observability import logger, metrics, tracer

@@ -1,7 +1,6 @@
 """Sync: SyncQueue → fetch one integration's invoices from Spiris → RenderQueue. Wiring only."""
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
 from invoice_bridge import entrypoints
 from invoice_bridge.messages import SyncRecord
 from invoice_bridge.observability import logger, metrics, tracer

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from sandbox.scenario import ISSUER_ORG, Scenario
 from sandbox.seed import org_number
@@ -32,11 +32,16 @@ COMMITTED_SCREENS = REPO / "docs" / "screens"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
-DESKTOP = {"width": 1024, "height": 768}
-PHONE = {"width": 390, "height": 844}
+DESKTOP = ViewportSize(width=1024, height=768)
+PHONE = ViewportSize(width=390, height=844)
 
 SPIRIS_USER = "karin.karlsson@exempelbolaget.se"
 SPIRIS_PASSWORD = "Vinter2026!"
@@ -57,14 +62,20 @@ class World:
     def order_integration(self, contact_email: str) -> tuple[str, str]:
         """Order through the admin API; return the integration id and the link from the invitation mail."""
         with self.admin() as admin:
-            ordered = admin.post(f"/issuers/{self.scenario.issuer_id}/integrations", json={
-                "source": "spiris", "contact_name": "Karin Karlsson", "contact_email": contact_email})
+            ordered = admin.post(
+                f"/issuers/{self.scenario.issuer_id}/integrations",
+                json={"source": "spiris", "contact_name": "Karin Karlsson", "contact_email": contact_email},
+            )
             ordered.raise_for_status()
         mails = httpx.get(f"{self.stack.api_url}/_local/mail", timeout=30).json()
         invitations = [m for m in mails if contact_email in m["to"]]
         assert len(invitations) == 1, f"expected one invitation to {contact_email}, got {len(invitations)}"
-        links = re.findall(rf"{re.escape(self.stack.api_url)}/consent/[A-Za-z0-9_\-]+", invitations[0]["text"])
-        assert links == [ordered.json()["consent_url"]], "the mail's link must be the one returned to the office"
+        links = re.findall(
+            rf"{re.escape(self.stack.api_url)}/consent/[A-Za-z0-9_\-]+", invitations[0]["text"]
+        )
+        assert links == [ordered.json()["consent_url"]], (
+            "the mail's link must be the one returned to the office"
+        )
         return ordered.json()["id"], links[0]
 
     def integration(self, integration_id: str) -> dict[str, Any]:
@@ -74,11 +85,19 @@ class World:
             return got.json()  # type: ignore[no-any-return]
 
     def stored_tokens(self, integration_id: str) -> dict[str, Any] | None:
-        dynamodb = boto3.client("dynamodb", endpoint_url=self.stack.aws_endpoint_url,
-                                region_name=self.stack.aws_region)
-        item = dynamodb.get_item(TableName=self.stack.environment["TABLE_NAME"],
-                                 Key={"PK": {"S": f"INTEGRATION#{integration_id}"}, "SK": {"S": "TOKENS"}})
+        dynamodb = boto3.client(
+            "dynamodb", endpoint_url=self.stack.aws_endpoint_url, region_name=self.stack.aws_region
+        )
+        item = dynamodb.get_item(
+            TableName=self.stack.environment["TABLE_NAME"],
+            Key={"PK": {"S": f"INTEGRATION#{integration_id}"}, "SK": {"S": "TOKENS"}},
+        )
         return item.get("Item")
+
+    def spiris_revocations(self) -> int:
+        """How often our back end called the sandbox's revocation endpoint."""
+        stats = httpx.get(f"{self.stack.spiris_url}/_sandbox/stats", timeout=30).json()
+        return sum(n for key, n in stats["requests"].items() if "revocation" in key)
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +106,28 @@ def world() -> Iterator[World]:
         assert stack.spiris_url and stack.operator_url
         scenario = Scenario(stack.api_url, stack.admin_token, stack.spiris_url, stack.operator_url)
         with httpx.Client(base_url=stack.spiris_url, timeout=30) as spiris:
+
             def company(name: str, org: str) -> str:
-                created = spiris.post("/_sandbox/companies", json={
-                    "name": name, "corporate_identity_number": org, "modules": {"api": True}})
+                created = spiris.post(
+                    "/_sandbox/companies",
+                    json={"name": name, "corporate_identity_number": org, "modules": {"api": True}},
+                )
                 created.raise_for_status()
                 return created.json()["id"]  # type: ignore[no-any-return]
 
             issuer_company = company("Exempelbolaget AB", ISSUER_ORG)
             other_company = company("Exempel Fastigheter AB", OTHER_ORG)
             # The other company first (checked by default in the picker) and set as default company.
-            spiris.post("/_sandbox/users", json={
-                "email": SPIRIS_USER, "password": SPIRIS_PASSWORD, "companies": [other_company, issuer_company],
-                "default_company": other_company, "full_access": True}).raise_for_status()
+            spiris.post(
+                "/_sandbox/users",
+                json={
+                    "email": SPIRIS_USER,
+                    "password": SPIRIS_PASSWORD,
+                    "companies": [other_company, issuer_company],
+                    "default_company": other_company,
+                    "full_access": True,
+                },
+            ).raise_for_status()
         scenario.create_issuer(scenario.seed_operator())
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -128,8 +157,9 @@ def page(world: World) -> Iterator[Page]:
         context.close()
 
 
-def walk_to_spiris_approval(world: World, page: Page, link: str, *, company_id: str,
-                            shots: dict[str, str] | None = None) -> None:
+def walk_to_spiris_approval(
+    world: World, page: Page, link: str, *, company_id: str, shots: dict[str, str] | None = None
+) -> None:
     """Explanation page → Ge behörighet → Spiris login → company picker → the approval page."""
     shots = shots or {}
     page.goto(link)
@@ -165,9 +195,18 @@ def test_contact_grants_access_in_a_browser_and_the_integration_is_active(world:
     integration_id, link = world.order_integration("karin.karlsson@exempelbolaget.se")
     assert world.integration(integration_id)["status"] == "pending_consent"
 
-    walk_to_spiris_approval(world, page, link, company_id=world.issuer_company, shots={
-        "explanation": "01-explanation.png", "login": "02-spiris-login.png",
-        "picker": "03-company-picker.png", "approve": "04-approve.png"})
+    walk_to_spiris_approval(
+        world,
+        page,
+        link,
+        company_id=world.issuer_company,
+        shots={
+            "explanation": "01-explanation.png",
+            "login": "02-spiris-login.png",
+            "picker": "03-company-picker.png",
+            "approve": "04-approve.png",
+        },
+    )
     expect(page.get_by_text(f"Exempelbolaget AB ({ISSUER_ORG})")).to_be_visible()
     page.get_by_role("button", name="Approve").click()
 
@@ -187,8 +226,9 @@ def test_contact_grants_access_in_a_browser_and_the_integration_is_active(world:
 
 def test_explanation_page_reads_on_a_phone(world: World) -> None:
     _, link = world.order_integration("mobil@exempelbolaget.se")
-    context = world.browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                        locale="sv-SE")
+    context = world.browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="sv-SE"
+    )
     try:
         phone = context.new_page()
         phone.goto(link)
@@ -221,6 +261,7 @@ def test_contact_denies_and_nothing_is_stored(world: World, page: Page) -> None:
 
 def test_wrong_company_is_refused_with_how_to_pick_the_right_one(world: World, page: Page) -> None:
     integration_id, link = world.order_integration("fel.foretag@exempelbolaget.se")
+    revocations_before = world.spiris_revocations()
     walk_to_spiris_approval(world, page, link, company_id=world.other_company)
     expect(page.get_by_text(f"Exempel Fastigheter AB ({OTHER_ORG})")).to_be_visible()
     page.get_by_role("button", name="Approve").click()
@@ -233,3 +274,4 @@ def test_wrong_company_is_refused_with_how_to_pick_the_right_one(world: World, p
     got = world.integration(integration_id)
     assert got["status"] != "active" and got["last_error"] == "wrong_company"
     assert world.stored_tokens(integration_id) is None
+    assert world.spiris_revocations() > revocations_before, "the wrong company's tokens must be revoked"

@@ -121,8 +121,8 @@ def sync(request: SyncRequest) -> object:
     """Fetch one integration's invoices. Retryable errors propagate (the message comes back);
     an integration that needs the office's action is already marked and alerted, so it is not retried."""
     from .adapters.dynamo_budget import dynamo_request_budget
-    from .adapters.spiris_api import HttpSpirisApi
     from .adapters.kms_tokens import DecryptionFailed
+    from .adapters.spiris_api import HttpSpirisApi
     from .alerts import notify_integration_stopped
     from .consent.refresher import NotConnected, TokenBroker, get_access_token
     from .consent.wiring import consent_services

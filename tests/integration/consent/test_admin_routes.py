@@ -234,3 +234,28 @@ def test_openapi_describes_the_issuer_and_integration_routes(app: Any) -> None:
     assert "post" in paths["/issuers/{issuer_id}/integrations"]
     assert {"get", "patch", "delete"} <= set(paths["/integrations/{integration_id}"])
     assert "post" in paths["/integrations/{integration_id}/invite"]
+
+
+def test_enabling_is_refused_while_the_settings_cannot_deliver(app: Any) -> None:
+    issuer = create_issuer(app)  # no operator account; print fallback is on by default
+    created = json_body(
+        call(
+            app,
+            "POST",
+            f"/issuers/{issuer['id']}/integrations",
+            body={"source": "spiris", "contact_name": "A", "contact_email": "a@exempel.se"},
+        )
+    )
+    refused = call(app, "PATCH", f"/integrations/{created['id']}", body={"enabled": True})
+    assert refused["statusCode"] == 409
+    error = json_body(refused)["error"]
+    assert error["code"] == "cannot_deliver" and any("operator" in d for d in error["details"])
+
+    patched = call(
+        app,
+        "PATCH",
+        f"/issuers/{issuer['id']}",
+        body={"dispatch": {"attach_pdf": True, "email_fallback": True, "print_fallback": False}},
+    )
+    assert patched["statusCode"] == 200
+    assert call(app, "PATCH", f"/integrations/{created['id']}", body={"enabled": True})["statusCode"] == 200

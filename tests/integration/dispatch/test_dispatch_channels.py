@@ -81,7 +81,7 @@ def run_soak(stack: Stack, invoices_total: int, issuers_total: int, seed: int = 
         rate_5xx=0.10,
         accept_then_timeout_rate=0.05,
         fail_delivery_rate=0.05,
-        hang_seconds=0.3,
+        hang_seconds=0.6,  # longer than the client timeout (0.5 s): the answer is lost
         seed=seed,
     )
     queue = [f"inv{n}" for n in range(invoices_total)]
@@ -161,6 +161,7 @@ def test_soak_reduced_every_invoice_at_most_once_and_finished(stack: Stack) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~4-5 minutes on moto; the default 600 s is tight on a busy machine
 def test_soak_full_size_1000_invoices_10_issuers(stack: Stack) -> None:
     """`pytest -m slow -k soak -s tests/integration/dispatch` (make soak)."""
     check_soak(stack, 1000, 10)

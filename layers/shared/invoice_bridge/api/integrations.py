@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, SerializerFunctionW
 
 from ..consent.flow import ConsentFlow
 from ..consent.services import current
+from ..dispatch.policy import deliverability_problems
 from ..models.common import Language, utcnow
 from ..models.integration import Integration, IntegrationStatus
 from ..observability import logger
@@ -146,6 +147,18 @@ def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Bod
     integration = services.integrations.get(integration_id)
     if integration.status == IntegrationStatus.REVOKED and body.enabled:
         raise ApiError(409, "revoked", "a revoked integration cannot be enabled; order a new one")
+    if body.enabled:
+        # Refused while the issuer's settings cannot deliver: invoices would only pile up as failures.
+        issuer = services.issuers.get(integration.issuer_id)
+        has_operator = bool(services.operator_credentials and services.operator_credentials.load(issuer.id))
+        problems = deliverability_problems(issuer, has_operator=has_operator)
+        if problems:
+            raise ApiError(
+                409,
+                "cannot_deliver",
+                "the issuer's dispatch settings cannot deliver invoices; fix them before enabling",
+                problems,
+            )
     status = integration.status
     if not body.enabled and status == IntegrationStatus.ACTIVE:
         status = IntegrationStatus.PAUSED
