@@ -138,6 +138,7 @@ class LocalAws:
             )
         self._create_keys()
         self._create_topics()
+        self._create_configuration_sets()
         self._create_tables()
         self._create_queues()
         self._create_buckets()
@@ -164,6 +165,14 @@ class LocalAws:
             self.resources.refs[logical_id] = arn
             self.resources.attrs[(logical_id, "TopicArn")] = arn
             self.resources.attrs[(logical_id, "TopicName")] = logical_id
+
+    def _create_configuration_sets(self) -> None:
+        """SES configuration sets (mail names one; its event destinations need no local twin)."""
+        sesv2 = self.client("sesv2")
+        for logical_id, props in self.template.configuration_sets.items():
+            name = str(self.resolve(props["Name"])) if "Name" in props else logical_id
+            sesv2.create_configuration_set(ConfigurationSetName=name)
+            self.resources.refs[logical_id] = name
 
     def _create_tables(self) -> None:
         ddb = self.client("dynamodb")

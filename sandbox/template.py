@@ -107,6 +107,7 @@ class Template:
     key_aliases: dict[str, list[Any]] = field(default_factory=dict)  # key logical id → AliasName (raw)
     conditions: dict[str, Any] = field(default_factory=dict)
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    configuration_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # SES
     functions: dict[str, Function] = field(default_factory=dict)
     binary_media_types: tuple[str, ...] = ()
 
@@ -191,6 +192,8 @@ def load_template(path: str | Path) -> Template:
             tpl.keys[logical_id] = props
         elif rtype == "AWS::SNS::Topic":
             tpl.topics[logical_id] = props
+        elif rtype == "AWS::SES::ConfigurationSet":
+            tpl.configuration_sets[logical_id] = props
         elif rtype == "AWS::Serverless::Function":
             tpl.functions[logical_id] = _function(raw, globals_, global_fn, global_env, logical_id, props)
 

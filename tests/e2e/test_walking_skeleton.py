@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,15 +17,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.scenario import CONTACT_EMAIL, Scenario
+from sandbox.scenario import CONTACT_EMAIL, CONTACT_PASSWORD, Scenario
+from sandbox.spiris import DEFAULT_CLIENT_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 FINAL = {"delivered", "sent", "failed", "cancelled"}
 
 
+SERVE_LOG: list[Path] = []
+SECRETS_SEEN: dict[str, str] = {}  # what must never be logged, collected as the test meets it
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     folder = tmp_path_factory.mktemp("stack")
+    SERVE_LOG.append(folder / "serve.log")
     stack_json, log = folder / "stack.json", (folder / "serve.log").open("wb")
     env = {**os.environ, "SCHEDULE_SECONDS": "2"}
     env.pop("AWS_ENDPOINT_URL", None)
@@ -78,6 +85,12 @@ def test_invoices_go_from_spiris_to_the_buyers(stack: dict[str, str]) -> None:
     invitation = [m for m in mails if CONTACT_EMAIL in m["to"]]
     assert len(invitation) == 1 and consent_url in invitation[0]["text"]
 
+    SECRETS_SEEN.update(
+        admin_token=stack["admin_token"],
+        consent_token=consent_url.rsplit("/", 1)[-1],
+        contact_password=CONTACT_PASSWORD,
+        spiris_client_secret=DEFAULT_CLIENT_SECRET,
+    )
     assert scenario.consent(consent_url) == 200
     with scenario.admin() as admin:
         integration = admin.get(f"/integrations/{scenario.integration_id}").json()
@@ -116,3 +129,15 @@ def test_invoices_go_from_spiris_to_the_buyers(stack: dict[str, str]) -> None:
     assert httpx.get(sample["pdf_url"]).content.startswith(b"%PDF")
     assert b"urn:fdc:peppol.eu:2017:poacc:billing:3.0" in httpx.get(sample["einvoice_url"]).content
     assert [e["status"] for e in sample["events"]][-1] == "delivered"
+
+
+def test_the_logs_hold_no_secrets(stack: dict[str, str]) -> None:
+    """Everything the handlers and the stack logged while the product ran end to end: no admin token,
+    consent token, password, client secret, OAuth code or JWT (access tokens are JWTs)."""
+    assert SECRETS_SEEN, "runs after the end-to-end test"
+    log = SERVE_LOG[0].read_text(errors="replace")
+    assert "invoice rendered" in log  # the handlers' logs are really in here
+    for name, secret in SECRETS_SEEN.items():
+        assert secret not in log, f"{name} appears in the logs"
+    assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.", log), "a JWT appears in the logs"
+    assert not re.search(r"[?&](code|state|refresh_token|access_token)=", log), "an OAuth parameter was logged"

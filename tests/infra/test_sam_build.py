@@ -106,6 +106,7 @@ def test_every_function_artifact_has_its_handler(build_dir: Path) -> None:
         "RenderFunction",
         "DispatchFunction",
         "TrackDeliveriesFunction",
+        "SesEventsFunction",
     ):
         app = build_dir / function / "app.py"
         assert app.is_file(), f"{function}: app.py missing from the build"

@@ -20,12 +20,16 @@ FUNCTIONS = {
     "RenderFunction",
     "DispatchFunction",
     "TrackDeliveriesFunction",
+    "SesEventsFunction",
 }
 QUEUES = {
     "SyncQueue": "SyncDeadLetterQueue",
     "RenderQueue": "RenderDeadLetterQueue",
     "DispatchQueue": "DispatchDeadLetterQueue",
 }
+# Asynchronously invoked functions (SNS) and the dead-letter queue of their failed events.
+FUNCTION_DEAD_LETTER_QUEUES = {"SesEventsFunction": "SesEventsDeadLetterQueue"}
+DEAD_LETTER_QUEUES = set(QUEUES.values()) | set(FUNCTION_DEAD_LETTER_QUEUES.values())
 QUEUE_CONSUMERS = {
     "SyncQueue": "SyncIntegrationFunction",
     "RenderQueue": "RenderFunction",
@@ -73,6 +77,7 @@ ENVIRONMENT_REFS = {
     "MAVENTA_VENDOR_API_KEY_PARAMETER": {"Ref": "MaventaVendorApiKeyParameter"},
     "SENDER_EMAIL": {"Ref": "SenderEmail"},
     "OFFICE_EMAIL": {"Ref": "OfficeEmail"},
+    "SES_CONFIGURATION_SET": {"Ref": "MailConfigurationSet"},
     "POWERTOOLS_SERVICE_NAME": "invoice-bridge",
     "POWERTOOLS_METRICS_NAMESPACE": "InvoiceBridge",
     "LOG_LEVEL": {"Ref": "LogLevel"},
@@ -192,7 +197,7 @@ def test_every_queue_redrives_to_its_dead_letter_queue_after_at_least_5_receives
     transformed: Template,
 ) -> None:
     queues = resources(transformed, "AWS::SQS::Queue")
-    assert set(queues) == set(QUEUES) | set(QUEUES.values())
+    assert set(queues) == set(QUEUES) | DEAD_LETTER_QUEUES
     for queue, dead_letter in QUEUES.items():
         redrive = queues[queue]["Properties"]["RedrivePolicy"]
         assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [dead_letter, "Arn"]}
@@ -203,6 +208,9 @@ def test_every_queue_redrives_to_its_dead_letter_queue_after_at_least_5_receives
             queues[dead_letter]["Properties"]["MessageRetentionPeriod"]
             > queues[queue]["Properties"]["MessageRetentionPeriod"]
         )
+    for dead_letter in FUNCTION_DEAD_LETTER_QUEUES.values():
+        assert "RedrivePolicy" not in queues[dead_letter]["Properties"]
+        assert queues[dead_letter]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     for name, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
 
@@ -305,7 +313,7 @@ def alarm_actions_go_to_topic(alarm: dict[str, Any]) -> bool:
 
 def test_every_dead_letter_queue_has_a_depth_alarm_on_the_alarm_topic(transformed: Template) -> None:
     alarms = resources(transformed, "AWS::CloudWatch::Alarm").values()
-    for dead_letter in QUEUES.values():
+    for dead_letter in DEAD_LETTER_QUEUES:
         matching = [
             a
             for a in alarms
@@ -339,7 +347,11 @@ def test_application_metric_alarms_match_what_powertools_emits(transformed: Temp
 def test_alarm_topic_mails_the_alarm_address_and_cloudwatch_can_publish(transformed: Template) -> None:
     # CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key.
     assert props(transformed, "AlarmTopic").get("KmsMasterKeyId") != "alias/aws/sns"
-    (subscription,) = resources(transformed, "AWS::SNS::Subscription").values()
+    (subscription,) = [
+        s
+        for s in resources(transformed, "AWS::SNS::Subscription").values()
+        if s["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
+    ]
     assert subscription["Properties"] == {
         "TopicArn": {"Ref": "AlarmTopic"},
         "Protocol": "email",
@@ -381,7 +393,20 @@ def test_api_accepts_logo_images_as_binary_and_outputs_its_url(transformed: Temp
 # ------------------------------------------------------------------ least privilege
 
 KMS_DIRECT = {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction", "DispatchFunction"}
-MAILERS = {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction", "DispatchFunction"}
+MAILERS = {
+    "ConsentFunction",
+    "AdminApiFunction",
+    "SyncIntegrationFunction",
+    "DispatchFunction",
+    "SesEventsFunction",
+}
+MAIL_RESOURCES = [
+    {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"},
+    {
+        "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+        ":configuration-set/${MailConfigurationSet}"
+    },
+]
 
 
 def unconditional_kms(statements_: list[dict[str, Any]], action: str) -> bool:
@@ -420,6 +445,8 @@ def test_only_mailing_functions_send_mail_and_only_from_the_sender(transformed: 
         assert bool(mail) == (name in MAILERS), name
         for statement in mail:
             assert actions(statement) == {"ses:SendEmail", "ses:SendRawEmail"}
+            # Every mail names the configuration set, and SES authorises it as a second resource.
+            assert statement["Resource"] == MAIL_RESOURCES, name
             assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
 
 
@@ -570,7 +597,7 @@ def test_dashboard_shows_the_pipeline_dlqs_lag_throttling_refresh_and_staleness(
     dead_letter_queues = {
         m[3] for m in metrics_shown if m[0] == "AWS/SQS" and m[1] == "ApproximateNumberOfMessagesVisible"
     }
-    assert dead_letter_queues == {f"${{{dlq}.QueueName}}" for dlq in QUEUES.values()}
+    assert dead_letter_queues == {f"${{{dlq}.QueueName}}" for dlq in DEAD_LETTER_QUEUES}
 
 
 def test_every_dashboard_and_alarm_metric_is_emitted_by_the_code(transformed: Template) -> None:
@@ -583,3 +610,106 @@ def test_every_dashboard_and_alarm_metric_is_emitted_by_the_code(transformed: Te
     }
     assert shown - emitted == set()
     assert alarmed - emitted == set()
+
+
+# ------------------------------------------------------------------ SES events (bounce, complaint, delivery)
+
+SES_PRINCIPAL = {"Service": "ses.amazonaws.com"}
+SAME_ACCOUNT = {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_mail_configuration_set_sends_bounces_complaints_deliveries_and_rejects_to_the_topic(
+    transformed: Template,
+) -> None:
+    (destination,) = resources(transformed, "AWS::SES::ConfigurationSetEventDestination").values()
+    assert destination["Properties"]["ConfigurationSetName"] == {"Ref": "MailConfigurationSet"}
+    event_destination = destination["Properties"]["EventDestination"]
+    assert event_destination["Enabled"] is True
+    assert set(event_destination["MatchingEventTypes"]) == {"bounce", "complaint", "delivery", "reject"}
+    assert event_destination["SnsDestination"] == {"TopicARN": {"Ref": "SesEventsTopic"}}
+    # SES must be allowed to publish before the destination exists.
+    assert "SesEventsTopicPolicy" in destination["DependsOn"]
+
+
+def test_ses_events_topic_is_encrypted_with_a_key_ses_may_use_from_this_account_only(
+    transformed: Template,
+) -> None:
+    # Not the AWS-managed aws/sns key: SES could not publish to that.
+    assert props(transformed, "SesEventsTopic")["KmsMasterKeyId"] == {"Ref": "SesEventsKey"}
+    key = props(transformed, "SesEventsKey")
+    assert key["EnableKeyRotation"] is True
+    (ses,) = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == SES_PRINCIPAL]
+    assert ses["Effect"] == "Allow"
+    assert set(ses["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    assert ses["Condition"] == {"StringEquals": SAME_ACCOUNT}
+
+
+def test_only_ses_of_this_account_and_configuration_set_may_publish_to_the_ses_events_topic(
+    transformed: Template,
+) -> None:
+    (policy,) = [
+        p
+        for p in resources(transformed, "AWS::SNS::TopicPolicy").values()
+        if p["Properties"]["Topics"] == [{"Ref": "SesEventsTopic"}]
+    ]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == SES_PRINCIPAL
+    assert statement["Action"] == "sns:Publish"
+    assert statement["Resource"] == {"Ref": "SesEventsTopic"}
+    assert statement["Condition"]["StringEquals"] == SAME_ACCOUNT
+    assert mentions(statement["Condition"]["ArnLike"]["aws:SourceArn"], "MailConfigurationSet")
+
+
+def test_ses_events_topic_invokes_the_ses_events_function_only(transformed: Template) -> None:
+    subscriptions = [
+        s["Properties"]
+        for s in resources(transformed, "AWS::SNS::Subscription").values()
+        if s["Properties"]["TopicArn"] == {"Ref": "SesEventsTopic"}
+    ]
+    assert subscriptions == [
+        {
+            "Protocol": "lambda",
+            "Endpoint": {"Fn::GetAtt": ["SesEventsFunction", "Arn"]},
+            "TopicArn": {"Ref": "SesEventsTopic"},
+        }
+    ]
+    (permission,) = [
+        p["Properties"]
+        for p in resources(transformed, "AWS::Lambda::Permission").values()
+        if p["Properties"].get("SourceArn") == {"Ref": "SesEventsTopic"}
+    ]
+    assert permission["Principal"] == "sns.amazonaws.com"
+    assert permission["FunctionName"] == {"Ref": "SesEventsFunction"}
+
+
+def test_failed_ses_events_are_parked_in_their_dead_letter_queue(transformed: Template) -> None:
+    for function, dead_letter in FUNCTION_DEAD_LETTER_QUEUES.items():
+        assert props(transformed, function)["DeadLetterConfig"] == {
+            "TargetArn": {"Fn::GetAtt": [dead_letter, "Arn"]}
+        }
+        # Lambda writes to the DLQ with the function's role.
+        senders = [
+            s
+            for s in statements(transformed, function)
+            if "sqs:SendMessage" in actions(s) and mentions(s["Resource"], dead_letter)
+        ]
+        assert senders, function
+
+
+def test_ses_events_function_reaches_only_the_table_and_mail(transformed: Template) -> None:
+    granted = set()
+    for statement in statements(transformed, "SesEventsFunction"):
+        granted |= {a.split(":", 1)[0] for a in actions(statement)}
+        if any(a.startswith("dynamodb:") for a in actions(statement)):
+            assert mentions(statement["Resource"], "Table")
+            assert not mentions(statement["Resource"], "IdempotencyTable")
+    assert granted == {"dynamodb", "ses", "sqs"}
+
+
+def test_every_mail_goes_through_the_configuration_set_the_code_reads() -> None:
+    """The template's SES_CONFIGURATION_SET is the Settings field the mailer is wired with."""
+    from invoice_bridge.settings import Settings
+
+    assert Settings(SES_CONFIGURATION_SET="mail-set").ses_configuration_set == "mail-set"
+    assert Settings().ses_configuration_set is None

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # E-mail.
     sender_email: str = "invoices@example.com"
     office_email: str = "office@example.com"
+    # SES configuration set every mail is sent through (its events report bounces and deliveries).
+    ses_configuration_set: str | None = None
 
     # The office: its name on pages and mails, and its payment details when it is the payee.
     office_name: str = "Keeros Finans AB"

@@ -96,7 +96,8 @@ def delivery_ledger():  # type: ignore[no-untyped-def]
 def mailer():  # type: ignore[no-untyped-def]
     from .adapters.ses_mailer import SesMailer
 
-    return SesMailer(get_settings().sender_email)
+    settings = get_settings()
+    return SesMailer(settings.sender_email, configuration_set=settings.ses_configuration_set)
 
 
 @_cached
