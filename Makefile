@@ -31,7 +31,7 @@ run: setup
 
 ## test: every test
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 ## serve: the embedded stack in the foreground (writes .local/stack.json)
 serve: setup
@@ -46,7 +46,7 @@ soak: setup
 	$(PY) -m sandbox.soak
 
 lint: setup
-	$(VENV)/bin/ruff check layers sandbox functions tests
+	$(VENV)/bin/ruff check layers sandbox functions tests bench
 	$(VENV)/bin/cfn-lint template.yaml
 
 ## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from functools import cache
 
 from . import wiring
 from .messages import DispatchRequest, RenderRequest, SyncRequest
@@ -47,7 +46,7 @@ def render(request: RenderRequest) -> str:
     return outcome.status
 
 
-@cache
+@wiring._cached  # its persistence layer holds a client: forgotten with the other adapters by wiring.reset()
 def _idempotent_dispatch():  # type: ignore[no-untyped-def]
     """The dispatch call behind Powertools idempotency, keyed on (invoice, version): a second guard
     in front of the delivery ledger. Built on first use (its persistence layer creates a client)."""

@@ -19,6 +19,12 @@ def reset() -> None:
     for getter in list(_GETTERS):
         getter.cache_clear()
     _operators.clear()
+    # Powertools parameters keep values and a provider whose client is bound to the endpoint of its day.
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters import base
+
+    parameters.clear_caches()
+    base.DEFAULT_PROVIDERS.clear()
 
 
 _GETTERS: list = []

@@ -5,11 +5,10 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent, InvoiceStatus, Party
 from invoice_bridge.ports import ConflictError, NotFound
+from moto import mock_aws
 
 
 def _create_table() -> None:
