@@ -14,6 +14,7 @@ import re
 import socket
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -177,40 +178,7 @@ class LocalAws:
     def _create_tables(self) -> None:
         ddb = self.client("dynamodb")
         for logical_id, props in self.template.tables.items():
-            args: dict[str, Any] = {
-                "TableName": logical_id,
-                "KeySchema": props["KeySchema"],
-                "AttributeDefinitions": props["AttributeDefinitions"],
-            }
-            billing = props.get(
-                "BillingMode", "PROVISIONED" if "ProvisionedThroughput" in props else "PAY_PER_REQUEST"
-            )
-            args["BillingMode"] = billing
-            if billing == "PROVISIONED":
-                args["ProvisionedThroughput"] = props["ProvisionedThroughput"]
-            index_keys = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")
-            if props.get("GlobalSecondaryIndexes"):
-                args["GlobalSecondaryIndexes"] = [
-                    {k: v for k, v in gsi.items() if k in index_keys}
-                    for gsi in props["GlobalSecondaryIndexes"]
-                ]
-            if props.get("LocalSecondaryIndexes"):
-                args["LocalSecondaryIndexes"] = [
-                    {k: v for k, v in lsi.items() if k in index_keys}
-                    for lsi in props["LocalSecondaryIndexes"]
-                ]
-            if props.get("StreamSpecification"):
-                args["StreamSpecification"] = {
-                    "StreamEnabled": True,
-                    "StreamViewType": props["StreamSpecification"]["StreamViewType"],
-                }
-            table = ddb.create_table(**args)["TableDescription"]
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl and _truthy(ttl.get("Enabled")):
-                ddb.update_time_to_live(
-                    TableName=logical_id,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-                )
+            table = create_table(ddb, logical_id, props)
             self.resources.refs[logical_id] = logical_id
             self.resources.attrs[(logical_id, "Arn")] = table["TableArn"]
             if table.get("LatestStreamArn"):
@@ -367,3 +335,42 @@ def _attr(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def create_table(ddb: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
+    """Create a DynamoDB table as the template's `AWS::DynamoDB::Table` properties describe it (keys,
+    indexes, billing, streams, TTL); returns its description. Tests use it too, so the table they
+    run against is the template's, not a second copy of its keys."""
+    args: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+    }
+    billing = props.get("BillingMode", "PROVISIONED" if "ProvisionedThroughput" in props else "PAY_PER_REQUEST")
+    args["BillingMode"] = billing
+    if billing == "PROVISIONED":
+        args["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+    index_keys = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")
+    for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if props.get(kind):
+            args[kind] = [{k: v for k, v in index.items() if k in index_keys} for index in props[kind]]
+    if props.get("StreamSpecification"):
+        args["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+        }
+    table: dict[str, Any] = ddb.create_table(**args)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and _truthy(ttl.get("Enabled")):
+        ddb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+        )
+    return table
+
+
+def create_template_table(name: str, logical_id: str = "Table", ddb: Any = None) -> None:
+    """The project template's table `logical_id`, created under `name` (in moto, for tests)."""
+    from .template import load_template
+
+    template = load_template(Path(__file__).resolve().parents[1] / "template.yaml")
+    create_table(ddb or boto3.client("dynamodb"), name, template.tables[logical_id])

@@ -25,6 +25,7 @@ from invoice_bridge.ports import Mail
 from invoice_bridge.settings import Settings
 from moto import mock_aws
 
+from sandbox.aws import create_template_table
 from sandbox.spiris import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SpirisSandboxConfig, serve
 
 TABLE = "consent-test-table"
@@ -35,26 +36,7 @@ OTHER_ORG = "5565594230"
 
 
 def create_table(name: str = TABLE) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"}
-            for n in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
-        ],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": ix,
-                "KeySchema": [
-                    {"AttributeName": f"{ix}PK", "KeyType": "HASH"},
-                    {"AttributeName": f"{ix}SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for ix in ("GSI1", "GSI2")
-        ],
-    )
+    create_template_table(name, ddb=boto3.client("dynamodb"))
 
 
 class RecordingMailer:

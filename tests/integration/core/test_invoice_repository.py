@@ -3,34 +3,17 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import boto3
 import pytest
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent, InvoiceStatus, Party
 from invoice_bridge.ports import ConflictError, NotFound
 from moto import mock_aws
 
+from sandbox.aws import create_template_table
+
 
 def _create_table() -> None:
-    boto3.client("dynamodb").create_table(
-        TableName="t",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
-        ],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": ix,
-                "KeySchema": [
-                    {"AttributeName": f"{ix}PK", "KeyType": "HASH"},
-                    {"AttributeName": f"{ix}SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for ix in ("GSI1", "GSI2")
-        ],
-    )
+    create_template_table("t")
 
 
 def _invoice(n: int, issuer: str = "iss1") -> Invoice:

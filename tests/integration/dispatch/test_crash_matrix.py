@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from conftest import (
+from dispatch_support import (
     BUYER_ORG,
     UBL,
     Stack,

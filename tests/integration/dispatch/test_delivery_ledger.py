@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import TABLE
+from dispatch_support import TABLE
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.ports import ConflictError

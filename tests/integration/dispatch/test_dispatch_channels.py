@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import pytest
-from conftest import Stack, make_invoice, make_issuer, operator_documents, sent_mails, set_faults
+from dispatch_support import Stack, make_invoice, make_issuer, operator_documents, sent_mails, set_faults
 from invoice_bridge.dispatch import FailureNotifier, dispatch_invoice, track_deliveries
 from invoice_bridge.dispatch.ses_events import apply_ses_notification
 from invoice_bridge.models.delivery import DeliveryState

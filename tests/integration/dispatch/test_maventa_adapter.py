@@ -6,7 +6,16 @@ import logging
 
 import httpx
 import pytest
-from conftest import API_KEY, BUYER_ORG, COMPANY, UBL, VENDOR_KEY, credentials, operator_documents, set_faults
+from dispatch_support import (
+    API_KEY,
+    BUYER_ORG,
+    COMPANY,
+    UBL,
+    VENDOR_KEY,
+    credentials,
+    operator_documents,
+    set_faults,
+)
 from invoice_bridge.adapters.maventa import MaventaCredentials, MaventaOperator
 from invoice_bridge.dispatch import OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import SENDER, TABLE, Stack, make_invoice, make_issuer, sent_mails
+from dispatch_support import SENDER, TABLE, Stack, make_invoice, make_issuer, sent_mails
 from invoice_bridge import wiring
 from invoice_bridge.dispatch import FailureNotifier, dispatch_invoice
 from invoice_bridge.dispatch.ses_events import apply_ses_notification, parse_ses_notification

@@ -8,7 +8,7 @@ import json
 from datetime import date
 
 import pytest
-from conftest import Stack, make_invoice, make_issuer, sent_mails, set_faults
+from dispatch_support import Stack, make_invoice, make_issuer, sent_mails, set_faults
 from invoice_bridge.api import reports
 from invoice_bridge.dispatch import (
     FailureNotifier,

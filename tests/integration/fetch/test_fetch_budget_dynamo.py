@@ -6,8 +6,8 @@ import threading
 from collections import Counter
 
 import boto3
-from conftest import TABLE
 from fetch_doubles import FakeClock
+from fetch_support import TABLE
 from invoice_bridge.adapters.dynamo_budget import DynamoMinuteCounter, dynamo_request_budget
 from invoice_bridge.fetch.budget import RequestBudget, minute_bucket
 

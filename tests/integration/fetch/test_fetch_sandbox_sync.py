@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from conftest import BUCKET, TABLE, Aws, call_admin
 from fetch_doubles import ListQueue, MemoryDecisions, MemoryIntegrations, MemoryInvoices, MemoryIssuers
+from fetch_support import BUCKET, TABLE, Aws, call_admin
 from invoice_bridge.adapters.dynamo_budget import dynamo_request_budget
 from invoice_bridge.adapters.dynamo_integrations import DynamoIntegrations
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository

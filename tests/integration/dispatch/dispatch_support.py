@@ -1,0 +1,195 @@
+"""Dispatch integration fixtures: moto (DynamoDB, S3, SES) plus the operator sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from email.message import Message
+
+import boto3
+import httpx
+import pytest
+from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
+from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
+from invoice_bridge.adapters.dynamo_issuers import DynamoIssuers
+from invoice_bridge.adapters.maventa import MaventaCredentials, MaventaOperator, clear_token_cache
+from invoice_bridge.adapters.s3_documents import S3DocumentStore
+from invoice_bridge.adapters.ses_mailer import SesMailer
+from invoice_bridge.dispatch import clear_lookup_cache
+from invoice_bridge.models.invoice import Invoice, InvoiceStatus, Party, PostalAddress
+from invoice_bridge.models.issuer import Address, DispatchSettings, Issuer
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from sandbox.aws import create_template_table
+from sandbox.operator import serve
+
+TABLE, BUCKET, SENDER = "t", "docs", "invoices@example.com"
+REGION = "eu-north-1"
+COMPANY, API_KEY, VENDOR_KEY = (
+    "0d6c3c8e-0000-4000-8000-000000000001",
+    "user-api-key-secret",
+    "vendor-key-secret",
+)
+BUYER_ORG = "5567321707"
+UBL = b"<Invoice>peppol</Invoice>"
+PDF = b"%PDF-1.7 invoice"
+
+
+def create_table() -> None:
+    create_template_table(TABLE, ddb=boto3.client("dynamodb", region_name=REGION))
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        create_table()
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
+        yield
+
+
+def sent_mails() -> list[Message]:
+    """Every message moto's SES accepted, parsed (Simple ones rebuilt as plain messages)."""
+    backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+    parsed = []
+    for message in backend.sent_messages:
+        if hasattr(message, "raw_data"):
+            parsed.append(email.message_from_string(message.raw_data, policy=email.policy.default))
+        else:
+            plain = Message()
+            plain["To"] = ", ".join(message.destinations["ToAddresses"])
+            plain["Subject"] = message.subject
+            plain.set_payload(message.body)
+            parsed.append(plain)
+    return parsed
+
+
+@pytest.fixture(scope="session")
+def operator_server():
+    server, base_url = serve()
+    yield base_url
+    server.shutdown()
+
+
+@pytest.fixture
+def operator_url(operator_server: str) -> str:
+    control = httpx.Client(base_url=operator_server)
+    control.post("/_sandbox/reset").raise_for_status()
+    control.post(
+        "/_sandbox/faults", json={"hang_seconds": 1.0, "delivery_delay": 0, "seed": 7}
+    ).raise_for_status()
+    control.post(
+        "/_sandbox/accounts", json={"company_uuid": COMPANY, "api_key": API_KEY, "vendor_api_key": VENDOR_KEY}
+    ).raise_for_status()
+    control.post(
+        "/_sandbox/receivers", json={"org_number": BUYER_ORG, "name": "Köpare AB"}
+    ).raise_for_status()
+    clear_token_cache()
+    clear_lookup_cache()
+    return operator_server
+
+
+def operator_documents(operator_url: str) -> list[dict]:  # type: ignore[type-arg]
+    return httpx.get(f"{operator_url}/_sandbox/invoices").json()
+
+
+def set_faults(operator_url: str, **faults: float) -> None:
+    httpx.post(f"{operator_url}/_sandbox/faults", json=faults).raise_for_status()
+
+
+def credentials() -> MaventaCredentials:
+    return MaventaCredentials(COMPANY, API_KEY, VENDOR_KEY)
+
+
+def make_issuer(issuer_id: str = "iss1", language: str = "sv", **dispatch: bool) -> Issuer:
+    return Issuer(
+        id=issuer_id,
+        name="Utställare AB",
+        org_number="5560360793",
+        address=Address(street="Gatan 1", postal_code="11122", city="Stockholm"),
+        notification_email="byra@example.com",
+        language=language,  # type: ignore[arg-type]
+        dispatch=DispatchSettings(**dispatch),
+        operator_provider="maventa",
+    )
+
+
+def make_invoice(
+    invoice_id: str = "inv1",
+    *,
+    buyer_org: str | None = BUYER_ORG,
+    buyer_email: str | None = None,
+    issuer_id: str = "iss1",
+    number: str = "1001",
+) -> Invoice:
+    return Invoice(
+        id=invoice_id,
+        issuer_id=issuer_id,
+        integration_id="int1",
+        source_id=f"src-{invoice_id}",
+        content_hash="h",
+        number=number,
+        issue_date=date(2026, 11, 20),
+        due_date=date(2026, 12, 20),
+        seller=Party(name="Utställare AB", org_number="5560360793"),
+        buyer=Party(
+            name="Köpare AB",
+            org_number=buyer_org,
+            email=buyer_email,
+            address=PostalAddress(street="Vägen 2", postal_code="41101", city="Göteborg"),
+        ),
+        rows=[],
+        vat_breakdown=[],
+        net_total=Decimal("100.00"),
+        vat_total=Decimal("25.00"),
+        gross_total=Decimal("125.00"),
+        status=InvoiceStatus.RENDERED,
+        pdf_key=f"{issuer_id}/invoices/{invoice_id}/v1/invoice.pdf",
+        einvoice_key=f"{issuer_id}/invoices/{invoice_id}/v1/invoice.xml",
+    )
+
+
+@dataclass
+class Stack:
+    invoices: DynamoInvoiceRepository
+    issuers: DynamoIssuers
+    ledger: DynamoDeliveryLedger
+    documents: S3DocumentStore
+    mailer: SesMailer
+    operator_url: str
+
+    operators: dict[str, MaventaOperator] = field(default_factory=dict)
+    known_issuers: set[str] = field(default_factory=set)
+
+    def operator_for(self, issuer: Issuer) -> MaventaOperator:
+        """One adapter (and HTTP connection pool) per issuer, as the wiring caches it."""
+        if issuer.id not in self.operators:
+            self.operators[issuer.id] = MaventaOperator(self.operator_url, credentials(), timeout=0.5)
+        return self.operators[issuer.id]
+
+    def add(self, issuer: Issuer, invoice: Invoice) -> None:
+        if issuer.id not in self.known_issuers:  # listing issuers per invoice made big soaks crawl
+            self.issuers.put(issuer)
+            self.known_issuers.add(issuer.id)
+        self.documents.put(invoice.einvoice_key or "", UBL, "application/xml")
+        self.documents.put(invoice.pdf_key or "", PDF, "application/pdf")
+        self.invoices.put(invoice)
+
+
+@pytest.fixture
+def stack(aws, operator_url: str) -> Stack:  # type: ignore[no-untyped-def]
+    return Stack(
+        invoices=DynamoInvoiceRepository(TABLE),
+        issuers=DynamoIssuers(TABLE),
+        ledger=DynamoDeliveryLedger(TABLE),
+        documents=S3DocumentStore(BUCKET),
+        mailer=SesMailer(SENDER),
+        operator_url=operator_url,
+    )

@@ -1,0 +1,118 @@
+"""Fetch integration fixtures: moto (DynamoDB, S3, SQS), the Spiris sandbox over real HTTP, REST events."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto import mock_aws
+
+# Our in-memory port doubles and source-invoice factories, and the sandbox consent walk.
+_TESTS = Path(__file__).resolve().parents[2]
+for _helper_dir in (_TESTS / "unit" / "fetch", _TESTS / "integration" / "spiris"):
+    if str(_helper_dir) not in sys.path:
+        sys.path.insert(0, str(_helper_dir))
+
+from invoice_bridge import wiring  # noqa: E402
+
+from sandbox.aws import create_template_table  # noqa: E402
+from sandbox.spiris import serve  # noqa: E402
+
+TABLE = "fetch-test-table"
+BUCKET = "fetch-test-documents"
+
+
+def create_table(name: str = TABLE) -> None:
+    create_template_table(name, ddb=boto3.client("dynamodb"))
+
+
+@dataclass
+class Aws:
+    sync_queue_url: str
+    render_queue_url: str
+
+    def drain(self, queue_url: str) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs")
+        bodies: list[dict[str, Any]] = []
+        while True:
+            got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return bodies
+            for message in got:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    with mock_aws():
+        wiring.reset()
+        create_table()
+        boto3.client("s3").create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-north-1"}
+        )
+        sqs = boto3.client("sqs")
+        sync_url = sqs.create_queue(QueueName="sync")["QueueUrl"]
+        render_url = sqs.create_queue(QueueName="render")["QueueUrl"]
+        # The admin routes build their adapters from Settings (environment), as in the Lambda.
+        monkeypatch.setenv("TABLE_NAME", TABLE)
+        monkeypatch.setenv("DOCUMENTS_BUCKET", BUCKET)
+        monkeypatch.setenv("SYNC_QUEUE_URL", sync_url)
+        monkeypatch.setenv("RENDER_QUEUE_URL", render_url)
+        wiring.reset()
+        yield Aws(sync_queue_url=sync_url, render_queue_url=render_url)
+        wiring.reset()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[httpx.Client]:
+    server, base_url = serve("127.0.0.1", 0)
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client
+    server.shutdown()
+
+
+class _Context:
+    function_name = "admin"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-north-1:123456789012:function:admin"
+    aws_request_id = "req-1"
+
+
+def call_admin(method: str, path: str) -> tuple[int, Any]:
+    """One admin API request as an API Gateway REST proxy event through the real resolver."""
+    from invoice_bridge.api.admin import build_app
+
+    event = {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Host": "bridge.example.com"},
+        "multiValueHeaders": {"Host": ["bridge.example.com"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": uuid.uuid4().hex,
+            "identity": {"sourceIp": "127.0.0.1"},
+            "accountId": "123456789012",
+            "apiId": "api",
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+    response = build_app().resolve(event, _Context())
+    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
