@@ -101,7 +101,8 @@ def classify(response: httpx.Response, max_retry_after: float) -> SpirisError:
         metrics.add_metric(name="SpirisThrottled", unit="Count", value=1)
         match = TRY_AGAIN.search(message)
         header = response.headers.get("Retry-After", "")
-        wait = float(match.group(1)) if match else float(header) if header.isdigit() else None
+        # Seconds to wait: "Try again in N seconds" in the 4010 message, else a Retry-After header.
+        wait = int(match.group(1)) if match else int(header) if header.isdigit() else None
         return SpirisRetryable(message, min(wait, max_retry_after) if wait is not None else None, status)
     if status == 401:
         return SpirisReauthenticate("Spiris rejected the access token (401)")
