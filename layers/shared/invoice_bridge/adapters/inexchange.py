@@ -17,6 +17,7 @@ import httpx
 from ..dispatch.errors import OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
 from ..observability import logger
 from ..ports import OperatorDocument, Receiver
+from . import operator_http
 
 PRODUCTION_URL = "https://api.inexchange.com"
 TEST_URL = "https://testapi.inexchange.se"
@@ -62,22 +63,7 @@ class InExchangeOperator:
 
     def _request(self, method: str, path: str, *, idempotent: bool, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
         """One call. `idempotent=False` (the outbound send) turns lost answers into OperatorOutcomeUnknown."""
-        try:
-            response = self._client.request(method, path, **kwargs)
-        except httpx.ConnectError as exc:
-            raise OperatorUnavailable(f"operator unreachable ({type(exc).__name__})") from None
-        except httpx.TimeoutException as exc:
-            if idempotent or isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-                raise OperatorUnavailable(f"operator timed out ({type(exc).__name__})") from None
-            raise OperatorOutcomeUnknown(f"no answer to {method} {path} ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            if idempotent:
-                raise OperatorUnavailable(f"operator transport error ({type(exc).__name__})") from None
-            raise OperatorOutcomeUnknown(f"connection lost on {method} {path}") from None
-        if response.status_code >= 500:
-            if not idempotent and response.status_code == 504:
-                raise OperatorOutcomeUnknown(f"gateway timeout on {method} {path}")
-            raise OperatorUnavailable(f"operator answered {response.status_code} on {method} {path}")
+        response = operator_http.send(self._client, method, path, idempotent=idempotent, **kwargs)
         if response.status_code >= 400:
             message = _error_message(response)
             code = "unauthorized" if response.status_code in (401, 403) else "invalid_request"

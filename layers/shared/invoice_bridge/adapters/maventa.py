@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..dispatch.errors import OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
+from ..dispatch.errors import OperatorRejected
 from ..observability import logger
 from ..ports import OperatorDocument, Receiver
+from . import operator_http
 
 SCOPE = "invoice:send lookup"
 FORMAT = "PEPPOLBIS30"
@@ -96,25 +97,12 @@ class MaventaOperator:
         """One call. `idempotent=False` (uploads) turns read timeouts into OperatorOutcomeUnknown."""
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self._token()}"} if authorised else {}
-            try:
-                response = self._client.request(method, path, headers=headers, **kwargs)
-            except httpx.ConnectError as exc:  # nothing reached the operator
-                raise OperatorUnavailable(f"operator unreachable ({type(exc).__name__})") from None
-            except httpx.TimeoutException as exc:
-                if idempotent or isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-                    raise OperatorUnavailable(f"operator timed out ({type(exc).__name__})") from None
-                raise OperatorOutcomeUnknown(f"no answer to {method} {path} ({type(exc).__name__})") from None
-            except httpx.TransportError as exc:
-                if idempotent:
-                    raise OperatorUnavailable(f"operator transport error ({type(exc).__name__})") from None
-                raise OperatorOutcomeUnknown(f"connection lost on {method} {path}") from None
+            response = operator_http.send(
+                self._client, method, path, idempotent=idempotent, headers=headers, **kwargs
+            )
             if response.status_code == 401 and authorised and attempt == 1:
                 self._forget_token()  # expired or revoked early: one fresh token, then give up
                 continue
-            if response.status_code >= 500:
-                if not idempotent and response.status_code == 504:
-                    raise OperatorOutcomeUnknown(f"gateway timeout on {method} {path}")
-                raise OperatorUnavailable(f"operator answered {response.status_code} on {method} {path}")
             if response.status_code >= 400:
                 code, message = _error_of(response)
                 logger.info(
