@@ -75,11 +75,15 @@ def test_shared_layer_contains_invoice_bridge_and_its_dependencies(build_dir: Pa
     ):
         assert (site / package).is_dir(), package
     assert not (site / "saxonche.libs").exists(), "saxonche belongs in ValidationLayer only"
+    assert not (site / "lxml").exists(), "lxml belongs in ValidationLayer only"
+    schemas = site / "invoice_bridge" / "render" / "rules" / "ubl-2.1"
+    assert (schemas / "maindoc" / "UBL-Invoice-2.1.xsd").is_file() and len(list(schemas.rglob("*.xsd"))) == 15
 
 
-def test_validation_layer_contains_saxonche(build_dir: Path) -> None:
+def test_validation_layer_contains_saxonche_and_lxml(build_dir: Path) -> None:
     site = build_dir / "ValidationLayer" / "python"
     assert list(site.glob("saxonche*.so")), "saxonche extension missing from ValidationLayer"
+    assert list((site / "lxml").glob("etree*.so")), "lxml (UBL 2.1 schema validation) missing from ValidationLayer"
 
 
 def test_every_binary_in_the_build_is_aarch64(build_dir: Path) -> None:

@@ -1,16 +1,18 @@
 """Money properties over generated invoices: totals are the sum of rows, VAT per rate, net + VAT + rounding =
-gross, and no float anywhere in the money path. 3,500 + 3,000 + 1,500 examples here and 4,000 in
-test_identifiers.py: 12,000 in total."""
+gross, and no float anywhere in the money path. 3,500 + 3,000 + 1,500 (+ 1,000 on number formats) examples here
+and 4,000 in test_identifiers.py: 13,000 in total."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from babel.numbers import format_decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invoice_bridge.mapping import to_invoice
 from invoice_bridge.models.invoice import Invoice
 from invoice_bridge.render.fidelity import reconcile
+from invoice_bridge.render.pdf import format_amount, format_quantity
 from render_fixtures import CUSTOMER, ISSUER, row, source, text_row
 
 D = Decimal
@@ -109,3 +111,19 @@ def test_a_changed_source_total_is_a_fidelity_difference() -> None:
     assert "row_count" in {d.field for d in reconcile(invoice, fewer_rows)}
     later = src.model_copy(update={"DueDate": None})  # type: ignore[attr-defined]
     assert "due_date" in {d.field for d in reconcile(invoice, later)}
+
+
+@_settings(1000)
+@given(
+    amount=st.decimals(min_value=D("-99999999.99"), max_value=D("99999999.99"), places=2,
+                       allow_nan=False, allow_infinity=False),
+    quantity=st.decimals(min_value=D("-9999"), max_value=D("9999"), places=3, allow_nan=False, allow_infinity=False),
+)
+def test_pdf_numbers_are_written_as_cldr_writes_them(amount: Decimal, quantity: Decimal) -> None:
+    """The PDF formats numbers itself (Babel would cost ~20 µs per cell and 33 MB in the layer); Babel's
+    CLDR data is the reference it must agree with, in both languages."""
+    for language, locale in (("sv", "sv_SE"), ("en", "en_GB")):
+        assert format_amount(amount, language) == format_decimal(amount, "#,##0.00", locale=locale)
+        places = max(0, -quantity.normalize().as_tuple().exponent)
+        pattern = "#,##0" + ("." + "0" * places if places else "")
+        assert format_quantity(quantity, language) == format_decimal(quantity.normalize(), pattern, locale=locale)

@@ -10,6 +10,7 @@ from invoice_bridge.render.ubl import build_ubl
 from invoice_bridge.render.validation import (
     ARTEFACTS,
     PACKAGED_RULES,
+    UBL_XSD_DIR,
     compile_schematron,
     default_rules_dir,
     sha256_of,
@@ -104,11 +105,55 @@ def test_schematron_compiler_keeps_every_assert() -> None:
     assert xslt.count("<xsl:function") == len(functions)
 
 
-def test_no_xsd_in_the_mirror() -> None:
-    """UBL 2.1 XSDs are not in the offline mirror, so schema validation is reported as not run."""
-    assert not list(MIRROR.rglob("*.xsd"))
+def test_packaged_schemas_are_the_pinned_oasis_files() -> None:
+    """Every UBL 2.1 XSD is pinned, every pin matches, and everything the two main schemas import is there."""
+    pins = dict(reversed(line.split()) for line in (UBL_XSD_DIR / "SHA256SUMS").read_text().splitlines() if line)
+    assert {str(p.relative_to(UBL_XSD_DIR)) for p in UBL_XSD_DIR.rglob("*.xsd")} == set(pins)
+    for name, pinned in pins.items():
+        assert sha256_of(UBL_XSD_DIR / name) == pinned, name
+    needed, todo = set(), [UBL_XSD_DIR / "maindoc/UBL-Invoice-2.1.xsd", UBL_XSD_DIR / "maindoc/UBL-CreditNote-2.1.xsd"]
+    while todo:
+        path = todo.pop().resolve()
+        if path in needed:
+            continue
+        needed.add(path)
+        for ref in ET.parse(path).getroot().iter():
+            if ref.tag.endswith(("}import", "}include")) and ref.get("schemaLocation"):
+                todo.append(path.parent / ref.get("schemaLocation"))
+    assert all(path.is_file() for path in needed) and len(needed) == len(pins)
+
+
+@pytest.mark.parametrize("example", sorted((MIRROR / "examples").glob("*.xml")), ids=lambda p: p.name)
+def test_official_examples_pass_schema_and_rules(example: Path) -> None:
+    result = validate_ubl(example.read_bytes())
+    assert result.fatal == [], result.summary()
+
+
+def test_the_schema_catches_what_the_rules_do_not() -> None:
+    """Order, unknown elements and lexical forms are the schema's job: the Schematron rules pass these."""
     invoice, issuer, _ = REFERENCES["simple"]
-    assert validate_ubl(build_ubl(invoice, issuer)).schema_checked is False
+    document = build_ubl(invoice, issuer).decode("utf-8")
+    issue_date = f"<cbc:IssueDate>{invoice.issue_date.isoformat()}</cbc:IssueDate>"
+    assert issue_date in document
+    cases = {
+        "order": document.replace(issue_date, "").replace("</cbc:InvoiceTypeCode>",
+                                                          "</cbc:InvoiceTypeCode>" + issue_date, 1),
+        "unknown element": document.replace(issue_date, issue_date + "<cbc:Colour>blue</cbc:Colour>"),
+        "comma decimal": document.replace('<cbc:PayableAmount currencyID="SEK">',
+                                          '<cbc:PayableAmount currencyID="SEK">1,', 1),
+    }
+    for case, broken in cases.items():
+        assert broken != document, case
+        result = validate_ubl(broken.encode("utf-8"))
+        schema = [f for f in result.fatal if f.source == "xsd"]
+        assert schema and all(f.rule_id == "UBL-XSD" and f.message.startswith("line ") for f in schema), case
+    # Saxon stops on the lexical error; the validator reports that instead of raising.
+    assert "EN16931-RUN" in validate_ubl(cases["comma decimal"].encode("utf-8")).fired()
+    unknown = validate_ubl(cases["unknown element"].encode("utf-8"))
+    assert "Colour" in unknown.summary() and {f.source for f in unknown.fatal} == {"xsd"}
+    order = validate_ubl(b'<Order xmlns="urn:oasis:names:specification:ubl:schema:xsd:Order-2"/>')
+    assert [f.rule_id for f in order.fatal if f.source == "xsd"] == ["UBL-XSD"]
+    assert "not a UBL 2.1 Invoice or CreditNote" in order.fatal[0].message
 
 
 def test_reverse_charge_and_exempt_rows_validate() -> None:
