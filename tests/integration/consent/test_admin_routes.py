@@ -202,7 +202,7 @@ def test_order_integration_refuses_bad_input(app: Any) -> None:
     assert missing["statusCode"] == 404
 
 
-def test_enable_disable_and_revoke_pending_integration(app: Any) -> None:
+def test_enable_disable_and_revoke_pending_integration(app: Any, mailer) -> None:  # type: ignore[no-untyped-def]
     issuer = create_issuer(app)
     created = json_body(
         call(
@@ -222,6 +222,10 @@ def test_enable_disable_and_revoke_pending_integration(app: Any) -> None:
     assert gone["statusCode"] == 204
     assert json_body(call(app, "GET", f"/integrations/{created['id']}"))["status"] == "revoked"
     assert call(app, "PATCH", f"/integrations/{created['id']}", body={"enabled": True})["statusCode"] == 409
+    mails_before = len(mailer.sent)
+    again = call(app, "POST", f"/integrations/{created['id']}/invite")
+    assert again["statusCode"] == 409 and json_body(again)["error"]["code"] == "revoked"
+    assert len(mailer.sent) == mails_before  # no link e-mailed that could only say "expired"
 
 
 def test_openapi_describes_the_issuer_and_integration_routes(app: Any) -> None:

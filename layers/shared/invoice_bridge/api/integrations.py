@@ -128,11 +128,14 @@ def get_integration(integration_id: str) -> Response[IntegrationOut]:
 @router.post(
     "/integrations/<integration_id>/invite",
     summary="A fresh consent link, e-mailed again; older links stop working",
-    responses=documented(200, "The new consent link", 404),
+    responses=documented(200, "The new consent link", 404, 409),
 )
 def reinvite(integration_id: str) -> Response[ConsentLink]:
     services = current()
     integration = services.integrations.get(integration_id)
+    if integration.status == IntegrationStatus.REVOKED:
+        # The link would only lead to "expired": the grant is gone and the integration stays revoked.
+        raise ApiError(409, "revoked", "a revoked integration cannot be re-invited; order a new one")
     invitation = ConsentFlow(services).reinvite(integration)
     return _json(200, {"consent_url": invitation.consent_url})
 

@@ -185,7 +185,6 @@ class ConsentFlow:
             self.s.config.office_name,
             issuer.name,
             orgnr.format(issuer.org_number),
-            action=f"/consent/{token}",
         )
 
     def start(self, token: str) -> Redirect | Page:
@@ -286,6 +285,8 @@ class ConsentFlow:
             self._set_status(integration, IntegrationStatus.PENDING_CONSENT, "wrong_company")
             logger.warning("wrong company connected and revoked", extra={"integration_id": integration.id})
             chosen = company.CorporateIdentityNumber or "?"
+            if orgnr.is_valid(chosen):
+                chosen = orgnr.format(chosen)
             return result_page(
                 "wrong_company",
                 language,

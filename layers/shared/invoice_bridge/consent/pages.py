@@ -35,7 +35,9 @@ def _render(template: str, language: str, **values: Any) -> str:
     return _environment().get_template(template).render(lang=language, t=texts(language), **values)
 
 
-def explanation_page(language: str, office_name: str, issuer_name: str, org_number: str, action: str) -> Page:
+def explanation_page(language: str, office_name: str, issuer_name: str, org_number: str) -> Page:
+    """The form posts back to the page's own URL (no action attribute), so it works under any API stage
+    prefix or custom domain."""
     html = _render(
         "explanation.html",
         language,
@@ -43,7 +45,6 @@ def explanation_page(language: str, office_name: str, issuer_name: str, org_numb
         office_name=office_name,
         issuer_name=issuer_name,
         org_number=org_number,
-        action=action,
     )
     return Page(200, html, "explanation")
 
