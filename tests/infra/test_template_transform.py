@@ -672,8 +672,18 @@ def test_ses_events_topic_invokes_the_ses_events_function_only(transformed: Temp
             "Protocol": "lambda",
             "Endpoint": {"Fn::GetAtt": ["SesEventsFunction", "Arn"]},
             "TopicArn": {"Ref": "SesEventsTopic"},
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["SesEventsDeadLetterQueue", "Arn"]}},
         }
     ]
+    # SNS may park undeliverable events there, and only events of this topic.
+    (queue_policy,) = [
+        p["Properties"]
+        for p in resources(transformed, "AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": "SesEventsDeadLetterQueue"}]
+    ]
+    (statement,) = queue_policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "SesEventsTopic"}}}
     (permission,) = [
         p["Properties"]
         for p in resources(transformed, "AWS::Lambda::Permission").values()
