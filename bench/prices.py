@@ -1,7 +1,13 @@
 """AWS list prices used for the cost per 1,000 invoices (USD, region eu-north-1, on-demand, no free tier).
 
-Written down by hand from the AWS pricing pages on PRICES_DATE; AWS changes prices rarely, but check the
-pages (https://aws.amazon.com/<service>/pricing/) before quoting a figure. Money is Decimal, as everywhere.
+Written down by hand on PRICES_DATE; AWS changes prices rarely, but check the pages
+(https://aws.amazon.com/<service>/pricing/) before quoting a figure. Money is Decimal, as everywhere.
+
+What could be checked here: the AWS pages fill their price tables in by script, so the stored copies
+reachable from the build machines carry no figures. Cross-checked with a published copy: Lambda arm64
+first tier $0.0000133334/GB-s and $0.20 per million requests (US East; AWS lists the same in Stockholm as
+far as we know). SQS, SES and KMS are the same in every commercial region. The DynamoDB and S3 figures for
+eu-north-1 are unverified (written from memory) and are the ones to check first.
 """
 
 from __future__ import annotations
