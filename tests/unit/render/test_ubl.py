@@ -88,10 +88,17 @@ def test_broken_documents_are_rejected_with_rule_ids() -> None:
     assert validate_ubl(b"<Invoice").fatal[0].rule_id == "XML"
 
 
-def test_packaged_rules_are_the_pinned_mirror() -> None:
+def pins(path: Path) -> dict[str, str]:
+    return {name: digest for digest, name in (line.split() for line in path.read_text().splitlines() if line)}
+
+
+def test_packaged_rules_are_the_pinned_official_files() -> None:
     assert default_rules_dir() == PACKAGED_RULES
+    pinned = pins(PACKAGED_RULES / "SHA256SUMS")
+    assert set(pinned) == set(ARTEFACTS)
     for name in ARTEFACTS:
-        assert sha256_of(PACKAGED_RULES / name) == sha256_of(MIRROR / name), name
+        assert sha256_of(PACKAGED_RULES / name) == pinned[name], name
+        assert sha256_of(MIRROR / name) == pinned[name], f"the offline mirror's {name} is not the pinned release"
 
 
 def test_schematron_compiler_keeps_every_assert() -> None:
@@ -107,9 +114,9 @@ def test_schematron_compiler_keeps_every_assert() -> None:
 
 def test_packaged_schemas_are_the_pinned_oasis_files() -> None:
     """Every UBL 2.1 XSD is pinned, every pin matches, and everything the two main schemas import is there."""
-    pins = dict(reversed(line.split()) for line in (UBL_XSD_DIR / "SHA256SUMS").read_text().splitlines() if line)
-    assert {str(p.relative_to(UBL_XSD_DIR)) for p in UBL_XSD_DIR.rglob("*.xsd")} == set(pins)
-    for name, pinned in pins.items():
+    schemas = pins(UBL_XSD_DIR / "SHA256SUMS")
+    assert {str(p.relative_to(UBL_XSD_DIR)) for p in UBL_XSD_DIR.rglob("*.xsd")} == set(schemas)
+    for name, pinned in schemas.items():
         assert sha256_of(UBL_XSD_DIR / name) == pinned, name
     needed, todo = set(), [UBL_XSD_DIR / "maindoc/UBL-Invoice-2.1.xsd", UBL_XSD_DIR / "maindoc/UBL-CreditNote-2.1.xsd"]
     while todo:
@@ -120,7 +127,7 @@ def test_packaged_schemas_are_the_pinned_oasis_files() -> None:
         for ref in ET.parse(path).getroot().iter():
             if ref.tag.endswith(("}import", "}include")) and ref.get("schemaLocation"):
                 todo.append(path.parent / ref.get("schemaLocation"))
-    assert all(path.is_file() for path in needed) and len(needed) == len(pins)
+    assert all(path.is_file() for path in needed) and len(needed) == len(schemas)
 
 
 @pytest.mark.parametrize("example", sorted((MIRROR / "examples").glob("*.xml")), ids=lambda p: p.name)

@@ -37,8 +37,9 @@ SCHEMA_RULE = "UBL-XSD"
 
 
 def default_rules_dir() -> Path:
-    """The rules shipped with the package (copied from `<repo>/../shared/peppol-rules`, checked by SHA-256
-    in the tests); the offline mirror is used when the packaged copy is missing."""
+    """The rules shipped with the package (pinned in rules/SHA256SUMS; `make rules` fetches them again from
+    upstream or the offline mirror `<repo>/../shared/peppol-rules`); the mirror is used when the packaged
+    copy is missing."""
     if all((PACKAGED_RULES / name).is_file() for name in ARTEFACTS):
         return PACKAGED_RULES
     for parent in Path(__file__).resolve().parents:
