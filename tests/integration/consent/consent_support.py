@@ -242,6 +242,33 @@ def json_body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
 
 
+# --- an issuer and its Spiris integration through the admin routes --------------------------------
+
+ISSUER_FIELDS: dict[str, Any] = {
+    "name": "Exempelbolaget AB",
+    "org_number": ISSUER_ORG,
+    "address": {"street": "Gatan 1", "postal_code": "111 22", "city": "Stockholm"},
+    "notification_email": "ekonomi@exempel.se",
+}
+CONTACT_FIELDS: dict[str, Any] = {
+    "source": "spiris",
+    "contact_name": "Anna",
+    "contact_email": "anna@exempel.se",
+}
+
+
+def post_integration(admin: Any, issuer_id: str, **contact: Any) -> dict[str, Any]:
+    """POST /issuers/{issuer_id}/integrations (Anna's contact unless overridden); the raw response."""
+    return call(admin, "POST", f"/issuers/{issuer_id}/integrations", body={**CONTACT_FIELDS, **contact})
+
+
+def create_issuer_and_integration(admin: Any, **issuer_fields: Any) -> dict[str, Any]:
+    """Exempelbolaget AB as an issuer (fields overridable) with a Spiris integration for Anna; returns the
+    integration POST's raw response (its JSON carries `id` and `consent_url`)."""
+    issuer = json_body(call(admin, "POST", "/issuers", body={**ISSUER_FIELDS, **issuer_fields}))
+    return post_integration(admin, issuer["id"])
+
+
 # --- walking the sandbox's authorize pages without a browser --------------------------------------
 
 

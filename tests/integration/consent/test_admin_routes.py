@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from consent_support import BUCKET, ISSUER_ORG, PUBLIC_BASE_URL, TABLE, call, json_body
+from consent_support import BUCKET, ISSUER_ORG, PUBLIC_BASE_URL, TABLE, call, json_body, post_integration
 from invoice_bridge.api.admin import build_app
 from invoice_bridge.consent.secrets_ import token_hash
 
@@ -204,14 +204,7 @@ def test_order_integration_refuses_bad_input(app: Any) -> None:
 
 def test_enable_disable_and_revoke_pending_integration(app: Any, mailer) -> None:  # type: ignore[no-untyped-def]
     issuer = create_issuer(app)
-    created = json_body(
-        call(
-            app,
-            "POST",
-            f"/issuers/{issuer['id']}/integrations",
-            body={"source": "spiris", "contact_name": "A", "contact_email": "a@exempel.se"},
-        )
-    )
+    created = json_body(post_integration(app, issuer["id"], contact_name="A", contact_email="a@exempel.se"))
     off = call(app, "PATCH", f"/integrations/{created['id']}", body={"enabled": False})
     assert off["statusCode"] == 200
     assert json_body(off)["enabled"] is False
@@ -242,14 +235,7 @@ def test_openapi_describes_the_issuer_and_integration_routes(app: Any) -> None:
 
 def test_enabling_is_refused_while_the_settings_cannot_deliver(app: Any) -> None:
     issuer = create_issuer(app)  # no operator account; print fallback is on by default
-    created = json_body(
-        call(
-            app,
-            "POST",
-            f"/issuers/{issuer['id']}/integrations",
-            body={"source": "spiris", "contact_name": "A", "contact_email": "a@exempel.se"},
-        )
-    )
+    created = json_body(post_integration(app, issuer["id"], contact_name="A", contact_email="a@exempel.se"))
     refused = call(app, "PATCH", f"/integrations/{created['id']}", body={"enabled": True})
     assert refused["statusCode"] == 409
     error = json_body(refused)["error"]

@@ -21,6 +21,7 @@ from consent_support import (
     Spiris,
     authorize_in_sandbox,
     call,
+    create_issuer_and_integration,
     header,
     json_body,
 )
@@ -60,28 +61,7 @@ def integration(admin: Any, integration_id: str) -> dict[str, Any]:
 @pytest.fixture
 def setup(services, spiris: Spiris) -> Setup:  # type: ignore[no-untyped-def]
     admin = build_app()
-    issuer = json_body(
-        call(
-            admin,
-            "POST",
-            "/issuers",
-            body={
-                "name": "Exempelbolaget AB",
-                "org_number": ISSUER_ORG,
-                "address": {"street": "Gatan 1", "postal_code": "111 22", "city": "Stockholm"},
-                "notification_email": "ekonomi@exempel.se",
-                "language": "en",
-            },
-        )
-    )
-    created = json_body(
-        call(
-            admin,
-            "POST",
-            f"/issuers/{issuer['id']}/integrations",
-            body={"source": "spiris", "contact_name": "Anna", "contact_email": "anna@exempel.se"},
-        )
-    )
+    created = json_body(create_issuer_and_integration(admin, language="en"))
     issuer_company = spiris.company("Exempelbolaget AB", "556036-0793")
     other_company = spiris.company("Annat Bolag AB", "5565594230")  # compact, as some companies are stored
     spiris.user("anna@exempel.se", PASSWORD, [issuer_company, other_company], default=other_company)

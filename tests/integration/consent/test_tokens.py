@@ -11,7 +11,14 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from consent_support import ISSUER_ORG, TABLE, Spiris, authorize_in_sandbox, call, json_body
+from consent_support import (
+    TABLE,
+    Spiris,
+    authorize_in_sandbox,
+    call,
+    create_issuer_and_integration,
+    json_body,
+)
 from invoice_bridge.adapters.kms_tokens import DecryptionFailed, KmsTokenStore
 from invoice_bridge.api.admin import build_app
 from invoice_bridge.api.consent import build_consent_app
@@ -72,27 +79,7 @@ def test_conditional_write_on_version(aws) -> None:  # type: ignore[no-untyped-d
 
 def connect(services: ConsentServices, spiris: Spiris) -> Integration:
     admin, consent = build_app(), build_consent_app()
-    issuer = json_body(
-        call(
-            admin,
-            "POST",
-            "/issuers",
-            body={
-                "name": "Exempelbolaget AB",
-                "org_number": ISSUER_ORG,
-                "address": {"street": "Gatan 1", "postal_code": "111 22", "city": "Stockholm"},
-                "notification_email": "ekonomi@exempel.se",
-            },
-        )
-    )
-    created = json_body(
-        call(
-            admin,
-            "POST",
-            f"/issuers/{issuer['id']}/integrations",
-            body={"source": "spiris", "contact_name": "Anna", "contact_email": "anna@exempel.se"},
-        )
-    )
+    created = json_body(create_issuer_and_integration(admin))
     company = spiris.company("Exempelbolaget AB", "5560360793")
     spiris.user("anna@exempel.se", PASSWORD, [company])
     token = created["consent_url"].rsplit("/", 1)[1]

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import httpx
 import pytest
-from consent_support import ISSUER_ORG, TABLE, Aws, Spiris, call, header, json_body
+from consent_support import TABLE, Aws, Spiris, call, create_issuer_and_integration, header, json_body
 from invoice_bridge import wiring
 from invoice_bridge.api.admin import build_app
 from invoice_bridge.api.consent import build_consent_app
@@ -37,25 +37,7 @@ def test_handlers_build_services_from_settings_and_ssm(
     wiring.reset()
 
     admin = build_app()
-    issuer = json_body(
-        call(
-            admin,
-            "POST",
-            "/issuers",
-            body={
-                "name": "Exempelbolaget AB",
-                "org_number": ISSUER_ORG,
-                "address": {"street": "Gatan 1", "postal_code": "111 22", "city": "Stockholm"},
-                "notification_email": "ekonomi@exempel.se",
-            },
-        )
-    )
-    created = call(
-        admin,
-        "POST",
-        f"/issuers/{issuer['id']}/integrations",
-        body={"source": "spiris", "contact_name": "Anna", "contact_email": "anna@exempel.se"},
-    )
+    created = create_issuer_and_integration(admin)
     assert created["statusCode"] == 201, created["body"]  # e-mailed through SES (moto)
     token = json_body(created)["consent_url"].rsplit("/", 1)[1]
     started = call(build_consent_app(), "POST", f"/consent/{token}")

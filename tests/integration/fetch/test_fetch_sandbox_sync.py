@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from fetch_doubles import ListQueue, MemoryDecisions, MemoryIntegrations, MemoryInvoices, MemoryIssuers
+from fetch_doubles import ListQueue, MemoryDecisions, MemoryIntegrations, MemoryInvoices
 from fetch_support import BUCKET, TABLE, Aws, call_admin
 from invoice_bridge.adapters.dynamo_budget import dynamo_request_budget
 from invoice_bridge.adapters.dynamo_integrations import DynamoIntegrations
@@ -25,6 +25,7 @@ from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.models.issuer import Address, Issuer
+from port_doubles import MemoryIssuers
 from spiris_sandbox_flow import Seed, connect, seed
 
 from sandbox.spiris.jsonutil import dumps

@@ -88,7 +88,6 @@ from datetime import timedelta  # noqa: E402
 from invoice_bridge.fetch.decisions import SyncDecision  # noqa: E402
 from invoice_bridge.models.integration import Integration  # noqa: E402
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent  # noqa: E402
-from invoice_bridge.models.issuer import Issuer  # noqa: E402
 from invoice_bridge.models.spiris import Meta  # noqa: E402
 from invoice_bridge.ports import ConflictError, InvoicePage, NotFound  # noqa: E402
 
@@ -107,22 +106,6 @@ class MemoryIntegrations:
 
     def list(self, issuer_id: str | None = None) -> list[Integration]:
         return [i.model_copy(deep=True) for i in self.items.values() if issuer_id in (None, i.issuer_id)]
-
-
-class MemoryIssuers:
-    def __init__(self, *issuers: Issuer):
-        self.items = {i.id: i for i in issuers}
-
-    def get(self, issuer_id: str) -> Issuer:
-        if issuer_id not in self.items:
-            raise NotFound(issuer_id)
-        return self.items[issuer_id]
-
-    def put(self, issuer: Issuer) -> None:
-        self.items[issuer.id] = issuer
-
-    def list(self) -> list[Issuer]:
-        return list(self.items.values())
 
 
 class MemoryInvoices:

@@ -13,7 +13,6 @@ from fetch_doubles import (
     MemoryDocuments,
     MemoryIntegrations,
     MemoryInvoices,
-    MemoryIssuers,
     source_invoice,
 )
 from invoice_bridge.adapters.spiris_api import (
@@ -32,6 +31,7 @@ from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.models.issuer import Address, Issuer
+from port_doubles import MemoryIssuers
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent
-from invoice_bridge.models.issuer import Issuer
 from invoice_bridge.ports import ConflictError, NotFound
 
 
@@ -37,22 +36,6 @@ class MemoryInvoices:
 
     def list(self, issuer_id=None, status=None, limit=50, cursor=None):  # type: ignore[no-untyped-def]
         return list(self.items.values())[:limit], None
-
-
-class MemoryIssuers:
-    def __init__(self, *issuers: Issuer) -> None:
-        self.items = {i.id: i for i in issuers}
-
-    def get(self, issuer_id: str) -> Issuer:
-        if issuer_id not in self.items:
-            raise NotFound(issuer_id)
-        return self.items[issuer_id]
-
-    def put(self, issuer: Issuer) -> None:
-        self.items[issuer.id] = issuer
-
-    def list(self) -> list[Issuer]:
-        return list(self.items.values())
 
 
 class MemoryDocuments:

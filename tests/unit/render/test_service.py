@@ -6,7 +6,8 @@ import pytest
 from invoice_bridge.mapping import to_invoice
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.render.service import document_keys, render_invoice
-from render_doubles import MemoryDocuments, MemoryInvoices, MemoryIssuers, MemoryQueue
+from port_doubles import MemoryIssuers
+from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from render_fixtures import CUSTOMER, ISSUER, logo_png, simple_source
 
 
