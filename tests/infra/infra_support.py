@@ -15,6 +15,18 @@ CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 PYTHON312_BIN = Path("/root/.pyenv/versions/3.12.1/bin")
 REGION = "eu-north-1"
 
+# Every Lambda function the template declares.
+FUNCTIONS = {
+    "ConsentFunction",
+    "AdminApiFunction",
+    "PollInvoicesFunction",
+    "SyncIntegrationFunction",
+    "RenderFunction",
+    "DispatchFunction",
+    "TrackDeliveriesFunction",
+    "SesEventsFunction",
+}
+
 # Values for the template's required parameters (the rest keep their defaults).
 PARAMETERS = {
     "SpirisClientId": "client-id",

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from infra_support import PYTHON312_BIN, TEMPLATE, sam_env
+from infra_support import FUNCTIONS, PYTHON312_BIN, TEMPLATE, sam_env
 
 pytestmark = pytest.mark.tools
 
@@ -102,16 +102,7 @@ def test_render_function_with_both_layers_fits_the_lambda_size_limit(build_dir: 
 
 def test_every_function_artifact_has_its_handler(build_dir: Path) -> None:
     """SAM builds a missing or empty CodeUri without complaint; a deploy would then fail at runtime."""
-    for function in (
-        "ConsentFunction",
-        "AdminApiFunction",
-        "PollInvoicesFunction",
-        "SyncIntegrationFunction",
-        "RenderFunction",
-        "DispatchFunction",
-        "TrackDeliveriesFunction",
-        "SesEventsFunction",
-    ):
+    for function in sorted(FUNCTIONS):
         app = build_dir / function / "app.py"
         assert app.is_file(), f"{function}: app.py missing from the build"
         assert "def lambda_handler" in app.read_text(), f"{function}: app.py has no lambda_handler"

@@ -8,20 +8,10 @@ import re
 from typing import Any
 
 import pytest
-from infra_support import REPO
+from infra_support import FUNCTIONS, REPO
 
 Template = dict[str, Any]
 
-FUNCTIONS = {
-    "ConsentFunction",
-    "AdminApiFunction",
-    "PollInvoicesFunction",
-    "SyncIntegrationFunction",
-    "RenderFunction",
-    "DispatchFunction",
-    "TrackDeliveriesFunction",
-    "SesEventsFunction",
-}
 QUEUES = {
     "SyncQueue": "SyncDeadLetterQueue",
     "RenderQueue": "RenderDeadLetterQueue",

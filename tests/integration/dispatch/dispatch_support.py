@@ -18,7 +18,8 @@ from invoice_bridge.adapters.dynamo_issuers import DynamoIssuers
 from invoice_bridge.adapters.maventa import MaventaCredentials, MaventaOperator, clear_token_cache
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.ses_mailer import SesMailer
-from invoice_bridge.dispatch import clear_lookup_cache
+from invoice_bridge.dispatch import clear_lookup_cache, dispatch_invoice
+from invoice_bridge.models.delivery import Delivery
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus, Party, PostalAddress
 from invoice_bridge.models.issuer import Address, DispatchSettings, Issuer
 from moto import mock_aws
@@ -181,6 +182,19 @@ class Stack:
         self.documents.put(invoice.einvoice_key or "", UBL, "application/xml")
         self.documents.put(invoice.pdf_key or "", PDF, "application/pdf")
         self.invoices.put(invoice)
+
+    def dispatch(self, invoice_id: str, version: int = 1) -> Delivery | None:
+        """One dispatch message through the real service, on this stack's adapters."""
+        return dispatch_invoice(
+            invoice_id,
+            version,
+            invoices=self.invoices,
+            issuers=self.issuers,
+            ledger=self.ledger,
+            documents=self.documents,
+            operator_for=self.operator_for,
+            mailer=self.mailer,
+        )
 
 
 @pytest.fixture

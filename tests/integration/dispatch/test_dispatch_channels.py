@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from dispatch_support import Stack, make_invoice, make_issuer, operator_documents, sent_mails, set_faults
-from invoice_bridge.dispatch import FailureNotifier, dispatch_invoice, track_deliveries
+from invoice_bridge.dispatch import FailureNotifier, track_deliveries
 from invoice_bridge.dispatch.ses_events import apply_ses_notification
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
@@ -17,22 +17,9 @@ from invoice_bridge.models.invoice import InvoiceStatus
 SOAK_REDUCED = 50  # in every test run; the full size (issue 6: 1,000 over 10 issuers) is slow-marked
 
 
-def _dispatch(stack: Stack, invoice_id: str, version: int = 1):  # type: ignore[no-untyped-def]
-    return dispatch_invoice(
-        invoice_id,
-        version,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        documents=stack.documents,
-        operator_for=stack.operator_for,
-        mailer=stack.mailer,
-    )
-
-
 def test_print_when_the_buyer_is_unreachable_and_has_no_email(stack: Stack) -> None:
     stack.add(make_issuer(), make_invoice(buyer_org="5560000000", buyer_email=None))
-    delivery = _dispatch(stack, "inv1")
+    delivery = stack.dispatch("inv1")
     assert delivery is not None and delivery.channel == "print" and delivery.state == DeliveryState.SENT
     [document] = operator_documents(stack.operator_url)
     assert document["destination"] == "PRINT"
@@ -43,8 +30,8 @@ def test_held_and_stale_messages_send_nothing(stack: Stack) -> None:
     held = make_invoice()
     held.status = InvoiceStatus.HELD
     stack.add(make_issuer(), held)
-    assert _dispatch(stack, "inv1") is None
-    assert _dispatch(stack, "inv1", version=0) is None  # a message for an older version
+    assert stack.dispatch("inv1") is None
+    assert stack.dispatch("inv1", version=0) is None  # a message for an older version
     assert operator_documents(stack.operator_url) == [] and stack.ledger.get("inv1", 1) is None
 
 
@@ -90,7 +77,7 @@ def run_soak(stack: Stack, invoices_total: int, issuers_total: int, seed: int = 
     while queue:
         invoice_id = queue.pop(0)
         try:
-            delivery = _dispatch(stack, invoice_id)
+            delivery = stack.dispatch(invoice_id)
         except Exception as exc:  # the queue redelivers after a failure
             counts[f"retried:{type(exc).__name__}"] += 1
             queue.append(invoice_id)

@@ -12,7 +12,6 @@ from dispatch_support import Stack, make_invoice, make_issuer, sent_mails, set_f
 from invoice_bridge.api import reports
 from invoice_bridge.dispatch import (
     FailureNotifier,
-    dispatch_invoice,
     dispatch_report,
     to_csv,
     track_deliveries,
@@ -20,19 +19,6 @@ from invoice_bridge.dispatch import (
 from invoice_bridge.dispatch.ses_events import apply_ses_notification
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
-
-
-def _dispatch(stack: Stack, invoice_id: str) -> None:
-    dispatch_invoice(
-        invoice_id,
-        1,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        documents=stack.documents,
-        operator_for=stack.operator_for,
-        mailer=stack.mailer,
-    )
 
 
 def _track(stack: Stack):  # type: ignore[no-untyped-def]
@@ -47,10 +33,10 @@ def _track(stack: Stack):  # type: ignore[no-untyped-def]
 
 def test_poller_moves_sent_to_delivered_and_failed_with_notice(stack: Stack) -> None:
     stack.add(make_issuer("iss1", language="sv"), make_invoice("ok", issuer_id="iss1", number="1"))
-    _dispatch(stack, "ok")
+    stack.dispatch("ok")
     set_faults(stack.operator_url, fail_delivery_rate=1.0)
     stack.add(make_issuer("iss2", language="en"), make_invoice("bad", issuer_id="iss2", number="2"))
-    _dispatch(stack, "bad")
+    stack.dispatch("bad")
     counts = _track(stack)
     assert counts["delivered"] == 1 and counts["failed"] == 1
     assert stack.invoices.get("ok").status == InvoiceStatus.DELIVERED
@@ -70,8 +56,8 @@ def test_poller_moves_sent_to_delivered_and_failed_with_notice(stack: Stack) -> 
 def test_no_channel_fails_with_swedish_notice(stack: Stack) -> None:
     issuer = make_issuer(language="sv", email_fallback=True, print_fallback=False)
     stack.add(issuer, make_invoice(buyer_org="5560000000", buyer_email=None))
-    _dispatch(stack, "inv1")
-    _dispatch(stack, "inv1")  # a duplicate message does not notify twice
+    stack.dispatch("inv1")
+    stack.dispatch("inv1")  # a duplicate message does not notify twice
     invoice = stack.invoices.get("inv1")
     assert invoice.status == InvoiceStatus.FAILED and stack.ledger.get("inv1", 1) is None
     [notice] = sent_mails()
@@ -89,8 +75,8 @@ def _seed_report(stack: Stack) -> None:
     stack.add(
         make_issuer(), make_invoice("m1", number="1002", buyer_org=None, buyer_email="kund@example.com")
     )
-    _dispatch(stack, "e1")
-    _dispatch(stack, "m1")
+    stack.dispatch("e1")
+    stack.dispatch("m1")
 
 
 def test_dispatch_report_rows_and_csv(stack: Stack) -> None:
