@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import pytest
+from invoice_bridge import wiring
 from moto import mock_aws
 
-# Our in-memory port doubles and source-invoice factories, and the sandbox consent walk.
-_TESTS = Path(__file__).resolve().parents[2]
-for _helper_dir in (_TESTS / "unit" / "fetch", _TESTS / "integration" / "spiris"):
-    if str(_helper_dir) not in sys.path:
-        sys.path.insert(0, str(_helper_dir))
-
-from invoice_bridge import wiring  # noqa: E402
-
-from sandbox.aws import create_template_table  # noqa: E402
-from sandbox.spiris import serve  # noqa: E402
+from sandbox.aws import create_template_table
+from sandbox.spiris import serve
 
 TABLE = "fetch-test-table"
 BUCKET = "fetch-test-documents"
