@@ -123,7 +123,7 @@ def sync(request: SyncRequest) -> object:
     from .adapters.kms_tokens import DecryptionFailed
     from .adapters.spiris_api import HttpSpirisApi
     from .alerts import notify_integration_stopped
-    from .consent.refresher import NotConnected, TokenBroker, get_access_token
+    from .consent.refresher import AccessTokens, NotConnected, TokenBroker
     from .consent.wiring import consent_services
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
 
@@ -133,7 +133,7 @@ def sync(request: SyncRequest) -> object:
     budget = dynamo_request_budget(settings.table_name, settings.spiris_requests_per_minute)
     spiris = HttpSpirisApi(
         settings.spiris_api_url,
-        lambda: get_access_token(integrations.get(integration.id)),
+        AccessTokens(integration),
         before_request=budget.before_request,
         page_size=settings.spiris_page_size,
     )

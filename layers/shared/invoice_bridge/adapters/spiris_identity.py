@@ -135,10 +135,12 @@ class HttpSpirisIdentity:
             refresh_token = body.get("refresh_token") or previous_refresh_token
             if not refresh_token:
                 raise IdentityError("token response without refresh_token (is offline_access granted?)")
+            issued_at = utcnow()
             return TokenSet(
                 access_token=body["access_token"],
                 refresh_token=refresh_token,
-                expires_at=utcnow() + timedelta(seconds=int(body.get("expires_in", 3600))),
+                expires_at=issued_at + timedelta(seconds=int(body.get("expires_in", 3600))),
+                issued_at=issued_at,
                 scope=body.get("scope"),
                 token_type=str(body.get("token_type", "bearer")).lower(),
             )

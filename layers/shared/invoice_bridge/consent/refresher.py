@@ -16,7 +16,7 @@ from datetime import timedelta
 from stdnum.se import orgnr
 
 from ..models.common import utcnow
-from ..models.integration import Integration, IntegrationStatus
+from ..models.integration import Integration, IntegrationStatus, TokenSet
 from ..observability import logger, metrics
 from ..ports import ConflictError, InvalidGrant, Mail
 from .flow import ConsentFlow
@@ -41,17 +41,30 @@ class TokenBroker:
         self._wait_seconds = wait_seconds
         self._poll_seconds = poll_seconds
 
+    def usable(self, tokens: TokenSet) -> bool:
+        """Whether the access token is still good for a request, i.e. not yet within the refresh margin.
+
+        The margin is at most half the token's lifetime: with a margin longer than the lifetime (short-lived
+        tokens) every request would refresh, and every refresh costs a lease, KMS and a rotated token."""
+        margin = timedelta(seconds=self.s.config.refresh_margin_seconds)
+        if tokens.issued_at is not None:
+            margin = min(margin, (tokens.expires_at - tokens.issued_at) / 2)
+        return tokens.expires_at - margin > utcnow()
+
     def get_access_token(self, integration: Integration) -> str:
         """A valid access token for the integration, refreshing it when it is about to expire."""
-        margin = timedelta(seconds=self.s.config.refresh_margin_seconds)
+        return self.get_tokens(integration).access_token
+
+    def get_tokens(self, integration: Integration) -> TokenSet:
+        """The integration's current token set, refreshed first when its access token is about to expire."""
         owner = secrets.token_hex(8)
         deadline = time.monotonic() + self._wait_seconds
         while True:
             stored = self.s.tokens.load(integration)
             if stored is None:
                 raise NotConnected(f"integration {integration.id} has no tokens")
-            if stored.tokens.expires_at - margin > utcnow():
-                return stored.tokens.access_token
+            if self.usable(stored.tokens):
+                return stored.tokens
             if self.s.tokens.acquire_lease(integration, stored.version, owner, LEASE_SECONDS, time.time()):
                 return self._refresh_holding_lease(integration, owner, stored.version)
             # Another worker is refreshing: wait (cheaply, without decrypting) until it has written.
@@ -67,12 +80,12 @@ class TokenBroker:
                 ):
                     return self._refresh_holding_lease(integration, owner, stored.version)
 
-    def _refresh_holding_lease(self, integration: Integration, owner: str, version: int) -> str:
+    def _refresh_holding_lease(self, integration: Integration, owner: str, version: int) -> TokenSet:
         # Double-check after taking the lease: the version cannot have moved (the lease was conditional on it).
         stored = self.s.tokens.load(integration)
         if stored is None or stored.version != version:
             self.s.tokens.release_lease(integration, owner)
-            return self.get_access_token(integration)
+            return self.get_tokens(integration)
         try:
             fresh = self.s.identity.refresh(stored.tokens.refresh_token)
         except InvalidGrant:
@@ -92,7 +105,7 @@ class TokenBroker:
             logger.error("refreshed tokens could not be saved", extra={"integration_id": integration.id})
             raise
         logger.info("tokens refreshed", extra={"integration_id": integration.id})
-        return fresh.access_token
+        return fresh
 
     def mark_needs_reconsent(self, integration: Integration, reason: str) -> Integration:
         """The grant is gone: status, metric, e-mail the issuer and the office, optionally a fresh link."""
@@ -143,6 +156,28 @@ class TokenBroker:
         recipients = list(dict.fromkeys([str(issuer.notification_email), self.s.config.office_email]))
         self.s.mailer.send(Mail(to=recipients, subject=content.subject, text=content.text, html=content.html))
         return updated
+
+
+class AccessTokens:
+    """One integration's access token for the requests of one invocation (a sync): read through the broker
+    again only once the token held is within its refresh margin, instead of a table read and a KMS
+    decrypt before every request. A token refreshed meanwhile by another worker does not end ours: an
+    access token stays valid until it expires."""
+
+    def __init__(self, integration: Integration, services: ConsentServices | None = None) -> None:
+        self._integration = integration
+        self._services = services
+        self._broker: TokenBroker | None = None
+        self._held: TokenSet | None = None
+
+    def __call__(self) -> str:
+        if self._broker is None:  # on the first request: a sync that reads nothing builds nothing
+            from .services import current
+
+            self._broker = TokenBroker(self._services or current())
+        if self._held is None or not self._broker.usable(self._held):
+            self._held = self._broker.get_tokens(self._integration)
+        return self._held.access_token
 
 
 def get_access_token(integration: Integration, services: ConsentServices | None = None) -> str:

@@ -56,3 +56,5 @@ class TokenSet(Model):
     expires_at: datetime
     scope: str | None = None
     token_type: str = "bearer"
+    # When the server issued it: with `expires_at`, the token's lifetime (None in sets stored before).
+    issued_at: datetime | None = None
