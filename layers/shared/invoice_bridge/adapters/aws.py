@@ -22,7 +22,15 @@ def resource(service: str) -> Any:
     return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
+@cache
+def table(name: str) -> Any:
+    """The DynamoDB `Table` resource of `name`. Built once: boto3 builds a resource class from its JSON
+    definition for every `Table(...)` call, which cost more CPU than the request it was made for."""
+    return resource("dynamodb").Table(name)
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch between moto backends)."""
     client.cache_clear()
     resource.cache_clear()
+    table.cache_clear()

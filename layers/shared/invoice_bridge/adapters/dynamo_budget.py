@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..fetch.budget import RequestBudget
-from .aws import resource
+from .aws import table
 
 
 class DynamoMinuteCounter:
@@ -22,7 +22,7 @@ class DynamoMinuteCounter:
 
     @property
     def _table(self) -> Any:
-        return resource("dynamodb").Table(self._table_name)
+        return table(self._table_name)
 
     def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
         try:

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from ..models.delivery import Delivery
 from ..ports import ConflictError
-from .aws import resource
+from .aws import table
 
 # Complaints can come weeks after the e-mail; the lookup is cleaned up by TTL well after that.
 _MESSAGE_LOOKUP_TTL = timedelta(days=180)
@@ -35,7 +35,7 @@ class DynamoDeliveryLedger:
 
     @property
     def _table(self):  # type: ignore[no-untyped-def]
-        return resource("dynamodb").Table(self._table_name)
+        return table(self._table_name)
 
     def _item(self, delivery: Delivery) -> dict[str, object]:
         item: dict[str, object] = {

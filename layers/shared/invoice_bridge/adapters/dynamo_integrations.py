@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from ..models.integration import Integration
 from ..ports import ConflictError, NotFound
-from .aws import resource
+from .aws import table
 from .dynamo_issuers import strip_keys
 
 
@@ -38,7 +38,7 @@ class _TableAdapter:
 
     @property
     def _table(self) -> Any:
-        return resource("dynamodb").Table(self._table_name)
+        return table(self._table_name)
 
 
 class DynamoIntegrations(_TableAdapter):

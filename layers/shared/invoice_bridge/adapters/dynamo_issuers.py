@@ -8,7 +8,7 @@ from boto3.dynamodb.conditions import Key
 
 from ..models.issuer import Issuer
 from ..ports import NotFound
-from .aws import resource
+from .aws import table
 
 _KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "entity")
 
@@ -23,7 +23,7 @@ class DynamoIssuers:
 
     @property
     def _table(self) -> Any:
-        return resource("dynamodb").Table(self._table_name)
+        return table(self._table_name)
 
     def get(self, issuer_id: str) -> Issuer:
         item = self._table.get_item(

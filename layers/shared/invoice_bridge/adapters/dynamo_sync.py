@@ -13,7 +13,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from ..fetch.decisions import SyncDecision
-from .aws import resource
+from .aws import table
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -30,7 +30,7 @@ class DynamoDecisionStore:
 
     @property
     def _table(self) -> Any:
-        return resource("dynamodb").Table(self._table_name)
+        return table(self._table_name)
 
     @staticmethod
     def _key(integration_id: str, source_id: str) -> dict[str, str]:

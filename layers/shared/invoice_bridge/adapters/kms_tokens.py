@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from ..models.integration import Integration, TokenSet
 from ..ports import ConflictError, StoredTokens
-from .aws import client, resource
+from .aws import client, table
 
 
 class DecryptionFailed(Exception):
@@ -57,7 +57,7 @@ class KmsTokenStore:
 
     @property
     def _table(self) -> Any:
-        return resource("dynamodb").Table(self._table_name)
+        return table(self._table_name)
 
     @staticmethod
     def _key(integration: Integration) -> dict[str, str]:
@@ -168,7 +168,7 @@ class KmsOperatorCredentials:
 
     @property
     def _table(self) -> Any:
-        return resource("dynamodb").Table(self._table_name)
+        return table(self._table_name)
 
     def save(self, issuer_id: str, provider: str, credentials: dict[str, str]) -> None:
         ciphertext = self._cipher.encrypt(json.dumps(credentials).encode(), {"issuer_id": issuer_id})
