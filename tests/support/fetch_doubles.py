@@ -123,6 +123,12 @@ class MemoryInvoices:
         invoice_id = self.by_source.get((issuer_id, source_id))
         return self.get(invoice_id) if invoice_id else None
 
+    def create(self, invoice: Invoice) -> bool:
+        if invoice.id in self.items:
+            return False
+        self.put(invoice)
+        return True
+
     def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
         current = self.items.get(invoice.id)
         if expected_updated_at is not None and (current is None or current.updated_at != expected_updated_at):

@@ -62,11 +62,17 @@ class TokenStore(Protocol):
 class InvoiceRepository(Protocol):
     def get(self, invoice_id: str) -> Invoice: ...  # raises NotFound
     def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None: ...
+    def create(self, invoice: Invoice) -> bool: ...  # False if it exists already (nothing written)
     def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None: ...
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None: ...
     def events(self, invoice_id: str) -> list[InvoiceEvent]: ...
     def list(
-        self, issuer_id: str | None = None, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self,
+        issuer_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        exclude_channel: str | None = None,
     ) -> tuple[list[Invoice], str | None]: ...
 
 

@@ -82,3 +82,41 @@ def test_events_in_order(repo: DynamoInvoiceRepository) -> None:
     repo.add_event("inv1", InvoiceEvent(status="queued", detail="fetched"))
     repo.add_event("inv1", InvoiceEvent(status="rendered", detail="pdf"))
     assert [e.status for e in repo.events("inv1")] == ["queued", "rendered"]
+
+
+def test_a_status_listing_can_leave_one_channel_out(repo: DynamoInvoiceRepository) -> None:
+    for n, channel in enumerate(["email", "einvoice", None, "print"]):
+        invoice = _invoice(n)
+        invoice.status, invoice.channel = InvoiceStatus.SENT, channel
+        repo.put(invoice)
+    page, cursor = repo.list(status="sent", limit=50, exclude_channel="email")
+    assert sorted(i.id for i in page) == ["inv1", "inv2", "inv3"] and cursor is None
+    assert len(repo.list(status="sent", limit=50)[0]) == 4
+
+
+def test_only_a_new_invoice_writes_its_source_link(repo: DynamoInvoiceRepository) -> None:
+    """The link is written with the blind write of a new invoice; a conditional update (of an invoice
+    that was read, so whose link exists) does not write it again."""
+    import boto3
+
+    repo.put(_invoice(1))
+    table = boto3.resource("dynamodb").Table("t")
+    table.delete_item(Key={"PK": "SOURCE#iss1#src1", "SK": "SOURCE"})
+    read = repo.get("inv1")
+    read.status = InvoiceStatus.RENDERED
+    repo.put(read, expected_updated_at=read.updated_at)
+    assert repo.find_by_source("iss1", "src1") is None
+    repo.put(_invoice(1))
+    assert repo.find_by_source("iss1", "src1").id == "inv1"  # type: ignore[union-attr]
+
+
+def test_create_never_overwrites_an_invoice_that_exists(repo: DynamoInvoiceRepository) -> None:
+    """Two syncs of one integration (a duplicate message) import the same source invoice at once: the
+    second must not reset the first's invoice, which may be rendered or sent by then."""
+    assert repo.create(_invoice(1))
+    rendered = repo.get("inv1")
+    rendered.status, rendered.einvoice_key = InvoiceStatus.RENDERED, "k.xml"
+    repo.put(rendered, expected_updated_at=rendered.updated_at)
+    assert not repo.create(_invoice(1))
+    assert repo.get("inv1").einvoice_key == "k.xml"
+    assert repo.find_by_source("iss1", "src1").id == "inv1"  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from ..models.invoice import Invoice, InvoiceEvent
 from ..ports import ConflictError, NotFound
-from .aws import resource
+from .aws import table
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -40,7 +40,7 @@ class DynamoInvoiceRepository:
 
     @property
     def _table(self) -> Any:
-        return resource("dynamodb").Table(self._table_name)
+        return table(self._table_name)
 
     @staticmethod
     def _item(invoice: Invoice) -> dict[str, Any]:
@@ -56,6 +56,8 @@ class DynamoInvoiceRepository:
             "updated_at": invoice.updated_at.isoformat(),
             # The whole model as JSON: Decimal travels as strings, never as float.
             "data": invoice.model_dump_json(),
+            # For filters on a status listing (the status poller leaves e-mail invoices out).
+            **({"channel": invoice.channel} if invoice.channel else {}),
         }
 
     def get(self, invoice_id: str) -> Invoice:
@@ -74,8 +76,37 @@ class DynamoInvoiceRepository:
             return None
         return self.get(link["invoice_id"])
 
+    def create(self, invoice: Invoice) -> bool:
+        """Write a new invoice and its source link; False, and the invoice left as it is, when it exists
+        already (its id derives from issuer and source: another sync of the integration, run at the same
+        time by a duplicate message, imported it first). The link is written either way: it is the same,
+        and a crash between the two writes is healed by the next sync."""
+        created = True
+        try:
+            self._table.put_item(Item=self._item(invoice), ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            created = False
+        self._put_link(invoice)
+        return created
+
+    def _put_link(self, invoice: Invoice) -> None:
+        self._table.put_item(
+            Item={
+                "PK": f"SOURCE#{invoice.issuer_id}#{invoice.source_id}",
+                "SK": "SOURCE",
+                "invoice_id": invoice.id,
+            }
+        )
+
     def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
-        """Write the invoice; with `expected_updated_at` only if nobody changed it since it was read."""
+        """Write the invoice; with `expected_updated_at` only if nobody changed it since it was read.
+
+        A blind write (no `expected_updated_at`: the import of a new invoice) also writes the source link.
+        A conditional write updates an invoice that was read, i.e. one that exists, and its link was
+        written with it (the id is derived from issuer and source, so the link never changes): writing
+        the link again on every status move would only double the writes."""
         previous = invoice.updated_at
         invoice.updated_at = max(datetime.now(previous.tzinfo), previous)
         condition: dict[str, Any] = {}
@@ -88,13 +119,8 @@ class DynamoInvoiceRepository:
                 invoice.updated_at = previous
                 raise ConflictError(f"invoice {invoice.id} was changed concurrently") from exc
             raise
-        self._table.put_item(
-            Item={
-                "PK": f"SOURCE#{invoice.issuer_id}#{invoice.source_id}",
-                "SK": "SOURCE",
-                "invoice_id": invoice.id,
-            }
-        )
+        if expected_updated_at is None:
+            self._put_link(invoice)
 
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
         self._table.put_item(
@@ -120,16 +146,28 @@ class DynamoInvoiceRepository:
         return [InvoiceEvent.model_validate_json(i["data"]) for i in items]
 
     def list(
-        self, issuer_id: str | None = None, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self,
+        issuer_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        exclude_channel: str | None = None,
     ) -> tuple[list[Invoice], str | None]:
+        """A page of invoices: of one status (GSI2), of one issuer (GSI1), or all. `exclude_channel`
+        (with `status`) leaves out the invoices written with that channel."""
         kwargs: dict[str, Any] = {"Limit": limit}
         start = _decode_cursor(cursor)
         if start:
             kwargs["ExclusiveStartKey"] = start
         if status is not None:
             kwargs.update(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(f"STATUS#{status}"))
+            conditions = []
             if issuer_id is not None:
-                kwargs["FilterExpression"] = Attr("issuer_id").eq(issuer_id)
+                conditions.append(Attr("issuer_id").eq(issuer_id))
+            if exclude_channel is not None:
+                conditions.append(Attr("channel").ne(exclude_channel))
+            if conditions:
+                kwargs["FilterExpression"] = conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
             page = self._table.query(**kwargs)
         elif issuer_id is not None:
             kwargs.update(

@@ -91,6 +91,7 @@ def dispatch_invoice(
     if invoice.version != version:
         logger.info("stale dispatch message", extra={"invoice_id": invoice_id, "version": version})
         return None
+    issuer: Issuer | None = None
     delivery = ledger.get(invoice_id, version)
     if delivery is None:
         if invoice.status in {InvoiceStatus.HELD, InvoiceStatus.CANCELLED, InvoiceStatus.FAILED}:
@@ -114,12 +115,14 @@ def dispatch_invoice(
             operator_idempotency_id=idempotency_id(invoice_id, version),
             updated_at=now(),
         )
-        if not ledger.create(fresh):
+        if ledger.create(fresh):
+            delivery = fresh  # exactly what the ledger now holds: no need to read it back
+        else:
             logger.info("delivery already created by another run", extra={"invoice_id": invoice_id})
-        delivery = ledger.get(invoice_id, version)
-        assert delivery is not None  # just created, or created by the run that beat us
+            delivery = ledger.get(invoice_id, version)
+            assert delivery is not None  # created by the run that beat us
     return _advance(
-        delivery, invoice, invoices, issuers, ledger, documents, operator_for, mailer, notifier, now
+        delivery, invoice, invoices, issuers, ledger, documents, operator_for, mailer, notifier, now, issuer
     )
 
 
@@ -134,12 +137,14 @@ def _advance(
     mailer: Mailer,
     notifier: FailureNotifier,
     now: Callable[[], datetime],
+    issuer: Issuer | None = None,
 ) -> Delivery:
     if delivery.state in _DONE:
         _sync_invoice(invoices, invoice, delivery)
         return delivery
 
-    issuer = issuers.get(invoice.issuer_id)
+    if issuer is None:  # not read yet in this run
+        issuer = issuers.get(invoice.issuer_id)
     operator = operator_for(issuer) if delivery.channel != "email" else None
 
     if delivery.state == DeliveryState.SENDING:
@@ -169,7 +174,7 @@ def _advance(
             ledger.transition(delivery, [DeliveryState.QUEUED])
         except ConflictError:
             raise DispatchInProgress(f"delivery of {invoice.id} v{invoice.version} moved meanwhile") from None
-        _set_status(invoices, invoice, InvoiceStatus.SENDING, f"sending by {delivery.channel}")
+        invoice = _set_status(invoices, invoice, InvoiceStatus.SENDING, f"sending by {delivery.channel}")
 
     if delivery.channel == "email":
         return _send_email(delivery, invoice, issuer, invoices, ledger, documents, mailer, now)
@@ -260,10 +265,14 @@ def _fail(
     return failed
 
 
-def _sync_invoice(invoices: InvoiceRepository, invoice: Invoice, delivery: Delivery) -> None:
+def _sync_invoice(invoices: InvoiceRepository, invoice: Invoice, delivery: Delivery) -> Invoice:
     status = _STATUS_OF_STATE[delivery.state]
     detail = delivery.message or f"{status.value} by {delivery.channel}"
-    _set_status(invoices, invoice, status, detail, channel=delivery.channel)
+    return _set_status(invoices, invoice, status, detail, channel=delivery.channel)
+
+
+# A status write that keeps losing to other writers gives up (the message is retried) instead of looping.
+_STATUS_WRITE_ATTEMPTS = 5
 
 
 def _set_status(
@@ -272,20 +281,37 @@ def _set_status(
     status: InvoiceStatus,
     detail: str,
     channel: str | None = None,
-) -> None:
-    """Write the invoice status once; a repeat with the same status is a no-op (re-runs are common)."""
-    current = invoices.get(invoice.id)
-    if current.status == status and (channel is None or current.channel == channel):
-        return
-    invoices.add_event(invoice.id, InvoiceEvent(status=status.value, detail=detail))
-    update: dict[str, object] = {
-        "status": status,
-        "updated_at": utcnow(),
-        "status_reason": detail if status == InvoiceStatus.FAILED else None,
-    }
-    if channel is not None:
-        update["channel"] = channel
-    invoices.put(current.model_copy(update=update))
+) -> Invoice:
+    """Write the invoice status once; a repeat with the same status is a no-op (re-runs are common).
+
+    `invoice` is the copy this run holds (read consistently at its start, or returned by the last status
+    write). The write is conditional on it being unchanged since, so no extra read is needed and nobody
+    else's change is overwritten: on a conflict the invoice is read again and the status applied to what is
+    there now. Returns the invoice as written (or as found, when nothing needed writing).
+    """
+    current = invoice
+    event_written = False
+    for _ in range(_STATUS_WRITE_ATTEMPTS):
+        if current.status == status and (channel is None or current.channel == channel):
+            return current
+        if not event_written:  # before the status: a crash in between repeats the event, never loses it
+            invoices.add_event(invoice.id, InvoiceEvent(status=status.value, detail=detail))
+            event_written = True
+        update: dict[str, object] = {
+            "status": status,
+            "updated_at": utcnow(),
+            "status_reason": detail if status == InvoiceStatus.FAILED else None,
+        }
+        if channel is not None:
+            update["channel"] = channel
+        updated = current.model_copy(update=update)
+        try:
+            invoices.put(updated, expected_updated_at=current.updated_at)
+        except ConflictError:
+            current = invoices.get(invoice.id)
+            continue
+        return updated
+    raise ConflictError(f"invoice {invoice.id}: status {status.value} lost {_STATUS_WRITE_ATTEMPTS} races")
 
 
 def _required(value: str | None, name: str) -> str:

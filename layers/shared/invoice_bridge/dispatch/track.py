@@ -32,10 +32,17 @@ def track_deliveries(
     """Poll once; returns counts: delivered, failed, pending, skipped, errors. Safe to run concurrently:
     every move is conditional on the record still being `sent`."""
     counts: Counter[str] = Counter()
+    issuers_seen: dict[str, Issuer] = {}  # one read per issuer and poll, not one per invoice
     cursor: str | None = None
     while True:
-        page, cursor = invoices.list(status=InvoiceStatus.SENT.value, limit=page_size, cursor=cursor)
+        # E-mail outcomes come from SES notifications, not from polling: not even read.
+        page, cursor = invoices.list(
+            status=InvoiceStatus.SENT.value, limit=page_size, cursor=cursor, exclude_channel="email"
+        )
         for invoice in page:
+            if invoice.channel == "email":  # the channel is written with the status, from the record
+                counts["skipped"] += 1
+                continue
             delivery = ledger.get(invoice.id, invoice.version)
             if delivery is None or delivery.channel == "email" or delivery.operator_invoice_id is None:
                 counts["skipped"] += 1  # e-mail outcomes come from SES notifications, not from polling
@@ -44,7 +51,9 @@ def track_deliveries(
                 _sync_invoice(invoices, invoice, delivery)
                 counts["skipped"] += 1
                 continue
-            issuer = issuers.get(invoice.issuer_id)
+            if invoice.issuer_id not in issuers_seen:
+                issuers_seen[invoice.issuer_id] = issuers.get(invoice.issuer_id)
+            issuer = issuers_seen[invoice.issuer_id]
             operator = operator_for(issuer)
             if operator is None:
                 counts["skipped"] += 1

@@ -226,7 +226,10 @@ class _Importer:
             fresh.hold = self.first_sync and self.issuer.hold_first_sync
             fresh.created_at = fresh.updated_at = self.now
             pdf_error = self._archive_source_pdf(fresh)
-            self.invoices.put(fresh)
+            if not self.invoices.create(fresh):
+                # Imported meanwhile by another sync of this integration (a duplicate message run at the
+                # same time): never overwrite it (it may be rendered or sent by now); go on as if found.
+                return self._import(source, self.invoices.get(fresh.id))
             self._event(
                 fresh.id,
                 InvoiceStatus.QUEUED,
