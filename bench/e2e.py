@@ -69,8 +69,8 @@ def instrument(stack: LocalStack, invocations: Invocations) -> None:
     look handlers up through `get` on every invoke; the wrapper it returns calls the real handler."""
     original_get = stack.handlers.get
 
-    def timed_get(logical_id: str) -> Any:
-        handler = original_get(logical_id)
+    def timed_get(logical_id: str, instance: int = 0) -> Any:
+        handler = original_get(logical_id, instance)
 
         def timed(event: dict[str, Any], context: Any) -> Any:
             start = time.perf_counter()

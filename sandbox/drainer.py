@@ -4,6 +4,18 @@ A pump receives up to BatchSize messages, builds the SQS event Lambda would buil
 and deletes only the records that did not fail. Failed records stay on the queue: they come back
 after the queue's visibility timeout and moto moves them to the dead-letter queue after
 maxReceiveCount receives, as the template's RedrivePolicy says.
+
+Like Lambda's event source mapping, several pollers work one queue at once, each invoking its own
+instance of the function: the event source's MaximumConcurrency, capped at LOCAL_CONCURRENCY (one
+process on a small machine: more instances would only queue for the CPU). A handler waiting on a slow
+dependency (an operator that answers after its timeout, a retry's back-off) then no longer holds up
+every other message of its queue.
+
+AWS requires a queue's visibility timeout to be at least the function's timeout, so a message is never
+seen again while a handler still works on it. A shortened local visibility timeout (the soak's) would
+break that once several pollers share a queue, so the pump keeps its batch invisible while the handler
+runs (ChangeMessageVisibility every half timeout); failed records come back one visibility timeout
+after the handler returned, as in AWS.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from .template import SqsEvent, Template
 log = logging.getLogger("sandbox.drainer")
 
 RECEIVE_WAIT_SECONDS = 1  # short long-poll: quick to stop, cheap when idle
+LOCAL_CONCURRENCY = 3  # pollers (and function instances) per event source at most
 
 
 @dataclass
@@ -30,6 +43,8 @@ class Pump:
     source: SqsEvent
     queue_url: str
     queue_arn: str
+    concurrency: int = 1
+    visibility_seconds: int = 0  # the queue's VisibilityTimeout, read when the drainer starts
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -93,7 +108,12 @@ InvokeHook = Callable[[Pump, list[dict[str, Any]], Callable[[list[dict[str, Any]
 
 class Drainer:
     def __init__(
-        self, template: Template, aws: LocalAws, handlers: Handlers, invoke_hook: InvokeHook | None = None
+        self,
+        template: Template,
+        aws: LocalAws,
+        handlers: Handlers,
+        invoke_hook: InvokeHook | None = None,
+        concurrency: int = LOCAL_CONCURRENCY,
     ) -> None:
         self.template = template
         self.invoke_hook = invoke_hook
@@ -103,29 +123,41 @@ class Drainer:
         self.pumps: list[Pump] = []
         for fn in template.functions.values():
             for source in fn.sqs_events:
+                pollers = min(source.maximum_concurrency or concurrency, concurrency)
                 self.pumps.append(
                     Pump(
                         function=fn.logical_id,
                         source=source,
                         queue_url=aws.resources.queue_urls[source.queue],
                         queue_arn=aws.resources.queue_arns[source.queue],
+                        concurrency=max(1, pollers),
                     )
                 )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._busy_lock = threading.Lock()
+        # Batches being handled: id → (pump, receipt handles, when their visibility was last set).
+        self._inflight: dict[int, tuple[Pump, list[str], float]] = {}
+        self._inflight_lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
         self._stop.clear()
         for pump in self.pumps:
-            thread = threading.Thread(
-                target=self._run, args=(pump,), name=f"pump-{pump.function}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            pump.visibility_seconds = int(self.sqs.get_queue_attributes(
+                QueueUrl=pump.queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"])
+            self.handlers.set_concurrency(pump.function, pump.concurrency)
+            for n in range(pump.concurrency):
+                thread = threading.Thread(
+                    target=self._run, args=(pump,), name=f"pump-{pump.function}-{n}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+        keeper = threading.Thread(target=self._keep_invisible, name="pump-visibility", daemon=True)
+        keeper.start()
+        self._threads.append(keeper)
 
     def stop(self) -> None:
         self._stop.set()
@@ -140,6 +172,26 @@ class Drainer:
             except Exception:  # never let one bad batch or a moto hiccup kill the pump
                 log.exception("pump %s failed; retrying", pump.function)
                 self._stop.wait(1)
+
+    def _keep_invisible(self) -> None:
+        """Extend the visibility of every batch whose handler has run for half its queue's timeout."""
+        while not self._stop.wait(0.5):
+            now = time.monotonic()
+            with self._inflight_lock:
+                due = [(key, pump, handles) for key, (pump, handles, since) in self._inflight.items()
+                       if pump.visibility_seconds > 0 and now - since >= pump.visibility_seconds / 2]
+            for key, pump, handles in due:
+                try:
+                    for start in range(0, len(handles), 10):
+                        self.sqs.change_message_visibility_batch(QueueUrl=pump.queue_url, Entries=[
+                            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": pump.visibility_seconds}
+                            for i, handle in enumerate(handles[start:start + 10])])
+                except Exception:  # noqa: BLE001 - the batch may come back early; the next round retries
+                    log.exception("visibility of a %s batch not extended", pump.function)
+                    continue
+                with self._inflight_lock:
+                    if key in self._inflight:
+                        self._inflight[key] = (pump, handles, now)
 
     # --- one batch -----------------------------------------------------------------------------
 
@@ -159,6 +211,9 @@ class Drainer:
         # moment after the delete while the handler's own sends settle.
         with self._busy_lock:
             self._busy += 1
+        key = id(messages)
+        with self._inflight_lock:
+            self._inflight[key] = (pump, [m["ReceiptHandle"] for m in messages], time.monotonic())
         try:
             batch_ids = [m["MessageId"] for m in messages]
 
@@ -178,6 +233,9 @@ class Drainer:
                     len(messages),
                 )
                 failed = set(batch_ids)
+            finally:
+                with self._inflight_lock:
+                    self._inflight.pop(key, None)
             done = [m for m in messages if m["MessageId"] not in failed]
             for start in range(0, len(done), 10):
                 chunk = done[start : start + 10]

@@ -37,33 +37,48 @@ class LambdaContext:
 
 
 class Handlers:
-    """`functions/<dir>/app.py` modules loaded by file path, one module per function.
+    """`functions/<dir>/app.py` modules loaded by file path, one module per function instance.
 
     Every function's module is called `app`, so each is loaded under a unique module name; the
     function's own directory goes first on sys.path while it loads, as the Lambda runtime does.
+
+    Like warm Lambda instances: an instance handles one event at a time (Powertools resolvers keep the
+    current event in module state), and a function gets up to `concurrency(function)` instances (1
+    unless raised with `set_concurrency`), each its own copy of the module, created on demand.
     """
 
     def __init__(self, template: Template) -> None:
         self.template = template
-        self._loaded: dict[str, Handler] = {}
+        self._loaded: dict[tuple[str, int], Handler] = {}
         self._lock = threading.Lock()
-        # Like one warm Lambda instance per function: a function handles one event at a time
-        # (Powertools resolvers keep the current event in module state).
-        self._instance_locks = {logical_id: threading.Lock() for logical_id in template.functions}
+        self._slots = threading.Condition()
+        self._concurrency = {logical_id: 1 for logical_id in template.functions}
+        self._free: dict[str, list[int]] = {logical_id: [] for logical_id in template.functions}
+        self._created = {logical_id: 0 for logical_id in template.functions}
 
-    def get(self, logical_id: str) -> Handler:
+    def set_concurrency(self, logical_id: str, instances: int) -> None:
+        with self._slots:
+            self._concurrency[logical_id] = max(1, instances, self._concurrency[logical_id])
+
+    def concurrency(self, logical_id: str) -> int:
+        return self._concurrency[logical_id]
+
+    def get(self, logical_id: str, instance: int = 0) -> Handler:
         with self._lock:
-            if logical_id not in self._loaded:
-                self._loaded[logical_id] = self._load(self.template.functions[logical_id])
-            return self._loaded[logical_id]
+            key = (logical_id, instance)
+            if key not in self._loaded:
+                self._loaded[key] = self._load(self.template.functions[logical_id], instance)
+            return self._loaded[key]
 
-    def _load(self, function: Function) -> Handler:
+    def _load(self, function: Function, instance: int = 0) -> Handler:
         module_name, _, attr = function.handler.rpartition(".")
         code_dir = (self.template.root / function.code_uri).resolve()
         source = code_dir / (module_name.replace(".", "/") + ".py")
         if not source.is_file():
             raise FileNotFoundError(f"{function.logical_id}: handler source {source} not found")
         unique = f"_lambda_{function.logical_id}_{module_name.replace('.', '_')}"
+        if instance:
+            unique += f"_{instance}"
         spec = importlib.util.spec_from_file_location(unique, source)
         assert spec is not None and spec.loader is not None
         module: ModuleType = importlib.util.module_from_spec(spec)
@@ -76,7 +91,28 @@ class Handlers:
                 sys.path.pop(0)
         return getattr(module, attr)  # type: ignore[no-any-return]
 
+    def _take(self, logical_id: str) -> int:
+        """A free instance of the function (the lowest, the warmest), a new one, or wait for one."""
+        with self._slots:
+            while True:
+                free = self._free[logical_id]
+                if free:
+                    free.sort()
+                    return free.pop(0)
+                if self._created[logical_id] < self._concurrency[logical_id]:
+                    self._created[logical_id] += 1
+                    return self._created[logical_id] - 1
+                self._slots.wait()
+
+    def _give_back(self, logical_id: str, instance: int) -> None:
+        with self._slots:
+            self._free[logical_id].append(instance)
+            self._slots.notify()
+
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
-        handler = self.get(logical_id)
-        with self._instance_locks[logical_id]:
+        instance = self._take(logical_id)
+        try:
+            handler = self.get(logical_id, instance)
             return handler(event, LambdaContext(self.template.functions[logical_id]))
+        finally:
+            self._give_back(logical_id, instance)

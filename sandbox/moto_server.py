@@ -8,21 +8,106 @@ concurrent).
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+# Held while moto serves a DynamoDB request; in-process readers of moto's tables (the soak's progress
+# view) take it too, so they never see a table mid-write.
+DYNAMODB_LOCK = threading.Lock()
+
 
 def _dynamodb_serialised(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
-    lock = threading.Lock()
-
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-            with lock:
+            with DYNAMODB_LOCK:
                 return list(app(environ, start_response))
         return list(app(environ, start_response))
 
     return wsgi
+
+
+def _item_level_transaction_backup() -> None:
+    """Make moto's TransactWriteItems back up only the items it names, not whole tables.
+
+    Moto deep-copies every table a transaction names before writing (to roll back on a failed
+    condition): O(table size) per transaction, minutes of CPU at soak sizes. Items live only in
+    `Table.items` (indexes are computed from them), so saving and restoring the named items gives the
+    same all-or-nothing result. Safe because this server runs one DynamoDB request at a time.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "item_level_backup", False):
+        return
+
+    swap = threading.Lock()  # the class attribute below is swapped by one transaction at a time
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with swap:
+            _transact(self, transact_items)
+
+    def _transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved: list[tuple[Any, Any, Any, Any]] = []
+        for entry in transact_items:
+            for op_type, op in entry.items():
+                try:
+                    table = self.get_table(op["TableName"])
+                    attrs = op["Item"] if op_type == "Put" else op["Key"]
+                    hash_key = DynamoType(attrs[table.hash_key_attr])
+                    range_key = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+                    current = table.get_item(hash_key, range_key)
+                except Exception:  # noqa: BLE001 - malformed: moto's own validation answers it below
+                    continue
+                saved.append((table, hash_key, range_key, copy.deepcopy(current)))
+        Table.__deepcopy__ = lambda table, memo: table  # moto's whole-table backup becomes a no-op
+        try:
+            original(self, transact_items)
+        except BaseException:
+            for table, hash_key, range_key, item in reversed(saved):
+                table.delete_item(hash_key, range_key)
+                if item is not None and range_key is not None:
+                    table.items[hash_key][range_key] = item
+                elif item is not None:
+                    table.items[hash_key] = item
+            raise
+        finally:
+            del Table.__deepcopy__
+
+    transact_write_items.item_level_backup = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _query_without_presort() -> None:
+    """Moto's Query starts from `Table.all_items()`, which sorts the whole table, then keeps the matching
+    items and sorts those again (by the index's keys, or the range key): the first sort is wasted, and
+    it is O(n log n) of the table for every page of every query. Query gets the items unsorted; its
+    own sort still orders the result (on the full key, so ties cannot reorder it)."""
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    if getattr(original, "without_presort", False):
+        return
+    swap = threading.Lock()
+
+    def unsorted(table: Any) -> list[Any]:
+        if table.range_key_attr:
+            return [item for items in table.items.values() for item in items.values()]
+        return list(table.items.values())
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with swap:
+            self.all_items = lambda: unsorted(self)
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                del self.all_items
+
+    query.without_presort = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
 
 
 class AtomicMotoServer:
@@ -42,6 +127,8 @@ class AtomicMotoServer:
         )
         from werkzeug.serving import make_server
 
+        _item_level_transaction_backup()
+        _query_without_presort()
         self._server = make_server(
             self.host,
             self.port,

@@ -72,6 +72,7 @@ class SqsEvent:
     queue: str  # logical id
     batch_size: int
     report_batch_item_failures: bool
+    maximum_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency; None: Lambda scales freely
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,11 @@ def _function(
                     batch_size=int(eprops.get("BatchSize", 10)),
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (eprops.get("FunctionResponseTypes") or []),
+                    maximum_concurrency=(
+                        int(scaling["MaximumConcurrency"])
+                        if "MaximumConcurrency" in (scaling := eprops.get("ScalingConfig") or {})
+                        else None
+                    ),
                 )
             )
         elif etype in ("ScheduleV2", "Schedule"):

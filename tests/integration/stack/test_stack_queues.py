@@ -8,8 +8,9 @@ import time
 import boto3
 import httpx
 
-from sandbox.drainer import failed_message_ids, sqs_event
-from sandbox.stack import LocalStack
+from sandbox.drainer import LOCAL_CONCURRENCY, failed_message_ids, sqs_event
+from sandbox.stack import DEFAULT_TEMPLATE, LocalStack
+from sandbox.template import load_template
 
 
 def _items(stack: LocalStack, pk_prefix: str) -> dict[str, dict]:
@@ -118,6 +119,28 @@ def test_a_raising_handler_fails_the_batch_and_the_pump_keeps_going(stack: Local
     dlq = stack.aws.resources.queue_urls["WorkDeadLetterQueue"]
     msgs = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
     assert [json.loads(m["Body"])["name"] for m in msgs] == ["crash1"]
+
+
+def test_a_handler_slower_than_the_visibility_timeout_gets_its_message_once(stack: LocalStack) -> None:
+    """WorkQueue's visibility timeout is 1 s and several pollers share it (as Lambda's do): the batch is
+    kept invisible while its handler runs, as AWS's rule visibility timeout >= function timeout would."""
+    assert stack.drainer is not None
+    assert [(p.function, p.concurrency) for p in stack.drainer.pumps] == [("WorkerFunction", LOCAL_CONCURRENCY)]
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint_url, region_name=stack.aws_region)
+    sqs.send_message(QueueUrl=stack.aws.resources.queue_urls["WorkQueue"],
+                     MessageBody=json.dumps({"name": "slow", "sleep": 3}))
+    stack.drain_until_idle(timeout=30)
+
+    got = _items(stack, "work#slow")
+    assert got["work#slow|attempts"]["attempts"] == 1
+    assert "work#slow|done" in got
+    assert stack.handlers.concurrency("WorkerFunction") == LOCAL_CONCURRENCY
+
+
+def test_pollers_follow_the_templates_maximum_concurrency() -> None:
+    functions = load_template(DEFAULT_TEMPLATE).functions
+    assert functions["SyncIntegrationFunction"].sqs_events[0].maximum_concurrency == 5
+    assert functions["DispatchFunction"].sqs_events[0].maximum_concurrency is None
 
 
 def test_scheduler_fires_every_interval(stack: LocalStack) -> None:
