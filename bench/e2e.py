@@ -238,7 +238,9 @@ def run(
     counter.install()
     invocations = Invocations()
     per_issuer = [invoices // issuers + (1 if i < invoices % issuers else 0) for i in range(issuers)]
-    with _quiet_handlers(), LocalStack(run_scheduler=False) as stack:
+    # One poller (one function instance) per queue: instances in one process share one CPU, so several
+    # at once would stretch each handler's wall time, which the Lambda cost is computed from.
+    with _quiet_handlers(), LocalStack(run_scheduler=False, drainer_concurrency=1) as stack:
         instrument(stack, invocations)
         seeder = Seeder(stack)
         try:

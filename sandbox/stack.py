@@ -77,6 +77,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         queue_visibility_seconds: int | None = None,
         invoke_hook: InvokeHook | None = None,
+        drainer_concurrency: int | None = None,
     ) -> None:
         self.template_path = Path(template_path)
         self.host = host
@@ -90,6 +91,7 @@ class LocalStack:
         # template's 720-1800 s. None keeps the template's values.
         self.queue_visibility_seconds = queue_visibility_seconds
         self.invoke_hook = invoke_hook  # opt-in fault injection around each handler call (sandbox/faults.py)
+        self.drainer_concurrency = drainer_concurrency  # pollers per queue at most; None: the drainer's default
 
         self.schedule_seconds = schedule_seconds
 
@@ -192,7 +194,8 @@ class LocalStack:
         self.aws.verify_sender_domains(senders)
 
         self.gateway.start()
-        self.drainer = Drainer(self.template, self.aws, self.handlers, invoke_hook=self.invoke_hook)
+        self.drainer = Drainer(self.template, self.aws, self.handlers, invoke_hook=self.invoke_hook,
+                               **({"concurrency": self.drainer_concurrency} if self.drainer_concurrency else {}))
         if self.run_drainer:
             self.drainer.start()
         self.scheduler = Scheduler(self.template, self.handlers, interval=self.schedule_seconds)
