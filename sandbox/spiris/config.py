@@ -30,6 +30,8 @@ class SpirisSandboxConfig:
     code_lifetime_seconds: int = 300
     refresh_token_mode: Literal["rotating", "reusable"] = "rotating"
     rate_limit_per_minute: int = 600
+    # How Spiris counts the minute is not documented: any 60 seconds ("sliding") or calendar minutes ("fixed").
+    rate_limit_window: Literal["sliding", "fixed"] = "sliding"
     # An injected 429 (faults.rate_429) asks the client to wait this long.
     injected_retry_after_seconds: int = 1
     temp_file_lifetime_seconds: int = 600

@@ -219,6 +219,10 @@ def control_blueprint(state: SandboxState) -> Blueprint:
         data = body()
         config = state.config
         with state.lock:
+            if "rate_limit_window" in data:
+                if data["rate_limit_window"] not in ("sliding", "fixed"):
+                    raise BadRequest("rate_limit_window is sliding or fixed")
+                config.rate_limit_window = data["rate_limit_window"]
             if "refresh_token_mode" in data:
                 if data["refresh_token_mode"] not in ("rotating", "reusable"):
                     raise BadRequest("refresh_token_mode is rotating or reusable")

@@ -117,6 +117,7 @@ class SandboxState:
             self.request_times: dict[str, deque[float]] = {}
             self.max_per_minute: dict[str, int] = {}
             self.admitted: dict[tuple[str, str], deque[float]] = {}
+            self.admitted_per_minute: dict[tuple[str, str, int], int] = {}
             self.refresh_token_reuse = 0
             self.faults: dict[str, float] = {"rate_429": 0.0, "rate_5xx": 0.0, "latency_ms": 0.0}
             self._last_modified: datetime | None = None
@@ -148,8 +149,10 @@ class SandboxState:
 
     def admit(self, client_id: str, path_template: str) -> int | None:
         """Count one API call against the per-(client, endpoint) minute; None = admitted, else seconds to wait."""
-        now = time.monotonic()
         limit = self.config.rate_limit_per_minute
+        if self.config.rate_limit_window == "fixed":
+            return self._admit_in_calendar_minute(client_id, path_template, limit)
+        now = time.monotonic()
         with self.lock:
             window = self.admitted.setdefault((client_id, path_template), deque())
             while window and window[0] <= now - 60:
@@ -157,4 +160,14 @@ class SandboxState:
             if len(window) >= limit:
                 return max(1, int(window[0] + 60 - now + 0.999))
             window.append(now)
+            return None
+
+    def _admit_in_calendar_minute(self, client_id: str, path_template: str, limit: int) -> int | None:
+        now = time.time()
+        minute = int(now // 60)
+        with self.lock:
+            key = (client_id, path_template, minute)
+            if self.admitted_per_minute.get(key, 0) >= limit:
+                return max(1, int((minute + 1) * 60 - now + 0.999))
+            self.admitted_per_minute[key] = self.admitted_per_minute.get(key, 0) + 1
             return None

@@ -130,7 +130,9 @@ def sync(request: SyncRequest) -> object:
     settings = wiring.get_settings()
     integrations = wiring.integration_repository()
     integration = integrations.get(request.integration_id)
-    budget = dynamo_request_budget(settings.table_name, settings.spiris_requests_per_minute)
+    budget = dynamo_request_budget(
+        settings.table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
+    )
     spiris = HttpSpirisApi(
         settings.spiris_api_url,
         AccessTokens(integration),

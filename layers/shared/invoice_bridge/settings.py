@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     spiris_scopes: str = "ea:api offline_access ea:sales_readonly"
     spiris_acr_values: str = "service:44643EB1-3F76-4C1C-A672-402AE8085934"
     spiris_requests_per_minute: int = 600
+    # 60: counted per calendar minute (full rate); 10 (or any divisor of 60): safe if Spiris counts any
+    # 60 seconds, at a lower rate (fetch/budget.py). Spiris does not document which it is.
+    spiris_budget_window_seconds: int = Field(default=60, ge=1, le=60)
 
     # E-invoice operator (Maventa-compatible AX API).
     operator_url: str = "https://ax.maventa.com"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -158,6 +159,30 @@ def test_rate_limit_429_with_exact_body_and_stats() -> None:
             assert stats["requests"]["GET /v2/customerinvoices"] == 1
             assert stats["requests"]["POST /connect/token"] == 1
             assert stats["max_requests_per_minute"]["/v2/companysettings"] == 10
+    finally:
+        server.shutdown()
+
+
+def test_rate_limit_per_calendar_minute_when_configured() -> None:
+    """Spiris does not say how it counts the minute; the sandbox can count calendar minutes too."""
+    server, base_url = serve(config=SpirisSandboxConfig(rate_limit_per_minute=3))
+    try:
+        with httpx.Client(base_url=base_url) as client:
+            seeded = seed(client)
+            token = connect(client, seeded)["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            assert client.post("/_sandbox/config", json={"rate_limit_window": "hourly"}).status_code == 400
+            assert client.post("/_sandbox/config", json={"rate_limit_window": "fixed"}).status_code == 204
+            if time.time() % 60 > 55:  # keep the four calls inside one calendar minute
+                time.sleep(60 - time.time() % 60 + 0.1)
+            statuses = [client.get("/v2/companysettings", headers=headers) for _ in range(4)]
+            seconds_left = 60 - time.time() % 60
+            assert [r.status_code for r in statuses] == [200, 200, 200, 429]
+            message = statuses[-1].json()["DeveloperErrorMessage"]
+            wait = int(message.removeprefix(
+                "API calls quota exceeded! maximum admitted 3 per Minute. Try again in ").split()[0])
+            # Until the calendar minute ends (a sliding window would say ~60 s: the first call just went).
+            assert abs(wait - seconds_left) <= 2
     finally:
         server.shutdown()
 

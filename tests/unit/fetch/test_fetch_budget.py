@@ -60,3 +60,40 @@ def test_a_budget_that_never_frees_gives_up() -> None:
 
     with pytest.raises(BudgetExhausted):
         budget.acquire("/v2/customerinvoices")
+
+
+def _most_in_any_60_seconds(times: list[float]) -> int:
+    return max(sum(1 for other in times if start <= other < start + 60) for start in times)
+
+
+def _acquire_times(budget: RequestBudget, clock: FakeClock, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        budget.acquire("/v2/customerinvoices")
+        times.append(clock.now)
+    return times
+
+
+def test_calendar_minutes_allow_twice_the_limit_across_a_minute_boundary() -> None:
+    """Why the shorter window exists: per calendar minute, a burst at 59 s and one at 60 s both pass."""
+    clock = FakeClock(START + 29)  # one second before the minute ends
+    budget = RequestBudget(MemoryMinuteCounter(), 60, clock=clock.time, sleep=clock.sleep)
+    assert _most_in_any_60_seconds(_acquire_times(budget, clock, 120)) == 120
+
+
+@pytest.mark.parametrize("window", [10, 15, 30])
+def test_a_short_window_keeps_any_60_seconds_within_the_limit(window: int) -> None:
+    clock = FakeClock(START + 29)
+    budget = RequestBudget(MemoryMinuteCounter(), 60, clock=clock.time, sleep=clock.sleep, window_seconds=window)
+    assert budget.limit == 60 // (60 // window + 1)
+    times = _acquire_times(budget, clock, 400)
+    assert _most_in_any_60_seconds(times) <= 60
+    # ...and still uses most of it: at least limit × 60/window each minute over the run.
+    assert len(times) / ((times[-1] - times[0]) / 60) >= budget.limit * (60 // window) * 0.9
+
+
+def test_window_must_divide_the_minute_and_leave_a_request() -> None:
+    with pytest.raises(ValueError):
+        RequestBudget(MemoryMinuteCounter(), 600, window_seconds=7)
+    with pytest.raises(ValueError):
+        RequestBudget(MemoryMinuteCounter(), 5, window_seconds=1)  # 5 // 61 = 0

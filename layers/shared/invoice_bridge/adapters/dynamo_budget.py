@@ -1,6 +1,7 @@
-"""The shared Spiris request budget in the single table: one atomic counter per (endpoint, minute).
+"""The shared Spiris request budget in the single table: one atomic counter per (endpoint, window).
 
-Item `PK=BUDGET#{endpoint}`, `SK=MINUTE#{yyyymmddHHMM}`, `count`, `expires_at` (TTL). A slot is
+Item `PK=BUDGET#{endpoint}`, `SK=MINUTE#{yyyymmddHHMM}` (`…HHMMSS` for windows shorter than a minute),
+`count`, `expires_at` (TTL). A slot is
 taken with `ADD count 1` guarded by `count < limit`, so concurrent workers can never overshoot.
 """
 
@@ -50,11 +51,14 @@ def dynamo_request_budget(
     table_name: str,
     limit_per_minute: int = 600,
     *,
+    window_seconds: int = 60,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RequestBudget:
     """The budget all workers share; `budget.acquire(path)` / `budget.before_request(path)`."""
-    return RequestBudget(DynamoMinuteCounter(table_name), limit_per_minute, clock=clock, sleep=sleep)
+    return RequestBudget(
+        DynamoMinuteCounter(table_name), limit_per_minute, clock=clock, sleep=sleep, window_seconds=window_seconds
+    )
 
 
 DynamoRequestBudget = dynamo_request_budget

@@ -1,9 +1,15 @@
 """One request budget shared by every worker: at most N requests a minute per Spiris endpoint.
 
 Spiris counts "per client and endpoint/URL" (600 a minute; reference/spiris-api.md §2.1). Workers
-take a slot from a shared per-(endpoint, minute) counter before each request; when the current
-minute is spent they reserve a slot in the next one and sleep until it starts. Clock and sleep are
+take a slot from a shared per-(endpoint, window) counter before each request; when the current
+window is spent they reserve a slot in the next one and sleep until it starts. Clock and sleep are
 injected so tests run on a fake clock.
+
+Whether Spiris counts calendar minutes or any 60 seconds is not documented. With `window_seconds=60`
+(default) the counter is per calendar minute: the full rate, but a burst at a minute's end and the next
+one's start can reach 2× the limit within 60 s (answered by 429 and retried). A shorter window makes
+the budget safe for a sliding minute: a 60 s span touches at most 60/w + 1 windows, so each window
+takes limit // (60/w + 1) requests (w=10: 85 per 10 s, 510 a minute, never over 600 in any 60 s).
 """
 
 from __future__ import annotations
@@ -30,6 +36,12 @@ def endpoint_key(path: str) -> str:
 
 def minute_bucket(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y%m%d%H%M")
+
+
+def window_bucket(window_start: float, window_seconds: int) -> str:
+    """A window's counter key: the minute (`yyyymmddHHMM`), plus its second when windows are shorter."""
+    stamp = datetime.fromtimestamp(window_start, UTC)
+    return stamp.strftime("%Y%m%d%H%M" if window_seconds == 60 else "%Y%m%d%H%M%S")
 
 
 class MinuteCounter(Protocol):
@@ -69,41 +81,49 @@ class RequestBudget:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         max_wait_seconds: float = 300.0,
+        window_seconds: int = 60,
     ):
         if limit_per_minute < 1:
             raise ValueError("limit_per_minute must be at least 1")
+        if window_seconds < 1 or 60 % window_seconds:
+            raise ValueError("window_seconds must divide 60")
+        windows = 60 // window_seconds
+        self.window_seconds = window_seconds
+        self.limit = limit_per_minute if windows == 1 else limit_per_minute // (windows + 1)
+        if self.limit < 1:
+            raise ValueError(f"{limit_per_minute}/min leaves no request per {window_seconds} s window")
         self._counter = counter
-        self.limit = limit_per_minute
         self._clock = clock
         self._sleep = sleep
         self._max_wait = max_wait_seconds
 
     def acquire(self, path_or_endpoint: str) -> str:
-        """Block until a request to this endpoint may be made; returns the minute bucket it counts in."""
+        """Block until a request to this endpoint may be made; returns the window bucket it counts in."""
         endpoint = endpoint_key(path_or_endpoint)
+        width = self.window_seconds
         started = self._clock()
         while True:
             now = self._clock()
-            minute_start = int(now // 60) * 60
-            current = minute_bucket(minute_start)
-            if self._counter.try_take(endpoint, current, self.limit, self._expires(minute_start)):
+            window_start = int(now // width) * width
+            current = window_bucket(window_start, width)
+            if self._counter.try_take(endpoint, current, self.limit, self._expires(window_start)):
                 return current
-            next_start = minute_start + 60
-            # Reserve in the next minute now so waiting workers queue up fairly, then wait for it.
+            next_start = window_start + width
+            # Reserve in the next window now so waiting workers queue up fairly, then wait for it.
             reserved = self._counter.try_take(
-                endpoint, minute_bucket(next_start), self.limit, self._expires(next_start)
+                endpoint, window_bucket(next_start, width), self.limit, self._expires(next_start)
             )
             if now - started > self._max_wait:
                 raise BudgetExhausted(f"no request slot for {endpoint} within {self._max_wait:.0f} s")
-            logger.debug("request budget spent, waiting", extra={"endpoint": endpoint, "minute": current})
+            logger.debug("request budget spent, waiting", extra={"endpoint": endpoint, "window": current})
             self._sleep(max(next_start - now, 0.0) + 0.001)
-            if reserved and self._clock() < next_start + 60:
-                return minute_bucket(next_start)
-            # Reserved but slept past the reserved minute (a very slow host): the slot is wasted; try again.
+            if reserved and self._clock() < next_start + width:
+                return window_bucket(next_start, width)
+            # Reserved but slept past the reserved window (a very slow host): the slot is wasted; try again.
 
     @staticmethod
-    def _expires(minute_start: int) -> int:
-        return minute_start + 600  # TTL only cleans up; ten minutes is plenty
+    def _expires(window_start: int) -> int:
+        return window_start + 600  # TTL only cleans up; ten minutes is plenty
 
     def before_request(self, path: str) -> None:
         """The hook `HttpSpirisApi(before_request=...)` calls before each request."""
