@@ -21,10 +21,9 @@ from typing import Any
 
 import httpx
 
-from sandbox.contact import grant_consent
-from sandbox.scenario import logo_png
+from sandbox import onboarding
+from sandbox.onboarding import logo_png, post_json
 from sandbox.seed import RowSpec, customer, invoice, org_number
-from sandbox.spiris.jsonutil import dumps
 from sandbox.stack import LocalStack
 
 from .awscalls import AwsCallCounter, handler_scope
@@ -112,26 +111,9 @@ class Seeder:
 
     def issuer(self, index: int, invoices: int) -> Issuer:
         issuer = Issuer(index, org_number(f"55912{index:03d}0"), email=f"kontakt{index}@bench{index}.se")
-        company = self.spiris.post(
-            "/_sandbox/companies",
-            json={
-                "name": f"Benchbolaget {index} AB",
-                "corporate_identity_number": issuer.org,
-                "modules": {"api": True},
-            },
+        issuer.company_id = onboarding.spiris_company(
+            self.spiris, name=f"Benchbolaget {index} AB", org=issuer.org, contact_email=issuer.email, password=PASSWORD
         )
-        company.raise_for_status()
-        issuer.company_id = company.json()["id"]
-        self.spiris.post(
-            "/_sandbox/users",
-            json={
-                "email": issuer.email,
-                "password": PASSWORD,
-                "companies": [issuer.company_id],
-                "default_company": issuer.company_id,
-                "full_access": True,
-            },
-        ).raise_for_status()
         einvoice_org = org_number(f"55700{index:03d}1")
         buyers = [
             customer(f"E-fakturakund {index} AB", einvoice_org, customer_number="10"),
@@ -144,7 +126,7 @@ class Seeder:
             customer(f"Brevkund {index} AB", org_number(f"55702{index:03d}3"), customer_number="12"),
         ]
         for buyer in buyers:
-            self._post_json(f"/_sandbox/companies/{issuer.company_id}/customers", buyer)
+            post_json(self.spiris, f"/_sandbox/companies/{issuer.company_id}/customers", buyer)
         for n in range(invoices):
             rows = [
                 RowSpec(f"Konsulttimmar vecka {n % 52 + 1}", Decimal(8 + n % 5), Decimal("950.00"), unit="h"),
@@ -152,61 +134,26 @@ class Seeder:
                 RowSpec("Facklitteratur", Decimal(2), Decimal("349.00"), Decimal("0.06")),
             ]
             source = invoice(buyers[n % len(buyers)], 5000 + n, rows)
-            self._post_json(f"/_sandbox/companies/{issuer.company_id}/customerinvoices", source)
-        account = self.operator.post("/_sandbox/accounts", json={})
-        account.raise_for_status()
+            post_json(self.spiris, f"/_sandbox/companies/{issuer.company_id}/customerinvoices", source)
+        account = onboarding.operator_account(self.operator)
         self.operator.post(
             "/_sandbox/receivers", json={"org_number": einvoice_org, "name": buyers[0]["Name"]}
         ).raise_for_status()
-        created = self.admin.post(
-            "/issuers",
-            json={
-                "name": f"Benchbolaget {index} AB",
-                "org_number": f"{issuer.org[:6]}-{issuer.org[6:]}",
-                "vat_number": f"SE{issuer.org}01",
-                "address": {
-                    "street": "Benchvägen 1",
-                    "postal_code": "222 33",
-                    "city": "Lund",
-                    "country": "SE",
-                },
-                "notification_email": f"ekonomi@bench{index}.se",
-                "language": "sv",
-                "bankgiro": "5050-1055",
-                "f_skatt": True,
-            },
+        issuer.issuer_id = onboarding.create_issuer(
+            self.admin, name=f"Benchbolaget {index} AB", org=issuer.org,
+            notification_email=f"ekonomi@bench{index}.se", account=account, logo=logo_png(), street="Benchvägen 1",
         )
-        created.raise_for_status()
-        issuer.issuer_id = created.json()["id"]
-        self.admin.put(
-            f"/issuers/{issuer.issuer_id}/logo", content=logo_png(), headers={"Content-Type": "image/png"}
-        ).raise_for_status()
-        self.admin.put(
-            f"/issuers/{issuer.issuer_id}/operator",
-            json={
-                "provider": "maventa",
-                "company_uuid": account.json()["company_uuid"],
-                "api_key": account.json()["api_key"],
-            },
-        ).raise_for_status()
-        ordered = self.admin.post(
-            f"/issuers/{issuer.issuer_id}/integrations",
-            json={"source": "spiris", "contact_name": f"Kontakt {index}", "contact_email": issuer.email},
+        ordered = onboarding.order_integration(
+            self.admin, issuer.issuer_id, contact_name=f"Kontakt {index}", contact_email=issuer.email
         )
-        ordered.raise_for_status()
-        issuer.integration_id = ordered.json()["id"]
-        grant_consent(
-            ordered.json()["consent_url"], email=issuer.email, password=PASSWORD, company_id=issuer.company_id
+        issuer.integration_id = ordered["id"]
+        onboarding.consent(
+            ordered["consent_url"], contact_email=issuer.email, password=PASSWORD, company_id=issuer.company_id
         )
         status = self.admin.get(f"/integrations/{issuer.integration_id}").json()["status"]
         if status != "active":
             raise RuntimeError(f"bench issuer {index}: consent left the integration {status}")
         return issuer
-
-    def _post_json(self, path: str, body: Any) -> None:
-        self.spiris.post(
-            path, content=dumps(body).encode(), headers={"Content-Type": "application/json"}
-        ).raise_for_status()
 
     def statuses(self, issuers: list[Issuer]) -> Counter[str]:
         counts: Counter[str] = Counter()

@@ -3,7 +3,6 @@ Spiris and operator sandboxes' control routes. `make run` prints it; the end-to-
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -11,30 +10,13 @@ from typing import Any
 
 import httpx
 
-from .contact import grant_consent
+from . import onboarding
+from .onboarding import logo_png, post_json
 from .seed import RowSpec, customer, invoice, org_number
-from .spiris.jsonutil import dumps
 
 ISSUER_ORG = org_number("556677880")
 CONTACT_EMAIL = "anna.andersson@exempelbolaget.se"
 CONTACT_PASSWORD = "Sommar2026!"
-
-
-def _decimal_json(value: Any) -> bytes:
-    """JSON with Decimal written as a number, exactly as Spiris sends amounts."""
-    return dumps(value).encode()
-
-
-def logo_png() -> bytes:
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (360, 120), (18, 52, 86))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((16, 16, 104, 104), fill=(240, 180, 40))
-    draw.rectangle((130, 50, 340, 70), fill=(255, 255, 255))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @dataclass
@@ -58,22 +40,9 @@ class Scenario:
 
     def seed_spiris(self) -> None:
         with httpx.Client(base_url=self.spiris_url, timeout=30) as spiris:
-            company = spiris.post(
-                "/_sandbox/companies",
-                json={"name": "Exempelbolaget AB", "corporate_identity_number": ISSUER_ORG, "modules": {"api": True}},
+            self.company_id = onboarding.spiris_company(
+                spiris, name="Exempelbolaget AB", org=ISSUER_ORG, contact_email=CONTACT_EMAIL, password=CONTACT_PASSWORD
             )
-            company.raise_for_status()
-            self.company_id = company.json()["id"]
-            spiris.post(
-                "/_sandbox/users",
-                json={
-                    "email": CONTACT_EMAIL,
-                    "password": CONTACT_PASSWORD,
-                    "companies": [self.company_id],
-                    "default_company": self.company_id,
-                    "full_access": True,
-                },
-            ).raise_for_status()
             buyers = {
                 "retail": customer("Nordisk Detaljhandel AB", org_number("556012345"), customer_number="10"),
                 "bygg": customer("Byggbolaget i Norr AB", org_number("556234567"), customer_number="11",
@@ -88,8 +57,7 @@ class Scenario:
                                    email="accounts@baltictrading.se"),
             }
             for buyer in buyers.values():
-                spiris.post(f"/_sandbox/companies/{self.company_id}/customers", content=_decimal_json(buyer),
-                            headers={"Content-Type": "application/json"}).raise_for_status()
+                post_json(spiris, f"/_sandbox/companies/{self.company_id}/customers", buyer)
             d = Decimal
             selected = [
                 invoice(buyers["retail"], 1001, [RowSpec("Konsulttimmar oktober", d("12"), d("950.00"), unit="h"),
@@ -115,56 +83,40 @@ class Scenario:
                                                       [RowSpec("Rådgivning", d("2"), d("1100.00"))], is_sold=True)),
             }
             for source in selected + [inv for _, inv in skipped.values()]:
-                spiris.post(f"/_sandbox/companies/{self.company_id}/customerinvoices",
-                            content=_decimal_json(source), headers={"Content-Type": "application/json"}
-                            ).raise_for_status()
+                post_json(spiris, f"/_sandbox/companies/{self.company_id}/customerinvoices", source)
             self.expected_selected = len(selected)
             self.expected_skipped = {number: reason for number, (reason, _) in skipped.items()}
 
     def seed_operator(self) -> dict[str, str]:
         with httpx.Client(base_url=self.operator_url, timeout=30) as operator:
-            account = operator.post("/_sandbox/accounts", json={})
-            account.raise_for_status()
+            account = onboarding.operator_account(operator)
             operator.post("/_sandbox/receivers", json={"org_number": org_number("556012345"),
                                                        "name": "Nordisk Detaljhandel AB"}).raise_for_status()
             operator.post("/_sandbox/receivers", json={"gln": "7300009012343",
                                                        "name": "Byggbolaget i Norr AB"}).raise_for_status()
-            return account.json()  # type: ignore[no-any-return]
+            return account
 
     # --- the office's side, through the admin API -------------------------------------------------
 
     def create_issuer(self, operator_account: dict[str, str]) -> None:
         with self.admin() as admin:
-            created = admin.post("/issuers", json={
-                "name": "Exempelbolaget AB",
-                "org_number": f"{ISSUER_ORG[:6]}-{ISSUER_ORG[6:]}",
-                "vat_number": f"SE{ISSUER_ORG}01",
-                "address": {"street": "Exempelvägen 2", "postal_code": "222 33", "city": "Lund", "country": "SE"},
-                "notification_email": "ekonomi@exempelbolaget.se",
-                "language": "sv",
-                "bankgiro": "5050-1055",
-                "f_skatt": True,
-            })
-            created.raise_for_status()
-            self.issuer_id = created.json()["id"]
-            admin.put(f"/issuers/{self.issuer_id}/logo", content=logo_png(),
-                      headers={"Content-Type": "image/png"}).raise_for_status()
-            admin.put(f"/issuers/{self.issuer_id}/operator", json={
-                "provider": "maventa", "company_uuid": operator_account["company_uuid"],
-                "api_key": operator_account["api_key"]}).raise_for_status()
+            self.issuer_id = onboarding.create_issuer(
+                admin, name="Exempelbolaget AB", org=ISSUER_ORG, notification_email="ekonomi@exempelbolaget.se",
+                account=operator_account, logo=logo_png(),
+            )
 
     def order_integration(self) -> str:
         with self.admin() as admin:
-            ordered = admin.post(f"/issuers/{self.issuer_id}/integrations", json={
-                "source": "spiris", "contact_name": "Anna Andersson", "contact_email": CONTACT_EMAIL})
-            ordered.raise_for_status()
-            self.integration_id = ordered.json()["id"]
-            return ordered.json()["consent_url"]  # type: ignore[no-any-return]
+            ordered = onboarding.order_integration(
+                admin, self.issuer_id, contact_name="Anna Andersson", contact_email=CONTACT_EMAIL
+            )
+        self.integration_id = ordered["id"]
+        return ordered["consent_url"]  # type: ignore[no-any-return]
 
     def consent(self, consent_url: str) -> int:
-        outcome = grant_consent(consent_url, email=CONTACT_EMAIL, password=CONTACT_PASSWORD,
-                                company_id=self.company_id)
-        return outcome.status_code
+        return onboarding.consent(
+            consent_url, contact_email=CONTACT_EMAIL, password=CONTACT_PASSWORD, company_id=self.company_id
+        )
 
     def sync_now(self) -> None:
         with self.admin() as admin:

@@ -34,9 +34,9 @@ from typing import Any
 
 import httpx
 
-from .contact import grant_consent
+from . import onboarding
 from .faults import DeliveryFaultRates, DeliveryFaults
-from .scenario import _decimal_json, logo_png
+from .onboarding import logo_png, post_json
 from .seed import RowSpec, customer, invoice, org_number
 from .stack import LocalStack
 
@@ -233,18 +233,11 @@ class Soak:
 
     def _seed_company(self, issuer: Issuer) -> None:
         with self.spiris() as spiris:
-            company = spiris.post("/_sandbox/companies", json={
-                "name": f"Soak Issuer {issuer.index:02d} AB", "corporate_identity_number": issuer.org,
-                "modules": {"api": True}})
-            company.raise_for_status()
-            issuer.company_id = company.json()["id"]
-            spiris.post("/_sandbox/users", json={
-                "email": self._contact(issuer), "password": PASSWORD, "companies": [issuer.company_id],
-                "default_company": issuer.company_id, "full_access": True}).raise_for_status()
+            issuer.company_id = onboarding.spiris_company(
+                spiris, name=f"Soak Issuer {issuer.index:02d} AB", org=issuer.org,
+                contact_email=self._contact(issuer), password=PASSWORD)
             for buyer in buyers():
-                spiris.post(f"/_sandbox/companies/{issuer.company_id}/customers",
-                            content=_decimal_json(buyer.spiris),
-                            headers={"Content-Type": "application/json"}).raise_for_status()
+                post_json(spiris, f"/_sandbox/companies/{issuer.company_id}/customers", buyer.spiris)
 
     @staticmethod
     def _contact(issuer: Issuer) -> str:
@@ -264,43 +257,28 @@ class Soak:
                     [RowSpec(f"Konsulttimmar {k}", Decimal(1 + k % 7), Decimal("950.00"), unit="h"),
                      RowSpec("Resekostnader", Decimal("1"), Decimal(f"{100 + k % 50}.50"))],
                     payment_status=0 if paid else 1, remaining=Decimal("0") if paid else None)
-                spiris.post(f"/_sandbox/companies/{issuer.company_id}/customerinvoices",
-                            content=_decimal_json(source),
-                            headers={"Content-Type": "application/json"}).raise_for_status()
+                post_json(spiris, f"/_sandbox/companies/{issuer.company_id}/customerinvoices", source)
                 issuer.seeded += 1
                 if not paid:
                     issuer.selected_numbers.add(str(number))
 
     def _create_issuer(self, issuer: Issuer, logo: bytes) -> None:
         with self.operator() as operator:
-            account = operator.post("/_sandbox/accounts", json={})
-            account.raise_for_status()
-        org = issuer.org
+            account = onboarding.operator_account(operator)
         with self.admin() as admin:
-            created = admin.post("/issuers", json={
-                "name": f"Soak Issuer {issuer.index:02d} AB", "org_number": f"{org[:6]}-{org[6:]}",
-                "vat_number": f"SE{org}01",
-                "address": {"street": "Exempelvägen 2", "postal_code": "222 33", "city": "Lund", "country": "SE"},
-                "notification_email": issuer.email, "language": "sv", "bankgiro": "5050-1055", "f_skatt": True})
-            created.raise_for_status()
-            issuer.issuer_id = created.json()["id"]
-            admin.put(f"/issuers/{issuer.issuer_id}/logo", content=logo,
-                      headers={"Content-Type": "image/png"}).raise_for_status()
-            admin.put(f"/issuers/{issuer.issuer_id}/operator", json={
-                "provider": "maventa", "company_uuid": account.json()["company_uuid"],
-                "api_key": account.json()["api_key"]}).raise_for_status()
+            issuer.issuer_id = onboarding.create_issuer(
+                admin, name=f"Soak Issuer {issuer.index:02d} AB", org=issuer.org, notification_email=issuer.email,
+                account=account, logo=logo)
 
     def _connect(self, issuer: Issuer) -> None:
         with self.admin() as admin:
-            ordered = admin.post(f"/issuers/{issuer.issuer_id}/integrations", json={
-                "source": "spiris", "contact_name": "Anna Andersson", "contact_email": self._contact(issuer)})
-            ordered.raise_for_status()
-            issuer.integration_id = ordered.json()["id"]
-            consent_url = ordered.json()["consent_url"]
-        outcome = grant_consent(consent_url, email=self._contact(issuer), password=PASSWORD,
-                                company_id=issuer.company_id)
-        if outcome.status_code != 200:
-            raise RuntimeError(f"consent for issuer {issuer.index} answered {outcome.status_code}")
+            ordered = onboarding.order_integration(
+                admin, issuer.issuer_id, contact_name="Anna Andersson", contact_email=self._contact(issuer))
+        issuer.integration_id = ordered["id"]
+        status = onboarding.consent(ordered["consent_url"], contact_email=self._contact(issuer), password=PASSWORD,
+                                    company_id=issuer.company_id)
+        if status != 200:
+            raise RuntimeError(f"consent for issuer {issuer.index} answered {status}")
 
     # --- drive until every invoice is terminal -------------------------------------------------
 

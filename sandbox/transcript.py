@@ -19,7 +19,8 @@ from datetime import date
 from pathlib import Path
 
 from .contact import grant_consent
-from .scenario import CONTACT_EMAIL, CONTACT_PASSWORD, ISSUER_ORG, Scenario, logo_png
+from .onboarding import logo_png
+from .scenario import CONTACT_EMAIL, CONTACT_PASSWORD, ISSUER_ORG, Scenario
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "invoice_bridge.cli"]

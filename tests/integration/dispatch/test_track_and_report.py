@@ -19,6 +19,7 @@ from invoice_bridge.dispatch import (
 from invoice_bridge.dispatch.ses_events import apply_ses_notification
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
+from rest_events import call
 
 
 def _track(stack: Stack):  # type: ignore[no-untyped-def]
@@ -110,18 +111,6 @@ def test_dispatch_report_rows_and_csv(stack: Stack) -> None:
     assert dispatch_report(stack.invoices, stack.ledger, date(2020, 1, 1), date(2020, 1, 31)) == []
 
 
-def _api_event(query: dict[str, str]) -> dict:  # type: ignore[type-arg]
-    return {
-        "httpMethod": "GET",
-        "path": "/reports/dispatch",
-        "resource": "/{proxy+}",
-        "headers": {},
-        "queryStringParameters": query,
-        "requestContext": {"stage": "test", "httpMethod": "GET", "path": "/reports/dispatch"},
-        "body": None,
-    }
-
-
 @pytest.fixture
 def api(stack: Stack):  # type: ignore[no-untyped-def]
     """The real admin app (all routers, its error mapping), with the report reading the moto table."""
@@ -129,7 +118,7 @@ def api(stack: Stack):  # type: ignore[no-untyped-def]
 
     original = reports.sources
     reports.sources = lambda: (stack.invoices, stack.ledger)
-    yield lambda query: build_app().resolve(_api_event(query), None)
+    yield lambda query: call(build_app(), "GET", "/reports/dispatch", query=query)
     reports.sources = original
 
 

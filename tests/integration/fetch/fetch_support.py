@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from invoice_bridge import wiring
 from moto import mock_aws
+from rest_events import call
 
 from sandbox.aws import create_template_table
 from sandbox.spiris import serve
@@ -71,39 +71,9 @@ def sandbox() -> Iterator[httpx.Client]:
     server.shutdown()
 
 
-class _Context:
-    function_name = "admin"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-north-1:123456789012:function:admin"
-    aws_request_id = "req-1"
-
-
 def call_admin(method: str, path: str) -> tuple[int, Any]:
     """One admin API request as an API Gateway REST proxy event through the real resolver."""
     from invoice_bridge.api.admin import build_app
 
-    event = {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Host": "bridge.example.com"},
-        "multiValueHeaders": {"Host": ["bridge.example.com"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": uuid.uuid4().hex,
-            "identity": {"sourceIp": "127.0.0.1"},
-            "accountId": "123456789012",
-            "apiId": "api",
-        },
-        "body": None,
-        "isBase64Encoded": False,
-    }
-    response = build_app().resolve(event, _Context())
+    response = call(build_app(), method, path)
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
