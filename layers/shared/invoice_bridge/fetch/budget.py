@@ -34,13 +34,10 @@ def endpoint_key(path: str) -> str:
     return "/".join("{id}" if _ID_SEGMENT.match(part) else part for part in path.split("/"))
 
 
-def minute_bucket(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y%m%d%H%M")
-
-
-def window_bucket(window_start: float, window_seconds: int) -> str:
-    """A window's counter key: the minute (`yyyymmddHHMM`), plus its second when windows are shorter."""
-    stamp = datetime.fromtimestamp(window_start, UTC)
+def window_bucket(epoch_seconds: float, window_seconds: int = 60) -> str:
+    """The counter key of the window a moment falls in (given its start for windows under a minute): the
+    minute (`yyyymmddHHMM`), plus the window's second when windows are shorter."""
+    stamp = datetime.fromtimestamp(epoch_seconds, UTC)
     return stamp.strftime("%Y%m%d%H%M" if window_seconds == 60 else "%Y%m%d%H%M%S")
 
 

@@ -53,6 +53,11 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def read_sha256sums(path: Path) -> dict[str, str]:
+    """A `sha256sum` listing (rules/SHA256SUMS, rules/ubl-2.1/SHA256SUMS) as {file: hex digest}."""
+    return {name: digest for digest, name in (line.split() for line in path.read_text().splitlines() if line)}
+
+
 @dataclass(frozen=True)
 class RuleFailure:
     rule_id: str
@@ -192,6 +197,7 @@ class Validator:
         self.rules_dir = rules_dir or default_rules_dir()
         self._schema = UblSchema()
         # Our own documents only, but never let a document reach the network or expand entities.
+        self._etree = etree
         self._parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         self._processor = PySaxonProcessor(license=False)
         xslt = self._processor.new_xslt30_processor()
@@ -201,8 +207,7 @@ class Validator:
         self._lock = threading.Lock()
 
     def validate(self, document: bytes) -> ValidationResult:
-        from lxml import etree
-
+        etree = self._etree
         result = ValidationResult()
         try:
             tree = etree.ElementTree(etree.fromstring(document, self._parser))
