@@ -7,7 +7,7 @@ SAM := .tools/sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup system-deps run test serve bench soak rules lint build deploy clean
+.PHONY: setup system-deps run test serve bench soak rules reference-invoices lint build deploy clean
 
 ## setup: project venv from the lock file, system packages, SAM tools venv
 setup: system-deps $(VENV)/.installed .tools/sam/.installed
@@ -48,6 +48,9 @@ soak: setup
 ## rules: fetch the e-invoice validation artefacts again and check them against their SHA-256 pins
 rules: setup
 	$(PY) scripts/fetch-rules.py
+
+reference-invoices: setup
+	$(PY) -m sandbox.reference_invoices
 
 lint: setup
 	$(VENV)/bin/ruff check layers sandbox functions tests bench
