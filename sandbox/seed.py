@@ -191,6 +191,8 @@ def invoice(
         "ReverseChargeOnConstructionServices": False,
         "RotReducedInvoicingType": 0,
         "EuThirdParty": False,
+        "VoucherId": str(uuid.uuid4()),  # booked: on a voucher
+        "VoucherNumber": f"F{number}",
         "PaymentReminderIssued": False,
         "PaymentRemindersCount": 0,
         "IsQuickInvoice": False,
