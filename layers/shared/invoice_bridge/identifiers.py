@@ -168,8 +168,6 @@ def normalize_foreign_vat_number(value: str) -> str:
     EU numbers are checked with python-stdnum (check digits where the country has them); other countries'
     only for a two-letter prefix and at least one digit, which is what EN 16931 (BR-CO-09) asks.
     """
-    from stdnum.eu import vat as eu_vat
-
     compact = re.sub(r"[\s.\-]", "", value or "").upper()
     prefix = compact[:2]
     if not re.fullmatch(r"[A-Z]{2}[0-9A-Z+*]*[0-9][0-9A-Z+*]*", compact):
@@ -177,6 +175,8 @@ def normalize_foreign_vat_number(value: str) -> str:
     if prefix == "SE":
         return normalize_vat_number(compact)
     if prefix in EU_VAT_PREFIXES:
+        from stdnum.eu import vat as eu_vat  # imports every member state's module: only when needed
+
         try:
             return f"{prefix}{eu_vat.validate(compact)[2:]}"
         except ValidationError as exc:

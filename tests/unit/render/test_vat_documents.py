@@ -182,3 +182,18 @@ def test_amounts_are_decimal_to_the_ore() -> None:
     invoice = mapped("nok")
     assert all(isinstance(v, Decimal) for v in (invoice.vat_total, invoice.tax_currency_vat_total, invoice.gross_total))
     assert invoice.tax_currency_vat_total == Decimal("3677.55")
+
+
+def test_without_the_source_render_still_checks_sek_vat_and_rot_arithmetic(render_world) -> None:  # type: ignore[no-untyped-def]
+    """The production render has no source to reconcile with: what must hold within the invoice is checked."""
+    invoices = render_world[0]
+    rot = mapped("rot")
+    assert rot.tax_reduction is not None
+    wrong_share = rot.model_copy(update={"tax_reduction": rot.tax_reduction.model_copy(
+        update={"amount_to_pay": rot.tax_reduction.amount_to_pay + 1})})
+    assert _render(render_world, wrong_share).reasons == ["amount_to_pay: ours 22261.00, source 22260.00 (= total - "
+                                                          "reduction)"]
+    eur = mapped("eur").model_copy(update={"tax_currency_vat_total": Decimal("537.50")})  # the EUR figure as SEK
+    outcome = _render(render_world, eur)
+    assert outcome.status == "failed" and outcome.reasons[0].startswith("vat_total_sek_at_rate: ours 537.50")
+    assert invoices.get(eur.id).status == InvoiceStatus.FAILED

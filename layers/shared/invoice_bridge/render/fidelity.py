@@ -83,39 +83,22 @@ def reconcile(invoice: Invoice, source: CustomerInvoice) -> list[Difference]:
     check("currency", invoice.currency, (source.CurrencyCode or "SEK").upper())
     differences.extend(_tax_currency_differences(invoice, source, sign))
     differences.extend(_tax_reduction_differences(invoice, source, sign))
+    differences.extend(internal_differences(invoice))
     return differences
 
 
-def _tax_currency_differences(invoice: Invoice, source: CustomerInvoice, sign: Decimal) -> list[Difference]:
-    """A foreign-currency invoice states its VAT in SEK: Spiris' figure, and one that agrees with its rate."""
-    if invoice.currency == "SEK":
-        return []
-    if source.TotalVatAmount is None or invoice.tax_currency_vat_total is None:
-        return [Difference("vat_total_sek", str(invoice.tax_currency_vat_total), "missing at the source")]
+def internal_differences(invoice: Invoice) -> list[Difference]:
+    """What must hold within our invoice whatever its source says: the VAT in SEK agrees with the rate, a
+    ROT/RUT reduction is shared by its persons, is at most the labour, and the buyer pays the rest."""
     differences = []
-    theirs = round_ore(Decimal(source.TotalVatAmount)) * sign
-    if invoice.tax_currency_vat_total != theirs:
-        differences.append(Difference("vat_total_sek", str(invoice.tax_currency_vat_total), str(theirs)))
-    if invoice.exchange_rate is not None:
+    if invoice.tax_currency_vat_total is not None and invoice.exchange_rate is not None:
         converted = round_ore(invoice.vat_total * invoice.exchange_rate)
         if abs(converted - invoice.tax_currency_vat_total) > TAX_CURRENCY_TOLERANCE:
             differences.append(Difference("vat_total_sek_at_rate", str(invoice.tax_currency_vat_total),
                                           f"{converted} (= VAT × rate {invoice.exchange_rate})"))
-    return differences
-
-
-def _tax_reduction_differences(invoice: Invoice, source: CustomerInvoice, sign: Decimal) -> list[Difference]:
-    """ROT/RUT: the reduction is Spiris', shared by the persons, at most the labour, and the buyer pays the rest."""
     reduction = invoice.tax_reduction
-    kind = {1: "rot", 2: "rut"}.get(source.RotReducedInvoicingType or 0)
-    if (reduction is None) != (kind is None):
-        return [Difference("tax_reduction", reduction.kind if reduction else "none", kind or "none")]
     if reduction is None:
-        return []
-    differences = []
-    theirs = round_ore(Decimal(source.RotReducedInvoicingAmount or 0)) * sign
-    if reduction.amount != theirs:
-        differences.append(Difference("tax_reduction", str(reduction.amount), str(theirs)))
+        return differences
     shares = sum((p.amount for p in reduction.persons), ZERO)
     if reduction.persons and shares != reduction.amount:
         differences.append(Difference("tax_reduction_persons", str(shares), f"{reduction.amount} (the reduction)"))
@@ -125,6 +108,32 @@ def _tax_reduction_differences(invoice: Invoice, source: CustomerInvoice, sign: 
         differences.append(Difference("amount_to_pay", str(reduction.amount_to_pay),
                                       f"{invoice.gross_total - reduction.amount} (= total - reduction)"))
     return differences
+
+
+def _tax_currency_differences(invoice: Invoice, source: CustomerInvoice, sign: Decimal) -> list[Difference]:
+    """A foreign-currency invoice states its VAT in SEK, as Spiris has it."""
+    if invoice.currency == "SEK":
+        return []
+    if source.TotalVatAmount is None or invoice.tax_currency_vat_total is None:
+        return [Difference("vat_total_sek", str(invoice.tax_currency_vat_total), "missing at the source")]
+    theirs = round_ore(Decimal(source.TotalVatAmount)) * sign
+    if invoice.tax_currency_vat_total != theirs:
+        return [Difference("vat_total_sek", str(invoice.tax_currency_vat_total), str(theirs))]
+    return []
+
+
+def _tax_reduction_differences(invoice: Invoice, source: CustomerInvoice, sign: Decimal) -> list[Difference]:
+    """ROT/RUT as Spiris has it: the kind and the reduction."""
+    reduction = invoice.tax_reduction
+    kind = {1: "rot", 2: "rut"}.get(source.RotReducedInvoicingType or 0)
+    if (reduction is None) != (kind is None):
+        return [Difference("tax_reduction", reduction.kind if reduction else "none", kind or "none")]
+    if reduction is None:
+        return []
+    theirs = round_ore(Decimal(source.RotReducedInvoicingAmount or 0)) * sign
+    if reduction.amount != theirs:
+        return [Difference("tax_reduction", str(reduction.amount), str(theirs))]
+    return []
 
 
 def content_problems(invoice: Invoice) -> list[str]:

@@ -15,7 +15,7 @@ from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..models.spiris import CustomerInvoice
 from ..observability import logger, metrics
 from ..ports import DocumentStore, InvoiceRepository, IssuerRepository, NotFound, WorkQueue
-from .fidelity import content_problems, reconcile
+from .fidelity import content_problems, internal_differences, reconcile
 from .pdf import render_pdf
 from .ubl import build_ubl, einvoice_obstacle
 from .validation import ValidationResult, validate_ubl
@@ -121,6 +121,7 @@ def _self_check(invoice: Invoice) -> list[str]:
         problems.append(f"sum_of_rows: ours {invoice.net_total}, rows {rows_total}")
     if invoice.net_total + invoice.vat_total + invoice.rounding != invoice.gross_total:
         problems.append(f"gross_total_arithmetic: {invoice.gross_total}")
+    problems.extend(str(d) for d in internal_differences(invoice))  # SEK VAT at the rate, ROT/RUT arithmetic
     return problems
 
 
