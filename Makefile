@@ -53,9 +53,10 @@ lint: setup
 	$(VENV)/bin/ruff check layers sandbox functions tests bench
 	$(VENV)/bin/cfn-lint template.yaml
 
-## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md)
+## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md). `sam build` needs the
+## Lambda runtime's Python (3.12) on PATH: scripts/python312.sh finds one, or installs it with uv.
 build: setup
-	PATH=/root/.pyenv/versions/3.12.1/bin:$$PATH $(SAM) build --template template.yaml
+	PATH="$$(bash scripts/python312.sh):$$PATH" $(SAM) build --template template.yaml
 
 deploy: build
 	$(SAM) deploy --config-file infra/samconfig.toml
