@@ -31,8 +31,8 @@ class NoChannel:
 def choose_channel(
     issuer: Issuer, invoice: Invoice, receiver: Receiver | None, *, operator_available: bool = True
 ) -> Route | NoChannel:
-    """An invoice render did not make an e-invoice of (`einvoice_key` None: a private person, no electronic
-    address) is never offered as one, whatever the operator's lookup says."""
+    """An invoice without an e-invoice document (`einvoice_key` None: render made none, for a private person or a
+    buyer without an electronic address) is never offered as an e-invoice, whatever the operator's lookup says."""
     buyer = invoice.buyer
     has_einvoice = invoice.einvoice_key is not None
     if receiver is not None and operator_available and has_einvoice:
