@@ -7,7 +7,7 @@ SAM := .tools/sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup venv system-deps sam-tools run test serve bench soak rules lint build deploy clean
+.PHONY: setup venv system-deps sam-tools run test serve bench soak rules reference-invoices lint build deploy clean
 
 ## What installs what (each target installs only what it needs, and only when missing):
 ##   venv        .venv from uv.lock (runtime + local stack + test libraries)       make run/serve/soak/lint
@@ -55,6 +55,10 @@ soak: venv
 ## rules: fetch the e-invoice validation artefacts again and check them against their SHA-256 pins
 rules: venv
 	$(PY) scripts/fetch-rules.py
+
+## reference-invoices: one PDF page image per VAT case under docs/invoices (pdftoppm: poppler-utils)
+reference-invoices: venv system-deps
+	$(PY) -m sandbox.reference_invoices
 
 lint: venv
 	$(VENV)/bin/ruff check layers sandbox functions tests bench
