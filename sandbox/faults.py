@@ -74,6 +74,9 @@ class DeliveryFaults:
             return self._random.randint(*self.rates.delay_seconds)
 
     def __call__(self, pump: Pump, messages: list[dict[str, Any]], invoke: Any) -> Any:
+        # Not a fault: how many deliveries were a failed message coming back (by backoff or timeout).
+        self.counts["redelivered"] += sum(
+            int((m.get("Attributes") or {}).get("ApproximateReceiveCount", "1")) > 1 for m in messages)
         if not self.enabled or self.sqs is None:
             return invoke(messages)
         handled_now = []
