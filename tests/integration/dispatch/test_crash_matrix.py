@@ -180,10 +180,10 @@ class CrashAfterSes(SesMailer):
         return message_id
 
 
-def _run_email(stack: Stack, mailer: SesMailer) -> None:
-    dispatch_invoice(
+def _run_email(stack: Stack, mailer: SesMailer, version: int = 1) -> Delivery | None:
+    return dispatch_invoice(
         "inv1",
-        1,
+        version,
         invoices=stack.invoices,
         issuers=stack.issuers,
         ledger=stack.ledger,
@@ -261,7 +261,7 @@ def test_email_without_a_definite_answer_is_never_sent_again(stack: Stack, stric
     fails with `outcome_unknown` and a notice, and neither an SDK retry nor a redelivery sends it again."""
     stack.add(make_issuer(language="en"), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
     strict_ses.queue(answer)
-    delivery = _run_email_result(stack)
+    delivery = _run_email(stack, stack.mailer)
     _run_email(stack, stack.mailer)  # the queue redelivers
     assert delivery is not None and delivery.state == DeliveryState.FAILED
     assert len(_buyer_mails()) == (0 if answer == "server_error" else 1), "never a second copy"
@@ -276,9 +276,9 @@ def test_email_refused_for_the_address_is_final(stack: Stack, strict_ses) -> Non
     would only end in the dead-letter queue)."""
     stack.add(make_issuer(language="en"), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
     strict_ses.queue("reject")
-    delivery = _run_email_result(stack)
+    delivery = _run_email(stack, stack.mailer)
     assert delivery is not None and delivery.state == DeliveryState.FAILED
-    assert _run_email_result(stack) == delivery  # a redelivery changes nothing, sends nothing
+    assert _run_email(stack, stack.mailer) == delivery  # a redelivery changes nothing, sends nothing
     assert _buyer_mails() == [] and strict_ses.sends == 2
     [notice] = _notices()
     assert "refused the customer's e-mail address" in notice.get_content()
@@ -289,7 +289,7 @@ def test_email_refused_for_the_address_is_final(stack: Stack, strict_ses) -> Non
 @pytest.mark.parametrize("address", ["kund@example", "kund@example.com, annan@example.com", "Kund <kund@example.com>"])
 def test_a_malformed_buyer_address_never_reaches_ses(stack: Stack, strict_ses, address: str) -> None:  # type: ignore[no-untyped-def]
     stack.add(make_issuer(language="en"), make_invoice(buyer_org=None, buyer_email=address))
-    assert _run_email_result(stack) is None  # no channel: no delivery record at all
+    assert _run_email(stack, stack.mailer) is None  # no channel: no delivery record at all
     assert strict_ses.sends == 1, "only the notice went to SES"
     [notice] = _notices()
     assert "e-mail address is not a valid address" in notice.get_content()
@@ -301,11 +301,11 @@ def test_line_breaks_in_invoice_data_never_reach_a_header(stack: Stack, strict_s
     invoice.buyer.name = "Köpare AB\nReply-To: evil@example.com"
     stack.add(make_issuer(language="en"), invoice)
     strict_ses.queue("reject")  # the invoice mail is refused: the issuer's notice names the buyer too
-    _run_email_result(stack)
+    _run_email(stack, stack.mailer)
     _run_email(stack, stack.mailer)
     stack.invoices.put(stack.invoices.get("inv1").model_copy(update={"version": 2, "status": InvoiceStatus.RENDERED}))
     stack.documents.put("iss1/invoices/inv1/v2/invoice.pdf", b"%PDF-1.7 v2", "application/pdf")
-    _run_email_result(stack, version=2)  # this time SES takes it
+    _run_email(stack, stack.mailer, version=2)  # this time SES takes it
     mails = sent_mails()
     assert len(mails) == 2  # the notice about v1, and v2 to the buyer
     for mail in mails:
@@ -317,16 +317,3 @@ def test_line_breaks_in_invoice_data_never_reach_a_header(stack: Stack, strict_s
     assert attachment == "faktura-1001 Bcc: evil@example.com.pdf"
     [notice] = _notices()
     assert notice["Subject"] == "Invoice 1001 Bcc: evil@example.com to Köpare AB Reply-To: evil@example.com could not be delivered"
-
-
-def _run_email_result(stack: Stack, version: int = 1) -> Delivery | None:
-    return dispatch_invoice(
-        "inv1",
-        version,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        documents=stack.documents,
-        operator_for=lambda _i: None,
-        mailer=stack.mailer,
-    )

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from dispatch_support import BUCKET, PDF, TABLE, UBL, Stack, make_invoice, make_issuer, operator_documents, sent_mails
+from dispatch_support import (
+    BUCKET,
+    PDF,
+    TABLE,
+    UBL,
+    Stack,
+    make_invoice,
+    make_issuer,
+    operator_documents,
+    sent_mails,
+)
 from invoice_bridge import entrypoints
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.dispatch import dispatch_invoice

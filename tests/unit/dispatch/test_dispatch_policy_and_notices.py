@@ -17,7 +17,8 @@ from invoice_bridge.dispatch import (
 )
 from invoice_bridge.models.invoice import Invoice, Party, PostalAddress
 from invoice_bridge.models.issuer import Address, DispatchSettings, Issuer
-from invoice_bridge.ports import Mail, Receiver
+from invoice_bridge.ports import Receiver
+from port_doubles import RecordingMailer
 
 
 def _issuer(language: str = "sv", **dispatch: bool) -> Issuer:
@@ -82,17 +83,6 @@ def test_no_channel_says_why() -> None:
     )
     no_address = choose_channel(_issuer(), _invoice(email=None, street=None), None)
     assert isinstance(no_address, NoChannel) and "no_postal_address" in no_address.causes
-
-
-class RecordingMailer:
-    """A Mailer that keeps what it was asked to send (the port, not SES)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Mail] = []
-
-    def send(self, mail: Mail) -> str:
-        self.sent.append(mail)
-        return f"m-{len(self.sent)}"
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 
 import pytest
 from invoice_bridge.dispatch.notify import FailureNotifier

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from ..models.invoice import Invoice, InvoiceEvent
 from ..ports import ConflictError, NotFound
 from .aws import table
+from .dynamo_conditional import put_if
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -145,23 +146,9 @@ class DynamoInvoiceRepository:
             "ExpressionAttributeNames": {"#version": "version", "#status": "status"},
             "ExpressionAttributeValues": {":version": invoice.version, **statuses},
         }
-        try:
-            if event is None:
-                self._table.put_item(**{k: v for k, v in put.items() if k != "TableName"})
-            else:
-                self._table.meta.client.transact_write_items(
-                    TransactItems=[{"Put": put}, {"Put": {"TableName": self._table_name, "Item": self._event_item(
-                        invoice.id, event)}}]
-                )
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code == "ConditionalCheckFailedException" or (
-                code == "TransactionCanceledException" and "ConditionalCheckFailed" in str(exc)
-            ):
-                raise ConflictError(
-                    f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}"
-                ) from None
-            raise
+        events = [self._event_item(invoice.id, event)] if event is not None else []
+        put_if(put, also=events,
+               conflict=f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}")
 
     def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:
         """Up to `limit` invoices in `status` whose last write is older than `before`, oldest first: a
