@@ -101,6 +101,11 @@ class LocalAws:
             self._server.stop()
             self._server = None
 
+    @property
+    def ses_faults(self) -> Any:
+        """Scripted SES SendEmail answers (moto_server.SesFaults) of this stack's moto server."""
+        return self._server.ses_faults
+
     def client(self, service: str) -> Any:
         """A boto3 client bound to this moto server, whatever the process environment says."""
         return boto3.session.Session().client(

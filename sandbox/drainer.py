@@ -13,9 +13,13 @@ every other message of its queue.
 
 AWS requires a queue's visibility timeout to be at least the function's timeout, so a message is never
 seen again while a handler still works on it. A shortened local visibility timeout (the soak's) would
-break that once several pollers share a queue, so the pump keeps its batch invisible while the handler
-runs (ChangeMessageVisibility every half timeout); failed records come back one visibility timeout
-after the handler returned, as in AWS.
+break that once several pollers share a queue, so the pump receives with the longer of the two. After
+the invocation, as in AWS, nobody but the handler changes a record's visibility: a record the handler
+reported failed comes back when the handler said (its own ChangeMessageVisibility, e.g. a backoff), or
+after that receive visibility if it said nothing; so does every record of an invocation whose handler
+raised. Only a crash the fault hook injects around the handler (sandbox/faults.py) stands for a Lambda
+that died outside the handler's control: its records that the handler did not itself report failed are
+made visible again one queue visibility timeout later (the shortened one, locally).
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ class Pump:
     queue_arn: str
     concurrency: int = 1
     visibility_seconds: int = 0  # the queue's VisibilityTimeout, read when the drainer starts
+    function_timeout: int = 0  # the function's Timeout: no batch is seen again while it may still run
+
+    @property
+    def receive_visibility_seconds(self) -> int:
+        return max(self.visibility_seconds, self.function_timeout)
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -131,15 +140,13 @@ class Drainer:
                         queue_url=aws.resources.queue_urls[source.queue],
                         queue_arn=aws.resources.queue_arns[source.queue],
                         concurrency=max(1, pollers),
+                        function_timeout=fn.timeout,
                     )
                 )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._busy_lock = threading.Lock()
-        # Batches being handled: id → (pump, receipt handles, when their visibility was last set).
-        self._inflight: dict[int, tuple[Pump, list[str], float]] = {}
-        self._inflight_lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -155,9 +162,6 @@ class Drainer:
                 )
                 thread.start()
                 self._threads.append(thread)
-        keeper = threading.Thread(target=self._keep_invisible, name="pump-visibility", daemon=True)
-        keeper.start()
-        self._threads.append(keeper)
 
     def stop(self) -> None:
         self._stop.set()
@@ -173,26 +177,6 @@ class Drainer:
                 log.exception("pump %s failed; retrying", pump.function)
                 self._stop.wait(1)
 
-    def _keep_invisible(self) -> None:
-        """Extend the visibility of every batch whose handler has run for half its queue's timeout."""
-        while not self._stop.wait(0.5):
-            now = time.monotonic()
-            with self._inflight_lock:
-                due = [(key, pump, handles) for key, (pump, handles, since) in self._inflight.items()
-                       if pump.visibility_seconds > 0 and now - since >= pump.visibility_seconds / 2]
-            for key, pump, handles in due:
-                try:
-                    for start in range(0, len(handles), 10):
-                        self.sqs.change_message_visibility_batch(QueueUrl=pump.queue_url, Entries=[
-                            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": pump.visibility_seconds}
-                            for i, handle in enumerate(handles[start:start + 10])])
-                except Exception:  # noqa: BLE001 - the batch may come back early; the next round retries
-                    log.exception("visibility of a %s batch not extended", pump.function)
-                    continue
-                with self._inflight_lock:
-                    if key in self._inflight:
-                        self._inflight[key] = (pump, handles, now)
-
     # --- one batch -----------------------------------------------------------------------------
 
     def pump_once(self, pump: Pump, wait_seconds: int = RECEIVE_WAIT_SECONDS) -> int:
@@ -201,6 +185,7 @@ class Drainer:
             QueueUrl=pump.queue_url,
             MaxNumberOfMessages=max(1, min(pump.source.batch_size, 10)),
             WaitTimeSeconds=wait_seconds,
+            VisibilityTimeout=pump.receive_visibility_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
@@ -211,46 +196,61 @@ class Drainer:
         # moment after the delete while the handler's own sends settle.
         with self._busy_lock:
             self._busy += 1
-        key = id(messages)
-        with self._inflight_lock:
-            self._inflight[key] = (pump, [m["ReceiptHandle"] for m in messages], time.monotonic())
         try:
-            batch_ids = [m["MessageId"] for m in messages]
-
-            def invoke(batch: list[dict[str, Any]]) -> Any:
-                return self.handlers.invoke(pump.function, sqs_event(batch, pump.queue_arn))
-
-            try:
-                if self.invoke_hook is None:
-                    result = invoke(messages)
-                else:
-                    result = self.invoke_hook(pump, messages, invoke)
-                failed = failed_message_ids(result, batch_ids, pump.source.report_batch_item_failures)
-            except Exception:
-                log.exception(
-                    "%s raised on a batch of %d; all records return to the queue",
-                    pump.function,
-                    len(messages),
-                )
-                failed = set(batch_ids)
-            finally:
-                with self._inflight_lock:
-                    self._inflight.pop(key, None)
+            failed, crashed = self._invoke(pump, messages)
             done = [m for m in messages if m["MessageId"] not in failed]
-            for start in range(0, len(done), 10):
-                chunk = done[start : start + 10]
-                self.sqs.delete_message_batch(
-                    QueueUrl=pump.queue_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
-                    ],
-                )
+            self._delete(pump, done)
+            self._visible_after_timeout(pump, [m for m in messages if m["MessageId"] in crashed])
             if failed:
                 log.warning("%s: %d of %d records failed", pump.function, len(failed), len(messages))
             return len(messages)
         finally:
             with self._busy_lock:
                 self._busy -= 1
+
+    def _invoke(self, pump: Pump, messages: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+        """Run the batch through the handler (and the fault hook). Returns the ids of the failed records,
+        and of those the ones an injected crash failed without the handler's say (module docstring)."""
+        batch_ids = [m["MessageId"] for m in messages]
+        reported: set[str] = set()  # failed by the handler's own answer
+        handler_raised = False
+
+        def invoke(batch: list[dict[str, Any]]) -> Any:
+            nonlocal reported, handler_raised
+            try:
+                result = self.handlers.invoke(pump.function, sqs_event(batch, pump.queue_arn))
+            except Exception:
+                handler_raised = True
+                raise
+            reported = failed_message_ids(result, [m["MessageId"] for m in batch],
+                                          pump.source.report_batch_item_failures)
+            return result
+
+        try:
+            result = invoke(messages) if self.invoke_hook is None else self.invoke_hook(pump, messages, invoke)
+        except Exception:
+            log.exception("%s raised on a batch of %d; all records return to the queue", pump.function,
+                          len(messages))
+            return set(batch_ids), set() if handler_raised else set(batch_ids) - reported
+        return failed_message_ids(result, batch_ids, pump.source.report_batch_item_failures), set()
+
+    def _delete(self, pump: Pump, done: list[dict[str, Any]]) -> None:
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=pump.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+
+    def _visible_after_timeout(self, pump: Pump, messages: list[dict[str, Any]]) -> None:
+        """Records of an injected crash come back one queue visibility timeout from now."""
+        if pump.visibility_seconds >= pump.receive_visibility_seconds:
+            return  # received with the queue's own timeout already, as Lambda receives
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            self.sqs.change_message_visibility_batch(QueueUrl=pump.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": pump.visibility_seconds}
+                for i, m in enumerate(chunk)])
 
     # --- idleness ------------------------------------------------------------------------------
 

@@ -76,6 +76,10 @@ class DeliveryFaults:
     def __call__(self, pump: Pump, messages: list[dict[str, Any]], invoke: Any) -> Any:
         if not self.enabled or self.sqs is None:
             return invoke(messages)
+        # Not a fault: how many deliveries were a failed message coming back (by backoff or timeout).
+        redelivered = sum(int((m.get("Attributes") or {}).get("ApproximateReceiveCount", "1")) > 1 for m in messages)
+        if redelivered:
+            self.counts["redelivered"] += redelivered
         handled_now = []
         for message in messages:
             if self._roll(self.rates.duplicate):

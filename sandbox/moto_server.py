@@ -1,16 +1,23 @@
-"""A moto server on loopback whose DynamoDB requests are atomic.
+"""A moto server on loopback whose DynamoDB requests are atomic, and whose SES can refuse as SES does.
 
 Moto's DynamoDB backend checks a condition and then writes without a lock; real DynamoDB does both
 atomically. Conditional writes are how we serialise token refreshes and delivery transitions, so the
 embedded stack serves DynamoDB requests one at a time (other services, e.g. SQS long polls, stay
 concurrent).
+
+Moto's SES accepts every mail from a verified sender at once. `SesFaults` makes SendEmail (SES v2)
+answer as the real service does under load or in trouble, one scripted answer per call.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 # Held while moto serves a DynamoDB request; in-process readers of moto's tables (the soak's progress
@@ -26,6 +33,75 @@ def _dynamodb_serialised(app: Callable[..., Iterable[bytes]]) -> Callable[..., l
         return list(app(environ, start_response))
 
     return wsgi
+
+
+# SES v2 error answers: (HTTP status, error type, message), as botocore reads them (x-amzn-ErrorType).
+SES_REFUSALS = {
+    "throttle": (429, "TooManyRequestsException", "Maximum sending rate exceeded."),
+    "paused": (400, "SendingPausedException", "Sending is paused for this account."),
+    "reject": (400, "MessageRejected", "Email address is on the account-level suppression list."),
+    "bad_request": (400, "BadRequestException", "Invalid email address."),
+    "server_error": (500, "InternalFailure", "An internal error occurred."),
+}
+# After moto accepted the mail (it is sent): the answer is lost, as when SES sends and the reply fails.
+SES_AFTER_ACCEPT = ("accept_then_fail", "accept_then_hang")
+SEND_EMAIL_PATH = "/v2/email/outbound-emails"
+
+
+@dataclass
+class SesFaults:
+    """Scripted answers to SES v2 SendEmail, each used by one call, in order; moto answers when none is
+    queued. `sends` counts every SendEmail request that reached the server (an SDK retry is a request)."""
+
+    script: deque[str] = field(default_factory=deque)
+    hang_seconds: float = 2.0
+    sends: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def queue(self, *answers: str) -> None:
+        unknown = set(answers) - set(SES_REFUSALS) - set(SES_AFTER_ACCEPT)
+        if unknown:
+            raise ValueError(f"unknown SES answers {sorted(unknown)}")
+        with self._lock:
+            self.script.extend(answers)
+
+    def next_answer(self) -> str | None:
+        with self._lock:
+            self.sends += 1
+            return self.script.popleft() if self.script else None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.script.clear()
+            self.sends = 0
+
+
+def _ses_with_faults(app: Callable[..., Iterable[bytes]], faults: SesFaults) -> Callable[..., Iterable[bytes]]:
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != SEND_EMAIL_PATH or environ.get("REQUEST_METHOD") != "POST":
+            return app(environ, start_response)
+        answer = faults.next_answer()
+        if answer in SES_REFUSALS:
+            return _ses_error(start_response, answer)
+        if answer == "accept_then_fail":
+            list(app(environ, lambda *args, **kwargs: None))  # moto sends it; its answer is dropped
+            return _ses_error(start_response, "server_error")
+        if answer == "accept_then_hang":
+            sent = list(app(environ, start_response))
+            time.sleep(faults.hang_seconds)  # longer than the client waits: it never hears of the send
+            return sent
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def _ses_error(start_response: Callable[..., Any], answer: str) -> list[bytes]:
+    status, error_type, message = SES_REFUSALS[answer]
+    body = json.dumps({"message": message}).encode()
+    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type),
+               ("Content-Length", str(len(body)))]
+    start_response(f"{status} {error_type}", headers)
+    return [body]
 
 
 def _item_level_transaction_backup() -> None:
@@ -111,11 +187,12 @@ def _query_without_presort() -> None:
 
 
 class AtomicMotoServer:
-    """Start/stop a threaded moto server; `endpoint_url` once started."""
+    """Start/stop a threaded moto server; `endpoint_url` once started. `ses_faults` scripts SendEmail."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
+        self.ses_faults = SesFaults()
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -132,7 +209,7 @@ class AtomicMotoServer:
         self._server = make_server(
             self.host,
             self.port,
-            _dynamodb_serialised(DomainDispatcherApplication(create_backend_app)),
+            _dynamodb_serialised(_ses_with_faults(DomainDispatcherApplication(create_backend_app), self.ses_faults)),
             threaded=True,
             request_handler=MotoRequestHandler,
         )

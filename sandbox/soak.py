@@ -70,7 +70,9 @@ class SoakConfig:
     # (idempotency answers "in progress"; the original may hang 11 s at the operator). At 5 s it meets it
     # on three receives at most, not all five (into the DLQ), and a poison message still reaches its DLQ
     # within half a minute.
-    queue_visibility_seconds: int = 5
+    queue_visibility_seconds: int | None = 5  # None: the template's (12 minutes and more)
+    # Failed records come back after these seconds (RETRY_BACKOFF_SECONDS; 30 s, 2 min, 5 min in AWS).
+    retry_backoff_seconds: tuple[int, ...] = (1, 2, 4)
     access_token_lifetime_seconds: int = 8
     spiris_faults: dict[str, float] = field(default_factory=lambda: {"rate_429": 0.03, "rate_5xx": 0.02})
     operator_faults: dict[str, float] = field(default_factory=lambda: {
@@ -155,7 +157,8 @@ class Soak:
         self.log_stream = log_stream
         self.faults = DeliveryFaults(config.delivery_faults, seed=config.seed, enabled=False)
         self.stack = LocalStack(run_scheduler=False, queue_visibility_seconds=config.queue_visibility_seconds,
-                                invoke_hook=self.faults)
+                                invoke_hook=self.faults,
+                                environment={"RETRY_BACKOFF_SECONDS": json.dumps(list(config.retry_backoff_seconds))})
         self.issuers: list[Issuer] = []
         self.report = SoakReport(issuers=config.issuers)
         self.started = 0.0

@@ -1,12 +1,16 @@
 """Dispatch: DispatchQueue → operator / e-mail / print, at most once per invoice version. Wiring only."""
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from invoice_bridge import entrypoints
+from invoice_bridge import entrypoints, wiring
+from invoice_bridge.backoff import BackoffBatchProcessor
 from invoice_bridge.messages import DispatchRecord
 from invoice_bridge.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS, model=DispatchRecord)
+# A failed record comes back after a growing backoff, not after the queue's visibility timeout.
+processor = BackoffBatchProcessor(
+    DispatchRecord, schedule=wiring.retry_backoff_seconds, visibility=wiring.queue_visibility
+)
 _context: LambdaContext | None = None
 
 

@@ -1,11 +1,15 @@
 """Render: RenderQueue → PDF + Peppol BIS 3.0 to S3 → DispatchQueue. Wiring only."""
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from invoice_bridge import entrypoints
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from invoice_bridge import entrypoints, wiring
+from invoice_bridge.backoff import BackoffBatchProcessor
 from invoice_bridge.messages import RenderRecord
 from invoice_bridge.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS, model=RenderRecord)
+# A failed record comes back after a growing backoff, not after the queue's visibility timeout.
+processor = BackoffBatchProcessor(
+    RenderRecord, schedule=wiring.retry_backoff_seconds, visibility=wiring.queue_visibility
+)
 
 
 def record_handler(record: RenderRecord) -> str:

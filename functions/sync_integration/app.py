@@ -1,11 +1,15 @@
 """Sync: SyncQueue → fetch one integration's invoices from Spiris → RenderQueue. Wiring only."""
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from invoice_bridge import entrypoints
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from invoice_bridge import entrypoints, wiring
+from invoice_bridge.backoff import BackoffBatchProcessor
 from invoice_bridge.messages import SyncRecord
 from invoice_bridge.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS, model=SyncRecord)
+# A failed record comes back after a growing backoff, not after the queue's visibility timeout.
+processor = BackoffBatchProcessor(
+    SyncRecord, schedule=wiring.retry_backoff_seconds, visibility=wiring.queue_visibility
+)
 
 
 def record_handler(record: SyncRecord) -> object:

@@ -26,6 +26,7 @@ FUNCTIONS = {
     "DispatchFunction",
     "TrackDeliveriesFunction",
     "SesEventsFunction",
+    "SweepStuckFunction",
 }
 
 # Values for the template's required parameters (the rest keep their defaults).

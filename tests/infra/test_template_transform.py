@@ -225,6 +225,36 @@ def test_every_queue_consumer_reports_batch_item_failures_and_fits_the_visibilit
     assert consumed == QUEUE_CONSUMERS
 
 
+def test_each_queue_consumer_may_back_off_only_its_own_messages(transformed: Template) -> None:
+    changers: dict[str, set[str]] = {}
+    for name in FUNCTIONS:
+        for statement in statements(transformed, name):
+            if "sqs:ChangeMessageVisibility" in actions(statement):
+                assert actions(statement) == {"sqs:ChangeMessageVisibility"}, name
+                (queue,) = [q for q in QUEUES if statement["Resource"] == {"Fn::GetAtt": [q, "Arn"]}]
+                changers.setdefault(queue, set()).add(name)
+    assert changers == {queue: {function} for queue, function in QUEUE_CONSUMERS.items()}
+
+
+def test_the_sweeper_finds_stuck_invoices_through_the_status_index_only(transformed: Template) -> None:
+    dynamodb = [s for s in statements(transformed, "SweepStuckFunction")
+                if any(a.startswith("dynamodb:") for a in actions(s))]
+    granted = {(action, json.dumps(s["Resource"])) for s in dynamodb for action in actions(s)}
+    assert granted == {
+        ("dynamodb:Query", json.dumps({"Fn::Sub": "${Table.Arn}/index/GSI2"})),
+        ("dynamodb:GetItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
+        ("dynamodb:PutItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
+    }
+
+
+def test_stuck_invoices_alarm_on_two_sweeps_in_a_row(transformed: Template) -> None:
+    alarm = props(transformed, "InvoicesStuckAlarm")
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == ("InvoicesStuck", "Maximum", 300)
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["Threshold"]) == (2, 2, 0)
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "invoice-bridge"}]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
 def test_schedules_run_poll_every_5_and_tracking_every_15_minutes(transformed: Template) -> None:
     targets = {
         s["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0]: s["Properties"]["ScheduleExpression"]
@@ -233,6 +263,7 @@ def test_schedules_run_poll_every_5_and_tracking_every_15_minutes(transformed: T
     assert targets == {
         "PollInvoicesFunction": "rate(5 minutes)",
         "TrackDeliveriesFunction": "rate(15 minutes)",
+        "SweepStuckFunction": "rate(5 minutes)",
     }
 
 
@@ -319,7 +350,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm_on_the_alarm_topic(transforme
         assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
 
 
-@pytest.mark.parametrize("metric", ["TransferFailed", "RefreshFailed", "IntegrationNeedsReconsent"])
+@pytest.mark.parametrize("metric", ["TransferFailed", "RefreshFailed", "IntegrationNeedsReconsent", "RenderFailed"])
 def test_application_metric_alarms_match_what_powertools_emits(transformed: Template, metric: str) -> None:
     alarms = [
         a
@@ -387,8 +418,10 @@ MAILERS = {
     "ConsentFunction",
     "AdminApiFunction",
     "SyncIntegrationFunction",
+    "RenderFunction",
     "DispatchFunction",
     "SesEventsFunction",
+    "SweepStuckFunction",
 }
 MAIL_RESOURCES = [
     {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"},
@@ -459,8 +492,8 @@ def test_queue_senders_match_the_pipeline(transformed: Template) -> None:
                         senders[queue].add(name)
     assert senders == {
         "SyncQueue": {"PollInvoicesFunction", "AdminApiFunction"},
-        "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction"},
-        "DispatchQueue": {"RenderFunction", "AdminApiFunction", "TrackDeliveriesFunction"},
+        "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction", "SweepStuckFunction"},
+        "DispatchQueue": {"RenderFunction", "AdminApiFunction", "TrackDeliveriesFunction", "SweepStuckFunction"},
     }
 
 
@@ -513,6 +546,8 @@ DASHBOARD_APPLICATION_METRICS = {
     "RefreshFailed",
     "IntegrationNeedsReconsent",
     "StaleIntegrations",
+    "RenderFailed",
+    "InvoicesStuck",
 }
 
 

@@ -82,7 +82,7 @@ def customer(customer_id: str = CUSTOMER_ID) -> Customer:
 # --- in-memory doubles of our ports ------------------------------------------------------------
 
 import threading  # noqa: E402
-from collections.abc import Iterator, Mapping  # noqa: E402
+from collections.abc import Collection, Iterator, Mapping  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
 from invoice_bridge.fetch.decisions import SyncDecision  # noqa: E402
@@ -135,6 +135,14 @@ class MemoryInvoices:
             raise ConflictError(invoice.id)
         self.items[invoice.id] = invoice.model_copy(deep=True)
         self.by_source[(invoice.issuer_id, invoice.source_id)] = invoice.id
+
+    def transition(self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None) -> None:
+        current = self.items.get(invoice.id)
+        if current is None or current.version != invoice.version or current.status not in from_statuses:
+            raise ConflictError(invoice.id)
+        self.items[invoice.id] = invoice.model_copy(deep=True)
+        if event is not None:
+            self.add_event(invoice.id, event)
 
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
         self.event_log.setdefault(invoice_id, []).append(event)

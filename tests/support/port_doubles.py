@@ -6,7 +6,7 @@ This folder is on sys.path through pytest's `pythonpath` option (pyproject.toml)
 from __future__ import annotations
 
 from invoice_bridge.models.issuer import Issuer
-from invoice_bridge.ports import NotFound
+from invoice_bridge.ports import Mail, NotFound
 
 
 class MemoryIssuers:
@@ -23,3 +23,14 @@ class MemoryIssuers:
 
     def list(self) -> list[Issuer]:
         return list(self.items.values())
+
+
+class RecordingMailer:
+    """A Mailer that keeps what it was asked to send (the port, not SES)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Mail] = []
+
+    def send(self, mail: Mail) -> str:
+        self.sent.append(mail)
+        return f"message-{len(self.sent)}"

@@ -33,6 +33,7 @@ def poll_due_integrations() -> list[str]:
 
 
 def render(request: RenderRequest) -> str:
+    from .dispatch.notify import FailureNotifier
     from .render.service import render_invoice
 
     outcome = render_invoice(
@@ -42,8 +43,15 @@ def render(request: RenderRequest) -> str:
         issuers=wiring.issuer_repository(),
         documents=wiring.document_store(),
         dispatch_queue=wiring.dispatch_queue(),
+        notifier=FailureNotifier(wiring.mailer()),
     )
     return outcome.status
+
+
+class _NothingDispatched(Exception):
+    """Raised inside the idempotent call when there was nothing to do now (not rendered yet, held, stale),
+    so Powertools keeps no record of it: a later message for the same version (render's hand-off after
+    all, a release, the sweeper) must run the dispatch, not get this answer back from the store."""
 
 
 @wiring._cached  # its persistence layer holds a client: forgotten with the other adapters by wiring.reset()
@@ -77,7 +85,9 @@ def _idempotent_dispatch():  # type: ignore[no-untyped-def]
             operator_for=wiring.operator_for,
             mailer=wiring.mailer(),
         )
-        return {"state": delivery.state.value if delivery else None}
+        if delivery is None:
+            raise _NothingDispatched
+        return {"state": delivery.state.value}
 
     return dispatch_once, config
 
@@ -86,7 +96,10 @@ def dispatch(request: DispatchRequest, lambda_context: object | None = None) -> 
     dispatch_once, config = _idempotent_dispatch()
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
-    return dispatch_once(request=request.model_dump())["state"]
+    try:
+        return dispatch_once(request=request.model_dump())["state"]  # type: ignore[no-any-return]
+    except _NothingDispatched:
+        return None
 
 
 def track_deliveries() -> dict[str, int]:
@@ -102,6 +115,28 @@ def track_deliveries() -> dict[str, int]:
     )
     logger.info("deliveries tracked", extra=dict(counts))
     return dict(counts)
+
+
+def sweep_stuck() -> dict[str, int]:
+    """Scheduler tick: hand on again (or fail with a notice) invoices stuck in a step (stuck.py)."""
+    from datetime import timedelta
+
+    from .dispatch import FailureNotifier
+    from .stuck import sweep_stuck_invoices
+
+    settings = wiring.get_settings()
+    result = sweep_stuck_invoices(
+        invoices=wiring.invoice_repository(),
+        issuers=wiring.issuer_repository(),
+        ledger=wiring.delivery_ledger(),
+        render_queue=wiring.render_queue(),
+        dispatch_queue=wiring.dispatch_queue(),
+        notifier=FailureNotifier(wiring.mailer()),
+        now=_now(),
+        stuck_after=timedelta(minutes=settings.stuck_after_minutes),
+        give_up_after=timedelta(hours=settings.stuck_give_up_hours),
+    )
+    return result.as_dict()
 
 
 def office_payee():  # type: ignore[no-untyped-def]

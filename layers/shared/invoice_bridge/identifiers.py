@@ -1,4 +1,5 @@
-"""Swedish identifiers: organisation number, VAT number, OCR reference, GLN, bankgiro, plusgiro.
+"""Swedish identifiers: organisation number, VAT number, OCR reference, GLN, bankgiro, plusgiro; and
+the e-mail address we send to.
 
 python-stdnum does the checking where it has a module (se.orgnr, se.vat, luhn, ean). It has no released
 bankgiro module (einvoice.md §4.5), so bankgiro/plusgiro are length + Luhn checks of our own.
@@ -214,3 +215,16 @@ def normalize_bic(value: str) -> str:
         return str(bic.validate(value))
     except ValidationError as exc:
         raise InvalidIdentifier(f"invalid BIC: {value!r}") from exc
+
+
+def normalize_email_address(value: str) -> str:
+    """One deliverable-looking e-mail address in the form SES takes (ASCII, the domain in punycode), checked
+    by email-validator without DNS. Raises InvalidIdentifier for anything else: two addresses, a display
+    name, a line break, an internationalised local part (SES cannot send to one)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise InvalidIdentifier(f"invalid e-mail address: {exc}") from None
+    return str(checked.ascii_email or checked.normalized)

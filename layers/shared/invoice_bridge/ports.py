@@ -6,7 +6,7 @@ Domain code takes these as arguments; handlers build the adapters through the ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -64,6 +64,12 @@ class InvoiceRepository(Protocol):
     def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None: ...
     def create(self, invoice: Invoice) -> bool: ...  # False if it exists already (nothing written)
     def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None: ...
+    # A status move of one version: only while the stored invoice is still that version in one of
+    # `from_statuses`, with its event; ConflictError (nothing written) otherwise.
+    def transition(
+        self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
+    ) -> None: ...
+    def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]: ...  # oldest first
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None: ...
     def events(self, invoice_id: str) -> list[InvoiceEvent]: ...
     def list(

@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     spiris_page_size: int = 100
     sync_overlap_seconds: int = 300
 
+    # A failed queue message comes back after these many seconds: the first for its first failure, the
+    # last for every failure after the schedule (invoice_bridge/backoff.py). JSON list in the environment.
+    retry_backoff_seconds: list[int] = Field(default=[30, 120, 300], min_length=1)
+
+    # The sweeper (stuck.py): an invoice that has waited this long in queued / rendered / sending is
+    # handed on again; after `stuck_give_up_hours` it is failed with a notice.
+    stuck_after_minutes: int = Field(default=15, ge=1)
+    stuck_give_up_hours: int = Field(default=24, ge=1)
+
 
 @lru_cache
 def get_settings() -> Settings:

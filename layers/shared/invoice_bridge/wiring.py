@@ -75,6 +75,18 @@ def dispatch_queue():  # type: ignore[no-untyped-def]
 
 
 @_cached
+def queue_visibility():  # type: ignore[no-untyped-def]
+    from .adapters.sqs_queue import SqsVisibility
+
+    return SqsVisibility()
+
+
+def retry_backoff_seconds() -> list[int]:
+    """The backoff schedule of failed queue messages (read when a record fails, not at import)."""
+    return get_settings().retry_backoff_seconds
+
+
+@_cached
 def issuer_repository():  # type: ignore[no-untyped-def]
     from .adapters.dynamo_issuers import DynamoIssuers
 

@@ -120,3 +120,41 @@ def test_create_never_overwrites_an_invoice_that_exists(repo: DynamoInvoiceRepos
     assert not repo.create(_invoice(1))
     assert repo.get("inv1").einvoice_key == "k.xml"
     assert repo.find_by_source("iss1", "src1").id == "inv1"  # type: ignore[union-attr]
+
+
+def test_a_status_move_is_conditional_on_version_and_status_and_carries_its_event(
+    repo: DynamoInvoiceRepository,
+) -> None:
+    repo.put(_invoice(1).model_copy(update={"status": InvoiceStatus.RENDERED}))
+    held_copy = repo.get("inv1")
+    # A newer version arrives (the sync), then the old copy tries to move on: refused, nothing written.
+    repo.put(held_copy.model_copy(update={"version": 2, "status": InvoiceStatus.QUEUED}))
+    with pytest.raises(ConflictError):
+        repo.transition(held_copy.model_copy(update={"status": InvoiceStatus.SENDING}),
+                        [InvoiceStatus.RENDERED], InvoiceEvent(status="sending", detail="by e-invoice"))
+    stored = repo.get("inv1")
+    assert (stored.version, stored.status) == (2, InvoiceStatus.QUEUED) and repo.events("inv1") == []
+    # The same version in an allowed status moves, with its event in the same transaction.
+    repo.transition(stored.model_copy(update={"status": InvoiceStatus.RENDERED}), [InvoiceStatus.QUEUED],
+                    InvoiceEvent(status="rendered", detail="v2"))
+    assert repo.get("inv1").status == InvoiceStatus.RENDERED
+    assert [e.detail for e in repo.events("inv1")] == ["v2"]
+    # A status it may not come from (a cancellation, here) is left alone.
+    repo.put(repo.get("inv1").model_copy(update={"status": InvoiceStatus.CANCELLED}))
+    with pytest.raises(ConflictError):
+        repo.transition(stored.model_copy(update={"status": InvoiceStatus.SENDING}), [InvoiceStatus.RENDERED])
+    assert repo.get("inv1").status == InvoiceStatus.CANCELLED
+
+
+def test_updated_before_pages_the_status_index_oldest_first(repo: DynamoInvoiceRepository) -> None:
+    from datetime import timedelta
+
+    from invoice_bridge.models.common import utcnow
+
+    for n in range(5):
+        repo.put(_invoice(n).model_copy(update={"status": InvoiceStatus.RENDERED}))
+    repo.put(_invoice(9).model_copy(update={"status": InvoiceStatus.SENDING}))
+    later = utcnow() + timedelta(minutes=1)
+    assert [i.id for i in repo.updated_before("rendered", later, limit=3)] == ["inv0", "inv1", "inv2"]
+    assert len(repo.updated_before("rendered", later, limit=50)) == 5
+    assert repo.updated_before("rendered", utcnow() - timedelta(minutes=1), limit=50) == []

@@ -1,4 +1,4 @@
 """Fixtures of the dispatch tests; the helpers live in dispatch_support.py (a unique module name: pytest puts
 every test folder on sys.path, and two modules called conftest would shadow each other)."""
 
-from dispatch_support import aws, operator_server, operator_url, stack  # noqa: F401
+from dispatch_support import aws, operator_server, operator_url, ses_server, stack, strict_ses  # noqa: F401

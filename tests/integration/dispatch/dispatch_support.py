@@ -207,3 +207,33 @@ def stack(aws, operator_url: str) -> Stack:  # type: ignore[no-untyped-def]
         mailer=SesMailer(SENDER),
         operator_url=operator_url,
     )
+
+
+# --- SES as strict as the real one: scripted refusals, lost answers, no kind retries -----------------
+
+
+@pytest.fixture(scope="session")
+def ses_server():  # type: ignore[no-untyped-def]
+    """A moto server whose SendEmail answers can be scripted (sandbox.moto_server.SesFaults). It shares
+    moto's backends with `mock_aws`, so identities verified there and mails it sends are the same."""
+    from sandbox.moto_server import AtomicMotoServer
+
+    server = AtomicMotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def strict_ses(ses_server, stack: Stack, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """SES v2 calls of this test go to `ses_server` (everything else stays on mock_aws); the stack's
+    mailer waits 1 s for an answer. Yields the server's SesFaults."""
+    from invoice_bridge.adapters.aws import reset_clients
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", ses_server.endpoint_url)
+    reset_clients()
+    ses_server.ses_faults.reset()
+    stack.mailer = SesMailer(SENDER, read_timeout=1.0)
+    yield ses_server.ses_faults
+    ses_server.ses_faults.reset()
+    reset_clients()

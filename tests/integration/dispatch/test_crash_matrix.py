@@ -180,10 +180,10 @@ class CrashAfterSes(SesMailer):
         return message_id
 
 
-def _run_email(stack: Stack, mailer: SesMailer) -> None:
-    dispatch_invoice(
+def _run_email(stack: Stack, mailer: SesMailer, version: int = 1) -> Delivery | None:
+    return dispatch_invoice(
         "inv1",
-        1,
+        version,
         invoices=stack.invoices,
         issuers=stack.issuers,
         ledger=stack.ledger,
@@ -223,12 +223,15 @@ def test_email_delivery_attaches_the_pdf(stack: Stack) -> None:
     assert stack.ledger.get("inv1", 1).channel == "email"  # type: ignore[union-attr]
 
 
-def test_email_refused_by_ses_goes_back_to_queued(stack: Stack) -> None:
+def test_email_refused_for_now_goes_back_to_queued(stack: Stack, strict_ses) -> None:  # type: ignore[no-untyped-def]
+    """Throttled: certainly not sent, and tried exactly once (no SDK retry); the queue's retry sends it."""
     from invoice_bridge.dispatch import MailNotSent
 
     stack.add(make_issuer(), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
+    strict_ses.queue("throttle")
     with pytest.raises(MailNotSent):
-        _run_email(stack, SesMailer("unverified@example.com"))
+        _run_email(stack, stack.mailer)
+    assert strict_ses.sends == 1, "SendEmail goes out once: an SDK retry could send the mail twice"
     assert stack.ledger.get("inv1", 1).state == DeliveryState.QUEUED  # type: ignore[union-attr]
     _run_email(stack, stack.mailer)
     assert len(sent_mails()) == 1 and stack.ledger.get("inv1", 1).state == DeliveryState.SENT  # type: ignore[union-attr]
@@ -239,3 +242,78 @@ def test_ubl_sent_is_the_stored_document(einvoice_stack: Stack) -> None:
 
     _run(einvoice_stack)
     assert base64.b64decode(operator_documents(einvoice_stack.operator_url)[0]["file"]) == UBL
+
+
+# --- e-mail under SES as strict as the real one (issue 12 point 5) ------------------------------------
+
+
+def _buyer_mails(address: str = "kund@example.com") -> list:  # type: ignore[type-arg]
+    return [m for m in sent_mails() if m["To"] == address]
+
+
+def _notices() -> list:  # type: ignore[type-arg]
+    return [m for m in sent_mails() if m["To"] == "byra@example.com"]
+
+
+@pytest.mark.parametrize("answer", ["accept_then_fail", "accept_then_hang", "server_error"])
+def test_email_without_a_definite_answer_is_never_sent_again(stack: Stack, strict_ses, answer: str) -> None:  # type: ignore[no-untyped-def]
+    """SES sent it (or may have) but the answer was an error or never came: at most once, so the invoice
+    fails with `outcome_unknown` and a notice, and neither an SDK retry nor a redelivery sends it again."""
+    stack.add(make_issuer(language="en"), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
+    strict_ses.queue(answer)
+    delivery = _run_email(stack, stack.mailer)
+    _run_email(stack, stack.mailer)  # the queue redelivers
+    assert delivery is not None and delivery.state == DeliveryState.FAILED
+    assert len(_buyer_mails()) == (0 if answer == "server_error" else 1), "never a second copy"
+    assert strict_ses.sends == 2, "one SendEmail for the invoice, one for the notice; no retries"
+    [notice] = _notices()
+    assert "could not be delivered" in notice["Subject"] and "Ask the customer" in notice.get_content()
+    assert stack.invoices.get("inv1").status == InvoiceStatus.FAILED
+
+
+def test_email_refused_for_the_address_is_final(stack: Stack, strict_ses) -> None:  # type: ignore[no-untyped-def]
+    """MessageRejected is a refusal of this mail: failed with a notice at once, never retried (a retry
+    would only end in the dead-letter queue)."""
+    stack.add(make_issuer(language="en"), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
+    strict_ses.queue("reject")
+    delivery = _run_email(stack, stack.mailer)
+    assert delivery is not None and delivery.state == DeliveryState.FAILED
+    assert _run_email(stack, stack.mailer) == delivery  # a redelivery changes nothing, sends nothing
+    assert _buyer_mails() == [] and strict_ses.sends == 2
+    [notice] = _notices()
+    assert "refused the customer's e-mail address" in notice.get_content()
+    invoice = stack.invoices.get("inv1")
+    assert invoice.status == InvoiceStatus.FAILED and "MessageRejected" in (invoice.status_reason or "")
+
+
+@pytest.mark.parametrize("address", ["kund@example", "kund@example.com, annan@example.com", "Kund <kund@example.com>"])
+def test_a_malformed_buyer_address_never_reaches_ses(stack: Stack, strict_ses, address: str) -> None:  # type: ignore[no-untyped-def]
+    stack.add(make_issuer(language="en"), make_invoice(buyer_org=None, buyer_email=address))
+    assert _run_email(stack, stack.mailer) is None  # no channel: no delivery record at all
+    assert strict_ses.sends == 1, "only the notice went to SES"
+    [notice] = _notices()
+    assert "e-mail address is not a valid address" in notice.get_content()
+    assert stack.invoices.get("inv1").status == InvoiceStatus.FAILED
+
+
+def test_line_breaks_in_invoice_data_never_reach_a_header(stack: Stack, strict_ses) -> None:  # type: ignore[no-untyped-def]
+    invoice = make_invoice(buyer_org=None, buyer_email="kund@example.com", number="1001\r\nBcc: evil@example.com")
+    invoice.buyer.name = "Köpare AB\nReply-To: evil@example.com"
+    stack.add(make_issuer(language="en"), invoice)
+    strict_ses.queue("reject")  # the invoice mail is refused: the issuer's notice names the buyer too
+    _run_email(stack, stack.mailer)
+    _run_email(stack, stack.mailer)
+    stack.invoices.put(stack.invoices.get("inv1").model_copy(update={"version": 2, "status": InvoiceStatus.RENDERED}))
+    stack.documents.put("iss1/invoices/inv1/v2/invoice.pdf", b"%PDF-1.7 v2", "application/pdf")
+    _run_email(stack, stack.mailer, version=2)  # this time SES takes it
+    mails = sent_mails()
+    assert len(mails) == 2  # the notice about v1, and v2 to the buyer
+    for mail in mails:
+        assert mail["Bcc"] is None and mail["Reply-To"] is None
+        assert "\n" not in mail["Subject"] and "\r" not in mail["Subject"]
+    [to_buyer] = _buyer_mails()
+    assert to_buyer["Subject"] == "Faktura 1001 Bcc: evil@example.com från Utställare AB"
+    [attachment] = [part.get_filename() for part in to_buyer.walk() if part.get_filename()]
+    assert attachment == "faktura-1001 Bcc: evil@example.com.pdf"
+    [notice] = _notices()
+    assert notice["Subject"] == "Invoice 1001 Bcc: evil@example.com to Köpare AB Reply-To: evil@example.com could not be delivered"

@@ -20,12 +20,13 @@ from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
+from invoice_bridge.dispatch.notify import FailureNotifier
 from invoice_bridge.fetch.sync import sync_integration
 from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.models.issuer import Address, Issuer
-from port_doubles import MemoryIssuers
+from port_doubles import MemoryIssuers, RecordingMailer
 from spiris_sandbox_flow import Seed, connect, seed
 
 from sandbox.spiris.jsonutil import dumps
@@ -254,7 +255,7 @@ def held_for_the_office(
     invoice_id = invoice_id_for("issuer-1", source_id)
     dispatch_url = boto3.client("sqs").create_queue(QueueName="dispatch")["QueueUrl"]
     render_invoice(invoice_id, 1, invoices=invoices, issuers=DynamoIssuers(TABLE), documents=S3DocumentStore(BUCKET),
-                   dispatch_queue=SqsWorkQueue(dispatch_url))
+                   dispatch_queue=SqsWorkQueue(dispatch_url), notifier=FailureNotifier(RecordingMailer()))
     status, shown = call_admin("GET", f"/invoices/{invoice_id}")
     assert status == 200 and (shown["status"], shown["status_reason"]) == ("held", "dated_before_activation")
     assert aws.drain(dispatch_url) == []  # never out by itself

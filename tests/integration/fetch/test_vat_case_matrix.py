@@ -25,6 +25,7 @@ from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
+from invoice_bridge.dispatch.notify import FailureNotifier
 from invoice_bridge.fetch.sync import sync_integration
 from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.integration import Integration, IntegrationStatus
@@ -33,6 +34,7 @@ from invoice_bridge.models.issuer import Issuer
 from invoice_bridge.render.pdf import format_amount
 from invoice_bridge.render.service import render_invoice
 from invoice_bridge.render.validation import validate_ubl
+from port_doubles import RecordingMailer
 from spiris_sandbox_flow import connect, seed
 
 from sandbox.spiris.jsonutil import dumps
@@ -85,7 +87,7 @@ class Matrix:
         for message in self.aws.drain(self.aws.render_queue_url):
             outcome = render_invoice(
                 message["invoice_id"], message["version"], invoices=self.invoices, issuers=DynamoIssuers(TABLE),
-                documents=self.documents, dispatch_queue=SqsWorkQueue(self.dispatch_queue),
+                documents=self.documents, dispatch_queue=SqsWorkQueue(self.dispatch_queue), notifier=FailureNotifier(RecordingMailer()),
                 source_loader=lambda invoice: self.spiris.customer_invoice(invoice.source_id))
             assert outcome.status == "rendered", (message, outcome.reasons)
             invoice = self.invoices.get(message["invoice_id"])

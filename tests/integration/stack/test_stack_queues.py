@@ -137,6 +137,30 @@ def test_a_handler_slower_than_the_visibility_timeout_gets_its_message_once(stac
     assert stack.handlers.concurrency("WorkerFunction") == LOCAL_CONCURRENCY
 
 
+def test_a_visibility_the_handler_set_is_kept(stack: LocalStack) -> None:
+    """A handler backs its failed record off (ChangeMessageVisibility: 60 s) and then works on for longer
+    than the queue's 1 s visibility: the drainer neither extends it back to 1 s meanwhile nor resets it
+    afterwards, so the record stays away (as in AWS) until it is due."""
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint_url, region_name=stack.aws_region)
+    sqs.send_message(QueueUrl=stack.aws.resources.queue_urls["WorkQueue"],
+                     MessageBody=json.dumps({"name": "later", "backoff_once": 60, "sleep": 1.5}))
+    deadline = time.monotonic() + 20
+    while "work#later|attempts" not in _items(stack, "work#later"):
+        assert time.monotonic() < deadline, "the message was never handled"
+        time.sleep(0.1)
+    away_until = time.monotonic() + 6  # > the worker's 4 s timeout and the queue's 1 s visibility
+    while time.monotonic() < away_until:
+        assert _items(stack, "work#later")["work#later|attempts"]["attempts"] == 1, "came back early"
+        time.sleep(0.2)
+    # Due now (as if 60 s had passed): it comes back and succeeds.
+    handle = _items(stack, "work#later")["work#later|attempts"]["receipt_handle"]
+    sqs.change_message_visibility(QueueUrl=stack.aws.resources.queue_urls["WorkQueue"], ReceiptHandle=handle,
+                                  VisibilityTimeout=0)
+    stack.drain_until_idle(timeout=30)
+    got = _items(stack, "work#later")
+    assert got["work#later|attempts"]["attempts"] == 2 and "work#later|done" in got
+
+
 def test_pollers_follow_the_templates_maximum_concurrency() -> None:
     functions = load_template(DEFAULT_TEMPLATE).functions
     assert functions["SyncIntegrationFunction"].sqs_events[0].maximum_concurrency == 5

@@ -17,7 +17,8 @@ from invoice_bridge.dispatch import (
 )
 from invoice_bridge.models.invoice import Invoice, Party, PostalAddress
 from invoice_bridge.models.issuer import Address, DispatchSettings, Issuer
-from invoice_bridge.ports import Mail, Receiver
+from invoice_bridge.ports import Receiver
+from port_doubles import RecordingMailer
 
 
 def _issuer(language: str = "sv", **dispatch: bool) -> Issuer:
@@ -98,17 +99,6 @@ def test_an_invoice_without_an_e_invoice_document_is_never_offered_as_one() -> N
     subject, text = render("failure", "sv", issuer=_issuer(), invoice=pdf_only,
                            failure=Failure(none.code, none.reason, causes=none.causes))
     assert "fakturan kan inte vara en e-faktura" in text and "brev skrivs ut från e-fakturadokumentet" in text
-
-
-class RecordingMailer:
-    """A Mailer that keeps what it was asked to send (the port, not SES)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Mail] = []
-
-    def send(self, mail: Mail) -> str:
-        self.sent.append(mail)
-        return f"m-{len(self.sent)}"
 
 
 @pytest.mark.parametrize(

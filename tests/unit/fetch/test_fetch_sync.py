@@ -219,6 +219,7 @@ def test_a_missing_source_pdf_is_an_event_not_a_lost_invoice(world: World) -> No
 def test_unchanged_content_is_nothing_new(world: World) -> None:
     a = world.spiris.add(source_invoice(1001))
     world.sync()
+    world.mark(a.Id, InvoiceStatus.RENDERED)
     world.spiris.modify(a.Id, PaymentDate=None)  # ModifiedUtc moves, content does not
     world.render.messages.clear()
 
@@ -226,6 +227,33 @@ def test_unchanged_content_is_nothing_new(world: World) -> None:
 
     assert result.unchanged == 1 and world.render.messages == []
     assert world.ours(a.Id).version == 1
+
+
+class CrashingRenderQueue(ListQueue):
+    """The Lambda dies after the import was stored, before the render message left."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = True
+
+    def send(self, message, deduplication_id=None) -> None:  # type: ignore[no-untyped-def]
+        if self.armed:
+            self.armed = False
+            raise RuntimeError("crashed before the render message was sent")
+        super().send(message, deduplication_id)
+
+
+def test_a_sync_retried_after_a_crash_before_the_hand_off_still_queues_the_render(world: World) -> None:
+    """Imported, then the sync died before the render message; before the queue retries the sync, the
+    source invoice is touched (ModifiedUtc moves, content does not). The retry must hand it on still."""
+    world.render = CrashingRenderQueue()
+    a = world.spiris.add(source_invoice(1001))
+    with pytest.raises(RuntimeError):
+        world.sync()
+    assert world.ours(a.Id).status == InvoiceStatus.QUEUED and world.render.messages == []
+    world.spiris.modify(a.Id, PaymentDate=None)
+    world.sync(NOW + timedelta(minutes=1))
+    assert world.render.messages == [{"invoice_id": world.ours(a.Id).id, "version": 1}]
 
 
 def test_changed_before_dispatch_is_a_new_version_rendered_again(world: World) -> None:

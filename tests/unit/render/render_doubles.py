@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent
@@ -27,6 +27,14 @@ class MemoryInvoices:
         if expected_updated_at is not None and (current is None or current.updated_at != expected_updated_at):
             raise ConflictError(invoice.id)
         self.items[invoice.id] = invoice
+
+    def transition(self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None) -> None:
+        current = self.items.get(invoice.id)
+        if current is None or current.version != invoice.version or current.status not in from_statuses:
+            raise ConflictError(invoice.id)
+        self.items[invoice.id] = invoice
+        if event is not None:
+            self.add_event(invoice.id, event)
 
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
         self.history.setdefault(invoice_id, []).append(event)

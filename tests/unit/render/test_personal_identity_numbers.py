@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from fetch_doubles import FakeSpiris, ListQueue, MemoryDecisions, MemoryIntegrations
 from fetch_doubles import MemoryInvoices as FetchInvoices
+from invoice_bridge.dispatch.notify import FailureNotifier
 from invoice_bridge.fetch.sync import sync_integration
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.spiris import Customer, CustomerInvoice
 from invoice_bridge.render.service import render_invoice
-from port_doubles import MemoryIssuers
+from port_doubles import MemoryIssuers, RecordingMailer
 from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from test_vat_mapping import OUR_ISSUER, mapped
 
@@ -48,7 +49,8 @@ def test_sync_and_render_never_log_it(capsys: pytest.CaptureFixture[str], caplog
 
     documents = MemoryDocuments()
     outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
-                             documents=documents, dispatch_queue=MemoryQueue())
+                             documents=documents, dispatch_queue=MemoryQueue(),
+                             notifier=FailureNotifier(RecordingMailer()))
 
     assert outcome.status == "held"  # first sync
     captured = capsys.readouterr()
@@ -64,6 +66,7 @@ def test_failure_reasons_never_quote_it(capsys: pytest.CaptureFixture[str], capl
 
     outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
                              documents=MemoryDocuments(), dispatch_queue=MemoryQueue(),
+                             notifier=FailureNotifier(RecordingMailer()),
                              source_loader=lambda _invoice: changed)
 
     assert outcome.status == "failed" and "tax_reduction: ours 5040.00, source 5000.00" in outcome.reasons

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
 import pytest
+from invoice_bridge.dispatch.notify import FailureNotifier
 from invoice_bridge.mapping import to_invoice
 from invoice_bridge.models.invoice import InvoiceStatus
+from invoice_bridge.observability import metrics
 from invoice_bridge.render.service import document_keys, render_invoice
-from port_doubles import MemoryIssuers
+from port_doubles import MemoryIssuers, RecordingMailer
 from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from render_fixtures import CUSTOMER, ISSUER, logo_png, simple_source
+
+MAILER = RecordingMailer()
 
 
 @pytest.fixture
@@ -18,13 +23,22 @@ def world():  # type: ignore[no-untyped-def]
     documents.put(f"{ISSUER.id}/logo", logo_png(), "image/png")
     invoice = to_invoice(simple_source(), CUSTOMER, issuer, "int-1", office=None)
     invoices.put(invoice)
+    MAILER.sent.clear()
     return invoice, invoices, issuers, documents, queue
+
+
+@pytest.fixture
+def clean_metrics() -> Iterator[None]:
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
 
 
 def _render(world, **kwargs):  # type: ignore[no-untyped-def]
     invoice, invoices, issuers, documents, queue = world
+    kwargs.setdefault("dispatch_queue", queue)
     return render_invoice(invoice.id, invoice.version, invoices=invoices, issuers=issuers, documents=documents,
-                          dispatch_queue=queue, **kwargs)
+                          notifier=FailureNotifier(MAILER), **kwargs)
 
 
 def test_render_stores_documents_updates_invoice_and_queues_dispatch(world) -> None:  # type: ignore[no-untyped-def]
@@ -39,8 +53,53 @@ def test_render_stores_documents_updates_invoice_and_queues_dispatch(world) -> N
     assert [e.status for e in invoices.events(invoice.id)] == ["rendered"]
     assert queue.messages == [({"invoice_id": invoice.id, "version": 1}, f"{invoice.id}:v1")]
 
-    again = _render(world)  # a redelivered message: nothing happens twice
-    assert again.status == "skipped" and len(queue.messages) == 1 and len(invoices.events(invoice.id)) == 1
+    again = _render(world)  # a redelivered message: nothing is rendered or recorded twice
+    assert again.status == "skipped" and len(invoices.events(invoice.id)) == 1
+    # ... but a version still `rendered` is handed on again (dispatch is idempotent per version)
+    assert queue.messages == [({"invoice_id": invoice.id, "version": 1}, f"{invoice.id}:v1")] * 2
+
+
+class CrashingQueue(MemoryQueue):
+    """The Lambda dies after render stored its result, before the dispatch message left."""
+
+    def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None:
+        raise RuntimeError("crashed before the dispatch message was sent")
+
+
+def test_a_render_retried_after_a_crash_before_the_hand_off_still_queues_dispatch(world) -> None:  # type: ignore[no-untyped-def]
+    invoice, invoices, _, _, queue = world
+    with pytest.raises(RuntimeError):
+        _render(world, dispatch_queue=CrashingQueue())
+    assert invoices.get(invoice.id).status == InvoiceStatus.RENDERED and queue.messages == []
+    _render(world)  # the queue redelivers the render message
+    assert queue.messages == [({"invoice_id": invoice.id, "version": 1}, f"{invoice.id}:v1")]
+
+
+def test_a_held_version_already_rendered_is_not_handed_on(world) -> None:  # type: ignore[no-untyped-def]
+    invoice, invoices, _, _, queue = world
+    invoices.put(invoice.model_copy(update={"hold": True}))
+    assert _render(world).status == "held"
+    assert _render(world).status == "skipped" and queue.messages == []
+
+
+def test_a_render_that_meets_a_cancellation_leaves_it_alone(world) -> None:  # type: ignore[no-untyped-def]
+    """The sync cancels the invoice (paid at the source) while it is being rendered: the render must not
+    write `rendered` over `cancelled`, nor hand it on."""
+    invoice, invoices, _, _, queue = world
+
+    class CancelledMeanwhile(MemoryDocuments):
+        def put(self, key: str, body: bytes, content_type: str) -> None:
+            super().put(key, body, content_type)
+            current = invoices.get(invoice.id)
+            if current.status == InvoiceStatus.QUEUED:
+                invoices.put(current.model_copy(update={"status": InvoiceStatus.CANCELLED}))
+
+    issuers = world[2]
+    documents = CancelledMeanwhile()
+    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=issuers, documents=documents,
+                             dispatch_queue=queue, notifier=FailureNotifier(MAILER))
+    assert outcome.status == "skipped"
+    assert invoices.get(invoice.id).status == InvoiceStatus.CANCELLED and queue.messages == []
 
 
 def test_held_invoice_is_rendered_but_not_dispatched(world) -> None:  # type: ignore[no-untyped-def]
@@ -54,11 +113,12 @@ def test_superseded_version_is_skipped(world) -> None:  # type: ignore[no-untype
     invoice, invoices, issuers, documents, queue = world
     invoices.put(invoice.model_copy(update={"version": 2}))
     outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=issuers, documents=documents,
-                             dispatch_queue=queue)
+                             dispatch_queue=queue, notifier=FailureNotifier(MAILER))
     assert outcome.status == "skipped" and documents.objects.keys() == {f"{ISSUER.id}/logo"}
 
 
-def test_rule_failure_fails_the_invoice_and_sends_nothing(world) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("clean_metrics")
+def test_rule_failure_fails_the_invoice_notifies_the_issuer_counts_and_sends_nothing(world) -> None:  # type: ignore[no-untyped-def]
     invoice, invoices, _, documents, queue = world
     bad_seller = invoice.seller.model_copy(update={"org_number": "5560123457", "endpoint_id": "5560123457"})
     invoices.put(invoice.model_copy(update={"seller": bad_seller}))
@@ -68,14 +128,21 @@ def test_rule_failure_fails_the_invoice_and_sends_nothing(world) -> None:  # typ
     assert stored.status == InvoiceStatus.FAILED and "SE-R-013" in (stored.status_reason or "")
     assert invoices.events(invoice.id)[-1].status == "failed"
     assert queue.messages == [] and list(documents.objects) == [f"{ISSUER.id}/logo"]
+    [notice] = MAILER.sent
+    assert notice.to == [ISSUER.notification_email] and invoice.number in notice.subject
+    assert "SE-R-013" in notice.text
+    assert sum(metrics.metric_set["RenderFailed"]["Value"]) == 1 and "TransferFailed" not in metrics.metric_set
+    assert _render(world).status == "skipped" and len(MAILER.sent) == 1  # a redelivery notifies no one again
 
 
-def test_fidelity_mismatch_fails_the_invoice(world) -> None:  # type: ignore[no-untyped-def]
+def test_fidelity_mismatch_fails_the_invoice_and_notifies(world) -> None:  # type: ignore[no-untyped-def]
     invoice, invoices, _, _, queue = world
     changed_source = simple_source().model_copy(update={"TotalAmountInvoiceCurrency": Decimal("13762.00")})
     outcome = _render(world, source_loader=lambda _invoice: changed_source)
     assert outcome.status == "failed" and outcome.reasons == ["gross_total: ours 13761.00, source 13762.00"]
     assert invoices.get(invoice.id).status == InvoiceStatus.FAILED and queue.messages == []
+    [notice] = MAILER.sent
+    assert "gross_total: ours 13761.00, source 13762.00" in notice.text
 
 
 def test_private_buyer_gets_a_pdf_and_no_einvoice(world) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +158,8 @@ def test_private_buyer_gets_a_pdf_and_no_einvoice(world) -> None:  # type: ignor
     b2c = to_invoice(src, private, issuers.get(ISSUER.id), "int-1", office=None)
     assert b2c.buyer.endpoint_id is None and b2c.buyer.org_number is None
     invoices.put(b2c)
-    outcome = render_invoice(b2c.id, 1, invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue)
+    outcome = render_invoice(b2c.id, 1, invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue,
+                             notifier=FailureNotifier(MAILER))
     pdf_key, xml_key = document_keys(b2c, 1)
     stored = invoices.get(b2c.id)
     assert outcome.status == "rendered" and outcome.einvoice_key is None
@@ -101,5 +169,9 @@ def test_private_buyer_gets_a_pdf_and_no_einvoice(world) -> None:  # type: ignor
         "v1: PDF rendered; no e-invoice: the buyer is a private person; e-invoices over Peppol go to companies")
     assert queue.messages == [({"invoice_id": b2c.id, "version": 1}, f"{b2c.id}:v1")]
 
-    again = render_invoice(b2c.id, 1, invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue)
-    assert again.status == "skipped" and len(queue.messages) == 1  # rendered once, without an e-invoice too
+    stored_objects = dict(documents.objects)
+    again = render_invoice(b2c.id, 1, invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue,
+                           notifier=FailureNotifier(MAILER))
+    # Rendered once, without an e-invoice too; still `rendered`, so it is handed on again (dispatch is idempotent).
+    assert again.status == "skipped" and "already rendered" in again.reasons
+    assert documents.objects == stored_objects and len(queue.messages) == 2

@@ -8,12 +8,13 @@ import xml.etree.ElementTree as ET
 from decimal import Decimal
 
 import pytest
+from invoice_bridge.dispatch.notify import FailureNotifier
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.render.pdf import render_pdf
 from invoice_bridge.render.service import render_invoice
 from invoice_bridge.render.ubl import build_ubl, einvoice_obstacle
 from invoice_bridge.render.validation import validate_ubl
-from port_doubles import MemoryIssuers
+from port_doubles import MemoryIssuers, RecordingMailer
 from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from test_vat_mapping import OUR_ISSUER, mapped
 
@@ -139,7 +140,7 @@ def _render(world, invoice):  # type: ignore[no-untyped-def]
     invoices, issuers, documents, queue = world
     invoices.put(invoice)
     return render_invoice(invoice.id, invoice.version, invoices=invoices, issuers=issuers, documents=documents,
-                          dispatch_queue=queue)
+                          dispatch_queue=queue, notifier=FailureNotifier(RecordingMailer()))
 
 
 def test_reverse_charge_without_the_buyers_vat_number_is_parked_with_the_reason(render_world) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,14 @@ def client(service: str) -> Any:
 
 
 @cache
+def single_attempt_client(service: str, read_timeout: float = 30.0) -> Any:
+    """A client that makes each call exactly once: for calls that are not idempotent (SES SendEmail),
+    where an SDK retry after a lost answer would repeat the effect. The caller decides what a failure means."""
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=read_timeout)
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+@cache
 def resource(service: str) -> Any:
     return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
 
@@ -32,5 +40,6 @@ def table(name: str) -> Any:
 def reset_clients() -> None:
     """Forget cached clients (tests switch between moto backends)."""
     client.cache_clear()
+    single_attempt_client.cache_clear()
     resource.cache_clear()
     table.cache_clear()

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from ..models.delivery import Delivery
-from ..ports import ConflictError
 from .aws import table
+from .dynamo_conditional import put_if
 
 # Complaints can come weeks after the e-mail; the lookup is cleaned up by TTL well after that.
 _MESSAGE_LOOKUP_TTL = timedelta(days=180)
@@ -74,22 +74,9 @@ class DynamoDeliveryLedger:
             "ExpressionAttributeValues": names,
         }
         lookup = self._message_lookup(delivery)
-        try:
-            if lookup is None:
-                self._table.put_item(**{k: v for k, v in put.items() if k != "TableName"})
-            else:  # the record and its message lookup together, or neither
-                self._table.meta.client.transact_write_items(
-                    TransactItems=[{"Put": put}, {"Put": {"TableName": self._table_name, "Item": lookup}}]
-                )
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code == "ConditionalCheckFailedException" or (
-                code == "TransactionCanceledException" and "ConditionalCheckFailed" in str(exc)
-            ):
-                raise ConflictError(
-                    f"delivery {delivery.invoice_id} v{delivery.version} is not in {list(from_states)}"
-                ) from None
-            raise
+        # The record and its message lookup together, or neither.
+        put_if(put, also=[lookup] if lookup is not None else [],
+               conflict=f"delivery {delivery.invoice_id} v{delivery.version} is not in {list(from_states)}")
 
     def _message_lookup(self, delivery: Delivery) -> dict[str, object] | None:
         """The `SESMSG#` item for an e-mail delivery that has just been recorded as sent."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -14,6 +15,7 @@ from botocore.exceptions import ClientError
 from ..models.invoice import Invoice, InvoiceEvent
 from ..ports import ConflictError, NotFound
 from .aws import table
+from .dynamo_conditional import put_if
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -53,6 +55,8 @@ class DynamoInvoiceRepository:
             "GSI2SK": f"{invoice.updated_at.isoformat()}#{invoice.id}",
             "issuer_id": invoice.issuer_id,
             "status": invoice.status.value,
+            # Top level so that status moves can be conditional on it (`transition`).
+            "version": invoice.version,
             "updated_at": invoice.updated_at.isoformat(),
             # The whole model as JSON: Decimal travels as strings, never as float.
             "data": invoice.model_dump_json(),
@@ -122,14 +126,55 @@ class DynamoInvoiceRepository:
         if expected_updated_at is None:
             self._put_link(invoice)
 
+    def transition(
+        self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
+    ) -> None:
+        """Write `invoice` only if the stored invoice is still at `invoice.version` and in one of
+        `from_statuses`; with `event`, both in one transaction (the history never shows a move that lost).
+        Raises ConflictError otherwise: a newer version, a cancellation or another move got there first
+        and is left as it is."""
+        if not from_statuses:
+            raise ValueError("from_statuses must not be empty")
+        statuses = {f":s{i}": str(status) for i, status in enumerate(from_statuses)}
+        put = {
+            "TableName": self._table_name,
+            "Item": self._item(invoice),
+            # An item written before `version` was a top-level attribute passes on its status alone.
+            "ConditionExpression": (
+                f"(#version = :version OR attribute_not_exists(#version)) AND #status IN ({', '.join(statuses)})"
+            ),
+            "ExpressionAttributeNames": {"#version": "version", "#status": "status"},
+            "ExpressionAttributeValues": {":version": invoice.version, **statuses},
+        }
+        events = [self._event_item(invoice.id, event)] if event is not None else []
+        put_if(put, also=events,
+               conflict=f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}")
+
+    def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:
+        """Up to `limit` invoices in `status` whose last write is older than `before`, oldest first: a
+        range query on GSI2 (`STATUS#{status}` / `{updated_at}#{id}`), never a scan."""
+        condition = Key("GSI2PK").eq(f"STATUS#{status}") & Key("GSI2SK").lt(before.astimezone(UTC).isoformat())
+        kwargs: dict[str, Any] = {"IndexName": "GSI2", "KeyConditionExpression": condition, "Limit": limit}
+        found: list[Invoice] = []
+        while len(found) < limit:
+            page = self._table.query(**kwargs)
+            found.extend(Invoice.model_validate_json(item["data"]) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs["Limit"] = limit - len(found)
+        return found[:limit]
+
+    @staticmethod
+    def _event_item(invoice_id: str, event: InvoiceEvent) -> dict[str, Any]:
+        return {
+            "PK": f"INVOICE#{invoice_id}",
+            "SK": f"EVENT#{event.at.isoformat()}#{uuid.uuid4().hex[:8]}",
+            "data": event.model_dump_json(),
+        }
+
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
-        self._table.put_item(
-            Item={
-                "PK": f"INVOICE#{invoice_id}",
-                "SK": f"EVENT#{event.at.isoformat()}#{uuid.uuid4().hex[:8]}",
-                "data": event.model_dump_json(),
-            }
-        )
+        self._table.put_item(Item=self._event_item(invoice_id, event))
 
     def events(self, invoice_id: str) -> list[InvoiceEvent]:
         items: list[dict[str, Any]] = []

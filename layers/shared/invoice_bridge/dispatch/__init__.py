@@ -1,6 +1,14 @@
 """Dispatch: channel policy, exactly-once delivery, status tracking, failure notices, the dispatch report."""
 
-from .errors import MailNotSent, OperatorError, OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
+from .errors import (
+    MailNotSent,
+    MailOutcomeUnknown,
+    MailRejected,
+    OperatorError,
+    OperatorOutcomeUnknown,
+    OperatorRejected,
+    OperatorUnavailable,
+)
 from .notify import Failure, FailureNotifier, buyer_mail, render
 from .policy import (
     NoChannel,
@@ -11,7 +19,7 @@ from .policy import (
     find_receiver,
 )
 from .report import COLUMNS, ReportRow, dispatch_report, period_bounds, to_csv
-from .service import DispatchInProgress, dispatch_invoice, idempotency_id
+from .service import DispatchInProgress, dispatch_invoice, fail_delivery, idempotency_id, move_invoice
 from .track import track_deliveries
 
 __all__ = [
@@ -20,6 +28,8 @@ __all__ = [
     "Failure",
     "FailureNotifier",
     "MailNotSent",
+    "MailOutcomeUnknown",
+    "MailRejected",
     "NoChannel",
     "OperatorError",
     "OperatorOutcomeUnknown",
@@ -33,8 +43,10 @@ __all__ = [
     "deliverability_problems",
     "dispatch_invoice",
     "dispatch_report",
+    "fail_delivery",
     "find_receiver",
     "idempotency_id",
+    "move_invoice",
     "period_bounds",
     "render",
     "to_csv",

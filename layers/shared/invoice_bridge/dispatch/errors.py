@@ -26,4 +26,20 @@ class OperatorRejected(OperatorError):
 
 
 class MailNotSent(Exception):
-    """The mail service refused the message before accepting it: it was certainly not sent."""
+    """The mail service refused the message before accepting it: it was certainly not sent, and may be
+    sent again later (throttling, a paused account, a setting of ours)."""
+
+    def __init__(self, reason: str, retry_after_seconds: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
+class MailRejected(MailNotSent):
+    """Refused for the message itself (the address is malformed or refused, the content is refused):
+    certainly not sent, and sending it again would be refused again. Final."""
+
+
+class MailOutcomeUnknown(Exception):
+    """No definite answer (a timeout, a dropped connection, a server error): the mail may have gone out.
+    Never sent again automatically (at most once)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +22,22 @@ TEMPLATES = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+# Line breaks and other control characters (from invoice data: a name, a number) as one space.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(value: object) -> str:
+    """`value` as text safe on one line (a subject, a file name): a newline can never end a header."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
+TEMPLATES.filters["one_line"] = one_line
 
 
 @dataclass(frozen=True)
 class Failure:
     """What failed and why. `code`: no_channel, rejected, delivery_failed, email_bounced, email_complaint,
-    outcome_unknown."""
+    email_rejected, outcome_unknown, documents_missing, render_failed, stuck."""
 
     code: str
     reason: str  # English detail (also shown as-is when no translated causes exist)
@@ -45,19 +56,24 @@ class FailureNotifier:
     def __init__(self, mailer: Mailer):
         self._mailer = mailer
 
-    def notify(self, issuer: Issuer, invoice: Invoice, failure: Failure) -> str:
+    def notify(self, issuer: Issuer, invoice: Invoice, failure: Failure, *, transfer: bool = True) -> str:
+        """Mail the issuer; a failed transfer (not a failure before it, `transfer=False`, which its
+        caller counts itself) counts in TransferFailed."""
         subject, text = render("failure", issuer.language, issuer=issuer, invoice=invoice, failure=failure)
         message_id = self._mailer.send(Mail(to=[str(issuer.notification_email)], subject=subject, text=text))
-        metrics.add_metric(name="TransferFailed", unit=MetricUnit.Count, value=1)
+        if transfer:
+            metrics.add_metric(name="TransferFailed", unit=MetricUnit.Count, value=1)
         logger.info("failure notified", extra={"invoice_id": invoice.id, "code": failure.code})
         return message_id
 
 
-def buyer_mail(issuer: Issuer, invoice: Invoice, pdf: bytes) -> Mail:
-    """The e-mail that carries the invoice PDF to the buyer, in the invoice's language."""
-    if invoice.buyer.email is None:
+def buyer_mail(issuer: Issuer, invoice: Invoice, pdf: bytes, to: str | None = None) -> Mail:
+    """The e-mail that carries the invoice PDF to the buyer (`to`: the delivery's recipient, by default
+    the buyer's address), in the invoice's language."""
+    address = to or invoice.buyer.email
+    if not address:
         raise ValueError("the buyer has no e-mail address")
     subject, text = render("invoice", invoice.language, issuer=issuer, invoice=invoice)
     kind = "faktura" if invoice.language == "sv" else "invoice"
-    attachment = Attachment(f"{kind}-{invoice.number}.pdf", "application/pdf", pdf)
-    return Mail(to=[invoice.buyer.email], subject=subject, text=text, attachments=(attachment,))
+    attachment = Attachment(one_line(f"{kind}-{invoice.number}.pdf"), "application/pdf", pdf)
+    return Mail(to=[address], subject=subject, text=text, attachments=(attachment,))

@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ..identifiers import InvalidIdentifier, normalize_email_address
 from ..models.invoice import Channel, Invoice, Party
 from ..models.issuer import Issuer
 from ..ports import Operator, Receiver
@@ -37,8 +38,9 @@ def choose_channel(
     has_einvoice = invoice.einvoice_key is not None
     if receiver is not None and operator_available and has_einvoice:
         return Route("einvoice", receiver.eia)
-    if buyer.email and issuer.dispatch.email_fallback:
-        return Route("email", buyer.email)
+    email = usable_email(buyer.email)
+    if email and issuer.dispatch.email_fallback:
+        return Route("email", email)
     # The operator prints the PDF carried inside the e-invoice document, so a letter needs one (for now).
     if issuer.dispatch.print_fallback and operator_available and _has_postal_address(buyer) and has_einvoice:
         return Route("print", buyer.name)
@@ -47,6 +49,8 @@ def choose_channel(
         causes[0] = "not_an_einvoice"
     if not buyer.email:
         causes.append("no_email")
+    elif email is None:
+        causes.append("invalid_email")
     elif not issuer.dispatch.email_fallback:
         causes.append("email_fallback_off")
     if not issuer.dispatch.print_fallback:
@@ -64,6 +68,7 @@ CAUSES_EN = {
     "not_reachable": "the buyer cannot receive e-invoices",
     "no_operator": "no e-invoice operator is set up",
     "no_email": "the buyer has no e-mail address",
+    "invalid_email": "the buyer's e-mail address is not a valid address",
     "email_fallback_off": "e-mail fallback is turned off",
     "print_fallback_off": "print fallback is turned off",
     "print_needs_operator": "printing needs an e-invoice operator",
@@ -71,6 +76,17 @@ CAUSES_EN = {
     "not_an_einvoice": "the invoice cannot be an e-invoice (a private person, or a buyer without an electronic address)",
     "print_needs_einvoice": "letters are printed from the e-invoice document, which this invoice cannot have",
 }
+
+
+def usable_email(address: str | None) -> str | None:
+    """The buyer's address as we would send to it, or None when there is none or it is not one valid
+    address (checked before anything is sent; SES would refuse it, or worse, read it as two)."""
+    if not address:
+        return None
+    try:
+        return normalize_email_address(address)
+    except InvalidIdentifier:
+        return None
 
 
 def _has_postal_address(buyer: Party) -> bool:

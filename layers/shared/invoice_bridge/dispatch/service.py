@@ -1,19 +1,30 @@
 """Exactly-once dispatch of one invoice version (reference/reliability.md §2).
 
-The delivery record in the ledger is the state machine: queued → sending → sent → delivered | failed.
-Every move is a conditional write, and the *intent* (`sending`, with the operator idempotency id) is
-written before the outside call. A message redelivered at any point therefore finds the record and:
+Two records move, each only by conditional writes:
+- the invoice, for its current version: rendered → sending → sent → delivered | failed. Every move is
+  conditional on the version and on the statuses it may come from (`InvoiceRepository.transition`), so a
+  move that meets a newer version or a cancellation stops and leaves that state alone. The move to
+  `sending` is the *claim*: the sync neither cancels nor replaces a `sending` invoice, so once claimed
+  the version cannot change under the send.
+- the delivery record in the ledger, one per version: queued → sending → sent → delivered | failed. The
+  *intent* (`sending`, with the operator idempotency id) is written after the claim, before the call.
 
-- `queued`: nothing was sent; move to `sending` and send.
+A message redelivered at any point finds the records and:
+- no delivery yet: dispatches only an invoice that is `rendered` at this version and whose documents of
+  this version exist; chooses the channel and records the delivery `queued`.
+- `queued`: nothing was sent; checks the documents, claims the invoice, writes the intent, sends.
 - `sending` (operator channel): the outcome of an earlier call is unknown; ask the operator by our
   idempotency id first. Found → record `sent`. Not found → send again with the SAME id, which the
   operator also deduplicates, so even a lost `find` answer cannot produce a second invoice.
 - `sending` (e-mail): SES has no idempotency key and no lookup, so an e-mail whose outcome is unknown is
-  never re-sent automatically (at most once). Residual window: a crash after SES accepted the mail but
-  before `sent` was recorded ends `failed` with code `outcome_unknown`, and the issuer is asked to check
-  with the buyer before retrying. A refusal by SES (`MailNotSent`) is certain, so it goes back to `queued`.
+  never sent again (at most once): it ends `failed` with code `outcome_unknown`, and the issuer is asked
+  to check with the buyer. Only a definite refusal (`MailNotSent`) gives the intent back to `queued`; a
+  refusal of the address itself (`MailRejected`) is final.
 - `sent`, `delivered`, `failed`: already done; only the invoice status is brought in line (a crash after
   the ledger write but before the invoice update is repaired here), and nothing is sent.
+
+The documents sent are always those of the delivery's version (`document_keys`), read from the invoice
+copy this run verified to be that version.
 
 Failure notifications are sent *before* the conditional move to `failed`, so a crash gives at worst a
 repeated notification, never a silent failure.
@@ -22,14 +33,14 @@ repeated notification, never a silent failure.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..models.common import utcnow
 from ..models.delivery import Delivery, DeliveryState
-from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
+from ..models.invoice import Channel, Invoice, InvoiceEvent, InvoiceStatus, document_keys
 from ..models.issuer import Issuer
 from ..observability import logger, metrics
 from ..ports import (
@@ -39,28 +50,38 @@ from ..ports import (
     InvoiceRepository,
     IssuerRepository,
     Mailer,
+    NotFound,
     Operator,
-    OperatorDocument,
 )
-from .errors import MailNotSent, OperatorRejected
+from .errors import MailNotSent, MailOutcomeUnknown, MailRejected, OperatorRejected
 from .notify import Failure, FailureNotifier, buyer_mail
 from .policy import NoChannel, choose_channel, find_receiver
 
 # Fixed namespace: the idempotency id of (invoice, version) is the same in every process, forever.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4d43-9a52-3b8e2f7c1a10")
 
-_STATUS_OF_STATE = {
-    DeliveryState.QUEUED: InvoiceStatus.QUEUED,
-    DeliveryState.SENDING: InvoiceStatus.SENDING,
+_R, _SG, _ST, _D = InvoiceStatus.RENDERED, InvoiceStatus.SENDING, InvoiceStatus.SENT, InvoiceStatus.DELIVERED
+# The statuses of the same version an invoice may move to each dispatch status from. Anything else
+# (queued or held: not rendered or not released; cancelled; a newer version) is never written over.
+MOVES_TO: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
+    InvoiceStatus.SENDING: frozenset({_R, _SG}),
+    InvoiceStatus.SENT: frozenset({_R, _SG}),
+    InvoiceStatus.DELIVERED: frozenset({_R, _SG, _ST}),
+    InvoiceStatus.FAILED: frozenset({_R, _SG, _ST, _D}),  # a complaint can follow a delivery
+}
+_STATUS_OF_DONE = {
     DeliveryState.SENT: InvoiceStatus.SENT,
     DeliveryState.DELIVERED: InvoiceStatus.DELIVERED,
     DeliveryState.FAILED: InvoiceStatus.FAILED,
 }
-_DONE = {DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.FAILED}
 
 
 class DispatchInProgress(Exception):
     """Another worker moved the delivery first; the message is retried and reconciles then."""
+
+
+class _DocumentsMissing(Exception):
+    """The documents of the version to send are not in the store."""
 
 
 def idempotency_id(invoice_id: str, version: int) -> str:
@@ -81,240 +102,308 @@ def dispatch_invoice(
     now: Callable[[], datetime] = utcnow,
 ) -> Delivery | None:
     """Deliver invoice `invoice_id` at `version` at most once. Returns the delivery record, or None when
-    the message is stale (a newer version exists), the invoice is held/cancelled, or no channel exists.
+    there is nothing to do now: the message is stale (a newer version exists), the invoice is not
+    `rendered` (not yet rendered, held, cancelled, failed), no channel exists, or it moved on meanwhile.
 
     Raises on anything retryable (operator unavailable or outcome unknown, mail not sent, a lost race);
     the queue then redelivers the message and this function continues from the recorded state.
     """
     notifier = notifier or FailureNotifier(mailer)
+    run = _Dispatch(invoices, issuers, ledger, documents, operator_for, mailer, notifier, now)
     invoice = invoices.get(invoice_id)
     if invoice.version != version:
         logger.info("stale dispatch message", extra={"invoice_id": invoice_id, "version": version})
         return None
-    issuer: Issuer | None = None
     delivery = ledger.get(invoice_id, version)
     if delivery is None:
-        if invoice.status in {InvoiceStatus.HELD, InvoiceStatus.CANCELLED, InvoiceStatus.FAILED}:
-            # Held invoices go out when released (a new message); a failed one is retried explicitly.
-            logger.info("not dispatching", extra={"invoice_id": invoice_id, "status": invoice.status.value})
+        delivery = run.start(invoice)
+        if delivery is None:
             return None
-        issuer = issuers.get(invoice.issuer_id)
-        operator = operator_for(issuer)
+    return run.advance(delivery, invoice)
+
+
+class _Dispatch:
+    """One run of one dispatch message: the adapters, and what this run has read (issuer, documents)."""
+
+    def __init__(
+        self,
+        invoices: InvoiceRepository,
+        issuers: IssuerRepository,
+        ledger: DeliveryLedger,
+        documents: DocumentStore,
+        operator_for: Callable[[Issuer], Operator | None],
+        mailer: Mailer,
+        notifier: FailureNotifier,
+        now: Callable[[], datetime],
+    ):
+        self.invoices, self.issuers, self.ledger, self.documents = invoices, issuers, ledger, documents
+        self.operator_for, self.mailer, self.notifier, self.now = operator_for, mailer, notifier, now
+        self._issuer: Issuer | None = None
+        self._read: dict[str, bytes] = {}
+
+    def issuer(self, invoice: Invoice) -> Issuer:
+        if self._issuer is None:
+            self._issuer = self.issuers.get(invoice.issuer_id)
+        return self._issuer
+
+    def document(self, invoice: Invoice, version: int, channel: Channel) -> bytes:
+        """The document this channel sends, of this version: the PDF by e-mail, the e-invoice otherwise."""
+        pdf_key, xml_key = document_keys(invoice, version)
+        key = pdf_key if channel == "email" else xml_key
+        if key not in self._read:
+            try:
+                self._read[key] = self.documents.get(key)
+            except NotFound:
+                raise _DocumentsMissing(key) from None
+        return self._read[key]
+
+    # --- before a delivery exists --------------------------------------------------------------
+
+    def start(self, invoice: Invoice) -> Delivery | None:
+        """Choose the channel and record the delivery `queued`; None when there is nothing to send now."""
+        if invoice.status != InvoiceStatus.RENDERED:
+            # Queued: render hands on when done. Held: released by a new message. Failed: retried explicitly.
+            logger.info("not dispatching", extra={"invoice_id": invoice.id, "status": invoice.status.value})
+            return None
+        issuer = self.issuer(invoice)
+        operator = self.operator_for(issuer)
         receiver = find_receiver(operator, issuer.id, invoice.buyer) if operator is not None else None
         route = choose_channel(issuer, invoice, receiver, operator_available=operator is not None)
         if isinstance(route, NoChannel):
-            failure = Failure(route.code, route.reason, causes=route.causes)
-            notifier.notify(issuer, invoice, failure)
-            _set_status(invoices, invoice, InvoiceStatus.FAILED, route.reason)
+            self._fail_undelivered(invoice, Failure(route.code, route.reason, causes=route.causes))
+            return None
+        try:
+            self.document(invoice, invoice.version, route.channel)
+        except _DocumentsMissing as exc:
+            self._fail_undelivered(invoice, _documents_missing(exc, route.channel))
             return None
         fresh = Delivery(
-            invoice_id=invoice_id,
-            version=version,
+            invoice_id=invoice.id,
+            version=invoice.version,
             channel=route.channel,
             recipient=route.recipient,
-            operator_idempotency_id=idempotency_id(invoice_id, version),
-            updated_at=now(),
+            operator_idempotency_id=idempotency_id(invoice.id, invoice.version),
+            updated_at=self.now(),
         )
-        if ledger.create(fresh):
-            delivery = fresh  # exactly what the ledger now holds: no need to read it back
-        else:
-            logger.info("delivery already created by another run", extra={"invoice_id": invoice_id})
-            delivery = ledger.get(invoice_id, version)
-            assert delivery is not None  # created by the run that beat us
-    return _advance(
-        delivery, invoice, invoices, issuers, ledger, documents, operator_for, mailer, notifier, now, issuer
-    )
+        if self.ledger.create(fresh):
+            return fresh  # exactly what the ledger now holds: no need to read it back
+        logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
+        return self.ledger.get(invoice.id, invoice.version)
 
+    def _fail_undelivered(self, invoice: Invoice, failure: Failure) -> None:
+        self.notifier.notify(self.issuer(invoice), invoice, failure)  # before the move, as everywhere
+        move_invoice(self.invoices, invoice, InvoiceStatus.FAILED, failure.reason)
 
-def _advance(
-    delivery: Delivery,
-    invoice: Invoice,
-    invoices: InvoiceRepository,
-    issuers: IssuerRepository,
-    ledger: DeliveryLedger,
-    documents: DocumentStore,
-    operator_for: Callable[[Issuer], Operator | None],
-    mailer: Mailer,
-    notifier: FailureNotifier,
-    now: Callable[[], datetime],
-    issuer: Issuer | None = None,
-) -> Delivery:
-    if delivery.state in _DONE:
-        _sync_invoice(invoices, invoice, delivery)
-        return delivery
+    # --- the delivery's state machine ------------------------------------------------------------
 
-    if issuer is None:  # not read yet in this run
-        issuer = issuers.get(invoice.issuer_id)
-    operator = operator_for(issuer) if delivery.channel != "email" else None
+    def advance(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
+        if delivery.state in _STATUS_OF_DONE:
+            sync_invoice_status(self.invoices, invoice, delivery)
+            return delivery
+        if delivery.state == DeliveryState.QUEUED:
+            return self._claim_and_send(delivery, invoice)
+        return self._reconcile(delivery, invoice)
 
-    if delivery.state == DeliveryState.SENDING:
-        if delivery.channel == "email":
-            failure = Failure("outcome_unknown", "the e-mail service did not confirm the e-mail", "email")
-            return _fail(
-                delivery, invoice, issuer, failure, invoices, ledger, notifier, now, [DeliveryState.SENDING]
-            )
-        assert operator is not None, "an operator channel needs the issuer's operator"
-        found = operator.find(delivery.operator_idempotency_id)
-        if found is not None:
-            logger.info("reconciled: the operator has the invoice", extra={"invoice_id": invoice.id})
-            return _record_sent(delivery, invoice, found.operator_invoice_id, invoices, ledger, now)
-        logger.info("reconciled: not at the operator, sending again", extra={"invoice_id": invoice.id})
-        delivery = delivery.model_copy(update={"attempts": delivery.attempts + 1, "updated_at": now()})
-        ledger.transition(delivery, [DeliveryState.SENDING])
-    else:  # queued: write the intent before anything leaves
-        delivery = delivery.model_copy(
+    def _claim_and_send(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
+        try:
+            self.document(invoice, delivery.version, delivery.channel)
+        except _DocumentsMissing as exc:
+            missing = _documents_missing(exc, delivery.channel)
+            return self._fail(delivery, invoice, missing, [DeliveryState.QUEUED])
+        detail = f"sending by {delivery.channel}"
+        claimed = move_invoice(
+            self.invoices, invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel
+        )
+        if claimed is None:
+            logger.info("invoice moved on before sending; nothing sent", extra={"invoice_id": invoice.id})
+            return None
+        intent = delivery.model_copy(
             update={
                 "state": DeliveryState.SENDING,
                 "attempts": delivery.attempts + 1,
-                "sending_at": now(),
-                "updated_at": now(),
+                "sending_at": self.now(),
+                "updated_at": self.now(),
             }
         )
         try:
-            ledger.transition(delivery, [DeliveryState.QUEUED])
+            self.ledger.transition(intent, [DeliveryState.QUEUED])
         except ConflictError:
-            raise DispatchInProgress(f"delivery of {invoice.id} v{invoice.version} moved meanwhile") from None
-        invoice = _set_status(invoices, invoice, InvoiceStatus.SENDING, f"sending by {delivery.channel}")
+            raise DispatchInProgress(
+                f"delivery of {invoice.id} v{delivery.version} moved meanwhile"
+            ) from None
+        return self._send(intent, claimed)
 
-    if delivery.channel == "email":
-        return _send_email(delivery, invoice, issuer, invoices, ledger, documents, mailer, now)
+    def _reconcile(self, delivery: Delivery, invoice: Invoice) -> Delivery:
+        """The intent is recorded and the outcome of the call unknown (a crash, a timeout)."""
+        if delivery.channel == "email":
+            failure = Failure("outcome_unknown", "the e-mail service did not confirm the e-mail", "email")
+            return self._fail(delivery, invoice, failure, [DeliveryState.SENDING])
+        operator = self._operator(invoice)
+        found = operator.find(delivery.operator_idempotency_id)
+        if found is not None:
+            logger.info("reconciled: the operator has the invoice", extra={"invoice_id": invoice.id})
+            return self._record_sent(delivery, invoice, found.operator_invoice_id)
+        logger.info("reconciled: not at the operator, sending again", extra={"invoice_id": invoice.id})
+        again = delivery.model_copy(update={"attempts": delivery.attempts + 1, "updated_at": self.now()})
+        self.ledger.transition(again, [DeliveryState.SENDING])
+        return self._send(again, invoice)
 
-    assert operator is not None
-    ubl = documents.get(_required(invoice.einvoice_key, "einvoice_key"))
-    try:
-        if delivery.channel == "einvoice":
-            document = operator.send_einvoice(
-                ubl, delivery.operator_idempotency_id, _required(delivery.recipient, "eia")
+    def _operator(self, invoice: Invoice) -> Operator:
+        operator = self.operator_for(self.issuer(invoice))
+        if operator is None:
+            raise RuntimeError(
+                f"invoice {invoice.id}: an operator channel needs the issuer's operator account"
             )
-        else:
-            document = operator.send_print(ubl, delivery.operator_idempotency_id)
-    except OperatorRejected as exc:
-        failure = Failure("rejected", exc.message, delivery.channel)
-        return _fail(
-            delivery, invoice, issuer, failure, invoices, ledger, notifier, now, [DeliveryState.SENDING]
+        return operator
+
+    # --- the outside call ----------------------------------------------------------------------
+
+    def _send(self, delivery: Delivery, invoice: Invoice) -> Delivery:
+        try:
+            document = self.document(invoice, delivery.version, delivery.channel)
+        except _DocumentsMissing as exc:
+            missing = _documents_missing(exc, delivery.channel)
+            return self._fail(delivery, invoice, missing, [DeliveryState.SENDING])
+        if delivery.channel == "email":
+            return self._send_email(delivery, invoice, document)
+        operator = self._operator(invoice)
+        try:
+            if delivery.channel == "einvoice":
+                recipient = delivery.recipient or ""
+                sent = operator.send_einvoice(document, delivery.operator_idempotency_id, recipient)
+            else:
+                sent = operator.send_print(document, delivery.operator_idempotency_id)
+        except OperatorRejected as exc:
+            failure = Failure("rejected", exc.message, delivery.channel)
+            return self._fail(delivery, invoice, failure, [DeliveryState.SENDING])
+        # OperatorOutcomeUnknown / OperatorUnavailable propagate: the record stays `sending`, the message is
+        # retried and reconciled by idempotency id.
+        return self._record_sent(delivery, invoice, sent.operator_invoice_id)
+
+    def _send_email(self, delivery: Delivery, invoice: Invoice, pdf: bytes) -> Delivery:
+        mail = buyer_mail(self.issuer(invoice), invoice, pdf, to=delivery.recipient or "")
+        try:
+            message_id = self.mailer.send(mail)
+        except MailRejected as exc:  # the address or the message itself: final, never retried
+            failure = Failure("email_rejected", exc.reason, "email")
+            return self._fail(delivery, invoice, failure, [DeliveryState.SENDING])
+        except MailNotSent as exc:  # certainly not sent, may be later: give the intent back, retry
+            back = delivery.model_copy(
+                update={"state": DeliveryState.QUEUED, "message": exc.reason, "updated_at": self.now()}
+            )
+            self.ledger.transition(back, [DeliveryState.SENDING])
+            raise
+        except MailOutcomeUnknown:  # may have gone out: never again
+            failure = Failure("outcome_unknown", "the e-mail service did not confirm the e-mail", "email")
+            return self._fail(delivery, invoice, failure, [DeliveryState.SENDING])
+        return self._record_sent(delivery, invoice, message_id)
+
+    # --- outcomes ------------------------------------------------------------------------------
+
+    def _record_sent(self, delivery: Delivery, invoice: Invoice, provider_id: str) -> Delivery:
+        sent = delivery.model_copy(
+            update={
+                "state": DeliveryState.SENT,
+                "operator_invoice_id": provider_id,
+                "sent_at": self.now(),
+                "updated_at": self.now(),
+                "message": None,
+            }
         )
-    # OperatorOutcomeUnknown / OperatorUnavailable propagate: the record stays `sending`, the message is
-    # retried and reconciled by idempotency id.
-    return _record_sent(delivery, invoice, document.operator_invoice_id, invoices, ledger, now, document)
+        self.ledger.transition(sent, [DeliveryState.SENDING])
+        metrics.add_metric(name="InvoicesSent", unit=MetricUnit.Count, value=1)
+        sync_invoice_status(self.invoices, invoice, sent)
+        return sent
 
-
-def _send_email(
-    delivery: Delivery,
-    invoice: Invoice,
-    issuer: Issuer,
-    invoices: InvoiceRepository,
-    ledger: DeliveryLedger,
-    documents: DocumentStore,
-    mailer: Mailer,
-    now: Callable[[], datetime],
-) -> Delivery:
-    pdf = documents.get(_required(invoice.pdf_key, "pdf_key"))
-    try:
-        message_id = mailer.send(buyer_mail(issuer, invoice, pdf))
-    except MailNotSent as exc:
-        # Certainly not sent: give the intent back so the retry sends.
-        back = delivery.model_copy(
-            update={"state": DeliveryState.QUEUED, "message": str(exc), "updated_at": now()}
+    def _fail(
+        self, delivery: Delivery, invoice: Invoice, failure: Failure, from_states: list[DeliveryState]
+    ) -> Delivery:
+        return fail_delivery(
+            delivery,
+            invoice,
+            self.issuer(invoice),
+            failure,
+            invoices=self.invoices,
+            ledger=self.ledger,
+            notifier=self.notifier,
+            now=self.now,
+            from_states=from_states,
         )
-        ledger.transition(back, [DeliveryState.SENDING])
-        raise
-    return _record_sent(delivery, invoice, message_id, invoices, ledger, now)
 
 
-def _record_sent(
-    delivery: Delivery,
-    invoice: Invoice,
-    provider_id: str,
-    invoices: InvoiceRepository,
-    ledger: DeliveryLedger,
-    now: Callable[[], datetime],
-    document: OperatorDocument | None = None,
-) -> Delivery:
-    sent = delivery.model_copy(
-        update={
-            "state": DeliveryState.SENT,
-            "operator_invoice_id": provider_id,
-            "sent_at": now(),
-            "updated_at": now(),
-            "message": None,
-        }
-    )
-    ledger.transition(sent, [DeliveryState.SENDING])
-    metrics.add_metric(name="InvoicesSent", unit=MetricUnit.Count, value=1)
-    _sync_invoice(invoices, invoice, sent)
-    return sent
+def _documents_missing(exc: _DocumentsMissing, channel: Channel) -> Failure:
+    return Failure("documents_missing", f"the rendered document {exc} is missing; it was never sent", channel)
 
 
-def _fail(
+def fail_delivery(
     delivery: Delivery,
     invoice: Invoice,
     issuer: Issuer,
     failure: Failure,
+    *,
     invoices: InvoiceRepository,
     ledger: DeliveryLedger,
     notifier: FailureNotifier,
-    now: Callable[[], datetime],
-    from_states: list[DeliveryState],
+    now: Callable[[], datetime] = utcnow,
+    from_states: Collection[DeliveryState],
 ) -> Delivery:
+    """Notify the issuer, then move the delivery (conditionally) and the invoice to `failed`."""
     notifier.notify(issuer, invoice, failure)  # before the move: a crash repeats it rather than loses it
     failed = delivery.model_copy(
         update={"state": DeliveryState.FAILED, "message": failure.reason, "updated_at": now()}
     )
-    ledger.transition(failed, from_states)
-    _sync_invoice(invoices, invoice, failed)
+    ledger.transition(failed, list(from_states))
+    sync_invoice_status(invoices, invoice, failed)
     return failed
 
 
-def _sync_invoice(invoices: InvoiceRepository, invoice: Invoice, delivery: Delivery) -> Invoice:
-    status = _STATUS_OF_STATE[delivery.state]
+def sync_invoice_status(invoices: InvoiceRepository, invoice: Invoice, delivery: Delivery) -> Invoice | None:
+    """Bring the invoice status in line with a delivery that is done (sent, delivered, failed)."""
+    status = _STATUS_OF_DONE.get(delivery.state)
+    if status is None or invoice.version != delivery.version:
+        return None
     detail = delivery.message or f"{status.value} by {delivery.channel}"
-    return _set_status(invoices, invoice, status, detail, channel=delivery.channel)
+    return move_invoice(invoices, invoice, status, detail, channel=delivery.channel)
 
 
-# A status write that keeps losing to other writers gives up (the message is retried) instead of looping.
-_STATUS_WRITE_ATTEMPTS = 5
-
-
-def _set_status(
+def move_invoice(
     invoices: InvoiceRepository,
     invoice: Invoice,
     status: InvoiceStatus,
     detail: str,
-    channel: str | None = None,
-) -> Invoice:
-    """Write the invoice status once; a repeat with the same status is a no-op (re-runs are common).
-
-    `invoice` is the copy this run holds (read consistently at its start, or returned by the last status
-    write). The write is conditional on it being unchanged since, so no extra read is needed and nobody
-    else's change is overwritten: on a conflict the invoice is read again and the status applied to what is
-    there now. Returns the invoice as written (or as found, when nothing needed writing).
-    """
-    current = invoice
-    event_written = False
-    for _ in range(_STATUS_WRITE_ATTEMPTS):
-        if current.status == status and (channel is None or current.channel == channel):
-            return current
-        if not event_written:  # before the status: a crash in between repeats the event, never loses it
-            invoices.add_event(invoice.id, InvoiceEvent(status=status.value, detail=detail))
-            event_written = True
-        update: dict[str, object] = {
-            "status": status,
-            "updated_at": utcnow(),
-            "status_reason": detail if status == InvoiceStatus.FAILED else None,
-        }
-        if channel is not None:
-            update["channel"] = channel
-        updated = current.model_copy(update=update)
-        try:
-            invoices.put(updated, expected_updated_at=current.updated_at)
-        except ConflictError:
-            current = invoices.get(invoice.id)
-            continue
-        return updated
-    raise ConflictError(f"invoice {invoice.id}: status {status.value} lost {_STATUS_WRITE_ATTEMPTS} races")
-
-
-def _required(value: str | None, name: str) -> str:
-    if not value:
-        raise ValueError(f"the invoice has no {name}; it must be rendered before dispatch")
-    return value
+    channel: Channel | None = None,
+    from_statuses: Collection[InvoiceStatus] | None = None,
+) -> Invoice | None:
+    """Move this version of the invoice to `status`, with its event, if it is still this version in one
+    of `from_statuses` (by default those that may move there in dispatch, `MOVES_TO`). Returns the
+    invoice as written (or as it is, when it is there already), or None when it moved on (a newer
+    version, a cancellation, a later status): that state is left alone, nobody's change is overwritten."""
+    if invoice.status == status and (channel is None or invoice.channel == channel):
+        return invoice
+    update: dict[str, object] = {
+        "status": status,
+        "updated_at": utcnow(),
+        "status_reason": detail if status == InvoiceStatus.FAILED else None,
+    }
+    if channel is not None:
+        update["channel"] = channel
+    moved = invoice.model_copy(update=update)
+    try:
+        allowed = from_statuses if from_statuses is not None else MOVES_TO[status]
+        invoices.transition(moved, allowed, InvoiceEvent(status=status.value, detail=detail))
+    except ConflictError:
+        current = invoices.get(invoice.id)
+        if current.version == invoice.version and current.status == status:
+            return current  # the same move, made by another run
+        logger.info(
+            "invoice moved on; status not written",
+            extra={
+                "invoice_id": invoice.id,
+                "version": invoice.version,
+                "status": status.value,
+                "current_version": current.version,
+                "current_status": current.status.value,
+            },
+        )
+        return None
+    return moved

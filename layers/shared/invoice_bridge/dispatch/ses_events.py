@@ -20,7 +20,7 @@ from ..models.delivery import Delivery, DeliveryState
 from ..observability import logger, metrics
 from ..ports import ConflictError, DeliveryLedger, InvoiceRepository, IssuerRepository, NotFound
 from .notify import Failure, FailureNotifier
-from .service import _sync_invoice
+from .service import sync_invoice_status
 
 SesKind = Literal["Bounce", "Complaint", "Delivery", "Reject"]
 Outcome = Literal["failed", "delivered", "ignored", "unknown_message", "already_done"]
@@ -141,4 +141,4 @@ def _sync_current(invoices: InvoiceRepository, delivery: Delivery) -> None:
     """Move the invoice status along, unless the invoice has moved on to a newer version meanwhile."""
     invoice = invoices.get(delivery.invoice_id)
     if invoice.version == delivery.version:
-        _sync_invoice(invoices, invoice, delivery)
+        sync_invoice_status(invoices, invoice, delivery)

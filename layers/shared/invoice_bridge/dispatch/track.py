@@ -16,7 +16,7 @@ from ..observability import logger, metrics
 from ..ports import ConflictError, DeliveryLedger, InvoiceRepository, IssuerRepository, Operator
 from .errors import OperatorError
 from .notify import Failure, FailureNotifier
-from .service import _sync_invoice
+from .service import sync_invoice_status
 
 
 def track_deliveries(
@@ -48,7 +48,7 @@ def track_deliveries(
                 counts["skipped"] += 1  # e-mail outcomes come from SES notifications, not from polling
                 continue
             if delivery.state != DeliveryState.SENT:
-                _sync_invoice(invoices, invoice, delivery)
+                sync_invoice_status(invoices, invoice, delivery)
                 counts["skipped"] += 1
                 continue
             if invoice.issuer_id not in issuers_seen:
@@ -72,7 +72,7 @@ def track_deliveries(
                         update={"state": DeliveryState.DELIVERED, "delivered_at": now(), "updated_at": now()}
                     )
                     ledger.transition(done, [DeliveryState.SENT])
-                    _sync_invoice(invoices, invoice, done)
+                    sync_invoice_status(invoices, invoice, done)
                     metrics.add_metric(name="InvoicesDelivered", unit=MetricUnit.Count, value=1)
                     counts["delivered"] += 1
                 elif document.status == "FAILED":
@@ -82,7 +82,7 @@ def track_deliveries(
                         update={"state": DeliveryState.FAILED, "message": reason, "updated_at": now()}
                     )
                     ledger.transition(failed, [DeliveryState.SENT])
-                    _sync_invoice(invoices, invoice, failed)
+                    sync_invoice_status(invoices, invoice, failed)
                     counts["failed"] += 1
                 else:
                     counts["pending"] += 1

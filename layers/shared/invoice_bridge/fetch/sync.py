@@ -241,9 +241,10 @@ class _Importer:
             return fresh.id
 
         if fresh.content_hash == existing.content_hash and existing.status != InvoiceStatus.CANCELLED:
-            if existing.status == InvoiceStatus.QUEUED and existing.source_modified_utc == source.ModifiedUtc:
-                # Written from this very source version, yet its decision was never recorded: the last sync
-                # crashed between import and hand-off. Hand on again (render is idempotent per version).
+            if existing.status == InvoiceStatus.QUEUED:
+                # Imported, never rendered: an earlier sync may have crashed between the import and the
+                # hand-off (whatever changed at the source since, outside the content). Hand on again:
+                # render is idempotent per version, so a second message costs one read.
                 self._render(existing)
             self.result.unchanged += 1
             return existing.id

@@ -164,6 +164,13 @@ class Invoice(Model):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+def document_keys(invoice: Invoice, version: int) -> tuple[str, str]:
+    """S3 keys of the PDF and the e-invoice rendered for `version` (docs/architecture.md). Every reader
+    derives them from the version it works on, never from whatever the invoice item holds now."""
+    prefix = f"{invoice.issuer_id}/invoices/{invoice.id}/v{version}"
+    return f"{prefix}/invoice.pdf", f"{prefix}/invoice.xml"
+
+
 class InvoiceEvent(Model):
     at: datetime = Field(default_factory=utcnow)
     status: str

@@ -1,8 +1,12 @@
 """The render capability: one invoice version → PDF + Peppol UBL in S3 → the dispatch queue.
 
-Idempotent on (invoice id, version): a redelivered message for a version that is already rendered (or
-superseded) does nothing. A document that fails the official rules or the fidelity check fails the
-invoice with the reasons and is never queued for dispatch.
+Idempotent on (invoice id, version): a redelivered message for a superseded version does nothing, and one
+for a version already rendered renders nothing again but hands it on to dispatch again while it is still
+`rendered` (a crash between storing the result and sending the message must not leave it there; dispatch
+is idempotent). The status write is conditional on the version and on `queued`/`held`, so a render never
+writes over a cancellation or a newer version. A document that fails the official rules or the fidelity
+check fails the invoice with the reasons, notifies the issuer, counts in `RenderFailed`, and is never
+queued for dispatch.
 """
 
 from __future__ import annotations
@@ -11,20 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..dispatch.notify import Failure, FailureNotifier
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
+from ..models.invoice import document_keys as document_keys
+from ..models.issuer import Issuer
 from ..models.spiris import CustomerInvoice
 from ..observability import logger, metrics
-from ..ports import DocumentStore, InvoiceRepository, IssuerRepository, NotFound, WorkQueue
+from ..ports import ConflictError, DocumentStore, InvoiceRepository, IssuerRepository, NotFound, WorkQueue
 from .fidelity import content_problems, internal_differences, reconcile
 from .pdf import render_pdf
 from .ubl import build_ubl, einvoice_obstacle
 from .validation import ValidationResult, validate_ubl
 
-
-def document_keys(invoice: Invoice, version: int) -> tuple[str, str]:
-    """S3 keys of the rendered documents (docs/architecture.md)."""
-    prefix = f"{invoice.issuer_id}/invoices/{invoice.id}/v{version}"
-    return f"{prefix}/invoice.pdf", f"{prefix}/invoice.xml"
+# A render writes only over a version that is waiting for it; anything else has moved on.
+RENDERABLE = frozenset({InvoiceStatus.QUEUED, InvoiceStatus.HELD})
 
 
 @dataclass
@@ -45,6 +51,7 @@ def render_invoice(
     issuers: IssuerRepository,
     documents: DocumentStore,
     dispatch_queue: WorkQueue,
+    notifier: FailureNotifier,
     source_loader: Callable[[Invoice], CustomerInvoice | None] | None = None,
     validate: Callable[[bytes], ValidationResult] = validate_ubl,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -61,9 +68,14 @@ def render_invoice(
                                                                   "current_version": invoice.version})
         return RenderOutcome(invoice_id, version, "skipped", ["superseded"])
     if invoice.pdf_key == pdf_key:  # the key names the version; an invoice without e-invoice has no xml key
-        logger.info("render skipped: version already rendered", extra={"invoice_id": invoice_id, "version": version})
-        return RenderOutcome(invoice_id, version, "skipped", ["already rendered"], pdf_key, invoice.einvoice_key)
-    if invoice.status not in (InvoiceStatus.QUEUED, InvoiceStatus.HELD):
+        reasons = ["already rendered"]
+        if invoice.status == InvoiceStatus.RENDERED:  # stored, but maybe never handed on: hand on again
+            _hand_on(dispatch_queue, invoice_id, version)
+            reasons.append("dispatch queued again")
+        logger.info("render skipped: version already rendered", extra={"invoice_id": invoice_id, "version": version,
+                                                                       "status": invoice.status.value})
+        return RenderOutcome(invoice_id, version, "skipped", reasons, pdf_key, invoice.einvoice_key)
+    if invoice.status not in RENDERABLE:
         return RenderOutcome(invoice_id, version, "skipped", [f"status {invoice.status}"])
 
     issuer = issuers.get(invoice.issuer_id)
@@ -77,39 +89,53 @@ def render_invoice(
     source = source_loader(invoice) if source_loader else None
     differences = [str(d) for d in (reconcile(invoice, source) if source is not None else _self_check(invoice))]
     if differences:
-        return _fail(invoices, invoice, version, "fidelity", differences, now())
+        return _fail(invoices, notifier, issuer, invoice, "fidelity", differences, now())
     problems = content_problems(invoice)
     if problems:
-        return _fail(invoices, invoice, version, "content", problems, now())
+        return _fail(invoices, notifier, issuer, invoice, "content", problems, now())
 
     pdf = render_pdf(invoice, issuer, logo=logo)
     # Only a document that can be Peppol-valid is an e-invoice; every rule is enforced on it.
     no_einvoice = einvoice_obstacle(invoice)
+    warnings = 0
     if no_einvoice is None:
         ubl = build_ubl(invoice, issuer, pdf=pdf if issuer.dispatch.attach_pdf else None)
         result = validate(ubl)
         if not result.ok:
             reasons = [f"{f.rule_id} [{f.flag}] {f.message}" for f in result.fatal]
-            return _fail(invoices, invoice, version, "validation", reasons, now())
+            return _fail(invoices, notifier, issuer, invoice, "validation", reasons, now())
+        warnings = len(result.warnings)
         documents.put(xml_key, ubl, "application/xml")
     documents.put(pdf_key, pdf, "application/pdf")
     held = invoice.status == InvoiceStatus.HELD or invoice.hold
     status = InvoiceStatus.HELD if held else InvoiceStatus.RENDERED
-    previous_updated_at = invoice.updated_at
     updated = invoice.model_copy(update={
         "pdf_key": pdf_key, "einvoice_key": None if no_einvoice else xml_key, "status": status,
         "status_reason": invoice.hold_reason if held else None, "updated_at": now(),
     })
-    invoices.put(updated, expected_updated_at=previous_updated_at)
     detail = (f"v{version}: PDF rendered; no e-invoice: {no_einvoice}" if no_einvoice else
-              f"v{version}: PDF and Peppol BIS 3.0 rendered; {len(result.warnings)} rule warning(s)")
-    invoices.add_event(invoice_id, InvoiceEvent(at=now(), status=status.value, detail=detail))
-    metrics.add_metric(name="InvoicesRendered", unit="Count", value=1)
+              f"v{version}: PDF and Peppol BIS 3.0 rendered; {warnings} rule warning(s)")
+    try:
+        invoices.transition(updated, RENDERABLE, InvoiceEvent(at=now(), status=status.value, detail=detail))
+    except ConflictError:  # cancelled, replaced by a newer version, or rendered by a duplicate meanwhile
+        return _moved_on(invoices, invoice_id, version)
+    metrics.add_metric(name="InvoicesRendered", unit=MetricUnit.Count, value=1)
     if not held:
-        dispatch_queue.send({"invoice_id": invoice_id, "version": version},
-                            deduplication_id=f"{invoice_id}:v{version}")
+        _hand_on(dispatch_queue, invoice_id, version)
     logger.info("invoice rendered", extra={"invoice_id": invoice_id, "version": version, "status": status.value})
     return RenderOutcome(invoice_id, version, status.value, [], pdf_key, updated.einvoice_key)
+
+
+def _hand_on(dispatch_queue: WorkQueue, invoice_id: str, version: int) -> None:
+    dispatch_queue.send({"invoice_id": invoice_id, "version": version}, deduplication_id=f"{invoice_id}:v{version}")
+
+
+def _moved_on(invoices: InvoiceRepository, invoice_id: str, version: int) -> RenderOutcome:
+    current = invoices.get(invoice_id)
+    logger.info("render not stored: the invoice moved on", extra={
+        "invoice_id": invoice_id, "version": version, "current_version": current.version,
+        "current_status": current.status.value})
+    return RenderOutcome(invoice_id, version, "skipped", [f"moved on to v{current.version} {current.status.value}"])
 
 
 def _self_check(invoice: Invoice) -> list[str]:
@@ -125,13 +151,19 @@ def _self_check(invoice: Invoice) -> list[str]:
     return problems
 
 
-def _fail(invoices: InvoiceRepository, invoice: Invoice, version: int, stage: str, reasons: list[str],
-          at: datetime) -> RenderOutcome:
-    summary = f"{stage} failed: " + "; ".join(reasons[:20])
-    failed = invoice.model_copy(update={"status": InvoiceStatus.FAILED, "status_reason": summary[:2000],
-                                        "updated_at": at})
-    invoices.put(failed, expected_updated_at=invoice.updated_at)
-    invoices.add_event(invoice.id, InvoiceEvent(at=at, status=InvoiceStatus.FAILED.value, detail=summary[:2000]))
-    logger.warning("invoice failed before sending",
-                   extra={"invoice_id": invoice.id, "version": version, "stage": stage, "reasons": reasons[:20]})
-    return RenderOutcome(invoice.id, version, "failed", reasons)
+def _fail(invoices: InvoiceRepository, notifier: FailureNotifier, issuer: Issuer, invoice: Invoice, stage: str,
+          reasons: list[str], at: datetime) -> RenderOutcome:
+    """Notify the issuer (counted in RenderFailed), then fail this version unless it moved on meanwhile.
+    Notified first, as dispatch does: a crash repeats the notice rather than loses it."""
+    summary = (f"{stage} failed: " + "; ".join(reasons[:20]))[:2000]
+    notifier.notify(issuer, invoice, Failure("render_failed", f"{stage} failed: " + "; ".join(reasons[:5])),
+                    transfer=False)
+    metrics.add_metric(name="RenderFailed", unit=MetricUnit.Count, value=1)
+    failed = invoice.model_copy(update={"status": InvoiceStatus.FAILED, "status_reason": summary, "updated_at": at})
+    try:
+        invoices.transition(failed, RENDERABLE, InvoiceEvent(at=at, status=InvoiceStatus.FAILED.value, detail=summary))
+    except ConflictError:
+        return _moved_on(invoices, invoice.id, invoice.version)
+    logger.warning("invoice failed before sending", extra={
+        "invoice_id": invoice.id, "version": invoice.version, "stage": stage, "reasons": reasons[:20]})
+    return RenderOutcome(invoice.id, invoice.version, "failed", reasons)

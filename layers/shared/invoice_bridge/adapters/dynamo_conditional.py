@@ -1,0 +1,33 @@
+"""One conditional write, alone or with companion items in one transaction: the way the invoice and
+the delivery ledger move their state machines (every move conditional, a lost race a ConflictError)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..ports import ConflictError
+from .aws import table
+
+
+def put_if(put: dict[str, Any], *, also: Sequence[dict[str, Any]] = (), conflict: str) -> None:
+    """Write `put` (a TransactWriteItems Put: TableName, Item, ConditionExpression, names, values) if its
+    condition holds, with the plain items of `also` (same table) in the same transaction: all or none.
+    Raises ConflictError(`conflict`) when the condition does not hold."""
+    name = put["TableName"]
+    try:
+        if not also:
+            table(name).put_item(**{k: v for k, v in put.items() if k != "TableName"})
+        else:
+            table(name).meta.client.transact_write_items(
+                TransactItems=[{"Put": put}, *({"Put": {"TableName": name, "Item": item}} for item in also)]
+            )
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code == "ConditionalCheckFailedException" or (
+            code == "TransactionCanceledException" and "ConditionalCheckFailed" in str(exc)
+        ):
+            raise ConflictError(conflict) from None
+        raise
