@@ -50,7 +50,7 @@ rules: setup
 	$(PY) scripts/fetch-rules.py
 
 lint: setup
-	$(VENV)/bin/ruff check layers sandbox functions tests bench
+	$(VENV)/bin/ruff check layers cli sandbox functions tests bench
 	$(VENV)/bin/cfn-lint template.yaml
 
 ## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md)

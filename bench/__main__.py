@@ -18,6 +18,8 @@ from typing import Any
 from rich.console import Console
 
 from . import cold_imports, cost, e2e, machine, report
+from . import polling as polling_bench
+from . import render as render_benchmark
 from .awscalls import AwsCallCounter
 
 
@@ -33,9 +35,6 @@ def _timed(sections: dict[str, float], name: str, console: Console, action: Call
 def run(
     invoices: int, issuers: int, repeat: int, render_repeat: int, integrations: int, console: Console
 ) -> dict[str, Any]:
-    from invoice_bridge.fetch import bench as polling_bench
-    from invoice_bridge.render import benchmark as render_benchmark
-
     sections: dict[str, float] = {}
     # Render first: its font load and rules compile are then measured cold, and the end-to-end run's
     # render handler is a warm instance, as nearly all of a real Lambda's invocations are.

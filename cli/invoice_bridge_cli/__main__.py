@@ -1,4 +1,4 @@
-"""`python -m invoice_bridge.cli` is the `invoice-bridge` command."""
+"""`python -m invoice_bridge_cli` is the `invoice-bridge` command."""
 
 import sys
 

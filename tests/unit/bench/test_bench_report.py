@@ -92,7 +92,7 @@ def test_counter_attributes_requests_to_handlers_and_keeps_platform_apart(counte
 
 
 def test_report_has_every_figure_with_its_baseline(counter):
-    from invoice_bridge.fetch import bench as polling_bench
+    from bench import polling as polling_bench
 
     _tiny_aws_run(counter)
     e2e = _e2e_figures()
