@@ -122,10 +122,10 @@ def test_report_has_every_figure_with_its_baseline(counter):
         "baseline": "import boto3",
         "baseline_cpu_ms": 100.0,
         "functions": {
-            "RenderFunction": {"folder": "render", "cpu_ms": 150.0, "ratio": 1.5, "with_bytecode_ratio": 1.4,
-                               "split": split},
+            "RenderFunction": {"folder": "render", "cpu_ms": 150.0, "ratio": 1.5, "with_bytecode_cpu_ms": 70.0,
+                               "with_bytecode_ratio": 1.4, "split": split},
             "ConsentFunction": {"folder": "oauth_callback", "cpu_ms": 120.0, "ratio": 1.2,
-                                "with_bytecode_ratio": 1.2, "split": split},
+                                "with_bytecode_cpu_ms": 60.0, "with_bytecode_ratio": 1.2, "split": split},
         },
         "worst": {"function": "RenderFunction", "ratio": 1.5},
         "consent": {"function": "ConsentFunction", "ratio": 1.2},
