@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +40,8 @@ class AwsCallCounter:
     """requests[(function, service, operation)] and DynamoDB request units estimated from item sizes."""
 
     requests: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    dynamodb_write_units: Counter[str] = field(default_factory=Counter)
-    dynamodb_read_units: Counter[str] = field(default_factory=Counter)
+    dynamodb_write_units: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    dynamodb_read_units: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _installed: bool = False
 
@@ -49,7 +49,7 @@ class AwsCallCounter:
 
     def on_before_send(self, request: Any = None, event_name: str = "", **_: Any) -> None:
         # event_name: "before-send.<service-id>.<Operation>"
-        _, service, operation = (event_name.split(".", 2) + ["", ""])[:3]
+        _event, service, operation = (event_name.split(".", 2) + ["", ""])[:3]
         function = current_function()
         with self._lock:
             self.requests[(function, service.lower(), operation)] += 1

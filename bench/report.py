@@ -4,6 +4,7 @@ as JSON, rich tables and Markdown."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -63,7 +64,7 @@ def build(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     generated = (now or datetime.now(STOCKHOLM)).astimezone(STOCKHOLM)
-    built = {
+    built: dict[str, Any] = {
         "generated_at": generated.isoformat(timespec="seconds"),
         "machine": machine,
         "render": {
@@ -244,7 +245,7 @@ def machine_line(report: dict[str, Any]) -> str:
     )
 
 
-def _table(title: str, columns: list[str], body: list[tuple[str, ...]], caption: str | None = None) -> Table:
+def _table(title: str, columns: Sequence[str], body: Sequence[Sequence[str]], caption: str | None = None) -> Table:
     table = Table(title=title, caption=caption)
     for column in columns:
         table.add_column(column)
@@ -267,7 +268,7 @@ def rich_table(report: dict[str, Any]) -> Group:
     )
 
 
-def _markdown_table(columns: list[str], body: list[tuple[str, ...]], align: str) -> str:
+def _markdown_table(columns: Sequence[str], body: Sequence[Sequence[str]], align: Sequence[str]) -> str:
     lines = [f"| {' | '.join(columns)} |", f"|{'|'.join(align)}|"]
     lines += [f"| {' | '.join(row)} |" for row in body]
     return "\n".join(lines) + "\n"
