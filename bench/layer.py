@@ -10,6 +10,7 @@ one is found (else the venv's Python; the report says which).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -72,12 +73,14 @@ def _install(python: str, requirements: Path, target: Path) -> None:
     if stamp.is_file() and stamp.read_text() == digest:
         return
     shutil.rmtree(target, ignore_errors=True)
+    options = ["install", "--quiet", "--target", str(target), "-r", str(requirements)]
     uv = shutil.which("uv")
-    command = (
-        [uv, "pip", "install", "--quiet", "--python", python, "--target", str(target), "-r", str(requirements)]
-        if uv
-        else [python, "-m", "pip", "install", "--quiet", "--target", str(target), "-r", str(requirements)]
-    )
+    if uv:
+        command = [uv, "pip", *options, "--python", python]
+    elif importlib.util.find_spec("uv") is not None:
+        command = [sys.executable, "-m", "uv", "pip", *options, "--python", python]
+    else:
+        command = [python, "-m", "pip", *options]
     subprocess.run(command, check=True, cwd=REPO_ROOT)
     stamp.write_text(digest)
 
