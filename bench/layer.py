@@ -50,20 +50,19 @@ def _version_of(python: str) -> str | None:
     return done.stdout.strip() or None
 
 
-def find_python(version: str = LAMBDA_PYTHON) -> str | None:
-    """A working `python<version>`: $PYTHON312, then PATH, then pyenv's and uv's installs."""
-    candidates = [os.environ.get("PYTHON312", ""), shutil.which(f"python{version}") or ""]
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += [str(p) for p in sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}"), reverse=True)]
-    uv = shutil.which("uv")
-    if uv:
-        found = subprocess.run([uv, "python", "find", version], capture_output=True, text=True)
-        candidates.append(found.stdout.strip() if found.returncode == 0 else "")
-    for candidate in filter(None, candidates):
-        found_version = _version_of(candidate)
-        if found_version and found_version.startswith(version + "."):
-            return candidate
-    return None
+def find_python() -> str | None:
+    """The Lambda runtime's Python, as `make build` finds it (scripts/python312.sh: PATH, pyenv, uv, or
+    installed with uv); None if there is none to be had."""
+    try:
+        done = subprocess.run(
+            ["bash", str(REPO_ROOT / "scripts" / "python312.sh")],
+            capture_output=True, text=True, timeout=600, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    python = str(Path(done.stdout.strip()) / f"python{LAMBDA_PYTHON}")
+    found = _version_of(python)
+    return python if found and found.startswith(LAMBDA_PYTHON + ".") else None
 
 
 def _install(python: str, requirements: Path, target: Path) -> None:

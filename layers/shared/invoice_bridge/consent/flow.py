@@ -310,6 +310,8 @@ class ConsentFlow:
         integration = integration.model_copy(
             update={
                 "status": IntegrationStatus.ACTIVE,
+                # The first activation only: a re-consent does not let older invoices out.
+                "activated_at": integration.activated_at or now,
                 "last_error": None,
                 "company": ConnectedCompany(
                     name=name,

@@ -169,14 +169,14 @@ class _Importer:
             original = self.ours(source.ReferringInvoiceId)
             if original is not None and original.status in SENT:
                 sent_originals.add(source.ReferringInvoiceId)
-        decision = select(source, sent_source_ids=sent_originals)
+        decision = select(source, sent_source_ids=sent_originals, active_since=self.integration.active_since)
         self.result.reasons[decision.reason] = self.result.reasons.get(decision.reason, 0) + 1
 
         existing = self.invoices.find_by_source(self.issuer.id, source.Id)
         invoice_id: str | None
         if decision.selected:
             self.result.selected += 1
-            invoice_id = self._import(source, existing)
+            invoice_id = self._import(source, existing, decision)
         else:
             invoice_id = self._skip(source, decision, existing)
 
@@ -195,10 +195,10 @@ class _Importer:
                 invoice_id=invoice_id,
                 decided_at=self.now,
             ),
-            first_sync=self.first_sync,
+            first_sync=self.first_sync or decision.for_the_office,  # both go on the reconciliation list
         )
 
-    def _import(self, source: CustomerInvoice, existing: Invoice | None) -> str:
+    def _import(self, source: CustomerInvoice, existing: Invoice | None, decision: Decision) -> str:
         if existing is not None and existing.status in SENT:
             # Once sent, never sent again on its own: the change is recorded for the office.
             if existing.source_modified_utc is None or source.ModifiedUtc != existing.source_modified_utc:
@@ -223,17 +223,17 @@ class _Importer:
         )
 
         if existing is None:
-            fresh.hold = self.first_sync and self.issuer.hold_first_sync
+            fresh.hold, fresh.hold_reason = self._hold(decision)
             fresh.created_at = fresh.updated_at = self.now
             pdf_error = self._archive_source_pdf(fresh)
             if not self.invoices.create(fresh):
                 # Imported meanwhile by another sync of this integration (a duplicate message run at the
                 # same time): never overwrite it (it may be rendered or sent by now); go on as if found.
-                return self._import(source, self.invoices.get(fresh.id))
+                return self._import(source, self.invoices.get(fresh.id), decision)
             self._event(
                 fresh.id,
                 InvoiceStatus.QUEUED,
-                "fetched from Spiris" + (" (held for review)" if fresh.hold else ""),
+                "fetched from Spiris" + (f" (held for review: {fresh.hold_reason})" if fresh.hold else ""),
             )
             self._pdf_event(fresh, pdf_error)
             self._render(fresh)
@@ -250,7 +250,7 @@ class _Importer:
 
         # Changed before it went out (or selected again after a cancel): a new version replaces it.
         fresh.version = existing.version + 1
-        fresh.hold = existing.hold
+        fresh.hold, fresh.hold_reason = existing.hold, existing.hold_reason
         fresh.created_at = existing.created_at
         fresh.updated_at = self.now
         pdf_error = self._archive_source_pdf(fresh)
@@ -265,6 +265,14 @@ class _Importer:
         self._render(fresh)
         self.result.new_versions += 1
         return fresh.id
+
+    def _hold(self, decision: Decision) -> tuple[bool, str | None]:
+        """Whether a newly imported invoice waits for the office, and why."""
+        if decision.hold:
+            return True, decision.reason
+        if self.first_sync and self.issuer.hold_first_sync:
+            return True, "first_sync"
+        return False, None
 
     def _skip(self, source: CustomerInvoice, decision: Decision, existing: Invoice | None) -> str | None:
         if existing is None:
