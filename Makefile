@@ -61,7 +61,7 @@ reference-invoices: venv system-deps
 	$(PY) -m sandbox.reference_invoices
 
 lint: venv
-	$(VENV)/bin/ruff check layers sandbox functions tests bench
+	$(VENV)/bin/ruff check layers cli sandbox functions tests bench
 	$(VENV)/bin/cfn-lint template.yaml
 
 ## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md). `sam build` needs the

@@ -7,7 +7,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import ModuleType
 from typing import Any
 
@@ -15,6 +17,20 @@ from .aws import ACCOUNT_ID, REGION
 from .template import Function, Template
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+# The logical id of the function whose handler runs in this context (None outside every handler), so
+# that what a handler does in-process (its AWS calls) can be told apart by function, as AWS can.
+current_function: ContextVar[str | None] = ContextVar("current_function", default=None)
+
+
+@contextmanager
+def running(logical_id: str) -> Iterator[None]:
+    """Mark the code in the block as `logical_id`'s handler (Handlers.invoke does it for every call)."""
+    token = current_function.set(logical_id)
+    try:
+        yield
+    finally:
+        current_function.reset(token)
 
 
 class LambdaContext:
@@ -113,6 +129,7 @@ class Handlers:
         instance = self._take(logical_id)
         try:
             handler = self.get(logical_id, instance)
-            return handler(event, LambdaContext(self.template.functions[logical_id]))
+            with running(logical_id):
+                return handler(event, LambdaContext(self.template.functions[logical_id]))
         finally:
             self._give_back(logical_id, instance)
