@@ -26,11 +26,13 @@ def layer_closure() -> set[str]:
     """Canonical names of the layers' distributions and everything they require (extras honoured)."""
     todo = [req for path in LAYER_REQUIREMENTS for req in requirement_lines(path)]
     seen: set[str] = set()
+    expanded: set[tuple[str, frozenset[str]]] = set()  # a distribution asked for with other extras needs more
     while todo:
         requirement = todo.pop()
         name = canonical(requirement.name)
-        if name in seen:
+        if (name, frozenset(requirement.extras)) in expanded:
             continue
+        expanded.add((name, frozenset(requirement.extras)))
         seen.add(name)
         for spec in requires(requirement.name) or []:
             needed = Requirement(spec)
