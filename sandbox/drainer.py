@@ -27,7 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import iam
 from .aws import REGION, LocalAws
+from .iam.policy import Request
 from .lambdas import Handlers
 from .template import SqsEvent, Template
 
@@ -35,6 +37,23 @@ log = logging.getLogger("sandbox.drainer")
 
 RECEIVE_WAIT_SECONDS = 1  # short long-poll: quick to stop, cheap when idle
 LOCAL_CONCURRENCY = 3  # pollers (and function instances) per event source at most
+# What Lambda's SQS event source mapping does with the function's execution role.
+EVENT_SOURCE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+
+class EventSourceMappingRefused(ValueError):
+    """CreateEventSourceMapping's InvalidParameterValueException: the role may not poll the queue."""
+
+
+def check_event_source_permissions(pump: Pump, authorizer: iam.Authorizer | None) -> None:
+    """As Lambda does when the mapping is created: the function's role must be able to poll the queue."""
+    if authorizer is None:
+        return
+    for action in EVENT_SOURCE_ACTIONS:
+        if authorizer.check(pump.function, [Request(action, pump.queue_arn)]) is not None:
+            raise EventSourceMappingRefused(
+                f"{pump.function} <- {pump.source.queue}: InvalidParameterValueException: The provided "
+                f"execution role does not have permissions to call {action.split(':')[1]} on SQS")
 
 
 @dataclass
@@ -133,6 +152,8 @@ class Drainer:
                         concurrency=max(1, pollers),
                     )
                 )
+        for pump in self.pumps:
+            check_event_source_permissions(pump, iam.installed())
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._busy = 0
@@ -197,13 +218,14 @@ class Drainer:
 
     def pump_once(self, pump: Pump, wait_seconds: int = RECEIVE_WAIT_SECONDS) -> int:
         """Receive one batch and run it through the handler; returns the number of messages received."""
-        received = self.sqs.receive_message(
-            QueueUrl=pump.queue_url,
-            MaxNumberOfMessages=max(1, min(pump.source.batch_size, 10)),
-            WaitTimeSeconds=wait_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
+        with iam.running_as(pump.function):  # the event source mapping polls with the function's role
+            received = self.sqs.receive_message(
+                QueueUrl=pump.queue_url,
+                MaxNumberOfMessages=max(1, min(pump.source.batch_size, 10)),
+                WaitTimeSeconds=wait_seconds,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
         messages = received.get("Messages", [])
         if not messages:
             return 0
@@ -239,12 +261,9 @@ class Drainer:
             done = [m for m in messages if m["MessageId"] not in failed]
             for start in range(0, len(done), 10):
                 chunk = done[start : start + 10]
-                self.sqs.delete_message_batch(
-                    QueueUrl=pump.queue_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
-                    ],
-                )
+                with iam.running_as(pump.function):
+                    self.sqs.delete_message_batch(QueueUrl=pump.queue_url, Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
             if failed:
                 log.warning("%s: %d of %d records failed", pump.function, len(failed), len(messages))
             return len(messages)

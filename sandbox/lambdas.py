@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from . import iam
 from .aws import ACCOUNT_ID, REGION
 from .template import Function, Template
 
@@ -112,7 +113,9 @@ class Handlers:
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         instance = self._take(logical_id)
         try:
-            handler = self.get(logical_id, instance)
-            return handler(event, LambdaContext(self.template.functions[logical_id]))
+            # As in Lambda, the code (its import too) runs with the function's role only.
+            with iam.running_as(logical_id):
+                handler = self.get(logical_id, instance)
+                return handler(event, LambdaContext(self.template.functions[logical_id]))
         finally:
             self._give_back(logical_id, instance)
