@@ -7,7 +7,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -16,6 +17,21 @@ from .aws import ACCOUNT_ID, REGION
 from .template import Function, Template
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@contextmanager
+def _container(name: str) -> Iterator[None]:
+    """The shared package's caches are per container (invoice_bridge.wiring.container)."""
+    try:
+        from invoice_bridge import wiring
+    except ImportError:  # the shared package is optional for the sandbox's own tests
+        yield
+        return
+    token = wiring.container.set(name)
+    try:
+        yield
+    finally:
+        wiring.container.reset(token)
 
 
 class LambdaContext:
@@ -113,8 +129,9 @@ class Handlers:
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         instance = self._take(logical_id)
         try:
-            # As in Lambda, the code (its import too) runs with the function's role only.
-            with iam.running_as(logical_id):
+            # As in Lambda, the code (its import too) runs with the function's role only, and in its own
+            # container: no cache of another function (or instance) serves it.
+            with iam.running_as(logical_id), _container(f"{logical_id}/{instance}"):
                 handler = self.get(logical_id, instance)
                 return handler(event, LambdaContext(self.template.functions[logical_id]))
         finally:

@@ -10,6 +10,7 @@ with LocalStack() as stack:
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ log = logging.getLogger("sandbox.stack")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 TEMPLATE_VARIABLE = "INVOICE_BRIDGE_TEMPLATE"  # another template for every stack (the IAM mutation run)
+IAM_AUDIT_VARIABLE = "SANDBOX_IAM_AUDIT"  # a file: every AWS call's authorization is written there on stop
 # Local values for template Parameters that have no default (explicit `parameters=` always win).
 LOCAL_PARAMETERS = {
     "SenderEmail": "invoices@example.com",
@@ -157,6 +159,8 @@ class LocalStack:
         self.aws.create_resources(self.parameters)
         # Every function runs with its own role's permissions only (sandbox/iam).
         self.authorizer = iam.Authorizer.for_deployment(self.aws, self.parameters)
+        if os.environ.get(IAM_AUDIT_VARIABLE):
+            self.authorizer.audit = collections.Counter()
         iam.install(self.authorizer)
         iam.assert_enforced(self.authorizer, self.aws_endpoint_url, self.aws.region)
         if self.queue_visibility_seconds is not None:
@@ -237,6 +241,8 @@ class LocalStack:
         self._spiris_server = self._operator_server = None
         if self.authorizer is not None:
             iam.uninstall(self.authorizer)
+            if self.authorizer.audit is not None:
+                self.authorizer.write_audit(os.environ[IAM_AUDIT_VARIABLE])
         self.aws.stop()
         with LocalStack._running_lock:
             if LocalStack._running is self:

@@ -50,7 +50,7 @@ def assert_enforced(authorizer: Authorizer, endpoint_url: str | None, region: st
     import boto3
     from botocore.exceptions import ClientError
 
-    from .enforcement import _as, Principal
+    from .enforcement import Principal, _as
     from .facts import MotoFacts
     from .policy import PolicySet
 

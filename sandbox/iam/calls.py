@@ -207,7 +207,7 @@ def _s3(operation: str, params: Mapping[str, Any], facts: Facts) -> list[Request
             src_bucket, src_key = str(source.get("Bucket")), str(source.get("Key"))
         else:
             src_bucket, _, src_key = str(source).lstrip("/").partition("/")
-        reads = _s3(  "GetObject", {"Bucket": src_bucket, "Key": src_key}, facts)
+        reads = _s3("GetObject", {"Bucket": src_bucket, "Key": src_key}, facts)
         return reads + _s3("PutObject", params, facts)
     if operation in _S3_OBJECT_ACTIONS:
         key = str(params.get("Key", ""))
@@ -226,7 +226,7 @@ def _s3(operation: str, params: Mapping[str, Any], facts: Facts) -> list[Request
 def _s3_kms(operation: str, params: Mapping[str, Any], facts: Facts, bucket: str, key: str) -> list[Request]:
     if operation in ("PutObject", "CreateMultipartUpload", "CopyObject"):
         if params.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse"):
-            kms_key = params.get("SSEKMSKeyId") or f"alias/aws/s3"
+            kms_key = params.get("SSEKMSKeyId") or "alias/aws/s3"
         elif params.get("ServerSideEncryption"):
             return []
         else:

@@ -12,11 +12,14 @@ tests that call domain code directly on `mock_aws`).
 
 from __future__ import annotations
 
+import collections
 import contextvars
+import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .calls import authorizations
@@ -51,6 +54,8 @@ class Authorizer:
     def __init__(self, policies: Mapping[str, PolicySet], role_names: Mapping[str, str], facts: MotoFacts,
                  log_denials: bool = True):
         self.log_denials = log_denials
+        # (function, action, resource, deciding statement or "DENIED") → count; see `write_audit`.
+        self.audit: collections.Counter[tuple[str, str, str, str]] | None = None
         self.policies = dict(policies)
         self.role_names = dict(role_names)
         self.facts = facts
@@ -75,9 +80,17 @@ class Authorizer:
         policy = self.policies[function]
         for request in requests:
             decision = policy.decide(request)
+            if self.audit is not None:
+                self.audit[(function, request.action, request.resource, decision.statement or "DENIED")] += 1
             if not decision.allowed:
                 return Denial(self.principal_arn(function), request, decision.explicit_deny)
         return None
+
+    def write_audit(self, path: str | Path) -> None:
+        """Every authorization made since `audit` was set, as JSON lines (least-privilege reviews)."""
+        rows = [{"function": f, "action": a, "resource": r, "statement": s, "count": n}
+                for (f, a, r, s), n in sorted((self.audit or {}).items())]
+        Path(path).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
     def check_call(self, function: str, service: str, operation: str, params: Mapping[str, Any]) -> Denial | None:
         return self.check(function, authorizations(service, operation, params, self.facts))
