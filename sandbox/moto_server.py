@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import threading
+import urllib.parse
+import xml.sax.saxutils
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -24,6 +26,23 @@ def _dynamodb_serialised(app: Callable[..., Iterable[bytes]]) -> Callable[..., l
             with DYNAMODB_LOCK:
                 return list(app(environ, start_response))
         return list(app(environ, start_response))
+
+    return wsgi
+
+
+def _presigned_denials(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """A presigned URL its signer's role could not use (sandbox/iam/plugin.py marks it) is refused, as
+    S3 refuses it when the URL is used."""
+    from .iam.plugin import PRESIGN_DENIED_PARAMETER
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        if PRESIGN_DENIED_PARAMETER not in query:
+            return app(environ, start_response)
+        message = xml.sax.saxutils.escape(query[PRESIGN_DENIED_PARAMETER][0])
+        body = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code><Message>{message}</Message></Error>"
+        start_response("403 Forbidden", [("Content-Type", "application/xml")])
+        return [body.encode()]
 
     return wsgi
 
@@ -132,7 +151,7 @@ class AtomicMotoServer:
         self._server = make_server(
             self.host,
             self.port,
-            _dynamodb_serialised(DomainDispatcherApplication(create_backend_app)),
+            _presigned_denials(_dynamodb_serialised(DomainDispatcherApplication(create_backend_app))),
             threaded=True,
             request_handler=MotoRequestHandler,
         )

@@ -6,12 +6,16 @@ function's role and answers a denial as AWS would, without sending the request.
 - `before-call`: authorize; a denial short-circuits the call with AWS's error (HTTP status and code per
   protocol, AWS's message). A call that cannot be evaluated is denied too (fail closed);
 - `after-call` (S3): a GetObject / HeadObject of a missing key answers 403 AccessDenied, not 404, when
-  the caller may not s3:ListBucket the bucket, as S3 does.
+  the caller may not s3:ListBucket the bucket, as S3 does;
+- presigned URLs: AWS authorizes a presigned request as its signer when it is used. A URL the signing
+  function's role could not use gets a `x-sandbox-iam-denied` parameter, and the embedded moto server
+  answers it 403 AccessDenied (sandbox/moto_server.py).
 """
 
 from __future__ import annotations
 
 import logging
+import urllib.parse
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -25,6 +29,8 @@ log = logging.getLogger("sandbox.iam")
 
 _PARAMS = "sandbox_iam_params"
 _PRINCIPAL = "sandbox_iam_principal"
+_PRESIGN_DENIAL = "sandbox_iam_presign_denial"
+PRESIGN_DENIED_PARAMETER = "x-sandbox-iam-denied"
 _ERROR_BY_PROTOCOL = {  # (code, HTTP status) of an authorization failure
     "json": ("AccessDeniedException", 400),
     "rest-json": ("AccessDeniedException", 403),
@@ -36,10 +42,24 @@ def initialize_client_plugin(client: Any) -> None:
     client.meta.events.register_last("before-parameter-build", _remember_params)
     client.meta.events.register_first("before-call", _authorize)
     client.meta.events.register("after-call.s3", _missing_object_is_forbidden)
+    client.meta.events.register("before-sign", _mark_denied_presigned_url)
 
 
-def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+def _remember_params(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
     context[_PARAMS] = params
+    principal = current_principal()
+    if context.get("is_presign_request") and principal is not None and principal.authorizer is not None:
+        service = model.service_model.service_name
+        denial = principal.authorizer.check_call(principal.function, service, model.name, params)
+        if denial is not None:
+            context[_PRESIGN_DENIAL] = denial.message
+
+
+def _mark_denied_presigned_url(request: Any, **_: Any) -> None:
+    message = (getattr(request, "context", None) or {}).get(_PRESIGN_DENIAL)
+    if message:
+        separator = "&" if "?" in request.url else "?"
+        request.url += f"{separator}{PRESIGN_DENIED_PARAMETER}={urllib.parse.quote(message, safe='')}"
 
 
 def _authorize(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
