@@ -56,6 +56,7 @@ class Authorizer:
         self.log_denials = log_denials
         # (function, action, resource, deciding statement or "DENIED") → count; see `write_audit`.
         self.audit: collections.Counter[tuple[str, str, str, str]] | None = None
+        self.denials: list[Denial] = []  # every refusal, in order (tests assert there was none)
         self.policies = dict(policies)
         self.role_names = dict(role_names)
         self.facts = facts
@@ -83,7 +84,9 @@ class Authorizer:
             if self.audit is not None:
                 self.audit[(function, request.action, request.resource, decision.statement or "DENIED")] += 1
             if not decision.allowed:
-                return Denial(self.principal_arn(function), request, decision.explicit_deny)
+                denial = Denial(self.principal_arn(function), request, decision.explicit_deny)
+                self.denials.append(denial)
+                return denial
         return None
 
     def write_audit(self, path: str | Path) -> None:
