@@ -1,7 +1,7 @@
 """Every function of the template, run by the embedded stack with only its own role's permissions,
-through one office's story: onboarding, consent, a sync that refreshes the Spiris token, render,
-dispatch by e-invoice, e-mail and print, tracking that finds failed deliveries, an SES bounce, the
-admin's document links and a retry. A refused AWS call fails the step at once: in AWS it is a failure
+through one office's story: onboarding, consent, a scheduled sync that refreshes the Spiris token,
+render, release, dispatch by e-invoice, e-mail and print, tracking that finds failed deliveries, an SES
+bounce, the admin's document links, a retry, a revoked grant and a deleted integration. A refused AWS call fails the step at once: in AWS it is a failure
 too, also where the code survives it (a receipt mail that is never sent). The IAM mutation run
 (scripts/iam_mutation.py) relies on these steps to notice a missing statement."""
 
@@ -71,8 +71,6 @@ def by_number(story: Scenario) -> dict[str, dict[str, Any]]:
 def test_the_office_onboards_an_issuer_and_orders_an_integration(stack: LocalStack, story: Scenario) -> None:
     story.seed_spiris()
     story.create_issuer(story.seed_operator())  # admin: issuer, logo (S3 + KMS), operator credentials (KMS)
-    with story.admin() as admin:
-        admin.patch(f"/issuers/{story.issuer_id}", json={"hold_first_sync": False}).raise_for_status()
     consent_url = story.order_integration()
     assert [consent_url in m["text"] for m in mails_to(stack, CONTACT_EMAIL)] == [True]
     story.consent_url = consent_url  # type: ignore[attr-defined]
@@ -89,11 +87,14 @@ def test_the_contact_grants_access_and_gets_a_receipt(stack: LocalStack, story: 
     assert len(mails_to(stack, CONTACT_EMAIL)) == 2  # the invitation, then the receipt of the grant
 
 
-def test_the_scheduled_sync_renders_and_dispatches_every_channel(stack: LocalStack, story: Scenario) -> None:
+def test_the_scheduled_sync_renders_and_the_released_invoices_go_out(stack: LocalStack, story: Scenario) -> None:
     operator = httpx.Client(base_url=stack.operator_url)
     operator.post("/_sandbox/faults", json={"fail_delivery_rate": 1.0, "delivery_delay": 0}).raise_for_status()
     time.sleep(2.5)  # the access token has expired
     assert stack.tick("PollInvoicesFunction")["PollInvoicesFunction.Every5Minutes"] == {"enqueued": 1}
+    # The first sync holds what it finds for the office's review; the office releases it.
+    wait_for(stack, lambda: len([i for i in story.invoices() if i["status"] == "held"]) == story.expected_selected)
+    assert story.release_held() == story.expected_selected
 
     def all_sent() -> dict[str, dict[str, Any]] | None:
         invoices = by_number(story)
@@ -135,9 +136,31 @@ def test_the_admin_links_the_documents_and_retries_a_failed_invoice(stack: Local
     assert httpx.get(invoice["pdf_url"]).content.startswith(b"%PDF")  # presigned: the admin's role reads it
     with story.admin() as admin:
         admin.post(f"/invoices/{invoice['id']}/retry").raise_for_status()
-    # A retry is a new version: rendered and sent again.
+    # A retry is a new version: rendered and, no longer held, sent again.
     wait_for(stack, lambda: (lambda i: version(i) > version(invoice) and i["status"] == "sent")(
         by_number(story)[invoice["number"]]))
+
+
+def test_a_revoked_grant_stops_the_integration_and_the_office_hears_of_it(stack: LocalStack, story: Scenario) -> None:
+    httpx.post(f"{stack.spiris_url}/_sandbox/faults", json={"revoke_all": True}).raise_for_status()
+    mails_before = len(stack.mail())
+    story.sync_now()
+
+    def status() -> str | None:
+        with story.admin() as admin:
+            found = admin.get(f"/integrations/{story.integration_id}").json()["status"]
+        return found if found == "needs_reconsent" else None
+
+    wait_for(stack, status)
+    wait_for(stack, lambda: len(stack.mail()) > mails_before)
+
+
+def test_deleting_the_integration_forgets_its_tokens(stack: LocalStack, story: Scenario) -> None:
+    with story.admin() as admin:
+        admin.delete(f"/integrations/{story.integration_id}").raise_for_status()
+    table = boto3.resource("dynamodb", endpoint_url=stack.aws_endpoint_url, region_name=stack.aws_region)
+    key = {"PK": f"INTEGRATION#{story.integration_id}", "SK": "TOKENS"}
+    assert "Item" not in table.Table(stack.environment["TABLE_NAME"]).get_item(Key=key)
 
 
 def version(invoice: dict[str, Any]) -> int:
