@@ -7,7 +7,7 @@ SAM := .tools/sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup system-deps run test serve bench soak rules lint build deploy clean
+.PHONY: setup system-deps run test serve bench soak iam-mutation rules lint build deploy clean
 
 ## setup: project venv from the lock file, system packages, SAM tools venv
 setup: system-deps $(VENV)/.installed .tools/sam/.installed
@@ -44,6 +44,10 @@ bench: setup
 ## soak: the whole pipeline under load and every fault at once → out/soak.json
 soak: setup
 	$(PY) -m sandbox.soak
+
+## iam-mutation: remove each IAM statement in turn; the IAM tests must notice → out/iam-mutation.json
+iam-mutation: setup
+	$(PY) scripts/iam_mutation.py
 
 ## rules: fetch the e-invoice validation artefacts again and check them against their SHA-256 pins
 rules: setup

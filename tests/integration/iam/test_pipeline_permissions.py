@@ -7,7 +7,6 @@ too, also where the code survives it (a receipt mail that is never sent). The IA
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ import boto3
 import httpx
 import pytest
 from boto3.dynamodb.conditions import Attr
+from sns_events import sns_record
 
 from sandbox.scenario import CONTACT_EMAIL, Scenario
 from sandbox.stack import LocalStack
@@ -125,7 +125,8 @@ def test_a_bounce_fails_the_email_and_tells_the_issuer(stack: LocalStack, story:
     bounce = {"eventType": "Bounce", "mail": {"messageId": message_id, "destination": ["buyer@example.se"]},
               "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
                          "bouncedRecipients": [{"emailAddress": "buyer@example.se", "status": "5.1.1"}]}}
-    outcome = stack.handlers.invoke("SesEventsFunction", sns_event(stack, json.dumps(bounce)))
+    topic = f"arn:aws:sns:{stack.aws_region}:123456789012:SesEventsTopic"
+    outcome = stack.handlers.invoke("SesEventsFunction", {"Records": [sns_record(bounce, topic)]})
     assert outcome == {"outcomes": ["failed"]}
     assert by_number(story)[emailed["number"]]["status"] == "failed"
     assert len(mails_to(stack, NOTIFICATION_EMAIL)) == notices_before + 1
@@ -167,13 +168,3 @@ def version(invoice: dict[str, Any]) -> int:
     """The rendered version, from the document link (`.../v{version}/invoice.pdf`)."""
     found = re.search(r"/v(\d+)/invoice\.pdf", invoice.get("pdf_url") or "")
     return int(found.group(1)) if found else 0
-
-
-def sns_event(stack: LocalStack, message: str) -> dict[str, Any]:
-    topic = f"arn:aws:sns:{stack.aws_region}:123456789012:SesEventsTopic"
-    return {"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": f"{topic}:1f2e",
-        "Sns": {"Type": "Notification", "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e", "TopicArn": topic,
-                "Subject": None, "Message": message, "Timestamp": "2026-01-01T00:00:00.000Z",
-                "SignatureVersion": "1", "Signature": "EXAMPLE", "SigningCertUrl": "https://sns.example/cert.pem",
-                "UnsubscribeUrl": "https://sns.example/unsubscribe", "MessageAttributes": {}}}]}
