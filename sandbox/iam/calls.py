@@ -115,8 +115,8 @@ def _dynamodb(operation: str, params: Mapping[str, Any], facts: Facts) -> list[R
         return _dynamodb_batch(operation, params, facts)
     if operation in ("TransactWriteItems", "TransactGetItems"):
         return _dynamodb_transaction(params, facts)
-    table = params.get("TableName")
-    resource = _table_arn(facts, str(table)) if table else "*"
+    named = params.get("TableName")
+    resource = _table_arn(facts, str(named)) if named else "*"
     return [Request(f"dynamodb:{operation}", resource, context_of(_base_context(facts)))]
 
 

@@ -122,8 +122,8 @@ class Condition:
 
     @classmethod
     def parse(cls, operator: str, key: str, values: Any) -> Condition:
-        qualifier, _, name = operator.rpartition(":")
-        qualifier = qualifier.lower() or None
+        prefix, _, name = operator.rpartition(":")
+        qualifier = prefix.lower() or None
         if qualifier not in (None, "forallvalues", "foranyvalue"):
             raise PolicyError(f"unknown condition set qualifier {operator!r}")
         name = name.lower()
