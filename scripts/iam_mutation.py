@@ -18,7 +18,6 @@ ones with a reason. Not part of `make test` (it runs the selected tests once per
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sandbox.iam.mutation import Mutation, mutate, mutations, write_template  # noqa: E402
 from sandbox.stack import TEMPLATE_VARIABLE  # noqa: E402
 from sandbox.template import load_yaml  # noqa: E402
 
@@ -53,19 +53,6 @@ KNOWN_UNCAUGHT: dict[tuple[str, str], str] = {}
 REFUSAL = re.compile(r"is not authorized to perform: [\w:*]+ on resource: \S+")
 
 
-@dataclass(frozen=True)
-class Mutation:
-    function: str
-    policy: int  # index in Policies
-    statement: int | None  # index in the entry's Statement list; None: the whole entry (a policy template)
-    label: str  # Sid, or the policy template and its argument
-
-    @property
-    def name(self) -> str:
-        where = f"Policies[{self.policy}]" + (f".Statement[{self.statement}]" if self.statement is not None else "")
-        return f"{self.function}.{where} {self.label}"
-
-
 @dataclass
 class Outcome:
     mutation: Mutation
@@ -74,48 +61,6 @@ class Outcome:
     failed_tests: list[str] = field(default_factory=list)
     refusal: str | None = None  # the first refusal the tests printed
     reason: str | None = None  # why an uncaught statement is not caught
-
-
-def _label(entry: Any, statement: dict[str, Any] | None) -> str:
-    if statement is not None:
-        return str(statement.get("Sid") or f"{statement.get('Action')}")
-    if isinstance(entry, dict):
-        ((template, args),) = entry.items()
-        argument = json.dumps(args, sort_keys=True) if args else ""
-        return f"{template} {argument}".strip()
-    return str(entry)  # a managed policy name or ARN
-
-
-def mutations(template: dict[str, Any]) -> list[Mutation]:
-    found = []
-    for function, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        for index, entry in enumerate((resource.get("Properties") or {}).get("Policies") or []):
-            statements = entry.get("Statement") if isinstance(entry, dict) and "Statement" in entry else None
-            if statements is None:
-                found.append(Mutation(function, index, None, _label(entry, None)))
-                continue
-            for number, statement in enumerate(statements if isinstance(statements, list) else [statements]):
-                found.append(Mutation(function, index, number, _label(entry, statement)))
-    return found
-
-
-def mutate(template: dict[str, Any], mutation: Mutation) -> dict[str, Any]:
-    """The template without the mutation's statement; code paths made absolute (it is written elsewhere)."""
-    changed = copy.deepcopy(template)
-    policies = changed["Resources"][mutation.function]["Properties"]["Policies"]
-    entry = policies[mutation.policy]
-    if mutation.statement is None or len(entry["Statement"]) == 1:
-        del policies[mutation.policy]
-    else:
-        del entry["Statement"][mutation.statement]
-    for resource in changed["Resources"].values():
-        properties = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(properties.get(key), str):
-                properties[key] = str((TEMPLATE.parent / properties[key]).resolve()) + "/"
-    return changed
 
 
 def run_tests(tests: list[str], template: Path | None, log: Path) -> tuple[int, str]:
@@ -130,8 +75,7 @@ def run_tests(tests: list[str], template: Path | None, log: Path) -> tuple[int, 
 
 
 def try_mutation(template: dict[str, Any], mutation: Mutation, workdir: Path, number: int) -> Outcome:
-    path = workdir / f"template-{number:03d}.yaml"
-    path.write_text(json.dumps(mutate(template, mutation), indent=1), encoding="utf-8")
+    path = write_template(mutate(template, mutation, TEMPLATE.parent), workdir / f"template-{number:03d}.yaml")
     started = time.monotonic()
     code, output = run_tests(TESTS.get(mutation.function, DEFAULT_TESTS), path, workdir / f"run-{number:03d}.log")
     failed = sorted(set(re.findall(r"^(?:FAILED|ERROR) (\S+)", output, re.MULTILINE)))
