@@ -150,3 +150,11 @@ def test_the_logs_hold_no_secrets(stack: dict[str, str]) -> None:
         assert secret not in log, f"{name} appears in the logs"
     assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.", log), "a JWT appears in the logs"
     assert not re.search(r"[?&](code|state|refresh_token|access_token)=", log), "an OAuth parameter was logged"
+
+
+def test_no_function_was_refused_an_aws_call(stack: dict[str, str]) -> None:
+    """The stack runs each function with its own role only (sandbox/iam) and logs every refusal; in AWS
+    a refused call fails too, also where the code survives it (a receipt mail never sent)."""
+    assert SECRETS_SEEN, "runs after the end-to-end test"
+    log = SERVE_LOG[0].read_text(errors="replace")
+    assert [line for line in log.splitlines() if "IAM denied" in line] == []
