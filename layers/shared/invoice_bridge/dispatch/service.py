@@ -41,10 +41,14 @@ from ..ports import (
     Mailer,
     Operator,
     OperatorDocument,
+    PrintService,
+    Receiver,
 )
 from .errors import MailNotSent, OperatorRejected
+from .fallback import reroute
+from .letters import letter_for
 from .notify import Failure, FailureNotifier, buyer_mail
-from .policy import NoChannel, choose_channel, find_receiver
+from .policy import NoChannel, PrintServiceSource, choose_channel, find_receiver, print_service_of
 
 # Fixed namespace: the idempotency id of (invoice, version) is the same in every process, forever.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4d43-9a52-3b8e2f7c1a10")
@@ -63,8 +67,10 @@ class DispatchInProgress(Exception):
     """Another worker moved the delivery first; the message is retried and reconciles then."""
 
 
-def idempotency_id(invoice_id: str, version: int) -> str:
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{invoice_id}:{version}"))
+def idempotency_id(invoice_id: str, version: int, channel: str | None = None) -> str:
+    """The operator idempotency id of (invoice, version); a fallback channel gets its own."""
+    name = f"{invoice_id}:{version}" + (f":{channel}" if channel else "")
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, name))
 
 
 def dispatch_invoice(
@@ -101,7 +107,10 @@ def dispatch_invoice(
         issuer = issuers.get(invoice.issuer_id)
         operator = operator_for(issuer)
         receiver = find_receiver(operator, issuer.id, invoice.buyer) if operator is not None else None
-        route = choose_channel(issuer, invoice, receiver, operator_available=operator is not None)
+        route = choose_channel(
+            issuer, invoice, receiver, operator_available=operator is not None,
+            print_service=_print_service(operator, issuer),
+        )
         if isinstance(route, NoChannel):
             failure = Failure(route.code, route.reason, causes=route.causes)
             notifier.notify(issuer, invoice, failure)
@@ -112,11 +121,14 @@ def dispatch_invoice(
             version=version,
             channel=route.channel,
             recipient=route.recipient,
+            recipient_operator=route.operator,
             operator_idempotency_id=idempotency_id(invoice_id, version),
             updated_at=now(),
         )
         if ledger.create(fresh):
             delivery = fresh  # exactly what the ledger now holds: no need to read it back
+            if route.note:  # the channel decision says what the office should know about it
+                invoices.add_event(invoice_id, InvoiceEvent(status=invoice.status.value, detail=route.note))
         else:
             logger.info("delivery already created by another run", extra={"invoice_id": invoice_id})
             delivery = ledger.get(invoice_id, version)
@@ -180,15 +192,14 @@ def _advance(
         return _send_email(delivery, invoice, issuer, invoices, ledger, documents, mailer, now)
 
     assert operator is not None
-    ubl = documents.get(_required(invoice.einvoice_key, "einvoice_key"))
     try:
-        if delivery.channel == "einvoice":
-            document = operator.send_einvoice(
-                ubl, delivery.operator_idempotency_id, _required(delivery.recipient, "eia")
-            )
-        else:
-            document = operator.send_print(ubl, delivery.operator_idempotency_id)
+        document = _send_by_operator(delivery, invoice, issuer, documents, operator)
     except OperatorRejected as exc:
+        rerouted = _next_channel(delivery, invoice, issuer, exc, invoices, ledger, operator, now)
+        if rerouted is not None:
+            return _advance(
+                rerouted, invoice, invoices, issuers, ledger, documents, operator_for, mailer, notifier, now, issuer
+            )
         failure = Failure("rejected", exc.message, delivery.channel)
         return _fail(
             delivery, invoice, issuer, failure, invoices, ledger, notifier, now, [DeliveryState.SENDING]
@@ -196,6 +207,56 @@ def _advance(
     # OperatorOutcomeUnknown / OperatorUnavailable propagate: the record stays `sending`, the message is
     # retried and reconciled by idempotency id.
     return _record_sent(delivery, invoice, document.operator_invoice_id, invoices, ledger, now, document)
+
+
+def _next_channel(
+    delivery: Delivery,
+    invoice: Invoice,
+    issuer: Issuer,
+    refusal: OperatorRejected,
+    invoices: InvoiceRepository,
+    ledger: DeliveryLedger,
+    operator: Operator,
+    now: Callable[[], datetime],
+) -> Delivery | None:
+    """A refused e-invoice (pinned route): the delivery queued on the issuer's next channel, or None."""
+    if delivery.channel != "einvoice":
+        return None
+    rerouted = reroute(
+        delivery, invoice, issuer, refusal.message, ledger=ledger, from_state=DeliveryState.SENDING,
+        new_idempotency_id=lambda channel: idempotency_id(invoice.id, invoice.version, channel),
+        print_service=_print_service(operator, issuer) or _no_print_service, now=now,
+    )
+    if isinstance(rerouted, NoChannel):
+        return None
+    invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail=rerouted.message or ""))
+    return rerouted
+
+
+def _send_by_operator(
+    delivery: Delivery, invoice: Invoice, issuer: Issuer, documents: DocumentStore, operator: Operator
+) -> OperatorDocument:
+    """The e-invoice on the route the lookup returned, or the letter with our PDF as its image."""
+    if delivery.channel == "einvoice":
+        ubl = documents.get(_required(invoice.einvoice_key, "einvoice_key"))
+        receiver = Receiver(
+            eia=_required(delivery.recipient, "eia"),
+            name=invoice.buyer.name,
+            operator=delivery.recipient_operator or "PEPPOL",  # records written before routing was kept
+        )
+        return operator.send_einvoice(ubl, delivery.operator_idempotency_id, receiver)
+    return operator.send_print(letter_for(invoice, issuer, documents), delivery.operator_idempotency_id)
+
+
+def _print_service(operator: Operator | None, issuer: Issuer) -> PrintServiceSource | None:
+    """The operator's print settings for the policy, read only when a letter is the choice."""
+    if operator is None:
+        return None
+    return lambda: print_service_of(operator, issuer.id)
+
+
+def _no_print_service() -> PrintService:
+    return PrintService(enabled=False, own_image=False)
 
 
 def _send_email(

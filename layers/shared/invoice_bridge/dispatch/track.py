@@ -1,22 +1,49 @@
-"""The status poller: invoices in `sent` by an operator channel move to delivered or failed."""
+"""The status poller: invoices in `sent` by an operator channel move to delivered or failed.
+
+A failed e-invoice (the pinned route) goes on to the issuer's next channel when there is one: the delivery
+is queued again on that channel (dispatch/fallback.py) and a dispatch message is sent for it. A status
+value the operator reports that we do not know fails the invoice with a notice that says so, rather
+than leaving it waiting forever.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..models.common import utcnow
-from ..models.delivery import DeliveryState
-from ..models.invoice import InvoiceStatus
+from ..models.delivery import Delivery, DeliveryState
+from ..models.invoice import Invoice, InvoiceStatus
 from ..models.issuer import Issuer
 from ..observability import logger, metrics
-from ..ports import ConflictError, DeliveryLedger, InvoiceRepository, IssuerRepository, Operator
+from ..ports import (
+    ConflictError,
+    DeliveryLedger,
+    InvoiceRepository,
+    IssuerRepository,
+    Operator,
+    OperatorDocument,
+    WorkQueue,
+)
 from .errors import OperatorError
+from .fallback import reroute
 from .notify import Failure, FailureNotifier
-from .service import _sync_invoice
+from .policy import NoChannel, print_service_of
+from .service import _sync_invoice, idempotency_id
+
+
+@dataclass
+class _Poll:
+    invoices: InvoiceRepository
+    ledger: DeliveryLedger
+    notifier: FailureNotifier
+    dispatch_queue: WorkQueue | None
+    now: Callable[[], datetime]
+    counts: Counter[str]
 
 
 def track_deliveries(
@@ -26,12 +53,14 @@ def track_deliveries(
     ledger: DeliveryLedger,
     operator_for: Callable[[Issuer], Operator | None],
     notifier: FailureNotifier,
+    dispatch_queue: WorkQueue | None = None,
     now: Callable[[], datetime] = utcnow,
     page_size: int = 100,
 ) -> Counter[str]:
-    """Poll once; returns counts: delivered, failed, pending, skipped, errors. Safe to run concurrently:
-    every move is conditional on the record still being `sent`."""
-    counts: Counter[str] = Counter()
+    """Poll once; returns counts: delivered, failed, rerouted, pending, skipped, errors. Safe to run
+    concurrently: every move is conditional on the record still being `sent`. Without `dispatch_queue`
+    a failed e-invoice is not rerouted (it fails as before)."""
+    poll = _Poll(invoices, ledger, notifier, dispatch_queue, now, Counter())
     issuers_seen: dict[str, Issuer] = {}  # one read per issuer and poll, not one per invoice
     cursor: str | None = None
     while True:
@@ -40,23 +69,22 @@ def track_deliveries(
             status=InvoiceStatus.SENT.value, limit=page_size, cursor=cursor, exclude_channel="email"
         )
         for invoice in page:
-            if invoice.channel == "email":  # the channel is written with the status, from the record
-                counts["skipped"] += 1
-                continue
             delivery = ledger.get(invoice.id, invoice.version)
-            if delivery is None or delivery.channel == "email" or delivery.operator_invoice_id is None:
-                counts["skipped"] += 1  # e-mail outcomes come from SES notifications, not from polling
+            if invoice.channel == "email" or delivery is None or delivery.channel == "email":
+                poll.counts["skipped"] += 1  # e-mail outcomes come from SES notifications, not from polling
                 continue
             if delivery.state != DeliveryState.SENT:
-                _sync_invoice(invoices, invoice, delivery)
-                counts["skipped"] += 1
+                _bring_in_line(poll, invoice, delivery)
+                continue
+            if delivery.operator_invoice_id is None:
+                poll.counts["skipped"] += 1
                 continue
             if invoice.issuer_id not in issuers_seen:
                 issuers_seen[invoice.issuer_id] = issuers.get(invoice.issuer_id)
             issuer = issuers_seen[invoice.issuer_id]
             operator = operator_for(issuer)
             if operator is None:
-                counts["skipped"] += 1
+                poll.counts["skipped"] += 1
                 continue
             try:
                 document = operator.status(delivery.operator_invoice_id)
@@ -64,29 +92,71 @@ def track_deliveries(
                 logger.warning(
                     "status poll failed", extra={"invoice_id": invoice.id, "error": type(exc).__name__}
                 )
-                counts["errors"] += 1
+                poll.counts["errors"] += 1
                 continue
             try:
-                if document.status == "DELIVERED":
-                    done = delivery.model_copy(
-                        update={"state": DeliveryState.DELIVERED, "delivered_at": now(), "updated_at": now()}
-                    )
-                    ledger.transition(done, [DeliveryState.SENT])
-                    _sync_invoice(invoices, invoice, done)
-                    metrics.add_metric(name="InvoicesDelivered", unit=MetricUnit.Count, value=1)
-                    counts["delivered"] += 1
-                elif document.status == "FAILED":
-                    reason = document.message or "the operator could not deliver the invoice"
-                    notifier.notify(issuer, invoice, Failure("delivery_failed", reason, delivery.channel))
-                    failed = delivery.model_copy(
-                        update={"state": DeliveryState.FAILED, "message": reason, "updated_at": now()}
-                    )
-                    ledger.transition(failed, [DeliveryState.SENT])
-                    _sync_invoice(invoices, invoice, failed)
-                    counts["failed"] += 1
-                else:
-                    counts["pending"] += 1
+                _apply(poll, invoice, issuer, operator, delivery, document)
             except ConflictError:
-                counts["skipped"] += 1  # another poller got there first
+                poll.counts["skipped"] += 1  # another poller got there first
         if cursor is None:
-            return counts
+            return poll.counts
+
+
+def _apply(
+    poll: _Poll, invoice: Invoice, issuer: Issuer, operator: Operator, delivery: Delivery, document: OperatorDocument
+) -> None:
+    now = poll.now
+    if document.status == "DELIVERED":
+        done = delivery.model_copy(
+            update={"state": DeliveryState.DELIVERED, "delivered_at": now(), "updated_at": now()}
+        )
+        poll.ledger.transition(done, [DeliveryState.SENT])
+        _sync_invoice(poll.invoices, invoice, done)
+        metrics.add_metric(name="InvoicesDelivered", unit=MetricUnit.Count, value=1)
+        poll.counts["delivered"] += 1
+    elif document.status == "FAILED":
+        reason = document.message or "the operator could not deliver the invoice"
+        if delivery.channel == "einvoice" and poll.dispatch_queue is not None:
+            rerouted = reroute(
+                delivery, invoice, issuer, reason, ledger=poll.ledger, from_state=DeliveryState.SENT,
+                new_idempotency_id=lambda channel: idempotency_id(invoice.id, invoice.version, channel),
+                print_service=lambda: print_service_of(operator, issuer.id), now=now,
+            )
+            if not isinstance(rerouted, NoChannel):
+                _requeue(poll, invoice, rerouted)
+                poll.counts["rerouted"] += 1
+                return
+        _fail(poll, invoice, issuer, delivery, Failure("delivery_failed", reason, delivery.channel))
+    elif document.status == "UNKNOWN":
+        reason = document.message or "the operator reports a status we do not know"
+        _fail(poll, invoice, issuer, delivery, Failure("unknown_status", reason, delivery.channel))
+    else:
+        poll.counts["pending"] += 1
+
+
+def _fail(poll: _Poll, invoice: Invoice, issuer: Issuer, delivery: Delivery, failure: Failure) -> None:
+    poll.notifier.notify(issuer, invoice, failure)  # before the move: a crash repeats it rather than loses it
+    failed = delivery.model_copy(
+        update={"state": DeliveryState.FAILED, "message": failure.reason, "updated_at": poll.now()}
+    )
+    poll.ledger.transition(failed, [DeliveryState.SENT])
+    _sync_invoice(poll.invoices, invoice, failed)
+    poll.counts["failed"] += 1
+
+
+def _requeue(poll: _Poll, invoice: Invoice, delivery: Delivery) -> None:
+    """A rerouted delivery's dispatch message, then the invoice status: a crash in between leaves the
+    invoice `sent` with a queued delivery, which the next poll finds and sends again (the ledger makes a
+    second message harmless)."""
+    assert poll.dispatch_queue is not None
+    poll.dispatch_queue.send({"invoice_id": invoice.id, "version": invoice.version, "channel": delivery.channel})
+    _sync_invoice(poll.invoices, invoice, delivery)
+
+
+def _bring_in_line(poll: _Poll, invoice: Invoice, delivery: Delivery) -> None:
+    if delivery.state == DeliveryState.QUEUED and delivery.failed_channels and poll.dispatch_queue is not None:
+        _requeue(poll, invoice, delivery)  # rerouted by a poll that stopped before its message went out
+        poll.counts["rerouted"] += 1
+        return
+    _sync_invoice(poll.invoices, invoice, delivery)
+    poll.counts["skipped"] += 1
