@@ -35,6 +35,8 @@ ADMIN_ROUTES = {
     ("/issuers/{id}", "patch"),
     ("/issuers/{id}/logo", "put"),
     ("/issuers/{id}/operator", "put"),
+    ("/issuers/{id}/operator", "delete"),
+    ("/issuers/{id}/operator/check", "post"),
     ("/issuers/{id}/integrations", "post"),
     ("/integrations/{id}", "get"),
     ("/integrations/{id}", "patch"),
@@ -65,6 +67,8 @@ ENVIRONMENT_REFS = {
     "SPIRIS_CLIENT_SECRET_PARAMETER": {"Ref": "SpirisClientSecretParameter"},
     "OPERATOR_URL": {"Ref": "OperatorUrl"},
     "MAVENTA_VENDOR_API_KEY_PARAMETER": {"Ref": "MaventaVendorApiKeyParameter"},
+    "INEXCHANGE_URL": {"Ref": "InExchangeUrl"},
+    "INEXCHANGE_PARTNER_API_KEY_PARAMETER": {"Ref": "InExchangePartnerApiKeyParameter"},
     "SENDER_EMAIL": {"Ref": "SenderEmail"},
     "OFFICE_EMAIL": {"Ref": "OfficeEmail"},
     "SES_CONFIGURATION_SET": {"Ref": "MailConfigurationSet"},
@@ -225,6 +229,15 @@ def test_every_queue_consumer_reports_batch_item_failures_and_fits_the_visibilit
     assert consumed == QUEUE_CONSUMERS
 
 
+def test_the_operators_see_a_bounded_number_of_dispatchers(transformed: Template) -> None:
+    """Neither operator publishes a rate limit: the dispatch trigger caps its concurrency (issue 12.6)."""
+    (dispatch,) = [
+        m["Properties"] for m in resources(transformed, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"]["Ref"] == "DispatchFunction"
+    ]
+    assert 2 <= dispatch["ScalingConfig"]["MaximumConcurrency"] <= 10
+
+
 def test_schedules_run_poll_every_5_and_tracking_every_15_minutes(transformed: Template) -> None:
     targets = {
         s["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0]: s["Properties"]["ScheduleExpression"]
@@ -382,7 +395,10 @@ def test_api_accepts_logo_images_as_binary_and_outputs_its_url(transformed: Temp
 
 # ------------------------------------------------------------------ least privilege
 
-KMS_DIRECT = {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction", "DispatchFunction"}
+# TrackDeliveries stores a renewed InExchange client token (after a 401), as dispatch does.
+KMS_DIRECT = {
+    "ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction", "DispatchFunction", "TrackDeliveriesFunction"
+}
 MAILERS = {
     "ConsentFunction",
     "AdminApiFunction",
@@ -412,10 +428,7 @@ def test_only_token_handling_functions_can_encrypt_or_decrypt_with_the_token_key
     for name in FUNCTIONS:
         found = statements(transformed, name)
         assert unconditional_kms(found, "kms:Encrypt") == (name in KMS_DIRECT), name
-        # TrackDeliveries reads the stored operator credentials: decrypt, never encrypt.
-        assert unconditional_kms(found, "kms:Decrypt") == (
-            name in KMS_DIRECT | {"TrackDeliveriesFunction"}
-        ), name
+        assert unconditional_kms(found, "kms:Decrypt") == (name in KMS_DIRECT), name
 
 
 def test_render_uses_the_key_only_through_s3(transformed: Template) -> None:
@@ -485,6 +498,7 @@ def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: T
     readers: dict[str, set[str]] = {
         "SpirisClientSecretParameter": set(),
         "MaventaVendorApiKeyParameter": set(),
+        "InExchangePartnerApiKeyParameter": set(),
     }
     for name in FUNCTIONS:
         for statement in statements(transformed, name):
@@ -495,7 +509,9 @@ def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: T
                         readers[parameter].add(name)
     assert readers == {
         "SpirisClientSecretParameter": {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction"},
-        "MaventaVendorApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction"},
+        # The admin API reads both when the office sets up an operator account.
+        "MaventaVendorApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction", "AdminApiFunction"},
+        "InExchangePartnerApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction", "AdminApiFunction"},
     }
 
 
