@@ -62,6 +62,12 @@ def create_app(
 
 
 def _register_control(app: Flask, state: OperatorState) -> None:
+    _register_accounts(app, state)
+    _register_receivers_and_documents(app, state)
+    _register_faults_and_settings(app, state)
+
+
+def _register_accounts(app: Flask, state: OperatorState) -> None:
     @app.post("/_sandbox/accounts")
     def add_account() -> Any:
         body = request.get_json(force=True) or {}
@@ -106,6 +112,8 @@ def _register_control(app: Flask, state: OperatorState) -> None:
                     client.tokens.clear()
         return "", 204
 
+
+def _register_receivers_and_documents(app: Flask, state: OperatorState) -> None:
     @app.post("/_sandbox/receivers")
     def add_receiver() -> Any:
         body = request.get_json(force=True) or {}
@@ -127,6 +135,8 @@ def _register_control(app: Flask, state: OperatorState) -> None:
         with state.lock:
             return jsonify([_control_view(state, document) for document in state.invoices.values()])
 
+
+def _register_faults_and_settings(app: Flask, state: OperatorState) -> None:
     @app.post("/_sandbox/faults")
     def set_faults() -> Any:
         body = request.get_json(force=True) or {}

@@ -37,18 +37,27 @@ def denied() -> tuple[Response, int]:
     return jsonify({"message": "Authorization has been denied for this request."}), 401
 
 
+def client(state: OperatorState) -> InExchangeClient | None:
+    """The client whose `ClientToken` the request carries (None: missing, unknown or revoked)."""
+    token = request.headers.get("ClientToken", "")
+    return state.client_of_token(token) if token else None
+
+
+def partner_ok(state: OperatorState) -> bool:
+    key = request.headers.get("APIKey", "")
+    return bool(key and state.partner_api_key and secrets.compare_digest(key, state.partner_api_key))
+
+
 def register_inexchange(app: Flask, state: OperatorState) -> None:
-    def client() -> InExchangeClient | None:
-        token = request.headers.get("ClientToken", "")
-        return state.client_of_token(token) if token else None
+    _register_client_tokens(app, state)
+    _register_documents(app, state)
+    _register_reads(app, state)
 
-    def partner_ok() -> bool:
-        key = request.headers.get("APIKey", "")
-        return bool(key and state.partner_api_key and secrets.compare_digest(key, state.partner_api_key))
 
+def _register_client_tokens(app: Flask, state: OperatorState) -> None:
     @app.post("/v1/api/clientTokens/create")
     def create_client_token() -> Any:
-        if not partner_ok():
+        if not partner_ok(state):
             return denied()
         erp_id = str((request.get_json(silent=True) or {}).get("erpId") or "")
         with state.lock:
@@ -62,7 +71,7 @@ def register_inexchange(app: Flask, state: OperatorState) -> None:
 
     @app.post("/v1/api/clientTokens/revoke")
     def revoke_client_token() -> Any:
-        if not partner_ok():
+        if not partner_ok(state):
             return denied()
         token = str((request.get_json(silent=True) or {}).get("clientToken") or "")
         with state.lock:
@@ -72,9 +81,11 @@ def register_inexchange(app: Flask, state: OperatorState) -> None:
                 state.client_tokens_revoked += 1
         return "", 204
 
+
+def _register_documents(app: Flask, state: OperatorState) -> None:
     @app.post("/v1/api/documents")
     def upload_document() -> Any:
-        if client() is None:
+        if client(state) is None:
             return denied()
         body = request.get_data()
         if not body:
@@ -88,14 +99,25 @@ def register_inexchange(app: Flask, state: OperatorState) -> None:
 
     @app.post("/v1/api/documents/outbound")
     def send_outbound() -> Any:
-        owner = client()
+        owner = client(state)
         if owner is None:
             return denied()
         return _send(state, owner, request.get_json(silent=True) or {})
 
+    @app.post("/v1/api/buyerparties/lookup")
+    def buyer_lookup() -> Any:
+        if client(state) is None:
+            return denied()
+        query = request.get_json(silent=True) or {}
+        if not query.get("PartyId"):
+            return invalid("search.PartyId", "The PartyId field is required.")
+        return jsonify(buyer_parties(state, query))
+
+
+def _register_reads(app: Flask, state: OperatorState) -> None:
     @app.post("/v1/api/invoices/outbound/<document_id>")
     def outbound_by_id(document_id: str) -> Any:
-        owner = client()
+        owner = client(state)
         if owner is None:
             return denied()
         with state.lock:
@@ -106,7 +128,7 @@ def register_inexchange(app: Flask, state: OperatorState) -> None:
 
     @app.post("/v1/api/invoices/outbound/byerpid/<erp_document_id>")
     def outbound_by_erp_id(erp_document_id: str) -> Any:
-        owner = client()
+        owner = client(state)
         if owner is None:
             return denied()
         with state.lock:
@@ -118,7 +140,7 @@ def register_inexchange(app: Flask, state: OperatorState) -> None:
 
     @app.post("/v1/api/documents/outbound/list")
     def outbound_list() -> Any:
-        owner = client()
+        owner = client(state)
         if owner is None:
             return denied()
         body = request.get_json(silent=True) or {}
@@ -128,15 +150,6 @@ def register_inexchange(app: Flask, state: OperatorState) -> None:
             state.rng.shuffle(mine)  # no documented order
             page = [inexchange_view(state, d) for d in mine[skip : skip + take]]
         return jsonify({"documents": page, "totalCount": len(mine)})
-
-    @app.post("/v1/api/buyerparties/lookup")
-    def buyer_lookup() -> Any:
-        if client() is None:
-            return denied()
-        query = request.get_json(silent=True) or {}
-        if not query.get("PartyId"):
-            return invalid("search.PartyId", "The PartyId field is required.")
-        return jsonify(buyer_parties(state, query))
 
 
 def _send(state: OperatorState, owner: InExchangeClient, body: dict[str, Any]) -> Any:

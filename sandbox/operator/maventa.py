@@ -61,17 +61,24 @@ def expand_scopes(scope: str | None) -> frozenset[str]:
     return frozenset(words)
 
 
-def register_maventa(app: Flask, state: OperatorState) -> None:
-    def caller(*needed: str) -> tuple[str | None, tuple[Response, int] | None]:
-        """(company uuid, None) for a valid token with one of `needed` scopes, else (None, the error)."""
-        header = request.headers.get("Authorization", "")
-        entry = state.tokens.get(header[7:].strip()) if header.lower().startswith("bearer ") else None
-        if entry is None or entry[1] < time.time():
-            return None, error(401, "auth_unauthorized", "Unauthorized")
-        if needed and not set(needed) & entry[2]:
-            return None, error(403, "insufficient_scope", "Insufficient scope", [f"needs one of: {', '.join(needed)}"])
-        return entry[0], None
+def caller(state: OperatorState, *needed: str) -> tuple[str | None, tuple[Response, int] | None]:
+    """(company uuid, None) for a valid token with one of `needed` scopes, else (None, the error)."""
+    header = request.headers.get("Authorization", "")
+    entry = state.tokens.get(header[7:].strip()) if header.lower().startswith("bearer ") else None
+    if entry is None or entry[1] < time.time():
+        return None, error(401, "auth_unauthorized", "Unauthorized")
+    if needed and not set(needed) & entry[2]:
+        return None, error(403, "insufficient_scope", "Insufficient scope", [f"needs one of: {', '.join(needed)}"])
+    return entry[0], None
 
+
+def register_maventa(app: Flask, state: OperatorState) -> None:
+    _register_token(app, state)
+    _register_invoices(app, state)
+    _register_lookup_and_settings(app, state)
+
+
+def _register_token(app: Flask, state: OperatorState) -> None:
     @app.post("/oauth2/token")
     def token() -> Any:
         form = request.form
@@ -92,16 +99,18 @@ def register_maventa(app: Flask, state: OperatorState) -> None:
         return jsonify({"access_token": access, "token_type": "bearer", "expires_in": TOKEN_LIFETIME_SECONDS,
                         "scope": scope})
 
+
+def _register_invoices(app: Flask, state: OperatorState) -> None:
     @app.post("/v1/invoices")
     def upload_invoice() -> Any:
-        company, refused = caller("invoice:send")
+        company, refused = caller(state, "invoice:send")
         if refused:
             return refused
         return _upload(state, str(company))
 
     @app.get("/v1/invoices/<invoice_id>")
     def get_invoice(invoice_id: str) -> Any:
-        company, refused = caller("invoice:send", "invoice:receive")
+        company, refused = caller(state, "invoice:send", "invoice:receive")
         if refused:
             return refused
         with state.lock:
@@ -113,7 +122,7 @@ def register_maventa(app: Flask, state: OperatorState) -> None:
 
     @app.get("/v1/invoices")
     def list_invoices() -> Any:
-        company, refused = caller("invoice:send", "invoice:receive")
+        company, refused = caller(state, "invoice:send", "invoice:receive")
         if refused:
             return refused
         direction = request.args.get("direction", "RECEIVED")  # unknown filters (e.g. uuid) are ignored
@@ -129,9 +138,11 @@ def register_maventa(app: Flask, state: OperatorState) -> None:
                         found.append(maventa_view(invoice))
         return jsonify(found[(page - 1) * per_page : page * per_page])
 
+
+def _register_lookup_and_settings(app: Flask, state: OperatorState) -> None:
     @app.get("/v1/lookup/receivers")
     def lookup_receivers() -> Any:
-        _, refused = caller("lookup")
+        _, refused = caller(state, "lookup")
         if refused:
             return refused
         if "network" in request.args:
@@ -144,7 +155,7 @@ def register_maventa(app: Flask, state: OperatorState) -> None:
 
     @app.get("/v1/company/settings")
     def company_settings() -> Any:
-        company, refused = caller("company:read")
+        company, refused = caller(state, "company:read")
         if refused:
             return refused
         fields = set(request.args.getlist("fields[]"))
@@ -153,14 +164,12 @@ def register_maventa(app: Flask, state: OperatorState) -> None:
 
     @app.patch("/v1/company/settings")
     def patch_company_settings() -> Any:
-        company, refused = caller("company:write")
+        company, refused = caller(state, "company:write")
         if refused:
             return refused
-        body = request.get_json(silent=True) or {}
-        changes = body.get("send_invoice_print") or {}
-        state.accounts[str(company)].print_settings.update(
-            {k: v for k, v in changes.items() if k in state.accounts[str(company)].print_settings}
-        )
+        changes = (request.get_json(silent=True) or {}).get("send_invoice_print") or {}
+        settings = state.accounts[str(company)].print_settings
+        settings.update({k: v for k, v in changes.items() if k in settings})
         return "", 204
 
 

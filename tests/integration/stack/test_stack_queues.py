@@ -140,7 +140,7 @@ def test_a_handler_slower_than_the_visibility_timeout_gets_its_message_once(stac
 def test_pollers_follow_the_templates_maximum_concurrency() -> None:
     functions = load_template(DEFAULT_TEMPLATE).functions
     assert functions["SyncIntegrationFunction"].sqs_events[0].maximum_concurrency == 5
-    assert functions["DispatchFunction"].sqs_events[0].maximum_concurrency is None
+    assert functions["DispatchFunction"].sqs_events[0].maximum_concurrency == 5
 
 
 def test_scheduler_fires_every_interval(stack: LocalStack) -> None:

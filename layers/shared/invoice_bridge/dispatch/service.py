@@ -48,7 +48,7 @@ from .errors import MailNotSent, OperatorRejected
 from .fallback import reroute
 from .letters import letter_for
 from .notify import Failure, FailureNotifier, buyer_mail
-from .policy import NoChannel, PrintServiceSource, choose_channel, find_receiver, print_service_of
+from .policy import NoChannel, PrintServiceSource, Route, choose_channel, find_receiver, print_service_of
 
 # Fixed namespace: the idempotency id of (invoice, version) is the same in every process, forever.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4d43-9a52-3b8e2f7c1a10")
@@ -107,10 +107,8 @@ def dispatch_invoice(
         issuer = issuers.get(invoice.issuer_id)
         operator = operator_for(issuer)
         receiver = find_receiver(operator, issuer.id, invoice.buyer) if operator is not None else None
-        route = choose_channel(
-            issuer, invoice, receiver, operator_available=operator is not None,
-            print_service=_print_service(operator, issuer),
-        )
+        printing = _print_service(operator, issuer)
+        route = choose_channel(issuer, invoice, receiver, operator_available=operator is not None, print_service=printing)
         if isinstance(route, NoChannel):
             failure = Failure(route.code, route.reason, causes=route.causes)
             notifier.notify(issuer, invoice, failure)
@@ -127,8 +125,7 @@ def dispatch_invoice(
         )
         if ledger.create(fresh):
             delivery = fresh  # exactly what the ledger now holds: no need to read it back
-            if route.note:  # the channel decision says what the office should know about it
-                invoices.add_event(invoice_id, InvoiceEvent(status=invoice.status.value, detail=route.note))
+            _record_route_note(invoices, invoice, route)
         else:
             logger.info("delivery already created by another run", extra={"invoice_id": invoice_id})
             delivery = ledger.get(invoice_id, version)
@@ -231,6 +228,13 @@ def _next_channel(
         return None
     invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail=rerouted.message or ""))
     return rerouted
+
+
+def _record_route_note(invoices: InvoiceRepository, invoice: Invoice, route: Route) -> None:
+    """The channel decision says what the office should know about it (e.g. a letter on the operator's
+    template)."""
+    if route.note:
+        invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail=route.note))
 
 
 def _send_by_operator(
