@@ -5,6 +5,7 @@ and statuses nobody knows: the real dispatch service and poller, on moto and the
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 import httpx
@@ -20,10 +21,15 @@ from dispatch_support import (
     set_faults,
 )
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
-from invoice_bridge.dispatch import FailureNotifier, find_receiver, idempotency_id, track_deliveries
+from invoice_bridge.dispatch import (
+    FailureNotifier,
+    OperatorUnavailable,
+    find_receiver,
+    idempotency_id,
+    track_deliveries,
+)
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
-
 
 QUEUE = "dispatch"
 
@@ -166,3 +172,31 @@ def test_an_unknown_status_is_reported_never_pending_forever(stack: Stack, provi
     assert invoice.status == InvoiceStatus.FAILED and "status" in (invoice.status_reason or "")
     [notice] = sent_mails()
     assert "portal" in notice.get_content()
+
+
+class PrintSettingsUnreachable:
+    """The issuer's real adapter, whose print settings cannot be read right now."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def print_service(self) -> Any:
+        raise OperatorUnavailable("operator answered 503 on GET /v1/company/settings")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_operator_error_while_rerouting_is_left_to_the_next_poll(stack: Stack, queue: SqsWorkQueue) -> None:
+    stack.add(make_issuer(), make_invoice())
+    stack.add(make_issuer(), make_invoice("inv2", number="1002"))
+    set_faults(stack.operator_url, fail_delivery_rate=1.0)
+    stack.dispatch("inv1")
+    set_faults(stack.operator_url, fail_delivery_rate=0.0)
+    stack.dispatch("inv2")
+    counts = track_deliveries(invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger,
+                              operator_for=lambda issuer: PrintSettingsUnreachable(stack.operator_for(issuer)),
+                              notifier=FailureNotifier(stack.mailer), dispatch_queue=queue)
+    assert (counts["errors"], counts["delivered"]) == (1, 1)  # the poll went on to the next invoice
+    assert stack.invoices.get("inv1").status == InvoiceStatus.SENT and sent_mails() == []
+    assert _track(stack, queue)["rerouted"] == 1

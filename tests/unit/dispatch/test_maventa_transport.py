@@ -140,3 +140,9 @@ def test_an_unknown_status_is_reported() -> None:
     operator = _answering(httpx.Response(200, json={"id": IDEM, "status": "SENT", "actions": []}))
     document = operator.status(IDEM)
     assert document.status == "UNKNOWN" and document.message == "Maventa reports the status 'SENT'"
+
+
+def test_print_settings_that_cannot_be_read_leave_the_letter_to_the_upload() -> None:
+    operator = _answering(httpx.Response(403, json={"code": "insufficient_scope", "message": "no", "details": []}))
+    service = operator.print_service()
+    assert service.enabled and not service.own_image and "insufficient_scope" in (service.detail or "")

@@ -171,9 +171,13 @@ class MaventaOperator:
         return self._upload(file, idempotency_id, {"disabled_routes[]": ["einvoice", "email"]})
 
     def print_service(self) -> PrintService:
-        body = self._request(
-            "GET", "/v1/company/settings", params={"fields[]": ["send_invoice_print"]}, idempotent=True
-        ).json()
+        try:
+            body = self._request(
+                "GET", "/v1/company/settings", params={"fields[]": ["send_invoice_print"]}, idempotent=True
+            ).json()
+        except OperatorRejected as exc:  # e.g. a user without company:read: the upload itself will tell
+            return PrintService(enabled=True, own_image=False,
+                                detail=f"Maventa's print settings could not be read ({exc.code})")
         settings = body.get("send_invoice_print") or {}
         enabled, own = bool(settings.get("enabled")), bool(settings.get("use_own_pdf"))
         detail = None

@@ -98,6 +98,9 @@ def track_deliveries(
                 _apply(poll, invoice, issuer, operator, delivery, document)
             except ConflictError:
                 poll.counts["skipped"] += 1  # another poller got there first
+            except OperatorError as exc:  # e.g. the print settings of a reroute: the next poll tries again
+                logger.warning("status not applied", extra={"invoice_id": invoice.id, "error": type(exc).__name__})
+                poll.counts["errors"] += 1
         if cursor is None:
             return poll.counts
 
