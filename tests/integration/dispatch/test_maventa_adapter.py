@@ -37,7 +37,8 @@ def uid() -> str:
 
 @pytest.fixture
 def operator(operator_url: str) -> MaventaOperator:
-    return MaventaOperator(operator_url, credentials(), timeout=0.5)
+    # A roomy timeout: these tests read answers (the timeout tests build their own 0.5 s operator).
+    return MaventaOperator(operator_url, credentials(), timeout=5.0)
 
 
 def _receiver(operator_url: str, **body: object) -> None:
