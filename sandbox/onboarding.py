@@ -59,6 +59,9 @@ def operator_account(operator: httpx.Client) -> dict[str, str]:
     return account.json()  # type: ignore[no-any-return]
 
 
+INEXCHANGE = {"provider": "inexchange"}  # an issuer whose client token is created from the partner key
+
+
 def create_issuer(
     admin: httpx.Client,
     *,
@@ -68,8 +71,13 @@ def create_issuer(
     account: dict[str, str],
     logo: bytes,
     street: str = "Exempelvägen 2",
+    operator: httpx.Client | None = None,
 ) -> str:
-    """The issuer as the office registers it: details, logo and the operator credentials; its id."""
+    """The issuer as the office registers it: details, logo and the operator account; its id.
+
+    `account` is a Maventa account (`operator_account`), or `INEXCHANGE`: the issuer is then registered
+    as a client company at the InExchange sandbox (through `operator`) under our id for it, and its
+    client token is created by our API from the office's partner key."""
     created = admin.post(
         "/issuers",
         json={
@@ -86,6 +94,12 @@ def create_issuer(
     created.raise_for_status()
     issuer_id: str = created.json()["id"]
     admin.put(f"/issuers/{issuer_id}/logo", content=logo, headers={"Content-Type": "image/png"}).raise_for_status()
+    if account.get("provider") == "inexchange":
+        if operator is None:
+            raise ValueError("an InExchange issuer is registered at the operator sandbox: pass `operator`")
+        operator.post("/_sandbox/inexchange/clients", json={"erp_id": issuer_id, "name": name}).raise_for_status()
+        admin.put(f"/issuers/{issuer_id}/operator", json={"provider": "inexchange"}).raise_for_status()
+        return issuer_id
     admin.put(
         f"/issuers/{issuer_id}/operator",
         json={"provider": "maventa", "company_uuid": account["company_uuid"], "api_key": account["api_key"]},

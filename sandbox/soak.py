@@ -7,7 +7,10 @@ Faults, all switched on before the first sync:
   (`POST /_sandbox/config`), and one issuer's grant revoked at the sandbox after its first sync;
 - queues (sandbox/faults.py, the drainer's invoke hook): duplicate and delayed deliveries, handler
   crashes before and after the handler did its work;
-- operator: 5xx, uploads accepted but answered too late for the client, deliveries that fail;
+- operator: 5xx and 429 (with Retry-After), uploads accepted but answered too late for the client,
+  deliveries that fail; a share of the issuers (`inexchange_share`) send through the sandbox's
+  InExchange API (client tokens created from the partner key), the rest through its Maventa API, all on
+  the strict sandbox (a repeated Maventa `uuid` is refused; no `uuid` filter on its list);
 - a poison message (a malformed body) on each of the three queues.
 
 Every queue's visibility timeout is shortened (a local test acceleration, `LocalStack(queue_visibility_
@@ -76,8 +79,10 @@ class SoakConfig:
     access_token_lifetime_seconds: int = 8
     spiris_faults: dict[str, float] = field(default_factory=lambda: {"rate_429": 0.03, "rate_5xx": 0.02})
     operator_faults: dict[str, float] = field(default_factory=lambda: {
-        "rate_5xx": 0.03, "accept_then_timeout_rate": 0.01, "fail_delivery_rate": 0.03,
-        "hang_seconds": 11.0, "delivery_delay": 0.5})  # hang > the client's 10 s timeout
+        "rate_5xx": 0.03, "rate_429": 0.02, "retry_after_seconds": 1, "accept_then_timeout_rate": 0.01,
+        "fail_delivery_rate": 0.03, "hang_seconds": 11.0, "delivery_delay": 0.5})  # hang > the client's 10 s
+    # Issuers whose index modulo round(1 / share) is 1 send through InExchange (0: none).
+    inexchange_share: float = 0.3
     delivery_faults: DeliveryFaultRates = field(default_factory=lambda: DeliveryFaultRates(
         duplicate=0.03, delay=0.03, delay_seconds=(1, 4), crash_before=0.02, crash_after=0.02))
     revoke_one_issuer: bool = True
@@ -113,6 +118,7 @@ class Issuer:
     issuer_id: str = ""
     integration_id: str = ""
     email: str = ""
+    provider: str = "maventa"
     selected_numbers: set[str] = field(default_factory=set)  # invoice numbers we expect to be selected
     seeded: int = 0
     revoked: bool = False
@@ -129,8 +135,13 @@ class SoakReport:
     failed_with_notification: int = 0
     failed_without_notification: int = 0
     cancelled: int = 0
-    duplicated_at_operator: int = 0
+    duplicated_at_operator: int = 0  # documents beyond the first per client id (Maventa uuid / ErpDocumentId)
+    # Invoices the operator holds more than once under any id (documents that did not fail, per number).
+    duplicated_invoices_at_operator: int = 0
+    falsely_failed: int = 0  # failed at our end although the operator holds it (not failed there)
     operator_documents: int = 0
+    operator_documents_by_provider: dict[str, int] = field(default_factory=dict)
+    issuers_by_provider: dict[str, int] = field(default_factory=dict)
     lost: int = 0  # expected to be selected but never imported
     still_pending: int = 0  # imported but not terminal at the end
     unexpected: int = 0  # imported although the source should have been skipped
@@ -216,7 +227,7 @@ class Soak:
         logo = logo_png()
         for index, count in enumerate(self._per_issuer()):
             issuer = Issuer(index=index, org=org_number(f"5590{index:05d}"),
-                            email=f"ekonomi@issuer{index:02d}.example.se")
+                            email=f"ekonomi@issuer{index:02d}.example.se", provider=self._provider(index))
             self.issuers.append(issuer)
             self._seed_company(issuer)
             self._seed_invoices(issuer, 0, max(1, int(count * cfg.first_sync_share)))
@@ -265,13 +276,16 @@ class Soak:
                 if not paid:
                     issuer.selected_numbers.add(str(number))
 
+    def _provider(self, index: int) -> str:
+        every = round(1 / self.config.inexchange_share) if self.config.inexchange_share else 0
+        return "inexchange" if every and index % every == 1 % every else "maventa"
+
     def _create_issuer(self, issuer: Issuer, logo: bytes) -> None:
-        with self.operator() as operator:
-            account = onboarding.operator_account(operator)
-        with self.admin() as admin:
+        with self.operator() as operator, self.admin() as admin:
+            account = onboarding.INEXCHANGE if issuer.provider == "inexchange" else onboarding.operator_account(operator)
             issuer.issuer_id = onboarding.create_issuer(
                 admin, name=f"Soak Issuer {issuer.index:02d} AB", org=issuer.org, notification_email=issuer.email,
-                account=account, logo=logo)
+                account=account, logo=logo, operator=operator)
 
     def _connect(self, issuer: Issuer) -> None:
         with self.admin() as admin:
@@ -466,11 +480,7 @@ class Soak:
             report.failed_with_notification += notified
         report.failed_without_notification = report.failed - report.failed_with_notification
 
-        with self.operator() as operator:
-            documents = operator.get("/_sandbox/invoices").json()
-        per_uuid = Counter(d["uuid"] for d in documents)
-        report.operator_documents = len(documents)
-        report.duplicated_at_operator = sum(n - 1 for n in per_uuid.values() if n > 1)
+        self._measure_operator(invoices)
 
         dlqs = self._dlq_bodies()
         report.messages_in_dlqs = {q: len(b) for q, b in dlqs.items()}
@@ -506,6 +516,22 @@ class Soak:
         for dlq in DEAD_LETTER_QUEUES.values():
             if report.messages_in_dlqs.get(dlq):
                 report.alarms_fired[f"{dlq}Alarm"] = report.messages_in_dlqs[dlq]
+
+
+    def _measure_operator(self, invoices: list[dict[str, Any]]) -> None:
+        """What the operator holds, against our statuses: duplicates (per client id, and per invoice number
+        among documents that did not fail there) and invoices we call failed that the operator holds."""
+        report = self.report
+        with self.operator() as operator:
+            documents = operator.get("/_sandbox/invoices").json()
+        per_uuid = Counter(d["uuid"] for d in documents)
+        report.operator_documents = len(documents)
+        report.operator_documents_by_provider = dict(Counter(d["provider"] for d in documents))
+        report.issuers_by_provider = dict(Counter(i.provider for i in self.issuers))
+        report.duplicated_at_operator = sum(n - 1 for n in per_uuid.values() if n > 1)
+        held = Counter(str(d["number"]) for d in documents if d["status"] != "FAILED")
+        report.duplicated_invoices_at_operator = sum(n - 1 for n in held.values() if n > 1)
+        report.falsely_failed = sum(1 for i in invoices if i["status"] == "failed" and held[str(i["number"])])
 
 
 def sent_mail_headers() -> list[dict[str, Any]]:
@@ -607,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(asdict(report), indent=2, sort_keys=True))
     print(f"written to {config.out_path}", file=sys.stderr)
     ok = (report.finished and report.duplicated_at_operator == 0 and report.lost == 0
+          and report.duplicated_invoices_at_operator == 0 and report.falsely_failed == 0
           and report.still_pending == 0 and report.failed_without_notification == 0
           and report.poison_messages_in_dlqs >= report.poison_messages_sent and report.non_poison_in_dlqs == 0)
     return 0 if ok else 1

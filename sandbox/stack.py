@@ -126,6 +126,7 @@ class LocalStack:
         self.spiris_client_id = ""
         self.maventa_vendor_api_key = secrets.token_urlsafe(24)
         self.authorizer: iam.Authorizer | None = None
+        self.inexchange_partner_api_key = secrets.token_urlsafe(24)
         self._spiris_server: Any = None
         self._operator_server: Any = None
 
@@ -166,14 +167,18 @@ class LocalStack:
         if self.queue_visibility_seconds is not None:
             self._accelerate_queues(self.queue_visibility_seconds)
 
-        secret_values: dict[str, str] = {"MAVENTA_VENDOR_API_KEY_PARAMETER": self.maventa_vendor_api_key}
+        secret_values: dict[str, str] = {
+            "MAVENTA_VENDOR_API_KEY_PARAMETER": self.maventa_vendor_api_key,
+            "INEXCHANGE_PARTNER_API_KEY_PARAMETER": self.inexchange_partner_api_key,
+        }
         overlay: dict[str, str] = {"ADMIN_TOKEN": self.admin_token, "POWERTOOLS_TRACE_DISABLED": "true"}
         if self.with_sandboxes:
             spiris = _import_sandbox("spiris")
             operator = _import_sandbox("operator")
             self._spiris_server, self.spiris_url = spiris.serve(self.host, port=0)
             self._operator_server, self.operator_url = operator.serve(
-                self.host, port=0, vendor_api_key=self.maventa_vendor_api_key
+                self.host, port=0, vendor_api_key=self.maventa_vendor_api_key,
+                partner_api_key=self.inexchange_partner_api_key,
             )
             self.spiris_client_id = spiris.DEFAULT_CLIENT_ID
             secret_values["SPIRIS_CLIENT_SECRET_PARAMETER"] = spiris.DEFAULT_CLIENT_SECRET
@@ -183,6 +188,7 @@ class LocalStack:
                     "SPIRIS_API_URL": self.spiris_url,
                     "SPIRIS_CLIENT_ID": self.spiris_client_id,
                     "OPERATOR_URL": self.operator_url,
+                    "INEXCHANGE_URL": self.operator_url,  # the operator sandbox speaks both APIs
                 }
             )
 

@@ -1,376 +1,212 @@
-"""A Maventa AX-compatible operator for tests and the embedded stack.
+"""The operator sandbox: a Maventa AX-compatible API and an InExchange API on one server, as strict as the
+services (sandbox/operator/maventa.py, inexchange.py), with the control routes of contract.md §6.
 
-Covers what invoice-bridge uses: OAuth2 client credentials, invoice upload with a client-chosen `uuid`
-(a repeat returns the existing invoice), invoice status and search by uuid, receiver lookup, the print
-route, and fault injection (5xx, timeouts, accepted-then-timed-out, failed deliveries).
-Statuses advance lazily: an invoice older than `delivery_delay` seconds is DELIVERED or FAILED when read.
+Statuses advance lazily: a document older than `delivery_delay` seconds is DELIVERED or FAILED when
+read. Faults (`POST /_sandbox/faults`) and undocumented behaviours (`POST /_sandbox/settings`) are what
+tests and the soak turn on.
 """
 
 from __future__ import annotations
 
-import base64
-import random
 import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-TOKEN_LIFETIME_SECONDS = 3600
+from .inexchange import inexchange_view, register_inexchange
+from .maventa import advance, error, register_maventa
+from .state import Behaviour, Faults, InExchangeClient, MaventaAccount, OperatorState, org_digits
 
-
-@dataclass
-class Faults:
-    rate_5xx: float = 0.0
-    timeout_rate: float = 0.0
-    accept_then_timeout_rate: float = 0.0
-    fail_delivery_rate: float = 0.0
-    # How long a "timeout" hangs; longer than the client's timeout.
-    hang_seconds: float = 3.0
-
-
-@dataclass
-class OperatorState:
-    accounts: dict[str, str] = field(default_factory=dict)  # company uuid -> user api key
-    vendor_api_key: str | None = None  # None: any vendor key is accepted
-    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (company uuid, expiry)
-    receivers: list[dict[str, Any]] = field(default_factory=list)
-    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> stored invoice
-    faults: Faults = field(default_factory=Faults)
-    delivery_delay: float = 0.0
-    token_requests: int = 0
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    rng: random.Random = field(default_factory=random.Random)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.accounts.clear()
-            self.tokens.clear()
-            self.receivers.clear()
-            self.invoices.clear()
-            self.faults = Faults()
-            self.token_requests = 0
-
-
-def _error(status: int, code: str, message: str, details: list[str] | None = None) -> tuple[Response, int]:
-    return jsonify({"code": code, "message": message, "details": details or []}), status
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+NETWORK_OPERATORS = {"PEPPOL": "PEPPOL", "INTERNAL": "MAVENTA"}
+_FAULT_FIELDS = [name for name in Faults.__dataclass_fields__]
+_BEHAVIOUR_FIELDS = list(Behaviour.__dataclass_fields__)
 
 
 def create_app(
-    state: OperatorState | None = None, *, delivery_delay: float = 0.0, vendor_api_key: str | None = None
+    state: OperatorState | None = None,
+    *,
+    delivery_delay: float = 0.0,
+    vendor_api_key: str | None = None,
+    partner_api_key: str | None = None,
 ) -> Flask:
-    state = state or OperatorState(delivery_delay=delivery_delay, vendor_api_key=vendor_api_key)
+    state = state or OperatorState(
+        delivery_delay=delivery_delay, vendor_api_key=vendor_api_key, partner_api_key=partner_api_key
+    )
     app = Flask("operator-sandbox")
     app.config["STATE"] = state
-
-    def roll(rate: float) -> bool:
-        return rate > 0 and state.rng.random() < rate
-
-    def company_of_request() -> str | None:
-        header = request.headers.get("Authorization", "")
-        if not header.lower().startswith("bearer "):
-            return None
-        entry = state.tokens.get(header[7:].strip())
-        if entry is None or entry[1] < time.time():
-            return None
-        return entry[0]
-
-    def advance(invoice: dict[str, Any]) -> None:
-        """PENDING → DELIVERED/FAILED once the delivery delay has passed (lazily, on read)."""
-        if invoice["status"] != "PENDING" or time.time() - invoice["_created"] < state.delivery_delay:
-            return
-        if invoice["_will_fail"]:
-            invoice["status"] = "FAILED"
-            invoice["actions"].append(
-                {
-                    "type": "ERROR",
-                    "channel": invoice["destination"],
-                    "message": "Recipient rejected the invoice",
-                    "happened_at": _now(),
-                }
-            )
-        else:
-            invoice["status"] = "DELIVERED"
-            invoice["actions"].append(
-                {
-                    "type": "DELIVERED",
-                    "channel": invoice["destination"],
-                    "message": "Delivered",
-                    "happened_at": _now(),
-                }
-            )
-
-    def view(invoice: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in invoice.items() if not k.startswith("_") and k != "file"}
-
-    def public(invoice: dict[str, Any]) -> dict[str, Any]:
-        advance(invoice)
-        return view(invoice)
 
     @app.before_request
     def _faults() -> Any:
         if request.path.startswith("/_sandbox"):
             return None
-        if roll(state.faults.timeout_rate):
-            time.sleep(state.faults.hang_seconds)  # the client has given up before we do anything
-            return _error(504, "timeout", "The operator did not answer in time")
-        if roll(state.faults.rate_5xx):
-            return _error(503, "service_unavailable", "Temporarily unavailable")
+        faults = state.faults
+        if state.roll(faults.timeout_rate):
+            time.sleep(faults.hang_seconds)  # the client has given up before we do anything
+            return error(504, "timeout", "The operator did not answer in time")
+        retry_after = {"Retry-After": str(int(faults.retry_after_seconds))}
+        if state.roll(faults.rate_429):
+            return error(429, "too_many_requests", "Rate limit exceeded", headers=retry_after)
+        if state.roll(faults.rate_5xx):
+            return error(503, "service_unavailable", "Temporarily unavailable", headers=retry_after)
         return None
 
-    # --- AX API --------------------------------------------------------------------------------
+    register_maventa(app, state)
+    register_inexchange(app, state)
+    _register_control(app, state)
+    return app
 
-    @app.post("/oauth2/token")
-    def token() -> Any:
-        form = request.form
-        state.token_requests += 1
-        if form.get("grant_type") != "client_credentials":
-            return _error(400, "invalid_parameters", "grant_type must be client_credentials")
-        company, secret = form.get("client_id", ""), form.get("client_secret", "")
-        vendor = form.get("vendor_api_key", "")
-        known = state.accounts.get(company)
-        vendor_ok = bool(vendor) and (
-            state.vendor_api_key is None or secrets.compare_digest(vendor, state.vendor_api_key)
-        )
-        if known is None or not secrets.compare_digest(known, secret) or not vendor_ok:
-            return _error(401, "auth_unauthorized", "Unauthorized", ["Invalid client credentials"])
-        access = secrets.token_urlsafe(24)
-        state.tokens[access] = (company, time.time() + TOKEN_LIFETIME_SECONDS)
-        return jsonify(
-            {
-                "access_token": access,
-                "token_type": "bearer",
-                "expires_in": TOKEN_LIFETIME_SECONDS,
-                "scope": form.get("scope") or "global company",
-            }
-        )
 
-    @app.post("/v1/invoices")
-    def upload_invoice() -> Any:
-        company = company_of_request()
-        if company is None:
-            return _error(401, "auth_unauthorized", "Unauthorized")
-        upload = request.files.get("file")
-        if upload is None:
-            return _error(400, "invalid_parameters", "file is required", ["file is missing"])
-        form = request.form
-        client_uuid = form.get("uuid") or None
-        with state.lock:
-            if client_uuid:
-                for existing in state.invoices.values():
-                    if existing["uuid"] == client_uuid and existing["_company"] == company:
-                        return jsonify(view(existing)), 201  # a retry: the invoice already exists
-            disabled = set(form.getlist("disabled_routes[]"))
-            eia = form.get("recipient_eia") or None
-            email = form.get("recipient_email") or None
-            if eia and "einvoice" not in disabled:
-                destination = "EINVOICE"
-            elif email and "email" not in disabled:
-                destination = "EMAIL"
-            elif "print" not in disabled:
-                destination = "PRINT"
-            else:
-                return _error(400, "invalid_parameters", "No route left", ["every route is disabled"])
-            invoice_id = str(uuid.uuid4())
-            invoice = {
-                "id": invoice_id,
-                "uuid": client_uuid,
-                "status": "PENDING",
-                "format": form.get("format") or "PEPPOLBIS30",
-                "recipient": {
-                    "eia": eia,
-                    "operator": form.get("recipient_operator"),
-                    "email": email,
-                    "name": None,
-                    "bid": None,
-                    "country": "SE",
-                },
-                "destination": destination,
-                "received_at": _now(),
-                "created_at": _now(),
-                "file": base64.b64encode(upload.read()).decode("ascii"),
-                "filename": upload.filename,
-                "actions": [
-                    {"type": "RECEIVED", "channel": destination, "message": "Received", "happened_at": _now()}
-                ],
-                "_company": company,
-                "_created": time.time(),
-                "_will_fail": roll(state.faults.fail_delivery_rate),
-            }
-            state.invoices[invoice_id] = invoice
-            body = view(invoice)  # an upload answers PENDING; statuses advance on later reads
-        if roll(state.faults.accept_then_timeout_rate):
-            time.sleep(state.faults.hang_seconds)  # stored, but the client times out before the answer
-        return jsonify(body), 201
+def _register_control(app: Flask, state: OperatorState) -> None:
+    _register_accounts(app, state)
+    _register_receivers_and_documents(app, state)
+    _register_faults_and_settings(app, state)
 
-    @app.get("/v1/invoices/<invoice_id>")
-    def get_invoice(invoice_id: str) -> Any:
-        company = company_of_request()
-        if company is None:
-            return _error(401, "auth_unauthorized", "Unauthorized")
-        with state.lock:
-            invoice = state.invoices.get(invoice_id)
-            if invoice is None or invoice["_company"] != company:
-                return _error(404, "not_found", "Invoice not found")
-            return jsonify(public(invoice))
 
-    @app.get("/v1/invoices")
-    def search_invoices() -> Any:
-        company = company_of_request()
-        if company is None:
-            return _error(401, "auth_unauthorized", "Unauthorized")
-        wanted_uuid = request.args.get("uuid")
-        statuses = set(request.args.getlist("status[]"))
-        with state.lock:
-            found = [
-                public(inv)
-                for inv in state.invoices.values()
-                if inv["_company"] == company and (wanted_uuid is None or inv["uuid"] == wanted_uuid)
-            ]
-        if statuses:
-            found = [inv for inv in found if inv["status"] in statuses]
-        return jsonify(found)
-
-    @app.get("/v1/lookup/receivers")
-    def lookup_receivers() -> Any:
-        if company_of_request() is None:
-            return _error(401, "auth_unauthorized", "Unauthorized")
-        bid, eia = request.args.get("bid"), request.args.get("eia")
-        if not bid and not eia:
-            return _error(400, "invalid_parameters", "bid or eia is required")
-        networks = set(request.args.getlist("network[]"))
-        result = []
-        for receiver in state.receivers:
-            eias = receiver["_eias"]
-            if (bid and receiver.get("org_number") == bid) or (eia and eia in eias):
-                if networks and "PEPPOL" not in networks:
-                    continue
-                for receiver_eia in eias:
-                    if eia and receiver_eia != eia:
-                        continue
-                    scheme, endpoint = receiver_eia.split(":", 1)
-                    result.append(
-                        {
-                            "eia": receiver_eia,
-                            "identifier": {
-                                "scheme": "iso6523-actorid-upis",
-                                "eaid_code": scheme,
-                                "endpoint_id": endpoint,
-                            },
-                            "network": "PEPPOL",
-                            "operator": "PEPPOL",
-                            "document_types": [
-                                {"document_type": "INVOICE"},
-                                {"document_type": "CREDIT_NOTE"},
-                            ],
-                            "participant": {
-                                "id": receiver["id"],
-                                "name": receiver["name"],
-                                "bid": receiver.get("org_number"),
-                                "country": "SE",
-                            },
-                        }
-                    )
-        return jsonify(result)
-
-    # --- control -------------------------------------------------------------------------------
-
+def _register_accounts(app: Flask, state: OperatorState) -> None:
     @app.post("/_sandbox/accounts")
     def add_account() -> Any:
-        body = request.get_json(force=True)
+        body = request.get_json(force=True) or {}
         company = body.get("company_uuid") or str(uuid.uuid4())
         api_key = body.get("api_key") or secrets.token_urlsafe(16)
-        state.accounts[company] = api_key
+        behaviour = state.behaviour
+        print_settings = {"enabled": behaviour.print_enabled, "letter_class": "ECONOMY",
+                          "color_scheme": "BLACK_AND_WHITE", "attachment_print": False, "marketing_page": False,
+                          "use_own_pdf": behaviour.use_own_pdf, **(body.get("print") or {})}
+        state.accounts[company] = MaventaAccount(company, api_key, print_settings)
         if "vendor_api_key" in body:
             state.vendor_api_key = body["vendor_api_key"]
         return jsonify({"company_uuid": company, "api_key": api_key}), 201
 
+    @app.patch("/_sandbox/accounts/<company_uuid>")
+    def patch_account(company_uuid: str) -> Any:
+        account = state.accounts.get(company_uuid)
+        if account is None:
+            return error(404, "not_found", "no such account")
+        account.print_settings.update((request.get_json(force=True) or {}).get("print") or {})
+        return jsonify({"company_uuid": company_uuid, "print": account.print_settings})
+
+    @app.post("/_sandbox/inexchange/clients")
+    def add_client() -> Any:
+        """A client company registered under the partner with our id for it (`erp_id`)."""
+        body = request.get_json(force=True) or {}
+        if not body.get("erp_id"):
+            return error(400, "invalid_parameters", "erp_id is required")
+        with state.lock:
+            client = InExchangeClient(erp_id=str(body["erp_id"]), company_id=str(uuid.uuid4()),
+                                      name=str(body.get("name") or ""), paper=bool(body.get("paper", True)))
+            state.clients[client.erp_id] = client
+        return jsonify({"erp_id": client.erp_id, "company_id": client.company_id}), 201
+
+    @app.post("/_sandbox/inexchange/expire_tokens")
+    def expire_tokens() -> Any:
+        """Every client token (of one client, or all) stops working, as when InExchange expires them."""
+        erp_id = (request.get_json(silent=True) or {}).get("erp_id")
+        with state.lock:
+            for client in state.clients.values():
+                if erp_id in (None, client.erp_id):
+                    client.tokens.clear()
+        return "", 204
+
+
+def _register_receivers_and_documents(app: Flask, state: OperatorState) -> None:
     @app.post("/_sandbox/receivers")
     def add_receiver() -> Any:
-        body = request.get_json(force=True)
-        if not body.get("name") or not (body.get("org_number") or body.get("gln")):
-            return _error(400, "invalid_parameters", "name and org_number or gln are required")
-        eias = []
-        if body.get("org_number"):
-            eias.append(f"0007:{body['org_number']}")
-        if body.get("gln"):
-            eias.append(f"0088:{body['gln']}")
-        receiver = {
-            "id": str(uuid.uuid4()),
-            "name": body["name"],
-            "org_number": body.get("org_number"),
-            "gln": body.get("gln"),
-            "_eias": eias,
-        }
+        body = request.get_json(force=True) or {}
+        receiver, problem = _receiver(body)
+        if problem:
+            return error(400, "invalid_parameters", problem)
         state.receivers.append(receiver)
-        return jsonify({k: v for k, v in receiver.items() if not k.startswith("_")} | {"eias": eias}), 201
+        return jsonify(receiver), 201
+
+    @app.delete("/_sandbox/receivers/<receiver_id>")
+    def remove_receiver(receiver_id: str) -> Any:
+        """The buyer leaves the network (after a client looked it up and cached the answer)."""
+        with state.lock:
+            state.receivers[:] = [r for r in state.receivers if r["id"] != receiver_id]
+        return "", 204
 
     @app.get("/_sandbox/invoices")
     def list_all() -> Any:
         with state.lock:
-            rows = []
-            for inv in state.invoices.values():
-                advance(inv)
-                rows.append(
-                    {
-                        k: inv[k]
-                        for k in (
-                            "id",
-                            "uuid",
-                            "format",
-                            "recipient",
-                            "status",
-                            "file",
-                            "received_at",
-                            "destination",
-                        )
-                    }
-                )
-        return jsonify(rows)
+            return jsonify([_control_view(state, document) for document in state.invoices.values()])
 
+
+def _register_faults_and_settings(app: Flask, state: OperatorState) -> None:
     @app.post("/_sandbox/faults")
     def set_faults() -> Any:
-        body = request.get_json(force=True)
-        for name in (
-            "rate_5xx",
-            "timeout_rate",
-            "accept_then_timeout_rate",
-            "fail_delivery_rate",
-            "hang_seconds",
-        ):
+        body = request.get_json(force=True) or {}
+        for name in _FAULT_FIELDS:
             if name in body:
                 setattr(state.faults, name, float(body[name]))
         if "delivery_delay" in body:
             state.delivery_delay = float(body["delivery_delay"])
         if "seed" in body:
             state.rng.seed(body["seed"])
-        return jsonify(state.faults.__dict__)
+        return jsonify(asdict(state.faults))
+
+    @app.post("/_sandbox/settings")
+    def set_behaviour() -> Any:
+        body = request.get_json(force=True) or {}
+        unknown = sorted(set(body) - set(_BEHAVIOUR_FIELDS) - {"partner_api_key"})
+        if unknown:
+            return error(400, "invalid_parameters", f"unknown settings: {', '.join(unknown)}")
+        for name in _BEHAVIOUR_FIELDS:
+            if name in body:
+                setattr(state.behaviour, name, body[name])
+        if "partner_api_key" in body:  # the office's InExchange partner key
+            state.partner_api_key = body["partner_api_key"]
+        return jsonify(asdict(state.behaviour))
 
     @app.get("/_sandbox/stats")
     def stats() -> Any:
-        return jsonify(
-            {
-                "token_requests": state.token_requests,
-                "invoices": len(state.invoices),
-                "receivers": len(state.receivers),
-            }
-        )
+        return jsonify({"token_requests": state.token_requests, "invoices": len(state.invoices),
+                        "receivers": len(state.receivers), "client_tokens_created": state.client_tokens_created,
+                        "client_tokens_revoked": state.client_tokens_revoked})
 
     @app.post("/_sandbox/reset")
     def reset() -> Any:
         state.reset()
         return jsonify({"reset": True})
 
-    return app
+
+def _receiver(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A receiver in one network (PEPPOL by default; INTERNAL: the operator's own; EXTERNAL: another
+    operator's, named by `operator`). `org_number` may be written any usual way, or be a VAT number."""
+    org = org_digits(body.get("org_number") or body.get("vat_number"))
+    if not body.get("name") or not (org or body.get("gln")):
+        return {}, "name and org_number (or vat_number) or gln are required"
+    if (body.get("org_number") or body.get("vat_number")) and org is None:
+        return {}, "org_number is not an organisation number (212000-0555, 2120000555 or SE212000055501)"
+    network = str(body.get("network") or "PEPPOL").upper()
+    if network not in ("PEPPOL", "INTERNAL", "EXTERNAL"):
+        return {}, "network is PEPPOL, INTERNAL or EXTERNAL"
+    operator = body.get("operator") or NETWORK_OPERATORS.get(network)
+    if not operator:
+        return {}, "an EXTERNAL receiver needs its operator"
+    eias = ([f"0007:{org}"] if org else []) + ([f"0088:{body['gln']}"] if body.get("gln") else [])
+    return {
+        "id": str(uuid.uuid4()), "name": body["name"], "org_number": org, "gln": body.get("gln"),
+        "network": network, "operator": str(operator), "receives_einvoice": bool(body.get("receives_einvoice", True)),
+        "eias": eias,
+    }, None
+
+
+def _control_view(state: OperatorState, document: dict[str, Any]) -> dict[str, Any]:
+    """Every document as the tests read it: `uuid` is the id the client chose (Maventa `uuid`, InExchange
+    `ErpDocumentId`); `status` is PENDING / DELIVERED / FAILED (PARKED: a status clients do not know)."""
+    advance(state, document)
+    view = {key: document.get(key) for key in (
+        "id", "provider", "format", "recipient", "status", "file", "received_at", "destination", "number",
+        "print_image", "has_pdf")}
+    view["uuid"] = document["client_id"]
+    if document["provider"] == "inexchange":
+        view["operator_status"] = inexchange_view(state, document)["currentStatus"]["status"]
+    return view
 
 
 def serve(host: str = "127.0.0.1", port: int = 0, **app_options: Any) -> tuple[Any, str]:

@@ -1,7 +1,9 @@
-"""The soak in reduced size (issue 8): 3 issuers, 60 invoices, every fault at once.
+"""The soak in reduced size (issue 8): 3 issuers (one on InExchange), 60 invoices, every fault at once,
+on the strict operator sandbox.
 
 The figures are the soak's own (sandbox/soak.py); here they must show nothing duplicated at the
-operator, nothing lost, nothing left pending, every failure notified and the poison in its DLQs.
+operator, nothing lost, nothing failed that the operator holds, nothing left pending, every failure
+notified and the poison in its DLQs.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> SoakReport:
         out_path=out,
         spiris_faults={"rate_429": 0.05, "rate_5xx": 0.03},
         # Failures often enough that some happen in 60 invoices (each must be notified).
-        operator_faults={"rate_5xx": 0.05, "accept_then_timeout_rate": 0.03, "fail_delivery_rate": 0.2,
+        operator_faults={"rate_5xx": 0.05, "rate_429": 0.03, "retry_after_seconds": 1,
+                         "accept_then_timeout_rate": 0.03, "fail_delivery_rate": 0.2,
                          "hang_seconds": 11.0, "delivery_delay": 0.3},
         delivery_faults=DeliveryFaultRates(duplicate=0.05, delay=0.05, delay_seconds=(1, 3),
                                            crash_before=0.03, crash_after=0.03),
@@ -53,6 +56,14 @@ def test_every_invoice_ends_terminal(report: SoakReport) -> None:
 def test_nothing_reaches_the_operator_twice(report: SoakReport) -> None:
     assert report.operator_documents > 0
     assert report.duplicated_at_operator == 0
+    assert report.duplicated_invoices_at_operator == 0
+
+
+def test_both_operators_carry_invoices_and_none_is_failed_that_the_operator_holds(report: SoakReport) -> None:
+    assert report.issuers_by_provider == {"maventa": 2, "inexchange": 1}
+    assert report.operator_documents_by_provider.get("inexchange", 0) > 0
+    assert report.operator_documents_by_provider.get("maventa", 0) > 0
+    assert report.falsely_failed == 0
 
 
 def test_every_failure_is_notified_and_alarmed(report: SoakReport) -> None:

@@ -35,6 +35,8 @@ ADMIN_ROUTES = {
     ("/issuers/{id}", "patch"),
     ("/issuers/{id}/logo", "put"),
     ("/issuers/{id}/operator", "put"),
+    ("/issuers/{id}/operator", "delete"),
+    ("/issuers/{id}/operator/check", "post"),
     ("/issuers/{id}/integrations", "post"),
     ("/integrations/{id}", "get"),
     ("/integrations/{id}", "patch"),
@@ -65,6 +67,8 @@ ENVIRONMENT_REFS = {
     "SPIRIS_CLIENT_SECRET_PARAMETER": {"Ref": "SpirisClientSecretParameter"},
     "OPERATOR_URL": {"Ref": "OperatorUrl"},
     "MAVENTA_VENDOR_API_KEY_PARAMETER": {"Ref": "MaventaVendorApiKeyParameter"},
+    "INEXCHANGE_URL": {"Ref": "InExchangeUrl"},
+    "INEXCHANGE_PARTNER_API_KEY_PARAMETER": {"Ref": "InExchangePartnerApiKeyParameter"},
     "SENDER_EMAIL": {"Ref": "SenderEmail"},
     "OFFICE_EMAIL": {"Ref": "OfficeEmail"},
     "SES_CONFIGURATION_SET": {"Ref": "MailConfigurationSet"},
@@ -253,6 +257,15 @@ def test_stuck_invoices_alarm_on_two_sweeps_in_a_row(transformed: Template) -> N
     assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["Threshold"]) == (2, 2, 0)
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "invoice-bridge"}]
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_the_operators_see_a_bounded_number_of_dispatchers(transformed: Template) -> None:
+    """Neither operator publishes a rate limit: the dispatch trigger caps its concurrency (issue 12.6)."""
+    (dispatch,) = [
+        m["Properties"] for m in resources(transformed, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"]["Ref"] == "DispatchFunction"
+    ]
+    assert 2 <= dispatch["ScalingConfig"]["MaximumConcurrency"] <= 10
 
 
 def test_schedules_run_poll_every_5_and_tracking_every_15_minutes(transformed: Template) -> None:
@@ -481,10 +494,13 @@ def test_the_token_key_serves_only_token_sets_credentials_and_verifiers(transfor
     }
     sync = kms_statements(statements(transformed, "SyncIntegrationFunction"), "TokenKey")
     assert [(actions(s), s["Condition"]) for s in sync] == [({"kms:Encrypt", "kms:Decrypt"}, TOKEN_SET_CONTEXT)]
-    # The dispatcher and the tracker only read an issuer's operator credentials; neither encrypts.
+    # The dispatcher and the tracker read an issuer's operator credentials, and store a renewed InExchange
+    # client token (after a 401) encrypted the same way; never a token set.
     for name in ("DispatchFunction", "TrackDeliveriesFunction"):
         found = kms_statements(statements(transformed, name), "TokenKey")
-        assert [(actions(s), s["Condition"]) for s in found] == [({"kms:Decrypt"}, OPERATOR_CREDENTIALS_CONTEXT)]
+        assert [(actions(s), s["Condition"]) for s in found] == [
+            ({"kms:Decrypt"}, OPERATOR_CREDENTIALS_CONTEXT), ({"kms:Encrypt"}, OPERATOR_CREDENTIALS_CONTEXT)
+        ]
 
 
 def test_the_public_consent_function_reaches_only_its_own_items_and_contexts(transformed: Template) -> None:
@@ -543,7 +559,8 @@ def test_queue_senders_match_the_pipeline(transformed: Template) -> None:
     assert senders == {
         "SyncQueue": {"PollInvoicesFunction", "AdminApiFunction"},
         "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction", "SweepStuckFunction"},
-        "DispatchQueue": {"RenderFunction", "AdminApiFunction", "SweepStuckFunction"},
+        # The tracker reroutes a failed e-invoice to the issuer's next channel with a new message.
+        "DispatchQueue": {"RenderFunction", "AdminApiFunction", "SweepStuckFunction", "TrackDeliveriesFunction"},
     }
 
 
@@ -572,6 +589,7 @@ def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: T
     readers: dict[str, set[str]] = {
         "SpirisClientSecretParameter": set(),
         "MaventaVendorApiKeyParameter": set(),
+        "InExchangePartnerApiKeyParameter": set(),
     }
     for name in FUNCTIONS:
         for statement in statements(transformed, name):
@@ -582,7 +600,9 @@ def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: T
                         readers[parameter].add(name)
     assert readers == {
         "SpirisClientSecretParameter": {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction"},
-        "MaventaVendorApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction"},
+        # The admin API reads both when the office sets up an operator account.
+        "MaventaVendorApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction", "AdminApiFunction"},
+        "InExchangePartnerApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction", "AdminApiFunction"},
     }
 
 

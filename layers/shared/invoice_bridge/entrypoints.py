@@ -68,7 +68,7 @@ def _idempotent_dispatch():  # type: ignore[no-untyped-def]
     )
 
     config = IdempotencyConfig(
-        event_key_jmespath='["invoice_id", "version", "retry"]',
+        event_key_jmespath='["invoice_id", "version", "retry", "channel"]',
         expires_after_seconds=24 * 3600,
         raise_on_no_idempotency_key=True,
     )
@@ -115,6 +115,7 @@ def track_deliveries() -> dict[str, int]:
         ledger=wiring.delivery_ledger(),
         operator_for=wiring.operator_for,
         notifier=FailureNotifier(wiring.mailer()),
+        dispatch_queue=wiring.dispatch_queue(),
     )
     logger.info("deliveries tracked", extra=dict(counts))
     return dict(counts)

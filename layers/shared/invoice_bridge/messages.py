@@ -23,6 +23,9 @@ class DispatchRequest(BaseModel):
     invoice_id: str = Field(min_length=1)
     version: int = Field(ge=1)
     retry: bool = False
+    # Set when the delivery was rerouted to this channel after its e-invoice failed: a new message, not a
+    # repeat of the first one (the idempotency key includes it).
+    channel: Literal["email", "print"] | None = None
 
 
 # SQS records whose JSON body is parsed into the request; a body that does not parse fails only

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:  # annotations only: a function that imports the ports builds only the models it uses
     from .models.delivery import Delivery
     from .models.integration import Integration, TokenSet
-    from .models.invoice import Invoice, InvoiceEvent
+    from .models.invoice import Invoice, InvoiceEvent, PostalAddress
     from .models.issuer import Issuer
     from .models.spiris import CompanySettings, Customer, CustomerInvoice, Meta
 
@@ -151,23 +151,62 @@ class SpirisIdentity(Protocol):
 
 @dataclass(frozen=True)
 class Receiver:
-    eia: str  # e.g. "0007:5561234567"
+    """Where the operator's receiver lookup says the buyer takes e-invoices. Sending pins exactly this
+    route (address + operator), so it must be the one the lookup returned."""
+
+    eia: str  # e.g. "0007:5561234567" (Maventa), or the operator's own company id (InExchange)
     name: str
-    operator: str = "PEPPOL"
+    operator: str = "PEPPOL"  # the operator code to pin (Maventa `recipient_operator`)
+    network: str = "PEPPOL"  # PEPPOL, INTERNAL (the operator's own) or EXTERNAL (another operator's)
 
 
 @dataclass(frozen=True)
 class OperatorDocument:
     operator_invoice_id: str
-    status: str  # PENDING, DELIVERED, FAILED
+    status: str  # PENDING, DELIVERED, FAILED, or UNKNOWN (a status value we do not know; see `message`)
     message: str | None = None
+
+
+@dataclass(frozen=True)
+class PrintService:
+    """The operator's letter service for this account, as the operator reports it."""
+
+    enabled: bool
+    own_image: bool  # True: the letter is our PDF; False: the operator prints its own template
+    detail: str | None = None  # what the operator said, or why we could not tell
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A printed letter: our PDF is the image; the XML is the invoice the operator reads it with."""
+
+    pdf: bytes
+    xml: bytes
+    name: str
+    address: PostalAddress
 
 
 class Operator(Protocol):
     """An e-invoice operator (Maventa AX, InExchange) for one issuer's account."""
 
     def lookup_receiver(self, org_number: str | None, gln: str | None) -> Receiver | None: ...
-    def send_einvoice(self, ubl: bytes, idempotency_id: str, recipient_eia: str) -> OperatorDocument: ...
-    def send_print(self, ubl: bytes, idempotency_id: str) -> OperatorDocument: ...
+    def send_einvoice(self, ubl: bytes, idempotency_id: str, receiver: Receiver) -> OperatorDocument: ...
+    def send_print(self, letter: Letter, idempotency_id: str) -> OperatorDocument: ...
+    def print_service(self) -> PrintService: ...
     def find(self, idempotency_id: str) -> OperatorDocument | None: ...  # reconcile an unknown outcome
     def status(self, operator_invoice_id: str) -> OperatorDocument: ...
+
+
+class OperatorCredentialStore(Protocol):
+    """An issuer's operator credentials, stored only encrypted (KMS, issuer id in the context)."""
+
+    def save(self, issuer_id: str, provider: str, credentials: dict[str, str]) -> None: ...
+    def load(self, issuer_id: str) -> tuple[str, dict[str, str]] | None: ...
+    def delete(self, issuer_id: str) -> None: ...
+
+
+class InExchangePartner(Protocol):
+    """InExchange's partner level (the office's partner API key): client tokens for its issuers."""
+
+    def create_client_token(self, erp_id: str) -> str: ...
+    def revoke_client_token(self, client_token: str) -> None: ...

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # E-invoice operator (Maventa-compatible AX API).
     operator_url: str = "https://ax.maventa.com"
     maventa_vendor_api_key_parameter: str = "/invoice-bridge/maventa-vendor-api-key"
+    # InExchange (issuers set up on it): its API, and the SSM SecureString name of the office's partner
+    # API key, from which each issuer's client token is created (and renewed when refused).
+    inexchange_url: str = "https://api.inexchange.com"
+    inexchange_partner_api_key_parameter: str = "/invoice-bridge/inexchange-partner-api-key"
 
     # E-mail.
     sender_email: str = "invoices@example.com"

@@ -159,9 +159,62 @@ def operator_credentials():  # type: ignore[no-untyped-def]
     return KmsOperatorCredentials(settings.table_name, settings.token_key_id)
 
 
-@_cached
-def maventa_vendor_api_key() -> str:
-    return secret_parameter(get_settings().maventa_vendor_api_key_parameter)
+def optional_secret_parameter(name: str) -> str | None:
+    """`secret_parameter`, or None when the parameter does not exist (a key the office has not stored)."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        return secret_parameter(name)
+    except GetParameterError as exc:
+        if "ParameterNotFound" not in str(exc):
+            raise
+        return None
+
+
+def maventa_vendor_api_key(settings: Settings | None = None) -> str:
+    name = (settings or get_settings()).maventa_vendor_api_key_parameter
+    key = optional_secret_parameter(name)
+    if key is None:
+        raise LookupError(f"the Maventa vendor API key is not stored (SSM parameter {name})")
+    return key
+
+
+def inexchange_partner(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+    """The office's InExchange partner level, or None when no partner key is stored."""
+    from .adapters.inexchange import InExchangePartnerApi
+
+    settings = settings or get_settings()
+    key = optional_secret_parameter(settings.inexchange_partner_api_key_parameter)
+    return InExchangePartnerApi(settings.inexchange_url, key) if key is not None else None
+
+
+def build_operator(  # type: ignore[no-untyped-def]
+    issuer_id: str, provider: str, credentials: dict[str, str], settings: Settings | None = None
+):
+    """The operator adapter for one issuer's stored credentials (no caching)."""
+    settings = settings or get_settings()
+    if provider == "maventa":
+        from .adapters.maventa import MaventaCredentials, MaventaOperator
+
+        return MaventaOperator(
+            settings.operator_url,
+            MaventaCredentials(
+                company_uuid=credentials["company_uuid"],
+                user_api_key=credentials["api_key"],
+                vendor_api_key=maventa_vendor_api_key(settings),
+            ),
+        )
+    if provider == "inexchange":
+        from .adapters.inexchange import InExchangeOperator, RenewingClientToken
+        from .adapters.kms_tokens import KmsOperatorCredentials
+
+        # A refused client token is renewed from the partner key and stored encrypted again.
+        store = KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+        tokens = RenewingClientToken(
+            issuer_id, credentials["client_token"], store, lambda: inexchange_partner(settings)
+        )
+        return InExchangeOperator(settings.inexchange_url, tokens)
+    raise ValueError(f"unknown operator provider {provider!r}")
 
 
 _OPERATOR_CACHE_SECONDS = 300
@@ -180,29 +233,9 @@ def operator_for(issuer):  # type: ignore[no-untyped-def]
     if cached and time.monotonic() - cached[0] < _OPERATOR_CACHE_SECONDS:
         return cached[1]
     stored = operator_credentials().load(issuer.id)
-    operator = None
-    if stored is not None:
-        provider, credentials = stored
-        if provider == "maventa":
-            from .adapters.maventa import MaventaCredentials, MaventaOperator
-
-            operator = MaventaOperator(
-                get_settings().operator_url,
-                MaventaCredentials(
-                    company_uuid=credentials["company_uuid"],
-                    user_api_key=credentials["api_key"],
-                    vendor_api_key=maventa_vendor_api_key(),
-                ),
-            )
-        elif provider == "inexchange":
-            from .adapters.inexchange import PRODUCTION_URL, InExchangeOperator
-
-            # `inexchange_url` is optional in Settings; InExchange has one production host.
-            base_url = getattr(get_settings(), "inexchange_url", None) or PRODUCTION_URL
-            operator = InExchangeOperator(base_url, credentials["client_token"])
+    operator = build_operator(issuer.id, *stored) if stored is not None else None
     _operators[(container.get(), issuer.id)] = (time.monotonic(), operator)
     return operator
-
 
 
 # --- fetch ---------------------------------------------------------------------------------------

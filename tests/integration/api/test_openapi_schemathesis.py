@@ -117,7 +117,7 @@ def test_the_output_models_cover_the_domain_models() -> None:
     from invoice_bridge.api.issuers import IssuerOut
     from invoice_bridge.models.issuer import Issuer
 
-    assert set(IssuerOut.model_fields) == (set(Issuer.model_fields) - {"logo_key"}) | {"has_logo"}
+    assert set(IssuerOut.model_fields) == (set(Issuer.model_fields) - {"logo_key"}) | {"has_logo", "warnings"}
     assert {"id", "issuer_id", "status", "company", "last_sync_at", "last_error"} <= set(
         IntegrationOut.model_fields
     )

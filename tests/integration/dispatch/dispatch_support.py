@@ -1,4 +1,5 @@
-"""Dispatch integration fixtures: moto (DynamoDB, S3, SES) plus the operator sandbox over real HTTP."""
+"""Dispatch integration fixtures: moto (DynamoDB, S3, SES, KMS) plus the operator sandbox over real HTTP,
+speaking Maventa's API or InExchange's (the `provider` of the issuers the stack serves)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
 from invoice_bridge.adapters.dynamo_issuers import DynamoIssuers
+from invoice_bridge.adapters.inexchange import InExchangeOperator, InExchangePartnerApi
 from invoice_bridge.adapters.maventa import MaventaCredentials, MaventaOperator, clear_token_cache
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.ses_mailer import SesMailer
@@ -22,6 +24,7 @@ from invoice_bridge.dispatch import clear_lookup_cache, dispatch_invoice
 from invoice_bridge.models.delivery import Delivery
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus, Party, PostalAddress
 from invoice_bridge.models.issuer import Address, DispatchSettings, Issuer
+from invoice_bridge.ports import Operator
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -36,9 +39,25 @@ COMPANY, API_KEY, VENDOR_KEY = (
     "user-api-key-secret",
     "vendor-key-secret",
 )
+PARTNER_KEY = "inexchange-partner-key-secret"
 BUYER_ORG = "5567321707"
-UBL = b"<Invoice>peppol</Invoice>"
 PDF = b"%PDF-1.7 invoice"
+PROVIDERS = ("maventa", "inexchange")
+
+
+def ubl_for(invoice: Invoice) -> bytes:
+    """A small UBL invoice with what the operators read: its number and the buyer's postal address."""
+    address = invoice.buyer.address
+    return f"""<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+ xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+ xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+ <cbc:ID>{invoice.number}</cbc:ID>
+ <cac:AccountingCustomerParty><cac:Party><cac:PartyName><cbc:Name>{invoice.buyer.name}</cbc:Name></cac:PartyName>
+  <cac:PostalAddress><cbc:StreetName>{address.street or ""}</cbc:StreetName><cbc:CityName>{address.city or ""}</cbc:CityName>
+   <cbc:PostalZone>{address.postal_code or ""}</cbc:PostalZone>
+   <cac:Country><cbc:IdentificationCode>{address.country}</cbc:IdentificationCode></cac:Country></cac:PostalAddress>
+ </cac:Party></cac:AccountingCustomerParty>
+</Invoice>""".encode()
 
 
 def create_table() -> None:
@@ -74,7 +93,7 @@ def sent_mails() -> list[Message]:
 
 @pytest.fixture(scope="session")
 def operator_server():
-    server, base_url = serve()
+    server, base_url = serve(partner_api_key=PARTNER_KEY)
     yield base_url
     server.shutdown()
 
@@ -89,6 +108,7 @@ def operator_url(operator_server: str) -> str:
     control.post(
         "/_sandbox/accounts", json={"company_uuid": COMPANY, "api_key": API_KEY, "vendor_api_key": VENDOR_KEY}
     ).raise_for_status()
+    control.post("/_sandbox/settings", json={"partner_api_key": PARTNER_KEY}).raise_for_status()
     control.post(
         "/_sandbox/receivers", json={"org_number": BUYER_ORG, "name": "Köpare AB"}
     ).raise_for_status()
@@ -105,11 +125,23 @@ def set_faults(operator_url: str, **faults: float) -> None:
     httpx.post(f"{operator_url}/_sandbox/faults", json=faults).raise_for_status()
 
 
+def set_behaviour(operator_url: str, **settings: object) -> None:
+    httpx.post(f"{operator_url}/_sandbox/settings", json=settings).raise_for_status()
+
+
+def inexchange_client_token(operator_url: str, erp_id: str) -> str:
+    """Register our issuer as an InExchange client and create its token, as the office's set-up does."""
+    httpx.post(f"{operator_url}/_sandbox/inexchange/clients", json={"erp_id": erp_id}).raise_for_status()
+    return InExchangePartnerApi(operator_url, PARTNER_KEY).create_client_token(erp_id)
+
+
 def credentials() -> MaventaCredentials:
     return MaventaCredentials(COMPANY, API_KEY, VENDOR_KEY)
 
 
-def make_issuer(issuer_id: str = "iss1", language: str = "sv", **dispatch: bool) -> Issuer:
+def make_issuer(
+    issuer_id: str = "iss1", language: str = "sv", provider: str = "maventa", **dispatch: bool
+) -> Issuer:
     return Issuer(
         id=issuer_id,
         name="Utställare AB",
@@ -118,7 +150,7 @@ def make_issuer(issuer_id: str = "iss1", language: str = "sv", **dispatch: bool)
         notification_email="byra@example.com",
         language=language,  # type: ignore[arg-type]
         dispatch=DispatchSettings(**dispatch),
-        operator_provider="maventa",
+        operator_provider=provider,  # type: ignore[arg-type]
     )
 
 
@@ -166,20 +198,26 @@ class Stack:
     mailer: SesMailer
     operator_url: str
 
-    operators: dict[str, MaventaOperator] = field(default_factory=dict)
+    operators: dict[str, Operator] = field(default_factory=dict)
     known_issuers: set[str] = field(default_factory=set)
 
-    def operator_for(self, issuer: Issuer) -> MaventaOperator:
-        """One adapter (and HTTP connection pool) per issuer, as the wiring caches it."""
+    def operator_for(self, issuer: Issuer) -> Operator:
+        """One adapter (and HTTP connection pool) per issuer, as the wiring caches it; InExchange issuers
+        are registered as clients on first use, with a client token created from the partner key."""
         if issuer.id not in self.operators:
-            self.operators[issuer.id] = MaventaOperator(self.operator_url, credentials(), timeout=0.5)
+            if issuer.operator_provider == "inexchange":
+                token = inexchange_client_token(self.operator_url, issuer.id)
+                self.operators[issuer.id] = InExchangeOperator(self.operator_url, token, timeout=0.5)
+            else:
+                self.operators[issuer.id] = MaventaOperator(self.operator_url, credentials(), timeout=0.5)
         return self.operators[issuer.id]
 
     def add(self, issuer: Issuer, invoice: Invoice) -> None:
         if issuer.id not in self.known_issuers:  # listing issuers per invoice made big soaks crawl
             self.issuers.put(issuer)
             self.known_issuers.add(issuer.id)
-        self.documents.put(invoice.einvoice_key or "", UBL, "application/xml")
+        if invoice.einvoice_key:
+            self.documents.put(invoice.einvoice_key, ubl_for(invoice), "application/xml")
         self.documents.put(invoice.pdf_key or "", PDF, "application/pdf")
         self.invoices.put(invoice)
 

@@ -12,12 +12,12 @@ from dispatch_support import (
     BUCKET,
     PDF,
     TABLE,
-    UBL,
     Stack,
     make_invoice,
     make_issuer,
     operator_documents,
     sent_mails,
+    ubl_for,
 )
 from invoice_bridge import entrypoints
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
@@ -152,7 +152,7 @@ def test_a_dispatch_message_that_came_too_early_does_not_block_the_real_one(wire
     request = DispatchRequest(invoice_id="inv1", version=1)
     assert entrypoints.dispatch(request) is None
     wired.documents.put("iss1/invoices/inv1/v1/invoice.pdf", PDF, "application/pdf")
-    wired.documents.put("iss1/invoices/inv1/v1/invoice.xml", UBL, "application/xml")
+    wired.documents.put("iss1/invoices/inv1/v1/invoice.xml", ubl_for(invoice), "application/xml")
     current = wired.invoices.get("inv1")
     wired.invoices.put(invoice.model_copy(update={"updated_at": current.updated_at}))  # rendered meanwhile
     assert entrypoints.dispatch(request) == "sent"

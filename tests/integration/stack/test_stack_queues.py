@@ -164,7 +164,7 @@ def test_a_visibility_the_handler_set_is_kept(stack: LocalStack) -> None:
 def test_pollers_follow_the_templates_maximum_concurrency() -> None:
     functions = load_template(DEFAULT_TEMPLATE).functions
     assert functions["SyncIntegrationFunction"].sqs_events[0].maximum_concurrency == 5
-    assert functions["DispatchFunction"].sqs_events[0].maximum_concurrency is None
+    assert functions["DispatchFunction"].sqs_events[0].maximum_concurrency == 5
 
 
 def test_scheduler_fires_every_interval(stack: LocalStack) -> None:

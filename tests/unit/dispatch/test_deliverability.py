@@ -48,6 +48,6 @@ def test_both_problems_are_listed_together() -> None:
     assert problems[0].startswith("no channel can deliver") and problems[1].startswith("print fallback needs")
 
 
-def test_print_without_the_embedded_pdf_is_refused() -> None:
-    problems = deliverability_problems(issuer(attach_pdf=False), has_operator=True)
-    assert problems == ["print fallback needs attach_pdf on: the operator prints the PDF carried in the e-invoice"]
+def test_letters_do_not_need_the_pdf_embedded_in_the_einvoice() -> None:
+    """The letter carries our PDF itself (Maventa: in the ZIP; InExchange: the rendered document)."""
+    assert deliverability_problems(issuer(attach_pdf=False), has_operator=True) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from invoice_bridge.dispatch import (
 )
 from invoice_bridge.models.invoice import Invoice, Party, PostalAddress
 from invoice_bridge.models.issuer import Address, DispatchSettings, Issuer
-from invoice_bridge.ports import Receiver
+from invoice_bridge.ports import PrintService, Receiver
 from port_doubles import RecordingMailer
 
 
@@ -69,7 +70,7 @@ RECEIVER = Receiver(eia="0007:5567321707", name="Köpare AB")
 
 
 def test_einvoice_first_then_email_then_print() -> None:
-    assert choose_channel(_issuer(), _invoice(), RECEIVER) == Route("einvoice", "0007:5567321707")
+    assert choose_channel(_issuer(), _invoice(), RECEIVER) == Route("einvoice", "0007:5567321707", operator="PEPPOL")
     assert choose_channel(_issuer(), _invoice(), None) == Route("email", "kund@example.com")
     assert choose_channel(_issuer(email_fallback=False), _invoice(), None) == Route("print", "Köpare AB")
     assert choose_channel(_issuer(), _invoice(email=None), None) == Route("print", "Köpare AB")
@@ -86,19 +87,63 @@ def test_no_channel_says_why() -> None:
         "print_needs_operator",
     )
     no_address = choose_channel(_issuer(), _invoice(email=None, street=None), None)
-    assert isinstance(no_address, NoChannel) and "no_postal_address" in no_address.causes
+    assert isinstance(no_address, NoChannel) and "address_no_street" in no_address.causes
+
+
+def test_the_einvoice_route_is_pinned_to_the_operator_the_lookup_returned() -> None:
+    internal = Receiver(eia="0007:5567321707", name="Köpare AB", operator="MAVENTA", network="INTERNAL")
+    assert choose_channel(_issuer(), _invoice(), internal) == Route("einvoice", "0007:5567321707", operator="MAVENTA")
+
+
+def test_a_letter_needs_every_part_of_the_address_and_says_which_is_missing() -> None:
+    invoice = _invoice(email=None)
+    invoice.buyer.address.postal_code = " "
+    invoice.buyer.address.city = None
+    parked = choose_channel(_issuer(), invoice, None)
+    assert isinstance(parked, NoChannel)
+    assert parked.causes == ("not_reachable", "no_email", "address_no_postal_code", "address_no_city")
+    assert parked.reason.endswith("the buyer's postal address has no postal code; the buyer's postal address has no city")
+
+
+def test_the_operators_print_settings_decide_the_letter() -> None:
+    asked: list[str] = []
+
+    def service(enabled: bool, own: bool) -> Callable[[], PrintService]:
+        def read() -> PrintService:
+            asked.append("print settings")
+            return PrintService(enabled=enabled, own_image=own)
+        return read
+
+    off = choose_channel(_issuer(), _invoice(email=None), None, print_service=service(False, False))
+    assert isinstance(off, NoChannel) and off.causes[-1] == "print_off_at_operator"
+    template = choose_channel(_issuer(), _invoice(email=None), None, print_service=service(True, False))
+    assert isinstance(template, Route) and template.channel == "print" and "own template" in (template.note or "")
+    ours = choose_channel(_issuer(), _invoice(email=None), None, print_service=service(True, True))
+    assert ours == Route("print", "Köpare AB")
+    asked.clear()
+    choose_channel(_issuer(), _invoice(), RECEIVER, print_service=service(True, True))
+    assert asked == []  # not asked when the letter is not the choice
+
+
+def test_a_failed_einvoice_goes_on_to_the_next_channel_the_issuer_allows() -> None:
+    assert choose_channel(_issuer(), _invoice(), RECEIVER, exclude=["einvoice"]) == Route("email", "kund@example.com")
+    assert choose_channel(_issuer(), _invoice(email=None), RECEIVER, exclude=["einvoice"]) == Route("print", "Köpare AB")
+    none = choose_channel(_issuer(print_fallback=False), _invoice(email=None), RECEIVER, exclude=["einvoice"])
+    assert isinstance(none, NoChannel) and none.causes == ("einvoice_failed", "no_email", "print_fallback_off")
 
 
 def test_an_invoice_without_an_e_invoice_document_is_never_offered_as_one() -> None:
     """Render makes no e-invoice of what cannot be Peppol-valid (a private person): even when the operator
-    knows the buyer, it goes by e-mail; a letter needs the e-invoice document the operator prints from."""
+    knows the buyer, it goes by e-mail, or else as a letter, which carries our PDF and needs no e-invoice."""
     pdf_only = _invoice(einvoice_key=None)
     assert choose_channel(_issuer(), pdf_only, RECEIVER) == Route("email", "kund@example.com")
-    none = choose_channel(_issuer(), _invoice(email=None, einvoice_key=None), RECEIVER)
-    assert isinstance(none, NoChannel) and none.causes == ("not_an_einvoice", "no_email", "print_needs_einvoice")
+    letter = choose_channel(_issuer(), _invoice(email=None, einvoice_key=None), RECEIVER)
+    assert letter == Route("print", "Köpare AB")
+    none = choose_channel(_issuer(print_fallback=False), _invoice(email=None, einvoice_key=None), RECEIVER)
+    assert isinstance(none, NoChannel) and none.causes == ("not_an_einvoice", "no_email", "print_fallback_off")
     subject, text = render("failure", "sv", issuer=_issuer(), invoice=pdf_only,
                            failure=Failure(none.code, none.reason, causes=none.causes))
-    assert "fakturan kan inte vara en e-faktura" in text and "brev skrivs ut från e-fakturadokumentet" in text
+    assert "fakturan kan inte vara en e-faktura" in text and "utskick med brev är avstängt" in text
 
 
 @pytest.mark.parametrize(
@@ -161,3 +206,16 @@ def test_buyer_mail_carries_the_pdf_in_the_invoice_language() -> None:
     assert "Amount due: 125.00 SEK, due 2026-12-20." in mail.text
     with pytest.raises(ValueError):
         buyer_mail(_issuer(), _invoice(email=None), b"%PDF")
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_every_cause_and_reason_has_words_in_both_languages(language: str) -> None:
+    from invoice_bridge.dispatch.policy import CAUSES_EN
+
+    for cause in CAUSES_EN:
+        _, body = render("failure", language, issuer=_issuer(), invoice=_invoice(),
+                         failure=Failure("no_channel", "x", causes=(cause,)))
+        assert "Orsak: " in body or "Reason: " in body
+    _, body = render("failure", language, issuer=_issuer(), invoice=_invoice(),
+                     failure=Failure("unknown_status", "InExchange reports the status 'Parked'", "einvoice"))
+    assert "'Parked'" in body and ("portal" in body)

@@ -1,218 +1,210 @@
-"""InExchange adapter against an in-process fake of the partner API (httpx.MockTransport).
-
-InExchange offers no public sandbox, so the fake follows the calls documented in reference/einvoice.md §2:
-ClientToken header, upload → 201 Location, outbound send with ErpDocumentId, outbound list, status, lookup.
-"""
+"""InExchange adapter against the operator sandbox's InExchange API, in process (httpx.WSGITransport):
+the two-level auth, upload + send with our id, find by our id, exact-hit lookups, statuses, letters."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 import httpx
 import pytest
 from invoice_bridge import wiring
-from invoice_bridge.adapters.inexchange import InExchangeOperator, buyer_postal_address
-from invoice_bridge.dispatch import OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
+from invoice_bridge.adapters.inexchange import (
+    InExchangeOperator,
+    InExchangePartnerApi,
+    RenewingClientToken,
+)
+from invoice_bridge.dispatch import OperatorRejected, OperatorUnavailable
+from invoice_bridge.models.invoice import PostalAddress
 from invoice_bridge.models.issuer import Address, Issuer
+from invoice_bridge.ports import Letter, Receiver
 from moto import mock_aws
 
-TOKEN = "client-token-secret-123"
-BASE = "https://testapi.inexchange.se"
+from sandbox.operator import OperatorState, create_app
+
+PARTNER = "partner-key-secret"
+BASE = "http://inexchange.test"
 UBL = b"""<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
- xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
- xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
- <cbc:ID>1001</cbc:ID>
- <cac:AccountingCustomerParty><cac:Party>
-  <cac:PartyName><cbc:Name>K\xc3\xb6pare AB</cbc:Name></cac:PartyName>
-  <cac:PostalAddress><cbc:StreetName>V\xc3\xa4gen 2</cbc:StreetName><cbc:CityName>G\xc3\xb6teborg</cbc:CityName>
-   <cbc:PostalZone>41101</cbc:PostalZone><cac:Country><cbc:IdentificationCode>SE</cbc:IdentificationCode></cac:Country>
-  </cac:PostalAddress>
- </cac:Party></cac:AccountingCustomerParty>
-</Invoice>"""
+ xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"><cbc:ID>1001</cbc:ID></Invoice>"""
+LETTER = Letter(pdf=b"%PDF-1.7 ours", xml=UBL, name="Köpare AB",
+                address=PostalAddress(street="Vägen 2", postal_code="411 01", city="Göteborg"))
 
 
-@dataclass
-class FakeInExchange:
-    """Stores uploads and outbound documents; `fail_next` answers the next call on a path with a fault."""
+class Recorder(httpx.BaseTransport):
+    """The sandbox app in process, remembering every request."""
 
-    uploads: dict[str, bytes] = field(default_factory=dict)
-    outbound: list[dict] = field(default_factory=list)  # type: ignore[type-arg]
-    requests: list[httpx.Request] = field(default_factory=list)
-    parties: list[dict] = field(default_factory=list)  # type: ignore[type-arg]
-    fail_next: dict[str, str] = field(default_factory=dict)  # path -> "timeout" | "500" | "400"
+    def __init__(self, state: OperatorState):
+        self.inner = httpx.WSGITransport(app=create_app(state))
+        self.requests: list[httpx.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        if request.headers.get("ClientToken") != TOKEN:
-            return httpx.Response(401, json={"message": "Authorization has been denied for this request."})
-        path = request.url.path
-        fault = self.fail_next.pop(path, None)
-        if fault == "500":
-            return httpx.Response(500, json={"message": "An error has occurred."})
-        if fault == "400":
-            return httpx.Response(
-                400,
-                json={"message": "The request is invalid.",
-                      "modelState": {"document.DocumentUri": ["The DocumentUri field is required."]}},
-            )
-        if fault == "timeout-before":
-            raise httpx.ReadTimeout("timed out", request=request)
-        if path == "/v1/api/documents":
-            document_id = f"upl-{len(self.uploads) + 1}"
-            self.uploads[document_id] = request.content
-            return httpx.Response(201, headers={"Location": f"{BASE}/v1/api/documents/{document_id}"})
-        body = json.loads(request.content or b"{}")
-        if path == "/v1/api/documents/outbound":
-            document = {
-                "id": f"out-{len(self.outbound) + 1}",
-                "erpDocumentId": body["Document"]["ErpDocumentId"],
-                "currentStatus": {"status": "PendingInPlatform"},
-                "request": body,
-            }
-            self.outbound.append(document)
-            if fault == "timeout":  # stored, then the answer is lost
-                raise httpx.ReadTimeout("timed out", request=request)
-            return httpx.Response(201, headers={"Location": f"{BASE}/v1/api/documents/outbound/{document['id']}"})
-        if path == "/v1/api/documents/outbound/list":
-            page = self.outbound[::-1][body["skip"] : body["skip"] + body["take"]]
-            return httpx.Response(200, json={"documents": page, "totalCount": len(self.outbound)})
-        if path.startswith("/v1/api/invoices/outbound/"):
-            wanted = path.rsplit("/", 1)[-1]
-            return httpx.Response(200, json=next(d for d in self.outbound if d["id"] == wanted))
-        if path == "/v1/api/buyerparties/lookup":
-            assert body["PartyId"]
-            hits = [p for p in self.parties if p["orgNo"] == body.get("orgNo") or p.get("gln") == body.get("gln")]
-            return httpx.Response(200, json={"parties": hits, "potentialMatches": len(hits), "exactHit": len(hits) == 1})
-        return httpx.Response(404, json={"message": "No HTTP resource was found."})
+        return self.inner.handle_request(request)
+
+    def paths(self) -> list[str]:
+        return [r.url.path for r in self.requests]
 
 
 @pytest.fixture
-def fake() -> FakeInExchange:
-    return FakeInExchange()
+def state() -> OperatorState:
+    state = OperatorState(partner_api_key=PARTNER)
+    app = create_app(state).test_client()
+    app.post("/_sandbox/receivers", json={"org_number": "556732-1707", "gln": "7350000000005", "name": "Köpare AB"})
+    app.post("/_sandbox/inexchange/clients", json={"erp_id": "issuer-1"})
+    return state
 
 
 @pytest.fixture
-def operator(fake: FakeInExchange) -> InExchangeOperator:
-    return InExchangeOperator(BASE, TOKEN, transport=httpx.MockTransport(fake))
+def transport(state: OperatorState) -> Recorder:
+    return Recorder(state)
 
 
-def test_einvoice_is_uploaded_then_sent_with_our_id(operator: InExchangeOperator, fake: FakeInExchange) -> None:
-    document = operator.send_einvoice(UBL, "idem-1", "company-42")
-    assert document.operator_invoice_id == "out-1" and document.status == "PENDING"
-    upload, send = fake.requests
-    assert upload.headers["Content-Type"] == "application/xml" and fake.uploads["upl-1"] == UBL
-    assert all(r.headers["ClientToken"] == TOKEN for r in fake.requests)
+@pytest.fixture
+def partner(transport: Recorder) -> InExchangePartnerApi:
+    return InExchangePartnerApi(BASE, PARTNER, transport=transport)
+
+
+@pytest.fixture
+def operator(transport: Recorder, partner: InExchangePartnerApi) -> InExchangeOperator:
+    return InExchangeOperator(BASE, partner.create_client_token("issuer-1"), transport=transport)
+
+
+def test_einvoice_is_uploaded_then_sent_with_our_id(operator: InExchangeOperator, transport: Recorder) -> None:
+    receiver = operator.lookup_receiver("5567321707", None)
+    assert receiver is not None and (receiver.operator, receiver.network) == ("INEXCHANGE", "INEXCHANGE")
+    document = operator.send_einvoice(UBL, "idem-1", receiver)
+    assert document.status == "PENDING"
+    send = transport.requests[-1]
     body = json.loads(send.content)
-    assert body["SendDocumentAs"] == {"Type": "Electronic", "Electronic": {"RecipientId": "company-42"}}
-    assert body["Document"]["ErpDocumentId"] == "idem-1"
-    assert body["Document"]["DocumentUri"] == f"{BASE}/v1/api/documents/upl-1"
-    assert body["Document"]["DocumentFormat"] == "bis3"
+    assert body["SendDocumentAs"] == {"Type": "Electronic", "Electronic": {"RecipientId": receiver.eia}}
+    assert body["Document"]["ErpDocumentId"] == "idem-1" and body["Document"]["DocumentFormat"] == "bis3"
+    assert operator.status(document.operator_invoice_id).status == "DELIVERED"
 
 
-def test_print_carries_the_buyer_address_from_the_ubl(operator: InExchangeOperator, fake: FakeInExchange) -> None:
-    operator.send_print(UBL, "idem-print")
-    send_as = fake.outbound[0]["request"]["SendDocumentAs"]
-    assert send_as["Type"] == "Paper"
-    assert send_as["Paper"]["RecipientAddress"] == {
-        "Name": "Köpare AB", "StreetName": "Vägen 2", "PostalZone": "41101", "City": "Göteborg", "CountryCode": "SE",
-    }
-    assert buyer_postal_address(UBL)["City"] == "Göteborg"
+def test_a_letter_is_our_pdf_to_the_address_on_our_invoice(operator: InExchangeOperator, transport: Recorder,
+                                                          state: OperatorState) -> None:
+    """Issue 17.3: the paper letter carries our PDF as the rendered document, addressed from our invoice
+    (not from the e-invoice, which a private buyer may not get)."""
+    operator.send_print(LETTER, "idem-print")
+    body = json.loads(transport.requests[-1].content)
+    assert body["SendDocumentAs"]["Paper"]["RecipientAddress"] == {
+        "Name": "Köpare AB", "StreetName": "Vägen 2", "PostalZone": "411 01", "City": "Göteborg", "CountryCode": "SE"}
+    assert body["Document"]["RenderedDocumentFormat"] == "application/pdf"
+    pdf_id = body["Document"]["RenderedDocumentUri"].rsplit("/", 1)[-1]
+    assert state.uploads[pdf_id]["body"] == LETTER.pdf
+    [document] = state.invoices.values()
+    assert document["destination"] == "PRINT" and document["print_image"] == "own"
 
 
-def test_lost_answer_to_the_send_is_unknown_and_found_by_our_id(
-    operator: InExchangeOperator, fake: FakeInExchange
-) -> None:
-    fake.fail_next["/v1/api/documents/outbound"] = "timeout"
-    with pytest.raises(OperatorOutcomeUnknown):
-        operator.send_einvoice(UBL, "idem-2", "company-42")
-    found = operator.find("idem-2")
-    assert found is not None and found.operator_invoice_id == "out-1"
+def test_a_sent_invoice_is_found_by_our_id_not_by_paging(operator: InExchangeOperator, transport: Recorder) -> None:
+    receiver = operator.lookup_receiver("5567321707", None)
+    assert receiver is not None
+    for n in range(30):
+        operator.send_einvoice(UBL, f"other-{n}", receiver)
+    sent = operator.send_einvoice(UBL, "ours", receiver)
+    before = len(transport.requests)
+    found = operator.find("ours")
+    assert found is not None and found.operator_invoice_id == sent.operator_invoice_id
+    assert transport.paths()[before:] == ["/v1/api/invoices/outbound/byerpid/ours"]
     assert operator.find("never-sent") is None
 
 
-def test_find_pages_through_the_outbound_list(operator: InExchangeOperator, fake: FakeInExchange) -> None:
-    fake.outbound.extend(
-        {"id": f"old-{n}", "erpDocumentId": f"e-{n}", "currentStatus": {"status": "Sent"}} for n in range(250)
-    )
-    found = operator.find("e-0")  # the oldest: third page
-    assert found is not None and found.operator_invoice_id == "old-0" and found.status == "DELIVERED"
-    lists = [r for r in fake.requests if r.url.path.endswith("/outbound/list")]
-    assert [json.loads(r.content)["skip"] for r in lists] == [0, 100, 200]
-
-
-def test_upload_faults_are_unavailable_and_refusals_carry_the_reason_not_the_token(
-    operator: InExchangeOperator, fake: FakeInExchange
-) -> None:
-    fake.fail_next["/v1/api/documents"] = "timeout-before"
-    with pytest.raises(OperatorUnavailable):
-        operator.send_einvoice(UBL, "idem-3", "company-42")
-    fake.fail_next["/v1/api/documents"] = "500"
-    with pytest.raises(OperatorUnavailable):
-        operator.send_einvoice(UBL, "idem-3", "company-42")
-    fake.fail_next["/v1/api/documents/outbound"] = "400"
-    with pytest.raises(OperatorRejected) as refused:
-        operator.send_einvoice(UBL, "idem-3", "company-42")
-    assert refused.value.message == "The request is invalid. The DocumentUri field is required."
-    assert TOKEN not in str(refused.value) and TOKEN not in repr(operator)
-    assert fake.outbound == []
-    wrong = InExchangeOperator(BASE, "wrong", transport=httpx.MockTransport(fake))
-    with pytest.raises(OperatorRejected) as unauthorised:
-        wrong.status("out-1")
-    assert unauthorised.value.code == "unauthorized" and unauthorised.value.status == 401
-
-
-@pytest.mark.parametrize(
-    ("inexchange_status", "ours"),
-    [("PendingInPlatform", "PENDING"), ("Pending", "PENDING"), ("Sent", "DELIVERED"),
-     ("Delivered", "DELIVERED"), ("Error", "FAILED"), ("Stopped", "FAILED")],
-)
-def test_status_mapping(operator: InExchangeOperator, fake: FakeInExchange, inexchange_status: str, ours: str) -> None:
-    operator.send_einvoice(UBL, "idem-4", "company-42")
-    fake.outbound[0]["currentStatus"] = {"status": inexchange_status}
-    fake.outbound[0]["error"] = {"message": "Recipient unknown"} if ours == "FAILED" else None
-    document = operator.status("out-1")
-    assert document.status == ours
-    assert document.message == ("Recipient unknown" if ours == "FAILED" else None)
-
-
-def test_lookup_needs_one_receiving_company(operator: InExchangeOperator, fake: FakeInExchange) -> None:
-    receiving = {"companyId": "c-1", "name": "Köpare AB", "orgNo": "5567321707", "gln": "7350000000005",
-                 "receiveElectronicInvoiceCapability": "ReceivingElectronicInvoices"}
-    fake.parties.append(receiving)
-    fake.parties.append({**receiving, "companyId": "c-2", "orgNo": "5560000000",
-                         "receiveElectronicInvoiceCapability": "NotReceivingElectronicInvoices"})
-    receiver = operator.lookup_receiver("5567321707", None)
-    assert receiver is not None and (receiver.eia, receiver.operator) == ("c-1", "INEXCHANGE")
-    assert operator.lookup_receiver(None, "7350000000005") == receiver
-    assert operator.lookup_receiver("5560000000", None) is None  # found, but cannot receive e-invoices
-    fake.parties.append({**receiving, "companyId": "c-3", "gln": None})
-    assert operator.lookup_receiver("5567321707", None) is None  # ambiguous: two receiving companies
+def test_lookup_keeps_exact_hits_only(operator: InExchangeOperator) -> None:
+    assert operator.lookup_receiver(None, "7350000000005") is not None
+    # Same first six digits: InExchange answers a potential match, exactHit false: another company.
+    assert operator.lookup_receiver("5567320000", None) is None
     assert operator.lookup_receiver(None, None) is None
 
 
-def test_wiring_builds_the_inexchange_operator_from_stored_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_status_is_reported_not_pending(operator: InExchangeOperator, transport: Recorder,
+                                                   state: OperatorState) -> None:
+    state.faults.unknown_status_rate = 1.0
+    receiver = operator.lookup_receiver("5567321707", None)
+    assert receiver is not None
+    document = operator.send_einvoice(UBL, "idem-odd", receiver)
+    status = operator.status(document.operator_invoice_id)
+    assert status.status == "UNKNOWN" and status.message == "InExchange reports the status 'Parked'"
+
+
+def test_a_refused_client_token_is_renewed_from_the_partner_key_once(
+    partner: InExchangePartnerApi, transport: Recorder, state: OperatorState
+) -> None:
+    """Issue 17.4: a 401 gets a new client token (created for our id), stored for the next call."""
+    store = MemoryCredentials({"issuer-1": ("inexchange", {"client_token": partner.create_client_token("issuer-1")})})
+    tokens = RenewingClientToken("issuer-1", store.load("issuer-1")[1]["client_token"], store, lambda: partner)  # type: ignore[index]
+    operator = InExchangeOperator(BASE, tokens, transport=transport)
+    state.clients["issuer-1"].tokens.clear()  # InExchange stops taking it
+    assert operator.lookup_receiver("5567321707", None) is not None
+    renewed = store.load("issuer-1")[1]["client_token"]  # type: ignore[index]
+    assert renewed in state.clients["issuer-1"].tokens and tokens.current() == renewed
+    assert transport.paths().count("/v1/api/clientTokens/create") == 2
+    state.clients["issuer-1"].tokens.clear()
+    without_partner = InExchangeOperator(BASE, RenewingClientToken("issuer-1", renewed, store, lambda: None),
+                                         transport=transport)
+    with pytest.raises(OperatorRejected) as refused:
+        without_partner.lookup_receiver("5567321707", None)
+    assert refused.value.status == 401 and renewed not in str(refused.value)
+
+
+def test_refusals_carry_the_reason_and_try_later_the_delay(operator: InExchangeOperator, state: OperatorState) -> None:
+    receiver = Receiver(eia="no-such-company", name="X", operator="INEXCHANGE")
+    with pytest.raises(OperatorRejected) as refused:
+        operator.send_einvoice(UBL, "idem-3", receiver)
+    assert refused.value.message == "The request is invalid. Unknown or non-receiving RecipientId."
+    state.faults.rate_429, state.faults.retry_after_seconds = 1.0, 30
+    with pytest.raises(OperatorUnavailable) as later:
+        operator.find("idem-3")
+    assert later.value.retry_after_seconds == 30
+    assert state.invoices == {}
+
+
+def test_a_refused_repeat_of_ours_is_read_by_our_id(operator: InExchangeOperator, state: OperatorState) -> None:
+    state.behaviour.inexchange_duplicate_erp_id = "refuse"
+    receiver = operator.lookup_receiver("5567321707", None)
+    assert receiver is not None
+    first = operator.send_einvoice(UBL, "idem-5", receiver)
+    assert operator.send_einvoice(UBL, "idem-5", receiver).operator_invoice_id == first.operator_invoice_id
+    assert len(state.invoices) == 1
+
+
+class MemoryCredentials:
+    """The OperatorCredentialStore port in memory (the KMS one is tested against moto)."""
+
+    def __init__(self, items: dict[str, tuple[str, dict[str, str]]]):
+        self.items = items
+
+    def save(self, issuer_id: str, provider: str, credentials: dict[str, str]) -> None:
+        self.items[issuer_id] = (provider, dict(credentials))
+
+    def load(self, issuer_id: str) -> tuple[str, dict[str, str]] | None:
+        return self.items.get(issuer_id)
+
+    def delete(self, issuer_id: str) -> None:
+        self.items.pop(issuer_id, None)
+
+
+def test_wiring_builds_a_renewing_inexchange_operator(monkeypatch: pytest.MonkeyPatch) -> None:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-north-1")
         dynamodb.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
+            TableName="t", BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK")],
             KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
         )
         key_id = boto3.client("kms", region_name="eu-north-1").create_key()["KeyMetadata"]["KeyId"]
-        monkeypatch.setenv("TABLE_NAME", "t")
-        monkeypatch.setenv("TOKEN_KEY_ID", key_id)
-        monkeypatch.setenv("AWS_REGION", "eu-north-1")
+        for name, value in {"TABLE_NAME": "t", "TOKEN_KEY_ID": key_id, "AWS_REGION": "eu-north-1",
+                            "INEXCHANGE_URL": "https://testapi.inexchange.se"}.items():
+            monkeypatch.setenv(name, value)
         wiring.reset()
         try:
             issuer = Issuer(name="U AB", org_number="5560360793", notification_email="byra@example.com",
                             address=Address(street="Gatan 1", postal_code="11122", city="Stockholm"))
-            wiring.operator_credentials().save(issuer.id, "inexchange", {"client_token": TOKEN})
-            operator = wiring.operator_for(issuer)
+            wiring.operator_credentials().save(issuer.id, "inexchange", {"client_token": "tok-1"})
+            operator: Any = wiring.operator_for(issuer)
             assert isinstance(operator, InExchangeOperator)
-            assert operator._client.headers["ClientToken"] == TOKEN
-            assert str(operator._client.base_url) == "https://api.inexchange.com"
+            assert isinstance(operator._tokens, RenewingClientToken) and operator._tokens.current() == "tok-1"
+            assert str(operator._client.base_url) == "https://testapi.inexchange.se"
+            assert wiring.inexchange_partner() is None  # no partner key stored: tokens cannot be renewed
         finally:
             wiring.reset()

@@ -192,3 +192,6 @@ class KmsOperatorCredentials:
             return None
         plaintext = self._cipher.decrypt(bytes(item["ciphertext"]), {"issuer_id": issuer_id})
         return str(item["provider"]), json.loads(plaintext)
+
+    def delete(self, issuer_id: str) -> None:
+        self._table.delete_item(Key={"PK": f"ISSUER#{issuer_id}", "SK": "OPERATOR"})

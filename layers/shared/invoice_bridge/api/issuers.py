@@ -12,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from stdnum.se import orgnr, vat
 
 from ..consent.services import current
+from ..dispatch.accounts import AccountSetupError, OperatorAccounts, print_warnings
+from ..dispatch.errors import OperatorError, OperatorUnavailable
 from ..identifiers import InvalidIdentifier, normalize_bic
 from ..models.common import Language, utcnow
-from ..models.issuer import Address, DispatchSettings, Issuer, Payee
+from ..models.issuer import Address, DispatchSettings, Issuer, OperatorPrint, Payee
 from ..observability import logger
 from .errors import ApiError, documented
 
@@ -76,7 +78,12 @@ class MaventaCredentials(_Strict):
 
 class InExchangeCredentials(_Strict):
     provider: Literal["inexchange"]
-    client_token: str = Field(min_length=1, max_length=2000)
+    client_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Leave out to have one created from the office's InExchange partner key (erpId: the issuer's id)",
+    )
 
 
 OperatorCredentials = Annotated[MaventaCredentials | InExchangeCredentials, Field(discriminator="provider")]
@@ -102,6 +109,10 @@ class IssuerOut(BaseModel):
     hold_first_sync: bool
     logo_content_type: str | None
     operator_provider: Literal["maventa", "inexchange"] | None
+    operator_print: OperatorPrint | None = Field(
+        default=None, description="The operator's letter service for the account, as last read"
+    )
+    warnings: list[str] = Field(default_factory=list, description="What the office should know about the set-up")
     created_at: str = Field(description="ISO 8601 timestamp (UTC)")
     updated_at: str = Field(description="ISO 8601 timestamp (UTC)")
     has_logo: bool
@@ -170,6 +181,7 @@ def normalise_bic(value: str) -> str:
 def issuer_view(issuer: Issuer) -> dict[str, Any]:
     body = issuer.model_dump(mode="json", exclude={"logo_key"})
     body["has_logo"] = issuer.logo_key is not None
+    body["warnings"] = print_warnings(issuer)
     return body
 
 
@@ -280,18 +292,71 @@ def put_logo(issuer_id: str) -> Response[None]:
 
 @router.put(
     "/issuers/<issuer_id>/operator",
-    summary="Set the issuer's e-invoice operator credentials (never returned)",
-    responses=documented(204, "The credentials are stored, encrypted", 404, 503, content=_NO_CONTENT),
+    summary="Set the issuer's e-invoice operator account (credentials never returned; see GET for warnings)",
+    responses=documented(204, "The credentials are stored, encrypted", 404, 422, 503, content=_NO_CONTENT),
 )
 def put_operator(issuer_id: str, body: Annotated[OperatorCredentials, Body()]) -> Response[None]:
     services = current()
     issuer = services.issuers.get(issuer_id)
-    if services.operator_credentials is None:
-        raise ApiError(503, "unavailable", "no credential store configured")
-    credentials = body.model_dump(exclude={"provider"})
-    services.operator_credentials.save(issuer.id, body.provider, credentials)
-    services.issuers.put(
-        issuer.model_copy(update={"operator_provider": body.provider, "updated_at": utcnow()})
+    accounts = _accounts()
+    credentials = {k: v for k, v in body.model_dump(exclude={"provider"}).items() if v is not None}
+    try:
+        checked = accounts.set_up(issuer.id, body.provider, credentials)
+    except (AccountSetupError, OperatorError) as exc:
+        raise _setup_error(exc) from None
+    updated = issuer.model_copy(
+        update={"operator_provider": body.provider, "operator_print": checked, "updated_at": utcnow()}
     )
-    logger.info("operator credentials stored", extra={"issuer_id": issuer.id, "provider": body.provider})
+    services.issuers.put(updated)
+    logger.info(
+        "operator credentials stored",
+        extra={"issuer_id": issuer.id, "provider": body.provider, "warnings": print_warnings(updated)},
+    )
     return Response(status_code=204)
+
+
+@router.delete(
+    "/issuers/<issuer_id>/operator",
+    summary="Remove the issuer's operator account (an InExchange client token is revoked)",
+    responses=documented(204, "The account is forgotten", 404, 503, content=_NO_CONTENT),
+)
+def delete_operator(issuer_id: str) -> Response[None]:
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    _accounts().remove(issuer.id)
+    services.issuers.put(
+        issuer.model_copy(update={"operator_provider": None, "operator_print": None, "updated_at": utcnow()})
+    )
+    logger.info("operator credentials removed", extra={"issuer_id": issuer.id})
+    return Response(status_code=204)
+
+
+@router.post(
+    "/issuers/<issuer_id>/operator/check",
+    summary="Read the operator's print settings again (after a change in the operator's portal)",
+    responses=documented(200, "The issuer, with the print settings and warnings", 404, 409, 503),
+)
+def check_operator(issuer_id: str) -> Response[IssuerOut]:
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    checked = _accounts().check(issuer.id)
+    if checked is None:
+        raise ApiError(409, "no_operator", "the issuer has no operator account")
+    updated = issuer.model_copy(update={"operator_print": checked, "updated_at": utcnow()})
+    services.issuers.put(updated)
+    return _json(200, issuer_view(updated))
+
+
+def _accounts() -> OperatorAccounts:
+    accounts = current().operator_accounts
+    if accounts is None:
+        raise ApiError(503, "unavailable", "no credential store configured")
+    return accounts
+
+
+def _setup_error(exc: Exception) -> ApiError:
+    if isinstance(exc, AccountSetupError):
+        return ApiError(422, exc.code, exc.message)
+    if isinstance(exc, OperatorUnavailable):
+        return ApiError(503, "operator_unavailable", f"the operator did not answer; try again ({exc})")
+    return ApiError(422, "operator_refused", f"the operator refused: {exc}")

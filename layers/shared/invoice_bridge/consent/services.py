@@ -13,12 +13,14 @@ from ..ports import (
     IntegrationRepository,
     IssuerRepository,
     Mailer,
+    OperatorCredentialStore,
     SpirisIdentity,
     StoredTokens,
 )
 
 if TYPE_CHECKING:
     from ..adapters.dynamo_integrations import DynamoInvitations, DynamoOAuthStates
+    from ..dispatch.accounts import OperatorAccounts
 
 
 class Cipher(Protocol):
@@ -43,11 +45,6 @@ class LeasedTokenStore(Protocol):
         self, integration: Integration, version: int, owner: str, seconds: int, now: float
     ) -> bool: ...
     def release_lease(self, integration: Integration, owner: str) -> None: ...
-
-
-class OperatorCredentialStore(Protocol):
-    def save(self, issuer_id: str, provider: str, credentials: dict[str, str]) -> None: ...
-    def load(self, issuer_id: str) -> tuple[str, dict[str, str]] | None: ...
 
 
 @dataclass(frozen=True)
@@ -85,6 +82,7 @@ class ConsentServices:
     cipher: Cipher
     documents: DocumentStore | None = None
     operator_credentials: OperatorCredentialStore | None = None
+    operator_accounts: OperatorAccounts | None = None  # the admin routes that set up operator accounts
 
 
 _installed: ConsentServices | None = None

@@ -46,6 +46,9 @@ def build_consent_services(
         acr_values=settings.spiris_acr_values,
         api_url=settings.spiris_api_url,
     )
+    from ..dispatch.accounts import OperatorAccounts
+
+    credentials = KmsOperatorCredentials(settings.table_name, settings.token_key_id)
     return ConsentServices(
         config=consent_config(settings),
         issuers=DynamoIssuers(settings.table_name),
@@ -58,7 +61,12 @@ def build_consent_services(
         mailer=mailer,
         cipher=KmsCipher(settings.token_key_id),
         documents=documents,
-        operator_credentials=KmsOperatorCredentials(settings.table_name, settings.token_key_id),
+        operator_credentials=credentials,
+        operator_accounts=OperatorAccounts(
+            credentials,
+            connect=lambda issuer_id, provider, given: wiring.build_operator(issuer_id, provider, given, settings),
+            partner=lambda: wiring.inexchange_partner(settings),
+        ),
     )
 
 

@@ -12,7 +12,13 @@ class OperatorOutcomeUnknown(OperatorError):
 
 
 class OperatorUnavailable(OperatorError):
-    """The operator answered 5xx or could not be reached before sending: nothing happened, retry later."""
+    """Nothing happened and the operator may take it later: it answered "try later" (429, 408, 503, other
+    5xx) or could not be reached. `retry_after_seconds` is the operator's own Retry-After, when it sent
+    one, so the dispatch can wait at least that long before the message comes back."""
+
+    def __init__(self, message: str, retry_after_seconds: float | None = None):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class OperatorRejected(OperatorError):

@@ -1,15 +1,22 @@
-"""Channel policy: e-invoice when the buyer is reachable, else e-mail, else a printed letter."""
+"""Channel policy: e-invoice when the buyer is reachable, else e-mail, else a printed letter.
+
+The e-invoice route is pinned to the address and operator the receiver lookup returned, so the operator
+makes no fallback of its own; when that route fails, this policy chooses the next channel the issuer
+allows (`exclude`). A letter needs the operator's print service on and a complete postal address; when
+the operator prints its own template instead of our PDF, the route says so.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from ..identifiers import InvalidIdentifier, normalize_email_address
 from ..models.invoice import Channel, Invoice, Party
 from ..models.issuer import Issuer
-from ..ports import Operator, Receiver
+from ..ports import Operator, PrintService, Receiver
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,8 @@ class Route:
 
     channel: Channel
     recipient: str
+    operator: str | None = None  # e-invoice: the operator the lookup returned (pins the route)
+    note: str | None = None  # what the office should know about this choice (e.g. a template letter)
 
 
 @dataclass(frozen=True)
@@ -29,52 +38,94 @@ class NoChannel:
     code: str = "no_channel"
 
 
+PrintServiceSource = Callable[[], PrintService]
+
+
 def choose_channel(
-    issuer: Issuer, invoice: Invoice, receiver: Receiver | None, *, operator_available: bool = True
+    issuer: Issuer,
+    invoice: Invoice,
+    receiver: Receiver | None,
+    *,
+    operator_available: bool = True,
+    print_service: PrintServiceSource | None = None,
+    exclude: Collection[Channel] = (),
 ) -> Route | NoChannel:
-    """An invoice without an e-invoice document (`einvoice_key` None: render made none, for a private person or a
-    buyer without an electronic address) is never offered as an e-invoice, whatever the operator's lookup says."""
+    """The first channel that can deliver. `print_service` is asked only when a letter is the choice
+    (it may call the operator); `exclude` holds channels that already failed for this invoice.
+
+    An invoice without an e-invoice document (`einvoice_key` None: render made none, for a private person
+    or a buyer without an electronic address) is never offered as an e-invoice, whatever the operator's
+    lookup says; it can still go as a letter, which carries our PDF (dispatch/letters.py)."""
     buyer = invoice.buyer
     has_einvoice = invoice.einvoice_key is not None
-    if receiver is not None and operator_available and has_einvoice:
-        return Route("einvoice", receiver.eia)
+    if "einvoice" not in exclude and receiver is not None and operator_available and has_einvoice:
+        return Route("einvoice", receiver.eia, operator=receiver.operator)
     email = usable_email(buyer.email)
-    if email and issuer.dispatch.email_fallback:
+    if "email" not in exclude and email and issuer.dispatch.email_fallback:
         return Route("email", email)
-    # The operator prints the PDF carried inside the e-invoice document, so a letter needs one (for now).
-    if issuer.dispatch.print_fallback and operator_available and _has_postal_address(buyer) and has_einvoice:
-        return Route("print", buyer.name)
-    causes = ["not_reachable" if operator_available else "no_operator"]
-    if not has_einvoice:
-        causes[0] = "not_an_einvoice"
-    if not buyer.email:
+    causes = _unreachable_causes(issuer, invoice, email, operator_available, exclude)
+    if "print" in exclude:
+        return _no_channel(causes)
+    if not issuer.dispatch.print_fallback:
+        return _no_channel([*causes, "print_fallback_off"])
+    if not operator_available:
+        return _no_channel([*causes, "print_needs_operator"])
+    missing = missing_address_parts(buyer)
+    if missing:
+        return _no_channel([*causes, *missing])
+    service = print_service() if print_service is not None else PrintService(enabled=True, own_image=True)
+    if not service.enabled:
+        return _no_channel([*causes, "print_off_at_operator"])
+    return Route("print", buyer.name, note=None if service.own_image else OWN_TEMPLATE_NOTE)
+
+
+OWN_TEMPLATE_NOTE = (
+    "the operator prints the letter on its own template, not our PDF (own-image printing is off in the "
+    "issuer's operator account)"
+)
+
+
+def _unreachable_causes(
+    issuer: Issuer, invoice: Invoice, email: str | None, operator_available: bool, exclude: Collection[Channel]
+) -> list[str]:
+    """Why neither e-invoice nor e-mail was chosen (`email`: the buyer's address if usable)."""
+    if "einvoice" in exclude:
+        causes = ["einvoice_failed"]
+    elif invoice.einvoice_key is None:
+        causes = ["not_an_einvoice"]
+    else:
+        causes = ["not_reachable" if operator_available else "no_operator"]
+    if "email" in exclude:
+        causes.append("email_failed")
+    elif not invoice.buyer.email:
         causes.append("no_email")
     elif email is None:
         causes.append("invalid_email")
     elif not issuer.dispatch.email_fallback:
         causes.append("email_fallback_off")
-    if not issuer.dispatch.print_fallback:
-        causes.append("print_fallback_off")
-    elif not operator_available:
-        causes.append("print_needs_operator")
-    elif not _has_postal_address(buyer):
-        causes.append("no_postal_address")
-    elif not has_einvoice:
-        causes.append("print_needs_einvoice")
+    return causes
+
+
+def _no_channel(causes: list[str]) -> NoChannel:
     return NoChannel("; ".join(CAUSES_EN[c] for c in causes), tuple(causes))
 
 
 CAUSES_EN = {
     "not_reachable": "the buyer cannot receive e-invoices",
+    "einvoice_failed": "the e-invoice could not be delivered",
     "no_operator": "no e-invoice operator is set up",
     "no_email": "the buyer has no e-mail address",
     "invalid_email": "the buyer's e-mail address is not a valid address",
+    "email_failed": "the e-mail could not be delivered",
     "email_fallback_off": "e-mail fallback is turned off",
     "print_fallback_off": "print fallback is turned off",
     "print_needs_operator": "printing needs an e-invoice operator",
+    "print_off_at_operator": "the operator's print service is off for the issuer",
     "no_postal_address": "the buyer has no complete postal address",
     "not_an_einvoice": "the invoice cannot be an e-invoice (a private person, or a buyer without an electronic address)",
-    "print_needs_einvoice": "letters are printed from the e-invoice document, which this invoice cannot have",
+    "address_no_street": "the buyer's postal address has no street",
+    "address_no_postal_code": "the buyer's postal address has no postal code",
+    "address_no_city": "the buyer's postal address has no city",
 }
 
 
@@ -89,13 +140,19 @@ def usable_email(address: str | None) -> str | None:
         return None
 
 
-def _has_postal_address(buyer: Party) -> bool:
+def missing_address_parts(buyer: Party) -> list[str]:
+    """The parts a letter needs that the buyer's address lacks, as cause codes (empty: complete)."""
     address = buyer.address
-    return bool(address.street and address.postal_code and address.city)
+    parts = {"address_no_street": address.street, "address_no_postal_code": address.postal_code,
+             "address_no_city": address.city}
+    return [code for code, value in parts.items() if not (value and value.strip())]
 
 
 _LOOKUP_TTL_SECONDS = 3600.0
+# Print settings are the office's to change in the operator's portal: read again after a few minutes.
+_PRINT_SERVICE_TTL_SECONDS = 300.0
 _lookups: dict[tuple[str, str | None, str | None], tuple[Receiver | None, float]] = {}
+_print_services: dict[str, tuple[PrintService, float]] = {}
 _lookups_lock = threading.Lock()
 
 
@@ -114,9 +171,22 @@ def find_receiver(operator: Operator, issuer_id: str, buyer: Party) -> Receiver 
     return receiver
 
 
+def print_service_of(operator: Operator, issuer_id: str) -> PrintService:
+    """The operator's print settings for the issuer's account, cached for a few minutes."""
+    with _lookups_lock:
+        cached = _print_services.get(issuer_id)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+    service = operator.print_service()
+    with _lookups_lock:
+        _print_services[issuer_id] = (service, time.monotonic() + _PRINT_SERVICE_TTL_SECONDS)
+    return service
+
+
 def clear_lookup_cache() -> None:
     with _lookups_lock:
         _lookups.clear()
+        _print_services.clear()
 
 
 def deliverability_problems(issuer: Issuer, *, has_operator: bool) -> list[str]:
@@ -130,8 +200,4 @@ def deliverability_problems(issuer: Issuer, *, has_operator: bool) -> list[str]:
         )
     if settings.print_fallback and not has_operator:
         problems.append("print fallback needs an e-invoice operator account: letters are printed by the operator")
-    if settings.print_fallback and has_operator and not settings.attach_pdf:
-        problems.append(
-            "print fallback needs attach_pdf on: the operator prints the PDF carried in the e-invoice"
-        )
     return problems

@@ -23,6 +23,13 @@ A message redelivered at any point finds the records and:
 - `sent`, `delivered`, `failed`: already done; only the invoice status is brought in line (a crash after
   the ledger write but before the invoice update is repaired here), and nothing is sent.
 
+The e-invoice goes on the route the receiver lookup returned (address and operator, kept on the delivery),
+so the operator makes no fallback of its own. When the operator refuses it (here), or reports it failed
+(track.py), the same delivery record moves back to `queued` on the issuer's next allowed channel
+(dispatch/fallback.py), conditionally, with that channel's own idempotency id; that channel then claims
+the invoice and records its intent like any other. One record per version, one channel at a time: two
+channels never deliver the same version. A letter carries our PDF (dispatch/letters.py).
+
 The documents sent are always those of the delivery's version (`document_keys`), read from the invoice
 copy this run verified to be that version.
 
@@ -49,13 +56,18 @@ from ..ports import (
     DocumentStore,
     InvoiceRepository,
     IssuerRepository,
+    Letter,
     Mailer,
     NotFound,
     Operator,
+    OperatorDocument,
+    Receiver,
 )
 from .errors import MailNotSent, MailOutcomeUnknown, MailRejected, OperatorRejected
+from .fallback import reroute
+from .letters import letter_for
 from .notify import Failure, FailureNotifier, buyer_mail
-from .policy import NoChannel, choose_channel, find_receiver
+from .policy import NoChannel, PrintServiceSource, Route, choose_channel, find_receiver, print_service_of
 
 # Fixed namespace: the idempotency id of (invoice, version) is the same in every process, forever.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4d43-9a52-3b8e2f7c1a10")
@@ -69,6 +81,9 @@ MOVES_TO: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
     InvoiceStatus.DELIVERED: frozenset({_R, _SG, _ST}),
     InvoiceStatus.FAILED: frozenset({_R, _SG, _ST, _D}),  # a complaint can follow a delivery
 }
+# A delivery rerouted after the operator reported its sent e-invoice failed (track.py) claims the invoice
+# from `sent` as well: the version stays out of the sync's reach (it replaces nothing sent) until then.
+_REROUTED_CLAIM_FROM = MOVES_TO[InvoiceStatus.SENDING] | {_ST}
 _STATUS_OF_DONE = {
     DeliveryState.SENT: InvoiceStatus.SENT,
     DeliveryState.DELIVERED: InvoiceStatus.DELIVERED,
@@ -84,8 +99,10 @@ class _DocumentsMissing(Exception):
     """The documents of the version to send are not in the store."""
 
 
-def idempotency_id(invoice_id: str, version: int) -> str:
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{invoice_id}:{version}"))
+def idempotency_id(invoice_id: str, version: int, channel: str | None = None) -> str:
+    """The operator idempotency id of (invoice, version); a fallback channel gets its own."""
+    name = f"{invoice_id}:{version}" + (f":{channel}" if channel else "")
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, name))
 
 
 def dispatch_invoice(
@@ -139,23 +156,34 @@ class _Dispatch:
         self.invoices, self.issuers, self.ledger, self.documents = invoices, issuers, ledger, documents
         self.operator_for, self.mailer, self.notifier, self.now = operator_for, mailer, notifier, now
         self._issuer: Issuer | None = None
-        self._read: dict[str, bytes] = {}
+        self._read: dict[tuple[int, Channel], bytes | Letter] = {}
 
     def issuer(self, invoice: Invoice) -> Issuer:
         if self._issuer is None:
             self._issuer = self.issuers.get(invoice.issuer_id)
         return self._issuer
 
-    def document(self, invoice: Invoice, version: int, channel: Channel) -> bytes:
-        """The document this channel sends, of this version: the PDF by e-mail, the e-invoice otherwise."""
-        pdf_key, xml_key = document_keys(invoice, version)
-        key = pdf_key if channel == "email" else xml_key
-        if key not in self._read:
-            try:
-                self._read[key] = self.documents.get(key)
-            except NotFound:
-                raise _DocumentsMissing(key) from None
-        return self._read[key]
+    def document(self, invoice: Invoice, version: int, channel: Channel) -> bytes | Letter:
+        """What this channel sends, of this version: the PDF by e-mail, the e-invoice to the operator, and
+        a letter of our PDF (with the e-invoice when the version has one) to print. Raises
+        `_DocumentsMissing` when a rendered document of the version is not in the store."""
+        if (version, channel) not in self._read:
+            pdf_key, xml_key = document_keys(invoice, version)
+            if channel == "email":
+                self._read[version, channel] = self._get(pdf_key)
+            elif channel == "einvoice":
+                self._read[version, channel] = self._get(xml_key)
+            else:
+                einvoice = self._get(xml_key) if invoice.einvoice_key else None
+                pdf = self._get(pdf_key)
+                self._read[version, channel] = letter_for(invoice, self.issuer(invoice), pdf, einvoice)
+        return self._read[version, channel]
+
+    def _get(self, key: str) -> bytes:
+        try:
+            return self.documents.get(key)
+        except NotFound:
+            raise _DocumentsMissing(key) from None
 
     # --- before a delivery exists --------------------------------------------------------------
 
@@ -168,7 +196,10 @@ class _Dispatch:
         issuer = self.issuer(invoice)
         operator = self.operator_for(issuer)
         receiver = find_receiver(operator, issuer.id, invoice.buyer) if operator is not None else None
-        route = choose_channel(issuer, invoice, receiver, operator_available=operator is not None)
+        route = choose_channel(
+            issuer, invoice, receiver, operator_available=operator is not None,
+            print_service=_print_service(operator, issuer),
+        )
         if isinstance(route, NoChannel):
             self._fail_undelivered(invoice, Failure(route.code, route.reason, causes=route.causes))
             return None
@@ -182,10 +213,12 @@ class _Dispatch:
             version=invoice.version,
             channel=route.channel,
             recipient=route.recipient,
+            recipient_operator=route.operator,
             operator_idempotency_id=idempotency_id(invoice.id, invoice.version),
             updated_at=self.now(),
         )
         if self.ledger.create(fresh):
+            _record_route_note(self.invoices, invoice, route)
             return fresh  # exactly what the ledger now holds: no need to read it back
         logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
         return self.ledger.get(invoice.id, invoice.version)
@@ -212,7 +245,8 @@ class _Dispatch:
             return self._fail(delivery, invoice, missing, [DeliveryState.QUEUED])
         detail = f"sending by {delivery.channel}"
         claimed = move_invoice(
-            self.invoices, invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel
+            self.invoices, invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel,
+            from_statuses=_REROUTED_CLAIM_FROM if delivery.failed_channels else None,
         )
         if claimed is None:
             logger.info("invoice moved on before sending; nothing sent", extra={"invoice_id": invoice.id})
@@ -264,21 +298,37 @@ class _Dispatch:
         except _DocumentsMissing as exc:
             missing = _documents_missing(exc, delivery.channel)
             return self._fail(delivery, invoice, missing, [DeliveryState.SENDING])
-        if delivery.channel == "email":
+        if delivery.channel == "email" and isinstance(document, bytes):  # the PDF
             return self._send_email(delivery, invoice, document)
         operator = self._operator(invoice)
         try:
-            if delivery.channel == "einvoice":
-                recipient = delivery.recipient or ""
-                sent = operator.send_einvoice(document, delivery.operator_idempotency_id, recipient)
-            else:
-                sent = operator.send_print(document, delivery.operator_idempotency_id)
+            sent = _send_by_operator(operator, delivery, invoice, document)
         except OperatorRejected as exc:
+            rerouted = self._next_channel(delivery, invoice, operator, exc)
+            if rerouted is not None:
+                return self._claim_and_send(rerouted, invoice)
             failure = Failure("rejected", exc.message, delivery.channel)
             return self._fail(delivery, invoice, failure, [DeliveryState.SENDING])
         # OperatorOutcomeUnknown / OperatorUnavailable propagate: the record stays `sending`, the message is
         # retried and reconciled by idempotency id.
         return self._record_sent(delivery, invoice, sent.operator_invoice_id)
+
+    def _next_channel(
+        self, delivery: Delivery, invoice: Invoice, operator: Operator, refusal: OperatorRejected
+    ) -> Delivery | None:
+        """A refused e-invoice (the pinned route): the delivery queued on the issuer's next channel, or None
+        when it was not an e-invoice or no channel is left. The refusal is certain (the operator does not
+        hold the invoice), so the next channel never makes a second delivery."""
+        if delivery.channel != "einvoice":
+            return None
+        issuer = self.issuer(invoice)
+        rerouted = reroute(
+            delivery, invoice, issuer, refusal.message, invoices=self.invoices, ledger=self.ledger,
+            from_state=DeliveryState.SENDING,
+            new_idempotency_id=lambda channel: idempotency_id(invoice.id, invoice.version, channel),
+            print_service=lambda: print_service_of(operator, issuer.id), now=self.now,
+        )
+        return None if isinstance(rerouted, NoChannel) else rerouted
 
     def _send_email(self, delivery: Delivery, invoice: Invoice, pdf: bytes) -> Delivery:
         mail = buyer_mail(self.issuer(invoice), invoice, pdf, to=delivery.recipient or "")
@@ -329,6 +379,34 @@ class _Dispatch:
             now=self.now,
             from_states=from_states,
         )
+
+
+def _send_by_operator(
+    operator: Operator, delivery: Delivery, invoice: Invoice, document: bytes | Letter
+) -> OperatorDocument:
+    """The e-invoice on the route the lookup returned, or the letter with our PDF as its image."""
+    if isinstance(document, Letter):
+        return operator.send_print(document, delivery.operator_idempotency_id)
+    receiver = Receiver(
+        eia=delivery.recipient or "",
+        name=invoice.buyer.name,
+        operator=delivery.recipient_operator or "PEPPOL",  # records written before routing was kept
+    )
+    return operator.send_einvoice(document, delivery.operator_idempotency_id, receiver)
+
+
+def _record_route_note(invoices: InvoiceRepository, invoice: Invoice, route: Route) -> None:
+    """The channel decision says what the office should know about it (e.g. a letter on the operator's
+    template)."""
+    if route.note:
+        invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail=route.note))
+
+
+def _print_service(operator: Operator | None, issuer: Issuer) -> PrintServiceSource | None:
+    """The operator's print settings for the policy, read only when a letter is the choice."""
+    if operator is None:
+        return None
+    return lambda: print_service_of(operator, issuer.id)
 
 
 def _documents_missing(exc: _DocumentsMissing, channel: Channel) -> Failure:

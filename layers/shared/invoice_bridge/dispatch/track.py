@@ -1,22 +1,50 @@
-"""The status poller: invoices in `sent` by an operator channel move to delivered or failed."""
+"""The status poller: invoices in `sent` by an operator channel move to delivered or failed.
+
+A failed e-invoice (the pinned route) goes on to the issuer's next channel when there is one: the delivery
+is queued again on that channel (dispatch/fallback.py) and a dispatch message is sent for it; the invoice
+stays `sent` (out of the sync's reach) until that dispatch claims it for the new channel. A status
+value the operator reports that we do not know fails the invoice with a notice that says so, rather
+than leaving it waiting forever.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..models.common import utcnow
-from ..models.delivery import DeliveryState
-from ..models.invoice import InvoiceStatus
+from ..models.delivery import Delivery, DeliveryState
+from ..models.invoice import Invoice, InvoiceStatus
 from ..models.issuer import Issuer
 from ..observability import logger, metrics
-from ..ports import ConflictError, DeliveryLedger, InvoiceRepository, IssuerRepository, Operator
+from ..ports import (
+    ConflictError,
+    DeliveryLedger,
+    InvoiceRepository,
+    IssuerRepository,
+    Operator,
+    OperatorDocument,
+    WorkQueue,
+)
 from .errors import OperatorError
+from .fallback import reroute
 from .notify import Failure, FailureNotifier
-from .service import sync_invoice_status
+from .policy import NoChannel, print_service_of
+from .service import idempotency_id, sync_invoice_status
+
+
+@dataclass
+class _Poll:
+    invoices: InvoiceRepository
+    ledger: DeliveryLedger
+    notifier: FailureNotifier
+    dispatch_queue: WorkQueue | None
+    now: Callable[[], datetime]
+    counts: Counter[str]
 
 
 def track_deliveries(
@@ -26,12 +54,14 @@ def track_deliveries(
     ledger: DeliveryLedger,
     operator_for: Callable[[Issuer], Operator | None],
     notifier: FailureNotifier,
+    dispatch_queue: WorkQueue | None = None,
     now: Callable[[], datetime] = utcnow,
     page_size: int = 100,
 ) -> Counter[str]:
-    """Poll once; returns counts: delivered, failed, pending, skipped, errors. Safe to run concurrently:
-    every move is conditional on the record still being `sent`."""
-    counts: Counter[str] = Counter()
+    """Poll once; returns counts: delivered, failed, rerouted, pending, skipped, errors. Safe to run
+    concurrently: every move is conditional on the record still being `sent`. Without `dispatch_queue`
+    a failed e-invoice is not rerouted (it fails as before)."""
+    poll = _Poll(invoices, ledger, notifier, dispatch_queue, now, Counter())
     issuers_seen: dict[str, Issuer] = {}  # one read per issuer and poll, not one per invoice
     cursor: str | None = None
     while True:
@@ -40,23 +70,22 @@ def track_deliveries(
             status=InvoiceStatus.SENT.value, limit=page_size, cursor=cursor, exclude_channel="email"
         )
         for invoice in page:
-            if invoice.channel == "email":  # the channel is written with the status, from the record
-                counts["skipped"] += 1
-                continue
             delivery = ledger.get(invoice.id, invoice.version)
-            if delivery is None or delivery.channel == "email" or delivery.operator_invoice_id is None:
-                counts["skipped"] += 1  # e-mail outcomes come from SES notifications, not from polling
+            if invoice.channel == "email" or delivery is None or delivery.channel == "email":
+                poll.counts["skipped"] += 1  # e-mail outcomes come from SES notifications, not from polling
                 continue
             if delivery.state != DeliveryState.SENT:
-                sync_invoice_status(invoices, invoice, delivery)
-                counts["skipped"] += 1
+                _bring_in_line(poll, invoice, delivery)
+                continue
+            if delivery.operator_invoice_id is None:
+                poll.counts["skipped"] += 1
                 continue
             if invoice.issuer_id not in issuers_seen:
                 issuers_seen[invoice.issuer_id] = issuers.get(invoice.issuer_id)
             issuer = issuers_seen[invoice.issuer_id]
             operator = operator_for(issuer)
             if operator is None:
-                counts["skipped"] += 1
+                poll.counts["skipped"] += 1
                 continue
             try:
                 document = operator.status(delivery.operator_invoice_id)
@@ -64,29 +93,74 @@ def track_deliveries(
                 logger.warning(
                     "status poll failed", extra={"invoice_id": invoice.id, "error": type(exc).__name__}
                 )
-                counts["errors"] += 1
+                poll.counts["errors"] += 1
                 continue
             try:
-                if document.status == "DELIVERED":
-                    done = delivery.model_copy(
-                        update={"state": DeliveryState.DELIVERED, "delivered_at": now(), "updated_at": now()}
-                    )
-                    ledger.transition(done, [DeliveryState.SENT])
-                    sync_invoice_status(invoices, invoice, done)
-                    metrics.add_metric(name="InvoicesDelivered", unit=MetricUnit.Count, value=1)
-                    counts["delivered"] += 1
-                elif document.status == "FAILED":
-                    reason = document.message or "the operator could not deliver the invoice"
-                    notifier.notify(issuer, invoice, Failure("delivery_failed", reason, delivery.channel))
-                    failed = delivery.model_copy(
-                        update={"state": DeliveryState.FAILED, "message": reason, "updated_at": now()}
-                    )
-                    ledger.transition(failed, [DeliveryState.SENT])
-                    sync_invoice_status(invoices, invoice, failed)
-                    counts["failed"] += 1
-                else:
-                    counts["pending"] += 1
+                _apply(poll, invoice, issuer, operator, delivery, document)
             except ConflictError:
-                counts["skipped"] += 1  # another poller got there first
+                poll.counts["skipped"] += 1  # another poller got there first
+            except OperatorError as exc:  # e.g. the print settings of a reroute: the next poll tries again
+                logger.warning("status not applied", extra={"invoice_id": invoice.id, "error": type(exc).__name__})
+                poll.counts["errors"] += 1
         if cursor is None:
-            return counts
+            return poll.counts
+
+
+def _apply(
+    poll: _Poll, invoice: Invoice, issuer: Issuer, operator: Operator, delivery: Delivery, document: OperatorDocument
+) -> None:
+    now = poll.now
+    if document.status == "DELIVERED":
+        done = delivery.model_copy(
+            update={"state": DeliveryState.DELIVERED, "delivered_at": now(), "updated_at": now()}
+        )
+        poll.ledger.transition(done, [DeliveryState.SENT])
+        sync_invoice_status(poll.invoices, invoice, done)
+        metrics.add_metric(name="InvoicesDelivered", unit=MetricUnit.Count, value=1)
+        poll.counts["delivered"] += 1
+    elif document.status == "FAILED":
+        reason = document.message or "the operator could not deliver the invoice"
+        if delivery.channel == "einvoice" and poll.dispatch_queue is not None:
+            rerouted = reroute(
+                delivery, invoice, issuer, reason, invoices=poll.invoices, ledger=poll.ledger,
+                from_state=DeliveryState.SENT,
+                new_idempotency_id=lambda channel: idempotency_id(invoice.id, invoice.version, channel),
+                print_service=lambda: print_service_of(operator, issuer.id), now=now,
+            )
+            if not isinstance(rerouted, NoChannel):
+                _requeue(poll, invoice, rerouted)
+                poll.counts["rerouted"] += 1
+                return
+        _fail(poll, invoice, issuer, delivery, Failure("delivery_failed", reason, delivery.channel))
+    elif document.status == "UNKNOWN":
+        reason = document.message or "the operator reports a status we do not know"
+        _fail(poll, invoice, issuer, delivery, Failure("unknown_status", reason, delivery.channel))
+    else:
+        poll.counts["pending"] += 1
+
+
+def _fail(poll: _Poll, invoice: Invoice, issuer: Issuer, delivery: Delivery, failure: Failure) -> None:
+    poll.notifier.notify(issuer, invoice, failure)  # before the move: a crash repeats it rather than loses it
+    failed = delivery.model_copy(
+        update={"state": DeliveryState.FAILED, "message": failure.reason, "updated_at": poll.now()}
+    )
+    poll.ledger.transition(failed, [DeliveryState.SENT])
+    sync_invoice_status(poll.invoices, invoice, failed)
+    poll.counts["failed"] += 1
+
+
+def _requeue(poll: _Poll, invoice: Invoice, delivery: Delivery) -> None:
+    """A rerouted delivery's dispatch message. The invoice stays `sent` until that dispatch claims it, so a
+    crash before the message leaves a `sent` invoice with a queued delivery, which the next poll finds and
+    sends again (the ledger and the claim make a second message harmless)."""
+    assert poll.dispatch_queue is not None
+    poll.dispatch_queue.send({"invoice_id": invoice.id, "version": invoice.version, "channel": delivery.channel})
+
+
+def _bring_in_line(poll: _Poll, invoice: Invoice, delivery: Delivery) -> None:
+    if delivery.state == DeliveryState.QUEUED and delivery.failed_channels and poll.dispatch_queue is not None:
+        _requeue(poll, invoice, delivery)  # rerouted by a poll that stopped before its message went out
+        poll.counts["rerouted"] += 1
+        return
+    sync_invoice_status(poll.invoices, invoice, delivery)
+    poll.counts["skipped"] += 1

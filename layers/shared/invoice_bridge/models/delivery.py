@@ -28,6 +28,10 @@ class Delivery(Model):
     operator_idempotency_id: str
     operator_invoice_id: str | None = None
     recipient: str | None = None  # EIA, e-mail address or postal name
+    # E-invoice: the operator the receiver lookup returned; the upload pins it with the EIA.
+    recipient_operator: str | None = None
+    # Channels that already failed for this version (the pinned e-invoice route); the policy skips them.
+    failed_channels: list[Channel] = Field(default_factory=list)
     attempts: int = 0
     message: str | None = None
     sending_at: datetime | None = None

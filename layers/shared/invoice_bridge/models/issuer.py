@@ -26,6 +26,15 @@ class DispatchSettings(Model):
 Payee = Literal["issuer", "office"]
 
 
+class OperatorPrint(Model):
+    """The operator's letter service for the issuer's account, as read when the office set it up."""
+
+    enabled: bool | None = None  # None: could not be read (see `detail`)
+    own_image: bool | None = None  # False: the operator prints its own template, not our PDF
+    detail: str | None = None
+    checked_at: datetime = Field(default_factory=utcnow)
+
+
 class Issuer(Model):
     id: str = Field(default_factory=new_id)
     name: str = Field(min_length=1, max_length=200)
@@ -46,6 +55,7 @@ class Issuer(Model):
     logo_key: str | None = None  # S3 key of the uploaded logo
     logo_content_type: str | None = None
     operator_provider: Literal["maventa", "inexchange"] | None = None
+    operator_print: OperatorPrint | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
