@@ -1,6 +1,7 @@
 """Every function of the template, run by the embedded stack with only its own role's permissions,
 through one office's story: onboarding, consent, a scheduled sync that refreshes the Spiris token,
-render, release, dispatch by e-invoice, e-mail and print, tracking that finds failed deliveries, an SES
+render, release, dispatch by e-invoice, e-mail and print, tracking that finds failed deliveries and sends
+failed e-invoices on as letters, an SES
 bounce, the admin's document links, a retry, a revoked grant and a deleted integration. A refused AWS call fails the step at once: in AWS it is a failure
 too, also where the code survives it (a receipt mail that is never sent). The IAM mutation run
 (scripts/iam_mutation.py) relies on these steps to notice a missing statement."""
@@ -107,8 +108,19 @@ def test_the_scheduled_sync_renders_and_the_released_invoices_go_out(stack: Loca
     assert len(buyer_mails) == sum(i["channel"] == "email" for i in invoices.values())
 
 
-def test_tracking_fails_undelivered_invoices_and_tells_the_issuer(stack: LocalStack, story: Scenario) -> None:
+def test_tracking_reroutes_failed_einvoices_and_fails_what_is_left(stack: LocalStack, story: Scenario) -> None:
+    """The operator fails every delivery. The tracker sends each failed e-invoice on to the issuer's next
+    channel (a dispatch message, with its role), which the dispatcher sends; a failed letter has no
+    channel left: failed, and the issuer is told."""
     stack.tick("TrackDeliveriesFunction")
+
+    def rerouted_and_sent() -> bool:
+        invoices = by_number(story).values()
+        settled = all(i["status"] in ("sent", "failed") for i in invoices)
+        return settled and not any(i["channel"] == "einvoice" and i["status"] == "sent" for i in invoices)
+
+    wait_for(stack, rerouted_and_sent)
+    stack.tick("TrackDeliveriesFunction")  # the letters the e-invoices went on as fail too
     invoices = by_number(story)
     failed = [n for n, i in invoices.items() if i["channel"] in OPERATOR_CHANNELS]
     assert failed and all(invoices[n]["status"] == "failed" for n in failed)
@@ -133,7 +145,7 @@ def test_a_bounce_fails_the_email_and_tells_the_issuer(stack: LocalStack, story:
 
 
 def test_the_admin_links_the_documents_and_retries_a_failed_invoice(stack: LocalStack, story: Scenario) -> None:
-    invoice = next(i for i in by_number(story).values() if i["channel"] == "einvoice")
+    invoice = next(i for i in by_number(story).values() if i["channel"] in OPERATOR_CHANNELS)
     assert httpx.get(invoice["pdf_url"]).content.startswith(b"%PDF")  # presigned: the admin's role reads it
     with story.admin() as admin:
         admin.post(f"/invoices/{invoice['id']}/retry").raise_for_status()
