@@ -202,3 +202,35 @@ def test_an_operator_error_while_rerouting_is_left_to_the_next_poll(stack: Stack
     assert stack.invoices.get("inv1").status == InvoiceStatus.SENT and sent_mails() == []
     assert _track(stack, queue)["rerouted"] == 1
 
+
+class LostMessage(Exception):
+    pass
+
+
+class CrashingQueue:
+    """The dispatch queue of a poll that stops before its message goes out (a crash, a timeout)."""
+
+    def send(self, body: dict[str, Any]) -> None:
+        raise LostMessage(str(body))
+
+
+def test_a_reroute_to_email_whose_message_was_lost_goes_out_once(stack: Stack, queue: SqsWorkQueue) -> None:
+    """The poll rerouted the failed e-invoice to e-mail but stopped before the dispatch message: the next
+    poll finds the queued e-mail delivery behind the `sent` invoice and sends the message again; the
+    dispatch claims the invoice from `sent` for e-mail and the buyer gets one e-mail, however often the
+    message comes."""
+    stack.add(make_issuer(), make_invoice(buyer_email="kund@example.com"))
+    set_faults(stack.operator_url, fail_delivery_rate=1.0)
+    stack.dispatch("inv1")
+    set_faults(stack.operator_url, fail_delivery_rate=0.0)
+    with pytest.raises(LostMessage):
+        _track(stack, CrashingQueue())  # type: ignore[arg-type]
+    assert stack.ledger.get("inv1", 1).state == DeliveryState.QUEUED  # type: ignore[union-attr]
+    assert _track(stack, queue)["rerouted"] == 1
+    assert _messages() == [{"invoice_id": "inv1", "version": 1, "channel": "email"}]
+    for _ in range(2):  # the message, and a duplicate
+        stack.dispatch("inv1")
+    invoice = stack.invoices.get("inv1")
+    assert (invoice.status, invoice.channel) == (InvoiceStatus.SENT, "email")
+    assert [m["To"] for m in sent_mails()] == ["kund@example.com"]
+    assert _track(stack, queue)["rerouted"] == 0 and _messages() == []

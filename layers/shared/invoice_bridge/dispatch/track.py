@@ -71,14 +71,14 @@ def track_deliveries(
         )
         for invoice in page:
             delivery = ledger.get(invoice.id, invoice.version)
-            if invoice.channel == "email" or delivery is None or delivery.channel == "email":
-                poll.counts["skipped"] += 1  # e-mail outcomes come from SES notifications, not from polling
+            if invoice.channel == "email" or delivery is None:
+                poll.counts["skipped"] += 1
                 continue
-            if delivery.state != DeliveryState.SENT:
+            if delivery.state != DeliveryState.SENT:  # done, or rerouted (to e-mail too) and not yet claimed
                 _bring_in_line(poll, invoice, delivery)
                 continue
-            if delivery.operator_invoice_id is None:
-                poll.counts["skipped"] += 1
+            if delivery.channel == "email" or delivery.operator_invoice_id is None:
+                poll.counts["skipped"] += 1  # e-mail outcomes come from SES notifications, not from polling
                 continue
             if invoice.issuer_id not in issuers_seen:
                 issuers_seen[invoice.issuer_id] = issuers.get(invoice.issuer_id)
