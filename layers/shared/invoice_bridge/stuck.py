@@ -67,7 +67,7 @@ def sweep_stuck_invoices(
             result.stuck += 1
             if invoice.updated_at > now - give_up_after:
                 queue = render_queue if status == InvoiceStatus.QUEUED else dispatch_queue
-                queue.send({"invoice_id": invoice.id, "version": invoice.version})
+                queue.send(_hand_on_message(invoice, ledger))
                 result.handed_on += 1
                 continue
             try:
@@ -79,6 +79,19 @@ def sweep_stuck_invoices(
     if result.stuck:
         logger.warning("stuck invoices swept", extra=result.as_dict())
     return result
+
+
+def _hand_on_message(invoice: Invoice, ledger: DeliveryLedger) -> dict[str, object]:
+    """The message that hands the invoice on again. A delivery rerouted to another channel after its
+    e-invoice failed (dispatch/fallback.py) was sent on by a message naming that channel, and so is it
+    here: the dispatch's idempotency key includes the channel, and the key without one belongs to the
+    first channel's dispatch, whose stored answer would be returned instead of sending."""
+    message: dict[str, object] = {"invoice_id": invoice.id, "version": invoice.version}
+    if invoice.status == InvoiceStatus.SENDING:
+        delivery = ledger.get(invoice.id, invoice.version)
+        if delivery is not None and delivery.failed_channels:
+            message["channel"] = delivery.channel
+    return message
 
 
 def _give_up(

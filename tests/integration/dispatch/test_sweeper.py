@@ -90,6 +90,22 @@ def test_each_stuck_step_is_handed_on_again_and_counted(stack: Stack, queues: di
     assert sent_mails() == [] and stack.invoices.get("inv1").status == InvoiceStatus.QUEUED
 
 
+def test_a_rerouted_delivery_is_handed_on_with_its_channel(stack: Stack, queues: dict[str, str]) -> None:
+    """A delivery that went on by e-mail after its e-invoice failed was sent on by a message naming the
+    channel (track.py); the sweeper's hand-on names it too, or the dispatch's idempotency store would
+    answer it with the first channel's result and nothing would be sent."""
+    add(stack, "inv1", InvoiceStatus.SENDING, channel="email")
+    rerouted = delivery("inv1", DeliveryState.QUEUED, channel="email").model_copy(
+        update={"failed_channels": ["einvoice"], "recipient": "kund@example.com",
+                "operator_idempotency_id": idempotency_id("inv1", 1, "email")})
+    stack.ledger.create(rerouted)
+    add(stack, "inv2", InvoiceStatus.SENDING, channel="einvoice")
+    stack.ledger.create(delivery("inv2", DeliveryState.SENDING))  # the first channel: no channel named
+    assert sweep(stack, queues, later=timedelta(minutes=20)) == SweepResult(stuck=2, handed_on=2)
+    assert messages(queues["DispatchQueue"]) == [{"invoice_id": "inv1", "version": 1, "channel": "email"},
+                                                 {"invoice_id": "inv2", "version": 1}]
+
+
 def test_past_the_give_up_time_each_is_failed_with_a_notice(stack: Stack, queues: dict[str, str]) -> None:
     add(stack, "inv1", InvoiceStatus.QUEUED)
     add(stack, "inv2", InvoiceStatus.SENDING, channel="einvoice")
