@@ -85,7 +85,7 @@ import threading  # noqa: E402
 from collections.abc import Iterator, Mapping  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
-from invoice_bridge.fetch.decisions import SyncDecision  # noqa: E402
+from invoice_bridge.fetch.decisions import ParkedSource, SyncDecision  # noqa: E402
 from invoice_bridge.models.integration import Integration  # noqa: E402
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent  # noqa: E402
 from invoice_bridge.models.spiris import Meta  # noqa: E402
@@ -167,6 +167,13 @@ class MemoryDecisions:
 
     def latest(self, integration_id: str) -> list[SyncDecision]:
         return [d for (i, _), d in self.latest_by.items() if i == integration_id]
+
+    def parked(self, issuer_id: str | None = None) -> list[ParkedSource]:
+        return [
+            ParkedSource(i, d)
+            for (i, _), d in self.latest_by.items()
+            if d.parked and issuer_id in (None, d.issuer_id)
+        ]
 
 
 class ListQueue:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .consent.pages import notice_mail
+from .fetch.decisions import SyncDecision
 from .models.integration import Integration
 from .models.issuer import Issuer
 from .observability import metrics
@@ -68,3 +69,35 @@ def notify_integration_stopped(
     recipients = list(dict.fromkeys([str(issuer.notification_email), office_email]))
     mailer.send(Mail(to=recipients, subject=content.subject, text=content.text, html=content.html))
     metrics.add_metric(name="IntegrationFailed", unit=MetricUnit.Count, value=1)
+
+
+def notify_invoice_parked(
+    issuer: Issuer,
+    parked: SyncDecision,
+    *,
+    mailer: Mailer,
+    office_name: str,
+) -> None:
+    """Tell the issuer that one source invoice cannot be taken over, and what to do about it; once per
+    source version (the sync remembers that this version was notified)."""
+    number = str(parked.invoice_number) if parked.invoice_number is not None else parked.source_id
+    if issuer.language == "sv":
+        subject = f"Faktura {number} i Spiris kunde inte tas över"
+        paragraphs = [
+            f"{office_name} kunde inte läsa faktura {number} (Spiris-id {parked.source_id}) för {issuer.name}.",
+            f"Orsak (tekniskt): {parked.detail}",
+            "Fakturan skickas inte som den är. Rätta den i Spiris; den hämtas då igen automatiskt. "
+            "Övriga fakturor påverkas inte.",
+        ]
+    else:
+        subject = f"Invoice {number} in Spiris could not be taken over"
+        paragraphs = [
+            f"{office_name} could not read invoice {number} (Spiris id {parked.source_id}) for {issuer.name}.",
+            f"Reason (technical): {parked.detail}",
+            "The invoice is not sent as it is. Correct it in Spiris; it is then fetched again by itself. "
+            "Other invoices are not affected.",
+        ]
+    content = notice_mail(issuer.language, office_name, subject, paragraphs)
+    mailer.send(
+        Mail(to=[str(issuer.notification_email)], subject=content.subject, text=content.text, html=content.html)
+    )

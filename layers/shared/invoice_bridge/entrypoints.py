@@ -122,7 +122,7 @@ def sync(request: SyncRequest) -> object:
     from .adapters.dynamo_budget import dynamo_request_budget
     from .adapters.kms_tokens import DecryptionFailed
     from .adapters.spiris_api import HttpSpirisApi
-    from .alerts import notify_integration_stopped
+    from .alerts import notify_integration_stopped, notify_invoice_parked
     from .consent.refresher import AccessTokens, NotConnected, TokenBroker
     from .consent.wiring import consent_services
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
@@ -151,6 +151,9 @@ def sync(request: SyncRequest) -> object:
             documents=wiring.document_store(),
             office=office_payee(),
             overlap_seconds=settings.sync_overlap_seconds,
+            notify_parked=lambda issuer, parked: notify_invoice_parked(
+                issuer, parked, mailer=wiring.mailer(), office_name=settings.office_name
+            ),
         )
     except NotConnected:
         return None  # the token broker has marked the integration and alerted

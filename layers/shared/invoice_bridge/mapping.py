@@ -21,7 +21,7 @@ from .identifiers import (
     normalize_vat_number,
     vat_number_from_org_number,
 )
-from .models.common import STOCKHOLM, Language, round_ore
+from .models.common import STOCKHOLM, Language, round_ore, stockholm_date, utcnow
 from .models.invoice import Invoice, InvoiceRow, Party, PaymentDetails, PostalAddress, VatBreakdown
 from .models.issuer import Issuer, OfficePayee
 from .models.spiris import Customer, CustomerInvoice, CustomerInvoiceRow
@@ -30,6 +30,11 @@ from .models.spiris import Customer, CustomerInvoice, CustomerInvoiceRow
 INVOICE_ID_NAMESPACE = uuid.UUID("6f1d2a4e-91b3-5c0e-8a7d-3b2f1e0c9d84")
 HUNDRED = Decimal("100")
 ZERO = Decimal("0")
+
+
+class UnmappableInvoice(ValueError):
+    """The source invoice cannot be re-expressed as ours. The message says why, in words that may be shown
+    to the office and the issuer (no input values: they may be personal data)."""
 
 
 def invoice_id_for(issuer_id: str, source_id: str) -> str:
@@ -293,18 +298,23 @@ def to_invoice(
     sign = Decimal(-1) if is_credit else Decimal(1)
     currency = (source.CurrencyCode or "SEK").upper()
     reverse_charge = bool(source.ReverseChargeOnConstructionServices or source.ReversedConstructionVatInvoicing)
+    if not source.Rows:
+        raise UnmappableInvoice("the invoice has no rows")
     ordered = sorted(source.Rows, key=lambda r: (r.LineNumber if r.LineNumber is not None else 0))
     rows = [
         _row(r, i, sign=sign, includes_vat=bool(source.IncludesVat), language=language)
         for i, r in enumerate(ordered, start=1)
     ]
+    for row in rows:
+        if not row.is_text_row and not ZERO <= row.vat_rate < HUNDRED:
+            raise UnmappableInvoice(f"row {row.line_number}: a VAT rate of {row.vat_rate} % makes no sense")
     breakdown = vat_breakdown(rows, reverse_charge, source_vat_by_rate(source, sign))
     net_total = sum((b.taxable_amount for b in breakdown), ZERO)
     vat_total = sum((b.vat_amount for b in breakdown), ZERO)
     # Öresavrundning: Spiris reports it in base currency (TotalRoundings); only meaningful for SEK invoices.
     rounding = round_ore(Decimal(source.TotalRoundings or 0) * sign) + ZERO if currency == "SEK" else ZERO
     number = str(source.InvoiceNumber) if source.InvoiceNumber is not None else source.Id[:8]
-    issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or date.today()
+    issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or stockholm_date(utcnow())
 
     if issuer.payee == "office" and office is not None:
         bankgiro = office.bankgiro

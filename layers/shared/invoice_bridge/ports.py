@@ -15,7 +15,7 @@ from .models.delivery import Delivery
 from .models.integration import Integration, TokenSet
 from .models.invoice import Invoice, InvoiceEvent
 from .models.issuer import Issuer
-from .models.spiris import CompanySettings, Customer, CustomerInvoice, Meta
+from .models.spiris import CompanySettings, Customer, CustomerInvoice, Meta, UnreadableInvoice
 
 
 class NotFound(Exception):
@@ -24,6 +24,10 @@ class NotFound(Exception):
 
 class ConflictError(Exception):
     """A conditional write lost: someone else changed the item first."""
+
+
+class ItemTooLarge(Exception):
+    """The record does not fit in one stored item (DynamoDB's 400 KB), even with its rows kept apart."""
 
 
 class InvalidGrant(Exception):
@@ -121,6 +125,8 @@ class Mailer(Protocol):
 class InvoicePage:
     meta: Meta
     invoices: list[CustomerInvoice]
+    # Entries that could not be read: set apart one by one, so they never stop the page.
+    unreadable: list[UnreadableInvoice] = field(default_factory=list)
 
 
 class SpirisApi(Protocol):

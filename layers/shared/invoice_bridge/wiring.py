@@ -43,7 +43,7 @@ def _cached(fn):  # type: ignore[no-untyped-def]
 def invoice_repository():  # type: ignore[no-untyped-def]
     from .adapters.dynamo_invoices import DynamoInvoiceRepository
 
-    return DynamoInvoiceRepository(get_settings().table_name)
+    return DynamoInvoiceRepository(get_settings().table_name, document_store())
 
 
 @_cached

@@ -120,3 +120,42 @@ def test_create_never_overwrites_an_invoice_that_exists(repo: DynamoInvoiceRepos
     assert not repo.create(_invoice(1))
     assert repo.get("inv1").einvoice_key == "k.xml"
     assert repo.find_by_source("iss1", "src1").id == "inv1"  # type: ignore[union-attr]
+
+
+def test_a_2000_row_invoice_keeps_its_rows_in_s3_and_the_render_loads_them() -> None:
+    import boto3
+    from invoice_bridge.adapters.s3_documents import S3DocumentStore
+    from invoice_bridge.invoice_rows import with_rows
+    from invoice_bridge.models.invoice import InvoiceRow
+    from invoice_bridge.ports import ItemTooLarge
+
+    rows = [
+        InvoiceRow(line_number=n, text=f"Artikel {n} med en lång beskrivning " * 4, quantity=Decimal("1"),
+                   unit_price=Decimal("10.00"), vat_rate=Decimal("25"), amount=Decimal("10.00"))
+        for n in range(1, 2001)
+    ]
+    with mock_aws():
+        _create_table()
+        boto3.client("s3").create_bucket(Bucket="docs", CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
+        documents = S3DocumentStore("docs")
+        repo = DynamoInvoiceRepository("t", documents)
+        large = _invoice(1).model_copy(update={"rows": rows})
+        assert len(large.model_dump_json()) > 400_000  # more than one DynamoDB item holds
+
+        assert repo.create(large)
+        stored = repo.get("inv1")
+        assert stored.rows == [] and stored.rows_key == "iss1/invoices/inv1/v1/rows.json"
+        assert with_rows(stored, documents).rows == rows
+
+        # A status move writes the pointer again, never the rows (they are the same for the version).
+        stored.status = InvoiceStatus.RENDERED
+        repo.put(stored, expected_updated_at=stored.updated_at)
+        assert with_rows(repo.get("inv1"), documents).rows == rows
+        keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="docs")["Contents"]]
+        assert keys == ["iss1/invoices/inv1/v1/rows.json"]
+
+        # Without a place for the rows it is refused as too large (the sync parks it), not half-written.
+        with pytest.raises(ItemTooLarge):
+            DynamoInvoiceRepository("t").create(_invoice(2).model_copy(update={"rows": rows}))
+        with pytest.raises(NotFound):
+            repo.get("inv2")

@@ -217,3 +217,34 @@ def test_base_url_with_or_without_v2() -> None:
     for base in ("https://h.example", "https://h.example/v2", "https://h.example/v2/"):
         HttpSpirisApi(base, lambda: "t", client=httpx.Client(transport=httpx.MockTransport(handler))).company_settings()
     assert paths == ["/v2/companysettings"] * 3
+
+
+def test_a_malformed_invoice_is_set_apart_and_the_rest_of_the_page_is_read() -> None:
+    body = page_body(1, 50, 5, ["good-1", "nullrows", "wrongtype", "surrogate", "good-2"])
+    body["Data"][1]["Rows"] = None
+    body["Data"][2].update(InvoiceNumber=1003, ModifiedUtc="2026-11-20T10:00:00Z",
+                           Rows=[{"Quantity": "ten", "Text": "Konsult"}])
+    body["Data"][3]["Rows"] = [{"Text": "Konsult \ud800"}]
+    text = json.dumps(body)  # ensure_ascii: the lone surrogate travels as a \ud800 escape, as .NET writes it
+
+    api, _ = make_api(lambda request: httpx.Response(200, content=text.encode()))
+    page = api.customer_invoices_page(1, 50, None)
+
+    assert [i.Id for i in page.invoices] == ["good-1", "good-2"]
+    unreadable = {u.source_id: u for u in page.unreadable}
+    assert set(unreadable) == {"nullrows", "wrongtype", "surrogate"}
+    assert unreadable["nullrows"].reason == "Rows: Input should be a valid list"
+    assert unreadable["wrongtype"].reason == "Rows[0].Quantity: Input should be a valid decimal"
+    assert unreadable["wrongtype"].invoice_number == 1003
+    assert unreadable["wrongtype"].modified_utc == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    assert unreadable["surrogate"].reason.startswith("Rows[0].Text: the text is not valid Unicode")
+    assert "ten" not in unreadable["wrongtype"].reason  # the input itself is never quoted
+
+
+def test_a_customer_that_cannot_be_read_is_its_own_error() -> None:
+    from invoice_bridge.adapters.spiris_api import SpirisUnreadable
+
+    api, _ = make_api(lambda request: httpx.Response(200, json={"Id": "c1", "IsPrivatePerson": "maybe"}))
+    with pytest.raises(SpirisUnreadable) as caught:
+        api.customer("c1")
+    assert "IsPrivatePerson" in str(caught.value) and "maybe" not in str(caught.value)

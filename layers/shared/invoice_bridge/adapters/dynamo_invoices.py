@@ -11,8 +11,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from ..invoice_rows import stored_json
 from ..models.invoice import Invoice, InvoiceEvent
-from ..ports import ConflictError, NotFound
+from ..ports import ConflictError, DocumentStore, NotFound
 from .aws import table
 
 
@@ -35,15 +36,18 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
 
 
 class DynamoInvoiceRepository:
-    def __init__(self, table_name: str):
+    """`documents` keeps the rows of invoices too large for one item (invoice_rows.py); without it such an
+    invoice is refused with ItemTooLarge."""
+
+    def __init__(self, table_name: str, documents: DocumentStore | None = None):
         self._table_name = table_name
+        self._documents = documents
 
     @property
     def _table(self) -> Any:
         return table(self._table_name)
 
-    @staticmethod
-    def _item(invoice: Invoice) -> dict[str, Any]:
+    def _item(self, invoice: Invoice) -> dict[str, Any]:
         return {
             "PK": f"INVOICE#{invoice.id}",
             "SK": "INVOICE",
@@ -54,8 +58,8 @@ class DynamoInvoiceRepository:
             "issuer_id": invoice.issuer_id,
             "status": invoice.status.value,
             "updated_at": invoice.updated_at.isoformat(),
-            # The whole model as JSON: Decimal travels as strings, never as float.
-            "data": invoice.model_dump_json(),
+            # The whole model as JSON (Decimal travels as strings, never as float); big rows apart in S3.
+            "data": stored_json(invoice, self._documents),
             # For filters on a status listing (the status poller leaves e-mail invoices out).
             **({"channel": invoice.channel} if invoice.channel else {}),
         }

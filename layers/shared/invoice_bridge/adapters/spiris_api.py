@@ -18,7 +18,17 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from ..models.spiris import CompanySettings, Customer, CustomerInvoice, CustomerInvoicePage
+from ..models.spiris import (
+    NOT_UNICODE,
+    CompanySettings,
+    Customer,
+    CustomerInvoice,
+    Meta,
+    UnreadableInvoice,
+    describe_validation_error,
+    lone_surrogate_at,
+    parse_customer_invoice,
+)
 from ..observability import logger, metrics
 from ..ports import InvoicePage
 
@@ -76,6 +86,11 @@ class SpirisRequestError(SpirisError):
 
 class SpirisPagingError(SpirisError):
     """The list did not page as documented (the loop guard tripped)."""
+
+
+class SpirisUnreadable(SpirisError):
+    """A 2xx answer whose object does not read as the documented shape (one customer, one invoice):
+    the invoice that needs it is set apart; the sync goes on."""
 
 
 def _error_fields(response: httpx.Response) -> tuple[int | None, str]:
@@ -219,11 +234,20 @@ class HttpSpirisApi:
         if modified_since is not None:
             params["modifiedSinceUtc"] = _format_since(modified_since)
         body = self._json(CUSTOMER_INVOICES, CUSTOMER_INVOICES, params)
+        data = body.get("Data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise SpirisRequestError(200, None, "unexpected page shape: no Data list")
         try:
-            parsed = CustomerInvoicePage.model_validate(body)
+            meta = Meta.model_validate(body.get("Meta"))
         except ValidationError as exc:
-            raise SpirisRequestError(200, None, f"unexpected page shape: {exc.error_count()} errors") from exc
-        return InvoicePage(meta=parsed.Meta, invoices=parsed.Data)
+            raise SpirisRequestError(200, None, f"unexpected page Meta: {exc.error_count()} errors") from exc
+        # Each invoice on its own: one that cannot be read is set apart, the others go on.
+        invoices: list[CustomerInvoice] = []
+        unreadable: list[UnreadableInvoice] = []
+        for raw in data:
+            parsed = parse_customer_invoice(raw)
+            (invoices if isinstance(parsed, CustomerInvoice) else unreadable).append(parsed)  # type: ignore[arg-type]
+        return InvoicePage(meta=meta, invoices=invoices, unreadable=unreadable)
 
     def iter_customer_invoices(self, modified_since: datetime | None) -> Iterator[InvoicePage]:
         """Every page from 1 to the end: stops on empty Data or CurrentPage ≥ TotalNumberOfPages."""
@@ -232,20 +256,29 @@ class HttpSpirisApi:
             if page > self._max_pages:
                 raise SpirisPagingError(f"more than {self._max_pages} pages; stopping")
             result = self.customer_invoices_page(page, self._page_size, modified_since)
-            if result.invoices and result.meta.CurrentPage != page:
+            if (result.invoices or result.unreadable) and result.meta.CurrentPage != page:
                 # The server ignored $page (the $top/$skip trap): we would read page 1 forever.
                 raise SpirisPagingError(f"asked for page {page}, got page {result.meta.CurrentPage}")
             yield result
-            if not result.invoices or result.meta.CurrentPage >= result.meta.TotalNumberOfPages:
+            if not (result.invoices or result.unreadable) or result.meta.CurrentPage >= result.meta.TotalNumberOfPages:
                 return
             page += 1
 
     def customer_invoice(self, invoice_id: str) -> CustomerInvoice:
-        body = self._json(CUSTOMER_INVOICE, CUSTOMER_INVOICE.format(invoice_id=invoice_id))
-        return CustomerInvoice.model_validate(body)
+        parsed = parse_customer_invoice(self._json(CUSTOMER_INVOICE, CUSTOMER_INVOICE.format(invoice_id=invoice_id)))
+        if isinstance(parsed, UnreadableInvoice):
+            raise SpirisUnreadable(f"the invoice cannot be read: {parsed.reason}")
+        return parsed
 
     def customer(self, customer_id: str) -> Customer:
-        return Customer.model_validate(self._json(CUSTOMER, CUSTOMER.format(customer_id=customer_id)))
+        body = self._json(CUSTOMER, CUSTOMER.format(customer_id=customer_id))
+        surrogate = lone_surrogate_at(body)
+        if surrogate is not None:
+            raise SpirisUnreadable(f"the customer cannot be read: {surrogate}: {NOT_UNICODE}")
+        try:
+            return Customer.model_validate(body)
+        except ValidationError as exc:
+            raise SpirisUnreadable(f"the customer cannot be read: {describe_validation_error(exc)}") from exc
 
     def customer_invoice_pdf(self, invoice_id: str) -> bytes:
         """The invoice PDF via `/pdf` (temporary URL, fetched without our bearer token)."""

@@ -4,6 +4,8 @@ Guarantees:
 - the window `[watermark - overlap, ServerTimeUtc of the first page]` is read to its last page before
   the watermark moves, so an interrupted sync re-reads instead of skipping (SQS retries the message);
 - every source invoice seen gets a recorded decision (selected or skipped, a reason, its ModifiedUtc);
+- one invoice that cannot be read or mapped is parked (decision `parked`, listed in GET /failures, the
+  issuer told once per source version) and never stops the others: the watermark still moves;
 - import is idempotent per (issuer, source invoice): the same content is nothing new, changed content
   before dispatch is a new version, paid/credited before dispatch cancels, after dispatch only an event.
 """
@@ -11,8 +13,10 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -22,23 +26,25 @@ from ..adapters.spiris_api import (
     SpirisNotFound,
     SpirisReauthenticate,
     SpirisRetryable,
+    SpirisUnreadable,
 )
 from ..models.integration import Integration, IntegrationStatus
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..models.issuer import Issuer, OfficePayee
-from ..models.spiris import Customer, CustomerInvoice
+from ..models.spiris import Customer, CustomerInvoice, UnreadableInvoice
 from ..observability import logger, metrics
 from ..ports import (
     DocumentStore,
     IntegrationRepository,
     InvoiceRepository,
     IssuerRepository,
+    ItemTooLarge,
     SpirisApi,
     WorkQueue,
 )
 from .decisions import DecisionStore, SyncDecision
 from .schedule import is_syncable
-from .selection import Decision, select
+from .selection import select
 
 NOT_YET_SENT = frozenset(
     {InvoiceStatus.QUEUED, InvoiceStatus.RENDERED, InvoiceStatus.HELD, InvoiceStatus.FAILED}
@@ -46,6 +52,34 @@ NOT_YET_SENT = frozenset(
 SENT = frozenset({InvoiceStatus.SENDING, InvoiceStatus.SENT, InvoiceStatus.DELIVERED})
 
 MapInvoice = Callable[..., Invoice]
+NotifyParked = Callable[[Issuer, SyncDecision], None]
+
+
+class ParkReason:
+    UNREADABLE = "unreadable"  # the source invoice (or its customer) does not read as documented
+    UNMAPPABLE = "unmappable"  # it reads, but cannot be re-expressed as ours
+    TOO_LARGE = "too_large"  # it does not fit in a stored invoice
+
+
+class _Park(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _mapping_problem(exc: Exception) -> str:
+    """What went wrong, in words safe to show (an exception's text may quote personal data; ours does not)."""
+    from pydantic import ValidationError
+
+    from ..mapping import UnmappableInvoice
+    from ..models.spiris import describe_validation_error
+
+    if isinstance(exc, UnmappableInvoice):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        return describe_validation_error(exc)
+    return f"it cannot be converted ({type(exc).__name__})"
 
 
 class SyncError(Exception):
@@ -85,6 +119,7 @@ class SyncResult:
     new_versions: int = 0
     cancelled: int = 0
     unchanged: int = 0
+    parked: int = 0
     watermark: datetime | None = None
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -115,6 +150,7 @@ class _Importer:
         first_sync: bool,
         map_invoice: MapInvoice,
         result: SyncResult,
+        notify_parked: NotifyParked | None = None,
     ):
         self.integration = integration
         self.issuer = issuer
@@ -128,6 +164,7 @@ class _Importer:
         self.first_sync = first_sync
         self.map_invoice = map_invoice
         self.result = result
+        self.notify_parked = notify_parked
         self._customers: dict[str, Customer | None] = {}
         self._originals: dict[str, Invoice | None] = {}
 
@@ -151,18 +188,56 @@ class _Importer:
 
     # --- one source invoice ----------------------------------------------------------------------
 
+    def _already_handled(self, source_id: str, modified: datetime | None, fingerprint: str | None = None) -> bool:
+        """Whether this very version was decided before (the overlap window re-reads it): nothing to do,
+        no request; a parked version whose notice did not go out is notified now."""
+        previous = self.decisions.get(self.integration.id, source_id)
+        if previous is None:
+            return False
+        if modified is not None:
+            same = previous.source_modified_utc is not None and _aware(previous.source_modified_utc) == _aware(
+                modified
+            )
+        else:
+            same = fingerprint is not None and previous.fingerprint == fingerprint
+        if not same:
+            return False
+        if previous.parked and not previous.notified:
+            self._record(replace(previous, notified=self._notify(previous)))
+        self.result.unchanged += 1
+        return True
+
+    def handle_unreadable(self, source: UnreadableInvoice) -> None:
+        self.result.seen += 1
+        if self._already_handled(source.source_id, source.modified_utc, source.fingerprint):
+            return
+        self._park(
+            source.source_id,
+            _Park(ParkReason.UNREADABLE, source.reason),
+            modified=source.modified_utc,
+            number=source.invoice_number,
+            customer_name=source.customer_name,
+            fingerprint=source.fingerprint,
+        )
+
     def handle(self, source: CustomerInvoice) -> None:
         self.result.seen += 1
-        previous = self.decisions.get(self.integration.id, source.Id)
-        if (
-            previous is not None
-            and source.ModifiedUtc is not None
-            and previous.source_modified_utc is not None
-            and _aware(previous.source_modified_utc) == _aware(source.ModifiedUtc)
-        ):
-            # Already handled this very version (the overlap window re-reads it): nothing to do, no request.
-            self.result.unchanged += 1
+        if self._already_handled(source.Id, source.ModifiedUtc):
             return
+        try:
+            self._decide(source)
+        except _Park as parked:
+            self._park(
+                source.Id,
+                parked,
+                modified=source.ModifiedUtc,
+                number=source.InvoiceNumber,
+                customer_name=source.InvoiceCustomerName or source.CustomerName,
+                amount=source.TotalAmountInvoiceCurrency,
+                currency=source.CurrencyCode,
+            )
+
+    def _decide(self, source: CustomerInvoice) -> None:
 
         sent_originals: set[str] = set()
         if source.IsCreditInvoice and source.ReferringInvoiceId:
@@ -170,18 +245,17 @@ class _Importer:
             if original is not None and original.status in SENT:
                 sent_originals.add(source.ReferringInvoiceId)
         decision = select(source, sent_source_ids=sent_originals)
-        self.result.reasons[decision.reason] = self.result.reasons.get(decision.reason, 0) + 1
 
         existing = self.invoices.find_by_source(self.issuer.id, source.Id)
         invoice_id: str | None
         if decision.selected:
-            self.result.selected += 1
             invoice_id = self._import(source, existing)
+            self.result.selected += 1
         else:
-            invoice_id = self._skip(source, decision, existing)
+            invoice_id = self._skip(source.Id, source.ModifiedUtc, decision.reason, existing)
+        self.result.reasons[decision.reason] = self.result.reasons.get(decision.reason, 0) + 1
 
-        self.decisions.record(
-            self.integration.id,
+        self._record(
             SyncDecision(
                 source_id=source.Id,
                 selected=decision.selected,
@@ -194,9 +268,69 @@ class _Importer:
                 currency=source.CurrencyCode,
                 invoice_id=invoice_id,
                 decided_at=self.now,
-            ),
-            first_sync=self.first_sync,
+                issuer_id=self.issuer.id,
+            )
         )
+
+    def _record(self, decision: SyncDecision) -> None:
+        self.decisions.record(self.integration.id, decision, first_sync=self.first_sync)
+
+    # --- a source invoice that cannot be taken over ------------------------------------------------
+
+    def _park(
+        self,
+        source_id: str,
+        parked: _Park,
+        *,
+        modified: datetime | None,
+        number: int | None,
+        customer_name: str | None,
+        amount: Decimal | None = None,
+        currency: str | None = None,
+        fingerprint: str | None = None,
+    ) -> None:
+        """Set one source invoice apart with its reason: an earlier version of ours that has not gone out is
+        cancelled (the source changed), the issuer is told, and the sync goes on."""
+        existing = self.invoices.find_by_source(self.issuer.id, source_id)
+        invoice_id = self._skip(source_id, modified, parked.reason, existing)
+        decision = SyncDecision(
+            source_id=source_id,
+            selected=False,
+            reason=parked.reason,
+            detail=parked.detail,
+            source_modified_utc=modified,
+            invoice_number=number,
+            customer_name=customer_name,
+            amount=amount,
+            currency=currency,
+            invoice_id=invoice_id,
+            decided_at=self.now,
+            issuer_id=self.issuer.id,
+            parked=True,
+            fingerprint=fingerprint,
+        )
+        self.result.parked += 1
+        self.result.reasons[parked.reason] = self.result.reasons.get(parked.reason, 0) + 1
+        metrics.add_metric(name="InvoicesParked", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "source invoice parked",
+            extra={"integration_id": self.integration.id, "source_id": source_id, "reason": parked.reason},
+        )
+        self._record(replace(decision, notified=self._notify(decision)))
+
+    def _notify(self, decision: SyncDecision) -> bool:
+        """Tell the issuer; False when the notice could not go out (the next sync that sees it tries again)."""
+        if self.notify_parked is None:
+            return False
+        try:
+            self.notify_parked(self.issuer, decision)
+        except Exception as exc:  # noqa: BLE001 - a failed notice must not stop the sync; it is retried
+            logger.warning(
+                "parked invoice not notified",
+                extra={"integration_id": self.integration.id, "error": type(exc).__name__},
+            )
+            return False
+        return True
 
     def _import(self, source: CustomerInvoice, existing: Invoice | None) -> str:
         if existing is not None and existing.status in SENT:
@@ -212,21 +346,27 @@ class _Importer:
         if source.IsCreditInvoice and source.ReferringInvoiceId:
             original = self.ours(source.ReferringInvoiceId)
             original_number = original.number if original else None
-        customer = self.customer(source.CustomerId)
-        fresh = self.map_invoice(
-            source,
-            customer,
-            self.issuer,
-            self.integration.id,
-            office=self.office,
-            original_number=original_number,
-        )
+        try:
+            customer = self.customer(source.CustomerId)
+        except SpirisUnreadable as exc:
+            raise _Park(ParkReason.UNREADABLE, str(exc)) from exc
+        try:
+            fresh = self.map_invoice(
+                source,
+                customer,
+                self.issuer,
+                self.integration.id,
+                office=self.office,
+                original_number=original_number,
+            )
+        except Exception as exc:  # noqa: BLE001 - one invoice that cannot be mapped must not stop the others
+            raise _Park(ParkReason.UNMAPPABLE, _mapping_problem(exc)) from exc
 
         if existing is None:
             fresh.hold = self.first_sync and self.issuer.hold_first_sync
             fresh.created_at = fresh.updated_at = self.now
             pdf_error = self._archive_source_pdf(fresh)
-            if not self.invoices.create(fresh):
+            if not self._store(self.invoices.create, fresh):
                 # Imported meanwhile by another sync of this integration (a duplicate message run at the
                 # same time): never overwrite it (it may be rendered or sent by now); go on as if found.
                 return self._import(source, self.invoices.get(fresh.id))
@@ -254,7 +394,7 @@ class _Importer:
         fresh.created_at = existing.created_at
         fresh.updated_at = self.now
         pdf_error = self._archive_source_pdf(fresh)
-        self.invoices.put(fresh, expected_updated_at=existing.updated_at)
+        self._store(self.invoices.put, fresh, expected_updated_at=existing.updated_at)
         what = (
             "selected again at the source"
             if existing.status == InvoiceStatus.CANCELLED
@@ -266,24 +406,29 @@ class _Importer:
         self.result.new_versions += 1
         return fresh.id
 
-    def _skip(self, source: CustomerInvoice, decision: Decision, existing: Invoice | None) -> str | None:
+    def _store(self, write: Callable[..., Any], invoice: Invoice, **kwargs: Any) -> Any:
+        try:
+            return write(invoice, **kwargs)
+        except ItemTooLarge as exc:
+            raise _Park(ParkReason.TOO_LARGE, f"the invoice is too large to store ({len(invoice.rows)} rows)") from exc
+
+    def _skip(
+        self, source_id: str, modified: datetime | None, reason: str, existing: Invoice | None
+    ) -> str | None:
+        """Not taken (or not takeable): ours, if any, is cancelled before it goes out, else only noted."""
         if existing is None:
             return None
         if existing.status in NOT_YET_SENT:
             expected = existing.updated_at
             existing.status = InvoiceStatus.CANCELLED
-            existing.status_reason = decision.reason
-            existing.source_modified_utc = source.ModifiedUtc
+            existing.status_reason = reason
+            existing.source_modified_utc = modified
             existing.updated_at = self.now
             self.invoices.put(existing, expected_updated_at=expected)
-            self._event(
-                existing.id, InvoiceStatus.CANCELLED, f"{decision.reason} at the source before dispatch"
-            )
+            self._event(existing.id, InvoiceStatus.CANCELLED, f"{reason} at the source before dispatch")
             self.result.cancelled += 1
         elif existing.status in SENT:
-            self._event(
-                existing.id, f"source_{decision.reason}", f"{decision.reason} at the source (after sending)"
-            )
+            self._event(existing.id, f"source_{reason}", f"{reason} at the source (after sending)")
         return existing.id
 
     # --- side effects ------------------------------------------------------------------------------
@@ -338,6 +483,7 @@ def sync_integration(
     overlap_seconds: int = 300,
     map_invoice: MapInvoice | None = None,
     max_passes: int = 3,
+    notify_parked: NotifyParked | None = None,
 ) -> SyncResult:
     """Sync one integration. Raises `IntegrationNeedsReconsent` / `IntegrationFailed` (status set, the
     caller notifies) and re-raises `SpirisRetryable` (the SQS message is retried; the watermark stays)."""
@@ -371,6 +517,7 @@ def sync_integration(
         first_sync=result.first_sync,
         map_invoice=map_invoice,
         result=result,
+        notify_parked=notify_parked,
     )
     new_watermark: datetime | None = None
     try:
@@ -446,6 +593,7 @@ def sync_integration(
             "imported": result.imported,
             "new_versions": result.new_versions,
             "cancelled": result.cancelled,
+            "parked": result.parked,
         },
     )
     return result
@@ -466,6 +614,10 @@ def _read_window(
             if source.ModifiedUtc is not None and _aware(source.ModifiedUtc) > pass_start:
                 changed = True
             importer.handle(source)
+        for unreadable in page.unreadable:
+            if unreadable.modified_utc is not None and _aware(unreadable.modified_utc) > pass_start:
+                changed = True
+            importer.handle_unreadable(unreadable)
     return pass_start, changed
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ..invoice_rows import with_rows
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..models.spiris import CustomerInvoice
 from ..observability import logger, metrics
@@ -71,6 +72,7 @@ def render_invoice(
     if invoice.status not in (InvoiceStatus.QUEUED, InvoiceStatus.HELD):
         return RenderOutcome(invoice_id, version, "skipped", [f"status {invoice.status}"])
 
+    invoice = with_rows(invoice, documents)  # a large invoice keeps its rows in S3
     issuer = issuers.get(invoice.issuer_id)
     logo = None
     if issuer.logo_key:
