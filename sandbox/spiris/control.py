@@ -211,6 +211,9 @@ def control_blueprint(state: SandboxState) -> Blueprint:
                 # "The user changed the password": every grant dies.
                 for family in state.families.values():
                     family.revoked = True
+            if data.get("expire_access_tokens"):
+                # Every access token issued so far is refused (401) before its exp; refresh tokens still work.
+                state.rejected_access_tokens |= state.issued_access_tokens
         return Response(b"", status=204)
 
     @bp.post("/_sandbox/config")

@@ -19,6 +19,13 @@ _ACTIONS = {
         "4002": "Aktivera tillägget Integration (API) i Spiris under Inställningar → Appar och tillägg.",
         "4003": "Slutför startguiden i Spiris.",
         "4004": "Företaget är inaktivt i Spiris: återaktivera det.",
+        "4005": "Spiris godkände inte anropen för företaget: ge behörighet på nytt med en användare som har full "
+        "behörighet i företaget.",
+        "4006": "Medgivandet saknar åtkomst till försäljning: ge behörighet på nytt och godkänn all begärd åtkomst.",
+        "4007": "Användaren som gav behörighet har en roll utan rätt att läsa kundfakturor: ge användaren full "
+        "behörighet i Spiris, eller låt en användare med full behörighet ge medgivandet på nytt.",
+        "4034": "Byråns koppling använder en testklient (sandbox) från Spiris mot ett riktigt företag: byrån "
+        "behöver byta till sin produktionsklient. Kontakta byrån; du behöver inte göra något i Spiris.",
         "4009": "Företagets Spiris-variant saknar fakturering: byt till en variant med fakturering.",
         "4011": "Användaren som gav behörighet saknar åtkomst till företaget: ge en användare med full behörighet "
         "medgivandet på nytt.",
@@ -29,6 +36,13 @@ _ACTIONS = {
         "4002": "Activate the Integration (API) add-on in Spiris under Settings → Apps and extensions.",
         "4003": "Complete the startup guide in Spiris.",
         "4004": "The company is inactive in Spiris: reactivate it.",
+        "4005": "Spiris did not authorise the requests for the company: grant access again with a user who has "
+        "full permission in the company.",
+        "4006": "The consent lacks access to sales: grant access again and approve all access asked for.",
+        "4007": "The user who granted access has a role without permission to read customer invoices: give the "
+        "user full permission in Spiris, or have a user with full permission grant access again.",
+        "4034": "The office's connection uses a Spiris sandbox client against a live company: the office must "
+        "switch to its production client. Contact the office; nothing needs doing in Spiris.",
         "4009": "The company's Spiris variant has no invoicing: switch to a variant with invoicing.",
         "4011": "The user who granted access has no access to the company: have a user with full permission "
         "grant access again.",

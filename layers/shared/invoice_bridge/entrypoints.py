@@ -133,9 +133,11 @@ def sync(request: SyncRequest) -> object:
     budget = dynamo_request_budget(
         settings.table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
     )
+    access_tokens = AccessTokens(integration)
     spiris = HttpSpirisApi(
         settings.spiris_api_url,
-        AccessTokens(integration),
+        access_tokens,
+        renew_access_token=access_tokens.renew,
         before_request=budget.before_request,
         page_size=settings.spiris_page_size,
     )

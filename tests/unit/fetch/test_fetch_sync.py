@@ -353,7 +353,8 @@ def test_a_fatal_spiris_error_sets_error_status(world: World) -> None:
 
     assert raised.value.integration_id == "int-1"
     stored = world.integrations.get("int-1")
-    assert (stored.status, stored.last_error) == (IntegrationStatus.ERROR, "Spiris error 4002")
+    assert stored.status == IntegrationStatus.ERROR
+    assert stored.last_error == "Spiris error 4002: the company has no access to the API module (the Integration add-on is off)"
 
 
 def test_a_paused_integration_is_not_read(world: World) -> None:

@@ -161,7 +161,7 @@ def test_token_provider_and_hook_called_every_attempt() -> None:
     assert hooked == ["/v2/customers/{customer_id}"] * 2
 
 
-@pytest.mark.parametrize("code", [4002, 4003, 4004, 4006, 4009, 4011, 4012])
+@pytest.mark.parametrize("code", [4002, 4003, 4004, 4005, 4006, 4007, 4009, 4011, 4012, 4034])
 def test_fatal_codes(code: int) -> None:
     calls = []
 
@@ -248,3 +248,37 @@ def test_a_customer_that_cannot_be_read_is_its_own_error() -> None:
     with pytest.raises(SpirisUnreadable) as caught:
         api.customer("c1")
     assert "IsPrivatePerson" in str(caught.value) and "maybe" not in str(caught.value)
+
+
+def test_a_401_renews_the_token_once_and_retries_before_giving_up() -> None:
+    class Tokens:
+        def __init__(self, first: str, fresh: str) -> None:
+            self.current, self.fresh, self.rejected = first, fresh, []  # type: ignore[var-annotated]
+
+        def __call__(self) -> str:
+            return self.current
+
+        def renew(self, rejected: str) -> str:
+            self.rejected.append(rejected)
+            self.current = self.fresh
+            return self.current
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        ok = request.headers["authorization"] == "Bearer fresh"
+        return httpx.Response(200, json={"Name": "n"}) if ok else httpx.Response(401)
+
+    def api(tokens: Tokens) -> HttpSpirisApi:
+        return HttpSpirisApi("https://h.example", tokens, renew_access_token=tokens.renew, sleep=lambda s: None,
+                             client=httpx.Client(transport=httpx.MockTransport(handler)))
+
+    expired_early = Tokens("stale", "fresh")
+    assert api(expired_early).company_settings().Name == "n"
+    assert expired_early.rejected == ["stale"] and seen == ["Bearer stale", "Bearer fresh"]
+
+    revoked = Tokens("stale", "still-refused")  # the refreshed token is refused too: the grant is gone
+    with pytest.raises(SpirisReauthenticate):
+        api(revoked).company_settings()
+    assert revoked.rejected == ["stale"]

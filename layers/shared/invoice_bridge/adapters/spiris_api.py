@@ -39,8 +39,21 @@ CUSTOMER_INVOICE_PDF = "/v2/customerinvoices/{invoice_id}/pdf"
 CUSTOMER_INVOICE_PRINT = "/v2/customerinvoices/{invoice_id}/print"
 CUSTOMER = "/v2/customers/{customer_id}"
 
-# Codes that mean "this grant cannot read this company until a person fixes something" (reference §1.8).
-FATAL_CODES = frozenset({4002, 4003, 4004, 4006, 4009, 4011, 4012})
+# Codes that mean "this grant cannot read this company until a person fixes something" (reference §1.8,
+# §0 for 4034), with what each means (the integration's last_error says which).
+FATAL_CODE_MEANINGS = {
+    4002: "the company has no access to the API module (the Integration add-on is off)",
+    4003: "the company has not finished the startup guide",
+    4004: "the company is not active",
+    4005: "the request is not authorised for this company",
+    4006: "the grant lacks the scopes to read customer invoices",
+    4007: "the consenting user's role lacks permission to read customer invoices",
+    4009: "the company's product variant has no invoicing",
+    4011: "the consenting user has no access to this company",
+    4012: "the licence agreement has not been accepted",
+    4034: "a Spiris sandbox client was used against a live company",
+}
+FATAL_CODES = frozenset(FATAL_CODE_MEANINGS)
 TRY_AGAIN = re.compile(r"Try again in (\d+) seconds?", re.IGNORECASE)
 MAX_PAGE_SIZE = 1000
 
@@ -69,6 +82,11 @@ class SpirisFatal(SpirisError):
         super().__init__(f"Spiris error {code}: {message}")
         self.code = code
         self.message = message
+
+    @property
+    def meaning(self) -> str:
+        """What the code means for the office, in our words (Spiris' own message is for developers)."""
+        return FATAL_CODE_MEANINGS.get(self.code, "Spiris refused the request")
 
 
 class SpirisNotFound(SpirisError):
@@ -140,6 +158,8 @@ class HttpSpirisApi:
     """The Spiris API for the company the access token is bound to.
 
     `access_token` is called before every attempt, so a refresher can swap tokens between retries.
+    `renew_access_token(rejected)` is asked for a fresh token once per request when Spiris answers 401
+    (an access token expired early or invalidated server-side); a second 401 is SpirisReauthenticate.
     `before_request(path_template)` runs before every attempt (the shared 600/min budget plugs in there).
     """
 
@@ -148,6 +168,7 @@ class HttpSpirisApi:
         base_url: str,
         access_token: Callable[[], str],
         *,
+        renew_access_token: Callable[[str], str] | None = None,
         before_request: Callable[[str], None] | None = None,
         client: httpx.Client | None = None,
         max_attempts: int = 4,
@@ -163,6 +184,7 @@ class HttpSpirisApi:
         root = base_url.rstrip("/")
         self._root = root[: -len("/v2")] if root.endswith("/v2") else root
         self._access_token = access_token
+        self._renew_access_token = renew_access_token
         self._before_request = before_request
         self._client = client
         self._max_attempts = max(1, max_attempts)
@@ -192,10 +214,13 @@ class HttpSpirisApi:
     def _send(self, template: str, path: str, params: dict[str, Any] | None = None,
               accept: str = "application/json") -> httpx.Response:
         last: SpirisRetryable | None = None
-        for attempt in range(self._max_attempts):
+        renewed = self._renew_access_token is None
+        attempt = 0
+        while attempt < self._max_attempts:
             if self._before_request is not None:
                 self._before_request(template)
-            headers = {"Authorization": f"Bearer {self._access_token()}", "Accept": accept}
+            token = self._access_token()
+            headers = {"Authorization": f"Bearer {token}", "Accept": accept}
             try:
                 response = self.client.get(self._root + path, params=params, headers=headers)
             except httpx.TimeoutException:
@@ -206,13 +231,20 @@ class HttpSpirisApi:
                 if response.is_success:
                     return response
                 error = classify(response, self._max_retry_after)
+                if isinstance(error, SpirisReauthenticate) and not renewed:
+                    # Refresh once and try again before anyone is asked for a new consent.
+                    renewed = True
+                    logger.info("spiris rejected the access token; refreshing", extra={"endpoint": template})
+                    self._renew_access_token(token)  # type: ignore[misc]
+                    continue
                 if not isinstance(error, SpirisRetryable):
                     raise error
                 last = error
-            if attempt + 1 < self._max_attempts:
-                delay = self._backoff(attempt, last)
+            attempt += 1
+            if attempt < self._max_attempts:
+                delay = self._backoff(attempt - 1, last)
                 logger.info("spiris call retried", extra={
-                    "endpoint": template, "attempt": attempt + 1, "status": last.status, "delay_s": round(delay, 2)})
+                    "endpoint": template, "attempt": attempt, "status": last.status, "delay_s": round(delay, 2)})
                 self._sleep(delay)
         assert last is not None
         raise last

@@ -547,9 +547,10 @@ def sync_integration(
         metrics.add_metric(name="IntegrationNeedsReconsent", unit=MetricUnit.Count, value=1)
         raise IntegrationNeedsReconsent(integration_id, "the integration needs a new consent") from exc
     except SpirisFatal as exc:
-        code = getattr(exc, "code", None)
-        _record_failure(integrations, integration_id, now, IntegrationStatus.ERROR, f"Spiris error {code}")
-        raise IntegrationFailed(integration_id, f"Spiris error {code}", str(code) if code else None) from exc
+        # The office's action is needed; last_error says which (e.g. 4007: the user's role lacks permission).
+        message = f"Spiris error {exc.code}: {exc.meaning}"
+        _record_failure(integrations, integration_id, now, IntegrationStatus.ERROR, message)
+        raise IntegrationFailed(integration_id, message, str(exc.code)) from exc
     except SpirisRetryable:
         _record_failure(integrations, integration_id, now, None, "Spiris unavailable; retrying")
         raise
