@@ -94,7 +94,7 @@ from invoice_bridge.ports import ConflictError, InvoicePage, NotFound  # noqa: E
 
 class MemoryIntegrations:
     def __init__(self, *integrations: Integration):
-        self.items = {i.id: i.model_copy(deep=True) for i in integrations}
+        self.items = {i.id: i.model_copy(deep=True, update={"version": i.version or 1}) for i in integrations}
 
     def get(self, integration_id: str) -> Integration:
         if integration_id not in self.items:
@@ -102,6 +102,11 @@ class MemoryIntegrations:
         return self.items[integration_id].model_copy(deep=True)
 
     def put(self, integration: Integration) -> None:
+        """Conditional on the version read, like DynamoIntegrations.put."""
+        stored = self.items.get(integration.id)
+        if (stored.version if stored else 0) != integration.version:
+            raise ConflictError(integration.id)
+        integration.version += 1
         self.items[integration.id] = integration.model_copy(deep=True)
 
     def list(self, issuer_id: str | None = None) -> list[Integration]:

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from stdnum.se import orgnr
 
+from ..integrations import update_integration
 from ..models.common import utcnow
 from ..models.integration import Integration, IntegrationStatus, TokenSet
 from ..observability import logger, metrics
@@ -112,13 +113,20 @@ class TokenBroker:
 
     def mark_needs_reconsent(self, integration: Integration, reason: str) -> Integration:
         """The grant is gone: status, metric, e-mail the issuer and the office, optionally a fresh link."""
-        current = self.s.integrations.get(integration.id)
-        if current.status in (IntegrationStatus.NEEDS_RECONSENT, IntegrationStatus.REVOKED):
-            return current
-        updated = current.model_copy(
-            update={"status": IntegrationStatus.NEEDS_RECONSENT, "last_error": reason, "updated_at": utcnow()}
-        )
-        self.s.integrations.put(updated)
+        moved = False  # whether the write that won made the transition (only that one alerts)
+
+        def needs_reconsent(current: Integration) -> Integration | None:
+            nonlocal moved
+            moved = current.status not in (IntegrationStatus.NEEDS_RECONSENT, IntegrationStatus.REVOKED)
+            if not moved:
+                return None  # already told, or revoked meanwhile: nothing to overwrite
+            return current.model_copy(
+                update={"status": IntegrationStatus.NEEDS_RECONSENT, "last_error": reason, "updated_at": utcnow()}
+            )
+
+        updated = update_integration(self.s.integrations, integration.id, needs_reconsent)
+        if not moved:
+            return updated
         metrics.add_metric(name="IntegrationNeedsReconsent", unit="Count", value=1)
         logger.warning(
             "integration needs re-consent", extra={"integration_id": integration.id, "reason": reason}

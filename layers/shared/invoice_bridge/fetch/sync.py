@@ -28,6 +28,7 @@ from ..adapters.spiris_api import (
     SpirisRetryable,
     SpirisUnreadable,
 )
+from ..integrations import update_integration
 from ..models.integration import Integration, IntegrationStatus
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..models.issuer import Issuer, OfficePayee
@@ -563,17 +564,10 @@ def sync_integration(
         raise
 
     # The whole window was read and handed on: only now may the watermark move.
-    current = integrations.get(integration_id)
-    previous_success = current.last_success_at or current.created_at
-    if new_watermark is not None:
-        current.watermark = new_watermark
-    current.first_sync_done = True
-    current.last_sync_at = now
-    current.last_success_at = now
-    current.last_error = None
-    current.updated_at = now
-    integrations.put(current)
-    result.watermark = current.watermark
+    previous = integrations.get(integration_id)
+    previous_success = previous.last_success_at or previous.created_at
+    stored = update_integration(integrations, integration_id, lambda current: _succeeded(current, now, new_watermark))
+    result.watermark = stored.watermark
 
     metrics.add_metric(
         name="InvoicesFetched", unit=MetricUnit.Count, value=result.imported + result.new_versions
@@ -622,6 +616,20 @@ def _read_window(
     return pass_start, changed
 
 
+def _succeeded(current: Integration, now: datetime, watermark: datetime | None) -> Integration:
+    """The sync's own fields only: a status changed meanwhile (revoked, paused) stays as it is."""
+    return current.model_copy(
+        update={
+            "watermark": watermark if watermark is not None else current.watermark,
+            "first_sync_done": True,
+            "last_sync_at": now,
+            "last_success_at": now,
+            "last_error": None,
+            "updated_at": now,
+        }
+    )
+
+
 def _record_failure(
     integrations: IntegrationRepository,
     integration_id: str,
@@ -629,11 +637,11 @@ def _record_failure(
     status: IntegrationStatus | None,
     message: str,
 ) -> None:
-    current = integrations.get(integration_id)
-    if status is not None:
-        current.status = status
-    current.last_sync_at = now
-    current.last_error = message
-    current.updated_at = now
-    integrations.put(current)
+    def failed(current: Integration) -> Integration:
+        changes: dict[str, object] = {"last_sync_at": now, "last_error": message, "updated_at": now}
+        if status is not None and current.status != IntegrationStatus.REVOKED:  # a revoke meanwhile stands
+            changes["status"] = status
+        return current.model_copy(update=changes)
+
+    update_integration(integrations, integration_id, failed)
     logger.warning("sync failed", extra={"integration_id": integration_id, "error": message})
