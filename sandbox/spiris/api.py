@@ -15,6 +15,7 @@ from typing import Any
 
 import jwt
 from flask import Blueprint, Response, g, request
+from invoice_bridge.identifiers import vat_number_from_org_number
 
 from .filters import FilterError, compile_filter
 from .jsonutil import json_response
@@ -280,7 +281,7 @@ def company_settings_body(company: Company) -> dict[str, Any]:
         "CurrencyCode": "SEK",
         "TermsOfPaymentId": None,
         "CorporateIdentityNumber": company.corporate_identity_number,
-        "VatCode": None,
+        "VatCode": vat_number_from_org_number(company.corporate_identity_number),
         "BankGiro": None,
         "PlusGiro": None,
         "BankAccount": None,
