@@ -140,6 +140,8 @@ def sync(request: SyncRequest) -> object:
         renew_access_token=access_tokens.renew,
         before_request=budget.before_request,
         page_size=settings.spiris_page_size,
+        file_origins=tuple(o.strip() for o in settings.spiris_file_origins.split(",") if o.strip()),
+        max_file_bytes=settings.spiris_file_max_bytes,
     )
     try:
         return sync_integration(

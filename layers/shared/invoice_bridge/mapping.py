@@ -288,10 +288,12 @@ def to_invoice(
     *,
     office: OfficePayee | None,
     original_number: str | None = None,
+    today: date | None = None,
 ) -> Invoice:
     """Map one booked Spiris invoice (and its customer) to our invoice for `issuer`.
 
     `original_number` is the credited invoice's number when the caller knows it (credit invoices).
+    `today` (Stockholm's date) is the issue date of an invoice that carries neither InvoiceDate nor CreatedUtc.
     """
     language = _language(issuer, customer)
     is_credit = bool(source.IsCreditInvoice)
@@ -314,7 +316,7 @@ def to_invoice(
     # Öresavrundning: Spiris reports it in base currency (TotalRoundings); only meaningful for SEK invoices.
     rounding = round_ore(Decimal(source.TotalRoundings or 0) * sign) + ZERO if currency == "SEK" else ZERO
     number = str(source.InvoiceNumber) if source.InvoiceNumber is not None else source.Id[:8]
-    issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or stockholm_date(utcnow())
+    issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or today or stockholm_date(utcnow())
 
     if issuer.payee == "office" and office is not None:
         bankgiro = office.bankgiro

@@ -78,6 +78,9 @@ class InvoiceRepository(Protocol):
         cursor: str | None = None,
         exclude_channel: str | None = None,
     ) -> tuple[list[Invoice], str | None]: ...
+    def updated_between(
+        self, status: str, start: datetime, end: datetime, issuer_id: str | None = None
+    ) -> Iterator[Invoice]: ...  # invoices of one status last changed in [start, end), oldest first
 
 
 class DeliveryLedger(Protocol):
@@ -86,6 +89,7 @@ class DeliveryLedger(Protocol):
     def get(self, invoice_id: str, version: int) -> Delivery | None: ...
     def create(self, delivery: Delivery) -> bool: ...  # False if it already exists
     def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None: ...  # ConflictError
+    def sent_between(self, start: datetime, end: datetime) -> Iterator[Delivery]: ...  # oldest first
 
 
 class DocumentStore(Protocol):

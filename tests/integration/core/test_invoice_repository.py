@@ -159,3 +159,37 @@ def test_a_2000_row_invoice_keeps_its_rows_in_s3_and_the_render_loads_them() -> 
             DynamoInvoiceRepository("t").create(_invoice(2).model_copy(update={"rows": rows}))
         with pytest.raises(NotFound):
             repo.get("inv2")
+
+
+def _pages(repo: DynamoInvoiceRepository, **query: object) -> list[list[str]]:
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        page, cursor = repo.list(cursor=cursor, **query)  # type: ignore[arg-type]
+        pages.append([i.id for i in page])
+        if cursor is None:
+            return pages
+
+
+def test_every_page_is_full_unless_it_is_the_last(repo: DynamoInvoiceRepository) -> None:
+    """Filtered and cross-issuer listings fill each page up to `limit` (a filtered query page can hold a
+    handful of matches, and the table holds events and links besides invoices)."""
+    statuses = [InvoiceStatus.FAILED, InvoiceStatus.SENT, InvoiceStatus.QUEUED, InvoiceStatus.CANCELLED]
+    for n in range(100):
+        invoice = _invoice(n, issuer="a" if n % 5 == 0 else "b")
+        invoice.status = statuses[n % 4]
+        repo.create(invoice)
+        repo.add_event(invoice.id, InvoiceEvent(status="queued", detail="fetched"))
+
+    everything = _pages(repo, limit=30)
+    assert [len(p) for p in everything] == [30, 30, 30, 10]
+    assert sorted(i for p in everything for i in p) == sorted(f"inv{n}" for n in range(100))
+
+    failed_of_a = _pages(repo, status="failed", issuer_id="a", limit=2)  # 5 of the 25 failed are a's
+    assert [len(p) for p in failed_of_a] == [2, 2, 1]
+    assert sorted(i for p in failed_of_a for i in p) == sorted(f"inv{n}" for n in range(0, 100, 20))
+
+    exactly = _pages(repo, issuer_id="a", limit=20)  # 20 invoices: one full page and no empty second one
+    assert [len(p) for p in exactly] == [20]
+    with pytest.raises(ValueError):
+        repo.list(limit=5, cursor="garbage")

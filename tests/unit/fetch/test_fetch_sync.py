@@ -486,3 +486,14 @@ def test_an_invoice_too_large_to_store_is_parked(world: World) -> None:
         assert world.ours(big.Id) is None and world.ours(small.Id) is not None
     [parked] = world.decisions.parked()
     assert parked.decision.reason == "too_large" and "2000 rows" in parked.decision.detail
+
+
+def test_an_invoice_without_dates_is_issued_on_stockholms_today(world: World) -> None:
+    undated = world.spiris.add(source_invoice(1001, InvoiceDate=None, CreatedUtc=None))
+    new_years_eve_late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # already 1 January in Stockholm
+
+    world.sync(new_years_eve_late)
+
+    from datetime import date
+
+    assert world.ours(undated.Id).issue_date == date(2027, 1, 1)

@@ -199,7 +199,7 @@ def test_pdf_follows_temporary_url_without_bearer() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if request.url.path.endswith("/pdf"):
-            return httpx.Response(200, json={"Url": "https://storage.example/temp/fileanonymous/f1"})
+            return httpx.Response(200, json={"Url": "https://eaccountingstoragese.vismaonline.com/temp/fileanonymous/f1"})
         return httpx.Response(200, content=b"%PDF-1.4 tiny")
 
     api, _ = make_api(handler)
@@ -282,3 +282,56 @@ def test_a_401_renews_the_token_once_and_retries_before_giving_up() -> None:
     with pytest.raises(SpirisReauthenticate):
         api(revoked).company_settings()
     assert revoked.rejected == ["stale"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/temp/fileanonymous/f1",  # not Spiris
+        "http://eaccountingstoragese.vismaonline.com/temp/fileanonymous/f1",  # not HTTPS
+        "https://eaccountingstoragese.vismaonline.com.evil.example/f1",  # a look-alike
+        "https://eaccountingstoragese.vismaonline.com:8443/f1",  # another port
+        "file:///etc/passwd",
+    ],
+)
+def test_the_pdf_url_is_fetched_only_from_spiris_hosts_over_https(url: str) -> None:
+    from invoice_bridge.adapters.spiris_api import SpirisFileRefused
+
+    fetched: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/pdf"):
+            return httpx.Response(200, json={"Url": url})
+        fetched.append(str(request.url))
+        return httpx.Response(200, content=b"%PDF-1.4 phish")
+
+    api, _ = make_api(handler)
+    with pytest.raises(SpirisFileRefused) as refused:
+        api.customer_invoice_pdf("inv1")
+    assert fetched == [] and "fileanonymous" not in str(refused.value)  # never asked; the URL is not logged
+
+
+def test_the_pdf_download_is_capped_and_redirects_are_not_followed() -> None:
+    from invoice_bridge.adapters.spiris_api import SpirisFileRefused
+
+    file_url = "https://eaccountingstoragese.vismaonline.com/temp/fileanonymous/f1"
+    answers = {
+        "declared": httpx.Response(200, headers={"Content-Length": "4096"}, content=b"x" * 4096),
+        "streamed": httpx.Response(200, content=iter([b"x" * 1000] * 5)),  # no Content-Length
+        "redirect": httpx.Response(302, headers={"Location": "https://evil.example/f1"}),
+        "small": httpx.Response(200, content=b"%PDF-1.4 ok"),
+    }
+    seen: list[str] = []
+    for case, answer in answers.items():
+
+        def handler(request: httpx.Request, answer: httpx.Response = answer) -> httpx.Response:
+            seen.append(request.url.host)
+            return httpx.Response(200, json={"Url": file_url}) if request.url.path.endswith("/pdf") else answer
+
+        api, _ = make_api(handler, max_file_bytes=2048)
+        if case == "small":
+            assert api.customer_invoice_pdf("inv1") == b"%PDF-1.4 ok"
+            continue
+        with pytest.raises(SpirisFileRefused):
+            api.customer_invoice_pdf("inv1")
+        assert "evil.example" not in seen

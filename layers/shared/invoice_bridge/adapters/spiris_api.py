@@ -56,6 +56,10 @@ FATAL_CODE_MEANINGS = {
 FATAL_CODES = frozenset(FATAL_CODE_MEANINGS)
 TRY_AGAIN = re.compile(r"Try again in (\d+) seconds?", re.IGNORECASE)
 MAX_PAGE_SIZE = 1000
+# Spiris' temporary file URLs (the invoice PDF) live on its own hosts, over HTTPS
+# (`https://eaccountingstorage{cc}.vismaonline.com/temp/fileanonymous/...`, reference §0).
+SPIRIS_FILE_ORIGINS = ("https://*.vismaonline.com",)
+MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 class SpirisError(Exception):
@@ -104,6 +108,31 @@ class SpirisRequestError(SpirisError):
 
 class SpirisPagingError(SpirisError):
     """The list did not page as documented (the loop guard tripped)."""
+
+
+class SpirisFileRefused(SpirisError):
+    """A temporary file URL we will not fetch (not Spiris' host, not HTTPS, a redirect) or a file over the
+    size cap: not retried; the source PDF is best effort, so the invoice goes on without it."""
+
+
+def file_url_allowed(url: str, origins: tuple[str, ...]) -> bool:
+    """Whether `url` is on one of `origins` (`scheme://host[:port]`; a host `*.example.com` stands for any
+    subdomain of example.com). Scheme, host and port must all match; the default port is the scheme's."""
+    try:
+        target = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    for origin in origins:
+        allowed = httpx.URL(origin)
+        host = allowed.host
+        host_ok = target.host.endswith(host[1:]) if host.startswith("*.") else target.host == host
+        if target.scheme == allowed.scheme and host_ok and _port(target) == _port(allowed):
+            return True
+    return False
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port or {"https": 443, "http": 80}.get(url.scheme)
 
 
 class SpirisUnreadable(SpirisError):
@@ -178,6 +207,8 @@ class HttpSpirisApi:
         page_size: int = MAX_PAGE_SIZE,
         max_pages: int = 100_000,
         timeout_seconds: float = 30.0,
+        file_origins: tuple[str, ...] = SPIRIS_FILE_ORIGINS,
+        max_file_bytes: int = MAX_FILE_BYTES,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -194,6 +225,8 @@ class HttpSpirisApi:
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._max_pages = max_pages
         self._timeout = timeout_seconds
+        self._file_origins = file_origins
+        self._max_file_bytes = max_file_bytes
         self._sleep = sleep
         self._jitter = jitter
 
@@ -313,18 +346,37 @@ class HttpSpirisApi:
             raise SpirisUnreadable(f"the customer cannot be read: {describe_validation_error(exc)}") from exc
 
     def customer_invoice_pdf(self, invoice_id: str) -> bytes:
-        """The invoice PDF via `/pdf` (temporary URL, fetched without our bearer token)."""
+        """The invoice PDF via `/pdf` (temporary URL, fetched without our bearer token): only from Spiris'
+        file hosts over HTTPS (`file_origins`), never through a redirect, at most `max_file_bytes`."""
         body = self._json(CUSTOMER_INVOICE_PDF, CUSTOMER_INVOICE_PDF.format(invoice_id=invoice_id))
         url = body.get("Url") if isinstance(body, dict) else None
         if not url:
             response = self._send(CUSTOMER_INVOICE_PRINT, CUSTOMER_INVOICE_PRINT.format(invoice_id=invoice_id),
                                   accept="application/pdf")
+            self._check_size(len(response.content))
             return response.content
+        if not isinstance(url, str) or not file_url_allowed(url, self._file_origins):
+            # Only the host is named: the rest of a temporary URL is a credential.
+            host = httpx.URL(url).host if isinstance(url, str) else "?"
+            raise SpirisFileRefused(f"the PDF URL is not on Spiris' file hosts over HTTPS (host {host})")
         try:
-            download = self.client.get(url)
+            with self.client.stream("GET", url, follow_redirects=False) as download:
+                if download.is_redirect:
+                    raise SpirisFileRefused("the PDF URL redirects; not followed")
+                if not download.is_success:
+                    raise SpirisRetryable(f"temporary PDF download failed: HTTP {download.status_code}",
+                                          status=download.status_code)
+                declared = download.headers.get("Content-Length", "")
+                if declared.isdigit():
+                    self._check_size(int(declared))
+                content = bytearray()
+                for chunk in download.iter_bytes():
+                    content += chunk
+                    self._check_size(len(content))
         except httpx.HTTPError as exc:
             raise SpirisRetryable(f"temporary PDF download failed: {type(exc).__name__}") from exc
-        if not download.is_success:
-            raise SpirisRetryable(f"temporary PDF download failed: HTTP {download.status_code}",
-                                  status=download.status_code)
-        return download.content
+        return bytes(content)
+
+    def _check_size(self, size: int) -> None:
+        if size > self._max_file_bytes:
+            raise SpirisFileRefused(f"the PDF is larger than {self._max_file_bytes} bytes")

@@ -16,7 +16,7 @@ from stdnum.se import orgnr
 
 from ..adapters.dynamo_integrations import InvitationRecord, OAuthStateRecord, StateUnusable
 from ..integrations import update_integration
-from ..models.common import Language, utcnow
+from ..models.common import Language, stockholm_date, utcnow
 from ..models.integration import ConnectedCompany, Integration, IntegrationStatus, TokenSet
 from ..models.issuer import Issuer
 from ..observability import logger
@@ -362,7 +362,7 @@ class ConsentFlow:
             "company": name,
             "org_number": orgnr.format(org_number),
             "office": office,
-            "at": at.date().isoformat(),
+            "at": stockholm_date(at).isoformat(),  # the contact's calendar date, not UTC's
         }
         content = notice_mail(
             integration.language,

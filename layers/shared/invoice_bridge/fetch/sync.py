@@ -29,6 +29,7 @@ from ..adapters.spiris_api import (
     SpirisUnreadable,
 )
 from ..integrations import update_integration
+from ..models.common import stockholm_date
 from ..models.integration import Integration, IntegrationStatus
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..models.issuer import Issuer, OfficePayee
@@ -359,6 +360,7 @@ class _Importer:
                 self.integration.id,
                 office=self.office,
                 original_number=original_number,
+                today=stockholm_date(self.now),
             )
         except Exception as exc:  # noqa: BLE001 - one invoice that cannot be mapped must not stop the others
             raise _Park(ParkReason.UNMAPPABLE, _mapping_problem(exc)) from exc
