@@ -7,18 +7,25 @@ SAM := .tools/sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup system-deps run test serve bench soak rules lint build deploy clean
+.PHONY: setup venv system-deps sam-tools run test serve bench soak rules reference-invoices lint build deploy clean
 
-## setup: project venv from the lock file, system packages, SAM tools venv
-setup: system-deps $(VENV)/.installed .tools/sam/.installed
+## What installs what (each target installs only what it needs, and only when missing):
+##   venv        .venv from uv.lock (runtime + local stack + test libraries)       make run/serve/soak/lint
+##   system-deps Debian packages: chromium (browser tests), poppler-utils (PDFs as images),
+##               fonts-dejavu-core                                                 make test
+##   sam-tools   the AWS SAM CLI in its own venv, .tools/sam (it pins its own boto3) make test/build/bench
+setup: venv system-deps sam-tools
+
+venv: $(VENV)/.installed
 
 system-deps:
 	@bash scripts/setup-system.sh
 
+sam-tools: .tools/sam/.installed
+
 $(VENV)/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	uv sync --frozen --extra dev --python $(PYTHON)
-	$(PY) -m playwright --version >/dev/null
 	@touch $@
 
 .tools/sam/.installed: scripts/setup-sam-tools.sh
@@ -26,7 +33,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@touch $@
 
 ## run: the demo end to end on the embedded stack
-run: setup
+run: venv
 	$(PY) -m sandbox.demo
 
 ## test: every test
@@ -34,28 +41,33 @@ test: setup
 	$(PY) -m pytest -n 2 --dist loadfile
 
 ## serve: the embedded stack in the foreground (writes .local/stack.json)
-serve: setup
+serve: venv
 	$(PY) -m sandbox.serve
 
 ## bench: benchmarks → out/bench.json
-bench: setup
+bench: venv sam-tools
 	$(PY) -m bench
 
 ## soak: the whole pipeline under load and every fault at once → out/soak.json
-soak: setup
+soak: venv
 	$(PY) -m sandbox.soak
 
 ## rules: fetch the e-invoice validation artefacts again and check them against their SHA-256 pins
-rules: setup
+rules: venv
 	$(PY) scripts/fetch-rules.py
 
-lint: setup
+## reference-invoices: one PDF page image per VAT case under docs/invoices (pdftoppm: poppler-utils)
+reference-invoices: venv system-deps
+	$(PY) -m sandbox.reference_invoices
+
+lint: venv
 	$(VENV)/bin/ruff check layers sandbox functions tests bench
 	$(VENV)/bin/cfn-lint template.yaml
 
-## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md)
-build: setup
-	PATH=/root/.pyenv/versions/3.12.1/bin:$$PATH $(SAM) build --template template.yaml
+## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md). `sam build` needs the
+## Lambda runtime's Python (3.12) on PATH: scripts/python312.sh finds one, or installs it with uv.
+build: sam-tools
+	PATH="$$(bash scripts/python312.sh):$$PATH" $(SAM) build --template template.yaml
 
 deploy: build
 	$(SAM) deploy --config-file infra/samconfig.toml

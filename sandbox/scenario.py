@@ -12,7 +12,8 @@ import httpx
 
 from . import onboarding
 from .onboarding import logo_png, post_json
-from .seed import RowSpec, customer, invoice, org_number
+from .seed import RowSpec, customer, invoice, org_number, stockholm_today
+from .vat_cases import BY_NAME, CUSTOMERS, case_invoice
 
 ISSUER_ORG = org_number("556677880")
 CONTACT_EMAIL = "anna.andersson@exempelbolaget.se"
@@ -56,6 +57,7 @@ class Scenario:
                 "export": customer("Baltic Trading AB", org_number("556567890"), customer_number="15",
                                    email="accounts@baltictrading.se"),
             }
+            buyers["private"] = CUSTOMERS["rot"]  # ROT work for a private person: by e-mail, never e-invoice
             for buyer in buyers.values():
                 post_json(spiris, f"/_sandbox/companies/{self.company_id}/customers", buyer)
             d = Decimal
@@ -73,6 +75,7 @@ class Scenario:
                 invoice(buyers["gard"], 1005, [RowSpec("Reservdelar traktor", d("3"), d("1299.00"), discount=d("0.10"))]),
                 invoice(buyers["export"], 1006, [RowSpec("Consulting, November", d("20"), d("120.00"), unit="h")],
                         currency="EUR"),
+                case_invoice(BY_NAME["rot"], 1010, invoice_date=stockholm_today()),
             ]
             skipped = {
                 "1007": ("paid", invoice(buyers["retail"], 1007, [RowSpec("Support", d("1"), d("500.00"))],

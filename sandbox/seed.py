@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from stdnum import luhn
 
@@ -35,6 +36,16 @@ class RowSpec:
     vat_rate: Decimal = Decimal("0.25")  # Spiris' scale: a fraction
     unit: str = "st"
     discount: Decimal = Decimal("0")
+    service: bool = False  # the article's sales category (IsServiceArticle): decides K/AE and G/O at 0 %
+    work_cost: bool = False  # ROT/RUT labour (IsWorkCost)
+
+
+# Spiris' CurrencyRate (SEK per unit) for the invoice currencies the demo and tests use.
+CURRENCY_RATES = {"SEK": Decimal("1"), "EUR": Decimal("11.2"), "NOK": Decimal("0.9712")}
+
+
+def stockholm_today() -> date:
+    return datetime.now(ZoneInfo("Europe/Stockholm")).date()
 
 
 def customer(
@@ -73,7 +84,7 @@ def invoice(
     number: int,
     rows: list[RowSpec],
     *,
-    invoice_date: date = date(2026, 11, 2),
+    invoice_date: date | None = None,
     days: int = 30,
     currency: str = "SEK",
     payment_status: int = 1,
@@ -83,8 +94,12 @@ def invoice(
     send_type: int | None = None,
     is_sold: bool = False,
     your_reference: str | None = "Bertil Berg",
+    **fields: Any,
 ) -> dict[str, Any]:
-    """A booked CustomerInvoiceApi object with rows, VAT specification and totals that add up."""
+    """A booked CustomerInvoiceApi object with rows, VAT specification and totals that add up: invoice
+    currency amounts and their SEK (base currency) twins at `CURRENCY_RATES`. Dated today (Stockholm) unless
+    told otherwise; `fields` override anything (ROT/RUT fields, delivery address, ...)."""
+    invoice_date = invoice_date or stockholm_today()
     sign = Decimal(-1) if is_credit else Decimal(1)
     api_rows: list[dict[str, Any]] = []
     vat_groups: dict[Decimal, list[Decimal]] = {}
@@ -109,7 +124,8 @@ def invoice(
                 "PercentVat": row.vat_rate,
                 "VatRate": row.vat_rate,
                 "IsVatFree": row.vat_rate == 0,
-                "IsWorkCost": False,
+                "IsServiceArticle": row.service,
+                "IsWorkCost": row.work_cost,
             }
         )
     vat_spec = []
@@ -125,9 +141,10 @@ def invoice(
     # Swedish öre rounding to whole kronor, as Spiris does for SEK invoices.
     gross = gross_exact.quantize(Decimal("1"), rounding=ROUND_HALF_UP) if currency == "SEK" else gross_exact
     rounding = gross - gross_exact
+    rate = CURRENCY_RATES[currency]
     due = invoice_date + timedelta(days=days)
     source_id = str(uuid.uuid4())
-    return {
+    body = {
         "Id": source_id,
         "InvoiceNumber": number,
         "IsCreditInvoice": is_credit,
@@ -139,21 +156,21 @@ def invoice(
         "InvoiceAddress2": None,
         "InvoicePostalCode": cust["InvoicePostalCode"],
         "InvoiceCity": cust["InvoiceCity"],
-        "InvoiceCountryCode": "SE",
-        "CustomerIsPrivatePerson": False,
+        "InvoiceCountryCode": cust.get("InvoiceCountryCode") or "SE",
+        "CustomerIsPrivatePerson": bool(cust.get("IsPrivatePerson")),
         "CustomerEmail": cust["EmailAddress"],
         "InvoiceDate": f"{invoice_date.isoformat()}T00:00:00",
         "DueDate": f"{due.isoformat()}T00:00:00",
         "DeliveryDate": f"{invoice_date.isoformat()}T00:00:00",
         "CurrencyCode": currency,
-        "CurrencyRate": Decimal("1") if currency == "SEK" else Decimal("11.2"),
-        "TotalAmount": gross,
-        "TotalVatAmount": vat_total,
+        "CurrencyRate": rate,
+        "TotalAmount": _ore(gross * rate),
+        "TotalVatAmount": _ore(vat_total * rate),
         "TotalRoundings": rounding,
         "TotalAmountInvoiceCurrency": gross,
         "TotalVatAmountInvoiceCurrency": vat_total,
         "SetOffAmountInvoiceCurrency": Decimal("0"),
-        "RemainingAmount": gross if remaining is None else remaining,
+        "RemainingAmount": _ore(gross * rate) if remaining is None else remaining,
         "RemainingAmountInvoiceCurrency": gross if remaining is None else remaining,
         "PaymentStatus": payment_status,
         "PaymentDate": None,
@@ -174,4 +191,11 @@ def invoice(
         "ReverseChargeOnConstructionServices": False,
         "RotReducedInvoicingType": 0,
         "EuThirdParty": False,
+        "VoucherId": str(uuid.uuid4()),  # booked: on a voucher
+        "VoucherNumber": f"F{number}",
+        "PaymentReminderIssued": False,
+        "PaymentRemindersCount": 0,
+        "IsQuickInvoice": False,
     }
+    body.update(fields)
+    return body

@@ -19,6 +19,7 @@ import pytest
 
 from sandbox.scenario import CONTACT_EMAIL, CONTACT_PASSWORD, Scenario
 from sandbox.spiris import DEFAULT_CLIENT_SECRET
+from sandbox.vat_cases import ROT_PERSON
 
 REPO = Path(__file__).resolve().parents[2]
 FINAL = {"delivered", "sent", "failed", "cancelled"}
@@ -90,6 +91,7 @@ def test_invoices_go_from_spiris_to_the_buyers(stack: dict[str, str]) -> None:
         consent_token=consent_url.rsplit("/", 1)[-1],
         contact_password=CONTACT_PASSWORD,
         spiris_client_secret=DEFAULT_CLIENT_SECRET,
+        rot_personal_identity_number=ROT_PERSON,  # on the ROT invoice, never in a log
     )
     assert scenario.consent(consent_url) == 200
     with scenario.admin() as admin:
@@ -112,7 +114,8 @@ def test_invoices_go_from_spiris_to_the_buyers(stack: dict[str, str]) -> None:
     assert final, scenario.invoices()
     by_number = {i["number"]: i for i in final}
     assert {n: i["channel"] for n, i in by_number.items()} == {
-        "1001": "einvoice", "1002": "einvoice", "1003": "email", "1004": "email", "1005": "print", "1006": "email"}
+        "1001": "einvoice", "1002": "einvoice", "1003": "email", "1004": "email", "1005": "print", "1006": "email",
+        "1010": "email"}
     assert all(i["status"] == "delivered" for i in final if i["channel"] != "email")
     assert all(i["status"] == "sent" for i in final if i["channel"] == "email")
 
@@ -122,7 +125,9 @@ def test_invoices_go_from_spiris_to_the_buyers(stack: dict[str, str]) -> None:
     assert len(documents) == 3 and len({d["uuid"] for d in documents}) == 3
     buyer_mails = [m for m in httpx.get(f"{stack['api_url']}/_local/mail").json()
                    if any(a.endswith(".pdf") for a in m["attachments"])]
-    assert len(buyer_mails) == 3
+    assert len(buyer_mails) == 4
+    rot = by_number["1010"]  # a private person's ROT invoice: a PDF, no e-invoice
+    assert rot["einvoice_url"] is None and httpx.get(rot["pdf_url"]).content.startswith(b"%PDF")
 
     # The documents are reachable through short-lived links and are what they claim to be.
     sample = by_number["1001"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,6 @@ REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 SAM = REPO / ".tools" / "sam" / "bin" / "sam"
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
-PYTHON312_BIN = Path("/root/.pyenv/versions/3.12.1/bin")
 REGION = "eu-north-1"
 
 # Every Lambda function the template declares.
@@ -48,6 +49,15 @@ class ForbiddenPolicyLoader:
         raise AssertionError("samtranslator asked IAM for a managed policy that is not in its bundled map")
 
 
+@cache
+def python312_bin() -> str:
+    """bin/ of a Python 3.12 (the Lambda runtime's), found or installed by scripts/python312.sh."""
+    found = subprocess.run(
+        ["bash", str(REPO / "scripts" / "python312.sh")], capture_output=True, text=True, check=True
+    )
+    return found.stdout.strip()
+
+
 def sam_env() -> dict[str, str]:
     """Environment for the SAM CLI: no telemetry, a dummy region, python3.12 first on PATH."""
     env = dict(os.environ)
@@ -55,7 +65,7 @@ def sam_env() -> dict[str, str]:
         SAM_CLI_TELEMETRY="0",
         AWS_DEFAULT_REGION=REGION,
         AWS_REGION=REGION,
-        PATH=f"{PYTHON312_BIN}{os.pathsep}{env.get('PATH', '')}",
+        PATH=f"{python312_bin()}{os.pathsep}{env.get('PATH', '')}",
     )
     env.pop("AWS_ENDPOINT_URL", None)
     return env

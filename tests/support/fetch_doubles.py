@@ -94,7 +94,7 @@ from invoice_bridge.ports import ConflictError, InvoicePage, NotFound  # noqa: E
 
 class MemoryIntegrations:
     def __init__(self, *integrations: Integration):
-        self.items = {i.id: i.model_copy(deep=True, update={"version": i.version or 1}) for i in integrations}
+        self.items = {i.id: i.model_copy(deep=True) for i in integrations}
 
     def get(self, integration_id: str) -> Integration:
         if integration_id not in self.items:

@@ -135,3 +135,82 @@ def is_valid_ocr(reference: str, *, length_digit: bool) -> bool:
     if length_digit:
         return len(reference) >= 3 and int(reference[-2]) == len(reference) % 10
     return True
+
+
+# --- Peppol electronic addresses (EAS, the `schemeID` of cbc:EndpointID) ------------------------------
+
+EAS_SE_ORG_NUMBER = "0007"
+EAS_GLN = "0088"
+EAS_NO_ORG_NUMBER = "0192"
+EAS_DK_CVR = "0184"
+# A VAT number's country → its EAS code (Peppol code list "eas"; 9955, the Swedish VAT scheme, was removed in
+# BIS 3.0.15, so a Swedish buyer is addressed by its org number instead). The value keeps the country prefix.
+EAS_BY_VAT_COUNTRY = {
+    "AD": "9922", "AL": "9923", "AT": "9914", "BA": "9924", "BE": "9925", "BG": "9926", "CH": "9927",
+    "CY": "9928", "CZ": "9929", "DE": "9930", "DK": "0198", "EE": "9931", "EL": "9933", "ES": "9920",
+    "FI": "0213", "FR": "9957", "GB": "9932", "GR": "9933", "HR": "9934", "HU": "9910", "IE": "9935",
+    "IT": "0211", "LI": "9936", "LT": "9937", "LU": "9938", "LV": "9939", "MC": "9940", "ME": "9941",
+    "MK": "9942", "MT": "9943", "NL": "9944", "PL": "9945", "PT": "9946", "RO": "9947", "RS": "9948",
+    "SI": "9949", "SK": "9950", "SM": "9951", "TR": "9952", "VA": "9953",
+}
+# Member states by the prefix of their VAT numbers (Greece: EL; Northern Ireland's XI only for goods).
+EU_VAT_PREFIXES = frozenset({
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "HR", "HU", "IE", "IT", "LT",
+    "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+})
+# Member states by ISO 3166 country code (as addresses carry them).
+EU_COUNTRIES = (EU_VAT_PREFIXES - {"EL"}) | {"GR"}
+
+
+def normalize_foreign_vat_number(value: str) -> str:
+    """A VAT number with its country prefix, compact and upper case (`de 123 456 789` → `DE123456789`).
+
+    EU numbers are checked with python-stdnum (check digits where the country has them); other countries'
+    only for a two-letter prefix and at least one digit, which is what EN 16931 (BR-CO-09) asks.
+    """
+    compact = re.sub(r"[\s.\-]", "", value or "").upper()
+    prefix = compact[:2]
+    if not re.fullmatch(r"[A-Z]{2}[0-9A-Z+*]*[0-9][0-9A-Z+*]*", compact):
+        raise InvalidIdentifier(f"a VAT number starts with its country code: {value!r}")
+    if prefix == "SE":
+        return normalize_vat_number(compact)
+    if prefix in EU_VAT_PREFIXES:
+        from stdnum.eu import vat as eu_vat  # imports every member state's module: only when needed
+
+        try:
+            return f"{prefix}{eu_vat.validate(compact)[2:]}"
+        except ValidationError as exc:
+            raise InvalidIdentifier(f"invalid {prefix} VAT number: {value!r}") from exc
+    return compact
+
+
+def vat_endpoint(vat_number: str) -> tuple[str, str] | None:
+    """The Peppol address (EAS, id) a company is reachable at by its VAT number, if its country has one."""
+    scheme = EAS_BY_VAT_COUNTRY.get(vat_number[:2].upper())
+    return (scheme, vat_number.upper()) if scheme else None
+
+
+def foreign_org_endpoint(country: str, identifier: str) -> tuple[str, str] | None:
+    """A Norwegian (0192) or Danish (0184) company's Peppol address from its registration number: the two
+    schemes the Peppol rules check (PEPPOL-COMMON-R041/R042), so only a valid number is used."""
+    from stdnum.dk import cvr
+    from stdnum.no import orgnr as no_orgnr
+
+    checkers = {"NO": (EAS_NO_ORG_NUMBER, no_orgnr), "DK": (EAS_DK_CVR, cvr)}
+    if country.upper() not in checkers:
+        return None
+    scheme, module = checkers[country.upper()]
+    try:
+        return scheme, module.validate(identifier)
+    except ValidationError:
+        return None
+
+
+def normalize_bic(value: str) -> str:
+    """A BIC (ISO 9362): 8 or 11 characters, upper case."""
+    from stdnum import bic
+
+    try:
+        return str(bic.validate(value))
+    except ValidationError as exc:
+        raise InvalidIdentifier(f"invalid BIC: {value!r}") from exc

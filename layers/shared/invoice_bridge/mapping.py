@@ -13,18 +13,36 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from pydantic import BaseModel, SecretStr
+
 from .identifiers import (
+    EAS_GLN,
+    EAS_SE_ORG_NUMBER,
     InvalidIdentifier,
+    foreign_org_endpoint,
     make_ocr,
+    normalize_foreign_vat_number,
     normalize_gln,
     normalize_org_number,
     normalize_vat_number,
+    vat_endpoint,
     vat_number_from_org_number,
 )
 from .models.common import STOCKHOLM, Language, round_ore, stockholm_date, utcnow
-from .models.invoice import Invoice, InvoiceRow, Party, PaymentDetails, PostalAddress, VatBreakdown
+from .models.invoice import (
+    Invoice,
+    InvoiceRow,
+    Party,
+    PaymentDetails,
+    PostalAddress,
+    TaxReduction,
+    TaxReductionPerson,
+    VatBreakdown,
+    VatCategory,
+)
 from .models.issuer import Issuer, OfficePayee
 from .models.spiris import Customer, CustomerInvoice, CustomerInvoiceRow
+from .vat import VatSituation, row_category, vat_situation
 
 # Namespace of the deterministic invoice ids (uuid5 over issuer id and Spiris invoice id).
 INVOICE_ID_NAMESPACE = uuid.UUID("6f1d2a4e-91b3-5c0e-8a7d-3b2f1e0c9d84")
@@ -68,6 +86,10 @@ def _local_date(moment: datetime | None) -> date | None:
 
 
 def _canonical(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return _canonical(value.model_dump())
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")  # 10.0 and 10 are the same amount
     if isinstance(value, datetime | date):
@@ -87,16 +109,20 @@ _HASHED_INVOICE_FIELDS = (
     "TotalAmount", "TotalVatAmount", "TotalRoundings", "TotalAmountInvoiceCurrency",
     "TotalVatAmountInvoiceCurrency", "VatSpecification", "ElectronicAddress", "ElectronicReference",
     "BuyersOrderReference", "OurReference", "YourReference", "PaymentReferenceNumber", "ReferringInvoiceId",
-    "IncludesVat", "ReverseChargeOnConstructionServices", "RotReducedInvoicingType",
+    "IncludesVat", "ReverseChargeOnConstructionServices", "ReversedConstructionVatInvoicing",
+    "RotReducedInvoicingType", "RotReducedInvoicingAmount", "RotReducedInvoicingPercent",
+    "RotReducedInvoicingPropertyName", "RotReducedInvoicingOrgNumber", "RotPropertyType", "Persons",
+    "CurrencyRate", "DeliveryCountryCode",
 )
 _HASHED_ROW_FIELDS = (
     "LineNumber", "IsTextRow", "ArticleNumber", "Text", "Quantity", "UnitPrice", "UnitAbbreviation",
     "UnitAbbreviationEnglish", "DiscountPercentage", "IsDiscountInFixedAmount", "DiscountFixedAmount",
-    "AmountNoVat", "Amount", "PercentVat", "VatRate", "IsVatFree",
+    "AmountNoVat", "Amount", "PercentVat", "VatRate", "IsVatFree", "IsServiceArticle", "IsWorkCost",
 )
 _HASHED_CUSTOMER_FIELDS = (
     "Name", "IsPrivatePerson", "CorporateIdentityNumber", "VatNumber", "EdiGlnNumber", "GLN", "ElectronicAddress",
-    "EmailAddress", "SalesDocumentLanguage",
+    "EmailAddress", "SalesDocumentLanguage", "InvoiceCountryCode", "DeliveryCountryCode", "DeliveryBasedVat",
+    "ReverseChargeOnConstructionServices",
 )
 
 
@@ -162,12 +188,15 @@ def _seller(issuer: Issuer) -> Party:
 
 def _buyer(source: CustomerInvoice, customer: Customer | None) -> Party:
     is_private = bool(source.CustomerIsPrivatePerson or (customer and customer.IsPrivatePerson))
-    org_number = None if is_private else _optional(normalize_org_number, customer and customer.CorporateIdentityNumber)
-    gln = _optional(normalize_gln, customer and (customer.EdiGlnNumber or customer.GLN))
-    raw_vat = (customer.VatNumber or "").strip() if customer else ""
-    vat_number = _optional(normalize_vat_number, raw_vat) if raw_vat.upper().startswith("SE") else (raw_vat or None)
+    registration = customer.CorporateIdentityNumber if customer else None
+    org_number = None if is_private else _optional(normalize_org_number, registration)
+    gln = _optional(normalize_gln, (customer.EdiGlnNumber or customer.GLN) if customer else None)
+    vat_number = _buyer_vat_number(customer)
     email = source.CustomerEmail or (customer.EmailAddress if customer else None)
-    scheme, endpoint = _buyer_endpoint(source, customer, org_number, gln)
+    country = (source.InvoiceCountryCode or (customer.InvoiceCountryCode if customer else None) or "SE").upper()
+    scheme, endpoint = (None, None) if is_private else _buyer_endpoint(
+        source, customer, country=country, org_number=org_number, gln=gln, vat_number=vat_number
+    )
     name = source.InvoiceCustomerName or source.CustomerName or (customer.Name if customer else None) or "-"
     return Party(
         name=name,
@@ -179,7 +208,7 @@ def _buyer(source: CustomerInvoice, customer: Customer | None) -> Party:
             street2=source.InvoiceAddress2 or (customer.InvoiceAddress2 if customer else None),
             postal_code=source.InvoicePostalCode or (customer.InvoicePostalCode if customer else None),
             city=source.InvoiceCity or (customer.InvoiceCity if customer else None),
-            country=(source.InvoiceCountryCode or (customer.InvoiceCountryCode if customer else None) or "SE").upper(),
+            country=country,
         ),
         email=email,
         endpoint_scheme=scheme,
@@ -188,28 +217,76 @@ def _buyer(source: CustomerInvoice, customer: Customer | None) -> Party:
     )
 
 
+def _buyer_vat_number(customer: Customer | None) -> str | None:
+    """The buyer's VAT number, normalised and checked; one that does not check out counts as missing (a wrong
+    VAT number on a reverse-charge invoice is as bad as none)."""
+    raw = (customer.VatNumber or "").strip() if customer else ""
+    return _optional(normalize_foreign_vat_number, raw)
+
+
 def _buyer_endpoint(
-    source: CustomerInvoice, customer: Customer | None, org_number: str | None, gln: str | None
+    source: CustomerInvoice,
+    customer: Customer | None,
+    *,
+    country: str,
+    org_number: str | None,
+    gln: str | None,
+    vat_number: str | None,
 ) -> tuple[str | None, str | None]:
-    """The buyer's Peppol address: an explicit `scheme:id` electronic address, else GLN (0088), else org nr (0007)."""
-    explicit = source.ElectronicAddress or (customer.ElectronicAddress if customer else None)
-    if explicit and ":" in explicit:
-        scheme, _, identifier = explicit.strip().partition(":")
-        if scheme == "0007" and _optional(normalize_org_number, identifier):
-            return "0007", normalize_org_number(identifier)
-        if scheme == "0088" and _optional(normalize_gln, identifier):
-            return "0088", identifier.strip()
+    """The buyer's Peppol address, from every identifier the buyer has, in this order: an explicit `scheme:id`
+    electronic address, the GLN (0088), the Swedish org number (0007), a Norwegian or Danish registration
+    number (0192, 0184), the VAT number with its country's scheme. None: the buyer has no electronic address
+    and is not offered an e-invoice (the invoice goes by e-mail or letter)."""
+    explicit = _explicit_endpoint(source.ElectronicAddress or (customer.ElectronicAddress if customer else None))
+    if explicit:
+        return explicit
     if gln:
-        return "0088", gln
+        return EAS_GLN, gln
     if org_number:
-        return "0007", org_number
-    # No Peppol address (private persons, customers without org nr/GLN): the invoice goes by e-mail or post.
-    return None, None
+        return EAS_SE_ORG_NUMBER, org_number
+    registration = (customer.CorporateIdentityNumber or "") if customer else ""
+    foreign = foreign_org_endpoint(country, registration) if registration else None
+    if foreign:
+        return foreign
+    by_vat = vat_endpoint(vat_number) if vat_number else None
+    return by_vat if by_vat else (None, None)
 
 
-def _row(source_row: CustomerInvoiceRow, index: int, *, sign: Decimal, includes_vat: bool, language: Language) -> InvoiceRow:
+def _explicit_endpoint(address: str | None) -> tuple[str, str] | None:
+    """A Spiris `ElectronicAddress` written as `scheme:id` (e.g. `0007:5560360793`); the schemes the Peppol rules
+    check are checked here too, so a mistyped address is skipped instead of failing the e-invoice."""
+    if not address or ":" not in address:
+        return None
+    scheme, _, identifier = (part.strip() for part in address.strip().partition(":"))
+    if not (len(scheme) == 4 and scheme.isdigit() and identifier):
+        return None
+    if scheme == EAS_SE_ORG_NUMBER:
+        org_number = _optional(normalize_org_number, identifier)
+        return (scheme, org_number) if org_number else None
+    if scheme == EAS_GLN:
+        gln = _optional(normalize_gln, identifier)
+        return (scheme, gln) if gln else None
+    for country in ("NO", "DK"):
+        checked = foreign_org_endpoint(country, identifier)
+        if checked and checked[0] == scheme:
+            return checked
+    if scheme in ("0192", "0184"):
+        return None
+    return scheme, identifier
+
+
+def _row(
+    source_row: CustomerInvoiceRow,
+    index: int,
+    *,
+    sign: Decimal,
+    includes_vat: bool,
+    language: Language,
+    situation: VatSituation,
+) -> tuple[InvoiceRow, str | None]:
+    """One row, and the exemption key of its VAT category (None for S and text rows)."""
     if source_row.IsTextRow:
-        return InvoiceRow(line_number=index, is_text_row=True, text=source_row.Text or "")
+        return InvoiceRow(line_number=index, is_text_row=True, text=source_row.Text or ""), None
     rate = vat_percent(source_row)
     quantity = Decimal(source_row.Quantity or 0)
     unit_price = Decimal(source_row.UnitPrice or 0)
@@ -222,15 +299,12 @@ def _row(source_row: CustomerInvoiceRow, index: int, *, sign: Decimal, includes_
         amount = Decimal(source_row.AmountNoVat)
     else:
         amount = quantity * unit_price * (1 - discount / HUNDRED)
-    # Credit invoices carry negative amounts in Spiris; a credit note states them positive.
     if sign < 0:
         amount = -amount
-        if quantity < 0:  # the sign sits on the quantity or on the price; move it off whichever has it
-            quantity = -quantity
-        elif unit_price < 0:
-            unit_price = -unit_price
+        quantity, unit_price = _credit_note_signs(quantity, unit_price, amount)
+    category, exemption = row_category(source_row, rate, situation)
     unit = (source_row.UnitAbbreviationEnglish if language == "en" else None) or source_row.UnitAbbreviation
-    return InvoiceRow(
+    row = InvoiceRow(
         line_number=index,
         article_number=source_row.ArticleNumber,
         text=source_row.Text or "",
@@ -239,33 +313,46 @@ def _row(source_row: CustomerInvoiceRow, index: int, *, sign: Decimal, includes_
         unit_price=unit_price,
         discount_percent=discount.normalize() + ZERO,
         vat_rate=rate,
+        vat_category=category,
         amount=round_ore(amount),
+        is_work_cost=bool(source_row.IsWorkCost),
     )
+    return row, exemption
 
 
-def vat_category(rate: Decimal, reverse_charge: bool) -> str:
-    """UNCL5305: S standard, AE reverse charge, E exempt (0 % rows that are not reverse charge)."""
-    if rate > 0:
-        return "S"
-    return "AE" if reverse_charge else "E"
+def _credit_note_signs(quantity: Decimal, unit_price: Decimal, amount: Decimal) -> tuple[Decimal, Decimal]:
+    """Quantity and price of a credit-note row whose amount is already stated positive for what is credited.
+
+    A Spiris credit invoice carries credited rows negative (the sign on the quantity or on the price) and
+    may have positive rows too (a fee charged again). On the credit note the price is never negative and the
+    quantity carries the row's sign, so quantity × price is the stated amount: a credited row has a positive
+    quantity, a row charged again a negative one.
+    """
+    quantity = abs(quantity) if amount >= 0 else -abs(quantity)
+    return quantity, abs(unit_price)
 
 
 def vat_breakdown(
-    rows: list[InvoiceRow], reverse_charge: bool, source_vat: dict[Decimal, Decimal] | None = None
+    rows: list[InvoiceRow],
+    exemptions: dict[str, str | None] | None = None,
+    source_vat: dict[Decimal, Decimal] | None = None,
 ) -> list[VatBreakdown]:
     """One subtotal per (category, rate). The VAT amount is the source's when it gave one for the rate
-    (totals 'as the source did'), else taxable × rate rounded to öre."""
-    groups: dict[tuple[str, Decimal], Decimal] = {}
+    (totals 'as the source did'), else taxable × rate rounded to öre. `exemptions`: category → exemption key."""
+    groups: dict[tuple[VatCategory, Decimal], Decimal] = {}
     for row in rows:
         if row.is_text_row:
             continue
-        key = (vat_category(row.vat_rate, reverse_charge), row.vat_rate)
+        key = (row.vat_category, row.vat_rate)
         groups[key] = groups.get(key, ZERO) + row.amount
     breakdown = []
     for (category, rate), taxable in sorted(groups.items(), key=lambda item: (-item[0][1], item[0][0])):
         computed = round_ore(taxable * rate / HUNDRED) if category == "S" else ZERO
         vat = (source_vat or {}).get(rate, computed) if category == "S" else ZERO
-        breakdown.append(VatBreakdown(rate=rate, taxable_amount=taxable, vat_amount=vat, category=category))
+        breakdown.append(VatBreakdown(
+            rate=rate, taxable_amount=taxable, vat_amount=vat, category=category,
+            exemption=(exemptions or {}).get(category),
+        ))
     return breakdown
 
 
@@ -278,6 +365,58 @@ def source_vat_by_rate(source: CustomerInvoice, sign: Decimal) -> dict[Decimal, 
         rate = (raw * HUNDRED if raw <= 1 else raw).quantize(Decimal("0.01")).normalize() + ZERO
         result[rate] = result.get(rate, ZERO) + round_ore(Decimal(spec.VatAmountInvoiceCurrency) * sign)
     return result
+
+
+def tax_currency_fields(source: CustomerInvoice, currency: str, sign: Decimal) -> dict[str, Any]:
+    """A foreign-currency invoice states its VAT in SEK too (ML 17 kap. 29 §): Spiris' base-currency VAT
+    total (`TotalVatAmount`) and its rate (`CurrencyRate`). Empty for SEK invoices (PEPPOL-EN16931-R005)."""
+    if currency == "SEK":
+        return {}
+    vat_sek = Decimal(source.TotalVatAmount) if source.TotalVatAmount is not None else None
+    return {
+        "tax_currency": "SEK",
+        "tax_currency_vat_total": round_ore(vat_sek * sign) + ZERO if vat_sek is not None else None,
+        "exchange_rate": Decimal(source.CurrencyRate) if source.CurrencyRate is not None else None,
+    }
+
+
+ROT, RUT = 1, 2
+
+
+def _percent(raw: Decimal) -> Decimal:
+    """A percentage from Spiris, which sends some as fractions (0.3) and some as percent (30)."""
+    value = Decimal(raw)
+    return (value * HUNDRED if value <= 1 else value).quantize(Decimal("0.01")).normalize() + ZERO
+
+
+def tax_reduction(source: CustomerInvoice, rows: list[InvoiceRow], sign: Decimal, gross_total: Decimal) -> TaxReduction | None:
+    """ROT or RUT: the labour and materials incl. VAT (from the rows), the reduction and the persons who claim
+    it (from Spiris), the property, and what the buyer pays. None for an ordinary invoice."""
+    if source.RotReducedInvoicingType not in (ROT, RUT):
+        return None
+    labour = sum((r.amount * (1 + r.vat_rate / HUNDRED) for r in rows if r.is_work_cost), ZERO)
+    materials = sum((r.amount * (1 + r.vat_rate / HUNDRED) for r in rows if not r.is_text_row and not r.is_work_cost),
+                    ZERO)
+    amount = round_ore(Decimal(source.RotReducedInvoicingAmount or 0) * sign) + ZERO
+    apartment = source.RotPropertyType == 1
+    property_name = (source.RotReducedInvoicingPropertyName or "").strip() or None
+    persons = [
+        TaxReductionPerson(personal_identity_number=person.Ssn, amount=round_ore(Decimal(person.Amount or 0) * sign))
+        for person in source.Persons or []
+        if person.Ssn is not None and person.Ssn.get_secret_value().strip()
+    ]
+    return TaxReduction(
+        kind="rot" if source.RotReducedInvoicingType == ROT else "rut",
+        amount=amount,
+        percent=_percent(source.RotReducedInvoicingPercent) if source.RotReducedInvoicingPercent else None,
+        labour=round_ore(labour) + ZERO,
+        materials=round_ore(materials) + ZERO,
+        property_designation=None if apartment else property_name,
+        apartment_number=property_name if apartment else None,
+        cooperative_org_number=(source.RotReducedInvoicingOrgNumber or "").strip() or None,
+        persons=persons,
+        amount_to_pay=gross_total - amount,
+    )
 
 
 def to_invoice(
@@ -299,42 +438,28 @@ def to_invoice(
     is_credit = bool(source.IsCreditInvoice)
     sign = Decimal(-1) if is_credit else Decimal(1)
     currency = (source.CurrencyCode or "SEK").upper()
-    reverse_charge = bool(source.ReverseChargeOnConstructionServices or source.ReversedConstructionVatInvoicing)
+    situation = vat_situation(source, customer)
     if not source.Rows:
         raise UnmappableInvoice("the invoice has no rows")
     ordered = sorted(source.Rows, key=lambda r: (r.LineNumber if r.LineNumber is not None else 0))
-    rows = [
-        _row(r, i, sign=sign, includes_vat=bool(source.IncludesVat), language=language)
+    mapped = [
+        _row(r, i, sign=sign, includes_vat=bool(source.IncludesVat), language=language, situation=situation)
         for i, r in enumerate(ordered, start=1)
     ]
+    rows = [row for row, _ in mapped]
     for row in rows:
         if not row.is_text_row and not ZERO <= row.vat_rate < HUNDRED:
             raise UnmappableInvoice(f"row {row.line_number}: a VAT rate of {row.vat_rate} % makes no sense")
-    breakdown = vat_breakdown(rows, reverse_charge, source_vat_by_rate(source, sign))
+    exemptions: dict[str, str | None] = {row.vat_category: exemption for row, exemption in mapped if exemption}
+    breakdown = vat_breakdown(rows, exemptions, source_vat_by_rate(source, sign))
     net_total = sum((b.taxable_amount for b in breakdown), ZERO)
     vat_total = sum((b.vat_amount for b in breakdown), ZERO)
     # Öresavrundning: Spiris reports it in base currency (TotalRoundings); only meaningful for SEK invoices.
     rounding = round_ore(Decimal(source.TotalRoundings or 0) * sign) + ZERO if currency == "SEK" else ZERO
+    gross_total = net_total + vat_total + rounding
     number = str(source.InvoiceNumber) if source.InvoiceNumber is not None else source.Id[:8]
     issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or today or stockholm_date(utcnow())
-
-    if issuer.payee == "office" and office is not None:
-        bankgiro = office.bankgiro
-        clause_template = office.assignment_clause_en if language == "en" else office.assignment_clause_sv
-        payment = PaymentDetails(
-            bankgiro=bankgiro,
-            ocr=office_ocr(issuer.id, number, length_digit=office.ocr_length_digit),
-            payee_name=office.name,
-            assignment_clause=clause_template.format(office=office.name, bankgiro=_display_bankgiro(bankgiro)),
-        )
-    else:
-        payment = PaymentDetails(
-            bankgiro=issuer.bankgiro,
-            plusgiro=issuer.plusgiro,
-            iban=issuer.iban,
-            ocr=(source.PaymentReferenceNumber or "").strip() or None,
-            payee_name=issuer.name,
-        )
+    buyer = _buyer(source, customer)
 
     return Invoice(
         id=invoice_id_for(issuer.id, source.Id),
@@ -350,10 +475,11 @@ def to_invoice(
         issue_date=issue_date,
         due_date=_local_date(source.DueDate),
         delivery_date=_local_date(source.DeliveryDate),
+        delivery_address=_delivery_address(source),
         currency=currency,
         language=language,
         seller=_seller(issuer),
-        buyer=_buyer(source, customer),
+        buyer=buyer,
         buyer_reference=(source.YourReference or "").strip() or None,
         our_reference=(source.OurReference or "").strip() or None,
         order_reference=(source.BuyersOrderReference or "").strip() or None,
@@ -362,9 +488,47 @@ def to_invoice(
         net_total=net_total,
         vat_total=vat_total,
         rounding=rounding,
-        gross_total=net_total + vat_total + rounding,
-        reverse_charge=reverse_charge,
-        payment=payment,
+        gross_total=gross_total,
+        reverse_charge=any(b.category == "AE" for b in breakdown),
+        payment=_payment(source, issuer, office, number, language),
+        tax_reduction=tax_reduction(source, rows, sign, gross_total),
+        **tax_currency_fields(source, currency, sign),
+    )
+
+
+def _delivery_address(source: CustomerInvoice) -> PostalAddress | None:
+    if not source.DeliveryCountryCode:
+        return None
+    return PostalAddress(
+        street=source.DeliveryAddress1,
+        street2=source.DeliveryAddress2,
+        postal_code=source.DeliveryPostalCode,
+        city=source.DeliveryCity,
+        country=source.DeliveryCountryCode.strip().upper(),
+    )
+
+
+def _payment(
+    source: CustomerInvoice, issuer: Issuer, office: OfficePayee | None, number: str, language: Language
+) -> PaymentDetails:
+    """Where the buyer pays: the office's bankgiro with its own OCR when the office is payee, else the
+    issuer's accounts (IBAN with BIC, for buyers abroad, when the issuer has them)."""
+    if issuer.payee == "office" and office is not None:
+        bankgiro = office.bankgiro
+        clause_template = office.assignment_clause_en if language == "en" else office.assignment_clause_sv
+        return PaymentDetails(
+            bankgiro=bankgiro,
+            ocr=office_ocr(issuer.id, number, length_digit=office.ocr_length_digit),
+            payee_name=office.name,
+            assignment_clause=clause_template.format(office=office.name, bankgiro=_display_bankgiro(bankgiro)),
+        )
+    return PaymentDetails(
+        bankgiro=issuer.bankgiro,
+        plusgiro=issuer.plusgiro,
+        iban=issuer.iban,
+        bic=issuer.bic if issuer.iban else None,
+        ocr=(source.PaymentReferenceNumber or "").strip() or None,
+        payee_name=issuer.name,
     )
 
 

@@ -66,6 +66,7 @@ def test_create_issuer_normalises_org_and_vat_numbers(app: Any) -> None:
         ({"vat_number": "SE556559423001"}, "vat_number_mismatch"),  # valid, but another company's
         ({"notification_email": "not-an-address"}, "invalid_request"),
         ({"language": "de"}, "invalid_request"),
+        ({"iban": "SE4550000000058398257466", "bic": "ESSE SE"}, "invalid_bic"),
     ],
 )
 def test_create_issuer_refuses_bad_input_with_4xx_and_stores_nothing(
@@ -92,6 +93,15 @@ def test_patch_issuer_settings(app: Any) -> None:
     assert json_body(call(app, "GET", f"/issuers/{issuer['id']}"))["payee"] == "office"
     bad = call(app, "PATCH", f"/issuers/{issuer['id']}", body={"payee": "bank"})
     assert bad["statusCode"] == 422
+
+
+def test_the_issuers_bic_goes_with_its_iban_for_buyers_abroad(app: Any) -> None:
+    issuer = create_issuer(app, iban="SE4550000000058398257466", bic="esse se ss")
+    assert (issuer["iban"], issuer["bic"]) == ("SE4550000000058398257466", "ESSESESS")
+    patched = call(app, "PATCH", f"/issuers/{issuer['id']}", body={"bic": "NDEASESSXXX"})
+    assert patched["statusCode"] == 200 and json_body(patched)["bic"] == "NDEASESSXXX"
+    refused = call(app, "PATCH", f"/issuers/{issuer['id']}", body={"bic": "NDEA"})
+    assert refused["statusCode"] == 422 and json_body(refused)["error"]["code"] == "invalid_bic"
 
 
 def test_unknown_issuer_is_404(app: Any) -> None:

@@ -43,6 +43,11 @@ CUSTOMER = {
 }
 
 
+# The consent made the integration active on 2026-10-01: older invoices wait for the office.
+ACTIVATED_AT = datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+
+
 def invoice(number: int, customer_id: str, **fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "InvoiceNumber": number,
@@ -102,7 +107,8 @@ def issuer_and_integration(
         bankgiro="1234566",
     )
     integration = Integration(
-        id="int-1", issuer_id=issuer.id, contact_name="Anna", contact_email="anna@exempel.se", status=status
+        id="int-1", issuer_id=issuer.id, contact_name="Anna", contact_email="anna@exempel.se", status=status,
+        activated_at=ACTIVATED_AT,
     )
     return issuer, integration
 
@@ -116,7 +122,7 @@ def company(sandbox: httpx.Client) -> Iterator[tuple[str, str, str]]:
     yield seeded.company_id, customer_id, tokens["access_token"]
 
 
-def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client, company) -> None:  # type: ignore[no-untyped-def]
+def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client, company, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     company_id, customer_id, token = company
     cases = {
         "booked unpaid": (invoice(1001, customer_id), True, "selected"),
@@ -132,9 +138,22 @@ def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client
         "SendType 2": (invoice(1007, customer_id, SendType=2), False, "sent_by_autoinvoice_print"),
         "SendType 4": (invoice(1008, customer_id, SendType=4), False, "sent_by_kivra"),
         "foreign currency": (
-            invoice(1009, customer_id, CurrencyCode="EUR", CurrencyRate=Decimal("11.5")),
+            invoice(1009, customer_id, CurrencyCode="EUR", CurrencyRate=Decimal("11.5"),
+                    TotalAmount=Decimal("14375.00"), TotalVatAmount=Decimal("2875.00")),
             True,
             "selected",
+        ),
+        "payment reminder issued": (
+            invoice(1011, customer_id, PaymentReminderIssued=True, PaymentRemindersCount=1),
+            False,
+            "payment_reminder_issued",
+        ),
+        "quick invoice": (invoice(1012, customer_id, IsQuickInvoice=True), False, "quick_invoice"),
+        "empty voucher": (invoice(1013, customer_id, VoucherId=EMPTY_GUID), False, "voucher_missing"),
+        "dated before activation": (
+            invoice(1014, customer_id, InvoiceDate="2026-09-15T00:00:00"),
+            True,
+            "dated_before_activation",
         ),
     }
     ids = post(sandbox, f"/_sandbox/companies/{company_id}/customerinvoices", [c[0] for c in cases.values()])[
@@ -192,7 +211,7 @@ def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client
     selected = {name for name, (_, chosen, _) in cases.items() if chosen}
     rendered = aws.drain(aws.render_queue_url)
     assert {m["invoice_id"] for m in rendered} == {invoice_id_for("issuer-1", by_name[n]) for n in selected}
-    assert result.seen == 10 and result.imported == 4
+    assert result.seen == 14 and result.imported == 5
     ours = invoices.find_by_source("issuer-1", original_id)
     assert ours is not None and ours.hold is True and ours.buyer.org_number == "5560360793"
     assert ours.gross_total == Decimal("1250.00")
@@ -205,7 +224,10 @@ def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client
     expected = {by_name[name]: (chosen, reason) for name, (_, chosen, reason) in cases.items()}
     expected[credit_id] = (False, "credit_of_unsent_original")
     assert listed == expected  # every source invoice, with its reason; the draft never appears
-    assert (body["selected"], body["skipped"]) == (4, 6)
+    assert (body["selected"], body["skipped"]) == (5, 9)
+    older = next(item for item in body["items"] if item["source_id"] == by_name["dated before activation"])
+    assert older["detail"] == "invoice date 2026-09-15 is before the integration became active on 2026-10-01"
+    held_for_the_office(aws, invoices, by_name["dated before activation"], monkeypatch)
 
     # An idle poll: one request, nothing handed on.
     before = sandbox.get("/_sandbox/stats").json()["requests"]
@@ -224,6 +246,26 @@ def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client
     cancelled = invoices.find_by_source("issuer-1", original_id)
     assert (cancelled.status, cancelled.status_reason) == (InvoiceStatus.CANCELLED, "paid")
     assert invoices.events(cancelled.id)[-1].status == "cancelled"
+
+
+def held_for_the_office(
+    aws: Aws, invoices: DynamoInvoiceRepository, source_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rendered, it stays held with its reason for the office (admin API), and goes out only when released."""
+    from invoice_bridge import wiring
+    from invoice_bridge.render.service import render_invoice
+
+    invoice_id = invoice_id_for("issuer-1", source_id)
+    dispatch_url = boto3.client("sqs").create_queue(QueueName="dispatch")["QueueUrl"]
+    render_invoice(invoice_id, 1, invoices=invoices, issuers=DynamoIssuers(TABLE), documents=S3DocumentStore(BUCKET),
+                   dispatch_queue=SqsWorkQueue(dispatch_url))
+    status, shown = call_admin("GET", f"/invoices/{invoice_id}")
+    assert status == 200 and (shown["status"], shown["status_reason"]) == ("held", "dated_before_activation")
+    assert aws.drain(dispatch_url) == []  # never out by itself
+    monkeypatch.setenv("DISPATCH_QUEUE_URL", dispatch_url)
+    wiring.reset()
+    assert call_admin("POST", f"/invoices/{invoice_id}/release")[0] == 202
+    assert [m["invoice_id"] for m in aws.drain(dispatch_url)] == [invoice_id]
 
 
 def test_manual_sync_request_and_unknown_integration(aws: Aws) -> None:

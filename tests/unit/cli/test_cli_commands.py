@@ -44,12 +44,12 @@ def test_issuers_create_from_a_json_file_with_flags_overriding(cli, tmp_path: Pa
     body_file = tmp_path / "issuer.json"
     body_file.write_text(json.dumps({**{k: ISSUER[k] for k in ("name", "org_number", "address",
                                                                "notification_email")}, "iban": "SE45 5000"}))
-    run = cli(["issuers", "create", "--json", str(body_file), "--name", "Acme Sverige AB"],
+    run = cli(["issuers", "create", "--json", str(body_file), "--name", "Acme Sverige AB", "--bic", "ESSESESS"],
               lambda request: httpx.Response(201, json=ISSUER))
     assert run.code == 0, run.stderr
     body = run.bodies()[0]
     assert body["name"] == "Acme Sverige AB"
-    assert body["iban"] == "SE45 5000" and body["address"]["city"] == "Stockholm"
+    assert body["iban"] == "SE45 5000" and body["bic"] == "ESSESESS" and body["address"]["city"] == "Stockholm"
 
 
 def test_issuers_create_without_required_fields_is_a_usage_error_and_sends_nothing(cli):

@@ -33,9 +33,13 @@ def _issuer(language: str = "sv", **dispatch: bool) -> Issuer:
 
 
 def _invoice(
-    email: str | None = "kund@example.com", street: str | None = "Vägen 2", language: str = "sv"
+    email: str | None = "kund@example.com",
+    street: str | None = "Vägen 2",
+    language: str = "sv",
+    einvoice_key: str | None = "iss1/invoices/inv1/v1/invoice.xml",
 ) -> Invoice:
     return Invoice(
+        einvoice_key=einvoice_key,
         id="inv1",
         issuer_id="iss1",
         integration_id="int1",
@@ -82,6 +86,18 @@ def test_no_channel_says_why() -> None:
     )
     no_address = choose_channel(_issuer(), _invoice(email=None, street=None), None)
     assert isinstance(no_address, NoChannel) and "no_postal_address" in no_address.causes
+
+
+def test_an_invoice_without_an_e_invoice_document_is_never_offered_as_one() -> None:
+    """Render makes no e-invoice of what cannot be Peppol-valid (a private person): even when the operator
+    knows the buyer, it goes by e-mail; a letter needs the e-invoice document the operator prints from."""
+    pdf_only = _invoice(einvoice_key=None)
+    assert choose_channel(_issuer(), pdf_only, RECEIVER) == Route("email", "kund@example.com")
+    none = choose_channel(_issuer(), _invoice(email=None, einvoice_key=None), RECEIVER)
+    assert isinstance(none, NoChannel) and none.causes == ("not_an_einvoice", "no_email", "print_needs_einvoice")
+    subject, text = render("failure", "sv", issuer=_issuer(), invoice=pdf_only,
+                           failure=Failure(none.code, none.reason, causes=none.causes))
+    assert "fakturan kan inte vara en e-faktura" in text and "brev skrivs ut från e-fakturadokumentet" in text
 
 
 class RecordingMailer:

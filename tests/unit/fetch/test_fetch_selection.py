@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -51,7 +52,14 @@ MATRIX = [
     ("SendType 0 is not sent", {"SendType": 0}, True, Reason.SELECTED),
     ("AutoInvoice error", {"HasAutoInvoiceError": True}, False, Reason.AUTOINVOICE_ERROR),
     ("draft (no number, no voucher)", {"InvoiceNumber": None, "VoucherId": None}, False, Reason.DRAFT),
-    ("not booked (no voucher)", {"VoucherId": None}, False, Reason.NOT_BOOKED),
+    ("not booked (no voucher)", {"VoucherId": None}, False, Reason.VOUCHER_MISSING),
+    ("empty voucher GUID", {"VoucherId": "00000000-0000-0000-0000-000000000000"}, False, Reason.VOUCHER_MISSING),
+    ("quick invoice", {"IsQuickInvoice": True}, False, Reason.QUICK_INVOICE),
+    ("payment reminder issued", {"PaymentReminderIssued": True}, False, Reason.PAYMENT_REMINDER_ISSUED),
+    ("payment reminders counted", {"PaymentRemindersCount": 2}, False, Reason.PAYMENT_REMINDER_ISSUED),
+    ("no reminder yet", {"PaymentReminderIssued": False, "PaymentRemindersCount": 0}, True, Reason.SELECTED),
+    # A reminder proves the buyer has the invoice, however it was sent: it wins over the payment state.
+    ("reminded and paid", {"PaymentRemindersCount": 1, "PaymentStatus": 0}, False, Reason.PAYMENT_REMINDER_ISSUED),
     (
         "foreign currency",
         {"CurrencyCode": "EUR", "TotalAmountInvoiceCurrency": Decimal("1100")},
@@ -95,3 +103,26 @@ def test_credit_follows_only_its_own_original() -> None:
     assert select(credit, sent_source_ids=set()).reason == Reason.CREDIT_OF_UNSENT_ORIGINAL
     assert select(credit, sent_source_ids={"other"}).selected is False
     assert select(credit, sent_source_ids={ORIGINAL_ID}).selected is True
+
+
+def test_invoices_dated_before_activation_are_held_for_the_office() -> None:
+    """The API cannot prove an older invoice was not e-mailed or printed from Spiris: it never goes out by
+    itself (selected, held, on the reconciliation list)."""
+    older = select(source_invoice(), sent_source_ids=set(), active_since=date(2026, 11, 1))  # dated 2026-10-31
+
+    assert (older.selected, older.reason, older.hold) == (True, Reason.DATED_BEFORE_ACTIVATION, True)
+    assert older.for_the_office
+    assert older.detail == "invoice date 2026-10-31 is before the integration became active on 2026-11-01"
+    same_day = select(source_invoice(), sent_source_ids=set(), active_since=date(2026, 10, 31))
+    assert (same_day.selected, same_day.reason, same_day.hold) == (True, Reason.SELECTED, False)
+    skipped = select(source_invoice(PaymentStatus=0), sent_source_ids=set(), active_since=date(2026, 11, 1))
+    assert (skipped.selected, skipped.reason) == (False, Reason.PAID)  # a skip stays a skip
+
+
+def test_reasons_the_office_must_see_are_marked() -> None:
+    reminded = select(source_invoice(PaymentReminderIssued=True), sent_source_ids=set())
+    quick = select(source_invoice(IsQuickInvoice=True), sent_source_ids=set())
+    paid = select(source_invoice(PaymentStatus=0), sent_source_ids=set())
+
+    assert reminded.for_the_office and quick.for_the_office and not paid.for_the_office
+    assert reminded.detail == "1 payment reminder(s) issued"

@@ -54,7 +54,8 @@ class World:
             contact_name="Anna",
             contact_email="anna@exempel.se",
             status=IntegrationStatus.ACTIVE,
-            created_at=NOW - timedelta(days=1),
+            created_at=NOW - timedelta(days=60),
+            activated_at=NOW - timedelta(days=59),  # before the invoices' dates (2026-10-31)
         )
         self.integrations = MemoryIntegrations(self.integration)
         self.issuers = MemoryIssuers(self.issuer)
@@ -145,6 +146,45 @@ def test_later_syncs_do_not_hold_and_do_not_change_the_reconciliation_list(world
         (first.Id, "selected")
     ]
     assert world.decisions.get("int-1", first.Id).reason == "paid"
+
+
+def test_invoices_dated_before_activation_are_held_with_their_reason_at_any_sync() -> None:
+    """Older than the integration: held for the office (not sent by itself) and on the reconciliation list,
+    also when a later sync is the first to see it; the issuer's hold_first_sync does not matter."""
+    world = World(hold_first_sync=False)
+    world.integration.activated_at = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    world.integrations.put(world.integration)
+    recent = world.spiris.add(source_invoice(1001, InvoiceDate=datetime(2026, 11, 2)))
+    world.sync()
+    older = world.spiris.add(source_invoice(1002))  # dated 2026-10-31, first seen by the second sync
+
+    world.sync(NOW + timedelta(hours=1))
+
+    held = world.ours(older.Id)
+    assert (held.hold, held.hold_reason) == (True, "dated_before_activation")
+    assert world.invoices.events(held.id)[0].detail == "fetched from Spiris (held for review: dated_before_activation)"
+    listed = {d.source_id: (d.selected, d.reason, d.detail) for d in world.decisions.reconciliation("int-1")}
+    assert listed[older.Id] == (
+        True, "dated_before_activation", "invoice date 2026-10-31 is before the integration became active on 2026-11-01"
+    )
+    assert listed[recent.Id] == (True, "selected", "")  # the first sync's own entry
+    assert world.ours(recent.Id).hold is False  # hold_first_sync off, dated after activation: goes out
+
+
+def test_a_reminder_before_dispatch_cancels_and_joins_the_reconciliation_list(world: World) -> None:
+    first = world.spiris.add(source_invoice(1001))
+    world.sync()
+    world.mark(first.Id, InvoiceStatus.HELD)
+    quick = world.spiris.add(source_invoice(1002, IsQuickInvoice=True))
+    world.spiris.modify(first.Id, PaymentReminderIssued=True, PaymentRemindersCount=1)
+
+    world.sync(NOW + timedelta(hours=1))
+
+    cancelled = world.ours(first.Id)
+    assert (cancelled.status, cancelled.status_reason) == (InvoiceStatus.CANCELLED, "payment_reminder_issued")
+    assert world.ours(quick.Id) is None
+    listed = {d.source_id: (d.selected, d.reason) for d in world.decisions.reconciliation("int-1")}
+    assert listed == {first.Id: (False, "payment_reminder_issued"), quick.Id: (False, "quick_invoice")}
 
 
 def test_an_idle_poll_costs_one_request(world: World) -> None:

@@ -50,6 +50,9 @@ def logo_png() -> bytes:
     return buffer.getvalue()
 
 
+EXCHANGE_RATES = {"EUR": D("11.2"), "NOK": D("0.9712")}
+
+
 def row(line: int, text: str, qty: str, price: str, vat: str = "0.25", discount: str = "0", unit: str = "st",
         article: str | None = "100") -> dict[str, Any]:
     quantity, unit_price, discount_fraction = D(qty), D(price), D(discount)
@@ -87,14 +90,16 @@ def source(number: int, rows: list[dict[str, Any]], *, credit: bool = False, cur
     vat = sum((s["VatAmountInvoiceCurrency"] for s in spec), D(0))
     gross = net + vat
     rounded = gross.quantize(D("1")) if (rounding and currency == "SEK") else gross
+    rate = D(1) if currency == "SEK" else EXCHANGE_RATES[currency]  # Spiris' base-currency twins are SEK
     data = {
         "Id": f"00000000-0000-4000-8000-{number:012d}", "InvoiceNumber": number, "IsCreditInvoice": credit,
         "CustomerId": "cust-1", "CustomerNumber": "17", "InvoiceCustomerName": "Kund AB",
         "InvoiceAddress1": "Storgatan 1", "InvoicePostalCode": "111 22", "InvoiceCity": "Stockholm",
         "InvoiceCountryCode": "SE", "CustomerIsPrivatePerson": False, "CustomerEmail": "faktura@kund.se",
         "InvoiceDate": "2026-10-31T00:00:00", "DueDate": "2026-11-30T00:00:00", "DeliveryDate": "2026-10-31T00:00:00",
-        "CurrencyCode": currency, "CurrencyRate": D(1), "TotalAmountInvoiceCurrency": rounded,
-        "TotalVatAmountInvoiceCurrency": vat, "TotalAmount": rounded, "TotalVatAmount": vat,
+        "CurrencyCode": currency, "CurrencyRate": rate, "TotalAmountInvoiceCurrency": rounded,
+        "TotalVatAmountInvoiceCurrency": vat, "TotalAmount": (rounded * rate).quantize(D("0.01")),
+        "TotalVatAmount": (vat * rate).quantize(D("0.01")),
         "TotalRoundings": (rounded - gross) if currency == "SEK" else D(0), "VatSpecification": spec, "Rows": rows,
         "OurReference": "Anna Andersson", "YourReference": "Bertil Berg", "PaymentReferenceNumber": f"{number}03",
         "RemainingAmount": rounded * sign, "PaymentStatus": 1, "ModifiedUtc": "2026-10-31T09:12:45Z",

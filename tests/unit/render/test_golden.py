@@ -1,6 +1,8 @@
 """Golden images: the six reference invoices rendered with pdftoppm -r 50 match the committed PNGs.
 
 Regenerate deliberately with `UPDATE_GOLDEN=1 pytest tests/unit/render/test_golden.py` and look at the diff.
+english_eur-1.png was regenerated for issue 13: a foreign-currency invoice states its VAT in SEK and the rate.
+The VAT cases' reference images are in docs/invoices (test_reference_invoices.py).
 """
 
 from __future__ import annotations

@@ -76,3 +76,31 @@ def test_org_number_luhn(body: int) -> None:
     wrong = valid[:-1] + str((int(valid[-1]) + 3) % 10)
     with pytest.raises(InvalidIdentifier):
         normalize_org_number(wrong)
+
+
+def test_foreign_vat_numbers_and_their_peppol_schemes() -> None:
+    from invoice_bridge.identifiers import normalize_foreign_vat_number, vat_endpoint
+
+    assert normalize_foreign_vat_number("de 136 695 976") == "DE136695976"
+    assert normalize_foreign_vat_number("SE 556036-0793 01") == "SE556036079301"
+    assert normalize_foreign_vat_number("EL094259216") == "EL094259216"
+    assert normalize_foreign_vat_number("GB980780684") == "GB980780684"  # outside the EU: form only
+    for bad in ("DE136695977", "136695976", "DE", ""):
+        with pytest.raises(InvalidIdentifier):
+            normalize_foreign_vat_number(bad)
+    assert vat_endpoint("DE136695976") == ("9930", "DE136695976")
+    assert vat_endpoint("FI20774740") == ("0213", "FI20774740")
+    assert vat_endpoint("EL094259216") == ("9933", "EL094259216")
+    assert vat_endpoint("SE556036079301") is None  # 9955 was withdrawn: Swedish buyers go by org number
+
+
+def test_norwegian_and_danish_registration_numbers_and_bic() -> None:
+    from invoice_bridge.identifiers import foreign_org_endpoint, normalize_bic
+
+    assert foreign_org_endpoint("NO", "974 760 673") == ("0192", "974760673")
+    assert foreign_org_endpoint("NO", "974760674") is None  # mod 11 check digit
+    assert foreign_org_endpoint("dk", "13585628") == ("0184", "13585628")
+    assert foreign_org_endpoint("DE", "HRB 1234") is None
+    assert normalize_bic("esse se ss") == "ESSESESS"
+    with pytest.raises(InvalidIdentifier):
+        normalize_bic("ESSE")

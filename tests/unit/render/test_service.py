@@ -78,16 +78,28 @@ def test_fidelity_mismatch_fails_the_invoice(world) -> None:  # type: ignore[no-
     assert invoices.get(invoice.id).status == InvoiceStatus.FAILED and queue.messages == []
 
 
-def test_private_buyer_without_peppol_address_is_rendered(world) -> None:  # type: ignore[no-untyped-def]
+def test_private_buyer_gets_a_pdf_and_no_einvoice(world) -> None:  # type: ignore[no-untyped-def]
+    """A document that cannot be Peppol-valid (no buyer endpoint: PEPPOL-EN16931-R010) is not offered as an
+    e-invoice at all, instead of an e-invoice with the rule downgraded to a warning."""
     from invoice_bridge.models.spiris import Customer
     from render_fixtures import row, source
 
     invoice, invoices, issuers, documents, queue = world
-    private = Customer(Id="p", Name="Privat Person", IsPrivatePerson=True, EmailAddress="p@example.se")
+    private = Customer(Id="p", Name="Privat Person", IsPrivatePerson=True, EmailAddress="p@example.se",
+                       EdiGlnNumber="7300009060115")
     src = source(3003, [row(0, "Tjänst", "1", "100")], CustomerIsPrivatePerson=True, YourReference=None)
     b2c = to_invoice(src, private, issuers.get(ISSUER.id), "int-1", office=None)
     assert b2c.buyer.endpoint_id is None and b2c.buyer.org_number is None
     invoices.put(b2c)
     outcome = render_invoice(b2c.id, 1, invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue)
-    assert outcome.status == "rendered"
-    assert "1 rule warning" in invoices.events(b2c.id)[-1].detail
+    pdf_key, xml_key = document_keys(b2c, 1)
+    stored = invoices.get(b2c.id)
+    assert outcome.status == "rendered" and outcome.einvoice_key is None
+    assert (stored.pdf_key, stored.einvoice_key) == (pdf_key, None)
+    assert pdf_key in documents.objects and xml_key not in documents.objects
+    assert invoices.events(b2c.id)[-1].detail == (
+        "v1: PDF rendered; no e-invoice: the buyer is a private person; e-invoices over Peppol go to companies")
+    assert queue.messages == [({"invoice_id": b2c.id, "version": 1}, f"{b2c.id}:v1")]
+
+    again = render_invoice(b2c.id, 1, invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue)
+    assert again.status == "skipped" and len(queue.messages) == 1  # rendered once, without an e-invoice too

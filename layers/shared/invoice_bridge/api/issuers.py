@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from stdnum.se import orgnr, vat
 
 from ..consent.services import current
+from ..identifiers import InvalidIdentifier, normalize_bic
 from ..models.common import Language, utcnow
 from ..models.issuer import Address, DispatchSettings, Issuer, Payee
 from ..observability import logger
@@ -37,6 +38,7 @@ class IssuerCreate(_Strict):
     bankgiro: str | None = None
     plusgiro: str | None = None
     iban: str | None = None
+    bic: str | None = Field(default=None, description="with the IBAN, for buyers abroad (ISO 9362)")
     f_skatt: bool = True
     payee: Payee = "issuer"
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
@@ -59,6 +61,7 @@ class IssuerPatch(_Strict):
     bankgiro: str | None = None
     plusgiro: str | None = None
     iban: str | None = None
+    bic: str | None = None
     f_skatt: bool | None = None
     payee: Payee | None = None
     dispatch: DispatchPatch | None = None
@@ -92,6 +95,7 @@ class IssuerOut(BaseModel):
     bankgiro: str | None
     plusgiro: str | None
     iban: str | None
+    bic: str | None = None
     f_skatt: bool
     payee: Payee
     dispatch: DispatchSettings
@@ -153,6 +157,16 @@ def normalise_vat_number(value: str, org_number: str) -> str:
     return f"SE{compact}"
 
 
+def normalise_bic(value: str) -> str:
+    try:
+        return normalize_bic(value)
+    except InvalidIdentifier:
+        raise ApiError(
+            422, "invalid_bic", "bic is not a valid BIC (8 or 11 characters, ISO 9362)",
+            [{"loc": ["body", "bic"], "msg": "invalid BIC"}],
+        ) from None
+
+
 def issuer_view(issuer: Issuer) -> dict[str, Any]:
     body = issuer.model_dump(mode="json", exclude={"logo_key"})
     body["has_logo"] = issuer.logo_key is not None
@@ -169,6 +183,7 @@ def create_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[IssuerOut]:
     values = body.model_dump()
     values["org_number"] = org_number
     values["vat_number"] = normalise_vat_number(body.vat_number, org_number) if body.vat_number else None
+    values["bic"] = normalise_bic(body.bic) if body.bic else None
     issuer = Issuer.model_validate(values)
     current().issuers.put(issuer)
     logger.info("issuer created", extra={"issuer_id": issuer.id})
@@ -203,6 +218,8 @@ def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Respon
         raise ApiError(
             422, "vat_number_mismatch", "the stored vat_number does not belong to the new org_number"
         )
+    if changes.get("bic"):
+        changes["bic"] = normalise_bic(changes["bic"])
     if "dispatch" in changes:
         dispatch = {k: v for k, v in (changes.pop("dispatch") or {}).items() if v is not None}
         changes["dispatch"] = issuer.dispatch.model_copy(update=dispatch)

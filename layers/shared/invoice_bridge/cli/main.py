@@ -23,7 +23,7 @@ INVOICE_STATUSES = ("queued", "rendered", "held", "sending", "sent", "delivered"
 PAGE_SIZE = 100
 ISSUER_FIELDS = (
     "id", "name", "org_number", "vat_number", "address", "notification_email", "language", "bankgiro",
-    "plusgiro", "iban", "f_skatt", "payee", "dispatch", "hold_first_sync", "has_logo", "operator_provider",
+    "plusgiro", "iban", "bic", "f_skatt", "payee", "dispatch", "hold_first_sync", "has_logo", "operator_provider",
     "created_at", "updated_at",
 )
 INTEGRATION_FIELDS = (
@@ -75,7 +75,7 @@ def _read_json_file(path: str) -> dict[str, Any]:
 def _issuer_body(args: argparse.Namespace, *, creating: bool) -> dict[str, Any]:
     body = _read_json_file(args.body_file) if args.body_file else {}
     for flag in ("name", "org_number", "vat_number", "notification_email", "language", "bankgiro", "plusgiro",
-                 "iban", "f_skatt"):
+                 "iban", "bic", "f_skatt"):
         value = getattr(args, flag, None)
         if value is not None:
             body[flag] = value
@@ -513,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--bankgiro")
         sub.add_argument("--plusgiro")
         sub.add_argument("--iban")
+        sub.add_argument("--bic", help="with the IBAN, for buyers abroad")
         sub.add_argument("--f-skatt", action=argparse.BooleanOptionalAction, default=None)
         if not creating:
             sub.add_argument("--payee", choices=("issuer", "office"))

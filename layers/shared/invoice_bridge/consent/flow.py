@@ -341,7 +341,14 @@ class ConsentFlow:
         def active(current: Integration) -> Integration:
             if current.status == IntegrationStatus.REVOKED:  # revoked while the contact was at Spiris
                 raise _RevokedMeanwhile()
-            update = {"status": IntegrationStatus.ACTIVE, "last_error": None, "company": connected, "updated_at": now}
+            update = {
+                "status": IntegrationStatus.ACTIVE,
+                # The first activation only: a re-consent does not let older invoices out.
+                "activated_at": current.activated_at or now,
+                "last_error": None,
+                "company": connected,
+                "updated_at": now,
+            }
             return current.model_copy(update=update)
 
         try:

@@ -31,14 +31,20 @@ class NoChannel:
 def choose_channel(
     issuer: Issuer, invoice: Invoice, receiver: Receiver | None, *, operator_available: bool = True
 ) -> Route | NoChannel:
+    """An invoice without an e-invoice document (`einvoice_key` None: render made none, for a private person or a
+    buyer without an electronic address) is never offered as an e-invoice, whatever the operator's lookup says."""
     buyer = invoice.buyer
-    if receiver is not None and operator_available:
+    has_einvoice = invoice.einvoice_key is not None
+    if receiver is not None and operator_available and has_einvoice:
         return Route("einvoice", receiver.eia)
     if buyer.email and issuer.dispatch.email_fallback:
         return Route("email", buyer.email)
-    if issuer.dispatch.print_fallback and operator_available and _has_postal_address(buyer):
+    # The operator prints the PDF carried inside the e-invoice document, so a letter needs one (for now).
+    if issuer.dispatch.print_fallback and operator_available and _has_postal_address(buyer) and has_einvoice:
         return Route("print", buyer.name)
     causes = ["not_reachable" if operator_available else "no_operator"]
+    if not has_einvoice:
+        causes[0] = "not_an_einvoice"
     if not buyer.email:
         causes.append("no_email")
     elif not issuer.dispatch.email_fallback:
@@ -49,6 +55,8 @@ def choose_channel(
         causes.append("print_needs_operator")
     elif not _has_postal_address(buyer):
         causes.append("no_postal_address")
+    elif not has_einvoice:
+        causes.append("print_needs_einvoice")
     return NoChannel("; ".join(CAUSES_EN[c] for c in causes), tuple(causes))
 
 
@@ -60,6 +68,8 @@ CAUSES_EN = {
     "print_fallback_off": "print fallback is turned off",
     "print_needs_operator": "printing needs an e-invoice operator",
     "no_postal_address": "the buyer has no complete postal address",
+    "not_an_einvoice": "the invoice cannot be an e-invoice (a private person, or a buyer without an electronic address)",
+    "print_needs_einvoice": "letters are printed from the e-invoice document, which this invoice cannot have",
 }
 
 

@@ -46,7 +46,7 @@ from ..ports import (
 )
 from .decisions import DecisionStore, SyncDecision
 from .schedule import is_syncable
-from .selection import select
+from .selection import Decision, select
 
 NOT_YET_SENT = frozenset(
     {InvoiceStatus.QUEUED, InvoiceStatus.RENDERED, InvoiceStatus.HELD, InvoiceStatus.FAILED}
@@ -246,12 +246,12 @@ class _Importer:
             original = self.ours(source.ReferringInvoiceId)
             if original is not None and original.status in SENT:
                 sent_originals.add(source.ReferringInvoiceId)
-        decision = select(source, sent_source_ids=sent_originals)
+        decision = select(source, sent_source_ids=sent_originals, active_since=self.integration.active_since)
 
         existing = self.invoices.find_by_source(self.issuer.id, source.Id)
         invoice_id: str | None
         if decision.selected:
-            invoice_id = self._import(source, existing)
+            invoice_id = self._import(source, existing, decision)
             self.result.selected += 1
         else:
             invoice_id = self._skip(source.Id, source.ModifiedUtc, decision.reason, existing)
@@ -271,11 +271,13 @@ class _Importer:
                 invoice_id=invoice_id,
                 decided_at=self.now,
                 issuer_id=self.issuer.id,
-            )
+            ),
+            for_the_office=decision.for_the_office,
         )
 
-    def _record(self, decision: SyncDecision) -> None:
-        self.decisions.record(self.integration.id, decision, first_sync=self.first_sync)
+    def _record(self, decision: SyncDecision, *, for_the_office: bool = False) -> None:
+        # Decisions for the office (and all of the first sync's) go on the reconciliation list.
+        self.decisions.record(self.integration.id, decision, first_sync=self.first_sync or for_the_office)
 
     # --- a source invoice that cannot be taken over ------------------------------------------------
 
@@ -334,7 +336,7 @@ class _Importer:
             return False
         return True
 
-    def _import(self, source: CustomerInvoice, existing: Invoice | None) -> str:
+    def _import(self, source: CustomerInvoice, existing: Invoice | None, decision: Decision) -> str:
         if existing is not None and existing.status in SENT:
             # Once sent, never sent again on its own: the change is recorded for the office.
             if existing.source_modified_utc is None or source.ModifiedUtc != existing.source_modified_utc:
@@ -366,17 +368,17 @@ class _Importer:
             raise _Park(ParkReason.UNMAPPABLE, _mapping_problem(exc)) from exc
 
         if existing is None:
-            fresh.hold = self.first_sync and self.issuer.hold_first_sync
+            fresh.hold, fresh.hold_reason = self._hold(decision)
             fresh.created_at = fresh.updated_at = self.now
             pdf_error = self._archive_source_pdf(fresh)
             if not self._store(self.invoices.create, fresh):
                 # Imported meanwhile by another sync of this integration (a duplicate message run at the
                 # same time): never overwrite it (it may be rendered or sent by now); go on as if found.
-                return self._import(source, self.invoices.get(fresh.id))
+                return self._import(source, self.invoices.get(fresh.id), decision)
             self._event(
                 fresh.id,
                 InvoiceStatus.QUEUED,
-                "fetched from Spiris" + (" (held for review)" if fresh.hold else ""),
+                "fetched from Spiris" + (f" (held for review: {fresh.hold_reason})" if fresh.hold else ""),
             )
             self._pdf_event(fresh, pdf_error)
             self._render(fresh)
@@ -393,7 +395,7 @@ class _Importer:
 
         # Changed before it went out (or selected again after a cancel): a new version replaces it.
         fresh.version = existing.version + 1
-        fresh.hold = existing.hold
+        fresh.hold, fresh.hold_reason = existing.hold, existing.hold_reason
         fresh.created_at = existing.created_at
         fresh.updated_at = self.now
         pdf_error = self._archive_source_pdf(fresh)
@@ -408,6 +410,14 @@ class _Importer:
         self._render(fresh)
         self.result.new_versions += 1
         return fresh.id
+
+    def _hold(self, decision: Decision) -> tuple[bool, str | None]:
+        """Whether a newly imported invoice waits for the office, and why."""
+        if decision.hold:
+            return True, decision.reason
+        if self.first_sync and self.issuer.hold_first_sync:
+            return True, "first_sync"
+        return False, None
 
     def _store(self, write: Callable[..., Any], invoice: Invoice, **kwargs: Any) -> Any:
         try:

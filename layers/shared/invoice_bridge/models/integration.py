@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import EmailStr, Field
 
-from .common import Language, Model, new_id, utcnow
+from .common import Language, Model, new_id, stockholm_date, utcnow
 
 
 class IntegrationStatus(StrEnum):
@@ -39,6 +39,8 @@ class Integration(Model):
     # Incremental sync: Spiris' ServerTimeUtc of the last fully read window.
     watermark: datetime | None = None
     first_sync_done: bool = False
+    # When the consent first made the integration active: invoices dated before it are held for the office.
+    activated_at: datetime | None = None
     last_sync_at: datetime | None = None
     last_success_at: datetime | None = None
     last_error: str | None = None
@@ -49,6 +51,12 @@ class Integration(Model):
     # Optimistic lock: every write is conditional on the version read (0: not stored yet) and bumps it, so
     # a concurrent revoke or change is never overwritten (integrations.update_integration redoes on conflict).
     version: int = 0
+
+    @property
+    def active_since(self) -> date:
+        """The Stockholm date from which invoices may go out by themselves. Integrations activated before
+        `activated_at` was recorded fall back to their creation: they cannot have become active earlier."""
+        return stockholm_date(self.activated_at or self.created_at)
 
 
 class TokenSet(Model):

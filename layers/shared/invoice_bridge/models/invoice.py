@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, PlainSerializer, SecretStr
 
 from .common import Language, Model, Money, utcnow
 
@@ -27,6 +27,14 @@ TERMINAL_STATUSES = frozenset({InvoiceStatus.DELIVERED, InvoiceStatus.FAILED, In
 
 Channel = Literal["einvoice", "email", "print"]
 DocumentType = Literal["invoice", "credit_note"]
+# UNCL5305 as EN 16931 uses it: S standard rate, E exempt, AE reverse charge, K intra-community supply,
+# G export outside the EU, O outside the scope of VAT (Z zero rated: not a Swedish case).
+VatCategory = Literal["S", "Z", "E", "AE", "K", "G", "O"]
+# A personal identity number (personnummer) is a secret everywhere but on the document: masked in repr, str
+# and logs; stored (JSON) as it is, because the ROT/RUT invoice must state it.
+PersonalIdentityNumber = Annotated[
+    SecretStr, PlainSerializer(lambda s: s.get_secret_value(), return_type=str, when_used="json")
+]
 
 
 class PostalAddress(Model):
@@ -60,20 +68,47 @@ class InvoiceRow(Model):
     unit_price: Money = Decimal("0")
     discount_percent: Money = Decimal("0")  # 0..100
     vat_rate: Money = Decimal("0")  # percent, e.g. 25
+    vat_category: VatCategory = "S"
     amount: Money = Decimal("0")  # net line amount, excluding VAT, rounded as the source did
+    is_work_cost: bool = False  # ROT/RUT: labour (the tax reduction is on labour only)
 
 
 class VatBreakdown(Model):
     rate: Money  # percent
     taxable_amount: Money
     vat_amount: Money
-    category: str = "S"  # UNCL5305: S, Z, E, AE (reverse charge), O
+    category: VatCategory = "S"
+    # Why no VAT is charged (categories other than S): a key of the texts ("vatex_<key>") and of
+    # vat.EXEMPTION_CODES (the VATEX code in the e-invoice).
+    exemption: str | None = None
+
+
+class TaxReductionPerson(Model):
+    personal_identity_number: PersonalIdentityNumber
+    amount: Money  # this person's share of the reduction
+
+
+class TaxReduction(Model):
+    """ROT or RUT (husavdrag): the buyer pays the invoice less the reduction; the seller claims the reduction
+    from Skatteverket. Amounts include VAT and are stated positive, credit notes included."""
+
+    kind: Literal["rot", "rut"]
+    amount: Money
+    percent: Money | None = None  # e.g. 30 (ROT) or 50 (RUT)
+    labour: Money  # labour incl. VAT (the basis of the reduction)
+    materials: Money  # materials and other costs incl. VAT
+    property_designation: str | None = None  # fastighetsbeteckning (ROT on a property)
+    apartment_number: str | None = None  # lägenhetsnummer in a housing cooperative
+    cooperative_org_number: str | None = None  # the housing cooperative's (BRF) org number
+    persons: list[TaxReductionPerson] = Field(default_factory=list)
+    amount_to_pay: Money
 
 
 class PaymentDetails(Model):
     bankgiro: str | None = None
     plusgiro: str | None = None
     iban: str | None = None
+    bic: str | None = None
     ocr: str | None = None
     payee_name: str | None = None
     assignment_clause: str | None = None  # set when the office is payee
@@ -94,6 +129,7 @@ class Invoice(Model):
     issue_date: date
     due_date: date | None = None
     delivery_date: date | None = None
+    delivery_address: PostalAddress | None = None  # where goods went, when the source says
     currency: str = "SEK"
     language: Language = "sv"
     seller: Party
@@ -111,11 +147,18 @@ class Invoice(Model):
     rounding: Money = Decimal("0")
     gross_total: Money  # payable amount incl. VAT and rounding
     reverse_charge: bool = False
+    # Foreign currency: Swedish law wants the VAT also in SEK (Spiris' TotalVatAmount, its base currency).
+    tax_currency: str | None = None
+    tax_currency_vat_total: Money | None = None
+    exchange_rate: Money | None = None  # Spiris' CurrencyRate: SEK per unit of the invoice currency
+    tax_reduction: TaxReduction | None = None
     payment: PaymentDetails = Field(default_factory=PaymentDetails)
     status: InvoiceStatus = InvoiceStatus.QUEUED
     status_reason: str | None = None
-    # First sync of an integration (issuer.hold_first_sync): render sets status held, not dispatch.
+    # Held for the office (first sync with issuer.hold_first_sync, or dated before the integration became
+    # active): render sets status held, not dispatch; `hold_reason` says why (a selection reason code).
     hold: bool = False
+    hold_reason: str | None = None
     channel: Channel | None = None
     pdf_key: str | None = None
     einvoice_key: str | None = None

@@ -37,6 +37,7 @@ class Issuer(Model):
     bankgiro: str | None = None
     plusgiro: str | None = None
     iban: str | None = None
+    bic: str | None = None  # with the IBAN, for buyers abroad
     f_skatt: bool = True
     payee: Payee = "issuer"
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
 
 class SpirisModel(BaseModel):
@@ -75,7 +75,18 @@ class CustomerInvoiceRow(SpirisModel):
     PercentVat: Decimal | None = None
     VatRate: Decimal | None = None
     IsVatFree: bool | None = None
-    IsWorkCost: bool | None = None
+    IsWorkCost: bool | None = None  # ROT/RUT: labour
+    WorkCostType: int | None = None
+    WorkHours: Decimal | None = None
+    MaterialCosts: Decimal | None = None
+
+
+class RotPerson(SpirisModel):
+    """One buyer who claims the ROT/RUT tax reduction (`Persons[]`). The personal identity number is a
+    secret: repr, str and log lines show it masked."""
+
+    Ssn: SecretStr | None = None
+    Amount: Decimal | None = None
 
 
 class CreditedBy(SpirisModel):
@@ -142,8 +153,24 @@ class CustomerInvoice(SpirisModel):
     IncludesVat: bool | None = None
     ReverseChargeOnConstructionServices: bool | None = None
     ReversedConstructionVatInvoicing: bool | None = None
-    RotReducedInvoicingType: int | None = None
+    RotReducedInvoicingType: int | None = None  # 0 normal, 1 ROT, 2 RUT
+    RotReducedInvoicingAmount: Decimal | None = None
+    RotReducedInvoicingPercent: Decimal | None = None
+    RotReducedInvoicingPropertyName: str | None = None
+    RotReducedInvoicingOrgNumber: str | None = None
+    RotPropertyType: int | None = None  # 1 apartment (bostadsrätt), 2 property (fastighet)
+    Persons: list[RotPerson] | None = None
+    WorkHouseOtherCosts: Decimal | None = None
     EuThirdParty: bool | None = None
+    PaymentReminderIssued: bool | None = None
+    PaymentRemindersCount: int | None = None
+    IsQuickInvoice: bool | None = None
+    DeliveryCustomerName: str | None = None
+    DeliveryAddress1: str | None = None
+    DeliveryAddress2: str | None = None
+    DeliveryPostalCode: str | None = None
+    DeliveryCity: str | None = None
+    DeliveryCountryCode: str | None = None
 
 
 # --- one invoice at a time: a malformed invoice is set apart, never fatal to its page -------------
@@ -291,4 +318,7 @@ class Customer(SpirisModel):
     InvoiceCity: str | None = None
     InvoiceCountryCode: str | None = None
     SalesDocumentLanguage: str | None = None
+    DeliveryCountryCode: str | None = None
+    DeliveryBasedVat: bool | None = None
+    ReverseChargeOnConstructionServices: bool | None = None
     ChangedUtc: datetime | None = None

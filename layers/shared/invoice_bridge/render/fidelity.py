@@ -1,7 +1,9 @@
-"""Fidelity: our invoice must say what the source invoice says, to the öre.
+"""Fidelity: our invoice must say what the source invoice says, to the öre, and all the law asks it to say.
 
-Totals, VAT per rate, row count and due date are reconciled with the Spiris `CustomerInvoice`. Any
-difference is returned (and the invoice is failed with it, never sent).
+Totals, VAT per rate (and in SEK for a foreign currency), row count, due date and the ROT/RUT reduction are
+reconciled with the Spiris `CustomerInvoice`. Any difference is returned (and the invoice is failed with it,
+never sent). `content_problems` lists what a document would lack (the buyer's VAT number for reverse charge,
+the persons and the property of a ROT/RUT invoice).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from ..mapping import _local_date, source_vat_by_rate
 from ..models.common import round_ore
 from ..models.invoice import Invoice
 from ..models.spiris import CustomerInvoice
+from ..vat import missing_buyer_vat_number
 
 ZERO = Decimal("0")
+# Spiris converts the VAT to SEK itself; our check of its figure against rate × VAT allows for its rounding.
+TAX_CURRENCY_TOLERANCE = Decimal("1.00")
 
 
 @dataclass(frozen=True)
@@ -76,4 +81,74 @@ def reconcile(invoice: Invoice, source: CustomerInvoice) -> list[Difference]:
         check("gross_total", invoice.gross_total, round_ore(Decimal(source.TotalAmountInvoiceCurrency)) * sign)
     check("due_date", invoice.due_date, _local_date(source.DueDate))
     check("currency", invoice.currency, (source.CurrencyCode or "SEK").upper())
+    differences.extend(_tax_currency_differences(invoice, source, sign))
+    differences.extend(_tax_reduction_differences(invoice, source, sign))
+    differences.extend(internal_differences(invoice))
     return differences
+
+
+def internal_differences(invoice: Invoice) -> list[Difference]:
+    """What must hold within our invoice whatever its source says: the VAT in SEK agrees with the rate, a
+    ROT/RUT reduction is shared by its persons, is at most the labour, and the buyer pays the rest."""
+    differences = []
+    if invoice.tax_currency_vat_total is not None and invoice.exchange_rate is not None:
+        converted = round_ore(invoice.vat_total * invoice.exchange_rate)
+        if abs(converted - invoice.tax_currency_vat_total) > TAX_CURRENCY_TOLERANCE:
+            differences.append(Difference("vat_total_sek_at_rate", str(invoice.tax_currency_vat_total),
+                                          f"{converted} (= VAT × rate {invoice.exchange_rate})"))
+    reduction = invoice.tax_reduction
+    if reduction is None:
+        return differences
+    shares = sum((p.amount for p in reduction.persons), ZERO)
+    if reduction.persons and shares != reduction.amount:
+        differences.append(Difference("tax_reduction_persons", str(shares), f"{reduction.amount} (the reduction)"))
+    if abs(reduction.amount) > abs(reduction.labour):
+        differences.append(Difference("tax_reduction_labour", str(reduction.labour), f"at least {reduction.amount}"))
+    if reduction.amount_to_pay != invoice.gross_total - reduction.amount:
+        differences.append(Difference("amount_to_pay", str(reduction.amount_to_pay),
+                                      f"{invoice.gross_total - reduction.amount} (= total - reduction)"))
+    return differences
+
+
+def _tax_currency_differences(invoice: Invoice, source: CustomerInvoice, sign: Decimal) -> list[Difference]:
+    """A foreign-currency invoice states its VAT in SEK, as Spiris has it."""
+    if invoice.currency == "SEK":
+        return []
+    if source.TotalVatAmount is None or invoice.tax_currency_vat_total is None:
+        return [Difference("vat_total_sek", str(invoice.tax_currency_vat_total), "missing at the source")]
+    theirs = round_ore(Decimal(source.TotalVatAmount)) * sign
+    if invoice.tax_currency_vat_total != theirs:
+        return [Difference("vat_total_sek", str(invoice.tax_currency_vat_total), str(theirs))]
+    return []
+
+
+def _tax_reduction_differences(invoice: Invoice, source: CustomerInvoice, sign: Decimal) -> list[Difference]:
+    """ROT/RUT as Spiris has it: the kind and the reduction."""
+    reduction = invoice.tax_reduction
+    kind = {1: "rot", 2: "rut"}.get(source.RotReducedInvoicingType or 0)
+    if (reduction is None) != (kind is None):
+        return [Difference("tax_reduction", reduction.kind if reduction else "none", kind or "none")]
+    if reduction is None:
+        return []
+    theirs = round_ore(Decimal(source.RotReducedInvoicingAmount or 0)) * sign
+    if reduction.amount != theirs:
+        return [Difference("tax_reduction", str(reduction.amount), str(theirs))]
+    return []
+
+
+def content_problems(invoice: Invoice) -> list[str]:
+    """What the law asks of the document that this invoice cannot state (empty: nothing is missing). Each
+    starts with a stable reason code; none of them quotes a personal identity number."""
+    problems = []
+    missing_vat = missing_buyer_vat_number(invoice)
+    if missing_vat:
+        problems.append(missing_vat)
+    reduction = invoice.tax_reduction
+    if reduction is not None:
+        if not reduction.persons:
+            problems.append(f"tax_reduction_person_missing: a {reduction.kind.upper()} invoice names the buyer(s) "
+                            "who claim the reduction with their personal identity number (Persons in Spiris)")
+        if reduction.kind == "rot" and not (reduction.property_designation or reduction.cooperative_org_number):
+            problems.append("tax_reduction_property_missing: a ROT invoice states the property designation, or the "
+                            "housing cooperative's org number and the apartment number")
+    return problems

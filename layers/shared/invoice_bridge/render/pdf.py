@@ -484,9 +484,42 @@ class _Renderer:
 
     def summary_height(self) -> float:
         invoice = self.invoice
-        lines = 4 + len(invoice.vat_breakdown) + (1 if invoice.rounding else 0)
-        payment = 34 + (12 if invoice.payment.assignment_clause else 0) + (6 if invoice.reverse_charge else 0)
-        return lines * 5 + payment
+        lines = 4 + len(invoice.vat_breakdown) + len(self.totals()) - 2
+        payment = 34 + (12 if invoice.payment.assignment_clause else 0)
+        notes = 9 * len(self.legal_notes())
+        reduction = self.tax_reduction_height()
+        return lines * 5 + payment + notes + reduction
+
+    def vat_label(self, category: str, rate: Decimal) -> str:
+        return format_percent(rate, self.language) if category == "S" else self.t[f"vat_category_{category}"]
+
+    def totals(self) -> list[tuple[str, str]]:
+        """(label, value) lines above the amount due: net, VAT, VAT in SEK with the rate for a foreign
+        currency, rounding, and for ROT/RUT the total incl. VAT and the tax reduction."""
+        invoice, t = self.invoice, self.t
+        lines = [(t["net_total"], self.money(invoice.net_total)), (t["vat_total"], self.money(invoice.vat_total))]
+        if invoice.tax_currency and invoice.tax_currency_vat_total is not None:
+            lines.append((text(self.language, "vat_in_tax_currency", currency=invoice.tax_currency),
+                          f"{self.money(invoice.tax_currency_vat_total)} {invoice.tax_currency}"))
+            if invoice.exchange_rate is not None:
+                rate = format_quantity(invoice.exchange_rate, self.language)
+                lines.append((t["exchange_rate"], text(self.language, "exchange_rate_value", currency=invoice.currency,
+                                                       rate=rate, tax_currency=invoice.tax_currency)))
+        if invoice.rounding:
+            lines.append((t["rounding"], self.money(invoice.rounding)))
+        if invoice.tax_reduction is not None:
+            lines.append((t["total_incl_vat"], self.money(invoice.gross_total)))
+            lines.append((t["tax_reduction"], self.money(-invoice.tax_reduction.amount)))
+        return lines
+
+    def amount_due(self) -> Decimal:
+        reduction = self.invoice.tax_reduction
+        return reduction.amount_to_pay if reduction is not None else self.invoice.gross_total
+
+    def legal_notes(self) -> list[str]:
+        """Why no VAT is charged, once per reason, in the invoice's language (ML 17 kap. 24 § p. 13–14)."""
+        keys = dict.fromkeys(b.exemption for b in self.invoice.vat_breakdown if b.exemption)
+        return [self.t[f"vatex_{key}"] for key in keys]
 
     def summary(self) -> None:
         pdf, invoice = self.pdf, self.invoice
@@ -504,11 +537,9 @@ class _Renderer:
         put_text(pdf, MARGIN + 52, y, 26, 4.5, self.t["vat_amount"], "R")
         y += 5
         for vat in invoice.vat_breakdown:
+            self.font(8.5 if vat.category == "S" else 7.5)  # the category names are longer than a rate
+            put_text(pdf, MARGIN, y, 22, 4.5, self.vat_label(vat.category, vat.rate))
             self.font(8.5)
-            rate = format_percent(vat.rate, self.language)
-            if vat.category == "AE":
-                rate += f" ({self.t['reverse_charge_reason']})"
-            put_text(pdf, MARGIN, y, 22, 4.5, rate)
             put_text(pdf, MARGIN + 22, y, 30, 4.5, self.money(vat.taxable_amount), "R")
             put_text(pdf, MARGIN + 52, y, 26, 4.5, self.money(vat.vat_amount), "R")
             y += 4.6
@@ -516,14 +547,11 @@ class _Renderer:
         # Totals (right)
         x_label, x_value = 118.0, PAGE_WIDTH - MARGIN - 32
         y = top + 3
-        totals = [(self.t["net_total"], invoice.net_total), (self.t["vat_total"], invoice.vat_total)]
-        if invoice.rounding:
-            totals.append((self.t["rounding"], invoice.rounding))
-        for label, value in totals:
+        for label, value in self.totals():
             self.font(8.5, color=MUTED)
             put_text(pdf, x_label, y, x_value - x_label, 5, label)
             self.font(8.5)
-            put_text(pdf, x_value, y, 32, 5, self.money(value), "R")
+            put_text(pdf, x_value - 12, y, 44, 5, value, "R")
             y += 5.2
         y += 1
         pdf.set_fill_color(*ACCENT)
@@ -531,15 +559,77 @@ class _Renderer:
         self.font(10, bold=True, color=(255, 255, 255))
         put_text(pdf, x_label, y + 1.8, x_value - x_label - 12, 5.5,
                  self.t["credit_total" if self.is_credit else "gross_total"])
-        put_text(pdf, x_value - 12, y + 1.8, 44, 5.5, f"{self.money(invoice.gross_total)} {invoice.currency}", "R")
+        put_text(pdf, x_value - 12, y + 1.8, 44, 5.5, f"{self.money(self.amount_due())} {invoice.currency}", "R")
         y = max(left_bottom, y + 12)
-        if invoice.reverse_charge:
+        for note in self.legal_notes():
             self.font(8.5, bold=True)
-            put_text(pdf, MARGIN, y, CONTENT_WIDTH, 5, self.t["reverse_charge"])
-            y += 6
+            pdf.set_xy(MARGIN, y)
+            pdf.multi_cell(CONTENT_WIDTH, 4.4, note, new_x="LEFT", new_y="NEXT")
+            y = pdf.get_y() + 1.5
         pdf.set_xy(MARGIN, y + 2)
+        if invoice.tax_reduction is not None:
+            self.tax_reduction_block()
         if not self.is_credit:
             self.payment_block()
+
+    def tax_reduction_entries(self) -> list[tuple[str, str]]:
+        reduction, t = self.invoice.tax_reduction, self.t
+        if reduction is None:
+            return []
+        percent = f" ({format_percent(reduction.percent, self.language)})" if reduction.percent else ""
+        entries = [(t["labour"], self.money(reduction.labour)), (t["materials"], self.money(reduction.materials)),
+                   (t["tax_reduction"] + percent, self.money(reduction.amount))]
+        if reduction.property_designation:
+            entries.append((t["property_designation"], reduction.property_designation))
+        if reduction.cooperative_org_number:
+            entries.append((t["cooperative"], _safe(format_org_number, reduction.cooperative_org_number) or ""))
+        if reduction.apartment_number:
+            entries.append((t["apartment"], reduction.apartment_number))
+        if len(entries) % 2:
+            entries.append(("", ""))  # each person on a row of its own: the number, then the share
+        for person in reduction.persons:
+            entries.append((t["personal_identity_number"], person.personal_identity_number.get_secret_value()))
+            entries.append((t["share"], self.money(person.amount)))
+        return entries
+
+    def tax_reduction_height(self) -> float:
+        entries = self.tax_reduction_entries()
+        return 18 + 5 * ((len(entries) + 1) // 2) if entries else 0
+
+    def tax_reduction_block(self) -> None:
+        """ROT/RUT: labour and materials, the reduction, the property and the buyers with their personal
+        identity numbers (Skatteverket's list of what the invoice states)."""
+        pdf, reduction = self.pdf, self.invoice.tax_reduction
+        assert reduction is not None
+        entries = self.tax_reduction_entries()
+        top = pdf.get_y()
+        self.boxed_entries(top, self.t[f"tax_reduction_{reduction.kind}"], entries, label_width=50,
+                           highlight=(self.t["tax_reduction"],))
+        y = top + 9.5 + 5 * ((len(entries) + 1) // 2)
+        self.font(7.5, color=MUTED)
+        put_text(pdf, MARGIN + 3, y, CONTENT_WIDTH - 6, 4.4, self.t["tax_reduction_note"])
+        pdf.set_xy(MARGIN, y + 8)
+
+    def boxed_entries(self, top: float, title: str, entries: list[tuple[str, str]], *, extra_height: float = 0,
+                      highlight: tuple[str, ...] = (), label_width: float = 30) -> float:
+        """A framed block of label/value pairs in two columns under a title; returns the rows' bottom."""
+        pdf = self.pdf
+        rows = (len(entries) + 1) // 2
+        pdf.set_draw_color(*ACCENT)
+        pdf.set_line_width(0.4)
+        pdf.rect(MARGIN, top, CONTENT_WIDTH, 8 + 5 * rows + extra_height)
+        pdf.set_line_width(0.2)
+        self.font(8, bold=True, color=ACCENT)
+        put_text(pdf, MARGIN + 3, top + 2, 80, 4.5, title.upper())
+        y = top + 7.5
+        for index, (label, value) in enumerate(entries):
+            column_x = MARGIN + 3 + (index % 2) * (CONTENT_WIDTH / 2)
+            row_y = y + (index // 2) * 5
+            self.font(7.5, color=MUTED)
+            put_text(pdf, column_x, row_y, label_width, 4.6, label)
+            self.font(9, bold=bool(label) and any(label.startswith(h) for h in highlight))
+            put_text(pdf, column_x + label_width, row_y, 85 - label_width, 4.6, value)
+        return y + 5 * rows
 
     def payment_block(self) -> None:
         pdf, invoice, payment = self.pdf, self.invoice, self.invoice.payment
@@ -549,32 +639,20 @@ class _Renderer:
             entries.append((self.t["bankgiro"], _safe(format_bankgiro, payment.bankgiro) or ""))
         if payment.plusgiro:
             entries.append((self.t["plusgiro"], _safe(format_plusgiro, payment.plusgiro) or ""))
-        if payment.iban:
-            entries.append((self.t["iban"], payment.iban))
+        international = [(self.t[key], value) for key, value in (("iban", payment.iban), ("bic", payment.bic)) if value]
+        # A buyer abroad pays to the IBAN: it comes first for them.
+        entries = international + entries if invoice.buyer.address.country != "SE" else entries + international
         if payment.ocr:
             entries.append((self.t["ocr"], payment.ocr))
         if invoice.due_date:
             entries.append((self.t["due_date"], invoice.due_date.isoformat()))
-        entries.append((self.t["gross_total"], f"{self.money(invoice.gross_total)} {invoice.currency}"))
+        entries.append((self.t["gross_total"], f"{self.money(self.amount_due())} {invoice.currency}"))
         if payment.payee_name and payment.assignment_clause:
             entries.insert(0, (self.t["payee"], payment.payee_name))
-        height = 8 + 5 * ((len(entries) + 1) // 2) + (11 if payment.assignment_clause else 0)
-        pdf.set_draw_color(*ACCENT)
-        pdf.set_line_width(0.4)
-        pdf.rect(MARGIN, top, CONTENT_WIDTH, height)
-        pdf.set_line_width(0.2)
-        self.font(8, bold=True, color=ACCENT)
-        put_text(pdf, MARGIN + 3, top + 2, 80, 4.5, self.t["payment"].upper())
-        y = top + 7.5
-        for index, (label, value) in enumerate(entries):
-            column_x = MARGIN + 3 + (index % 2) * (CONTENT_WIDTH / 2)
-            row_y = y + (index // 2) * 5
-            self.font(7.5, color=MUTED)
-            put_text(pdf, column_x, row_y, 30, 4.6, label)
-            self.font(9, bold=label in (self.t["ocr"], self.t["bankgiro"]))
-            put_text(pdf, column_x + 30, row_y, 55, 4.6, value)
+        bottom = self.boxed_entries(top, self.t["payment"], entries, extra_height=11 if payment.assignment_clause else 0,
+                                    highlight=(self.t["ocr"], self.t["bankgiro"]))
         if payment.assignment_clause:
-            pdf.set_xy(MARGIN + 3, y + 5 * ((len(entries) + 1) // 2) + 1)
+            pdf.set_xy(MARGIN + 3, bottom + 1)
             self.font(8, bold=True)
             pdf.multi_cell(CONTENT_WIDTH - 6, 4.2, payment.assignment_clause)
 
@@ -597,6 +675,8 @@ class _Renderer:
             third.append(f"{self.t['plusgiro']}: {_safe(format_plusgiro, payment.plusgiro)}")
         if payment.iban:
             third.append(f"{self.t['iban']}: {payment.iban}")
+        if payment.bic:
+            third.append(f"{self.t['bic']}: {payment.bic}")
         fourth = [seller.email or ""] if seller.email else []
         columns = [first, second, third]
         if fourth:

@@ -16,15 +16,10 @@ from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..models.spiris import CustomerInvoice
 from ..observability import logger, metrics
 from ..ports import DocumentStore, InvoiceRepository, IssuerRepository, NotFound, WorkQueue
-from .fidelity import reconcile
+from .fidelity import content_problems, internal_differences, reconcile
 from .pdf import render_pdf
-from .ubl import build_ubl
+from .ubl import build_ubl, einvoice_obstacle
 from .validation import ValidationResult, validate_ubl
-
-# Rules that only concern delivery over Peppol. A buyer without a Peppol address (a private person, a customer
-# with neither org number nor GLN) gets the invoice by e-mail or post; the e-invoice is then an EN 16931
-# document for the print/e-mail operator path, and these rules are reported as warnings instead of failing it.
-PEPPOL_ADDRESS_RULES = frozenset({"PEPPOL-EN16931-R010"})
 
 
 def document_keys(invoice: Invoice, version: int) -> tuple[str, str]:
@@ -66,9 +61,9 @@ def render_invoice(
         logger.info("render skipped: superseded version", extra={"invoice_id": invoice_id, "version": version,
                                                                   "current_version": invoice.version})
         return RenderOutcome(invoice_id, version, "skipped", ["superseded"])
-    if invoice.pdf_key == pdf_key and invoice.einvoice_key == xml_key:
+    if invoice.pdf_key == pdf_key:  # the key names the version; an invoice without e-invoice has no xml key
         logger.info("render skipped: version already rendered", extra={"invoice_id": invoice_id, "version": version})
-        return RenderOutcome(invoice_id, version, "skipped", ["already rendered"], pdf_key, xml_key)
+        return RenderOutcome(invoice_id, version, "skipped", ["already rendered"], pdf_key, invoice.einvoice_key)
     if invoice.status not in (InvoiceStatus.QUEUED, InvoiceStatus.HELD):
         return RenderOutcome(invoice_id, version, "skipped", [f"status {invoice.status}"])
 
@@ -85,34 +80,38 @@ def render_invoice(
     differences = [str(d) for d in (reconcile(invoice, source) if source is not None else _self_check(invoice))]
     if differences:
         return _fail(invoices, invoice, version, "fidelity", differences, now())
+    problems = content_problems(invoice)
+    if problems:
+        return _fail(invoices, invoice, version, "content", problems, now())
 
     pdf = render_pdf(invoice, issuer, logo=logo)
-    ubl = build_ubl(invoice, issuer, pdf=pdf if issuer.dispatch.attach_pdf else None)
-    result = validate(ubl)
-    if invoice.buyer.endpoint_id is None:
-        result.warnings.extend(f for f in result.fatal if f.rule_id in PEPPOL_ADDRESS_RULES)
-        result.fatal = [f for f in result.fatal if f.rule_id not in PEPPOL_ADDRESS_RULES]
-    if not result.ok:
-        reasons = [f"{f.rule_id} [{f.flag}] {f.message}" for f in result.fatal]
-        return _fail(invoices, invoice, version, "validation", reasons, now())
-
+    # Only a document that can be Peppol-valid is an e-invoice; every rule is enforced on it.
+    no_einvoice = einvoice_obstacle(invoice)
+    if no_einvoice is None:
+        ubl = build_ubl(invoice, issuer, pdf=pdf if issuer.dispatch.attach_pdf else None)
+        result = validate(ubl)
+        if not result.ok:
+            reasons = [f"{f.rule_id} [{f.flag}] {f.message}" for f in result.fatal]
+            return _fail(invoices, invoice, version, "validation", reasons, now())
+        documents.put(xml_key, ubl, "application/xml")
     documents.put(pdf_key, pdf, "application/pdf")
-    documents.put(xml_key, ubl, "application/xml")
     held = invoice.status == InvoiceStatus.HELD or invoice.hold
     status = InvoiceStatus.HELD if held else InvoiceStatus.RENDERED
     previous_updated_at = invoice.updated_at
     updated = invoice.model_copy(update={
-        "pdf_key": pdf_key, "einvoice_key": xml_key, "status": status, "status_reason": None, "updated_at": now(),
+        "pdf_key": pdf_key, "einvoice_key": None if no_einvoice else xml_key, "status": status,
+        "status_reason": invoice.hold_reason if held else None, "updated_at": now(),
     })
     invoices.put(updated, expected_updated_at=previous_updated_at)
-    detail = f"v{version}: PDF and Peppol BIS 3.0 rendered; {len(result.warnings)} rule warning(s)"
+    detail = (f"v{version}: PDF rendered; no e-invoice: {no_einvoice}" if no_einvoice else
+              f"v{version}: PDF and Peppol BIS 3.0 rendered; {len(result.warnings)} rule warning(s)")
     invoices.add_event(invoice_id, InvoiceEvent(at=now(), status=status.value, detail=detail))
     metrics.add_metric(name="InvoicesRendered", unit="Count", value=1)
     if not held:
         dispatch_queue.send({"invoice_id": invoice_id, "version": version},
                             deduplication_id=f"{invoice_id}:v{version}")
     logger.info("invoice rendered", extra={"invoice_id": invoice_id, "version": version, "status": status.value})
-    return RenderOutcome(invoice_id, version, status.value, [], pdf_key, xml_key)
+    return RenderOutcome(invoice_id, version, status.value, [], pdf_key, updated.einvoice_key)
 
 
 def _self_check(invoice: Invoice) -> list[str]:
@@ -124,6 +123,7 @@ def _self_check(invoice: Invoice) -> list[str]:
         problems.append(f"sum_of_rows: ours {invoice.net_total}, rows {rows_total}")
     if invoice.net_total + invoice.vat_total + invoice.rounding != invoice.gross_total:
         problems.append(f"gross_total_arithmetic: {invoice.gross_total}")
+    problems.extend(str(d) for d in internal_differences(invoice))  # SEK VAT at the rate, ROT/RUT arithmetic
     return problems
 
 

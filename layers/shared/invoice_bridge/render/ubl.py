@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from ..models.invoice import Invoice, InvoiceRow, Party
 from ..models.issuer import Issuer
+from ..vat import EXEMPTION_CODES, has_category
 from .texts import payment_terms_text, texts_for
 
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
@@ -80,7 +81,7 @@ def _seller(b: _Builder, parent: ET.Element, invoice: Invoice, issuer: Issuer) -
     b.cbc(party, "EndpointID", seller.endpoint_id, schemeID=seller.endpoint_scheme or "0007")
     b.cbc(b.cac(party, "PartyName"), "Name", seller.name)
     _address(b, party, seller)
-    if seller.vat_number:
+    if seller.vat_number and not has_category(invoice, "O"):  # BR-O-02: no VAT identifiers with O
         scheme = b.cac(party, "PartyTaxScheme")
         b.cbc(scheme, "CompanyID", seller.vat_number)
         b.cbc(b.cac(scheme, "TaxScheme"), "ID", "VAT")
@@ -104,7 +105,7 @@ def _buyer(b: _Builder, parent: ET.Element, invoice: Invoice) -> None:
         b.cbc(b.cac(party, "PartyIdentification"), "ID", buyer.gln, schemeID="0088")
     b.cbc(b.cac(party, "PartyName"), "Name", buyer.name)
     _address(b, party, buyer)
-    if buyer.vat_number:
+    if buyer.vat_number and not has_category(invoice, "O"):
         scheme = b.cac(party, "PartyTaxScheme")
         b.cbc(scheme, "CompanyID", buyer.vat_number)
         b.cbc(b.cac(scheme, "TaxScheme"), "ID", "VAT")
@@ -126,14 +127,19 @@ def _payee(b: _Builder, parent: ET.Element, invoice: Invoice) -> None:
 
 def _payment_means(b: _Builder, root: ET.Element, invoice: Invoice, is_credit: bool) -> None:
     payment = invoice.payment
-    accounts = []
+    accounts: list[tuple[str, str, str | None]] = []  # (means code, account, financial institution)
     if payment.bankgiro:
         accounts.append(("30", "".join(c for c in payment.bankgiro if c.isdigit()), "SE:BANKGIRO"))
     if payment.plusgiro:
         accounts.append(("30", "".join(c for c in payment.plusgiro if c.isdigit()), "SE:PLUSGIRO"))
     if payment.iban:
         # UBL-SR-47: all payment means of a document carry the same code; 30 (credit transfer) covers IBAN too.
-        accounts.append(("30", payment.iban.replace(" ", "").upper(), None))
+        # The BIC is the financial institution's id; a buyer abroad pays by IBAN, so it comes first for them.
+        iban = ("30", payment.iban.replace(" ", "").upper(), payment.bic)
+        if invoice.buyer.address.country != "SE":
+            accounts.insert(0, iban)
+        else:
+            accounts.append(iban)
     for position, (code, account_id, branch) in enumerate(accounts):
         means = b.cac(root, "PaymentMeans")
         b.cbc(means, "PaymentMeansCode", code)
@@ -147,20 +153,63 @@ def _payment_means(b: _Builder, root: ET.Element, invoice: Invoice, is_credit: b
             b.cbc(b.cac(account, "FinancialInstitutionBranch"), "ID", branch)
 
 
-def _exemption_reason(category: str, invoice: Invoice) -> str | None:
-    texts = texts_for(invoice.language)
-    if category == "AE":
-        return texts["reverse_charge_reason"]
-    if category == "E":
-        return texts["vat_exempt_reason"]
-    return None
-
-
 def _tax_category(b: _Builder, parent: ET.Element, name: str, category: str, rate: Decimal) -> ET.Element:
     element = b.cac(parent, name)
     b.cbc(element, "ID", category)
-    b.cbc(element, "Percent", _plain(rate))
+    if category != "O":  # BR-O-05: outside the scope of VAT has no rate
+        b.cbc(element, "Percent", _plain(rate))
     return element
+
+
+def einvoice_obstacle(invoice: Invoice) -> str | None:
+    """Why this invoice cannot be a Peppol-valid e-invoice (None: it can). Such an invoice is never offered
+    as an e-invoice: it goes by e-mail or letter with our PDF."""
+    buyer = invoice.buyer
+    if buyer.is_private_person or invoice.tax_reduction is not None:
+        return "the buyer is a private person; e-invoices over Peppol go to companies"
+    if not buyer.endpoint_id:
+        return "the buyer has no electronic address (no org number, GLN or VAT number with a Peppol scheme)"
+    if has_category(invoice, "O") and any(b.category != "O" for b in invoice.vat_breakdown):
+        return "rows outside the scope of VAT (O) cannot share an e-invoice with other VAT categories (BR-O-11)"
+    return None
+
+
+def _delivery(b: _Builder, root: ET.Element, invoice: Invoice) -> None:
+    """BG-13. An intra-community supply states the delivery date and the country delivered to (BR-IC-11/12);
+    without its own delivery date the goods were delivered on the invoice date (Spiris' default)."""
+    intra_community = has_category(invoice, "K")
+    delivery_date = invoice.delivery_date or (invoice.issue_date if intra_community else None)
+    if delivery_date is None and not intra_community:
+        return
+    delivery = b.cac(root, "Delivery")
+    b.cbc(delivery, "ActualDeliveryDate", delivery_date.isoformat() if delivery_date else None)
+    if intra_community:
+        place = invoice.delivery_address or invoice.buyer.address
+        address = b.cac(b.cac(delivery, "DeliveryLocation"), "Address")
+        b.cbc(address, "StreetName", place.street)
+        b.cbc(address, "CityName", place.city)
+        b.cbc(address, "PostalZone", place.postal_code)
+        b.cbc(b.cac(address, "Country"), "IdentificationCode", place.country)
+
+
+def _tax_totals(b: _Builder, root: ET.Element, invoice: Invoice) -> None:
+    """The VAT breakdown in the invoice currency, and the VAT total in SEK for a foreign currency (BT-111,
+    PEPPOL-EN16931-R054: a second TaxTotal with only the amount)."""
+    texts = texts_for(invoice.language)
+    tax_total = b.cac(root, "TaxTotal")
+    b.money(tax_total, "TaxAmount", invoice.vat_total)
+    for vat in invoice.vat_breakdown:
+        subtotal = b.cac(tax_total, "TaxSubtotal")
+        b.money(subtotal, "TaxableAmount", vat.taxable_amount)
+        b.money(subtotal, "TaxAmount", vat.vat_amount)
+        category = _tax_category(b, subtotal, "TaxCategory", vat.category, vat.rate)
+        if vat.exemption:
+            b.cbc(category, "TaxExemptionReasonCode", EXEMPTION_CODES.get(vat.exemption))
+            b.cbc(category, "TaxExemptionReason", texts[f"vatex_{vat.exemption}"])
+        b.cbc(b.cac(category, "TaxScheme"), "ID", "VAT")
+    if invoice.tax_currency and invoice.tax_currency_vat_total is not None:
+        in_tax_currency = b.cac(root, "TaxTotal")
+        b.cbc(in_tax_currency, "TaxAmount", _amount(invoice.tax_currency_vat_total), currencyID=invoice.tax_currency)
 
 
 def _line_price(row: InvoiceRow) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None]:
@@ -203,6 +252,8 @@ def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> 
     if notes:
         b.cbc(root, "Note", " ".join(notes))  # PEPPOL-EN16931-R002: at most one note
     b.cbc(root, "DocumentCurrencyCode", invoice.currency)
+    if invoice.tax_currency and invoice.tax_currency_vat_total is not None:
+        b.cbc(root, "TaxCurrencyCode", invoice.tax_currency)
     # PEPPOL-EN16931-R003: a buyer reference or an order reference is mandatory; fall back to our number.
     b.cbc(root, "BuyerReference", invoice.buyer_reference or invoice.order_reference or invoice.number)
     if invoice.order_reference:
@@ -221,22 +272,12 @@ def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> 
     _buyer(b, root, invoice)
     if invoice.payment.assignment_clause and invoice.payment.payee_name:
         _payee(b, root, invoice)
-    if invoice.delivery_date:
-        b.cbc(b.cac(root, "Delivery"), "ActualDeliveryDate", invoice.delivery_date.isoformat())
+    _delivery(b, root, invoice)
     _payment_means(b, root, invoice, is_credit)
     terms = payment_terms_text(invoice)
     if terms:
         b.cbc(b.cac(root, "PaymentTerms"), "Note", terms)
-
-    tax_total = b.cac(root, "TaxTotal")
-    b.money(tax_total, "TaxAmount", invoice.vat_total)
-    for vat in invoice.vat_breakdown:
-        subtotal = b.cac(tax_total, "TaxSubtotal")
-        b.money(subtotal, "TaxableAmount", vat.taxable_amount)
-        b.money(subtotal, "TaxAmount", vat.vat_amount)
-        category = _tax_category(b, subtotal, "TaxCategory", vat.category, vat.rate)
-        b.cbc(category, "TaxExemptionReason", _exemption_reason(vat.category, invoice))
-        b.cbc(b.cac(category, "TaxScheme"), "ID", "VAT")
+    _tax_totals(b, root, invoice)
 
     totals = b.cac(root, "LegalMonetaryTotal")
     b.money(totals, "LineExtensionAmount", invoice.net_total)
@@ -247,7 +288,6 @@ def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> 
     b.money(totals, "PayableAmount", invoice.gross_total)
 
     line_tag, quantity_tag = ("CreditNoteLine", "CreditedQuantity") if is_credit else ("InvoiceLine", "InvoicedQuantity")
-    categories = {vat.rate: vat.category for vat in invoice.vat_breakdown}
     item_rows = [row for row in invoice.rows if not row.is_text_row]
     text_rows_before: dict[int, list[str]] = {}
     pending: list[str] = []
@@ -270,8 +310,7 @@ def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> 
         b.cbc(item, "Name", (row.text or row.article_number or "-")[:200].replace("\n", " "))
         if row.article_number:
             b.cbc(b.cac(item, "SellersItemIdentification"), "ID", row.article_number)
-        category = categories.get(row.vat_rate, "S" if row.vat_rate > 0 else ("AE" if invoice.reverse_charge else "E"))
-        classified = _tax_category(b, item, "ClassifiedTaxCategory", category, row.vat_rate)
+        classified = _tax_category(b, item, "ClassifiedTaxCategory", row.vat_category, row.vat_rate)
         b.cbc(b.cac(classified, "TaxScheme"), "ID", "VAT")
         price = b.cac(line, "Price")
         b.cbc(price, "PriceAmount", _plain(net), currencyID=invoice.currency)

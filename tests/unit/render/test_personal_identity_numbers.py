@@ -1,0 +1,73 @@
+"""A ROT/RUT buyer's personal identity number is on the document and nowhere else: not in a log line, an
+event, a failure reason or a repr, on the happy path and on the failure paths."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from fetch_doubles import FakeSpiris, ListQueue, MemoryDecisions, MemoryIntegrations
+from fetch_doubles import MemoryInvoices as FetchInvoices
+from invoice_bridge.fetch.sync import sync_integration
+from invoice_bridge.models.integration import Integration, IntegrationStatus
+from invoice_bridge.models.spiris import Customer, CustomerInvoice
+from invoice_bridge.render.service import render_invoice
+from port_doubles import MemoryIssuers
+from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
+from test_vat_mapping import OUR_ISSUER, mapped
+
+from sandbox.vat_cases import BY_NAME, CUSTOMERS, ROT_PERSON, case_invoice
+
+DIGITS = ROT_PERSON.replace("-", "")
+
+
+def _absent(*texts: str) -> None:
+    for text in texts:
+        assert ROT_PERSON not in text and DIGITS not in text
+
+
+def test_the_spiris_model_masks_it() -> None:
+    source = CustomerInvoice.model_validate(case_invoice(BY_NAME["rot"], 2001))
+    _absent(repr(source), str(source), repr(source.Persons))
+    assert source.Persons and source.Persons[0].Ssn is not None
+    assert source.Persons[0].Ssn.get_secret_value() == ROT_PERSON
+
+
+def test_sync_and_render_never_log_it(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    spiris = FakeSpiris()
+    spiris.customers[CUSTOMERS["rot"]["Id"]] = Customer.model_validate(CUSTOMERS["rot"])
+    spiris.add(CustomerInvoice.model_validate(case_invoice(BY_NAME["rot"], 2001)))
+    invoices, render_queue = FetchInvoices(), ListQueue()
+    integration = Integration(id="int-1", issuer_id=OUR_ISSUER.id, contact_name="A", contact_email="a@example.se",
+                              status=IntegrationStatus.ACTIVE, activated_at=spiris.clock.replace(year=2026, month=1))
+    sync_integration("int-1", integrations=MemoryIntegrations(integration), issuers=MemoryIssuers(OUR_ISSUER),
+                     invoices=invoices, decisions=MemoryDecisions(), spiris=spiris, render_queue=render_queue)
+    [message] = render_queue.messages
+    invoice = invoices.get(message["invoice_id"])
+    assert invoice.tax_reduction is not None and invoice.tax_reduction.persons  # it is there, for the PDF
+
+    documents = MemoryDocuments()
+    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
+                             documents=documents, dispatch_queue=MemoryQueue())
+
+    assert outcome.status == "held"  # first sync
+    captured = capsys.readouterr()
+    _absent(captured.out, captured.err, caplog.text, *(e.detail for e in invoices.events(invoice.id)))
+
+
+def test_failure_reasons_never_quote_it(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    invoices = MemoryInvoices()
+    invoice = mapped("rot")
+    invoices.put(invoice)
+    changed = CustomerInvoice.model_validate(
+        case_invoice(BY_NAME["rot"], 2001) | {"RotReducedInvoicingAmount": Decimal("5000.00")})
+
+    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
+                             documents=MemoryDocuments(), dispatch_queue=MemoryQueue(),
+                             source_loader=lambda _invoice: changed)
+
+    assert outcome.status == "failed" and "tax_reduction: ours 5040.00, source 5000.00" in outcome.reasons
+    captured = capsys.readouterr()
+    stored = invoices.get(invoice.id)
+    _absent(captured.out, caplog.text, stored.status_reason or "", *outcome.reasons,
+            *(e.detail for e in invoices.events(invoice.id)))
