@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
+from core_support import sync
 
 from sandbox.scenario import Scenario
 from sandbox.seed import RowSpec, customer, invoice, org_number
@@ -19,16 +18,6 @@ from sandbox.spiris.jsonutil import dumps
 from sandbox.stack import LocalStack
 
 NOTIFICATION_ADDRESS = "ekonomi@exempelbolaget.se"
-
-
-@pytest.fixture(scope="module")
-def connected() -> Iterator[tuple[LocalStack, Scenario]]:
-    with LocalStack(run_scheduler=False) as stack:
-        scenario = Scenario(stack.api_url, stack.admin_token, stack.spiris_url or "", stack.operator_url or "")
-        scenario.seed_spiris()
-        scenario.create_issuer(scenario.seed_operator())
-        assert scenario.consent(scenario.order_integration()) == 200
-        yield stack, scenario
 
 
 def _post_invoice(spiris: httpx.Client, company_id: str, body: dict[str, Any]) -> str:
@@ -41,11 +30,6 @@ def _post_invoice(spiris: httpx.Client, company_id: str, body: dict[str, Any]) -
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
-
-
-def _sync(stack: LocalStack, scenario: Scenario) -> None:
-    scenario.sync_now()
-    stack.drain_until_idle(240)
 
 
 def _failures(scenario: Scenario) -> dict[str, Any]:
@@ -89,7 +73,7 @@ def test_malformed_invoices_are_parked_notified_once_and_the_rest_go_on(
     many_rows = [RowSpec(f"Artikel {n}", Decimal("1"), Decimal("10.00")) for n in range(2000)]
     large_id = _post_invoice(spiris, scenario.company_id, invoice(buyer, 2006, many_rows))
 
-    _sync(stack, scenario)
+    sync(stack, scenario, timeout=240)
 
     with scenario.admin() as admin:
         integration = admin.get(f"/integrations/{scenario.integration_id}").json()
@@ -121,7 +105,7 @@ def test_malformed_invoices_are_parked_notified_once_and_the_rest_go_on(
     assert xml.count(b"<cac:InvoiceLine>") == 2000
 
     # Re-synced while nothing changed (the overlap re-reads them): no second notice.
-    _sync(stack, scenario)
+    sync(stack, scenario, timeout=240)
     assert len(_parked_notices(stack)) == len(bad)
 
     # Fixed at the source: the new version is taken, and it leaves the failures list.
@@ -131,7 +115,7 @@ def test_malformed_invoices_are_parked_notified_once_and_the_rest_go_on(
         content=dumps({"Rows": fixed["Rows"]}).encode(),
         headers={"Content-Type": "application/json"},
     ).raise_for_status()
-    _sync(stack, scenario)
+    sync(stack, scenario, timeout=240)
     assert "2001" not in {item["number"] for item in _failures(scenario)["source_invoices"]}
     assert "2001" in {i["number"] for i in scenario.invoices()}
     assert len(_parked_notices(stack)) == len(bad)

@@ -4,11 +4,12 @@ which action the office (or the issuer) must take."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
 import pytest
+from core_support import integration as current_integration
+from core_support import sync
 
 from sandbox.scenario import Scenario
 from sandbox.seed import RowSpec, customer, invoice, org_number
@@ -16,30 +17,10 @@ from sandbox.spiris.jsonutil import dumps
 from sandbox.stack import LocalStack
 
 
-@pytest.fixture(scope="module")
-def connected() -> Iterator[tuple[LocalStack, Scenario]]:
-    with LocalStack(run_scheduler=False) as stack:
-        scenario = Scenario(stack.api_url, stack.admin_token, stack.spiris_url or "", stack.operator_url or "")
-        scenario.seed_spiris()
-        scenario.create_issuer(scenario.seed_operator())
-        assert scenario.consent(scenario.order_integration()) == 200
-        yield stack, scenario
-
-
-def _integration(scenario: Scenario) -> dict:
-    with scenario.admin() as admin:
-        return admin.get(f"/integrations/{scenario.integration_id}").json()  # type: ignore[no-any-return]
-
-
 def _fresh_connection(scenario: Scenario) -> None:
     with scenario.admin() as admin:
         assert scenario.consent(admin.post(f"/integrations/{scenario.integration_id}/invite").json()["consent_url"]) == 200
-    assert _integration(scenario)["status"] == "active"
-
-
-def _sync(stack: LocalStack, scenario: Scenario) -> None:
-    scenario.sync_now()
-    stack.drain_until_idle(120)
+    assert current_integration(scenario)["status"] == "active"
 
 
 def test_a_401_refreshes_the_token_once_and_the_sync_goes_on(connected: tuple[LocalStack, Scenario]) -> None:
@@ -59,9 +40,9 @@ def test_a_401_refreshes_the_token_once_and_the_sync_goes_on(connected: tuple[Lo
     before = len(stack.mail())
     token_calls = spiris.get("/_sandbox/stats").json()["requests"].get("POST /connect/token", 0)
 
-    _sync(stack, scenario)
+    sync(stack, scenario)
 
-    integration = _integration(scenario)
+    integration = current_integration(scenario)
     assert integration["status"] == "active" and "last_error" not in integration
     assert "3001" in {i["number"] for i in scenario.invoices()}
     assert spiris.get("/_sandbox/stats").json()["requests"]["POST /connect/token"] == token_calls + 1
@@ -85,11 +66,11 @@ def test_codes_that_need_the_offices_action_stop_the_integration_and_say_which(
     spiris.patch(f"/_sandbox/companies/{scenario.company_id}", json={"error_mode": code}).raise_for_status()
     before = len(stack.mail())
     try:
-        _sync(stack, scenario)
+        sync(stack, scenario)
     finally:
         spiris.patch(f"/_sandbox/companies/{scenario.company_id}", json={"error_mode": None}).raise_for_status()
 
-    integration = _integration(scenario)
+    integration = current_integration(scenario)
     assert integration["status"] == "error"
     assert integration["last_error"].startswith(f"Spiris error {code}: ")
     [alert] = stack.mail()[before:]

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from ..invoice_rows import stored_json
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..ports import ConflictError, DocumentStore, NotFound
-from .aws import table
+from .aws import query_all, table
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -37,6 +37,9 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
 
 
 _INDEX_KEYS = {"GSI1": ("GSI1PK", "GSI1SK"), "GSI2": ("GSI2PK", "GSI2SK")}
+# The index queries a listing reads, in order, each named for the cursor.
+_Segments = list[tuple[str, dict[str, Any]]]
+_Invoices = list[Invoice]
 
 
 def _invoices(items: list[tuple[str, dict[str, Any]]]) -> list[Invoice]:
@@ -173,15 +176,10 @@ class DynamoInvoiceRepository:
         }
         if issuer_id is not None:
             kwargs["FilterExpression"] = Attr("issuer_id").eq(issuer_id)
-        while True:
-            page = self._table.query(**kwargs)
-            for item in page.get("Items", []):
-                invoice = Invoice.model_validate_json(item["data"])
-                if start <= invoice.updated_at < end:
-                    yield invoice
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in query_all(self._table, **kwargs):
+            invoice = Invoice.model_validate_json(item["data"])
+            if start <= invoice.updated_at < end:
+                yield invoice
 
     def list(
         self,
@@ -200,7 +198,7 @@ class DynamoInvoiceRepository:
     @staticmethod
     def _segments(
         issuer_id: str | None, status: str | None, exclude_channel: str | None
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> _Segments:
         """The index queries a listing reads, in order, each named for the cursor."""
         if status is None and issuer_id is not None:
             key = Key("GSI1PK").eq(f"ISSUER#{issuer_id}") & Key("GSI1SK").begins_with("INVOICE#")
@@ -221,16 +219,14 @@ class DynamoInvoiceRepository:
             segments.append((name, query))
         return segments
 
-    def _fill(
-        self, segments: list[tuple[str, dict[str, Any]]], limit: int, cursor: str | None
-    ) -> tuple[list[Invoice], str | None]:
+    def _fill(self, segments: _Segments, limit: int, cursor: str | None) -> tuple[_Invoices, str | None]:
         """Read the segments from the cursor on until `limit` invoices and one more are found (a filtered
         query page can hold few or none); the cursor points at the last invoice returned."""
         names = [name for name, _ in segments]
         position = _decode_cursor(cursor)
         if position is not None and (position.get("s") not in names or not isinstance(position.get("k"), dict)):
             raise ValueError("invalid cursor")
-        found: list[tuple[str, dict[str, Any]]] = []
+        found: _Segments = []
         for name, query in segments[names.index(position["s"]) if position else 0 :]:
             start = position["k"] if position and name == position["s"] else None
             while True:

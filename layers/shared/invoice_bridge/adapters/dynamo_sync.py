@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from ..fetch.decisions import ParkedSource, SyncDecision
-from .aws import table
+from .aws import query_all, table
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -103,13 +103,7 @@ class DynamoDecisionStore:
             kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": condition}
         else:
             kwargs = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq("PARKED")}
-        found: list[ParkedSource] = []
-        while True:
-            page = self._table.query(**kwargs)
-            found += [ParkedSource(i["integration_id"], self._decision(i, "")) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return found
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [ParkedSource(i["integration_id"], self._decision(i, "")) for i in query_all(self._table, **kwargs)]
 
     def _query(self, integration_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -117,13 +111,7 @@ class DynamoDecisionStore:
             & Key("SK").begins_with("DECISION#"),
             "ConsistentRead": True,
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self._table.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(query_all(self._table, **kwargs))
 
     def reconciliation(self, integration_id: str) -> list[SyncDecision]:
         return [self._decision(i, "first_") for i in self._query(integration_id) if "first_reason" in i]

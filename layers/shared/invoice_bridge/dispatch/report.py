@@ -53,9 +53,9 @@ def dispatch_report(
             rows.append((delivery.sent_at, _row(invoice, delivery)))
     for status in _NEVER_SENT:
         for invoice in invoices.updated_between(status.value, lower, upper, issuer_id):
-            delivery = ledger.get(invoice.id, invoice.version)
-            if delivery is None or delivery.sent_at is None:  # a sent one is reported by its sent_at
-                rows.append((invoice.updated_at, _row(invoice, delivery)))
+            attempt = ledger.get(invoice.id, invoice.version)
+            if attempt is None or attempt.sent_at is None:  # a sent one is reported by its sent_at
+                rows.append((invoice.updated_at, _row(invoice, attempt)))
     return [row for _, row in sorted(rows, key=lambda pair: (pair[0], pair[1].number))]
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -213,34 +212,42 @@ class _Importer:
         self.result.seen += 1
         if self._already_handled(source.source_id, source.modified_utc, source.fingerprint):
             return
-        self._park(
-            source.source_id,
-            _Park(ParkReason.UNREADABLE, source.reason),
-            modified=source.modified_utc,
-            number=source.invoice_number,
+        seen = SyncDecision(
+            source_id=source.source_id,
+            selected=False,
+            reason=ParkReason.UNREADABLE,
+            source_modified_utc=source.modified_utc,
+            invoice_number=source.invoice_number,
             customer_name=source.customer_name,
+            decided_at=self.now,
+            issuer_id=self.issuer.id,
             fingerprint=source.fingerprint,
         )
+        self._park(seen, _Park(ParkReason.UNREADABLE, source.reason))
 
     def handle(self, source: CustomerInvoice) -> None:
         self.result.seen += 1
         if self._already_handled(source.Id, source.ModifiedUtc):
             return
+        seen = SyncDecision(
+            source_id=source.Id,
+            selected=False,
+            reason="",
+            source_modified_utc=source.ModifiedUtc,
+            invoice_number=source.InvoiceNumber,
+            customer_name=source.InvoiceCustomerName or source.CustomerName,
+            amount=source.TotalAmountInvoiceCurrency,
+            currency=source.CurrencyCode,
+            decided_at=self.now,
+            issuer_id=self.issuer.id,
+        )
         try:
-            self._decide(source)
+            self._decide(source, seen)
         except _Park as parked:
-            self._park(
-                source.Id,
-                parked,
-                modified=source.ModifiedUtc,
-                number=source.InvoiceNumber,
-                customer_name=source.InvoiceCustomerName or source.CustomerName,
-                amount=source.TotalAmountInvoiceCurrency,
-                currency=source.CurrencyCode,
-            )
+            self._park(seen, parked)
 
-    def _decide(self, source: CustomerInvoice) -> None:
-
+    def _decide(self, source: CustomerInvoice, seen: SyncDecision) -> None:
+        """Select or skip one source version and record it (`seen`: what is recorded of the version)."""
         sent_originals: set[str] = set()
         if source.IsCreditInvoice and source.ReferringInvoiceId:
             original = self.ours(source.ReferringInvoiceId)
@@ -256,24 +263,10 @@ class _Importer:
         else:
             invoice_id = self._skip(source.Id, source.ModifiedUtc, decision.reason, existing)
         self.result.reasons[decision.reason] = self.result.reasons.get(decision.reason, 0) + 1
-
-        self._record(
-            SyncDecision(
-                source_id=source.Id,
-                selected=decision.selected,
-                reason=decision.reason,
-                detail=decision.detail,
-                source_modified_utc=source.ModifiedUtc,
-                invoice_number=source.InvoiceNumber,
-                customer_name=source.InvoiceCustomerName or source.CustomerName,
-                amount=source.TotalAmountInvoiceCurrency,
-                currency=source.CurrencyCode,
-                invoice_id=invoice_id,
-                decided_at=self.now,
-                issuer_id=self.issuer.id,
-            ),
-            for_the_office=decision.for_the_office,
+        decided = replace(
+            seen, selected=decision.selected, reason=decision.reason, detail=decision.detail, invoice_id=invoice_id
         )
+        self._record(decided, for_the_office=decision.for_the_office)
 
     def _record(self, decision: SyncDecision, *, for_the_office: bool = False) -> None:
         # Decisions for the office (and all of the first sync's) go on the reconciliation list.
@@ -281,44 +274,18 @@ class _Importer:
 
     # --- a source invoice that cannot be taken over ------------------------------------------------
 
-    def _park(
-        self,
-        source_id: str,
-        parked: _Park,
-        *,
-        modified: datetime | None,
-        number: int | None,
-        customer_name: str | None,
-        amount: Decimal | None = None,
-        currency: str | None = None,
-        fingerprint: str | None = None,
-    ) -> None:
-        """Set one source invoice apart with its reason: an earlier version of ours that has not gone out is
+    def _park(self, seen: SyncDecision, parked: _Park) -> None:
+        """Set one source version apart with its reason: an earlier version of ours that has not gone out is
         cancelled (the source changed), the issuer is told, and the sync goes on."""
-        existing = self.invoices.find_by_source(self.issuer.id, source_id)
-        invoice_id = self._skip(source_id, modified, parked.reason, existing)
-        decision = SyncDecision(
-            source_id=source_id,
-            selected=False,
-            reason=parked.reason,
-            detail=parked.detail,
-            source_modified_utc=modified,
-            invoice_number=number,
-            customer_name=customer_name,
-            amount=amount,
-            currency=currency,
-            invoice_id=invoice_id,
-            decided_at=self.now,
-            issuer_id=self.issuer.id,
-            parked=True,
-            fingerprint=fingerprint,
-        )
+        existing = self.invoices.find_by_source(self.issuer.id, seen.source_id)
+        invoice_id = self._skip(seen.source_id, seen.source_modified_utc, parked.reason, existing)
+        decision = replace(seen, reason=parked.reason, detail=parked.detail, invoice_id=invoice_id, parked=True)
         self.result.parked += 1
         self.result.reasons[parked.reason] = self.result.reasons.get(parked.reason, 0) + 1
         metrics.add_metric(name="InvoicesParked", unit=MetricUnit.Count, value=1)
         logger.warning(
             "source invoice parked",
-            extra={"integration_id": self.integration.id, "source_id": source_id, "reason": parked.reason},
+            extra={"integration_id": self.integration.id, "source_id": seen.source_id, "reason": parked.reason},
         )
         self._record(replace(decision, notified=self._notify(decision)))
 
