@@ -182,6 +182,9 @@ class LocalStack:
                     "SPIRIS_IDENTITY_URL": self.spiris_url,
                     "SPIRIS_API_URL": self.spiris_url,
                     "SPIRIS_CLIENT_ID": self.spiris_client_id,
+                    # The sandbox serves its temporary files itself, over plain HTTP on 127.0.0.1: allowed
+                    # by name, next to Spiris' own hosts (https only).
+                    "SPIRIS_FILE_ORIGINS": f"https://*.vismaonline.com,{self.spiris_url}",
                     "OPERATOR_URL": self.operator_url,
                 }
             )

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # Local embedded stack only: bearer token that stands in for IAM on the admin API.
     admin_token: str | None = None
 
+    # Where Spiris' temporary file URLs (the invoice PDF) may be fetched from: comma-separated
+    # `scheme://host[:port]`, `*.` for any subdomain. The embedded stack adds its Spiris sandbox.
+    spiris_file_origins: str = "https://*.vismaonline.com"
+    spiris_file_max_bytes: int = 20 * 1024 * 1024
+
     # Spiris paging.
     spiris_page_size: int = 100
     sync_overlap_seconds: int = 300

@@ -76,7 +76,7 @@ def secret_parameter(name: str) -> str:
 def invoice_repository():  # type: ignore[no-untyped-def]
     from .adapters.dynamo_invoices import DynamoInvoiceRepository
 
-    return DynamoInvoiceRepository(get_settings().table_name)
+    return DynamoInvoiceRepository(get_settings().table_name, document_store())
 
 
 @_cached

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, SerializerFunctionW
 from ..consent.flow import ConsentFlow
 from ..consent.services import current
 from ..dispatch.policy import deliverability_problems
+from ..integrations import update_integration
 from ..models.common import Language, utcnow
 from ..models.integration import Integration, IntegrationStatus
 from ..observability import logger
@@ -162,15 +163,19 @@ def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Bod
                 "the issuer's dispatch settings cannot deliver invoices; fix them before enabling",
                 problems,
             )
-    status = integration.status
-    if not body.enabled and status == IntegrationStatus.ACTIVE:
-        status = IntegrationStatus.PAUSED
-    elif body.enabled and status == IntegrationStatus.PAUSED:
-        status = IntegrationStatus.ACTIVE
-    updated = integration.model_copy(
-        update={"enabled": body.enabled, "status": status, "updated_at": utcnow()}
-    )
-    services.integrations.put(updated)
+
+    def switched(current: Integration) -> Integration:
+        # Applied to the integration as stored at the write: a concurrent revoke or status change stands.
+        if current.status == IntegrationStatus.REVOKED and body.enabled:
+            raise ApiError(409, "revoked", "a revoked integration cannot be enabled; order a new one")
+        status = current.status
+        if not body.enabled and status == IntegrationStatus.ACTIVE:
+            status = IntegrationStatus.PAUSED
+        elif body.enabled and status == IntegrationStatus.PAUSED:
+            status = IntegrationStatus.ACTIVE
+        return current.model_copy(update={"enabled": body.enabled, "status": status, "updated_at": utcnow()})
+
+    updated = update_integration(services.integrations, integration_id, switched)  # ConflictError → 409
     logger.info("integration switched", extra={"integration_id": integration_id, "enabled": body.enabled})
     return _json(200, integration_view(updated))
 
