@@ -25,6 +25,7 @@ FUNCTIONS = {
     "DispatchFunction",
     "TrackDeliveriesFunction",
     "SesEventsFunction",
+    "ConsoleFunction",
 }
 
 # Values for the template's required parameters (the rest keep their defaults).
