@@ -41,7 +41,7 @@ def sends_chart(data: SendsByDay, t: dict[str, str], title_id: str = "chart-titl
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#4a5263">{value}</text>')
     for index, day in enumerate(data.days):
         x = LEFT + index * slot + (slot - bar) / 2
-        base = TOP + plot_h
+        base = float(TOP + plot_h)
         label = [day.isoformat()]
         for channel in CHANNELS:
             count = data.per_day(day, channel)

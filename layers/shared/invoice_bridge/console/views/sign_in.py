@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response
@@ -30,7 +31,7 @@ router = Router()
 _SIGN_IN_FORM_SECONDS = 30 * 60
 
 
-def _form_page(ctx: Ctx, template: str, status: int = 200, **values: object) -> Response[str]:
+def _form_page(ctx: Ctx, template: str, status: int = 200, **values: Any) -> Response[str]:
     """A sign-in step's page with a fresh form token (cookie + hidden field: login CSRF)."""
     token = secrets.token_urlsafe(24)
     page = {"error": None, "notice": None, "username": "", **values}
