@@ -111,7 +111,7 @@ def check_page(world: World, page: Page, name: str, *, phone: bool = False) -> N
     if phone:  # nothing wider than the screen: no sideways scrolling of the page itself
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1, name
     shot = page.screenshot(full_page=not phone)
-    image = Image.open(io.BytesIO(shot)).convert("RGB").quantize(colors=64)
+    image = Image.open(io.BytesIO(shot)).convert("RGB").quantize(colors=256)
     SCREENS.mkdir(parents=True, exist_ok=True)
     COMMITTED_SCREENS.mkdir(parents=True, exist_ok=True)
     target = SCREENS / f"{name}{'-phone' if phone else ''}.png"
@@ -187,7 +187,7 @@ def first_fetch_waits_and_is_released(world: World, page: Page, integration_id: 
     expect(page.get_by_role("heading", level=1)).to_have_text("Första hämtningen: avstämning")
     held = page.locator("tbody tr", has=page.locator(".badge.s-held"))
     expect(held).to_have_count(world.scenario.expected_selected)
-    expect(page.get_by_text("Hoppas över: paid")).to_be_visible()  # every decision is explained
+    expect(page.get_by_text("Hoppas över: betald")).to_be_visible()  # every decision is explained
     assert world.invoices(status="held"), "the first fetch waits for the office"
     page.get_by_role("button", name=re.compile(r"Släpp alla \(\d+\)")).click()
     expect(page.locator(".flashes")).to_contain_text("är släppta och skickas nu")
@@ -265,6 +265,10 @@ def retry_as_staff(world: World, number: str) -> None:
         page.get_by_role("link", name=number, exact=True).first.click()
         expect(page.locator("#h-facts")).not_to_contain_text("Fel")
         expect(page.locator(".timeline")).to_contain_text("retry requested by the office")
+        pdf = page.request.get(page.locator("iframe.pdf").get_attribute("src") or "")
+        assert pdf.ok and pdf.body().startswith(b"%PDF"), "the page shows the invoice's own PDF"
+        xml = page.request.get(f"{world.console}/invoices/{page.url.rsplit('/', 1)[-1]}/einvoice")
+        assert xml.ok and b"<Invoice" in xml.body() and "attachment" in xml.headers["content-disposition"]
     finally:
         context.close()
 

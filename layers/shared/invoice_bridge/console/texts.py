@@ -344,6 +344,22 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "released_one": ("Faktura {number} är släppt och skickas nu.", "Invoice {number} is released and goes out now."),
     "action_refused": ("Gick inte: {message}", "Not possible: {message}"),
     "version": ("Version", "Version"),
+    # selection decisions (fetch/selection.py Reason codes)
+    "reason_selected": ("bokförd, obetald och inte skickad", "booked, unpaid and not sent"),
+    "reason_credit_of_sent_original": ("kredit av en skickad faktura", "credit of a sent invoice"),
+    "reason_draft": ("utkast", "draft"),
+    "reason_not_booked": ("inte bokförd", "not booked"),
+    "reason_sent_by_autoinvoice_electronic": ("redan skickad som e-faktura", "already sent as e-invoice"),
+    "reason_sent_by_autoinvoice_print": ("redan skickad som brev", "already sent as a letter"),
+    "reason_sent_by_autoinvoice_b2c": ("redan skickad till privatperson", "already sent to a consumer"),
+    "reason_sent_by_kivra": ("redan skickad via Kivra", "already sent through Kivra"),
+    "reason_sent_by_autoinvoice_other": ("redan skickad från Spiris", "already sent from Spiris"),
+    "reason_autoinvoice_error": ("fel vid utskick från Spiris", "sending from Spiris failed"),
+    "reason_sold_to_factoring": ("såld till factoring", "sold to factoring"),
+    "reason_credit_of_unsent_original": ("kredit av en faktura som inte skickats", "credit of an unsent invoice"),
+    "reason_credit_without_original": ("kredit utan originalfaktura", "credit without an original invoice"),
+    "reason_credited": ("krediterad", "credited"),
+    "reason_paid": ("betald", "paid"),
     # --- approvals ---
     "approvals_title": ("Att godkänna", "To approve"),
     "approvals_lead": (
