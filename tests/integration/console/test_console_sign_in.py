@@ -4,11 +4,6 @@ as the console fetches it. A token the pool did not sign, or signed for another 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import struct
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,20 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from invoice_bridge.adapters import aws as aws_clients
 from invoice_bridge.adapters.cognito_console import CognitoConsoleUsers
 from invoice_bridge.console.auth import PoolChallenge, SignInFlow, SignInRefused, Tokens, TokenVerifier
+from totp import totp, wrong_code
 
 from sandbox.moto_server import AtomicMotoServer
 
 REGION = "eu-north-1"
 PASSWORD = "Correct-Horse-42"
-
-
-def totp(secret: str, at: float | None = None) -> str:
-    """RFC 6238 (SHA-1, 30 s, 6 digits), as an authenticator app computes it from the shown key."""
-    padded = secret + "=" * (-len(secret) % 8)
-    counter = struct.pack(">Q", int((at or time.time()) // 30))
-    digest = hmac.new(base64.b32decode(padded, casefold=True), counter, hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
 @dataclass
@@ -155,9 +142,8 @@ def test_new_password_then_totp_set_up_then_totp_code(endpoint: str) -> None:
     step = flow.finish(provider.new_password("new@office.example", step.session, "Brand-New-Pass-7"))
     assert isinstance(step, PoolChallenge) and step.kind == "mfa_setup"
     secret, session = provider.start_totp_setup(step.session)
-    wrong = f"{(int(totp(secret)) + 1) % 1_000_000:06d}"
     with pytest.raises(SignInRefused) as refused:
-        provider.finish_totp_setup("new@office.example", session, wrong)
+        provider.finish_totp_setup("new@office.example", session, wrong_code(secret))
     assert refused.value.reason == "wrong_code"
     user = flow.finish(provider.finish_totp_setup("new@office.example", session, totp(secret)))
     assert not isinstance(user, PoolChallenge) and user.groups == ("office-admins",)

@@ -77,15 +77,18 @@ def _challenge_page(ctx: Ctx, username: str, challenge: PoolChallenge) -> Respon
     session = challenge.session
     if challenge.kind == "mfa_setup":
         secret, session = wiring.console_users().start_totp_setup(session)
-    otpauth = (
-        f"otpauth://totp/{quote('Invoice bridge')}:{quote(username)}?secret={secret}&issuer={quote('Invoice bridge')}"
-        if secret
-        else None
-    )
     return _form_page(
         ctx, "sign_in_challenge.html", kind=challenge.kind, username=username, pool_session=session,
-        secret=secret, otpauth=otpauth,
+        secret=secret, otpauth=_otpauth(username, secret),
     )
+
+
+def _otpauth(username: str, secret: str | None) -> str | None:
+    """The key as an authenticator app's link (Key Uri Format)."""
+    if not secret:
+        return None
+    label = quote("Invoice bridge")
+    return f"otpauth://totp/{label}:{quote(username)}?secret={quote(secret)}&issuer={label}"
 
 
 @router.get("/console/sign-in", middlewares=[PUBLIC])
@@ -105,10 +108,10 @@ def sign_in() -> Response[str]:
     flow = wiring.console_sign_in()
     try:
         outcome = flow.finish(flow.provider.password(username, form.fields.get("password", [""])[-1]))
+        if isinstance(outcome, PoolChallenge):
+            return _challenge_page(ctx, username, outcome)
     except SignInRefused as exc:
         return _refused(ctx, exc, username=username)
-    if isinstance(outcome, PoolChallenge):
-        return _challenge_page(ctx, username, outcome)
     return _signed_in(ctx, outcome)
 
 
@@ -131,13 +134,14 @@ def answer_challenge() -> Response[str]:
         else:
             return _form_page(ctx, "sign_in.html", 400, error=ctx.t["signin_form_expired"])
         outcome = flow.finish(answer)
+        if isinstance(outcome, PoolChallenge):
+            return _challenge_page(ctx, username, outcome)
     except SignInRefused as exc:
-        if exc.reason in ("wrong_code", "weak_password") and kind != "mfa_setup":
+        if exc.reason in ("wrong_code", "weak_password"):  # the same step again, with its key if any
+            secret = form.get("secret") if kind == "mfa_setup" else None
             return _refused(ctx, exc, "sign_in_challenge.html", kind=kind, username=username,
-                            pool_session=session, secret=None, otpauth=None)
+                            pool_session=session, secret=secret, otpauth=_otpauth(username, secret))
         return _refused(ctx, exc, username=username)
-    if isinstance(outcome, PoolChallenge):
-        return _challenge_page(ctx, username, outcome)
     return _signed_in(ctx, outcome)
 
 
