@@ -166,6 +166,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "bankgiro": ("Bankgiro", "Bankgiro"),
     "plusgiro": ("Plusgiro", "Plusgiro"),
     "iban": ("IBAN", "IBAN"),
+    "bic": ("BIC", "BIC"),
     "f_skatt": ("Godkänd för F-skatt", "Approved for F-tax"),
     "payee": ("Betalningsmottagare", "Payee"),
     "payee_issuer": ("Utställaren", "The issuer"),

@@ -23,18 +23,23 @@ def _optional(value: str) -> str | None:
     return value or None
 
 
-# Issuer settings another part of the product may add to the API's models (approval mode, send delay):
-# the form shows and sends them once the model has them.
+# Issuer fields other parts of the product add to the API's models (approval mode, send delay, BIC):
+# the form shows and sends each once the model has it.
 LATER_SETTINGS = ("sending", "send_delay_hours")
+LATER_TEXT_FIELDS = ("bic",)
 
 
 def later_settings(model: type[BaseModel] = IssuerPatch) -> list[str]:
     return [name for name in LATER_SETTINGS if name in model.model_fields]
 
 
+def later_text_fields(model: type[BaseModel] = IssuerPatch) -> list[str]:
+    return [name for name in LATER_TEXT_FIELDS if name in model.model_fields]
+
+
 def issuer_values(form: Form, model: type[BaseModel]) -> dict[str, Any]:
     """The issuer form's fields in the API's shape (empty optional fields are None)."""
-    values: dict[str, Any] = {name: _optional(form.get(name)) for name in TEXT_FIELDS}
+    values: dict[str, Any] = {name: _optional(form.get(name)) for name in (*TEXT_FIELDS, *later_text_fields(model))}
     values["address"] = {name: form.get(name) for name in ADDRESS_FIELDS}
     values["address"]["country"] = (values["address"]["country"] or "SE").upper()
     values["language"] = form.get("language", "sv")

@@ -27,7 +27,7 @@ from ...consent.services import current
 from ...models.issuer import Issuer
 from ..app import ADMIN, STAFF, ctx_of
 from ..pages import Ctx
-from .forms import field_errors, issuer_create, issuer_patch, later_settings
+from .forms import field_errors, issuer_create, issuer_patch, later_settings, later_text_fields
 
 router = Router()
 PAGE_SIZE = 25
@@ -55,7 +55,8 @@ def list_issuers() -> Response[str]:
 
 def _form_page(ctx: Ctx, issuer: Issuer | None, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response[str]:
     return ctx.render(
-        "issuer_form.html", status, issuer=issuer, values=values, errors=errors, later_settings=later_settings()
+        "issuer_form.html", status, issuer=issuer, values=values, errors=errors, later_settings=later_settings(),
+        later_text_fields=later_text_fields(),
     )
 
 
