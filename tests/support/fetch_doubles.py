@@ -209,7 +209,7 @@ class MemoryDocuments:
             raise NotFound(key)
         return self.objects[key]
 
-    def presign(self, key: str, expires_seconds: int = 300) -> str:
+    def presign(self, key: str, expires_seconds: int = 300, download_name: str | None = None) -> str:
         return f"memory://{key}"
 
 
