@@ -324,3 +324,30 @@ def test_report_as_a_table(cli):
 def test_report_with_a_bad_date_is_a_usage_error(cli):
     run = cli(["report", "--from", "2026-13-01", "--to", "2026-11-30"], lambda request: httpx.Response(200))
     assert run.code == 2 and run.requests == []
+
+
+def test_names_from_invoices_are_plain_text_never_markup(cli):
+    hostile = "[bold red]Evil[/bold red] [link=https://evil.example]AB[/link]"
+    listed = {"items": [{**_invoice(1), "buyer": {"name": hostile}}], "next_cursor": None}
+    run = cli(["invoices", "list"], lambda request: httpx.Response(200, json=listed))
+    assert run.code == 0, run.stderr
+    assert "[bold red]Evil[/bold red]" in run.stdout and "[link=https://evil.example]AB[/link]" in run.stdout
+
+    detail = {**_invoice(2), "buyer": {"name": hostile}, "events": [{"at": "2026-11-20T10:00:00+01:00",
+                                                                     "status": "sent", "detail": "[red]x[/red]"}]}
+    run = cli(["invoices", "show", "inv-2"], lambda request: httpx.Response(200, json=detail))
+    assert run.code == 0, run.stderr
+    assert "[bold red]Evil[/bold red]" in run.stdout
+
+    failing = httpx.Response(409, json={"error": {"code": "[blink]conflict[/blink]", "message": "[b]no[/b]"}})
+    run = cli(["invoices", "retry", "inv-2"], lambda request: failing)
+    assert "[blink]conflict[/blink]" in run.stderr and "[b]no[/b]" in run.stderr
+
+
+def test_failures_show_source_invoices_that_could_not_be_read(cli):
+    answer = {"invoices": [], "integrations": [], "source_invoices": [
+        {"source_id": "c0ffee", "number": "2003", "issuer_id": "iss-1", "integration_id": "int-1",
+         "reason": "Rows[0].Quantity: Input should be a valid decimal", "kind": "unreadable"}]}
+    run = cli(["failures"], lambda request: httpx.Response(200, json=answer))
+    assert run.code == 0, run.stderr
+    assert "2003" in run.stdout and "c0ffee" in run.stdout and "Rows[0].Quantity" in run.stdout

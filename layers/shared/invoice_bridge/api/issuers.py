@@ -189,8 +189,11 @@ def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@router.post("/issuers", summary="Create an issuer", responses=documented(201, "The new issuer"))
-def create_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[IssuerOut]:
+# --- the rules, shared by the admin API and the console (both call these in-process) -------------
+
+
+def create_issuer(body: IssuerCreate) -> Issuer:
+    """Check and store a new issuer (ApiError 422 for a bad org/VAT number)."""
     org_number = normalise_org_number(body.org_number)
     values = body.model_dump()
     values["org_number"] = org_number
@@ -199,25 +202,11 @@ def create_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[IssuerOut]:
     issuer = Issuer.model_validate(values)
     current().issuers.put(issuer)
     logger.info("issuer created", extra={"issuer_id": issuer.id})
-    return _json(201, issuer_view(issuer))
+    return issuer
 
 
-@router.get("/issuers", summary="List the issuers", responses=documented(200, "Every issuer"))
-def list_issuers() -> Response[IssuerList]:
-    return _json(200, {"items": [issuer_view(i) for i in current().issuers.list()]})
-
-
-@router.get("/issuers/<issuer_id>", summary="Read an issuer", responses=documented(200, "The issuer", 404))
-def get_issuer(issuer_id: str) -> Response[IssuerOut]:
-    return _json(200, issuer_view(current().issuers.get(issuer_id)))
-
-
-@router.patch(
-    "/issuers/<issuer_id>",
-    summary="Update an issuer's details and settings (payee, dispatch)",
-    responses=documented(200, "The updated issuer", 404),
-)
-def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Response[IssuerOut]:
+def update_issuer(issuer_id: str, body: IssuerPatch) -> Issuer:
+    """Apply the fields `body` sets (NotFound, ApiError 422)."""
     services = current()
     issuer = services.issuers.get(issuer_id)
     changes = body.model_dump(exclude_unset=True)
@@ -243,7 +232,83 @@ def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Respon
     merged["updated_at"] = utcnow()
     updated = Issuer.model_validate(merged)
     services.issuers.put(updated)
-    return _json(200, issuer_view(updated))
+    return updated
+
+
+def store_logo(issuer_id: str, content_type: str, data: bytes) -> None:
+    """Check and store the issuer's logo (NotFound; ApiError 400/413/415/503)."""
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    if content_type not in _LOGO_MAGIC:
+        raise ApiError(415, "unsupported_media_type", "the logo must be sent as image/png or image/jpeg")
+    if not data:
+        raise ApiError(400, "empty_body", "no logo bytes were sent")
+    if len(data) > MAX_LOGO_BYTES:
+        raise ApiError(
+            413, "logo_too_large", f"the logo is {len(data)} bytes; at most {MAX_LOGO_BYTES} are accepted"
+        )
+    if not any(data.startswith(magic) for magic in _LOGO_MAGIC[content_type]):
+        raise ApiError(
+            400, "invalid_image", f"the bytes are not a {content_type.split('/')[1].upper()} image"
+        )
+    if services.documents is None:
+        raise ApiError(503, "unavailable", "no document store configured")
+    key = f"{issuer.id}/logo"
+    services.documents.put(key, data, content_type)
+    services.issuers.put(
+        issuer.model_copy(update={"logo_key": key, "logo_content_type": content_type, "updated_at": utcnow()})
+    )
+
+
+def store_operator_credentials(issuer_id: str, body: MaventaCredentials | InExchangeCredentials) -> Issuer:
+    """Set up the issuer's operator account: the credentials checked with the operator (an InExchange
+    client token created from the partner key when none is given), encrypted and stored, never returned;
+    the operator's print settings kept on the issuer. ApiError 422 when the operator refuses, 503 when it
+    or the credential store is unavailable; NotFound for an unknown issuer."""
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    accounts = _accounts()
+    credentials = {k: v for k, v in body.model_dump(exclude={"provider"}).items() if v is not None}
+    try:
+        checked = accounts.set_up(issuer.id, body.provider, credentials)
+    except (AccountSetupError, OperatorError) as exc:
+        raise _setup_error(exc) from None
+    updated = issuer.model_copy(
+        update={"operator_provider": body.provider, "operator_print": checked, "updated_at": utcnow()}
+    )
+    services.issuers.put(updated)
+    logger.info(
+        "operator credentials stored",
+        extra={"issuer_id": issuer.id, "provider": body.provider, "warnings": print_warnings(updated)},
+    )
+    return updated
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+@router.post("/issuers", summary="Create an issuer", responses=documented(201, "The new issuer"))
+def post_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[IssuerOut]:
+    return _json(201, issuer_view(create_issuer(body)))
+
+
+@router.get("/issuers", summary="List the issuers", responses=documented(200, "Every issuer"))
+def list_issuers() -> Response[IssuerList]:
+    return _json(200, {"items": [issuer_view(i) for i in current().issuers.list()]})
+
+
+@router.get("/issuers/<issuer_id>", summary="Read an issuer", responses=documented(200, "The issuer", 404))
+def get_issuer(issuer_id: str) -> Response[IssuerOut]:
+    return _json(200, issuer_view(current().issuers.get(issuer_id)))
+
+
+@router.patch(
+    "/issuers/<issuer_id>",
+    summary="Update an issuer's details and settings (payee, dispatch)",
+    responses=documented(200, "The updated issuer", 404),
+)
+def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Response[IssuerOut]:
+    return _json(200, issuer_view(update_issuer(issuer_id, body)))
 
 
 def _raw_body() -> bytes:
@@ -264,29 +329,11 @@ def _raw_body() -> bytes:
     openapi_extensions=_LOGO_BODY,  # the raw body is read from the event, so describe it here
 )
 def put_logo(issuer_id: str) -> Response[None]:
-    services = current()
-    issuer = services.issuers.get(issuer_id)
+    current().issuers.get(issuer_id)  # 404 before anything about the body
     content_type = (router.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type not in _LOGO_MAGIC:
         raise ApiError(415, "unsupported_media_type", "the logo must be sent as image/png or image/jpeg")
-    data = _raw_body()
-    if not data:
-        raise ApiError(400, "empty_body", "no logo bytes were sent")
-    if len(data) > MAX_LOGO_BYTES:
-        raise ApiError(
-            413, "logo_too_large", f"the logo is {len(data)} bytes; at most {MAX_LOGO_BYTES} are accepted"
-        )
-    if not any(data.startswith(magic) for magic in _LOGO_MAGIC[content_type]):
-        raise ApiError(
-            400, "invalid_image", f"the bytes are not a {content_type.split('/')[1].upper()} image"
-        )
-    if services.documents is None:
-        raise ApiError(503, "unavailable", "no document store configured")
-    key = f"{issuer.id}/logo"
-    services.documents.put(key, data, content_type)
-    services.issuers.put(
-        issuer.model_copy(update={"logo_key": key, "logo_content_type": content_type, "updated_at": utcnow()})
-    )
+    store_logo(issuer_id, content_type, _raw_body())
     return Response(status_code=204)
 
 
@@ -296,22 +343,7 @@ def put_logo(issuer_id: str) -> Response[None]:
     responses=documented(204, "The credentials are stored, encrypted", 404, 422, 503, content=_NO_CONTENT),
 )
 def put_operator(issuer_id: str, body: Annotated[OperatorCredentials, Body()]) -> Response[None]:
-    services = current()
-    issuer = services.issuers.get(issuer_id)
-    accounts = _accounts()
-    credentials = {k: v for k, v in body.model_dump(exclude={"provider"}).items() if v is not None}
-    try:
-        checked = accounts.set_up(issuer.id, body.provider, credentials)
-    except (AccountSetupError, OperatorError) as exc:
-        raise _setup_error(exc) from None
-    updated = issuer.model_copy(
-        update={"operator_provider": body.provider, "operator_print": checked, "updated_at": utcnow()}
-    )
-    services.issuers.put(updated)
-    logger.info(
-        "operator credentials stored",
-        extra={"issuer_id": issuer.id, "provider": body.provider, "warnings": print_warnings(updated)},
-    )
+    store_operator_credentials(issuer_id, body)
     return Response(status_code=204)
 
 
