@@ -236,12 +236,13 @@ def test_each_queue_consumer_may_back_off_only_its_own_messages(transformed: Tem
     assert changers == {queue: {function} for queue, function in QUEUE_CONSUMERS.items()}
 
 
-def test_the_sweeper_finds_stuck_invoices_through_the_status_index_only(transformed: Template) -> None:
+def test_the_sweeper_finds_invoices_through_the_status_and_waiting_indexes_only(transformed: Template) -> None:
     dynamodb = [s for s in statements(transformed, "SweepStuckFunction")
                 if any(a.startswith("dynamodb:") for a in actions(s))]
     granted = {(action, json.dumps(s["Resource"])) for s in dynamodb for action in actions(s)}
     assert granted == {
         ("dynamodb:Query", json.dumps({"Fn::Sub": "${Table.Arn}/index/GSI2"})),
+        ("dynamodb:Query", json.dumps({"Fn::Sub": "${Table.Arn}/index/GSI3"})),  # due after their send delay
         ("dynamodb:GetItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
         ("dynamodb:PutItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
     }
@@ -282,7 +283,7 @@ def test_table_has_keys_indexes_ttl_and_point_in_time_recovery(transformed: Temp
     indexes = {
         i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]
     }
-    assert indexes == {"GSI1": ["GSI1PK", "GSI1SK"], "GSI2": ["GSI2PK", "GSI2SK"]}
+    assert indexes == {"GSI1": ["GSI1PK", "GSI1SK"], "GSI2": ["GSI2PK", "GSI2SK"], "GSI3": ["GSI3PK", "GSI3SK"]}
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert transformed["Resources"]["Table"]["DeletionPolicy"] == "Retain"
     idempotency = props(transformed, "IdempotencyTable")
@@ -492,7 +493,8 @@ def test_queue_senders_match_the_pipeline(transformed: Template) -> None:
                         senders[queue].add(name)
     assert senders == {
         "SyncQueue": {"PollInvoicesFunction", "AdminApiFunction"},
-        "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction", "SweepStuckFunction"},
+        # Dispatch: the next version of an invoice its fresh look found changed at the source.
+        "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction", "SweepStuckFunction", "DispatchFunction"},
         "DispatchQueue": {"RenderFunction", "AdminApiFunction", "TrackDeliveriesFunction", "SweepStuckFunction"},
     }
 
@@ -527,7 +529,9 @@ def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: T
                     if mentions(statement["Resource"], parameter):
                         readers[parameter].add(name)
     assert readers == {
-        "SpirisClientSecretParameter": {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction"},
+        # Dispatch's fresh look refreshes the integration's token when it is about to expire.
+        "SpirisClientSecretParameter": {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction",
+                                        "DispatchFunction"},
         "MaventaVendorApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction"},
     }
 

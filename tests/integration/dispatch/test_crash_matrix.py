@@ -25,6 +25,7 @@ from invoice_bridge.dispatch import OperatorOutcomeUnknown, dispatch_invoice, fi
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.ports import Mail, OperatorDocument
+from port_doubles import source_as_imported
 
 
 class Crash(Exception):
@@ -82,6 +83,8 @@ def _run(stack: Stack, ledger: DynamoDeliveryLedger | None = None, operator: Mav
         documents=stack.documents,
         operator_for=(lambda _issuer: operator) if operator else stack.operator_for,
         mailer=stack.mailer,
+        fresh_look=source_as_imported,
+        render_queue=stack.render_queue,
     )
 
 
@@ -190,6 +193,8 @@ def _run_email(stack: Stack, mailer: SesMailer, version: int = 1) -> Delivery | 
         documents=stack.documents,
         operator_for=lambda _i: None,
         mailer=mailer,
+        fresh_look=source_as_imported,
+        render_queue=stack.render_queue,
     )
 
 

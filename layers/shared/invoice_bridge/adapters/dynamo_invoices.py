@@ -12,7 +12,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from ..models.invoice import Invoice, InvoiceEvent
+from ..models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceEvent, InvoiceStatus
 from ..ports import ConflictError, NotFound
 from .aws import table
 from .dynamo_conditional import put_if
@@ -34,6 +34,21 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(decoded, dict):
         raise ValueError("invalid cursor")
     return decoded
+
+
+def _waiting_keys(invoice: Invoice) -> dict[str, str]:
+    """GSI3, sparse: only a held invoice that waits for approval (`WAITING#awaiting_approval` /
+    `{issuer_id}#{updated_at}#{id}`) or for its send time (`WAITING#send_delay` / `{send_at}#{id}`) has
+    these keys; any other write of the item drops them (a put replaces the whole item)."""
+    if invoice.status != InvoiceStatus.HELD:
+        return {}
+    if invoice.status_reason == AWAITING_APPROVAL:
+        sort = f"{invoice.issuer_id}#{invoice.updated_at.astimezone(UTC).isoformat()}#{invoice.id}"
+    elif invoice.status_reason == SEND_DELAY and invoice.send_at is not None:
+        sort = f"{invoice.send_at.astimezone(UTC).isoformat()}#{invoice.id}"
+    else:
+        return {}
+    return {"GSI3PK": f"WAITING#{invoice.status_reason}", "GSI3SK": sort}
 
 
 class DynamoInvoiceRepository:
@@ -62,6 +77,7 @@ class DynamoInvoiceRepository:
             "data": invoice.model_dump_json(),
             # For filters on a status listing (the status poller leaves e-mail invoices out).
             **({"channel": invoice.channel} if invoice.channel else {}),
+            **_waiting_keys(invoice),
         }
 
     def get(self, invoice_id: str) -> Invoice:
@@ -164,6 +180,30 @@ class DynamoInvoiceRepository:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
             kwargs["Limit"] = limit - len(found)
         return found[:limit]
+
+    def waiting_for_approval(self, issuer_id: str | None = None) -> list[Invoice]:
+        """Every invoice waiting for the office's approval, per issuer and oldest first (GSI3)."""
+        condition = Key("GSI3PK").eq(f"WAITING#{AWAITING_APPROVAL}")
+        if issuer_id is not None:
+            condition = condition & Key("GSI3SK").begins_with(f"{issuer_id}#")
+        return self._query_all({"IndexName": "GSI3", "KeyConditionExpression": condition})
+
+    def due_to_send(self, now: datetime, limit: int) -> list[Invoice]:
+        """Up to `limit` invoices whose send delay is over at `now`, the earliest first (GSI3)."""
+        condition = Key("GSI3PK").eq(f"WAITING#{SEND_DELAY}") & Key("GSI3SK").lt(now.astimezone(UTC).isoformat())
+        return self._query_all({"IndexName": "GSI3", "KeyConditionExpression": condition}, limit)
+
+    def _query_all(self, kwargs: dict[str, Any], limit: int | None = None) -> list[Invoice]:
+        found: list[Invoice] = []
+        while limit is None or len(found) < limit:
+            if limit is not None:
+                kwargs["Limit"] = limit - len(found)
+            page = self._table.query(**kwargs)
+            found.extend(Invoice.model_validate_json(item["data"]) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
 
     @staticmethod
     def _event_item(invoice_id: str, event: InvoiceEvent) -> dict[str, Any]:
