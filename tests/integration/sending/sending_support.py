@@ -31,6 +31,7 @@ from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.delivery import Delivery
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.issuer import Address, Issuer
+from invoice_bridge.ports import DeliveryLedger
 from invoice_bridge.render.service import render_invoice
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -53,7 +54,7 @@ class World:
     invoices: DynamoInvoiceRepository = field(default_factory=lambda: DynamoInvoiceRepository(TABLE))
     issuers: DynamoIssuers = field(default_factory=lambda: DynamoIssuers(TABLE))
     integrations: DynamoIntegrations = field(default_factory=lambda: DynamoIntegrations(TABLE))
-    ledger: DynamoDeliveryLedger = field(default_factory=lambda: DynamoDeliveryLedger(TABLE))
+    ledger: DeliveryLedger = field(default_factory=lambda: DynamoDeliveryLedger(TABLE))
     documents: S3DocumentStore = field(default_factory=lambda: S3DocumentStore(BUCKET))
 
     # --- the steps, as their Lambdas run them -------------------------------------------------

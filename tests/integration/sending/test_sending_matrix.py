@@ -4,14 +4,16 @@ just before sending. Each invoice comes from the Spiris sandbox through the real
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.dispatch.fresh_look import SourceUnavailable
-from invoice_bridge.models.delivery import DeliveryState
+from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
 from invoice_bridge.sending import release_due_invoices
-from sending_support import INTEGRATION_ID, ISSUER_ID, OFFICE_USER, World, mails_to
+from sending_support import INTEGRATION_ID, ISSUER_ID, OFFICE_USER, TABLE, World, mails_to
 
 BUYER = "faktura@kund.se"
 INVOICE_READ = "GET /v2/customerinvoices/{invoice_id}"
@@ -123,6 +125,43 @@ def test_paid_just_before_sending_is_cancelled_not_sent(world: World) -> None:
     assert mails_to(BUYER) == []  # a redelivered message sends nothing either
 
 
+class Crash(Exception):
+    """The Lambda died here."""
+
+
+class CrashAfterClosing(DynamoDeliveryLedger):
+    """Dies right after the fresh look closed the delivery, before the invoice was moved."""
+
+    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None:
+        super().transition(delivery, from_states)
+        if delivery.state == DeliveryState.CANCELLED:
+            raise Crash
+
+
+def test_a_crash_between_closing_the_delivery_and_moving_the_invoice_never_strands_it(world: World) -> None:
+    source = world.company.add(2202)
+    world.sync()
+    world.render()
+    [message] = world.dispatch_messages()
+    world.company.change(source.Id, PaymentStatus=0, RemainingAmount=0)
+    world.ledger = CrashAfterClosing(TABLE)
+    with pytest.raises(Crash):
+        world.dispatch(message)
+    invoice_id = world.ours(source.Id)
+    assert world.invoices.get(invoice_id).status.value == "sending"  # claimed, its delivery closed unsent
+
+    world.ledger = DynamoDeliveryLedger(TABLE)
+    assert world.dispatch(message).state == DeliveryState.CANCELLED  # type: ignore[union-attr]  # redelivered
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["version"]) == ("queued", 2)  # the same content goes through again
+    assert world.render() == ["rendered"]
+    [again] = world.dispatch_messages()
+    assert world.dispatch(again).state == DeliveryState.CANCELLED  # type: ignore[union-attr]
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["status_reason"], shown["version"]) == ("cancelled", "paid", 2)
+    assert mails_to(BUYER) == []
+
+
 def test_an_unchanged_invoice_goes_out_after_one_read(world: World) -> None:
     source = world.company.add(2301)
     world.sync()
@@ -166,7 +205,7 @@ def test_an_integration_that_needs_a_new_consent_fails_the_invoice_with_a_notice
     shown = world.shown(world.ours(source.Id))
     assert shown["status"] == "failed" and "needs_reconsent" in shown["status_reason"]
     [notice] = mails_to("ekonomi@exempel.se")
-    assert "2501" in notice["Subject"]
+    assert "2501" in notice["Subject"] and "kunde inte kontrolleras mot Spiris" in str(notice.get_payload())
     status, failures = world.admin("GET", "/failures")
     assert [i["id"] for i in failures["invoices"]] == [world.ours(source.Id)]
 
