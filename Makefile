@@ -7,7 +7,7 @@ SAM := .tools/sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup venv system-deps sam-tools run test serve bench soak rules reference-invoices lint build deploy clean
+.PHONY: setup venv system-deps sam-tools run test serve bench soak iam-mutation rules reference-invoices lint build deploy clean
 
 ## What installs what (each target installs only what it needs, and only when missing):
 ##   venv        .venv from uv.lock (runtime + local stack + test libraries)       make run/serve/soak/lint
@@ -52,6 +52,10 @@ bench: venv sam-tools
 soak: venv
 	$(PY) -m sandbox.soak
 
+## iam-mutation: remove each IAM statement in turn; the IAM tests must notice → out/iam-mutation.json
+iam-mutation: venv
+	$(PY) scripts/iam_mutation.py
+
 ## rules: fetch the e-invoice validation artefacts again and check them against their SHA-256 pins
 rules: venv
 	$(PY) scripts/fetch-rules.py
@@ -61,7 +65,7 @@ reference-invoices: venv system-deps
 	$(PY) -m sandbox.reference_invoices
 
 lint: venv
-	$(VENV)/bin/ruff check layers sandbox functions tests bench
+	$(VENV)/bin/ruff check layers cli sandbox functions tests bench
 	$(VENV)/bin/cfn-lint template.yaml
 
 ## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md). `sam build` needs the

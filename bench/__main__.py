@@ -1,7 +1,9 @@
-"""`python -m bench` (`make bench`): render, cold imports, polling budget, end to end, requests and cost.
+"""`python -m bench` (`make bench`): render, cold imports, polling budget, end to end, requests and cost,
+the SharedLayer's size, and the recovery after an operator fault window.
 
-Writes out/bench.json and out/bench.md (the Markdown table for the README) and prints the table.
-Options: --invoices/--issuers (end to end size), --repeat (cold imports), --quick (a small smoke run).
+Writes out/bench.json and out/bench.md (the Markdown tables for the README) and prints the tables.
+Options: --invoices/--issuers (end to end size), --repeat (cold imports), --recovery-invoices and
+--recovery-cap-minutes (0 invoices skips it), --quick (a small smoke run).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any
 
 from rich.console import Console
 
-from . import cold_imports, cost, e2e, machine, report
+from . import cold_imports, cost, e2e, layer, machine, recovery, report
+from . import polling as polling_bench
+from . import render as render_benchmark
 from .awscalls import AwsCallCounter
 
 
@@ -30,12 +34,10 @@ def _timed(sections: dict[str, float], name: str, console: Console, action: Call
     return result
 
 
-def run(
-    invoices: int, issuers: int, repeat: int, render_repeat: int, integrations: int, console: Console
-) -> dict[str, Any]:
-    from invoice_bridge.fetch import bench as polling_bench
-    from invoice_bridge.render import benchmark as render_benchmark
-
+def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    invoices, issuers, repeat, render_repeat, integrations = (
+        args.invoices, args.issuers, args.repeat, args.render_repeat, args.integrations
+    )
     sections: dict[str, float] = {}
     # Render first: its font load and rules compile are then measured cold, and the end-to-end run's
     # render handler is a warm instance, as nearly all of a real Lambda's invocations are.
@@ -48,6 +50,12 @@ def run(
     finally:
         counter.uninstall()
     cold = _timed(sections, "cold_imports", console, lambda: cold_imports.run(repeat))
+    layer_size = _timed(sections, "layer_size", console, layer.shared_layer_size)
+    recovered = None
+    if args.recovery_invoices:
+        recovered = _timed(sections, "recovery", console, lambda: recovery.run(
+            args.recovery_invoices, issuers=2, cap_seconds=args.recovery_cap_minutes * 60
+        ))
     return report.build(
         machine=machine.describe(),
         render=render,
@@ -56,6 +64,8 @@ def run(
         end_to_end=end_to_end,
         requests_per_invoice=cost.requests_per_invoice(end_to_end, counter),
         cost=cost.per_thousand(end_to_end, counter),
+        layer=layer_size,
+        recovery=recovered,
         section_seconds=sections,
     )
 
@@ -67,15 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="fresh interpreters per cold import")
     parser.add_argument("--render-repeat", type=int, default=7)
     parser.add_argument("--integrations", type=int, default=10_000)
+    parser.add_argument("--recovery-invoices", type=int, default=30, help="0 skips the fault-window run")
+    parser.add_argument("--recovery-cap-minutes", type=float, default=20.0,
+                        help="end the fault-window run after this long without every invoice terminal")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--out", default="out/bench.json")
     parser.add_argument("--update-readme", action="store_true", help="rewrite README.md's Benchmarks section")
     args = parser.parse_args(argv)
     if args.quick:
         args.invoices, args.issuers, args.repeat, args.render_repeat, args.integrations = 6, 2, 1, 1, 500
+        args.recovery_invoices, args.recovery_cap_minutes = 4, 3.0
     console = Console(file=sys.__stdout__, width=140)
     started = time.perf_counter()
-    result = run(args.invoices, args.issuers, args.repeat, args.render_repeat, args.integrations, console)
+    result = run(args, console)
     result["section_seconds"]["total"] = round(time.perf_counter() - started, 1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

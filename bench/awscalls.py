@@ -6,9 +6,9 @@ that list therefore sees every request of every client created afterwards (ours,
 sandbox's) without touching our code. `before-send` fires once per HTTP attempt, so SDK retries count,
 as AWS bills them. The handler returns None, which lets botocore send the request as usual.
 
-Requests made inside a Lambda handler (the bench marks the thread with `handler_scope`) are attributed
-to that function; the rest (the emulated event-source mappings' polling, the bench's own checks) are
-kept apart as `platform` and not priced as ours.
+Requests made inside a Lambda handler are attributed to that function: the embedded stack knows which
+function it runs (`sandbox.lambdas.current_function`, set by `Handlers.invoke`); the rest (the emulated
+event-source mappings' polling, the bench's own checks) are kept apart as `platform`, not priced as ours.
 """
 
 from __future__ import annotations
@@ -16,34 +16,23 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.handlers
 
+from sandbox.lambdas import current_function as running_function
+
 PLATFORM = "platform"
-_scope = threading.local()
+_scope = threading.local()  # per thread: whether the DynamoDB read just sent was strongly consistent
 
 DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 DYNAMODB_READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 
 
-@contextmanager
-def handler_scope(function: str) -> Iterator[None]:
-    """Attribute the requests this thread makes to `function` while inside the block."""
-    previous = getattr(_scope, "function", None)
-    _scope.function = function
-    try:
-        yield
-    finally:
-        _scope.function = previous
-
-
 def current_function() -> str:
-    return getattr(_scope, "function", None) or PLATFORM
+    return running_function.get() or PLATFORM
 
 
 @dataclass
@@ -51,8 +40,8 @@ class AwsCallCounter:
     """requests[(function, service, operation)] and DynamoDB request units estimated from item sizes."""
 
     requests: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    dynamodb_write_units: Counter[str] = field(default_factory=Counter)
-    dynamodb_read_units: Counter[str] = field(default_factory=Counter)
+    dynamodb_write_units: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    dynamodb_read_units: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _installed: bool = False
 
@@ -60,7 +49,7 @@ class AwsCallCounter:
 
     def on_before_send(self, request: Any = None, event_name: str = "", **_: Any) -> None:
         # event_name: "before-send.<service-id>.<Operation>"
-        _, service, operation = (event_name.split(".", 2) + ["", ""])[:3]
+        _event, service, operation = (event_name.split(".", 2) + ["", ""])[:3]
         function = current_function()
         with self._lock:
             self.requests[(function, service.lower(), operation)] += 1
@@ -121,6 +110,14 @@ class AwsCallCounter:
         for (function, service, _operation), count in sorted(self.requests.items()):
             result.setdefault(function, {}).setdefault(service, 0)
             result[function][service] += count
+        return result
+
+    def by_function_operation(self) -> dict[str, dict[str, dict[str, int]]]:
+        """{function: {service: {operation: count}}} of the handlers (the platform left out)."""
+        result: dict[str, dict[str, dict[str, int]]] = {}
+        for (function, service, operation), count in sorted(self.requests.items()):
+            if function != PLATFORM:
+                result.setdefault(function, {}).setdefault(service, {})[operation] = count
         return result
 
     def handler_units(self) -> tuple[float, float]:

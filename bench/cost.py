@@ -103,12 +103,16 @@ def per_thousand(e2e: dict[str, Any], counter: AwsCallCounter) -> dict[str, Any]
     unpriced = sorted(s for s in handler_requests if s not in priced and s not in FREE)
     rounded = {k: _money(v) for k, v in usd.items()}
     total = sum(rounded.values(), Decimal(0))  # the sum of the figures shown, so the table adds up
+    # Issue 15's figure: what the platform costs per invoice, without the messages it sends (SES, and the
+    # operator's fees, which are not AWS's) since those are the product rather than overhead.
+    platform = total - rounded["ses"]
     return {
         "currency": prices.CURRENCY,
         "region": prices.REGION,
         "prices_date": prices.PRICES_DATE,
         "usd_per_1000_invoices": {k: str(v) for k, v in rounded.items()},
         "total_usd_per_1000_invoices": str(total),
+        "platform_usd_per_1000_invoices": str(platform),
         "quantities_per_1000_invoices": {k: str(_money(v)) for k, v in quantities.items()},
         "lambda_per_function_per_1000_invoices": per_function,
         "not_priced": unpriced,
@@ -118,10 +122,11 @@ def per_thousand(e2e: dict[str, Any], counter: AwsCallCounter) -> dict[str, Any]
 
 
 def requests_per_invoice(e2e: dict[str, Any], counter: AwsCallCounter) -> dict[str, Any]:
-    """AWS requests per invoice by service (and by operation) of the handlers, plus the emulated
-    event-source mappings' SQS receive/delete estimate kept apart."""
+    """AWS requests per invoice by service (and by operation), and by function and operation, of the
+    handlers, plus the emulated event-source mappings' SQS receive/delete estimate kept apart."""
     invoices = e2e["invoices"]
     by_service = counter.by_service()
+    dynamodb = by_service.get("dynamodb", {})
     return {
         "by_service": {s: round(sum(ops.values()) / invoices, 2) for s, ops in by_service.items()},
         "by_operation": {
@@ -131,6 +136,14 @@ def requests_per_invoice(e2e: dict[str, Any], counter: AwsCallCounter) -> dict[s
             fn: {s: round(n / invoices, 2) for s, n in services.items()}
             for fn, services in counter.by_function().items()
             if fn != PLATFORM
+        },
+        "by_function_operation": {
+            fn: {f"{s} {op}": round(n / invoices, 2) for s, ops in services.items() for op, n in ops.items()}
+            for fn, services in counter.by_function_operation().items()
+        },
+        "dynamodb": {
+            "total": round(sum(dynamodb.values()) / invoices, 2),
+            "by_operation": {op: round(n / invoices, 2) for op, n in sorted(dynamodb.items(), key=lambda x: -x[1])},
         },
         "event_source_mapping_sqs": round(esm_sqs_requests(counter) / invoices, 2),
         "total": round(sum(sum(ops.values()) for ops in by_service.values()) / invoices, 2),

@@ -26,7 +26,7 @@ from sandbox.onboarding import logo_png, post_json
 from sandbox.seed import RowSpec, customer, invoice, org_number
 from sandbox.stack import LocalStack
 
-from .awscalls import AwsCallCounter, handler_scope
+from .awscalls import AwsCallCounter
 
 DISPATCHED = {"sent", "delivered"}
 PASSWORD = "Bench2026!"  # the sandbox contact persons' password (sandbox only)
@@ -64,8 +64,8 @@ class Invocations:
 
 
 def instrument(stack: LocalStack, invocations: Invocations) -> None:
-    """Time each handler call and attribute its AWS requests to its function. The stack's Handlers
-    look handlers up through `get` on every invoke; the wrapper it returns calls the real handler."""
+    """Time each handler call. The stack's Handlers look handlers up through `get` on every invoke;
+    the wrapper it returns calls the real handler (Handlers.invoke names the function for awscalls)."""
     original_get = stack.handlers.get
 
     def timed_get(logical_id: str, instance: int = 0) -> Any:
@@ -74,8 +74,7 @@ def instrument(stack: LocalStack, invocations: Invocations) -> None:
         def timed(event: dict[str, Any], context: Any) -> Any:
             start = time.perf_counter()
             try:
-                with handler_scope(logical_id):
-                    return handler(event, context)
+                return handler(event, context)
             finally:
                 invocations.record(logical_id, start, time.perf_counter())
 
@@ -187,7 +186,7 @@ def run(
     per_issuer = [invoices // issuers + (1 if i < invoices % issuers else 0) for i in range(issuers)]
     # One poller (one function instance) per queue: instances in one process share one CPU, so several
     # at once would stretch each handler's wall time, which the Lambda cost is computed from.
-    with _quiet_handlers(), LocalStack(run_scheduler=False, drainer_concurrency=1) as stack:
+    with quiet_handlers("out/bench-lambda-logs.jsonl"), LocalStack(run_scheduler=False, drainer_concurrency=1) as stack:
         instrument(stack, invocations)
         seeder = Seeder(stack)
         try:
@@ -240,8 +239,9 @@ def run(
 
 
 @contextlib.contextmanager
-def _quiet_handlers() -> Any:
-    """The handlers' JSON logs and EMF metrics go to a file (as CloudWatch would keep them), not the table."""
+def quiet_handlers(path: str) -> Any:
+    """The handlers' JSON logs and EMF metrics go to a file (as CloudWatch would keep them), not the table;
+    so do the embedded stack's own warnings (a failed batch's traceback is expected under faults)."""
     import logging
     import warnings
     from pathlib import Path
@@ -251,10 +251,16 @@ def _quiet_handlers() -> Any:
     Path("out").mkdir(exist_ok=True)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
-    with open("out/bench-lambda-logs.jsonl", "w") as log_file, contextlib.redirect_stdout(log_file):
+    stack_log = logging.getLogger("sandbox")
+    with open(path, "w") as log_file, contextlib.redirect_stdout(log_file):
         previous = [h.setStream(log_file) for h in streams]  # type: ignore[arg-type]
+        to_file = logging.StreamHandler(log_file)
+        stack_log.addHandler(to_file)
+        propagate, stack_log.propagate = stack_log.propagate, False
         try:
             yield
         finally:
+            stack_log.removeHandler(to_file)
+            stack_log.propagate = propagate
             for handler, stream in zip(streams, previous, strict=True):
                 handler.setStream(stream)

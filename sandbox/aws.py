@@ -110,7 +110,7 @@ class LocalAws:
         """A boto3 client bound to this moto server, whatever the process environment says."""
         return boto3.session.Session().client(
             service,  # type: ignore[call-overload]
-            endpoint_url=self.endpoint_url,
+            endpoint_url=self.endpoint_url or None,  # None: in-process moto (`mock_aws`)
             region_name=self.region,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
@@ -237,6 +237,12 @@ class LocalAws:
                 s3.put_public_access_block(
                     Bucket=name, PublicAccessBlockConfiguration={k: _truthy(v) for k, v in block.items()}
                 )
+            encryption = props.get("BucketEncryption")
+            if encryption:
+                # Default encryption as the template says (SSE-KMS with its key): objects carry it, and
+                # the IAM check asks the caller for the key as S3 does.
+                s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=_bucket_encryption(
+                    self.resolve(encryption)))
             self.resources.refs[logical_id] = name
             self.resources.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
             self.resources.attrs[(logical_id, "DomainName")] = f"{name}.s3.amazonaws.com"
@@ -293,10 +299,14 @@ class LocalAws:
         return union
 
     def aws_environment(self) -> dict[str, str]:
+        from .iam import PLUGIN_VARIABLE, plugin_environment
+
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
+            # Every client created from now on checks its calls against the calling function's role.
+            PLUGIN_VARIABLE: plugin_environment(os.environ.get(PLUGIN_VARIABLE)),
             **CREDENTIALS,
         }
 
@@ -330,6 +340,18 @@ def _reset_wiring() -> None:
     except ImportError:  # the shared package is optional for the sandbox's own tests
         return
     wiring.reset()
+
+
+def _bucket_encryption(encryption: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's BucketEncryption → the S3 API's ServerSideEncryptionConfiguration."""
+    rules = []
+    for rule in encryption.get("ServerSideEncryptionConfiguration", []):
+        default = {k: str(v) for k, v in (rule.get("ServerSideEncryptionByDefault") or {}).items()}
+        entry: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": default}
+        if "BucketKeyEnabled" in rule:
+            entry["BucketKeyEnabled"] = _truthy(rule["BucketKeyEnabled"])
+        rules.append(entry)
+    return {"Rules": rules}
 
 
 def _truthy(value: Any) -> bool:

@@ -31,7 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import iam
 from .aws import REGION, LocalAws
+from .iam.policy import Request
 from .lambdas import Handlers
 from .template import SqsEvent, Template
 
@@ -39,6 +41,23 @@ log = logging.getLogger("sandbox.drainer")
 
 RECEIVE_WAIT_SECONDS = 1  # short long-poll: quick to stop, cheap when idle
 LOCAL_CONCURRENCY = 3  # pollers (and function instances) per event source at most
+# What Lambda's SQS event source mapping does with the function's execution role.
+EVENT_SOURCE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+
+class EventSourceMappingRefused(ValueError):
+    """CreateEventSourceMapping's InvalidParameterValueException: the role may not poll the queue."""
+
+
+def check_event_source_permissions(pump: Pump, authorizer: iam.Authorizer | None) -> None:
+    """As Lambda does when the mapping is created: the function's role must be able to poll the queue."""
+    if authorizer is None:
+        return
+    for action in EVENT_SOURCE_ACTIONS:
+        if authorizer.check(pump.function, [Request(action, pump.queue_arn)]) is not None:
+            raise EventSourceMappingRefused(
+                f"{pump.function} <- {pump.source.queue}: InvalidParameterValueException: The provided "
+                f"execution role does not have permissions to call {action.split(':')[1]} on SQS")
 
 
 @dataclass
@@ -143,6 +162,8 @@ class Drainer:
                         function_timeout=fn.timeout,
                     )
                 )
+        for pump in self.pumps:
+            check_event_source_permissions(pump, iam.installed())
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._busy = 0
@@ -181,14 +202,15 @@ class Drainer:
 
     def pump_once(self, pump: Pump, wait_seconds: int = RECEIVE_WAIT_SECONDS) -> int:
         """Receive one batch and run it through the handler; returns the number of messages received."""
-        received = self.sqs.receive_message(
-            QueueUrl=pump.queue_url,
-            MaxNumberOfMessages=max(1, min(pump.source.batch_size, 10)),
-            WaitTimeSeconds=wait_seconds,
-            VisibilityTimeout=pump.receive_visibility_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
+        with iam.running_as(pump.function):  # the event source mapping polls with the function's role
+            received = self.sqs.receive_message(
+                QueueUrl=pump.queue_url,
+                MaxNumberOfMessages=max(1, min(pump.source.batch_size, 10)),
+                WaitTimeSeconds=wait_seconds,
+                VisibilityTimeout=pump.receive_visibility_seconds,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
         messages = received.get("Messages", [])
         if not messages:
             return 0
@@ -237,10 +259,11 @@ class Drainer:
     def _delete(self, pump: Pump, done: list[dict[str, Any]]) -> None:
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
-            self.sqs.delete_message_batch(
-                QueueUrl=pump.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
+            with iam.running_as(pump.function):  # the event source mapping deletes with the function's role
+                self.sqs.delete_message_batch(
+                    QueueUrl=pump.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+                )
 
     def _visible_after_timeout(self, pump: Pump, messages: list[dict[str, Any]]) -> None:
         """Records of an injected crash come back one queue visibility timeout from now."""
@@ -248,9 +271,10 @@ class Drainer:
             return  # received with the queue's own timeout already, as Lambda receives
         for start in range(0, len(messages), 10):
             chunk = messages[start : start + 10]
-            self.sqs.change_message_visibility_batch(QueueUrl=pump.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": pump.visibility_seconds}
-                for i, m in enumerate(chunk)])
+            with iam.running_as(pump.function):
+                self.sqs.change_message_visibility_batch(QueueUrl=pump.queue_url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": pump.visibility_seconds}
+                    for i, m in enumerate(chunk)])
 
     # --- idleness ------------------------------------------------------------------------------
 

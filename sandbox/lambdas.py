@@ -7,14 +7,46 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import ModuleType
 from typing import Any
 
+from . import iam
 from .aws import ACCOUNT_ID, REGION
 from .template import Function, Template
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+# The logical id of the function whose handler runs in this context (None outside every handler), so
+# that what a handler does in-process (its AWS calls) can be told apart by function, as AWS can.
+current_function: ContextVar[str | None] = ContextVar("current_function", default=None)
+
+
+@contextmanager
+def running(logical_id: str) -> Iterator[None]:
+    """Mark the code in the block as `logical_id`'s handler (Handlers.invoke does it for every call)."""
+    token = current_function.set(logical_id)
+    try:
+        yield
+    finally:
+        current_function.reset(token)
+
+
+@contextmanager
+def _container(name: str) -> Iterator[None]:
+    """The shared package's caches are per container (invoice_bridge.wiring.container)."""
+    try:
+        from invoice_bridge import wiring
+    except ImportError:  # the shared package is optional for the sandbox's own tests
+        yield
+        return
+    token = wiring.container.set(name)
+    try:
+        yield
+    finally:
+        wiring.container.reset(token)
 
 
 class LambdaContext:
@@ -112,7 +144,10 @@ class Handlers:
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         instance = self._take(logical_id)
         try:
-            handler = self.get(logical_id, instance)
-            return handler(event, LambdaContext(self.template.functions[logical_id]))
+            # As in Lambda, the code (its import too) runs with the function's role only, and in its own
+            # container: no cache of another function (or instance) serves it.
+            with running(logical_id), iam.running_as(logical_id), _container(f"{logical_id}/{instance}"):
+                handler = self.get(logical_id, instance)
+                return handler(event, LambdaContext(self.template.functions[logical_id]))
         finally:
             self._give_back(logical_id, instance)

@@ -15,6 +15,8 @@ import copy
 import json
 import threading
 import time
+import urllib.parse
+import xml.sax.saxutils
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -91,6 +93,23 @@ def _ses_with_faults(app: Callable[..., Iterable[bytes]], faults: SesFaults) -> 
             time.sleep(faults.hang_seconds)  # longer than the client waits: it never hears of the send
             return sent
         return app(environ, start_response)
+
+    return wsgi
+
+
+def _presigned_denials(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """A presigned URL its signer's role could not use (sandbox/iam/plugin.py marks it) is refused, as
+    S3 refuses it when the URL is used."""
+    from .iam.plugin import PRESIGN_DENIED_PARAMETER
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        if PRESIGN_DENIED_PARAMETER not in query:
+            return app(environ, start_response)
+        message = xml.sax.saxutils.escape(query[PRESIGN_DENIED_PARAMETER][0])
+        body = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code><Message>{message}</Message></Error>"
+        start_response("403 Forbidden", [("Content-Type", "application/xml")])
+        return [body.encode()]
 
     return wsgi
 
@@ -209,7 +228,9 @@ class AtomicMotoServer:
         self._server = make_server(
             self.host,
             self.port,
-            _dynamodb_serialised(_ses_with_faults(DomainDispatcherApplication(create_backend_app), self.ses_faults)),
+            _presigned_denials(
+                _dynamodb_serialised(_ses_with_faults(DomainDispatcherApplication(create_backend_app), self.ses_faults))
+            ),
             threaded=True,
             request_handler=MotoRequestHandler,
         )

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .stack import DEFAULT_TEMPLATE, LocalStack
+from .stack import LocalStack, default_template
 
 log = logging.getLogger("sandbox.serve")
 
@@ -48,7 +48,7 @@ def wait_until_answering(stack: LocalStack) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.serve", description=__doc__)
-    parser.add_argument("--template", default=str(DEFAULT_TEMPLATE))
+    parser.add_argument("--template", default=str(default_template()))
     parser.add_argument("--stack-json", default=".local/stack.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -10,13 +10,16 @@ with LocalStack() as stack:
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
+import os
 import secrets
 import threading
 from pathlib import Path
 from typing import Any
 
+from . import iam
 from .aws import LocalAws
 from .drainer import Drainer, InvokeHook
 from .gateway import Gateway, sent_mail
@@ -28,6 +31,8 @@ log = logging.getLogger("sandbox.stack")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+TEMPLATE_VARIABLE = "INVOICE_BRIDGE_TEMPLATE"  # another template for every stack (the IAM mutation run)
+IAM_AUDIT_VARIABLE = "SANDBOX_IAM_AUDIT"  # a file: every AWS call's authorization is written there on stop
 # Local values for template Parameters that have no default (explicit `parameters=` always win).
 LOCAL_PARAMETERS = {
     "SenderEmail": "invoices@example.com",
@@ -36,6 +41,11 @@ LOCAL_PARAMETERS = {
     "SpirisClientId": "invoice-bridge-local",
 }
 STACK_JSON_FIELDS = ("api_url", "admin_token", "aws_endpoint_url", "aws_region", "spiris_url", "operator_url")
+
+
+def default_template() -> Path:
+    """template.yaml, or the template INVOICE_BRIDGE_TEMPLATE names."""
+    return Path(os.environ.get(TEMPLATE_VARIABLE) or DEFAULT_TEMPLATE)
 
 
 class SandboxMissing(RuntimeError):
@@ -65,7 +75,7 @@ class LocalStack:
 
     def __init__(
         self,
-        template_path: str | Path = DEFAULT_TEMPLATE,
+        template_path: str | Path | None = None,
         *,
         admin_token: str | None = None,
         schedule_seconds: float | None = None,
@@ -79,7 +89,7 @@ class LocalStack:
         invoke_hook: InvokeHook | None = None,
         drainer_concurrency: int | None = None,
     ) -> None:
-        self.template_path = Path(template_path)
+        self.template_path = Path(template_path or default_template())
         self.host = host
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.with_sandboxes = sandboxes
@@ -115,6 +125,7 @@ class LocalStack:
         self.operator_url: str | None = None
         self.spiris_client_id = ""
         self.maventa_vendor_api_key = secrets.token_urlsafe(24)
+        self.authorizer: iam.Authorizer | None = None
         self._spiris_server: Any = None
         self._operator_server: Any = None
 
@@ -146,6 +157,12 @@ class LocalStack:
         self.aws_endpoint_url = self.aws.start()
         self.aws.apply_environment(self.aws.aws_environment())
         self.aws.create_resources(self.parameters)
+        # Every function runs with its own role's permissions only (sandbox/iam).
+        self.authorizer = iam.Authorizer.for_deployment(self.aws, self.parameters)
+        if os.environ.get(IAM_AUDIT_VARIABLE):
+            self.authorizer.audit = collections.Counter()
+        iam.install(self.authorizer)
+        iam.assert_enforced(self.authorizer, self.aws_endpoint_url, self.aws.region)
         if self.queue_visibility_seconds is not None:
             self._accelerate_queues(self.queue_visibility_seconds)
 
@@ -222,6 +239,10 @@ class LocalStack:
                 if hasattr(server, "server_close"):
                     server.server_close()
         self._spiris_server = self._operator_server = None
+        if self.authorizer is not None:
+            iam.uninstall(self.authorizer)
+            if self.authorizer.audit is not None:
+                self.authorizer.write_audit(os.environ[IAM_AUDIT_VARIABLE])
         self.aws.stop()
         with LocalStack._running_lock:
             if LocalStack._running is self:

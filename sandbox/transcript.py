@@ -23,7 +23,7 @@ from .onboarding import logo_png
 from .scenario import CONTACT_EMAIL, CONTACT_PASSWORD, ISSUER_ORG, Scenario
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "invoice_bridge.cli"]
+CLI = [sys.executable, "-m", "invoice_bridge_cli"]
 
 
 class Recorder:

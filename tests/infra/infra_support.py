@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
@@ -38,18 +36,6 @@ PARAMETERS = {
 }
 
 
-class ForbiddenPolicyLoader:
-    """Managed-policy loader for samtranslator. `load()` means an unknown managed policy name,
-    which SAM would resolve with iam:ListPolicies at deploy time: the template must not need it."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def load(self) -> dict[str, str]:
-        self.calls += 1
-        raise AssertionError("samtranslator asked IAM for a managed policy that is not in its bundled map")
-
-
 @cache
 def python312_bin() -> str:
     """bin/ of a Python 3.12 (the Lambda runtime's), found or installed by scripts/python312.sh."""
@@ -70,14 +56,3 @@ def sam_env() -> dict[str, str]:
     )
     env.pop("AWS_ENDPOINT_URL", None)
     return env
-
-
-def with_s3_artifacts(template: dict[str, Any]) -> dict[str, Any]:
-    """What `sam package` does: local CodeUri/ContentUri become S3 URIs (the translator needs them)."""
-    packaged = copy.deepcopy(template)
-    for logical_id, resource in packaged["Resources"].items():
-        properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(properties.get(key), str):
-                properties[key] = f"s3://artifacts/{logical_id}.zip"
-    return packaged

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from infra_support import TEMPLATE
 from invoice_bridge import wiring
-from invoice_bridge.adapters.aws import client
+from invoice_bridge.adapters.aws import client, single_attempt_client
 from invoice_bridge.ports import Mail
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
@@ -38,8 +38,9 @@ def test_wired_mailer_sends_through_the_configuration_set() -> None:
     sesv2.create_email_identity(EmailIdentity="example.com")
     sesv2.create_configuration_set(ConfigurationSetName="invoice-bridge-mail")
     sent: list[dict[str, Any]] = []
-    # Observe the request SES receives (moto accepts the set without recording it).
-    sesv2.meta.events.register(
+    # Observe the request SES receives (moto accepts the set without recording it), on the client the
+    # mailer sends with: one without SDK retries (its default read timeout).
+    single_attempt_client("sesv2", 30.0).meta.events.register(
         "provide-client-params.sesv2.SendEmail", lambda params, **_: sent.append(params)
     )
 

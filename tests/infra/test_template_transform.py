@@ -303,11 +303,13 @@ def test_bucket_blocks_public_access_and_is_encrypted_with_the_kms_key(transform
     (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "aws:kms",
-        "KMSMasterKeyID": {"Fn::GetAtt": ["TokenKey", "Arn"]},
+        "KMSMasterKeyID": {"Fn::GetAtt": ["DocumentsKey", "Arn"]},
     }
     assert rule["BucketKeyEnabled"] is True
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert props(transformed, "TokenKey")["EnableKeyRotation"] is True
+    for key in ("TokenKey", "DocumentsKey"):
+        assert props(transformed, key)["EnableKeyRotation"] is True
+        assert transformed["Resources"][key]["DeletionPolicy"] == "Retain"
 
 
 def test_bucket_policy_denies_every_request_without_tls(transformed: Template) -> None:
@@ -413,14 +415,16 @@ def test_api_accepts_logo_images_as_binary_and_outputs_its_url(transformed: Temp
 
 
 # ------------------------------------------------------------------ least privilege
+# The embedded stack runs every function with exactly these roles (sandbox/iam), so a missing grant
+# fails the pipeline tests; these checks pin the shape of each grant.
 
-KMS_DIRECT = {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction", "DispatchFunction"}
 MAILERS = {
     "ConsentFunction",
     "AdminApiFunction",
     "SyncIntegrationFunction",
     "RenderFunction",
     "DispatchFunction",
+    "TrackDeliveriesFunction",
     "SesEventsFunction",
     "SweepStuckFunction",
 }
@@ -431,36 +435,76 @@ MAIL_RESOURCES = [
         ":configuration-set/${MailConfigurationSet}"
     },
 ]
+THROUGH_S3_FOR_THE_BUCKET = {
+    "StringEquals": {
+        "kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"},
+        "kms:EncryptionContext:aws:s3:arn": {"Fn::GetAtt": ["DocumentsBucket", "Arn"]},
+    }
+}
+TOKEN_SET_CONTEXT = {
+    "StringLike": {"kms:EncryptionContext:issuer_id": "*", "kms:EncryptionContext:integration_id": "*"},
+    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["issuer_id", "integration_id"]},
+}
+OPERATOR_CREDENTIALS_CONTEXT = {
+    "StringLike": {"kms:EncryptionContext:issuer_id": "*"},
+    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["issuer_id"]},
+}
 
 
-def unconditional_kms(statements_: list[dict[str, Any]], action: str) -> bool:
-    return any(
-        action in actions(s) and "Condition" not in s and mentions(s["Resource"], "TokenKey")
-        for s in statements_
-    )
+def kms_statements(statements_: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return [s for s in statements_ if any(a.startswith("kms:") for a in actions(s)) and mentions(s["Resource"], key)]
 
 
-def test_only_token_handling_functions_can_encrypt_or_decrypt_with_the_token_key(
-    transformed: Template,
-) -> None:
+def test_documents_have_their_own_key_used_only_through_s3_for_the_bucket(transformed: Template) -> None:
+    (rule,) = props(transformed, "DocumentsBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["DocumentsKey", "Arn"]}
+    expected = {
+        "AdminApiFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # logo upload; presigned document links
+        "SyncIntegrationFunction": {"kms:GenerateDataKey"},
+        "RenderFunction": {"kms:GenerateDataKey", "kms:Decrypt"},
+        "DispatchFunction": {"kms:Decrypt"},
+    }
     for name in FUNCTIONS:
-        found = statements(transformed, name)
-        assert unconditional_kms(found, "kms:Encrypt") == (name in KMS_DIRECT), name
-        # TrackDeliveries reads the stored operator credentials: decrypt, never encrypt.
-        assert unconditional_kms(found, "kms:Decrypt") == (
-            name in KMS_DIRECT | {"TrackDeliveriesFunction"}
-        ), name
+        found = kms_statements(statements(transformed, name), "DocumentsKey")
+        for statement in found:
+            assert statement["Condition"] == THROUGH_S3_FOR_THE_BUCKET, name
+        assert set().union(*(actions(s) for s in found)) == expected.get(name, set()), name
 
 
-def test_render_uses_the_key_only_through_s3(transformed: Template) -> None:
-    kms = [
-        s for s in statements(transformed, "RenderFunction") if any(a.startswith("kms:") for a in actions(s))
-    ]
-    assert kms, "render writes SSE-KMS objects, so it needs the key through S3"
+def test_the_token_key_serves_only_token_sets_credentials_and_verifiers(transformed: Template) -> None:
+    users = {name for name in FUNCTIONS if kms_statements(statements(transformed, name), "TokenKey")}
+    assert users == {
+        "ConsentFunction",
+        "AdminApiFunction",
+        "SyncIntegrationFunction",
+        "DispatchFunction",
+        "TrackDeliveriesFunction",
+    }
+    sync = kms_statements(statements(transformed, "SyncIntegrationFunction"), "TokenKey")
+    assert [(actions(s), s["Condition"]) for s in sync] == [({"kms:Encrypt", "kms:Decrypt"}, TOKEN_SET_CONTEXT)]
+    # The dispatcher and the tracker only read an issuer's operator credentials; neither encrypts.
+    for name in ("DispatchFunction", "TrackDeliveriesFunction"):
+        found = kms_statements(statements(transformed, name), "TokenKey")
+        assert [(actions(s), s["Condition"]) for s in found] == [({"kms:Decrypt"}, OPERATOR_CREDENTIALS_CONTEXT)]
+
+
+def test_the_public_consent_function_reaches_only_its_own_items_and_contexts(transformed: Template) -> None:
+    found = statements(transformed, "ConsentFunction")
+    table = [s for s in found if any(a.startswith("dynamodb:") for a in actions(s))]
+    assert set().union(*(actions(s) for s in table)) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    for statement in table:
+        assert statement["Resource"] == {"Fn::GetAtt": ["Table", "Arn"]}
+        (prefixes,) = statement["Condition"]["ForAllValues:StringLike"].values()
+        assert set(prefixes) <= {"ISSUER#*", "INTEGRATION#*", "INVITATION#*", "STATE#*"}
+    reads = [s for s in table if actions(s) == {"dynamodb:GetItem"}]
+    assert "ISSUER#*" not in str([s for s in table if s not in reads]), "issuers are read, never written"
+    kms = kms_statements(found, "TokenKey")
+    assert {tuple(sorted(actions(s))) for s in kms} == {("kms:Encrypt",), ("kms:Decrypt", "kms:Encrypt")}
     for statement in kms:
-        assert statement["Condition"] == {
-            "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
-        }
+        assert "kms:EncryptionContextKeys" in statement["Condition"]["ForAllValues:StringEquals"]
+    # A token set (context {issuer_id, integration_id}) is only ever encrypted here, never decrypted.
+    (decrypting,) = [s for s in kms if "kms:Decrypt" in actions(s)]
+    assert decrypting["Condition"]["StringEquals"] == {"kms:EncryptionContext:purpose": "pkce_verifier"}
 
 
 def test_only_mailing_functions_send_mail_and_only_from_the_sender(transformed: Template) -> None:
@@ -468,7 +512,7 @@ def test_only_mailing_functions_send_mail_and_only_from_the_sender(transformed: 
         mail = [s for s in statements(transformed, name) if any(a.startswith("ses:") for a in actions(s))]
         assert bool(mail) == (name in MAILERS), name
         for statement in mail:
-            assert actions(statement) == {"ses:SendEmail", "ses:SendRawEmail"}
+            assert actions(statement) == {"ses:SendEmail"}  # SES v2 SendEmail, raw content included
             # Every mail names the configuration set, and SES authorises it as a second resource.
             assert statement["Resource"] == MAIL_RESOURCES, name
             assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
@@ -483,6 +527,12 @@ def test_no_inline_statement_grants_a_wildcard_action_or_an_unscoped_resource(tr
             assert statement["Resource"] != "*", (name, statement)
 
 
+def test_only_the_dispatcher_keeps_idempotency_records(transformed: Template) -> None:
+    for name in FUNCTIONS:
+        uses = any(mentions(s["Resource"], "IdempotencyTable") for s in statements(transformed, name))
+        assert uses == (name == "DispatchFunction"), name
+
+
 def test_queue_senders_match_the_pipeline(transformed: Template) -> None:
     senders: dict[str, set[str]] = {queue: set() for queue in QUEUES}
     for name in FUNCTIONS:
@@ -495,25 +545,29 @@ def test_queue_senders_match_the_pipeline(transformed: Template) -> None:
         "SyncQueue": {"PollInvoicesFunction", "AdminApiFunction"},
         # Dispatch: the next version of an invoice its fresh look found changed at the source.
         "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction", "SweepStuckFunction", "DispatchFunction"},
-        "DispatchQueue": {"RenderFunction", "AdminApiFunction", "TrackDeliveriesFunction", "SweepStuckFunction"},
+        "DispatchQueue": {"RenderFunction", "AdminApiFunction", "SweepStuckFunction"},
     }
 
 
 def test_documents_bucket_access_is_object_level_and_matches_each_role(transformed: Template) -> None:
     expected = {
         "AdminApiFunction": {"s3:GetObject", "s3:PutObject"},
-        "SyncIntegrationFunction": {"s3:GetObject", "s3:PutObject"},
+        "SyncIntegrationFunction": {"s3:PutObject"},
         "RenderFunction": {"s3:GetObject", "s3:PutObject"},
         "DispatchFunction": {"s3:GetObject"},
     }
     for name in FUNCTIONS:
         granted = set()
         for statement in statements(transformed, name):
-            s3_actions = {a for a in actions(statement) if a.startswith("s3:")}
+            s3_actions = {a for a in actions(statement) if a.startswith("s3:")} - {"s3:ListBucket"}
             if s3_actions:
                 assert statement["Resource"] == {"Fn::Sub": "${DocumentsBucket.Arn}/*"}, name
                 granted |= s3_actions
         assert granted == expected.get(name, set()), name
+    # Render tells a missing logo from a forbidden one (S3 answers 403 for a missing key without it).
+    listing = [s for name in FUNCTIONS for s in statements(transformed, name) if "s3:ListBucket" in actions(s)]
+    assert [s["Resource"] for s in listing] == [{"Fn::GetAtt": ["DocumentsBucket", "Arn"]}]
+    assert listing[0] in statements(transformed, "RenderFunction")
 
 
 def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: Template) -> None:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from . import wiring
-from .messages import DispatchRequest, RenderRequest, SyncRequest
 from .observability import logger
+
+if TYPE_CHECKING:  # the queue functions' handlers import the messages; the scheduled ones need none
+    from .messages import DispatchRequest, RenderRequest, SyncRequest
 
 
 def _now() -> datetime:

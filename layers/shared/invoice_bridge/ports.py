@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from .models.delivery import Delivery
-from .models.integration import Integration, TokenSet
-from .models.invoice import Invoice, InvoiceEvent
-from .models.issuer import Issuer
-from .models.spiris import CompanySettings, Customer, CustomerInvoice, Meta
+if TYPE_CHECKING:  # annotations only: a function that imports the ports builds only the models it uses
+    from .models.delivery import Delivery
+    from .models.integration import Integration, TokenSet
+    from .models.invoice import Invoice, InvoiceEvent
+    from .models.issuer import Issuer
+    from .models.spiris import CompanySettings, Customer, CustomerInvoice, Meta
 
 
 class NotFound(Exception):

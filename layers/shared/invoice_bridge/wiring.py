@@ -1,13 +1,22 @@
 """Cached getters that build adapters from Settings. Handlers call these; domain code receives ports.
 
 Each capability keeps its getters in its own section below.
+
+Caches belong to a Lambda container. In AWS a container is a process, so `container` stays "" and a
+cache is simply per process. The embedded stack (sandbox/lambdas.py) runs every function in one
+process and names the container per invocation: one function never sees another's cached adapters,
+secrets or decrypted credentials, so each reads them with its own role, as in AWS.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from contextvars import ContextVar
+from functools import cache, wraps
+from typing import Any
 
 from .settings import Settings, get_settings  # noqa: F401
+
+container: ContextVar[str] = ContextVar("invoice_bridge_container", default="")
 
 
 def reset() -> None:
@@ -20,6 +29,7 @@ def reset() -> None:
         getter.cache_clear()
     _operators.clear()
     _spiris_clients.clear()
+    _parameter_providers.clear()
     # Powertools parameters keep values and a provider whose client is bound to the endpoint of its day.
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters import base
@@ -32,9 +42,32 @@ _GETTERS: list = []
 
 
 def _cached(fn):  # type: ignore[no-untyped-def]
-    cached = cache(fn)
-    _GETTERS.append(cached)
-    return cached
+    """`functools.cache` per container: the getter's result is built once per container."""
+    per_container: dict[str, Any] = {}
+
+    @wraps(fn)
+    def getter():  # type: ignore[no-untyped-def]
+        key = container.get()
+        if key not in per_container:
+            per_container[key] = cache(fn)
+        return per_container[key]()
+
+    getter.cache_clear = per_container.clear  # type: ignore[attr-defined]
+    _GETTERS.append(getter)
+    return getter
+
+
+_parameter_providers: dict[str, Any] = {}
+
+
+def secret_parameter(name: str) -> str:
+    """An SSM SecureString, read through Powertools and cached for five minutes per container."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    provider = _parameter_providers.get(container.get())
+    if provider is None:
+        provider = _parameter_providers.setdefault(container.get(), SSMProvider())
+    return str(provider.get(name, decrypt=True, max_age=300))
 
 
 # --- invoices, documents, queues (core) --------------------------------------------------------
@@ -129,13 +162,11 @@ def operator_credentials():  # type: ignore[no-untyped-def]
 
 @_cached
 def maventa_vendor_api_key() -> str:
-    from aws_lambda_powertools.utilities.parameters import get_parameter
-
-    return str(get_parameter(get_settings().maventa_vendor_api_key_parameter, decrypt=True, max_age=300))
+    return secret_parameter(get_settings().maventa_vendor_api_key_parameter)
 
 
 _OPERATOR_CACHE_SECONDS = 300
-_operators: dict[str, tuple[float, object]] = {}
+_operators: dict[tuple[str, str], tuple[float, object]] = {}  # (container, issuer id) → (cached at, adapter)
 
 
 def operator_for(issuer):  # type: ignore[no-untyped-def]
@@ -146,7 +177,7 @@ def operator_for(issuer):  # type: ignore[no-untyped-def]
     """
     import time
 
-    cached = _operators.get(issuer.id)
+    cached = _operators.get((container.get(), issuer.id))
     if cached and time.monotonic() - cached[0] < _OPERATOR_CACHE_SECONDS:
         return cached[1]
     stored = operator_credentials().load(issuer.id)
@@ -170,7 +201,7 @@ def operator_for(issuer):  # type: ignore[no-untyped-def]
             # `inexchange_url` is optional in Settings; InExchange has one production host.
             base_url = getattr(get_settings(), "inexchange_url", None) or PRODUCTION_URL
             operator = InExchangeOperator(base_url, credentials["client_token"])
-    _operators[issuer.id] = (time.monotonic(), operator)
+    _operators[(container.get(), issuer.id)] = (time.monotonic(), operator)
     return operator
 
 
@@ -188,7 +219,7 @@ def decision_store():  # type: ignore[no-untyped-def]
 # Dispatch's fresh look reads one invoice at a time: one attempt (the queue's backoff is the retry), a
 # short timeout and a short wait for the budget, so a slow Spiris cannot eat a batch's 120 seconds.
 _SPIRIS_CACHE_SECONDS = 300
-_spiris_clients: dict[str, tuple[float, object]] = {}
+_spiris_clients: dict[tuple[str, str], tuple[float, object]] = {}  # (container, integration id) → (at, client)
 
 
 def spiris_for(integration):  # type: ignore[no-untyped-def]
@@ -198,7 +229,8 @@ def spiris_for(integration):  # type: ignore[no-untyped-def]
     the token broker, refreshed by it alone) and TLS session serve the next invoices of the integration."""
     import time
 
-    cached = _spiris_clients.get(integration.id)
+    key = (container.get(), integration.id)
+    cached = _spiris_clients.get(key)
     if cached and time.monotonic() - cached[0] < _SPIRIS_CACHE_SECONDS:
         return cached[1]
     from .adapters.dynamo_budget import dynamo_request_budget
@@ -214,5 +246,5 @@ def spiris_for(integration):  # type: ignore[no-untyped-def]
         settings.spiris_api_url, AccessTokens(integration), before_request=budget.before_request,
         max_attempts=1, timeout_seconds=10,
     )
-    _spiris_clients[integration.id] = (time.monotonic(), client)
+    _spiris_clients[key] = (time.monotonic(), client)
     return client

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from invoice_bridge.cli import main
+from invoice_bridge_cli import main
 from PIL import Image
 
 from sandbox import seed

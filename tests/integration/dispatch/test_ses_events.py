@@ -4,7 +4,6 @@ Delivery event confirms it. Driven through the real ledger (moto DynamoDB) and t
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,6 +15,7 @@ from invoice_bridge.dispatch.ses_events import apply_ses_notification, parse_ses
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.observability import metrics
 from port_doubles import source_as_imported
+from sns_events import sns_record
 
 BUYER_EMAIL = "kund@example.com"
 HANDLER = Path(__file__).parents[3] / "functions" / "ses_events" / "app.py"
@@ -169,24 +169,3 @@ def test_sns_handler_applies_each_record(stack: Stack, monkeypatch: pytest.Monke
     finally:
         wiring.reset()
     assert stack.ledger.get("inv1", 1).state == DeliveryState.DELIVERED  # type: ignore[union-attr]
-
-
-def sns_record(notification: dict) -> dict:
-    return {
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": "arn:aws:sns:eu-north-1:123456789012:ses-events:1f2e",
-        "Sns": {
-            "Type": "Notification",
-            "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
-            "TopicArn": "arn:aws:sns:eu-north-1:123456789012:ses-events",
-            "Subject": None,
-            "Message": json.dumps(notification),
-            "Timestamp": "2026-11-21T06:00:00.000Z",
-            "SignatureVersion": "1",
-            "Signature": "EXAMPLE",
-            "SigningCertUrl": "https://sns.eu-north-1.amazonaws.com/cert.pem",
-            "UnsubscribeUrl": "https://sns.eu-north-1.amazonaws.com/?Action=Unsubscribe",
-            "MessageAttributes": {},
-        },
-    }

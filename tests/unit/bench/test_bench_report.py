@@ -12,8 +12,9 @@ import pytest
 from moto import mock_aws
 
 from bench import cost, machine, prices, report
-from bench.awscalls import PLATFORM, AwsCallCounter, handler_scope, write_units
+from bench.awscalls import PLATFORM, AwsCallCounter, write_units
 from bench.cold_imports import handler_dirs
+from sandbox.lambdas import running
 
 TABLE = "bench-table"
 
@@ -42,7 +43,7 @@ def _tiny_aws_run(counter: AwsCallCounter) -> None:
         queue = sqs.create_queue(QueueName="render")["QueueUrl"]
         key = kms.create_key()["KeyMetadata"]["KeyId"]
         ses.create_email_identity(EmailIdentity="example.com")
-        with handler_scope("RenderFunction"):
+        with running("RenderFunction"):
             for n in range(2):
                 dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": f"i{n}"}, "body": {"S": "x" * 2500}})
                 dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"i{n}"}}, ConsistentRead=True)
@@ -50,7 +51,7 @@ def _tiny_aws_run(counter: AwsCallCounter) -> None:
                 s3.get_object(Bucket="docs", Key=f"i{n}.pdf")
                 sqs.send_message(QueueUrl=queue, MessageBody="{}")
                 kms.encrypt(KeyId=key, Plaintext=b"token")
-        with handler_scope("DispatchFunction"):
+        with running("DispatchFunction"):
             ses.send_email(
                 FromEmailAddress="a@example.com",
                 Destination={"ToAddresses": ["b@example.com"]},
@@ -92,7 +93,7 @@ def test_counter_attributes_requests_to_handlers_and_keeps_platform_apart(counte
 
 
 def test_report_has_every_figure_with_its_baseline(counter):
-    from invoice_bridge.fetch import bench as polling_bench
+    from bench import polling as polling_bench
 
     _tiny_aws_run(counter)
     e2e = _e2e_figures()
@@ -114,12 +115,24 @@ def test_report_has_every_figure_with_its_baseline(counter):
             "validation_ms": 50.0,
         },
     }
+    split = {"total_ms": 300.0, "baseline_packages_ms": 100.0, "heaviest": {"pydantic": 120.0}, "other_ms": 80.0}
     cold = {
         "repeat": 1,
+        "python": "3.12.1",
         "baseline": "import boto3",
-        "baseline_median_ms": 100.0,
-        "functions": {"render": {"median_ms": 150.0, "ratio": 1.5}},
+        "baseline_cpu_ms": 100.0,
+        "functions": {
+            "RenderFunction": {"folder": "render", "cpu_ms": 150.0, "ratio": 1.5, "with_bytecode_cpu_ms": 70.0,
+                               "with_bytecode_ratio": 1.4, "split": split},
+            "ConsentFunction": {"folder": "oauth_callback", "cpu_ms": 120.0, "ratio": 1.2,
+                                "with_bytecode_cpu_ms": 60.0, "with_bytecode_ratio": 1.2, "split": split},
+        },
+        "worst": {"function": "RenderFunction", "ratio": 1.5},
+        "consent": {"function": "ConsentFunction", "ratio": 1.2},
     }
+    recovered = {"invoices": 4, "released": 4, "seconds_until_all_terminal": None, "cap_seconds": 600,
+                 "still_open_at_cap": 1, "goal_seconds": 420}
+    layer = {"source": "installed closure", "unzipped_mb": 90.0, "zipped_mb": None, "package_mb": 5.0}
     built = report.build(
         machine=machine.describe(),
         render=render,
@@ -128,6 +141,8 @@ def test_report_has_every_figure_with_its_baseline(counter):
         end_to_end=e2e,
         requests_per_invoice=cost.requests_per_invoice(e2e, counter),
         cost=cost.per_thousand(e2e, counter),
+        layer=layer,
+        recovery=recovered,
         section_seconds={"total": 1.0},
     )
 
@@ -137,6 +152,15 @@ def test_report_has_every_figure_with_its_baseline(counter):
     per_invoice = built["aws_requests_per_invoice"]
     assert per_invoice["by_service"] == {"dynamodb": 2.0, "kms": 1.0, "s3": 2.0, "sesv2": 0.5, "sqs": 1.0}
     assert per_invoice["event_source_mapping_sqs"] == 1.0  # one consumed batch: a receive and a delete
+    assert per_invoice["total"] == 6.5
+    assert per_invoice["dynamodb"] == {"total": 2.0, "by_operation": {"GetItem": 1.0, "PutItem": 1.0}}
+    assert per_invoice["by_function_operation"] == {
+        "DispatchFunction": {"sesv2 SendEmail": 0.5},
+        "RenderFunction": {
+            "dynamodb GetItem": 1.0, "dynamodb PutItem": 1.0, "kms Encrypt": 1.0, "s3 GetObject": 1.0,
+            "s3 PutObject": 1.0, "sqs SendMessage": 1.0,
+        },
+    }
 
     spent = built["cost_per_1000_invoices"]
     usd = {k: Decimal(v) for k, v in spent["usd_per_1000_invoices"].items()}
@@ -147,15 +171,28 @@ def test_report_has_every_figure_with_its_baseline(counter):
     ).quantize(Decimal("0.00001"))
     assert usd["ses"] == (Decimal(500) * prices.SES_MESSAGE).quantize(Decimal("0.00001"))
     assert Decimal(spent["total_usd_per_1000_invoices"]) == sum(usd.values())
+    assert Decimal(spent["platform_usd_per_1000_invoices"]) == sum(usd.values()) - usd["ses"]
     assert spent["prices_date"] == prices.PRICES_DATE
 
     rows = report.rows(built)
     speed_rows = [
         r for r in rows if r[0].startswith(("render", "validate", "cold import", "poll", "end to end"))
     ]
-    assert len(speed_rows) == 4 + 1 + 1 + 1
+    assert len(speed_rows) == 4 + 2 + 1 + 1
     assert all(r[2] and r[3].endswith("×") for r in speed_rows)  # every speed figure: baseline and ratio
-    assert report.markdown(built).count("\n") == len(rows) + 2
+    goals = {g["figure"]: g for g in built["goals"]}
+    assert goals["AWS requests per invoice, all functions"]["measured"] == "6.5"
+    assert goals["DynamoDB requests per invoice"]["measured"] == "2.0 (1.0 GetItem, 1.0 PutItem)"
+    assert goals["cold import, worst function, vs `import boto3`"]["met"] == "yes"  # 1.5×, consent 1.2×
+    assert goals["end-to-end pipeline vs the sync step alone (time per invoice)"]["measured"] == "2.0×"
+    assert goals["all invoices terminal after a 30 % operator fault window ends"]["met"] == "no"  # capped
+    assert report.request_rows(built)[0] == (
+        "RenderFunction", "6.0",
+        "dynamodb GetItem 1.0, dynamodb PutItem 1.0, kms Encrypt 1.0, s3 GetObject 1.0, s3 PutObject 1.0, "
+        "sqs SendMessage 1.0",
+    )
+    assert [r[0] for r in report.cold_import_rows(built)] == ["RenderFunction", "ConsentFunction"]
+    assert "| RenderFunction | 6.0 |" in report.markdown(built)
     json.dumps(built)  # the report is plain JSON
 
 
@@ -195,3 +232,26 @@ def test_readme_section_is_appended_once_then_replaced():
     assert first == "# invoice-bridge\n\n## Layout\ntext\n\n## Benchmarks\nold table\n"
     second = report.replace_readme_section(first, "## Benchmarks\nnew table\n")
     assert second == "# invoice-bridge\n\n## Layout\ntext\n\n## Benchmarks\nnew table\n"
+
+
+def test_cold_import_split_sums_self_times_per_package():
+    from bench.cold_imports import split_importtime
+
+    report = "\n".join([
+        "import time: self [us] | cumulative | imported package",
+        "import time:      2000 |       2000 |     botocore.session",
+        "import time:      1000 |       3000 |   boto3",
+        "import time:      4000 |       4000 |       pydantic._internal",
+        "import time:       500 |       4500 |     pydantic",
+        "import time:      1500 |       1500 |     invoice_bridge.models.integration",
+        "import time:       700 |       700 |     invoice_bridge.models",
+        "import time:       300 |       300 |   jwt",
+        "import time:       100 |      9000 | app",
+    ])
+    split = split_importtime(report, top=2)
+    assert split == {
+        "total_ms": 10.1,
+        "baseline_packages_ms": 3.0,
+        "heaviest": {"pydantic": 4.5, "invoice_bridge.models": 2.2},
+        "other_ms": 0.4,
+    }

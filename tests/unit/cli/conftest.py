@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from invoice_bridge.cli import main
+from invoice_bridge_cli import main
 
 API_URL = "http://127.0.0.1:9999"
 ADMIN_TOKEN = "local-admin-token-0123456789"

@@ -11,7 +11,7 @@ import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from invoice_bridge.cli.config import ConfigError, resolve_connection
+from invoice_bridge_cli.config import ConfigError, resolve_connection
 
 
 def test_validation_errors_are_printed_with_their_details_and_exit_1(cli, api_error):

@@ -11,7 +11,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import jwt
 from stdnum.se import orgnr
 
 from ..adapters.dynamo_integrations import InvitationRecord, OAuthStateRecord, StateUnusable
@@ -51,6 +50,8 @@ def same_company(issuer_org_number: str, spiris_org_number: str | None) -> bool:
 
 def customer_id_claim(access_token: str) -> str | None:
     """The JWT's `customer_id` (Visma Online company GUID). Read only; the token is never trusted for more."""
+    import jwt  # only the OAuth callback reads a token: the consent pages' cold start does not load it
+
     try:
         claims = jwt.decode(access_token, options={"verify_signature": False})
     except jwt.PyJWTError:

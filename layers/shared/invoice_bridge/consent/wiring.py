@@ -65,8 +65,6 @@ def build_consent_services(
 @wiring._cached
 def consent_services() -> ConsentServices:
     """The cached services of this Lambda container (reset by `invoice_bridge.wiring.reset()`)."""
-    from aws_lambda_powertools.utilities.parameters import get_parameter
-
     settings = wiring.get_settings()
-    secret = get_parameter(settings.spiris_client_secret_parameter, decrypt=True, max_age=300)
-    return build_consent_services(settings, client_secret=str(secret))
+    secret = wiring.secret_parameter(settings.spiris_client_secret_parameter)
+    return build_consent_services(settings, client_secret=secret)

@@ -5,7 +5,7 @@ address right (in the window-envelope position); the rows table, continuing over
 repeated; VAT breakdown and totals; the payment block; the seller's details and "Sida x av y" in the footer.
 Fonts are loaded once per process into a template document that each render deep-copies (toolchain.md §5).
 
-Speed (render/benchmark.py, at or below reportlab's time): the Latin DejaVu subsets are embedded whole from
+Speed (bench/render.py, at or below reportlab's time): the Latin DejaVu subsets are embedded whole from
 bytes compressed once per process, instead of fpdf2 re-parsing and subsetting the TTF on every output(); table
 cells are drawn with text() at the position cell() would use; text outside the Latin subset falls back to
 the full DejaVu Sans, which fpdf2 subsets as usual from a private TTFont.

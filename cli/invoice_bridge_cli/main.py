@@ -662,5 +662,5 @@ def main(
         return 130
 
 
-if __name__ == "__main__":  # python -m invoice_bridge.cli.main
+if __name__ == "__main__":  # python -m invoice_bridge_cli.main
     sys.exit(main())

@@ -1,5 +1,5 @@
 """Render benchmark: our fpdf2 PDF (1 and 10 pages, embedded DejaVu) against reportlab rendering the same
-document in the same run, plus UBL build and validation. `python -m invoice_bridge.render.benchmark`
+document in the same run, plus UBL build and validation. `python -m bench.render`
 prints JSON; `make bench` can merge `run()` into out/bench.json.
 
 reportlab is a dev dependency used only here, for the comparison.
@@ -16,8 +16,15 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from ..models.invoice import Invoice, InvoiceRow, Party, PaymentDetails, PostalAddress, VatBreakdown
-from ..models.issuer import Address, Issuer
+from invoice_bridge.models.invoice import (
+    Invoice,
+    InvoiceRow,
+    Party,
+    PaymentDetails,
+    PostalAddress,
+    VatBreakdown,
+)
+from invoice_bridge.models.issuer import Address, Issuer
 
 ROWS_PER_PAGE = 27  # rows that fill one page of our layout
 
@@ -93,10 +100,9 @@ def _register_reportlab_fonts() -> None:
     global _reportlab_fonts_registered
     if _reportlab_fonts_registered:
         return
+    from invoice_bridge.render.pdf import FONTS
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
-
-    from .pdf import FONTS
 
     pdfmetrics.registerFont(TTFont("DejaVu", str(FONTS / "DejaVuSans.ttf")))
     pdfmetrics.registerFont(TTFont("DejaVu-Bold", str(FONTS / "DejaVuSans-Bold.ttf")))
@@ -127,9 +133,9 @@ def _paired_median_ms(first: Callable[[], object], second: Callable[[], object],
 
 
 def run(repeat: int = 9) -> dict[str, Any]:
-    from .pdf import render_pdf, warm_up
-    from .ubl import build_ubl
-    from .validation import get_validator
+    from invoice_bridge.render.pdf import render_pdf, warm_up
+    from invoice_bridge.render.ubl import build_ubl
+    from invoice_bridge.render.validation import get_validator
 
     start = time.perf_counter()
     warm_up()

@@ -2,7 +2,7 @@
 
 Runs the real scheduler (`plan_syncs`) and the real budget (`RequestBudget`) on a simulated clock: every
 sync spends its requests through the budget, exactly as the sync Lambda does through `before_request`.
-`python -m invoice_bridge.fetch.bench [--integrations 10000] [--out out/bench.json]`
+`python -m bench.polling [--integrations 10000] [--out out/bench.json]`
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ..models.integration import Integration, IntegrationStatus
-from .budget import MemoryMinuteCounter, RequestBudget
-from .schedule import plan_syncs
+from invoice_bridge.fetch.budget import MemoryMinuteCounter, RequestBudget
+from invoice_bridge.fetch.schedule import plan_syncs
+from invoice_bridge.models.integration import Integration, IntegrationStatus
 
 LIST = "/v2/customerinvoices"
 CUSTOMER = "/v2/customers/{customer_id}"

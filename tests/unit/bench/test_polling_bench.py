@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from invoice_bridge.fetch.bench import LIST, main, run
+from bench.polling import LIST, main, run
 
 
 def test_idle_integrations_cost_one_list_request_each_within_the_budget() -> None:

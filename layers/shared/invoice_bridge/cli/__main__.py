@@ -1,7 +1,0 @@
-"""`python -m invoice_bridge.cli` is the `invoice-bridge` command."""
-
-import sys
-
-from . import main
-
-sys.exit(main())

@@ -1,0 +1,219 @@
+"""The embedded stack's IAM on the project's template: each function may make exactly the calls its
+transformed role allows, and a refusal looks like AWS's. Resources live in moto (`mock_aws`), the code
+runs under `sandbox.iam.acting_as(<function>)`, as integration tests of domain code can."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from invoice_bridge.adapters.kms_tokens import KmsCipher, KmsOperatorCredentials
+from invoice_bridge.adapters.s3_documents import S3DocumentStore
+from invoice_bridge.ports import NotFound
+from moto import mock_aws
+
+from sandbox import iam
+from sandbox.aws import LocalAws
+from sandbox.iam.facts import MotoFacts
+from sandbox.iam.policy import PolicySet
+from sandbox.stack import LOCAL_PARAMETERS, default_template
+from sandbox.template import load_template
+
+REGION = "eu-north-1"
+SENDER = LOCAL_PARAMETERS["SenderEmail"]
+
+
+@dataclass
+class Deployment:
+    aws: LocalAws
+    authorizer: iam.Authorizer
+    env: dict[str, str]
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self.clients:
+            self.clients[service] = boto3.client(service, region_name=REGION)
+        return self.clients[service]
+
+    def table(self) -> Any:
+        if "table" not in self.clients:
+            self.clients["table"] = boto3.resource("dynamodb", region_name=REGION).Table(self.env["TABLE_NAME"])
+        return self.clients["table"]
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[Deployment]:
+    """The template's resources in moto (once per module: tests use their own keys), each function's
+    role resolved against them."""
+    with pytest.MonkeyPatch.context() as env_patch, mock_aws():
+        env_patch.setenv(iam.PLUGIN_VARIABLE, iam.plugin_environment(None))  # before any client exists
+        aws = LocalAws(load_template(default_template()))
+        aws.create_resources(LOCAL_PARAMETERS)
+        aws.verify_sender_domains([SENDER])
+        env = aws.union_environment(aws.function_environment({}))
+        for name, value in env.items():
+            env_patch.setenv(name, value)
+        yield Deployment(aws, iam.Authorizer.for_deployment(aws, LOCAL_PARAMETERS), env)
+
+
+def refused(call: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response  # type: ignore[no-any-return]
+
+
+def mail(client: Any, sender: str = SENDER, configuration_set: str | None = None) -> Any:
+    extra = {"ConfigurationSetName": configuration_set} if configuration_set else {}
+    return client.send_email(FromEmailAddress=sender, Destination={"ToAddresses": ["buyer@example.se"]},
+                             Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}},
+                             **extra)
+
+
+# --- refusals look like AWS's ---------------------------------------------------------------------
+
+
+def test_a_refused_call_answers_with_the_error_aws_gives(deployment: Deployment) -> None:
+    env = deployment.env
+    table = deployment.table()
+    with iam.acting_as("PollInvoicesFunction", deployment.authorizer):
+        dynamodb = refused(lambda: table.put_item(Item={"PK": "INTEGRATION#1", "SK": "INTEGRATION"}))
+        sqs = refused(lambda: deployment.client("sqs").send_message(QueueUrl=env["RENDER_QUEUE_URL"], MessageBody="{}"))
+        s3 = refused(lambda: deployment.client("s3").put_object(Bucket=env["DOCUMENTS_BUCKET"], Key="a", Body=b"x"))
+        kms = refused(lambda: deployment.client("kms").encrypt(KeyId=env["TOKEN_KEY_ID"], Plaintext=b"x"))
+        ses = refused(lambda: mail(deployment.client("sesv2")))
+        ssm = refused(lambda: deployment.client("ssm").get_parameter(Name="/invoice-bridge/maventa-vendor-api-key"))
+    codes = {name: (r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"])
+             for name, r in {"dynamodb": dynamodb, "sqs": sqs, "s3": s3, "kms": kms, "ses": ses, "ssm": ssm}.items()}
+    assert codes == {
+        "dynamodb": ("AccessDeniedException", 400),
+        "sqs": ("AccessDenied", 403),
+        "s3": ("AccessDenied", 403),
+        "kms": ("AccessDeniedException", 400),
+        "ses": ("AccessDeniedException", 403),
+        "ssm": ("AccessDeniedException", 400),
+    }
+    assert dynamodb["Error"]["Message"] == (
+        "User: arn:aws:sts::123456789012:assumed-role/invoice-bridge-local-PollInvoicesFunctionRole/"
+        "PollInvoicesFunction is not authorized to perform: dynamodb:PutItem on resource: "
+        f"arn:aws:dynamodb:{REGION}:123456789012:table/{env['TABLE_NAME']} because no identity-based policy "
+        "allows the dynamodb:PutItem action"
+    )
+
+
+def test_an_allowed_call_goes_through_and_nothing_is_restricted_outside_a_function(deployment: Deployment) -> None:
+    env = deployment.env
+    with iam.acting_as("PollInvoicesFunction", deployment.authorizer):
+        deployment.client("sqs").send_message(QueueUrl=env["SYNC_QUEUE_URL"], MessageBody="{}")
+    deployment.client("sqs").send_message(QueueUrl=env["RENDER_QUEUE_URL"], MessageBody="{}")  # set-up: admin
+    depth = deployment.client("sqs").get_queue_attributes(
+        QueueUrl=env["SYNC_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"])
+    assert depth["Attributes"]["ApproximateNumberOfMessages"] == "1"
+
+
+# --- conditions ----------------------------------------------------------------------------------
+
+
+def test_the_public_consent_function_reaches_only_its_own_partition_keys(deployment: Deployment) -> None:
+    table = deployment.table()
+    table.put_item(Item={"PK": "INVOICE#1", "SK": "INVOICE", "buyer": "someone"})
+    with iam.acting_as("ConsentFunction", deployment.authorizer):
+        table.put_item(Item={"PK": "STATE#abc", "SK": "STATE"})
+        assert table.get_item(Key={"PK": "STATE#abc", "SK": "STATE"})["Item"]
+        table.update_item(Key={"PK": "INVITATION#h", "SK": "INVITATION"}, UpdateExpression="SET used_at = :t",
+                          ExpressionAttributeValues={":t": "now"})
+        refused(lambda: table.get_item(Key={"PK": "INVOICE#1", "SK": "INVOICE"}))
+        refused(lambda: table.put_item(Item={"PK": "ISSUER#1", "SK": "ISSUER"}))  # issuers are only read
+        refused(lambda: table.delete_item(Key={"PK": "STATE#abc", "SK": "STATE"}))
+        refused(lambda: table.scan())
+
+
+def test_consent_encrypts_a_token_set_but_cannot_decrypt_one(deployment: Deployment) -> None:
+    cipher = KmsCipher(deployment.env["TOKEN_KEY_ID"])
+    token_set = {"issuer_id": "i1", "integration_id": "n1"}
+    verifier = {"purpose": "pkce_verifier", "state_hash": "h1"}
+    with iam.acting_as("ConsentFunction", deployment.authorizer):
+        stored = cipher.encrypt(b"tokens", token_set)
+        assert cipher.decrypt(cipher.encrypt(b"verifier", verifier), verifier) == b"verifier"
+        with pytest.raises(Exception, match="AccessDenied"):
+            cipher.decrypt(stored, token_set)
+        refused(lambda: cipher.encrypt(b"credentials", {"issuer_id": "i1"}))  # operator credentials
+        refused(lambda: cipher.encrypt(b"x", {**token_set, "purpose": "pkce_verifier"}))  # no extra keys
+    with iam.acting_as("SyncIntegrationFunction", deployment.authorizer):
+        assert cipher.decrypt(stored, token_set) == b"tokens"
+
+
+def test_the_dispatcher_reads_operator_credentials_but_no_token_set(deployment: Deployment) -> None:
+    env = deployment.env
+    KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"]).save("i1", "maventa", {"api_key": "k"})
+    token_set = KmsCipher(env["TOKEN_KEY_ID"]).encrypt(b"tokens", {"issuer_id": "i1", "integration_id": "n1"})
+    with iam.acting_as("DispatchFunction", deployment.authorizer):
+        assert KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"]).load("i1") == ("maventa", {"api_key": "k"})
+        refused(lambda: deployment.client("kms").decrypt(
+            CiphertextBlob=token_set, KeyId=env["TOKEN_KEY_ID"],
+            EncryptionContext={"issuer_id": "i1", "integration_id": "n1"}))
+
+
+def test_the_documents_key_works_only_through_s3(deployment: Deployment) -> None:
+    bucket = deployment.env["DOCUMENTS_BUCKET"]
+    key_arn = deployment.aws.resources.attrs[("DocumentsKey", "Arn")]
+    with iam.acting_as("RenderFunction", deployment.authorizer):
+        S3DocumentStore(bucket).put("i1/invoices/x/v1/invoice.pdf", b"%PDF", "application/pdf")
+        assert S3DocumentStore(bucket).get("i1/invoices/x/v1/invoice.pdf") == b"%PDF"
+        direct = refused(lambda: deployment.client("kms").generate_data_key(KeyId=key_arn, KeySpec="AES_256"))
+    assert "kms:GenerateDataKey" in direct["Error"]["Message"]
+    stored = deployment.client("s3").head_object(Bucket=bucket, Key="i1/invoices/x/v1/invoice.pdf")
+    assert stored["ServerSideEncryption"] == "aws:kms" and stored["SSEKMSKeyId"] == key_arn
+
+
+def test_s3_asks_the_caller_for_the_kms_key_of_an_sse_kms_object(deployment: Deployment) -> None:
+    """S3 calls KMS with the caller's permissions: s3:* alone cannot write or read the documents."""
+    bucket = deployment.env["DOCUMENTS_BUCKET"]
+    s3_only = iam.Authorizer(
+        {"S3Only": PolicySet.parse([("s3", {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})])},
+        {"S3Only": "s3-only"}, MotoFacts("123456789012", REGION))
+    deployment.client("s3").put_object(Bucket=bucket, Key="doc", Body=b"x")
+    with iam.acting_as("S3Only", s3_only):
+        written = refused(lambda: deployment.client("s3").put_object(Bucket=bucket, Key="new", Body=b"x"))
+        read = refused(lambda: deployment.client("s3").get_object(Bucket=bucket, Key="doc"))
+        deployment.client("s3").head_object(Bucket=bucket, Key="doc")  # metadata needs no key
+    assert "perform: kms:GenerateDataKey on resource: arn:aws:kms:" in written["Error"]["Message"]
+    assert "perform: kms:Decrypt on resource: arn:aws:kms:" in read["Error"]["Message"]
+
+
+def test_a_missing_document_is_not_found_only_for_a_role_that_may_list_the_bucket(deployment: Deployment) -> None:
+    """Without s3:ListBucket S3 answers 403 for a missing key; render treats a missing logo as none."""
+    documents = S3DocumentStore(deployment.env["DOCUMENTS_BUCKET"])
+    with iam.acting_as("RenderFunction", deployment.authorizer), pytest.raises(NotFound):
+        documents.get("i1/logo")
+    with iam.acting_as("DispatchFunction", deployment.authorizer):
+        assert refused(lambda: documents.get("i1/invoices/gone/v1/invoice.pdf"))["Error"]["Code"] == "AccessDenied"
+
+
+def test_mail_goes_out_only_from_the_sender_address(deployment: Deployment) -> None:
+    configuration_set = deployment.env["SES_CONFIGURATION_SET"]
+    with iam.acting_as("TrackDeliveriesFunction", deployment.authorizer):
+        assert mail(deployment.client("sesv2"), configuration_set=configuration_set)["MessageId"]
+        other = refused(lambda: mail(deployment.client("sesv2"), sender="ceo@example.com"))
+    assert "ses:SendEmail on resource: arn:aws:ses:eu-north-1:123456789012:identity/example.com" in (
+        other["Error"]["Message"])
+
+
+def test_a_thread_started_by_a_function_runs_with_its_role(deployment: Deployment) -> None:
+    outcome: dict[str, Any] = {}
+
+    def enqueue() -> None:
+        try:
+            deployment.client("sqs").send_message(QueueUrl=deployment.env["RENDER_QUEUE_URL"], MessageBody="{}")
+        except ClientError as exc:
+            outcome["error"] = exc.response["Error"]["Code"]
+
+    with iam.acting_as("PollInvoicesFunction", deployment.authorizer):
+        worker = threading.Thread(target=enqueue)
+        worker.start()
+    worker.join()
+    assert outcome == {"error": "AccessDenied"}
