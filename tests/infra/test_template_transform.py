@@ -46,6 +46,8 @@ ADMIN_ROUTES = {
     ("/invoices/{id}", "get"),
     ("/invoices/{id}/retry", "post"),
     ("/invoices/{id}/release", "post"),
+    ("/invoices/{id}/approve", "post"),
+    ("/approvals", "get"),
     ("/reports/dispatch", "get"),
     ("/failures", "get"),
 }
@@ -482,10 +484,13 @@ def test_the_token_key_serves_only_token_sets_credentials_and_verifiers(transfor
     }
     sync = kms_statements(statements(transformed, "SyncIntegrationFunction"), "TokenKey")
     assert [(actions(s), s["Condition"]) for s in sync] == [({"kms:Encrypt", "kms:Decrypt"}, TOKEN_SET_CONTEXT)]
-    # The dispatcher and the tracker only read an issuer's operator credentials; neither encrypts.
-    for name in ("DispatchFunction", "TrackDeliveriesFunction"):
-        found = kms_statements(statements(transformed, name), "TokenKey")
-        assert [(actions(s), s["Condition"]) for s in found] == [({"kms:Decrypt"}, OPERATOR_CREDENTIALS_CONTEXT)]
+    # The tracker only reads an issuer's operator credentials; the dispatcher too, and, for its fresh look
+    # at Spiris before sending, the integration's token set as the sync uses it (a refresh re-encrypts it).
+    tracker = kms_statements(statements(transformed, "TrackDeliveriesFunction"), "TokenKey")
+    assert [(actions(s), s["Condition"]) for s in tracker] == [({"kms:Decrypt"}, OPERATOR_CREDENTIALS_CONTEXT)]
+    dispatcher = kms_statements(statements(transformed, "DispatchFunction"), "TokenKey")
+    assert [(actions(s), s["Condition"]) for s in dispatcher] == [
+        ({"kms:Decrypt"}, OPERATOR_CREDENTIALS_CONTEXT), ({"kms:Encrypt", "kms:Decrypt"}, TOKEN_SET_CONTEXT)]
 
 
 def test_the_public_consent_function_reaches_only_its_own_items_and_contexts(transformed: Template) -> None:
