@@ -145,6 +145,7 @@ class LocalAws:
         self._create_keys()
         self._create_topics()
         self._create_configuration_sets()
+        self._create_user_pools()
         self._create_tables()
         self._create_queues()
         self._create_buckets()
@@ -179,6 +180,36 @@ class LocalAws:
             name = str(self.resolve(props["Name"])) if "Name" in props else logical_id
             sesv2.create_configuration_set(ConfigurationSetName=name)
             self.resources.refs[logical_id] = name
+
+    def _create_user_pools(self) -> None:
+        """Cognito user pools, their app clients and groups, with the template's settings."""
+        idp = self.client("cognito-idp")
+        for logical_id, props in self.template.user_pools.items():
+            resolved = self.resolve(props)
+            args = _cognito_args(resolved, _POOL_ARGS)
+            args["PoolName"] = args.pop("UserPoolName", logical_id)  # the API's name for it
+            pool = idp.create_user_pool(**args)["UserPool"]
+            mfa = str(resolved.get("MfaConfiguration", "OFF"))
+            if mfa != "OFF":  # CloudFormation sets MFA up as SetUserPoolMfaConfig does, after creating
+                enabled = resolved.get("EnabledMfas")
+                idp.set_user_pool_mfa_config(
+                    UserPoolId=pool["Id"],
+                    MfaConfiguration=mfa,
+                    SoftwareTokenMfaConfiguration={
+                        "Enabled": isinstance(enabled, list) and "SOFTWARE_TOKEN_MFA" in enabled
+                    },
+                )
+            self.resources.refs[logical_id] = pool["Id"]
+            self.resources.attrs[(logical_id, "Arn")] = pool["Arn"]
+            self.resources.attrs[(logical_id, "ProviderName")] = f"cognito-idp.{self.region}.amazonaws.com/{pool['Id']}"
+        for logical_id, props in self.template.user_pool_clients.items():
+            args = _cognito_args(self.resolve(props), _CLIENT_ARGS)
+            created = idp.create_user_pool_client(**args)["UserPoolClient"]
+            self.resources.refs[logical_id] = created["ClientId"]
+        for logical_id, props in self.template.user_pool_groups.items():
+            args = _cognito_args(self.resolve(props), ("UserPoolId", "GroupName", "Description", "Precedence"))
+            idp.create_group(**args)
+            self.resources.refs[logical_id] = args["GroupName"]
 
     def _create_tables(self) -> None:
         ddb = self.client("dynamodb")
@@ -307,6 +338,8 @@ class LocalAws:
             "AWS_REGION": self.region,
             # Every client created from now on checks its calls against the calling function's role.
             PLUGIN_VARIABLE: plugin_environment(os.environ.get(PLUGIN_VARIABLE)),
+            # Moto accepts any TOTP code unless told to check it (against its one fixed secret), as Cognito does.
+            "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true",
             **CREDENTIALS,
         }
 
@@ -352,6 +385,29 @@ def _bucket_encryption(encryption: dict[str, Any]) -> dict[str, Any]:
             entry["BucketKeyEnabled"] = _truthy(rule["BucketKeyEnabled"])
         rules.append(entry)
     return {"Rules": rules}
+
+
+_POOL_ARGS = (
+    "UserPoolName", "Policies", "DeletionProtection", "UsernameAttributes", "AutoVerifiedAttributes",
+    "AdminCreateUserConfig", "AccountRecoverySetting",
+)
+_CLIENT_ARGS = (
+    "UserPoolId", "ClientName", "GenerateSecret", "ExplicitAuthFlows", "PreventUserExistenceErrors",
+    "EnableTokenRevocation", "ReadAttributes", "AuthSessionValidity", "AccessTokenValidity", "IdTokenValidity",
+    "RefreshTokenValidity", "TokenValidityUnits",
+)
+
+
+def _cognito_args(props: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The CloudFormation properties that are also the API's arguments (same names), resolved values."""
+    args = {name: props[name] for name in names if name in props and props[name] is not NO_VALUE}
+    for name in ("GenerateSecret", "EnableTokenRevocation"):
+        if name in args:
+            args[name] = _truthy(args[name])
+    for name in ("AuthSessionValidity", "AccessTokenValidity", "IdTokenValidity", "RefreshTokenValidity", "Precedence"):
+        if name in args:
+            args[name] = int(args[name])
+    return args
 
 
 def _truthy(value: Any) -> bool:

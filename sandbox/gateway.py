@@ -2,6 +2,8 @@
 
 Routes are the template's `Api` events. Routes whose auth is AWS_IAM need `Authorization: Bearer
 {admin_token}` (standing in for SigV4), checked before the handler is called, as API Gateway does.
+A route behind another authorizer is refused at start: it has no stand-in, and serving it unchecked
+would be kinder than AWS. (The console's routes have none: it checks its own session.)
 Local-only routes live under `/_local/`.
 """
 
@@ -91,6 +93,13 @@ class Gateway:
         self.admin_token = admin_token
         self.aws_endpoint_url = aws_endpoint_url
         self.routes = routes_of(template)
+        # Only IAM has a stand-in here: a route behind any other authorizer (Cognito, Lambda) would
+        # otherwise be served with no check at all.
+        for route in self.routes:
+            if route.auth not in (None, "AWS_IAM"):
+                raise ValueError(
+                    f"{route.method} {route.resource}: authorizer {route.auth!r} has no stand-in in the embedded gateway"
+                )
         self.binary_types = tuple(sorted(set(template.binary_media_types) | set(DEFAULT_BINARY_TYPES)))
         self._server: BaseWSGIServer = make_server(host, port, self.wsgi, threaded=True)
         self._thread: threading.Thread | None = None

@@ -49,6 +49,30 @@ def _container(name: str) -> Iterator[None]:
         wiring.container.reset(token)
 
 
+@contextmanager
+def _own_log_keys(context: LambdaContext) -> Iterator[None]:
+    """Every function of the service logs through one Logger (invoice_bridge.observability), and
+    `inject_lambda_context` writes the function's name into that one, shared formatter; in Lambda a
+    process is one function, here it is all of them at once. Keys of this context (Powertools' thread-safe
+    keys, which win over the shared ones) keep each function's lines under its own name."""
+    try:
+        from invoice_bridge.observability import logger
+    except ImportError:  # the shared package is optional for the sandbox's own tests
+        yield
+        return
+    keys = {
+        "function_name": context.function_name,
+        "function_memory_size": context.memory_limit_in_mb,
+        "function_arn": context.invoked_function_arn,
+        "function_request_id": context.aws_request_id,
+    }
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(keys)
+
+
 class LambdaContext:
     """The attributes of the Python runtime's context object that handlers and Powertools read."""
 
@@ -146,8 +170,10 @@ class Handlers:
         try:
             # As in Lambda, the code (its import too) runs with the function's role only, and in its own
             # container: no cache of another function (or instance) serves it.
-            with running(logical_id), iam.running_as(logical_id), _container(f"{logical_id}/{instance}"):
+            context = LambdaContext(self.template.functions[logical_id])
+            with running(logical_id), iam.running_as(logical_id), _container(f"{logical_id}/{instance}"), \
+                    _own_log_keys(context):
                 handler = self.get(logical_id, instance)
-                return handler(event, LambdaContext(self.template.functions[logical_id]))
+                return handler(event, context)
         finally:
             self._give_back(logical_id, instance)

@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_answering(stack)
         stack.write_stack_json(stack_json)
         print(f"embedded stack up; api {stack.api_url}; details in {stack_json}", flush=True)
+        if stack.console_url:
+            print(f"the office's console: {stack.console_url} (its users are in {stack_json})", flush=True)
         try:
             while not stopping.wait(0.5):
                 pass

@@ -40,7 +40,15 @@ LOCAL_PARAMETERS = {
     "AlarmEmail": "alarms@example.com",
     "SpirisClientId": "invoice-bridge-local",
 }
-STACK_JSON_FIELDS = ("api_url", "admin_token", "aws_endpoint_url", "aws_region", "spiris_url", "operator_url")
+# Local values that replace a template default (explicit `parameters=` still win): the seeded console
+# users sign in with a password only; pass ConsoleMfa=ON to try TOTP locally.
+LOCAL_OVERRIDES = {"ConsoleMfa": "OFF"}
+STACK_JSON_FIELDS = (
+    "api_url", "admin_token", "aws_endpoint_url", "aws_region", "spiris_url", "operator_url", "console_url",
+    "console_users",
+)
+# The console's seeded users (contract.md §2): one per group, with passwords made at start.
+CONSOLE_USERS = {"admin": ("admin@office.example", "office-admins"), "staff": ("staff@office.example", "office-staff")}
 
 
 def default_template() -> Path:
@@ -109,6 +117,7 @@ class LocalStack:
         defaults = self.template_parameters_without_default()
         self.parameters = {
             **{k: v for k, v in LOCAL_PARAMETERS.items() if k in defaults},
+            **{k: v for k, v in LOCAL_OVERRIDES.items() if k in self.template.parameters},
             **(parameters or {}),
         }
         self.aws = LocalAws(self.template, host=host)
@@ -124,6 +133,8 @@ class LocalStack:
         self.spiris_url: str | None = None
         self.operator_url: str | None = None
         self.spiris_client_id = ""
+        self.console_url = ""
+        self.console_users: dict[str, dict[str, str]] = {}
         self.maventa_vendor_api_key = secrets.token_urlsafe(24)
         self.authorizer: iam.Authorizer | None = None
         self._spiris_server: Any = None
@@ -182,6 +193,9 @@ class LocalStack:
                     "SPIRIS_IDENTITY_URL": self.spiris_url,
                     "SPIRIS_API_URL": self.spiris_url,
                     "SPIRIS_CLIENT_ID": self.spiris_client_id,
+                    # The sandbox serves its temporary files itself, over plain HTTP on 127.0.0.1: allowed
+                    # by name, next to Spiris' own hosts (https only).
+                    "SPIRIS_FILE_ORIGINS": f"https://*.vismaonline.com,{self.spiris_url}",
                     "OPERATOR_URL": self.operator_url,
                 }
             )
@@ -191,6 +205,7 @@ class LocalStack:
         )
         self.api_url = self.gateway.url
         overlay["PUBLIC_BASE_URL"] = self.api_url
+        overlay.update(self._console_users_seeded())
         overlay.update(self.extra_environment)
 
         self.function_environments = self.aws.function_environment(overlay)
@@ -219,6 +234,28 @@ class LocalStack:
         if self.run_scheduler:
             self.scheduler.start()
         log.info("local stack up: api %s, aws %s", self.api_url, self.aws_endpoint_url)
+
+    def _console_users_seeded(self) -> dict[str, str]:
+        """The console's pool gets an admin and a staff user (random passwords); the console is told where
+        moto publishes the pool's keys. Nothing when the template has no console pool."""
+        pools = list(self.template.user_pools)
+        if not pools:
+            return {}
+        pool_id = self.aws.resources.refs[pools[0]]
+        idp = self.aws.client("cognito-idp")
+        for role, (username, group) in CONSOLE_USERS.items():
+            password = f"{secrets.token_urlsafe(18)}-Aa1"
+            idp.admin_create_user(
+                UserPoolId=pool_id,
+                Username=username,
+                MessageAction="SUPPRESS",
+                UserAttributes=[{"Name": "email", "Value": username}, {"Name": "email_verified", "Value": "true"}],
+            )
+            idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
+            idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
+            self.console_users[role] = {"username": username, "password": password}
+        self.console_url = f"{self.api_url}/console"
+        return {"CONSOLE_JWKS_URL": f"{self.aws_endpoint_url}/{pool_id}/.well-known/jwks.json"}
 
     def _accelerate_queues(self, seconds: int) -> None:
         sqs = self.aws.client("sqs")
@@ -269,6 +306,6 @@ class LocalStack:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.stack_json(), indent=2) + "\n", encoding="utf-8")
-        tmp.chmod(0o600)  # holds the admin token
+        tmp.chmod(0o600)  # holds the admin token and the console users' passwords
         tmp.replace(target)
         return target

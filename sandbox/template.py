@@ -109,6 +109,9 @@ class Template:
     conditions: dict[str, Any] = field(default_factory=dict)
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)
     configuration_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # SES
+    user_pools: dict[str, dict[str, Any]] = field(default_factory=dict)  # Cognito
+    user_pool_clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    user_pool_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
     binary_media_types: tuple[str, ...] = ()
 
@@ -195,6 +198,12 @@ def load_template(path: str | Path) -> Template:
             tpl.topics[logical_id] = props
         elif rtype == "AWS::SES::ConfigurationSet":
             tpl.configuration_sets[logical_id] = props
+        elif rtype == "AWS::Cognito::UserPool":
+            tpl.user_pools[logical_id] = props
+        elif rtype == "AWS::Cognito::UserPoolClient":
+            tpl.user_pool_clients[logical_id] = props
+        elif rtype == "AWS::Cognito::UserPoolGroup":
+            tpl.user_pool_groups[logical_id] = props
         elif rtype == "AWS::Serverless::Function":
             tpl.functions[logical_id] = _function(raw, globals_, global_fn, global_env, logical_id, props)
 

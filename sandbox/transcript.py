@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 from .contact import grant_consent
@@ -50,6 +49,13 @@ class Recorder:
         return json.loads(self.run("--json", *args, show=show))  # type: ignore[no-any-return]
 
 
+def _stockholm_today() -> str:
+    """The date in Sweden (the machine's own zone may be another)."""
+    from invoice_bridge.models.common import stockholm_date, utcnow
+
+    return stockholm_date(utcnow()).isoformat()
+
+
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="transcript-"))
     stack_json = workdir / "stack.json"
@@ -68,7 +74,7 @@ def main() -> int:
         account = scenario.seed_operator()
         logo = workdir / "logo.png"
         logo.write_bytes(logo_png())
-        recorder.note(f"invoice-bridge against the embedded stack (make serve), {date.today().isoformat()}")
+        recorder.note(f"invoice-bridge against the embedded stack (make serve), {_stockholm_today()}")
         recorder.note("the Spiris and operator sandboxes hold the issuer's company, its buyers and their addresses")
         recorder.lines.append("")
         issuer = recorder.json("issuers", "create", "--name", "Exempelbolaget AB", "--org-number", ISSUER_ORG,
@@ -103,7 +109,7 @@ def main() -> int:
         recorder.run("invoices", "show", first["id"])
         recorder.run("invoices", "open", first["id"], "--output", str(workdir / "invoice.pdf"))
         recorder.run("failures")
-        today = date.today().isoformat()
+        today = _stockholm_today()
         recorder.run("report", "--from", "2026-01-01", "--to", today)
         # The operator's API key is a secret even in a sandbox: the transcript shows it masked.
         text = "\n".join(recorder.lines).replace(str(workdir), "/tmp/demo").replace(account["api_key"], "********")

@@ -413,8 +413,12 @@ def cmd_failures(api: AdminApi, out: Output, args: argparse.Namespace) -> int:
         if isinstance(rows, list):
             shown = True
             flat = [_invoice_row(r) if "buyer" in r else r for r in rows if isinstance(r, dict)]
-            if name == "invoices" or (flat and "number" in flat[0]):
+            if name == "source_invoices":
                 columns: Sequence[tuple[str, str]] = (
+                    ("number", "number"), ("kind", "kind"), ("reason", "reason"), ("source_id", "spiris id"),
+                    ("issuer_id", "issuer"))
+            elif name == "invoices" or (flat and "number" in flat[0]):
+                columns = (
                     ("number", "number"), ("buyer_name", "buyer"), ("status", "status"),
                     ("status_reason", "reason"), ("issuer_id", "issuer"), ("id", "id"))
                 columns = [c for c in columns if any(c[0] in r for r in flat)] or _generic_columns(flat)

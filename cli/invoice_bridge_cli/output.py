@@ -39,19 +39,21 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def cell(value: Any) -> str | Text:
+def cell(value: Any) -> Text:
+    """A table cell as plain text: names and messages come from invoices and outside systems, and a
+    `[red]` in a buyer's name is a name, never rich markup."""
     if value is None or value == "":
         return Text("—", style="dim")
     if isinstance(value, bool):
         return Text("yes", style="green") if value else Text("no", style="dim")
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, ""))
+        return Text(", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "")))
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return Text(", ".join(str(v) for v in value))
+    return Text(str(value))
 
 
-def status_cell(value: Any) -> str | Text:
+def status_cell(value: Any) -> Text:
     if not isinstance(value, str):
         return cell(value)
     return Text(value, style=STATUS_STYLES.get(value, ""))
@@ -82,7 +84,7 @@ class Output:
             if name in record:
                 value = record[name]
                 table.add_row(name, status_cell(value) if name == "status" else cell(value))
-        self.out.print(Panel(table, title=title, title_align="left", expand=False))
+        self.out.print(Panel(table, title=Text(title), title_align="left", expand=False))
 
     def table(
         self,
@@ -124,7 +126,8 @@ class Output:
             body.append("\n• ")
             body.append(_detail_text(detail))
         status = f" (HTTP {error.status})" if error.status else ""
-        self.err.print(Panel(body, title=f"[bold red]error: {error.code}{status}", title_align="left", expand=False))
+        title = Text(f"error: {error.code}{status}", style="bold red")  # the code comes from the server
+        self.err.print(Panel(body, title=title, title_align="left", expand=False))
 
     def usage_error(self, text: str) -> None:
         self.err.print(Text(f"invoice-bridge: error: {text}", style="red"), soft_wrap=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import jwt
 from flask import Blueprint, Response, g, request
+from invoice_bridge.identifiers import vat_number_from_org_number
 
 from .filters import FilterError, compile_filter
 from .jsonutil import json_response
@@ -29,8 +30,11 @@ MAX_PAGE_SIZE = 1000
 COMPANY_ERRORS = {
     4003: "ForbiddenRequestException - The startup guide has not been completed for this company.",
     4004: "ForbiddenRequestException - The company is not active.",
+    4005: "UnauthorizedRequestException - Unauthorized request.",
+    4007: "ForbiddenRequestException - Permission denied: the user's role does not give access to this endpoint.",
     4009: "ForbiddenRequestException - No access due to product variant.",
     4012: "ForbiddenRequestException - The licence agreement has not been accepted.",
+    4034: "NotAllowedWithSandboxClientException - A sandbox client cannot access a production company.",
 }
 VARIANTS_WITHOUT_INVOICING = {"bookkeeping"}
 
@@ -78,7 +82,7 @@ def api_blueprint(state: SandboxState) -> Blueprint:
         family_id = str(claims["jti"]).split(".")[0]
         with state.lock:
             family = state.families.get(family_id)
-            if family is None or family.revoked:
+            if family is None or family.revoked or claims["jti"] in state.rejected_access_tokens:
                 return unauthorized()
             company = state.companies.get(family.company_id)
             user = state.users.get(family.user_email)
@@ -277,7 +281,7 @@ def company_settings_body(company: Company) -> dict[str, Any]:
         "CurrencyCode": "SEK",
         "TermsOfPaymentId": None,
         "CorporateIdentityNumber": company.corporate_identity_number,
-        "VatCode": None,
+        "VatCode": vat_number_from_org_number(company.corporate_identity_number),
         "BankGiro": None,
         "PlusGiro": None,
         "BankAccount": None,

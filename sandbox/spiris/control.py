@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, request
+from invoice_bridge.identifiers import format_org_number, is_valid_org_number
 
 from .config import SandboxClient
 from .jsonutil import json_response, loads
@@ -39,7 +40,11 @@ def control_blueprint(state: SandboxState) -> Blueprint:
         return json_response({"error": str(exc)}, 400)
 
     def company_or_404(company_id: str) -> Company:
+        """By id, or by organisation number written any usual way (`556123-4567`, `5561234567`, `SE…01`)."""
         company = state.companies.get(company_id.lower()) or state.companies.get(company_id)
+        if company is None and is_valid_org_number(company_id):
+            wanted = format_org_number(company_id)
+            company = next((c for c in state.companies.values() if c.corporate_identity_number == wanted), None)
         if company is None:
             raise BadRequest(f"unknown company {company_id}")
         return company
@@ -48,7 +53,12 @@ def control_blueprint(state: SandboxState) -> Blueprint:
         if "name" in data:
             company.name = str(data["name"])
         if "corporate_identity_number" in data:
-            company.corporate_identity_number = str(data["corporate_identity_number"])
+            # Spiris keeps the organisation number in one form (`556123-4567`, reference §2.7), whatever
+            # form it was typed in; a number that is not one is refused, as Spiris' own settings page does.
+            raw = str(data["corporate_identity_number"])
+            if not is_valid_org_number(raw):
+                raise BadRequest(f"corporate_identity_number is not a Swedish organisation number: {raw!r}")
+            company.corporate_identity_number = format_org_number(raw)
         if isinstance(data.get("modules"), dict) and "api" in data["modules"]:
             company.api_module = bool(data["modules"]["api"])
         if "variant" in data and data["variant"] is not None:
@@ -211,6 +221,9 @@ def control_blueprint(state: SandboxState) -> Blueprint:
                 # "The user changed the password": every grant dies.
                 for family in state.families.values():
                     family.revoked = True
+            if data.get("expire_access_tokens"):
+                # Every access token issued so far is refused (401) before its exp; refresh tokens still work.
+                state.rejected_access_tokens |= state.issued_access_tokens
         return Response(b"", status=204)
 
     @bp.post("/_sandbox/config")

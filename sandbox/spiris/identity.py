@@ -262,6 +262,8 @@ def identity_blueprint(state: SandboxState) -> Blueprint:
             "jti": f"{family.id}.{secrets.token_hex(8)}",
         }
         access_token = jwt.encode(claims, config.jwt_secret, algorithm="HS256")
+        with state.lock:
+            state.issued_access_tokens.add(str(claims["jti"]))
         body: dict[str, object] = {
             "access_token": access_token,
             "expires_in": config.access_token_lifetime_seconds,

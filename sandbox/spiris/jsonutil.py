@@ -21,8 +21,10 @@ def dumps(value: Any) -> str:
 
 
 def _write(value: Any, out: list[str]) -> None:
-    if value is None or isinstance(value, (bool, str)):
-        out.append(json.dumps(value, ensure_ascii=False))
+    if isinstance(value, str):
+        out.append(_string(value))
+    elif value is None or isinstance(value, bool):
+        out.append(json.dumps(value))
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("non-finite Decimal cannot be JSON")
@@ -36,7 +38,7 @@ def _write(value: Any, out: list[str]) -> None:
         for index, (key, item) in enumerate(value.items()):
             if index:
                 out.append(",")
-            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(_string(str(key)))
             out.append(":")
             _write(item, out)
         out.append("}")
@@ -49,6 +51,16 @@ def _write(value: Any, out: list[str]) -> None:
         out.append("]")
     else:
         raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _string(value: str) -> str:
+    """A JSON string; a lone UTF-16 surrogate (which .NET strings, and so Spiris, can hold) goes out as
+    a `\\udXXX` escape, as System.Text.Json writes it, instead of failing the whole response."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -112,6 +112,9 @@ class SandboxState:
             self.codes: dict[str, AuthorizationCode] = {}
             self.families: dict[str, TokenFamily] = {}
             self.refresh_tokens: dict[str, RefreshToken] = {}
+            # Access tokens (by jti) issued, and those invalidated server-side before they expire (401).
+            self.issued_access_tokens: set[str] = set()
+            self.rejected_access_tokens: set[str] = set()
             self.temp_files: dict[str, tuple[bytes, float]] = {}
             self.requests: Counter[str] = Counter()
             self.request_times: dict[str, deque[float]] = {}

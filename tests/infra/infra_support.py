@@ -25,6 +25,7 @@ FUNCTIONS = {
     "TrackDeliveriesFunction",
     "SesEventsFunction",
     "SweepStuckFunction",
+    "ConsoleFunction",
 }
 
 # Values for the template's required parameters (the rest keep their defaults).

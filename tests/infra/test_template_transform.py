@@ -52,6 +52,8 @@ ADMIN_ROUTES = {
     ("/failures", "get"),
 }
 CONSENT_ROUTES = {("/consent/{token}", "get"), ("/consent/{token}", "post"), ("/oauth/callback", "get")}
+# The console: public at API Gateway, its own session check in the function (ANY: x-amazon-apigateway-any-method).
+CONSOLE_ROUTES = {("/console", "get"), ("/console/sign-in", "post"), ("/console/{proxy+}", "x-amazon-apigateway-any-method")}
 
 ENVIRONMENT_REFS = {
     "TABLE_NAME": {"Ref": "Table"},
@@ -396,7 +398,7 @@ def api_operations(transformed: Template) -> dict[tuple[str, str], dict[str, Any
 
 def test_admin_routes_need_iam_and_consent_routes_are_public(transformed: Template) -> None:
     operations = api_operations(transformed)
-    assert set(operations) == ADMIN_ROUTES | CONSENT_ROUTES
+    assert set(operations) == ADMIN_ROUTES | CONSENT_ROUTES | CONSOLE_ROUTES
     for route in ADMIN_ROUTES:
         assert operations[route]["security"] == [{"AWS_IAM": []}], route
         assert mentions(operations[route]["x-amazon-apigateway-integration"]["uri"], "AdminApiFunction")
@@ -405,24 +407,64 @@ def test_admin_routes_need_iam_and_consent_routes_are_public(transformed: Templa
     for route in CONSENT_ROUTES:
         assert operations[route]["security"] == [{"NONE": []}], route
         assert mentions(operations[route]["x-amazon-apigateway-integration"]["uri"], "ConsentFunction")
+    for route in CONSOLE_ROUTES:
+        assert operations[route]["security"] == [{"NONE": []}], route
+        assert mentions(operations[route]["x-amazon-apigateway-integration"]["uri"], "ConsoleFunction")
 
 
 def test_api_accepts_logo_images_as_binary_and_outputs_its_url(transformed: Template) -> None:
     (api,) = resources(transformed, "AWS::ApiGateway::RestApi").values()
+    # PUT /issuers/{id}/logo sends the image; the console's upload form sends it inside multipart.
     assert set(api["Properties"]["Body"]["x-amazon-apigateway-binary-media-types"]) == {
         "image/png",
         "image/jpeg",
+        "multipart/form-data",
     }
     assert mentions(transformed["Outputs"]["ApiUrl"]["Value"], "Api")
+
+
+def test_console_users_sign_in_against_the_template_pool_with_optional_totp(
+    transformed: Template, raw_template: Template
+) -> None:
+    (pool,) = resources(transformed, "AWS::Cognito::UserPool").values()
+    pool_props = pool["Properties"]
+    assert pool_props["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    assert pool_props["MfaConfiguration"] == {"Ref": "ConsoleMfa"}
+    assert raw_template["Parameters"]["ConsoleMfa"]["Default"] == "ON"
+    assert pool_props["EnabledMfas"]["Fn::If"][1] == ["SOFTWARE_TOKEN_MFA"]
+    (client,) = resources(transformed, "AWS::Cognito::UserPoolClient").values()
+    client_props = client["Properties"]
+    assert client_props["GenerateSecret"] is False
+    assert set(client_props["ExplicitAuthFlows"]) == {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    assert client_props["PreventUserExistenceErrors"] == "ENABLED"
+    groups = {g["Properties"]["GroupName"] for g in resources(transformed, "AWS::Cognito::UserPoolGroup").values()}
+    assert groups == {"office-admins", "office-staff"}
+    env = props(transformed, "ConsoleFunction")["Environment"]["Variables"]
+    assert env["CONSOLE_USER_POOL_ID"] == {"Ref": "ConsoleUserPool"}
+    assert env["CONSOLE_CLIENT_ID"] == {"Ref": "ConsoleUserPoolClient"}
+
+
+def test_only_the_console_reads_its_users_and_only_in_its_pool(transformed: Template) -> None:
+    for name in FUNCTIONS:
+        cognito = [s for s in statements(transformed, name) if any(a.startswith("cognito-idp:") for a in actions(s))]
+        if name != "ConsoleFunction":
+            assert not cognito, name
+            continue
+        (statement,) = cognito
+        assert actions(statement) == {"cognito-idp:AdminGetUser", "cognito-idp:AdminListGroupsForUser"}
+        assert statement["Resource"] == {"Fn::GetAtt": ["ConsoleUserPool", "Arn"]}
 
 
 # ------------------------------------------------------------------ least privilege
 # The embedded stack runs every function with exactly these roles (sandbox/iam), so a missing grant
 # fails the pipeline tests; these checks pin the shape of each grant.
 
+# The console does what the admin API does (operator credentials, revoke), so it holds the same rights.
+KMS_DIRECT = {"ConsentFunction", "AdminApiFunction", "ConsoleFunction", "SyncIntegrationFunction", "DispatchFunction"}
 MAILERS = {
     "ConsentFunction",
     "AdminApiFunction",
+    "ConsoleFunction",
     "SyncIntegrationFunction",
     "RenderFunction",
     "DispatchFunction",
@@ -462,6 +504,7 @@ def test_documents_have_their_own_key_used_only_through_s3_for_the_bucket(transf
     assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["DocumentsKey", "Arn"]}
     expected = {
         "AdminApiFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # logo upload; presigned document links
+        "ConsoleFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # the admin API's own functions, in pages
         "SyncIntegrationFunction": {"kms:GenerateDataKey"},
         "RenderFunction": {"kms:GenerateDataKey", "kms:Decrypt"},
         "DispatchFunction": {"kms:Decrypt"},
@@ -478,6 +521,7 @@ def test_the_token_key_serves_only_token_sets_credentials_and_verifiers(transfor
     assert users == {
         "ConsentFunction",
         "AdminApiFunction",
+        "ConsoleFunction",
         "SyncIntegrationFunction",
         "DispatchFunction",
         "TrackDeliveriesFunction",
@@ -547,16 +591,18 @@ def test_queue_senders_match_the_pipeline(transformed: Template) -> None:
                     if mentions(statement["Resource"], queue):
                         senders[queue].add(name)
     assert senders == {
-        "SyncQueue": {"PollInvoicesFunction", "AdminApiFunction"},
+        "SyncQueue": {"PollInvoicesFunction", "AdminApiFunction", "ConsoleFunction"},
         # Dispatch: the next version of an invoice its fresh look found changed at the source.
-        "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction", "SweepStuckFunction", "DispatchFunction"},
-        "DispatchQueue": {"RenderFunction", "AdminApiFunction", "SweepStuckFunction"},
+        "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction", "ConsoleFunction", "SweepStuckFunction",
+                        "DispatchFunction"},
+        "DispatchQueue": {"RenderFunction", "AdminApiFunction", "ConsoleFunction", "SweepStuckFunction"},
     }
 
 
 def test_documents_bucket_access_is_object_level_and_matches_each_role(transformed: Template) -> None:
     expected = {
         "AdminApiFunction": {"s3:GetObject", "s3:PutObject"},
+        "ConsoleFunction": {"s3:GetObject", "s3:PutObject"},
         "SyncIntegrationFunction": {"s3:PutObject"},
         "RenderFunction": {"s3:GetObject", "s3:PutObject"},
         "DispatchFunction": {"s3:GetObject"},
@@ -589,8 +635,9 @@ def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: T
                         readers[parameter].add(name)
     assert readers == {
         # Dispatch's fresh look refreshes the integration's token when it is about to expire.
-        "SpirisClientSecretParameter": {"ConsentFunction", "AdminApiFunction", "SyncIntegrationFunction",
-                                        "DispatchFunction"},
+        "SpirisClientSecretParameter": {
+            "ConsentFunction", "AdminApiFunction", "ConsoleFunction", "SyncIntegrationFunction", "DispatchFunction"
+        },
         "MaventaVendorApiKeyParameter": {"DispatchFunction", "TrackDeliveriesFunction"},
     }
 
@@ -641,8 +688,9 @@ def test_public_consent_routes_are_throttled_below_the_admin_routes(transformed:
         for s in settings
         if s is not stage_wide
     }
-    # Exactly the public routes have their own, lower limits; the admin routes keep the stage-wide one.
-    assert set(consent) == CONSENT_ROUTES
+    # Exactly the public routes that take secrets (consent links, codes, passwords) have their own,
+    # lower limits; the admin routes and the console's pages keep the stage-wide one.
+    assert set(consent) == CONSENT_ROUTES | {("/console/sign-in", "post")}
     for route, setting in consent.items():
         assert 0 < setting["ThrottlingRateLimit"] < stage_wide["ThrottlingRateLimit"], route
         assert 0 < setting["ThrottlingBurstLimit"] < stage_wide["ThrottlingBurstLimit"], route

@@ -85,7 +85,7 @@ import threading  # noqa: E402
 from collections.abc import Collection, Iterator, Mapping  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
-from invoice_bridge.fetch.decisions import SyncDecision  # noqa: E402
+from invoice_bridge.fetch.decisions import ParkedSource, SyncDecision  # noqa: E402
 from invoice_bridge.models.integration import Integration  # noqa: E402
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent  # noqa: E402
 from invoice_bridge.models.spiris import Meta  # noqa: E402
@@ -102,6 +102,11 @@ class MemoryIntegrations:
         return self.items[integration_id].model_copy(deep=True)
 
     def put(self, integration: Integration) -> None:
+        """Conditional on the version read, like DynamoIntegrations.put."""
+        stored = self.items.get(integration.id)
+        if (stored.version if stored else 0) != integration.version:
+            raise ConflictError(integration.id)
+        integration.version += 1
         self.items[integration.id] = integration.model_copy(deep=True)
 
     def list(self, issuer_id: str | None = None) -> list[Integration]:
@@ -176,6 +181,13 @@ class MemoryDecisions:
     def latest(self, integration_id: str) -> list[SyncDecision]:
         return [d for (i, _), d in self.latest_by.items() if i == integration_id]
 
+    def parked(self, issuer_id: str | None = None) -> list[ParkedSource]:
+        return [
+            ParkedSource(i, d)
+            for (i, _), d in self.latest_by.items()
+            if d.parked and issuer_id in (None, d.issuer_id)
+        ]
+
 
 class ListQueue:
     def __init__(self) -> None:
@@ -197,7 +209,7 @@ class MemoryDocuments:
             raise NotFound(key)
         return self.objects[key]
 
-    def presign(self, key: str, expires_seconds: int = 300) -> str:
+    def presign(self, key: str, expires_seconds: int = 300, download_name: str | None = None) -> str:
         return f"memory://{key}"
 
 

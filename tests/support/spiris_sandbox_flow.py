@@ -47,7 +47,7 @@ def seed(client: httpx.Client, *, default_company: bool = False, full_access: bo
         "name": "Exempelbolaget AB", "corporate_identity_number": "556123-4567", "modules": {"api": api_module}})
     assert company.status_code == 201
     other = client.post("/_sandbox/companies", json={
-        "name": "Andra Bolaget AB", "corporate_identity_number": "559000-0000", "modules": {"api": True}})
+        "name": "Andra Bolaget AB", "corporate_identity_number": "559000-0005", "modules": {"api": True}})
     ids = company.json()["id"], other.json()["id"]
     user = {"email": "anna@example.se", "password": "correct horse", "companies": list(ids),
             "full_access": full_access}

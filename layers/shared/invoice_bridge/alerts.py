@@ -7,6 +7,7 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .consent.pages import notice_mail
+from .fetch.decisions import SyncDecision
 from .models.integration import Integration
 from .models.issuer import Issuer
 from .observability import metrics
@@ -18,6 +19,13 @@ _ACTIONS = {
         "4002": "Aktivera tillägget Integration (API) i Spiris under Inställningar → Appar och tillägg.",
         "4003": "Slutför startguiden i Spiris.",
         "4004": "Företaget är inaktivt i Spiris: återaktivera det.",
+        "4005": "Spiris godkände inte anropen för företaget: ge behörighet på nytt med en användare som har full "
+        "behörighet i företaget.",
+        "4006": "Medgivandet saknar åtkomst till försäljning: ge behörighet på nytt och godkänn all begärd åtkomst.",
+        "4007": "Användaren som gav behörighet har en roll utan rätt att läsa kundfakturor: ge användaren full "
+        "behörighet i Spiris, eller låt en användare med full behörighet ge medgivandet på nytt.",
+        "4034": "Byråns koppling använder en testklient (sandbox) från Spiris mot ett riktigt företag: byrån "
+        "behöver byta till sin produktionsklient. Kontakta byrån; du behöver inte göra något i Spiris.",
         "4009": "Företagets Spiris-variant saknar fakturering: byt till en variant med fakturering.",
         "4011": "Användaren som gav behörighet saknar åtkomst till företaget: ge en användare med full behörighet "
         "medgivandet på nytt.",
@@ -28,6 +36,13 @@ _ACTIONS = {
         "4002": "Activate the Integration (API) add-on in Spiris under Settings → Apps and extensions.",
         "4003": "Complete the startup guide in Spiris.",
         "4004": "The company is inactive in Spiris: reactivate it.",
+        "4005": "Spiris did not authorise the requests for the company: grant access again with a user who has "
+        "full permission in the company.",
+        "4006": "The consent lacks access to sales: grant access again and approve all access asked for.",
+        "4007": "The user who granted access has a role without permission to read customer invoices: give the "
+        "user full permission in Spiris, or have a user with full permission grant access again.",
+        "4034": "The office's connection uses a Spiris sandbox client against a live company: the office must "
+        "switch to its production client. Contact the office; nothing needs doing in Spiris.",
         "4009": "The company's Spiris variant has no invoicing: switch to a variant with invoicing.",
         "4011": "The user who granted access has no access to the company: have a user with full permission "
         "grant access again.",
@@ -68,3 +83,35 @@ def notify_integration_stopped(
     recipients = list(dict.fromkeys([str(issuer.notification_email), office_email]))
     mailer.send(Mail(to=recipients, subject=content.subject, text=content.text, html=content.html))
     metrics.add_metric(name="IntegrationFailed", unit=MetricUnit.Count, value=1)
+
+
+def notify_invoice_parked(
+    issuer: Issuer,
+    parked: SyncDecision,
+    *,
+    mailer: Mailer,
+    office_name: str,
+) -> None:
+    """Tell the issuer that one source invoice cannot be taken over, and what to do about it; once per
+    source version (the sync remembers that this version was notified)."""
+    number = str(parked.invoice_number) if parked.invoice_number is not None else parked.source_id
+    if issuer.language == "sv":
+        subject = f"Faktura {number} i Spiris kunde inte tas över"
+        paragraphs = [
+            f"{office_name} kunde inte läsa faktura {number} (Spiris-id {parked.source_id}) för {issuer.name}.",
+            f"Orsak (tekniskt): {parked.detail}",
+            "Fakturan skickas inte som den är. Rätta den i Spiris; den hämtas då igen automatiskt. "
+            "Övriga fakturor påverkas inte.",
+        ]
+    else:
+        subject = f"Invoice {number} in Spiris could not be taken over"
+        paragraphs = [
+            f"{office_name} could not read invoice {number} (Spiris id {parked.source_id}) for {issuer.name}.",
+            f"Reason (technical): {parked.detail}",
+            "The invoice is not sent as it is. Correct it in Spiris; it is then fetched again by itself. "
+            "Other invoices are not affected.",
+        ]
+    content = notice_mail(issuer.language, office_name, subject, paragraphs)
+    mailer.send(
+        Mail(to=[str(issuer.notification_email)], subject=content.subject, text=content.text, html=content.html)
+    )

@@ -167,7 +167,7 @@ def sync(request: SyncRequest) -> object:
     from .adapters.dynamo_budget import dynamo_request_budget
     from .adapters.kms_tokens import DecryptionFailed
     from .adapters.spiris_api import HttpSpirisApi
-    from .alerts import notify_integration_stopped
+    from .alerts import notify_integration_stopped, notify_invoice_parked
     from .consent.refresher import AccessTokens, NotConnected, TokenBroker
     from .consent.wiring import consent_services
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
@@ -178,11 +178,15 @@ def sync(request: SyncRequest) -> object:
     budget = dynamo_request_budget(
         settings.table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
     )
+    access_tokens = AccessTokens(integration)
     spiris = HttpSpirisApi(
         settings.spiris_api_url,
-        AccessTokens(integration),
+        access_tokens,
+        renew_access_token=access_tokens.renew,
         before_request=budget.before_request,
         page_size=settings.spiris_page_size,
+        file_origins=tuple(o.strip() for o in settings.spiris_file_origins.split(",") if o.strip()),
+        max_file_bytes=settings.spiris_file_max_bytes,
     )
     try:
         return sync_integration(
@@ -196,6 +200,9 @@ def sync(request: SyncRequest) -> object:
             documents=wiring.document_store(),
             office=office_payee(),
             overlap_seconds=settings.sync_overlap_seconds,
+            notify_parked=lambda issuer, parked: notify_invoice_parked(
+                issuer, parked, mailer=wiring.mailer(), office_name=settings.office_name
+            ),
         )
     except NotConnected:
         return None  # the token broker has marked the integration and alerted

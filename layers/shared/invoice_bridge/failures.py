@@ -1,10 +1,12 @@
-"""What needs the office's action, across issuers: failed invoices and integrations that stopped."""
+"""What needs the office's action, across issuers: failed invoices, source invoices that could not be
+taken over (parked by the sync), and integrations that stopped."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from .fetch.decisions import DecisionStore, ParkedSource
 from .fetch.schedule import stale_integrations
 from .models.integration import Integration, IntegrationStatus
 from .models.invoice import Invoice, InvoiceStatus
@@ -23,6 +25,7 @@ class IntegrationProblem:
 class Failures:
     invoices: list[Invoice]
     integrations: list[IntegrationProblem]
+    source_invoices: list[ParkedSource] = field(default_factory=list)
 
 
 def collect_failures(
@@ -32,6 +35,7 @@ def collect_failures(
     now: datetime,
     stale_after: timedelta,
     issuer_id: str | None = None,
+    decisions: DecisionStore | None = None,
 ) -> Failures:
     failed: list[Invoice] = []
     cursor: str | None = None
@@ -43,4 +47,5 @@ def collect_failures(
     every = integrations.list(issuer_id)
     problems = [IntegrationProblem(i, i.status.value) for i in every if i.status in NEEDS_ACTION]
     problems += [IntegrationProblem(i, "stale") for i in stale_integrations(every, now, stale_after)]
-    return Failures(invoices=failed, integrations=problems)
+    parked = decisions.parked(issuer_id) if decisions is not None else []
+    return Failures(invoices=failed, integrations=problems, source_invoices=parked)

@@ -86,3 +86,21 @@ def retry_invoice(invoice_id: str, *, invoices: InvoiceRepository, render_queue:
     )
     render_queue.send({"invoice_id": invoice.id, "version": invoice.version})
     return invoice
+
+
+def dismiss_invoice(invoice_id: str, *, invoices: InvoiceRepository) -> Invoice:
+    """The office decides a held invoice is not to be sent (the first fetch's reconciliation: e.g. the
+    issuer already sent it by other means). It becomes cancelled and keeps its hold, so should it change
+    at the source and come back as a new version, it waits for the office again instead of going out."""
+    invoice = invoices.get(invoice_id)
+    if invoice.status != InvoiceStatus.HELD:
+        raise InvalidTransition(
+            f"invoice {invoice.number} is {invoice.status.value}, only held invoices can be dismissed"
+        )
+    read_at = invoice.updated_at
+    invoice.status = InvoiceStatus.CANCELLED
+    invoice.status_reason = "dismissed by the office"
+    invoice.hold = True
+    invoices.put(invoice, expected_updated_at=read_at)
+    invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail="dismissed by the office"))
+    return invoice

@@ -28,7 +28,7 @@ from .identifiers import (
     vat_endpoint,
     vat_number_from_org_number,
 )
-from .models.common import STOCKHOLM, Language, round_ore
+from .models.common import STOCKHOLM, Language, round_ore, stockholm_date, utcnow
 from .models.invoice import (
     Invoice,
     InvoiceRow,
@@ -48,6 +48,11 @@ from .vat import VatSituation, row_category, vat_situation
 INVOICE_ID_NAMESPACE = uuid.UUID("6f1d2a4e-91b3-5c0e-8a7d-3b2f1e0c9d84")
 HUNDRED = Decimal("100")
 ZERO = Decimal("0")
+
+
+class UnmappableInvoice(ValueError):
+    """The source invoice cannot be re-expressed as ours. The message says why, in words that may be shown
+    to the office and the issuer (no input values: they may be personal data)."""
 
 
 def invoice_id_for(issuer_id: str, source_id: str) -> str:
@@ -422,22 +427,29 @@ def to_invoice(
     *,
     office: OfficePayee | None,
     original_number: str | None = None,
+    today: date | None = None,
 ) -> Invoice:
     """Map one booked Spiris invoice (and its customer) to our invoice for `issuer`.
 
     `original_number` is the credited invoice's number when the caller knows it (credit invoices).
+    `today` (Stockholm's date) is the issue date of an invoice that carries neither InvoiceDate nor CreatedUtc.
     """
     language = _language(issuer, customer)
     is_credit = bool(source.IsCreditInvoice)
     sign = Decimal(-1) if is_credit else Decimal(1)
     currency = (source.CurrencyCode or "SEK").upper()
     situation = vat_situation(source, customer)
+    if not source.Rows:
+        raise UnmappableInvoice("the invoice has no rows")
     ordered = sorted(source.Rows, key=lambda r: (r.LineNumber if r.LineNumber is not None else 0))
     mapped = [
         _row(r, i, sign=sign, includes_vat=bool(source.IncludesVat), language=language, situation=situation)
         for i, r in enumerate(ordered, start=1)
     ]
     rows = [row for row, _ in mapped]
+    for row in rows:
+        if not row.is_text_row and not ZERO <= row.vat_rate < HUNDRED:
+            raise UnmappableInvoice(f"row {row.line_number}: a VAT rate of {row.vat_rate} % makes no sense")
     exemptions: dict[str, str | None] = {row.vat_category: exemption for row, exemption in mapped if exemption}
     breakdown = vat_breakdown(rows, exemptions, source_vat_by_rate(source, sign))
     net_total = sum((b.taxable_amount for b in breakdown), ZERO)
@@ -446,7 +458,7 @@ def to_invoice(
     rounding = round_ore(Decimal(source.TotalRoundings or 0) * sign) + ZERO if currency == "SEK" else ZERO
     gross_total = net_total + vat_total + rounding
     number = str(source.InvoiceNumber) if source.InvoiceNumber is not None else source.Id[:8]
-    issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or date.today()
+    issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or today or stockholm_date(utcnow())
     buyer = _buyer(source, customer)
 
     return Invoice(

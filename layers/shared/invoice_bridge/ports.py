@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # annotations only: a function that imports the ports builds 
     from .models.integration import Integration, TokenSet
     from .models.invoice import Invoice, InvoiceEvent
     from .models.issuer import Issuer
-    from .models.spiris import CompanySettings, Customer, CustomerInvoice, Meta
+    from .models.spiris import CompanySettings, Customer, CustomerInvoice, Meta, UnreadableInvoice
 
 
 class NotFound(Exception):
@@ -25,6 +25,10 @@ class NotFound(Exception):
 
 class ConflictError(Exception):
     """A conditional write lost: someone else changed the item first."""
+
+
+class ItemTooLarge(Exception):
+    """The record does not fit in one stored item (DynamoDB's 400 KB), even with its rows kept apart."""
 
 
 class InvalidGrant(Exception):
@@ -83,6 +87,9 @@ class InvoiceRepository(Protocol):
         cursor: str | None = None,
         exclude_channel: str | None = None,
     ) -> tuple[list[Invoice], str | None]: ...
+    def updated_between(
+        self, status: str, start: datetime, end: datetime, issuer_id: str | None = None
+    ) -> Iterator[Invoice]: ...  # invoices of one status last changed in [start, end), oldest first
 
 
 class DeliveryLedger(Protocol):
@@ -91,12 +98,13 @@ class DeliveryLedger(Protocol):
     def get(self, invoice_id: str, version: int) -> Delivery | None: ...
     def create(self, delivery: Delivery) -> bool: ...  # False if it already exists
     def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None: ...  # ConflictError
+    def sent_between(self, start: datetime, end: datetime) -> Iterator[Delivery]: ...  # oldest first
 
 
 class DocumentStore(Protocol):
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
     def get(self, key: str) -> bytes: ...
-    def presign(self, key: str, expires_seconds: int = 300) -> str: ...
+    def presign(self, key: str, expires_seconds: int = 300, download_name: str | None = None) -> str: ...
 
 
 class WorkQueue(Protocol):
@@ -130,6 +138,8 @@ class Mailer(Protocol):
 class InvoicePage:
     meta: Meta
     invoices: list[CustomerInvoice]
+    # Entries that could not be read: set apart one by one, so they never stop the page.
+    unreadable: list[UnreadableInvoice] = field(default_factory=list)
 
 
 class SpirisApi(Protocol):

@@ -63,8 +63,24 @@ class Settings(BaseSettings):
     invitation_ttl_days: int = 14
     oauth_state_ttl_seconds: int = 600
 
+    # The office's console (functions/console): Cognito user pool and app client it signs in against.
+    console_user_pool_id: str | None = None
+    console_client_id: str | None = None
+    # Where the pool publishes its signing keys; None: Cognito's own URL for the pool.
+    console_jwks_url: str | None = None
+    # A console session ends this long after sign-in, or after this long unused; the user's standing
+    # in the pool (enabled, groups) is read again at most this often.
+    console_session_hours: int = Field(default=10, ge=1, le=24)
+    console_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    console_recheck_minutes: int = Field(default=5, ge=1, le=60)
+
     # Local embedded stack only: bearer token that stands in for IAM on the admin API.
     admin_token: str | None = None
+
+    # Where Spiris' temporary file URLs (the invoice PDF) may be fetched from: comma-separated
+    # `scheme://host[:port]`, `*.` for any subdomain. The embedded stack adds its Spiris sandbox.
+    spiris_file_origins: str = "https://*.vismaonline.com"
+    spiris_file_max_bytes: int = 20 * 1024 * 1024
 
     # Spiris paging.
     spiris_page_size: int = 100

@@ -77,7 +77,7 @@ def secret_parameter(name: str) -> str:
 def invoice_repository():  # type: ignore[no-untyped-def]
     from .adapters.dynamo_invoices import DynamoInvoiceRepository
 
-    return DynamoInvoiceRepository(get_settings().table_name)
+    return DynamoInvoiceRepository(get_settings().table_name, document_store())
 
 
 @_cached
@@ -248,3 +248,52 @@ def spiris_for(integration):  # type: ignore[no-untyped-def]
     )
     _spiris_clients[key] = (time.monotonic(), client)
     return client
+
+
+# --- console ---------------------------------------------------------------------------------------
+
+
+@_cached
+def console_sessions():  # type: ignore[no-untyped-def]
+    from .adapters.dynamo_console_sessions import DynamoConsoleSessions
+
+    return DynamoConsoleSessions(get_settings().table_name)
+
+
+def _console_pool() -> tuple[str, str]:
+    settings = get_settings()
+    if not settings.console_user_pool_id or not settings.console_client_id:
+        raise RuntimeError("CONSOLE_USER_POOL_ID and CONSOLE_CLIENT_ID are not set")
+    return settings.console_user_pool_id, settings.console_client_id
+
+
+@_cached
+def console_users():  # type: ignore[no-untyped-def]
+    """The user pool: sign-in (IdentityProvider) and users' standing (UserDirectory)."""
+    from .adapters.cognito_console import CognitoConsoleUsers
+
+    return CognitoConsoleUsers(*_console_pool())
+
+
+@_cached
+def console_sign_in():  # type: ignore[no-untyped-def]
+    from .console.auth import SignInFlow, TokenVerifier
+
+    pool_id, client_id = _console_pool()
+    region = pool_id.split("_", 1)[0]
+    issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+    jwks_url = get_settings().console_jwks_url or f"{issuer}/.well-known/jwks.json"
+    return SignInFlow(console_users(), TokenVerifier(issuer, client_id, jwks_url))
+
+
+def console_session_policy():  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from .console.sessions import SessionPolicy
+
+    settings = get_settings()
+    return SessionPolicy(
+        lifetime=timedelta(hours=settings.console_session_hours),
+        idle=timedelta(minutes=settings.console_idle_minutes),
+        recheck=timedelta(minutes=settings.console_recheck_minutes),
+    )

@@ -269,3 +269,61 @@ def test_delete_revokes_at_spiris_and_forgets_tokens(setup: Setup, spiris: Spiri
         auth=("invoice-bridge-local", "sandbox-client-secret"),
     )
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+# --- races (issue 12 §9): the invitation is consumed first; integration writes are conditional ---------
+
+
+def _before_company_read(services, action) -> None:  # type: ignore[no-untyped-def]
+    """Run `action` once while a callback is between its checks and its writes: the callback reads the
+    connected company right after the code exchange."""
+    read_company = services.read_company
+    pending = [action]
+
+    def interleaved(access_token: str):  # type: ignore[no-untyped-def]
+        while pending:
+            pending.pop()()
+        return read_company(access_token)
+
+    services.read_company = interleaved
+
+
+def test_two_grants_finished_from_one_link_connect_once(setup: Setup, spiris: Spiris, services) -> None:  # type: ignore[no-untyped-def]
+    # The contact pressed "Grant access" in two tabs and approved in both.
+    first = authorize_in_sandbox(start(setup), "anna@exempel.se", PASSWORD, setup.issuer_company)
+    second = authorize_in_sandbox(start(setup), "anna@exempel.se", PASSWORD, setup.issuer_company)
+    pages: dict[str, dict[str, Any]] = {}
+    _before_company_read(services, lambda: pages.setdefault("second", finish(setup, second)))
+
+    pages["first"] = finish(setup, first)
+
+    assert "The connection is done" in pages["second"]["body"]
+    assert pages["first"]["statusCode"] == 410 and "already been used" in pages["first"]["body"]
+    assert integration(setup.admin, setup.integration_id)["status"] == "active"
+    # The grant that connected is the one stored; the other was revoked at Spiris, not left dangling.
+    assert len(token_items()) == 1
+    assert spiris.stats()["requests"].get("POST /connect/revocation") == 1
+    stored = services_tokens(setup)
+    refreshed = httpx.post(
+        f"{spiris.url}/connect/token",
+        data={"grant_type": "refresh_token", "refresh_token": stored.refresh_token},
+        auth=("invoice-bridge-local", "sandbox-client-secret"),
+    )
+    assert refreshed.status_code == 200
+
+
+def test_a_revoke_while_the_consent_is_finished_is_never_overwritten(setup: Setup, spiris: Spiris, services) -> None:  # type: ignore[no-untyped-def]
+    query = authorize_in_sandbox(start(setup), "anna@exempel.se", PASSWORD, setup.issuer_company)
+    revoked: list[int] = []
+    _before_company_read(
+        services,
+        lambda: revoked.append(call(setup.admin, "DELETE", f"/integrations/{setup.integration_id}")["statusCode"]),
+    )
+
+    page = finish(setup, query)
+
+    assert revoked == [204]
+    assert integration(setup.admin, setup.integration_id)["status"] == "revoked"
+    assert token_items() == []  # the grant that came in after the revoke is not kept...
+    assert spiris.stats()["requests"].get("POST /connect/revocation") == 1  # ...and is revoked at Spiris
+    assert "The connection is done" not in page["body"] and "no longer valid" in page["body"]

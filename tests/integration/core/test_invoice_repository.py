@@ -158,3 +158,76 @@ def test_updated_before_pages_the_status_index_oldest_first(repo: DynamoInvoiceR
     assert [i.id for i in repo.updated_before("rendered", later, limit=3)] == ["inv0", "inv1", "inv2"]
     assert len(repo.updated_before("rendered", later, limit=50)) == 5
     assert repo.updated_before("rendered", utcnow() - timedelta(minutes=1), limit=50) == []
+
+
+def test_a_2000_row_invoice_keeps_its_rows_in_s3_and_the_render_loads_them() -> None:
+    import boto3
+    from invoice_bridge.adapters.s3_documents import S3DocumentStore
+    from invoice_bridge.invoice_rows import with_rows
+    from invoice_bridge.models.invoice import InvoiceRow
+    from invoice_bridge.ports import ItemTooLarge
+
+    rows = [
+        InvoiceRow(line_number=n, text=f"Artikel {n} med en lång beskrivning " * 4, quantity=Decimal("1"),
+                   unit_price=Decimal("10.00"), vat_rate=Decimal("25"), amount=Decimal("10.00"))
+        for n in range(1, 2001)
+    ]
+    with mock_aws():
+        _create_table()
+        boto3.client("s3").create_bucket(Bucket="docs", CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
+        documents = S3DocumentStore("docs")
+        repo = DynamoInvoiceRepository("t", documents)
+        large = _invoice(1).model_copy(update={"rows": rows})
+        assert len(large.model_dump_json()) > 400_000  # more than one DynamoDB item holds
+
+        assert repo.create(large)
+        stored = repo.get("inv1")
+        assert stored.rows == [] and stored.rows_key == "iss1/invoices/inv1/v1/rows.json"
+        assert with_rows(stored, documents).rows == rows
+
+        # A status move writes the pointer again, never the rows (they are the same for the version).
+        stored.status = InvoiceStatus.RENDERED
+        repo.put(stored, expected_updated_at=stored.updated_at)
+        assert with_rows(repo.get("inv1"), documents).rows == rows
+        keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="docs")["Contents"]]
+        assert keys == ["iss1/invoices/inv1/v1/rows.json"]
+
+        # Without a place for the rows it is refused as too large (the sync parks it), not half-written.
+        with pytest.raises(ItemTooLarge):
+            DynamoInvoiceRepository("t").create(_invoice(2).model_copy(update={"rows": rows}))
+        with pytest.raises(NotFound):
+            repo.get("inv2")
+
+
+def _pages(repo: DynamoInvoiceRepository, **query: object) -> list[list[str]]:
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        page, cursor = repo.list(cursor=cursor, **query)  # type: ignore[arg-type]
+        pages.append([i.id for i in page])
+        if cursor is None:
+            return pages
+
+
+def test_every_page_is_full_unless_it_is_the_last(repo: DynamoInvoiceRepository) -> None:
+    """Filtered and cross-issuer listings fill each page up to `limit` (a filtered query page can hold a
+    handful of matches, and the table holds events and links besides invoices)."""
+    statuses = [InvoiceStatus.FAILED, InvoiceStatus.SENT, InvoiceStatus.QUEUED, InvoiceStatus.CANCELLED]
+    for n in range(100):
+        invoice = _invoice(n, issuer="a" if n % 5 == 0 else "b")
+        invoice.status = statuses[n % 4]
+        repo.create(invoice)
+        repo.add_event(invoice.id, InvoiceEvent(status="queued", detail="fetched"))
+
+    everything = _pages(repo, limit=30)
+    assert [len(p) for p in everything] == [30, 30, 30, 10]
+    assert sorted(i for p in everything for i in p) == sorted(f"inv{n}" for n in range(100))
+
+    failed_of_a = _pages(repo, status="failed", issuer_id="a", limit=2)  # 5 of the 25 failed are a's
+    assert [len(p) for p in failed_of_a] == [2, 2, 1]
+    assert sorted(i for p in failed_of_a for i in p) == sorted(f"inv{n}" for n in range(0, 100, 20))
+
+    exactly = _pages(repo, issuer_id="a", limit=20)  # 20 invoices: one full page and no empty second one
+    assert [len(p) for p in exactly] == [20]
+    with pytest.raises(ValueError):
+        repo.list(limit=5, cursor="garbage")

@@ -17,6 +17,7 @@ from invoice_bridge.dispatch import (
     track_deliveries,
 )
 from invoice_bridge.dispatch.ses_events import apply_ses_notification
+from invoice_bridge.models.common import stockholm_date, utcnow
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
 from rest_events import call
@@ -93,7 +94,7 @@ def test_dispatch_report_rows_and_csv(stack: Stack) -> None:
     assert apply_ses_notification(
         bounce, invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger, notifier=notifier
     ) == "failed"
-    today = date.today()
+    today = stockholm_date(utcnow())  # the report's dates are Stockholm dates
     rows = dispatch_report(stack.invoices, stack.ledger, today, today)
     assert [(r.number, r.channel, r.status) for r in rows] == [
         ("1001", "einvoice", "sent"),
@@ -124,7 +125,7 @@ def api(stack: Stack):  # type: ignore[no-untyped-def]
 
 def test_report_api_json_csv_and_bad_dates(stack: Stack, api) -> None:  # type: ignore[no-untyped-def]
     _seed_report(stack)
-    today = date.today().isoformat()
+    today = stockholm_date(utcnow()).isoformat()
     as_json = api({"from": today, "to": today})
     assert as_json["statusCode"] == 200
     body = json.loads(as_json["body"])
@@ -144,3 +145,48 @@ def test_report_api_json_csv_and_bad_dates(stack: Stack, api) -> None:  # type: 
         answer = api(query)
         assert answer["statusCode"] == 400
         assert json.loads(answer["body"])["error"]["code"] == "invalid_parameters"
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_escaped(stack: Stack) -> None:
+    from invoice_bridge.dispatch.report import ReportRow
+
+    hostile = ["=HYPERLINK(\"http://evil.example\",\"pay here\")", "+46 70 123", "-2+3", "@SUM(A1)",
+               "\tTab AB", "\rCR AB", "Vanlig Kund AB"]
+    rows = [ReportRow("invoice", str(n), buyer, "email", "failed", "", buyer) for n, buyer in enumerate(hostile)]
+    parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert [r["buyer"] for r in parsed] == [f"'{b}" for b in hostile[:-1]] + ["Vanlig Kund AB"]
+    assert [r["message"] for r in parsed] == [r["buyer"] for r in parsed]
+
+
+def test_the_report_reads_its_period_not_the_whole_table(stack: Stack) -> None:
+    """Fifty invoices sent and failed on other days are never read for today's report."""
+    from datetime import timedelta
+
+    from invoice_bridge.adapters.aws import table
+    from invoice_bridge.models.delivery import Delivery
+
+    issuer = make_issuer()
+    for n in range(25):
+        long_ago = utcnow() - timedelta(days=40 + n)
+        sent = make_invoice(f"old-sent-{n}", number=str(5000 + n)).model_copy(
+            update={"status": InvoiceStatus.SENT, "updated_at": long_ago})
+        stack.add(issuer, sent)
+        stack.ledger.create(Delivery(invoice_id=sent.id, version=1, channel="einvoice", state=DeliveryState.SENT,
+                                     operator_idempotency_id=f"op-{n}", sent_at=long_ago, updated_at=long_ago))
+        failed = make_invoice(f"old-failed-{n}", number=str(6000 + n)).model_copy(
+            update={"status": InvoiceStatus.FAILED, "updated_at": long_ago})
+        stack.invoices.create(failed)
+    _seed_report(stack)
+    scanned: list[int] = []
+    client = table("t").meta.client
+    count = lambda parsed, **_: scanned.append(parsed.get("ScannedCount", 0))  # noqa: E731
+    client.meta.events.register("after-call.dynamodb.Query", count)
+    client.meta.events.register("after-call.dynamodb.Scan", count)
+    try:
+        today = stockholm_date(utcnow())
+        rows = dispatch_report(stack.invoices, stack.ledger, today, today)
+    finally:
+        client.meta.events.unregister("after-call.dynamodb.Query", count)
+        client.meta.events.unregister("after-call.dynamodb.Scan", count)
+    assert [r.number for r in rows] == ["1001", "1002"]
+    assert sum(scanned) <= 2  # today's two deliveries; none of the fifty older items

@@ -187,7 +187,11 @@ def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client
     invoices = DynamoInvoiceRepository(TABLE)
     budget = dynamo_request_budget(TABLE, 600)
     spiris = HttpSpirisApi(
-        str(sandbox.base_url), lambda: token, before_request=budget.before_request, sleep=lambda s: None
+        str(sandbox.base_url),
+        lambda: token,
+        before_request=budget.before_request,
+        sleep=lambda s: None,
+        file_origins=(str(sandbox.base_url).rstrip("/"),),  # the sandbox serves its files itself
     )
 
     def sync() -> Any:

@@ -9,8 +9,10 @@ from decimal import Decimal
 import httpx
 import pytest
 from invoice_bridge.adapters.spiris_api import (
+    SPIRIS_FILE_ORIGINS,
     HttpSpirisApi,
     SpirisFatal,
+    SpirisFileRefused,
     SpirisNotFound,
     SpirisRequestError,
     SpirisRetryable,
@@ -120,8 +122,17 @@ def test_single_invoice_customer_pdf_and_not_found(sandbox: httpx.Client) -> Non
     [invoice_id] = post_invoices(sandbox, seeded.company_id, [invoice(1042, customer_id)])
     assert api.customer(customer_id).EdiGlnNumber == "7300009012345"
     assert api.customer_invoice(invoice_id).CustomerName == "Kund AB"
+    # The sandbox serves its temporary file over plain HTTP on 127.0.0.1: refused by the production rule
+    # (Spiris' hosts, HTTPS), fetched once the sandbox's own origin is allowed, as the embedded stack does.
+    with pytest.raises(SpirisFileRefused):
+        api.customer_invoice_pdf(invoice_id)
+    sandbox_origin = str(sandbox.base_url).rstrip("/")
+    api = api_for(sandbox, api._access_token(), file_origins=(*SPIRIS_FILE_ORIGINS, sandbox_origin))
     pdf = api.customer_invoice_pdf(invoice_id)
     assert pdf.startswith(b"%PDF") and len(pdf) > 500
+    capped = api_for(sandbox, api._access_token(), file_origins=(sandbox_origin,), max_file_bytes=len(pdf) - 1)
+    with pytest.raises(SpirisFileRefused):
+        capped.customer_invoice_pdf(invoice_id)
     with pytest.raises(SpirisNotFound):
         api.customer_invoice("00000000-0000-0000-0000-000000000000")
     drafts = sandbox.post(f"/_sandbox/companies/{seeded.company_id}/customerinvoicedrafts",

@@ -258,3 +258,34 @@ def test_concurrent_refreshers_with_one_token_trip_reuse_detection(sandbox: http
     assert all(r.json() == {"error": "invalid_grant"} for r in results if r.status_code != 200)
     assert sandbox.get("/_sandbox/stats").json()["refresh_token_reuse"] == 9
     assert refresh(sandbox, winners[0].json()["refresh_token"]).json() == {"error": "invalid_grant"}
+
+
+@pytest.mark.parametrize("written", ["212000-0555", "2120000555", "SE212000055501", "SE 212000-0555 01"])
+def test_organisation_numbers_are_taken_the_usual_ways_and_served_as_spiris_does(
+    sandbox: httpx.Client, written: str
+) -> None:
+    from spiris_sandbox_flow import Seed
+
+    created = sandbox.post(
+        "/_sandbox/companies", json={"name": "Sandbox AB", "corporate_identity_number": written, "modules": {"api": True}}
+    )
+    assert created.status_code == 201, created.text
+    company_id = created.json()["id"]
+    user = {"email": "org@example.se", "password": "pw", "companies": [company_id], "full_access": True}
+    assert sandbox.post("/_sandbox/users", json=user).status_code == 201
+    tokens = connect(sandbox, Seed(company_id, company_id, email="org@example.se", password="pw"))
+
+    settings = companysettings(sandbox, tokens["access_token"]).json()
+    assert settings["CorporateIdentityNumber"] == "212000-0555"  # one form, as in Spiris' own sample
+    assert settings["VatCode"] == "SE212000055501"
+    # A control route finds the company by its organisation number in any usual form, too.
+    for form in ("212000-0555", "2120000555", "SE212000055501"):
+        assert sandbox.patch(f"/_sandbox/companies/{form}", json={"name": "Sandbox AB"}).json()["id"] == company_id
+
+
+def test_a_number_that_is_not_an_organisation_number_is_refused(sandbox: httpx.Client) -> None:
+    for wrong in ("212000-0556", "21200005", "SE212000055599", "not a number"):
+        answer = sandbox.post(
+            "/_sandbox/companies", json={"name": "X AB", "corporate_identity_number": wrong, "modules": {"api": True}}
+        )
+        assert answer.status_code == 400 and "organisation number" in answer.json()["error"]

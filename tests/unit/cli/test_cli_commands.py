@@ -381,3 +381,30 @@ def test_release_held_leaves_invoices_waiting_for_approval_or_their_send_delay(c
     assert run.code == 0, run.stderr
     assert [r.url.path for r in run.requests if r.method == "POST"] == ["/invoices/inv-1/release"]
     assert "Released 1 of 1" in run.stdout
+
+
+def test_names_from_invoices_are_plain_text_never_markup(cli):
+    hostile = "[bold red]Evil[/bold red] [link=https://evil.example]AB[/link]"
+    listed = {"items": [{**_invoice(1), "buyer": {"name": hostile}}], "next_cursor": None}
+    run = cli(["invoices", "list"], lambda request: httpx.Response(200, json=listed))
+    assert run.code == 0, run.stderr
+    assert "[bold red]Evil[/bold red]" in run.stdout and "[link=https://evil.example]AB[/link]" in run.stdout
+
+    detail = {**_invoice(2), "buyer": {"name": hostile}, "events": [{"at": "2026-11-20T10:00:00+01:00",
+                                                                     "status": "sent", "detail": "[red]x[/red]"}]}
+    run = cli(["invoices", "show", "inv-2"], lambda request: httpx.Response(200, json=detail))
+    assert run.code == 0, run.stderr
+    assert "[bold red]Evil[/bold red]" in run.stdout
+
+    failing = httpx.Response(409, json={"error": {"code": "[blink]conflict[/blink]", "message": "[b]no[/b]"}})
+    run = cli(["invoices", "retry", "inv-2"], lambda request: failing)
+    assert "[blink]conflict[/blink]" in run.stderr and "[b]no[/b]" in run.stderr
+
+
+def test_failures_show_source_invoices_that_could_not_be_read(cli):
+    answer = {"invoices": [], "integrations": [], "source_invoices": [
+        {"source_id": "c0ffee", "number": "2003", "issuer_id": "iss-1", "integration_id": "int-1",
+         "reason": "Rows[0].Quantity: Input should be a valid decimal", "kind": "unreadable"}]}
+    run = cli(["failures"], lambda request: httpx.Response(200, json=answer))
+    assert run.code == 0, run.stderr
+    assert "2003" in run.stdout and "c0ffee" in run.stdout and "Rows[0].Quantity" in run.stdout

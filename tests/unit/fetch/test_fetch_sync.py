@@ -64,6 +64,13 @@ class World:
         self.render = ListQueue()
         self.documents = MemoryDocuments()
         self.spiris = FakeSpiris(page_size=page_size)
+        self.notices: list[tuple[str, str]] = []  # (source id, detail) per parked notice sent
+        self.notices_fail = False
+
+    def notify_parked(self, issuer: Issuer, parked) -> None:  # type: ignore[no-untyped-def]
+        if self.notices_fail:
+            raise ConnectionError("mail service down")
+        self.notices.append((parked.source_id, parked.detail))
 
     def sync(self, now: datetime = NOW):  # type: ignore[no-untyped-def]
         return sync_integration(
@@ -77,6 +84,7 @@ class World:
             documents=self.documents,
             now=now,
             overlap_seconds=300,
+            notify_parked=self.notify_parked,
         )
 
     def ours(self, source_id: str):  # type: ignore[no-untyped-def]
@@ -413,7 +421,8 @@ def test_a_fatal_spiris_error_sets_error_status(world: World) -> None:
 
     assert raised.value.integration_id == "int-1"
     stored = world.integrations.get("int-1")
-    assert (stored.status, stored.last_error) == (IntegrationStatus.ERROR, "Spiris error 4002")
+    assert stored.status == IntegrationStatus.ERROR
+    assert stored.last_error == "Spiris error 4002: the company has no access to the API module (the Integration add-on is off)"
 
 
 def test_a_paused_integration_is_not_read(world: World) -> None:
@@ -466,3 +475,93 @@ def test_a_window_that_never_settles_keeps_the_watermark() -> None:
         world.sync()
 
     assert world.integrations.get("int-1").watermark is None
+
+
+# --- one bad invoice never stops the integration (issue 12 §4) ------------------------------------
+
+
+def test_an_unmappable_invoice_is_parked_notified_once_and_the_others_go_on(world: World) -> None:
+    good = world.spiris.add(source_invoice(1001))
+    absurd = source_invoice(1002)
+    absurd.Rows[0].VatRate = Decimal("-0.25")
+    bad = world.spiris.add(absurd)
+    no_rows = world.spiris.add(source_invoice(1003, Rows=[]))
+
+    result = world.sync()
+
+    assert result.imported == 1 and result.parked == 2
+    assert world.ours(good.Id) is not None and world.ours(bad.Id) is None and world.ours(no_rows.Id) is None
+    parked = {p.decision.source_id: p.decision for p in world.decisions.parked("issuer-1")}
+    assert set(parked) == {bad.Id, no_rows.Id}
+    assert parked[bad.Id].reason == "unmappable" and "VAT rate of -25 %" in parked[bad.Id].detail
+    assert parked[no_rows.Id].detail == "the invoice has no rows" and parked[no_rows.Id].invoice_number == 1003
+    assert sorted(source for source, _ in world.notices) == sorted([bad.Id, no_rows.Id])
+    assert world.integrations.get("int-1").watermark == world.spiris.clock  # the window moved on
+
+    world.sync(NOW + timedelta(minutes=1))  # the overlap re-reads both: same versions, no second notice
+    assert len(world.notices) == 2
+
+
+def test_a_changed_version_that_cannot_be_mapped_cancels_ours_and_a_fixed_one_comes_back(world: World) -> None:
+    source = world.spiris.add(source_invoice(1001))
+    world.sync()
+    assert world.ours(source.Id).status == InvoiceStatus.QUEUED
+
+    world.spiris.modify(source.Id, Rows=[])
+    world.sync(NOW + timedelta(hours=1))
+
+    ours = world.ours(source.Id)
+    assert (ours.status, ours.status_reason) == (InvoiceStatus.CANCELLED, "unmappable")  # not sent as it was
+    [parked] = world.decisions.parked()
+    assert parked.decision.invoice_id == ours.id and parked.integration_id == "int-1"
+
+    fixed_rows = [row.model_dump() for row in source_invoice(1001).Rows]
+    world.spiris.modify(source.Id, Rows=fixed_rows)
+    world.sync(NOW + timedelta(hours=2))
+
+    assert world.decisions.parked() == []  # un-parked by the fixed version
+    ours = world.ours(source.Id)
+    assert (ours.status, ours.version) == (InvoiceStatus.QUEUED, 2)
+    assert world.render.messages[-1] == {"invoice_id": ours.id, "version": 2}
+
+
+def test_a_notice_that_could_not_go_out_is_sent_by_the_next_sync_that_sees_the_version(world: World) -> None:
+    bad = world.spiris.add(source_invoice(1001, Rows=[]))
+    world.notices_fail = True
+    world.sync()
+    assert world.notices == [] and world.decisions.get("int-1", bad.Id).notified is False
+
+    world.notices_fail = False
+    world.sync(NOW + timedelta(minutes=1))
+    world.sync(NOW + timedelta(minutes=2))
+    assert [source for source, _ in world.notices] == [bad.Id]
+
+
+def test_an_invoice_too_large_to_store_is_parked(world: World) -> None:
+    from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
+    from moto import mock_aws
+
+    from sandbox.aws import create_template_table
+
+    many = [dict(source_invoice(1).Rows[0].model_dump(), LineNumber=n, Text="Rad " * 60) for n in range(2000)]
+    big = world.spiris.add(source_invoice(1001, Rows=many))
+    small = world.spiris.add(source_invoice(1002))
+    with mock_aws():
+        create_template_table("t")
+        world.invoices = DynamoInvoiceRepository("t")  # no documents store: nowhere to keep the rows
+        result = world.sync()
+        assert result.parked == 1 and result.imported == 1
+        assert world.ours(big.Id) is None and world.ours(small.Id) is not None
+    [parked] = world.decisions.parked()
+    assert parked.decision.reason == "too_large" and "2000 rows" in parked.decision.detail
+
+
+def test_an_invoice_without_dates_is_issued_on_stockholms_today(world: World) -> None:
+    undated = world.spiris.add(source_invoice(1001, InvoiceDate=None, CreatedUtc=None))
+    new_years_eve_late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # already 1 January in Stockholm
+
+    world.sync(new_years_eve_late)
+
+    from datetime import date
+
+    assert world.ours(undated.Id).issue_date == date(2027, 1, 1)

@@ -58,7 +58,7 @@ class MemoryDocuments:
             raise NotFound(key)
         return self.objects[key][0]
 
-    def presign(self, key: str, expires_seconds: int = 300) -> str:
+    def presign(self, key: str, expires_seconds: int = 300, download_name: str | None = None) -> str:
         return f"memory://{key}"
 
 

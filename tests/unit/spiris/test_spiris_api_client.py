@@ -161,7 +161,7 @@ def test_token_provider_and_hook_called_every_attempt() -> None:
     assert hooked == ["/v2/customers/{customer_id}"] * 2
 
 
-@pytest.mark.parametrize("code", [4002, 4003, 4004, 4006, 4009, 4011, 4012])
+@pytest.mark.parametrize("code", [4002, 4003, 4004, 4005, 4006, 4007, 4009, 4011, 4012, 4034])
 def test_fatal_codes(code: int) -> None:
     calls = []
 
@@ -199,7 +199,7 @@ def test_pdf_follows_temporary_url_without_bearer() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if request.url.path.endswith("/pdf"):
-            return httpx.Response(200, json={"Url": "https://storage.example/temp/fileanonymous/f1"})
+            return httpx.Response(200, json={"Url": "https://eaccountingstoragese.vismaonline.com/temp/fileanonymous/f1"})
         return httpx.Response(200, content=b"%PDF-1.4 tiny")
 
     api, _ = make_api(handler)
@@ -217,3 +217,121 @@ def test_base_url_with_or_without_v2() -> None:
     for base in ("https://h.example", "https://h.example/v2", "https://h.example/v2/"):
         HttpSpirisApi(base, lambda: "t", client=httpx.Client(transport=httpx.MockTransport(handler))).company_settings()
     assert paths == ["/v2/companysettings"] * 3
+
+
+def test_a_malformed_invoice_is_set_apart_and_the_rest_of_the_page_is_read() -> None:
+    body = page_body(1, 50, 5, ["good-1", "nullrows", "wrongtype", "surrogate", "good-2"])
+    body["Data"][1]["Rows"] = None
+    body["Data"][2].update(InvoiceNumber=1003, ModifiedUtc="2026-11-20T10:00:00Z",
+                           Rows=[{"Quantity": "ten", "Text": "Konsult"}])
+    body["Data"][3]["Rows"] = [{"Text": "Konsult \ud800"}]
+    text = json.dumps(body)  # ensure_ascii: the lone surrogate travels as a \ud800 escape, as .NET writes it
+
+    api, _ = make_api(lambda request: httpx.Response(200, content=text.encode()))
+    page = api.customer_invoices_page(1, 50, None)
+
+    assert [i.Id for i in page.invoices] == ["good-1", "good-2"]
+    unreadable = {u.source_id: u for u in page.unreadable}
+    assert set(unreadable) == {"nullrows", "wrongtype", "surrogate"}
+    assert unreadable["nullrows"].reason == "Rows: Input should be a valid list"
+    assert unreadable["wrongtype"].reason == "Rows[0].Quantity: Input should be a valid decimal"
+    assert unreadable["wrongtype"].invoice_number == 1003
+    assert unreadable["wrongtype"].modified_utc == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    assert unreadable["surrogate"].reason.startswith("Rows[0].Text: the text is not valid Unicode")
+    assert "ten" not in unreadable["wrongtype"].reason  # the input itself is never quoted
+
+
+def test_a_customer_that_cannot_be_read_is_its_own_error() -> None:
+    from invoice_bridge.adapters.spiris_api import SpirisUnreadable
+
+    api, _ = make_api(lambda request: httpx.Response(200, json={"Id": "c1", "IsPrivatePerson": "maybe"}))
+    with pytest.raises(SpirisUnreadable) as caught:
+        api.customer("c1")
+    assert "IsPrivatePerson" in str(caught.value) and "maybe" not in str(caught.value)
+
+
+def test_a_401_renews_the_token_once_and_retries_before_giving_up() -> None:
+    class Tokens:
+        def __init__(self, first: str, fresh: str) -> None:
+            self.current, self.fresh, self.rejected = first, fresh, []  # type: ignore[var-annotated]
+
+        def __call__(self) -> str:
+            return self.current
+
+        def renew(self, rejected: str) -> str:
+            self.rejected.append(rejected)
+            self.current = self.fresh
+            return self.current
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        ok = request.headers["authorization"] == "Bearer fresh"
+        return httpx.Response(200, json={"Name": "n"}) if ok else httpx.Response(401)
+
+    def api(tokens: Tokens) -> HttpSpirisApi:
+        return HttpSpirisApi("https://h.example", tokens, renew_access_token=tokens.renew, sleep=lambda s: None,
+                             client=httpx.Client(transport=httpx.MockTransport(handler)))
+
+    expired_early = Tokens("stale", "fresh")
+    assert api(expired_early).company_settings().Name == "n"
+    assert expired_early.rejected == ["stale"] and seen == ["Bearer stale", "Bearer fresh"]
+
+    revoked = Tokens("stale", "still-refused")  # the refreshed token is refused too: the grant is gone
+    with pytest.raises(SpirisReauthenticate):
+        api(revoked).company_settings()
+    assert revoked.rejected == ["stale"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/temp/fileanonymous/f1",  # not Spiris
+        "http://eaccountingstoragese.vismaonline.com/temp/fileanonymous/f1",  # not HTTPS
+        "https://eaccountingstoragese.vismaonline.com.evil.example/f1",  # a look-alike
+        "https://eaccountingstoragese.vismaonline.com:8443/f1",  # another port
+        "file:///etc/passwd",
+    ],
+)
+def test_the_pdf_url_is_fetched_only_from_spiris_hosts_over_https(url: str) -> None:
+    from invoice_bridge.adapters.spiris_api import SpirisFileRefused
+
+    fetched: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/pdf"):
+            return httpx.Response(200, json={"Url": url})
+        fetched.append(str(request.url))
+        return httpx.Response(200, content=b"%PDF-1.4 phish")
+
+    api, _ = make_api(handler)
+    with pytest.raises(SpirisFileRefused) as refused:
+        api.customer_invoice_pdf("inv1")
+    assert fetched == [] and "fileanonymous" not in str(refused.value)  # never asked; the URL is not logged
+
+
+def test_the_pdf_download_is_capped_and_redirects_are_not_followed() -> None:
+    from invoice_bridge.adapters.spiris_api import SpirisFileRefused
+
+    file_url = "https://eaccountingstoragese.vismaonline.com/temp/fileanonymous/f1"
+    answers = {
+        "declared": httpx.Response(200, headers={"Content-Length": "4096"}, content=b"x" * 4096),
+        "streamed": httpx.Response(200, content=iter([b"x" * 1000] * 5)),  # no Content-Length
+        "redirect": httpx.Response(302, headers={"Location": "https://evil.example/f1"}),
+        "small": httpx.Response(200, content=b"%PDF-1.4 ok"),
+    }
+    seen: list[str] = []
+    for case, answer in answers.items():
+
+        def handler(request: httpx.Request, answer: httpx.Response = answer) -> httpx.Response:
+            seen.append(request.url.host)
+            return httpx.Response(200, json={"Url": file_url}) if request.url.path.endswith("/pdf") else answer
+
+        api, _ = make_api(handler, max_file_bytes=2048)
+        if case == "small":
+            assert api.customer_invoice_pdf("inv1") == b"%PDF-1.4 ok"
+            continue
+        with pytest.raises(SpirisFileRefused):
+            api.customer_invoice_pdf("inv1")
+        assert "evil.example" not in seen

@@ -3,6 +3,7 @@ must be in place before the first call. Endpoints come from boto3's own `AWS_END
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -35,6 +36,16 @@ def table(name: str) -> Any:
     """The DynamoDB `Table` resource of `name`. Built once: boto3 builds a resource class from its JSON
     definition for every `Table(...)` call, which cost more CPU than the request it was made for."""
     return resource("dynamodb").Table(name)
+
+
+def query_all(dynamo_table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item a DynamoDB query matches, page after page."""
+    while True:
+        page = dynamo_table.query(**query)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def reset_clients() -> None:

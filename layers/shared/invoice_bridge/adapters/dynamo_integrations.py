@@ -51,6 +51,9 @@ class DynamoIntegrations(_TableAdapter):
         return Integration.model_validate(strip_keys(item))
 
     def put(self, integration: Integration) -> None:
+        """Write the integration if it is still at the version it was read at (a new one: not stored yet);
+        ConflictError otherwise. On success `integration.version` is the stored, bumped version."""
+        read_version = integration.version
         item = integration.model_dump(mode="json")
         item.update(
             PK=f"INTEGRATION#{integration.id}",
@@ -60,8 +63,22 @@ class DynamoIntegrations(_TableAdapter):
             GSI2PK="INTEGRATIONS",
             GSI2SK=f"{item['last_sync_at'] or 0}#{integration.id}",
             entity="integration",
+            version=read_version + 1,
         )
-        self._table.put_item(Item=item)
+        if read_version == 0:  # new (or written before versions existed)
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(version)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :read",
+                "ExpressionAttributeValues": {":read": read_version},
+            }
+        try:
+            self._table.put_item(Item=item, **condition)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise ConflictError(f"integration {integration.id} was changed concurrently") from exc
+            raise
+        integration.version = read_version + 1
 
     def list(self, issuer_id: str | None = None) -> list[Integration]:
         if issuer_id:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from ..invoice_rows import stored_json
 from ..models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceEvent, InvoiceStatus
-from ..ports import ConflictError, NotFound
-from .aws import table
+from ..ports import ConflictError, DocumentStore, NotFound
+from .aws import query_all, table
 from .dynamo_conditional import put_if
 
 
@@ -43,38 +44,56 @@ def _waiting_keys(invoice: Invoice) -> dict[str, str]:
     if invoice.status != InvoiceStatus.HELD:
         return {}
     if invoice.status_reason == AWAITING_APPROVAL:
-        sort = f"{invoice.issuer_id}#{invoice.updated_at.astimezone(UTC).isoformat()}#{invoice.id}"
+        sort = f"{invoice.issuer_id}#{_utc(invoice.updated_at).isoformat()}#{invoice.id}"
     elif invoice.status_reason == SEND_DELAY and invoice.send_at is not None:
-        sort = f"{invoice.send_at.astimezone(UTC).isoformat()}#{invoice.id}"
+        sort = f"{_utc(invoice.send_at).isoformat()}#{invoice.id}"
     else:
         return {}
     return {"GSI3PK": f"WAITING#{invoice.status_reason}", "GSI3SK": sort}
 
 
+_INDEX_KEYS = {"GSI1": ("GSI1PK", "GSI1SK"), "GSI2": ("GSI2PK", "GSI2SK")}
+# The index queries a listing reads, in order, each named for the cursor.
+_Segments = list[tuple[str, dict[str, Any]]]
+_Invoices = list[Invoice]
+
+
+def _invoices(items: list[tuple[str, dict[str, Any]]]) -> list[Invoice]:
+    return [Invoice.model_validate_json(item["data"]) for _, item in items]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment
+
+
 class DynamoInvoiceRepository:
-    def __init__(self, table_name: str):
+    """`documents` keeps the rows of invoices too large for one item (invoice_rows.py); without it such an
+    invoice is refused with ItemTooLarge."""
+
+    def __init__(self, table_name: str, documents: DocumentStore | None = None):
         self._table_name = table_name
+        self._documents = documents
 
     @property
     def _table(self) -> Any:
         return table(self._table_name)
 
-    @staticmethod
-    def _item(invoice: Invoice) -> dict[str, Any]:
+    def _item(self, invoice: Invoice) -> dict[str, Any]:
         return {
             "PK": f"INVOICE#{invoice.id}",
             "SK": "INVOICE",
             "GSI1PK": f"ISSUER#{invoice.issuer_id}",
             "GSI1SK": f"INVOICE#{invoice.created_at.isoformat()}#{invoice.id}",
             "GSI2PK": f"STATUS#{invoice.status.value}",
-            "GSI2SK": f"{invoice.updated_at.isoformat()}#{invoice.id}",
+            # UTC, so a range of it is a period (the dispatch report reads failed invoices by period).
+            "GSI2SK": f"{_utc(invoice.updated_at).isoformat()}#{invoice.id}",
             "issuer_id": invoice.issuer_id,
             "status": invoice.status.value,
             # Top level so that status moves can be conditional on it (`transition`).
             "version": invoice.version,
             "updated_at": invoice.updated_at.isoformat(),
-            # The whole model as JSON: Decimal travels as strings, never as float.
-            "data": invoice.model_dump_json(),
+            # The whole model as JSON (Decimal travels as strings, never as float); big rows apart in S3.
+            "data": stored_json(invoice, self._documents),
             # For filters on a status listing (the status poller leaves e-mail invoices out).
             **({"channel": invoice.channel} if invoice.channel else {}),
             **_waiting_keys(invoice),
@@ -186,19 +205,16 @@ class DynamoInvoiceRepository:
         condition = Key("GSI3PK").eq(f"WAITING#{AWAITING_APPROVAL}")
         if issuer_id is not None:
             condition = condition & Key("GSI3SK").begins_with(f"{issuer_id}#")
-        return self._query_all({"IndexName": "GSI3", "KeyConditionExpression": condition})
+        found = query_all(self._table, IndexName="GSI3", KeyConditionExpression=condition)
+        return [Invoice.model_validate_json(item["data"]) for item in found]
 
     def due_to_send(self, now: datetime, limit: int) -> list[Invoice]:
         """Up to `limit` invoices whose send delay is over at `now`, the earliest first (GSI3)."""
         condition = Key("GSI3PK").eq(f"WAITING#{SEND_DELAY}") & Key("GSI3SK").lt(now.astimezone(UTC).isoformat())
-        return self._query_all({"IndexName": "GSI3", "KeyConditionExpression": condition}, limit)
-
-    def _query_all(self, kwargs: dict[str, Any], limit: int | None = None) -> list[Invoice]:
+        kwargs: dict[str, Any] = {"IndexName": "GSI3", "KeyConditionExpression": condition}
         found: list[Invoice] = []
-        while limit is None or len(found) < limit:
-            if limit is not None:
-                kwargs["Limit"] = limit - len(found)
-            page = self._table.query(**kwargs)
+        while len(found) < limit:
+            page = self._table.query(**kwargs, Limit=limit - len(found))
             found.extend(Invoice.model_validate_json(item["data"]) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
                 break
@@ -230,6 +246,22 @@ class DynamoInvoiceRepository:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return [InvoiceEvent.model_validate_json(i["data"]) for i in items]
 
+    def updated_between(
+        self, status: str, start: datetime, end: datetime, issuer_id: str | None = None
+    ) -> Iterator[Invoice]:
+        """Invoices of `status` last changed in [start, end): a range of GSI2 (`{updated_at}#{id}`, UTC)."""
+        lower, upper = start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()
+        kwargs: dict[str, Any] = {
+            "IndexName": "GSI2",
+            "KeyConditionExpression": Key("GSI2PK").eq(f"STATUS#{status}") & Key("GSI2SK").between(lower, upper),
+        }
+        if issuer_id is not None:
+            kwargs["FilterExpression"] = Attr("issuer_id").eq(issuer_id)
+        for item in query_all(self._table, **kwargs):
+            invoice = Invoice.model_validate_json(item["data"])
+            if start <= invoice.updated_at < end:
+                yield invoice
+
     def list(
         self,
         issuer_id: str | None = None,
@@ -238,31 +270,57 @@ class DynamoInvoiceRepository:
         cursor: str | None = None,
         exclude_channel: str | None = None,
     ) -> tuple[list[Invoice], str | None]:
-        """A page of invoices: of one status (GSI2), of one issuer (GSI1), or all. `exclude_channel`
-        (with `status`) leaves out the invoices written with that channel."""
-        kwargs: dict[str, Any] = {"Limit": limit}
-        start = _decode_cursor(cursor)
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        if status is not None:
-            kwargs.update(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(f"STATUS#{status}"))
-            conditions = []
-            if issuer_id is not None:
-                conditions.append(Attr("issuer_id").eq(issuer_id))
-            if exclude_channel is not None:
-                conditions.append(Attr("channel").ne(exclude_channel))
+        """A page of invoices: of one status (GSI2, least recently changed first), of one issuer (GSI1, newest
+        first), or all (every status in turn, most recently changed first). `exclude_channel` (with `status`)
+        leaves out the invoices written with that channel. Every page but the last holds `limit` invoices,
+        filters or not; a cursor is given only when more invoices follow."""
+        return self._fill(self._segments(issuer_id, status, exclude_channel), limit, cursor)
+
+    @staticmethod
+    def _segments(
+        issuer_id: str | None, status: str | None, exclude_channel: str | None
+    ) -> _Segments:
+        """The index queries a listing reads, in order, each named for the cursor."""
+        if status is None and issuer_id is not None:
+            key = Key("GSI1PK").eq(f"ISSUER#{issuer_id}") & Key("GSI1SK").begins_with("INVOICE#")
+            return [("issuer", {"IndexName": "GSI1", "KeyConditionExpression": key, "ScanIndexForward": False})]
+        conditions = []
+        if issuer_id is not None:
+            conditions.append(Attr("issuer_id").eq(issuer_id))
+        if exclude_channel is not None:
+            conditions.append(Attr("channel").ne(exclude_channel))
+        statuses = [status] if status is not None else [s.value for s in InvoiceStatus]
+        segments = []
+        for name in statuses:
+            query: dict[str, Any] = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq(f"STATUS#{name}")}
+            if status is None:
+                query["ScanIndexForward"] = False
             if conditions:
-                kwargs["FilterExpression"] = conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
-            page = self._table.query(**kwargs)
-        elif issuer_id is not None:
-            kwargs.update(
-                IndexName="GSI1",
-                KeyConditionExpression=Key("GSI1PK").eq(f"ISSUER#{issuer_id}") & Key("GSI1SK").begins_with("INVOICE#"),
-            )
-            kwargs["ScanIndexForward"] = False
-            page = self._table.query(**kwargs)
-        else:
-            kwargs["FilterExpression"] = Attr("SK").eq("INVOICE")
-            page = self._table.scan(**kwargs)
-        invoices = [Invoice.model_validate_json(i["data"]) for i in page["Items"]]
-        return invoices, _encode_cursor(page.get("LastEvaluatedKey"))
+                query["FilterExpression"] = conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
+            segments.append((name, query))
+        return segments
+
+    def _fill(self, segments: _Segments, limit: int, cursor: str | None) -> tuple[_Invoices, str | None]:
+        """Read the segments from the cursor on until `limit` invoices and one more are found (a filtered
+        query page can hold few or none); the cursor points at the last invoice returned."""
+        names = [name for name, _ in segments]
+        position = _decode_cursor(cursor)
+        if position is not None and (position.get("s") not in names or not isinstance(position.get("k"), dict)):
+            raise ValueError("invalid cursor")
+        found: _Segments = []
+        for name, query in segments[names.index(position["s"]) if position else 0 :]:
+            start = position["k"] if position and name == position["s"] else None
+            while True:
+                kwargs = {**query, "Limit": limit + 1, **({"ExclusiveStartKey": start} if start else {})}
+                page = self._table.query(**kwargs)
+                for item in page.get("Items", []):
+                    found.append((name, item))
+                    if len(found) > limit:
+                        last_segment, last = found[limit - 1]
+                        index_keys = _INDEX_KEYS[query["IndexName"]]
+                        key = {k: last[k] for k in ("PK", "SK", *index_keys)}
+                        return _invoices(found[:limit]), _encode_cursor({"s": last_segment, "k": key})
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+        return _invoices(found), None

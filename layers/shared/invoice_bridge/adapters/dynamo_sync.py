@@ -1,8 +1,11 @@
 """Sync decisions in the single table: `PK=INTEGRATION#{id}`, `SK=DECISION#{source_id}`.
 
 The latest decision is in `selected`/`reason`/...; the first sync's one is copied to `first_*` and
-marks the item as part of the reconciliation list. Source links (`SOURCE#{issuer}#{source_id}`) are
-written by `DynamoInvoiceRepository.put`, next to the invoice they point to.
+marks the item as part of the reconciliation list. A parked decision (a source invoice that cannot be
+read or mapped) is also in the indexes: GSI1 `ISSUER#{issuer_id}` / `PARKED#{integration}#{source}` and
+GSI2 `PARKED` / `{decided_at}#{integration}#{source}`; a later decision that is not parked takes it out.
+Source links (`SOURCE#{issuer}#{source_id}`) are written by `DynamoInvoiceRepository.put`, next to the
+invoice they point to.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from ..fetch.decisions import SyncDecision
-from .aws import table
+from ..fetch.decisions import ParkedSource, SyncDecision
+from .aws import query_all, table
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -22,6 +25,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _dt(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+_PARKED_KEYS = ("GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
 
 
 class DynamoDecisionStore:
@@ -56,13 +62,48 @@ class DynamoDecisionStore:
         }
         if first_sync:
             values.update({f"first_{name}": value for name, value in values.items() if name != "source_id"})
-        names = {f"#{name}": name for name in values}
+        values.update(
+            integration_id=integration_id,
+            issuer_id=decision.issuer_id,
+            parked=decision.parked,
+            notified=decision.notified,
+            fingerprint=decision.fingerprint,
+        )
+        removed: list[str] = []
+        if decision.parked:
+            values.update(self._parked_keys(integration_id, decision))
+        else:
+            removed = list(_PARKED_KEYS)
+        names = {f"#{name}": name for name in [*values, *removed]}
+        update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
+        if removed:
+            update += " REMOVE " + ", ".join(f"#{name}" for name in removed)
         self._table.update_item(
             Key=self._key(integration_id, decision.source_id),
-            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
+            UpdateExpression=update,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
         )
+
+    @staticmethod
+    def _parked_keys(integration_id: str, decision: SyncDecision) -> dict[str, str]:
+        if not decision.issuer_id:
+            raise ValueError("a parked decision needs its issuer")
+        where = f"{integration_id}#{decision.source_id}"
+        return {
+            "GSI1PK": f"ISSUER#{decision.issuer_id}",
+            "GSI1SK": f"PARKED#{where}",
+            "GSI2PK": "PARKED",
+            "GSI2SK": f"{_iso(decision.decided_at) or ''}#{where}",
+        }
+
+    def parked(self, issuer_id: str | None = None) -> list[ParkedSource]:
+        if issuer_id:
+            condition = Key("GSI1PK").eq(f"ISSUER#{issuer_id}") & Key("GSI1SK").begins_with("PARKED#")
+            kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": condition}
+        else:
+            kwargs = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq("PARKED")}
+        return [ParkedSource(i["integration_id"], self._decision(i, "")) for i in query_all(self._table, **kwargs)]
 
     def _query(self, integration_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -70,13 +111,7 @@ class DynamoDecisionStore:
             & Key("SK").begins_with("DECISION#"),
             "ConsistentRead": True,
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self._table.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(query_all(self._table, **kwargs))
 
     def reconciliation(self, integration_id: str) -> list[SyncDecision]:
         return [self._decision(i, "first_") for i in self._query(integration_id) if "first_reason" in i]
@@ -99,4 +134,9 @@ class DynamoDecisionStore:
             currency=item.get(f"{prefix}currency"),
             invoice_id=item.get(f"{prefix}invoice_id"),
             decided_at=_dt(item.get(f"{prefix}decided_at")),
+            # Whether it is parked now is the latest decision's business (never the first sync's copy).
+            issuer_id=item.get("issuer_id"),
+            parked=bool(item.get("parked")) and not prefix,
+            notified=bool(item.get("notified")) and not prefix,
+            fingerprint=item.get("fingerprint") if not prefix else None,
         )

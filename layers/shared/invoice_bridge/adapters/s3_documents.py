@@ -29,7 +29,9 @@ class S3DocumentStore:
                 raise NotFound(key) from exc
             raise
 
-    def presign(self, key: str, expires_seconds: int = 300) -> str:
-        return self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_seconds
-        )
+    def presign(self, key: str, expires_seconds: int = 300, download_name: str | None = None) -> str:
+        """A short-lived GET link; with `download_name` the browser saves the file under that name."""
+        params = {"Bucket": self._bucket, "Key": key}
+        if download_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_seconds)

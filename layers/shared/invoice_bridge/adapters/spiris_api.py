@@ -18,7 +18,17 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from ..models.spiris import CompanySettings, Customer, CustomerInvoice, CustomerInvoicePage
+from ..models.spiris import (
+    NOT_UNICODE,
+    CompanySettings,
+    Customer,
+    CustomerInvoice,
+    Meta,
+    UnreadableInvoice,
+    describe_validation_error,
+    lone_surrogate_at,
+    parse_customer_invoice,
+)
 from ..observability import logger, metrics
 from ..ports import InvoicePage
 
@@ -29,10 +39,27 @@ CUSTOMER_INVOICE_PDF = "/v2/customerinvoices/{invoice_id}/pdf"
 CUSTOMER_INVOICE_PRINT = "/v2/customerinvoices/{invoice_id}/print"
 CUSTOMER = "/v2/customers/{customer_id}"
 
-# Codes that mean "this grant cannot read this company until a person fixes something" (reference §1.8).
-FATAL_CODES = frozenset({4002, 4003, 4004, 4006, 4009, 4011, 4012})
+# Codes that mean "this grant cannot read this company until a person fixes something" (reference §1.8,
+# §0 for 4034), with what each means (the integration's last_error says which).
+FATAL_CODE_MEANINGS = {
+    4002: "the company has no access to the API module (the Integration add-on is off)",
+    4003: "the company has not finished the startup guide",
+    4004: "the company is not active",
+    4005: "the request is not authorised for this company",
+    4006: "the grant lacks the scopes to read customer invoices",
+    4007: "the consenting user's role lacks permission to read customer invoices",
+    4009: "the company's product variant has no invoicing",
+    4011: "the consenting user has no access to this company",
+    4012: "the licence agreement has not been accepted",
+    4034: "a Spiris sandbox client was used against a live company",
+}
+FATAL_CODES = frozenset(FATAL_CODE_MEANINGS)
 TRY_AGAIN = re.compile(r"Try again in (\d+) seconds?", re.IGNORECASE)
 MAX_PAGE_SIZE = 1000
+# Spiris' temporary file URLs (the invoice PDF) live on its own hosts, over HTTPS
+# (`https://eaccountingstorage{cc}.vismaonline.com/temp/fileanonymous/...`, reference §0).
+SPIRIS_FILE_ORIGINS = ("https://*.vismaonline.com",)
+MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 class SpirisError(Exception):
@@ -60,6 +87,11 @@ class SpirisFatal(SpirisError):
         self.code = code
         self.message = message
 
+    @property
+    def meaning(self) -> str:
+        """What the code means for the office, in our words (Spiris' own message is for developers)."""
+        return FATAL_CODE_MEANINGS.get(self.code, "Spiris refused the request")
+
 
 class SpirisNotFound(SpirisError):
     """404 / 3000: the resource does not exist (any more)."""
@@ -76,6 +108,36 @@ class SpirisRequestError(SpirisError):
 
 class SpirisPagingError(SpirisError):
     """The list did not page as documented (the loop guard tripped)."""
+
+
+class SpirisFileRefused(SpirisError):
+    """A temporary file URL we will not fetch (not Spiris' host, not HTTPS, a redirect) or a file over the
+    size cap: not retried; the source PDF is best effort, so the invoice goes on without it."""
+
+
+def file_url_allowed(url: str, origins: tuple[str, ...]) -> bool:
+    """Whether `url` is on one of `origins` (`scheme://host[:port]`; a host `*.example.com` stands for any
+    subdomain of example.com). Scheme, host and port must all match; the default port is the scheme's."""
+    try:
+        target = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    for origin in origins:
+        allowed = httpx.URL(origin)
+        host = allowed.host
+        host_ok = target.host.endswith(host[1:]) if host.startswith("*.") else target.host == host
+        if target.scheme == allowed.scheme and host_ok and _port(target) == _port(allowed):
+            return True
+    return False
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port or {"https": 443, "http": 80}.get(url.scheme)
+
+
+class SpirisUnreadable(SpirisError):
+    """A 2xx answer whose object does not read as the documented shape (one customer, one invoice):
+    the invoice that needs it is set apart; the sync goes on."""
 
 
 def _error_fields(response: httpx.Response) -> tuple[int | None, str]:
@@ -125,6 +187,8 @@ class HttpSpirisApi:
     """The Spiris API for the company the access token is bound to.
 
     `access_token` is called before every attempt, so a refresher can swap tokens between retries.
+    `renew_access_token(rejected)` is asked for a fresh token once per request when Spiris answers 401
+    (an access token expired early or invalidated server-side); a second 401 is SpirisReauthenticate.
     `before_request(path_template)` runs before every attempt (the shared 600/min budget plugs in there).
     """
 
@@ -133,6 +197,7 @@ class HttpSpirisApi:
         base_url: str,
         access_token: Callable[[], str],
         *,
+        renew_access_token: Callable[[str], str] | None = None,
         before_request: Callable[[str], None] | None = None,
         client: httpx.Client | None = None,
         max_attempts: int = 4,
@@ -142,12 +207,15 @@ class HttpSpirisApi:
         page_size: int = MAX_PAGE_SIZE,
         max_pages: int = 100_000,
         timeout_seconds: float = 30.0,
+        file_origins: tuple[str, ...] = SPIRIS_FILE_ORIGINS,
+        max_file_bytes: int = MAX_FILE_BYTES,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         root = base_url.rstrip("/")
         self._root = root[: -len("/v2")] if root.endswith("/v2") else root
         self._access_token = access_token
+        self._renew_access_token = renew_access_token
         self._before_request = before_request
         self._client = client
         self._max_attempts = max(1, max_attempts)
@@ -157,6 +225,8 @@ class HttpSpirisApi:
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._max_pages = max_pages
         self._timeout = timeout_seconds
+        self._file_origins = file_origins
+        self._max_file_bytes = max_file_bytes
         self._sleep = sleep
         self._jitter = jitter
 
@@ -177,10 +247,13 @@ class HttpSpirisApi:
     def _send(self, template: str, path: str, params: dict[str, Any] | None = None,
               accept: str = "application/json") -> httpx.Response:
         last: SpirisRetryable | None = None
-        for attempt in range(self._max_attempts):
+        renewed = self._renew_access_token is None
+        attempt = 0
+        while attempt < self._max_attempts:
             if self._before_request is not None:
                 self._before_request(template)
-            headers = {"Authorization": f"Bearer {self._access_token()}", "Accept": accept}
+            token = self._access_token()
+            headers = {"Authorization": f"Bearer {token}", "Accept": accept}
             try:
                 response = self.client.get(self._root + path, params=params, headers=headers)
             except httpx.TimeoutException:
@@ -191,13 +264,20 @@ class HttpSpirisApi:
                 if response.is_success:
                     return response
                 error = classify(response, self._max_retry_after)
+                if isinstance(error, SpirisReauthenticate) and not renewed:
+                    # Refresh once and try again before anyone is asked for a new consent.
+                    renewed = True
+                    logger.info("spiris rejected the access token; refreshing", extra={"endpoint": template})
+                    self._renew_access_token(token)  # type: ignore[misc]
+                    continue
                 if not isinstance(error, SpirisRetryable):
                     raise error
                 last = error
-            if attempt + 1 < self._max_attempts:
-                delay = self._backoff(attempt, last)
+            attempt += 1
+            if attempt < self._max_attempts:
+                delay = self._backoff(attempt - 1, last)
                 logger.info("spiris call retried", extra={
-                    "endpoint": template, "attempt": attempt + 1, "status": last.status, "delay_s": round(delay, 2)})
+                    "endpoint": template, "attempt": attempt, "status": last.status, "delay_s": round(delay, 2)})
                 self._sleep(delay)
         assert last is not None
         raise last
@@ -219,11 +299,20 @@ class HttpSpirisApi:
         if modified_since is not None:
             params["modifiedSinceUtc"] = _format_since(modified_since)
         body = self._json(CUSTOMER_INVOICES, CUSTOMER_INVOICES, params)
+        data = body.get("Data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise SpirisRequestError(200, None, "unexpected page shape: no Data list")
         try:
-            parsed = CustomerInvoicePage.model_validate(body)
+            meta = Meta.model_validate(body.get("Meta"))
         except ValidationError as exc:
-            raise SpirisRequestError(200, None, f"unexpected page shape: {exc.error_count()} errors") from exc
-        return InvoicePage(meta=parsed.Meta, invoices=parsed.Data)
+            raise SpirisRequestError(200, None, f"unexpected page Meta: {exc.error_count()} errors") from exc
+        # Each invoice on its own: one that cannot be read is set apart, the others go on.
+        invoices: list[CustomerInvoice] = []
+        unreadable: list[UnreadableInvoice] = []
+        for raw in data:
+            parsed = parse_customer_invoice(raw)
+            (invoices if isinstance(parsed, CustomerInvoice) else unreadable).append(parsed)  # type: ignore[arg-type]
+        return InvoicePage(meta=meta, invoices=invoices, unreadable=unreadable)
 
     def iter_customer_invoices(self, modified_since: datetime | None) -> Iterator[InvoicePage]:
         """Every page from 1 to the end: stops on empty Data or CurrentPage ≥ TotalNumberOfPages."""
@@ -232,34 +321,62 @@ class HttpSpirisApi:
             if page > self._max_pages:
                 raise SpirisPagingError(f"more than {self._max_pages} pages; stopping")
             result = self.customer_invoices_page(page, self._page_size, modified_since)
-            if result.invoices and result.meta.CurrentPage != page:
+            if (result.invoices or result.unreadable) and result.meta.CurrentPage != page:
                 # The server ignored $page (the $top/$skip trap): we would read page 1 forever.
                 raise SpirisPagingError(f"asked for page {page}, got page {result.meta.CurrentPage}")
             yield result
-            if not result.invoices or result.meta.CurrentPage >= result.meta.TotalNumberOfPages:
+            if not (result.invoices or result.unreadable) or result.meta.CurrentPage >= result.meta.TotalNumberOfPages:
                 return
             page += 1
 
     def customer_invoice(self, invoice_id: str) -> CustomerInvoice:
-        body = self._json(CUSTOMER_INVOICE, CUSTOMER_INVOICE.format(invoice_id=invoice_id))
-        return CustomerInvoice.model_validate(body)
+        parsed = parse_customer_invoice(self._json(CUSTOMER_INVOICE, CUSTOMER_INVOICE.format(invoice_id=invoice_id)))
+        if isinstance(parsed, UnreadableInvoice):
+            raise SpirisUnreadable(f"the invoice cannot be read: {parsed.reason}")
+        return parsed
 
     def customer(self, customer_id: str) -> Customer:
-        return Customer.model_validate(self._json(CUSTOMER, CUSTOMER.format(customer_id=customer_id)))
+        body = self._json(CUSTOMER, CUSTOMER.format(customer_id=customer_id))
+        surrogate = lone_surrogate_at(body)
+        if surrogate is not None:
+            raise SpirisUnreadable(f"the customer cannot be read: {surrogate}: {NOT_UNICODE}")
+        try:
+            return Customer.model_validate(body)
+        except ValidationError as exc:
+            raise SpirisUnreadable(f"the customer cannot be read: {describe_validation_error(exc)}") from exc
 
     def customer_invoice_pdf(self, invoice_id: str) -> bytes:
-        """The invoice PDF via `/pdf` (temporary URL, fetched without our bearer token)."""
+        """The invoice PDF via `/pdf` (temporary URL, fetched without our bearer token): only from Spiris'
+        file hosts over HTTPS (`file_origins`), never through a redirect, at most `max_file_bytes`."""
         body = self._json(CUSTOMER_INVOICE_PDF, CUSTOMER_INVOICE_PDF.format(invoice_id=invoice_id))
         url = body.get("Url") if isinstance(body, dict) else None
         if not url:
             response = self._send(CUSTOMER_INVOICE_PRINT, CUSTOMER_INVOICE_PRINT.format(invoice_id=invoice_id),
                                   accept="application/pdf")
+            self._check_size(len(response.content))
             return response.content
+        if not isinstance(url, str) or not file_url_allowed(url, self._file_origins):
+            # Only the host is named: the rest of a temporary URL is a credential.
+            host = httpx.URL(url).host if isinstance(url, str) else "?"
+            raise SpirisFileRefused(f"the PDF URL is not on Spiris' file hosts over HTTPS (host {host})")
         try:
-            download = self.client.get(url)
+            with self.client.stream("GET", url, follow_redirects=False) as download:
+                if download.is_redirect:
+                    raise SpirisFileRefused("the PDF URL redirects; not followed")
+                if not download.is_success:
+                    raise SpirisRetryable(f"temporary PDF download failed: HTTP {download.status_code}",
+                                          status=download.status_code)
+                declared = download.headers.get("Content-Length", "")
+                if declared.isdigit():
+                    self._check_size(int(declared))
+                content = bytearray()
+                for chunk in download.iter_bytes():
+                    content += chunk
+                    self._check_size(len(content))
         except httpx.HTTPError as exc:
             raise SpirisRetryable(f"temporary PDF download failed: {type(exc).__name__}") from exc
-        if not download.is_success:
-            raise SpirisRetryable(f"temporary PDF download failed: HTTP {download.status_code}",
-                                  status=download.status_code)
-        return download.content
+        return bytes(content)
+
+    def _check_size(self, size: int) -> None:
+        if size > self._max_file_bytes:
+            raise SpirisFileRefused(f"the PDF is larger than {self._max_file_bytes} bytes")

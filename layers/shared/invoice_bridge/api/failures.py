@@ -1,4 +1,5 @@
-"""GET /failures: every failed invoice and every integration needing action, across issuers."""
+"""GET /failures: every failed invoice, every source invoice that could not be read or mapped, and every
+integration needing action, across issuers."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .. import wiring
 from ..failures import collect_failures
+from ..fetch.decisions import ParkedSource
 from .errors import documented
 
 router = Router()
@@ -35,14 +37,29 @@ class IntegrationNeedingAction(BaseModel):
     last_success_at: str | None = None
 
 
+class UnreadableSourceInvoice(BaseModel):
+    """A Spiris invoice the sync could not read or map (contract.md §3), whether or not it became ours."""
+
+    source_id: str = Field(description="The invoice's id in Spiris")
+    number: str | None = Field(default=None, description="The invoice number in Spiris, when it could be read")
+    issuer_id: str
+    integration_id: str
+    reason: str = Field(description="Why it could not be taken over")
+    kind: str = Field(description="unreadable, unmappable or too_large")
+    invoice_id: str | None = Field(default=None, description="Ours, when an earlier version became an invoice")
+    source_modified_utc: str | None = None
+    parked_at: str | None = None
+
+
 class FailuresOut(BaseModel):
     invoices: list[FailedInvoice]
     integrations: list[IntegrationNeedingAction]
+    source_invoices: list[UnreadableSourceInvoice] = []
 
 
 @router.get(
     "/failures",
-    summary="Every failed invoice and every integration needing action, across issuers",
+    summary="Every failed invoice, unreadable source invoice and integration needing action, across issuers",
     responses=documented(200, "What needs the office's attention"),
 )
 def list_failures(issuer_id: Annotated[str | None, Query()] = None) -> FailuresOut:
@@ -53,6 +70,7 @@ def list_failures(issuer_id: Annotated[str | None, Query()] = None) -> FailuresO
         now=datetime.now(UTC),
         stale_after=timedelta(hours=settings.stale_sync_hours),
         issuer_id=issuer_id,
+        decisions=wiring.decision_store(),
     )
     return FailuresOut(
         invoices=[
@@ -78,4 +96,20 @@ def list_failures(issuer_id: Annotated[str | None, Query()] = None) -> FailuresO
             )
             for p in found.integrations
         ],
+        source_invoices=[_source_invoice(p) for p in found.source_invoices],
+    )
+
+
+def _source_invoice(parked: ParkedSource) -> UnreadableSourceInvoice:
+    d = parked.decision
+    return UnreadableSourceInvoice(
+        source_id=d.source_id,
+        number=str(d.invoice_number) if d.invoice_number is not None else None,
+        issuer_id=d.issuer_id or "",
+        integration_id=parked.integration_id,
+        reason=d.detail,
+        kind=d.reason,
+        invoice_id=d.invoice_id,
+        source_modified_utc=d.source_modified_utc.isoformat() if d.source_modified_utc else None,
+        parked_at=d.decided_at.isoformat() if d.decided_at else None,
     )

@@ -9,9 +9,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, SerializerFunctionWrapHandler, model_serializer
 
-from ..consent.flow import ConsentFlow
+from ..consent.flow import ConsentFlow, Invitation
 from ..consent.services import current
 from ..dispatch.policy import deliverability_problems
+from ..integrations import update_integration
 from ..models.common import Language, utcnow
 from ..models.integration import Integration, IntegrationStatus
 from ..observability import logger
@@ -125,32 +126,26 @@ def get_integration(integration_id: str) -> Response[IntegrationOut]:
     return _json(200, integration_view(current().integrations.get(integration_id)))
 
 
-@router.post(
-    "/integrations/<integration_id>/invite",
-    summary="A fresh consent link, e-mailed again; older links stop working",
-    responses=documented(200, "The new consent link", 404, 409),
-)
-def reinvite(integration_id: str) -> Response[ConsentLink]:
+# --- the rules, shared by the admin API and the console (both call these in-process) -------------
+
+
+def reinvite_integration(integration_id: str) -> Invitation:
+    """A fresh consent link, e-mailed to the contact; older links stop working (NotFound; 409 revoked)."""
     services = current()
     integration = services.integrations.get(integration_id)
     if integration.status == IntegrationStatus.REVOKED:
         # The link would only lead to "expired": the grant is gone and the integration stays revoked.
         raise ApiError(409, "revoked", "a revoked integration cannot be re-invited; order a new one")
-    invitation = ConsentFlow(services).reinvite(integration)
-    return _json(200, {"consent_url": invitation.consent_url})
+    return ConsentFlow(services).reinvite(integration)
 
 
-@router.patch(
-    "/integrations/<integration_id>",
-    summary="Enable or disable (pause) an integration",
-    responses=documented(200, "The updated integration", 404, 409),
-)
-def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Body()]) -> Response[IntegrationOut]:
+def switch_integration(integration_id: str, enabled: bool) -> Integration:
+    """Enable or pause; enabling is refused while the issuer's settings cannot deliver (409)."""
     services = current()
     integration = services.integrations.get(integration_id)
-    if integration.status == IntegrationStatus.REVOKED and body.enabled:
+    if integration.status == IntegrationStatus.REVOKED and enabled:
         raise ApiError(409, "revoked", "a revoked integration cannot be enabled; order a new one")
-    if body.enabled:
+    if enabled:
         # Refused while the issuer's settings cannot deliver: invoices would only pile up as failures.
         issuer = services.issuers.get(integration.issuer_id)
         has_operator = bool(services.operator_credentials and services.operator_credentials.load(issuer.id))
@@ -162,17 +157,48 @@ def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Bod
                 "the issuer's dispatch settings cannot deliver invoices; fix them before enabling",
                 problems,
             )
-    status = integration.status
-    if not body.enabled and status == IntegrationStatus.ACTIVE:
-        status = IntegrationStatus.PAUSED
-    elif body.enabled and status == IntegrationStatus.PAUSED:
-        status = IntegrationStatus.ACTIVE
-    updated = integration.model_copy(
-        update={"enabled": body.enabled, "status": status, "updated_at": utcnow()}
-    )
-    services.integrations.put(updated)
-    logger.info("integration switched", extra={"integration_id": integration_id, "enabled": body.enabled})
-    return _json(200, integration_view(updated))
+
+    def switched(current: Integration) -> Integration:
+        # Applied to the integration as stored at the write: a concurrent revoke or status change stands.
+        if current.status == IntegrationStatus.REVOKED and enabled:
+            raise ApiError(409, "revoked", "a revoked integration cannot be enabled; order a new one")
+        status = current.status
+        if not enabled and status == IntegrationStatus.ACTIVE:
+            status = IntegrationStatus.PAUSED
+        elif enabled and status == IntegrationStatus.PAUSED:
+            status = IntegrationStatus.ACTIVE
+        return current.model_copy(update={"enabled": enabled, "status": status, "updated_at": utcnow()})
+
+    updated = update_integration(services.integrations, integration_id, switched)  # ConflictError → 409
+    logger.info("integration switched", extra={"integration_id": integration_id, "enabled": enabled})
+    return updated
+
+
+def revoke_integration(integration_id: str) -> None:
+    """Revoke the grant at Spiris and forget the tokens (NotFound)."""
+    services = current()
+    ConsentFlow(services).revoke(services.integrations.get(integration_id))
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/integrations/<integration_id>/invite",
+    summary="A fresh consent link, e-mailed again; older links stop working",
+    responses=documented(200, "The new consent link", 404, 409),
+)
+def reinvite(integration_id: str) -> Response[ConsentLink]:
+    return _json(200, {"consent_url": reinvite_integration(integration_id).consent_url})
+
+
+@router.patch(
+    "/integrations/<integration_id>",
+    summary="Enable or disable (pause) an integration",
+    responses=documented(200, "The updated integration", 404, 409),
+)
+def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Body()]) -> Response[IntegrationOut]:
+    return _json(200, integration_view(switch_integration(integration_id, body.enabled)))
 
 
 @router.delete(
@@ -181,7 +207,5 @@ def patch_integration(integration_id: str, body: Annotated[IntegrationPatch, Bod
     responses=documented(204, "Revoked", 404, content={}),
 )
 def delete_integration(integration_id: str) -> Response[None]:
-    services = current()
-    integration = services.integrations.get(integration_id)
-    ConsentFlow(services).revoke(integration)
+    revoke_integration(integration_id)
     return Response(status_code=204)

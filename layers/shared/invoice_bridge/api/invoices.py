@@ -98,7 +98,7 @@ def _event(event: InvoiceEvent) -> EventOut:
 
 @router.get(
     "/invoices",
-    summary="List invoices, newest first, one page at a time",
+    summary="List invoices one full page at a time: an issuer's newest first; without an issuer by status",
     responses=documented(200, "A page of invoices", 400),
 )
 def list_invoices(

@@ -190,8 +190,11 @@ def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@router.post("/issuers", summary="Create an issuer", responses=documented(201, "The new issuer"))
-def create_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[IssuerOut]:
+# --- the rules, shared by the admin API and the console (both call these in-process) -------------
+
+
+def create_issuer(body: IssuerCreate) -> Issuer:
+    """Check and store a new issuer (ApiError 422 for a bad org/VAT number)."""
     org_number = normalise_org_number(body.org_number)
     values = body.model_dump()
     values["org_number"] = org_number
@@ -200,25 +203,11 @@ def create_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[IssuerOut]:
     issuer = Issuer.model_validate(values)
     current().issuers.put(issuer)
     logger.info("issuer created", extra={"issuer_id": issuer.id})
-    return _json(201, issuer_view(issuer))
+    return issuer
 
 
-@router.get("/issuers", summary="List the issuers", responses=documented(200, "Every issuer"))
-def list_issuers() -> Response[IssuerList]:
-    return _json(200, {"items": [issuer_view(i) for i in current().issuers.list()]})
-
-
-@router.get("/issuers/<issuer_id>", summary="Read an issuer", responses=documented(200, "The issuer", 404))
-def get_issuer(issuer_id: str) -> Response[IssuerOut]:
-    return _json(200, issuer_view(current().issuers.get(issuer_id)))
-
-
-@router.patch(
-    "/issuers/<issuer_id>",
-    summary="Update an issuer's details and settings (payee, dispatch, sending mode, send delay)",
-    responses=documented(200, "The updated issuer", 404),
-)
-def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Response[IssuerOut]:
+def update_issuer(issuer_id: str, body: IssuerPatch) -> Issuer:
+    """Apply the fields `body` sets (NotFound, ApiError 422)."""
     services = current()
     issuer = services.issuers.get(issuer_id)
     changes = body.model_dump(exclude_unset=True)
@@ -245,7 +234,73 @@ def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Respon
     merged["updated_at"] = utcnow()
     updated = Issuer.model_validate(merged)
     services.issuers.put(updated)
-    return _json(200, issuer_view(updated))
+    return updated
+
+
+def store_logo(issuer_id: str, content_type: str, data: bytes) -> None:
+    """Check and store the issuer's logo (NotFound; ApiError 400/413/415/503)."""
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    if content_type not in _LOGO_MAGIC:
+        raise ApiError(415, "unsupported_media_type", "the logo must be sent as image/png or image/jpeg")
+    if not data:
+        raise ApiError(400, "empty_body", "no logo bytes were sent")
+    if len(data) > MAX_LOGO_BYTES:
+        raise ApiError(
+            413, "logo_too_large", f"the logo is {len(data)} bytes; at most {MAX_LOGO_BYTES} are accepted"
+        )
+    if not any(data.startswith(magic) for magic in _LOGO_MAGIC[content_type]):
+        raise ApiError(
+            400, "invalid_image", f"the bytes are not a {content_type.split('/')[1].upper()} image"
+        )
+    if services.documents is None:
+        raise ApiError(503, "unavailable", "no document store configured")
+    key = f"{issuer.id}/logo"
+    services.documents.put(key, data, content_type)
+    services.issuers.put(
+        issuer.model_copy(update={"logo_key": key, "logo_content_type": content_type, "updated_at": utcnow()})
+    )
+
+
+def store_operator_credentials(issuer_id: str, body: MaventaCredentials | InExchangeCredentials) -> None:
+    """Encrypt and store the issuer's operator credentials; they are never returned (NotFound; 503)."""
+    services = current()
+    issuer = services.issuers.get(issuer_id)
+    if services.operator_credentials is None:
+        raise ApiError(503, "unavailable", "no credential store configured")
+    credentials = body.model_dump(exclude={"provider"})
+    services.operator_credentials.save(issuer.id, body.provider, credentials)
+    services.issuers.put(
+        issuer.model_copy(update={"operator_provider": body.provider, "updated_at": utcnow()})
+    )
+    logger.info("operator credentials stored", extra={"issuer_id": issuer.id, "provider": body.provider})
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+@router.post("/issuers", summary="Create an issuer", responses=documented(201, "The new issuer"))
+def post_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[IssuerOut]:
+    return _json(201, issuer_view(create_issuer(body)))
+
+
+@router.get("/issuers", summary="List the issuers", responses=documented(200, "Every issuer"))
+def list_issuers() -> Response[IssuerList]:
+    return _json(200, {"items": [issuer_view(i) for i in current().issuers.list()]})
+
+
+@router.get("/issuers/<issuer_id>", summary="Read an issuer", responses=documented(200, "The issuer", 404))
+def get_issuer(issuer_id: str) -> Response[IssuerOut]:
+    return _json(200, issuer_view(current().issuers.get(issuer_id)))
+
+
+@router.patch(
+    "/issuers/<issuer_id>",
+    summary="Update an issuer's details and settings (payee, dispatch, sending mode, send delay)",
+    responses=documented(200, "The updated issuer", 404),
+)
+def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Response[IssuerOut]:
+    return _json(200, issuer_view(update_issuer(issuer_id, body)))
 
 
 def _raw_body() -> bytes:
@@ -266,29 +321,11 @@ def _raw_body() -> bytes:
     openapi_extensions=_LOGO_BODY,  # the raw body is read from the event, so describe it here
 )
 def put_logo(issuer_id: str) -> Response[None]:
-    services = current()
-    issuer = services.issuers.get(issuer_id)
+    current().issuers.get(issuer_id)  # 404 before anything about the body
     content_type = (router.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type not in _LOGO_MAGIC:
         raise ApiError(415, "unsupported_media_type", "the logo must be sent as image/png or image/jpeg")
-    data = _raw_body()
-    if not data:
-        raise ApiError(400, "empty_body", "no logo bytes were sent")
-    if len(data) > MAX_LOGO_BYTES:
-        raise ApiError(
-            413, "logo_too_large", f"the logo is {len(data)} bytes; at most {MAX_LOGO_BYTES} are accepted"
-        )
-    if not any(data.startswith(magic) for magic in _LOGO_MAGIC[content_type]):
-        raise ApiError(
-            400, "invalid_image", f"the bytes are not a {content_type.split('/')[1].upper()} image"
-        )
-    if services.documents is None:
-        raise ApiError(503, "unavailable", "no document store configured")
-    key = f"{issuer.id}/logo"
-    services.documents.put(key, data, content_type)
-    services.issuers.put(
-        issuer.model_copy(update={"logo_key": key, "logo_content_type": content_type, "updated_at": utcnow()})
-    )
+    store_logo(issuer_id, content_type, _raw_body())
     return Response(status_code=204)
 
 
@@ -298,14 +335,5 @@ def put_logo(issuer_id: str) -> Response[None]:
     responses=documented(204, "The credentials are stored, encrypted", 404, 503, content=_NO_CONTENT),
 )
 def put_operator(issuer_id: str, body: Annotated[OperatorCredentials, Body()]) -> Response[None]:
-    services = current()
-    issuer = services.issuers.get(issuer_id)
-    if services.operator_credentials is None:
-        raise ApiError(503, "unavailable", "no credential store configured")
-    credentials = body.model_dump(exclude={"provider"})
-    services.operator_credentials.save(issuer.id, body.provider, credentials)
-    services.issuers.put(
-        issuer.model_copy(update={"operator_provider": body.provider, "updated_at": utcnow()})
-    )
-    logger.info("operator credentials stored", extra={"issuer_id": issuer.id, "provider": body.provider})
+    store_operator_credentials(issuer_id, body)
     return Response(status_code=204)

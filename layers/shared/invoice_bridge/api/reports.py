@@ -68,6 +68,19 @@ def _date_param(name: str, value: str | None) -> date:
         raise ApiError(400, "invalid_parameters", f"'{name}' is not a date (YYYY-MM-DD)", [name]) from None
 
 
+def report_period(from_: str | None, to: str | None) -> tuple[date, date]:
+    """The report's period from its two Stockholm dates (ApiError 400 when missing, reversed or too long)."""
+    start = _date_param("from", from_)
+    end = _date_param("to", to)
+    if end < start:
+        raise ApiError(400, "invalid_parameters", "'to' is before 'from'", ["from", "to"])
+    if (end - start).days >= MAX_PERIOD_DAYS:
+        raise ApiError(
+            400, "invalid_parameters", f"the period is longer than {MAX_PERIOD_DAYS} days", ["from", "to"]
+        )
+    return start, end
+
+
 @router.get(
     "/reports/dispatch",
     summary="The dispatch report for a period: type, number, buyer, channel, status, sent_at, message",
@@ -79,17 +92,10 @@ def dispatch_report_route(
     format: Annotated[str | None, Query(description="json (default) or csv")] = None,  # noqa: A002
     issuer_id: Annotated[str | None, Query(description="Only this issuer's invoices")] = None,
 ) -> Response[Any]:
-    start = _date_param("from", from_)
-    end = _date_param("to", to)
+    start, end = report_period(from_, to)
     output = format or "json"
     if output not in {"json", "csv"}:
         raise ApiError(400, "invalid_parameters", "'format' must be json or csv", ["format"])
-    if end < start:
-        raise ApiError(400, "invalid_parameters", "'to' is before 'from'", ["from", "to"])
-    if (end - start).days >= MAX_PERIOD_DAYS:
-        raise ApiError(
-            400, "invalid_parameters", f"the period is longer than {MAX_PERIOD_DAYS} days", ["from", "to"]
-        )
     invoices, ledger = sources()
     rows = dispatch_report(invoices, ledger, start, end, issuer_id=issuer_id)
     if output == "csv":

@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from stdnum.se import orgnr
 
 from ..adapters.dynamo_integrations import InvitationRecord, OAuthStateRecord, StateUnusable
-from ..models.common import Language, utcnow
+from ..integrations import update_integration
+from ..models.common import Language, stockholm_date, utcnow
 from ..models.integration import ConnectedCompany, Integration, IntegrationStatus, TokenSet
 from ..models.issuer import Issuer
 from ..observability import logger
-from ..ports import InvalidGrant, Mail, NotFound
+from ..ports import ConflictError, InvalidGrant, Mail, NotFound
 from .pages import Page, bad_state_page, explanation_page, invitation_mail, notice_mail, result_page
 from .secrets_ import code_challenge, new_code_verifier, new_token, token_hash
 from .services import ConsentServices
@@ -89,6 +90,8 @@ class ConsentFlow:
         return self._invite(issuer, integration)
 
     def reinvite(self, integration: Integration) -> Invitation:
+        """A fresh link for a stored integration (older links stop working). ConflictError when it was
+        revoked meanwhile (a revoked integration is never re-invited)."""
         issuer = self.s.issuers.get(integration.issuer_id)
         return self._invite(issuer, integration)
 
@@ -105,9 +108,18 @@ class ConsentFlow:
                 expires_at=now + timedelta(days=self.s.config.invitation_ttl_days),
             )
         )
+
         # Only the newest link works: the integration remembers which hash is current.
-        integration = integration.model_copy(update={"invitation_hash": hashed, "updated_at": now})
-        self.s.integrations.put(integration)
+        def current_link(current: Integration) -> Integration:
+            if current.status == IntegrationStatus.REVOKED:
+                raise ConflictError(f"integration {current.id} was revoked")
+            return current.model_copy(update={"invitation_hash": hashed, "updated_at": now})
+
+        if integration.version == 0:  # a new integration: stored with its first link
+            integration = current_link(integration)
+            self.s.integrations.put(integration)
+        else:
+            integration = update_integration(self.s.integrations, integration.id, current_link)
         consent_url = self.s.config.consent_url(token)
         content = invitation_mail(
             integration.language,
@@ -129,22 +141,28 @@ class ConsentFlow:
         return Invitation(integration=integration, consent_url=consent_url)
 
     def revoke(self, integration: Integration) -> Integration:
-        """Revoke the grant at Spiris, forget the tokens, stop old links."""
+        """Revoke the grant at Spiris, forget the tokens, stop old links. Redone on a concurrent change:
+        a consent that completed meanwhile has its fresh tokens revoked too."""
+
+        def revoked(current: Integration) -> Integration:
+            self._forget_tokens(current)
+            return current.model_copy(
+                update={"status": IntegrationStatus.REVOKED, "invitation_hash": None, "updated_at": utcnow()}
+            )
+
+        return update_integration(self.s.integrations, integration.id, revoked)
+
+    def _forget_tokens(self, integration: Integration) -> None:
         stored = self.s.tokens.load(integration)
-        if stored is not None:
-            try:
-                self.s.identity.revoke(stored.tokens.refresh_token)
-            except Exception as exc:  # noqa: BLE001 - the tokens are forgotten either way
-                logger.warning(
-                    "revocation at Spiris failed",
-                    extra={"integration_id": integration.id, "error": type(exc).__name__},
-                )
-            self.s.tokens.delete(integration)
-        integration = integration.model_copy(
-            update={"status": IntegrationStatus.REVOKED, "invitation_hash": None, "updated_at": utcnow()}
-        )
-        self.s.integrations.put(integration)
-        return integration
+        if stored is None:
+            return
+        try:
+            self.s.identity.revoke(stored.tokens.refresh_token)
+        except Exception as exc:  # noqa: BLE001 - the tokens are forgotten either way
+            logger.warning(
+                "revocation at Spiris failed", extra={"integration_id": integration.id, "error": type(exc).__name__}
+            )
+        self.s.tokens.delete(integration)
 
     # --- the contact's side -------------------------------------------------------------------
 
@@ -304,26 +322,42 @@ class ConsentFlow:
         office = self.s.config.office_name
         language = integration.language
         org_number = normalise_org_number(company.CorporateIdentityNumber) or issuer.org_number
-        # Tokens first: an integration marked active always has its tokens.
-        self.s.tokens.save(integration, tokens, expected_version=None)
         now = utcnow()
-        integration = integration.model_copy(
-            update={
+        # The invitation first, by a conditional write: of two grants finished from one link, one connects.
+        try:
+            self.s.invitations.consume(invitation.token_hash, now)
+        except ConflictError:
+            self._revoke_quietly(tokens, integration)
+            logger.warning("second grant from a used link revoked", extra={"integration_id": integration.id})
+            return result_page("used_link", language, office)
+        # Tokens next: an integration marked active always has its tokens.
+        self.s.tokens.save(integration, tokens, expected_version=None)
+        connected = ConnectedCompany(
+            name=name,
+            org_number=org_number,
+            company_identifier=company.CompanyIdentifier,
+            customer_id=customer_id_claim(tokens.access_token),
+        )
+
+        def active(current: Integration) -> Integration:
+            if current.status == IntegrationStatus.REVOKED:  # revoked while the contact was at Spiris
+                raise _RevokedMeanwhile()
+            update = {
                 "status": IntegrationStatus.ACTIVE,
                 # The first activation only: a re-consent does not let older invoices out.
-                "activated_at": integration.activated_at or now,
+                "activated_at": current.activated_at or now,
                 "last_error": None,
-                "company": ConnectedCompany(
-                    name=name,
-                    org_number=org_number,
-                    company_identifier=company.CompanyIdentifier,
-                    customer_id=customer_id_claim(tokens.access_token),
-                ),
+                "company": connected,
                 "updated_at": now,
             }
-        )
-        self.s.integrations.put(integration)
-        self.s.invitations.consume(invitation.token_hash, now)
+            return current.model_copy(update=update)
+
+        try:
+            integration = update_integration(self.s.integrations, integration.id, active)
+        except _RevokedMeanwhile:
+            self._forget_tokens(integration)
+            logger.warning("consent finished after a revoke; grant revoked", extra={"integration_id": integration.id})
+            return result_page("expired_link", language, office)
         logger.info("integration connected", extra={"integration_id": integration.id, "issuer_id": issuer.id})
         self._mail_connected(integration, name, org_number, now)
         return result_page("done", language, office, company=name, org_number=orgnr.format(org_number))
@@ -336,7 +370,7 @@ class ConsentFlow:
             "company": name,
             "org_number": orgnr.format(org_number),
             "office": office,
-            "at": at.date().isoformat(),
+            "at": stockholm_date(at).isoformat(),  # the contact's calendar date, not UTC's
         }
         content = notice_mail(
             integration.language,
@@ -369,13 +403,18 @@ class ConsentFlow:
     def _set_status(
         self, integration: Integration, status: IntegrationStatus, last_error: str | None
     ) -> None:
-        # A connected integration is not downgraded by a failed second attempt from an old link.
-        if integration.status == IntegrationStatus.ACTIVE:
-            return
-        if integration.status == IntegrationStatus.NEEDS_RECONSENT and status == IntegrationStatus.PENDING_CONSENT:
-            status = IntegrationStatus.NEEDS_RECONSENT  # still waiting for a new grant; the reason is what changed
-        self.s.integrations.put(
-            integration.model_copy(
-                update={"status": status, "last_error": last_error, "updated_at": utcnow()}
-            )
-        )
+        def refused(current: Integration) -> Integration | None:
+            # A connected integration is not downgraded by a failed second attempt from an old link, and a
+            # revoked one stays revoked.
+            if current.status in (IntegrationStatus.ACTIVE, IntegrationStatus.REVOKED):
+                return None
+            new_status = status
+            if current.status == IntegrationStatus.NEEDS_RECONSENT and status == IntegrationStatus.PENDING_CONSENT:
+                new_status = IntegrationStatus.NEEDS_RECONSENT  # still waiting for a new grant; the reason changed
+            return current.model_copy(update={"status": new_status, "last_error": last_error, "updated_at": utcnow()})
+
+        update_integration(self.s.integrations, integration.id, refused)
+
+
+class _RevokedMeanwhile(Exception):
+    """The integration was revoked while its consent was being finished."""

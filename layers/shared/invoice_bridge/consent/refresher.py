@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from stdnum.se import orgnr
 
+from ..integrations import update_integration
 from ..models.common import utcnow
 from ..models.integration import Integration, IntegrationStatus, TokenSet
 from ..observability import logger, metrics
@@ -55,18 +56,19 @@ class TokenBroker:
         """A valid access token for the integration, refreshing it when it is about to expire."""
         return self.get_tokens(integration).access_token
 
-    def get_tokens(self, integration: Integration) -> TokenSet:
-        """The integration's current token set, refreshed first when its access token is about to expire."""
+    def get_tokens(self, integration: Integration, rejected_access_token: str | None = None) -> TokenSet:
+        """The integration's current token set, refreshed first when its access token is about to expire
+        or is the one Spiris just rejected (401) although it has not expired by our clock."""
         owner = secrets.token_hex(8)
         deadline = time.monotonic() + self._wait_seconds
         while True:
             stored = self.s.tokens.load(integration)
             if stored is None:
                 raise NotConnected(f"integration {integration.id} has no tokens")
-            if self.usable(stored.tokens):
+            if self.usable(stored.tokens) and stored.tokens.access_token != rejected_access_token:
                 return stored.tokens
             if self.s.tokens.acquire_lease(integration, stored.version, owner, LEASE_SECONDS, time.time()):
-                return self._refresh_holding_lease(integration, owner, stored.version)
+                return self._refresh_holding_lease(integration, owner, stored.version, rejected_access_token)
             # Another worker is refreshing: wait (cheaply, without decrypting) until it has written.
             pause = self._poll_seconds
             while self.s.tokens.version_of(integration) == stored.version:
@@ -78,14 +80,16 @@ class TokenBroker:
                 if self.s.tokens.acquire_lease(
                     integration, stored.version, owner, LEASE_SECONDS, time.time()
                 ):
-                    return self._refresh_holding_lease(integration, owner, stored.version)
+                    return self._refresh_holding_lease(integration, owner, stored.version, rejected_access_token)
 
-    def _refresh_holding_lease(self, integration: Integration, owner: str, version: int) -> TokenSet:
+    def _refresh_holding_lease(
+        self, integration: Integration, owner: str, version: int, rejected_access_token: str | None = None
+    ) -> TokenSet:
         # Double-check after taking the lease: the version cannot have moved (the lease was conditional on it).
         stored = self.s.tokens.load(integration)
         if stored is None or stored.version != version:
             self.s.tokens.release_lease(integration, owner)
-            return self.get_tokens(integration)
+            return self.get_tokens(integration, rejected_access_token)
         try:
             fresh = self.s.identity.refresh(stored.tokens.refresh_token)
         except InvalidGrant:
@@ -109,13 +113,20 @@ class TokenBroker:
 
     def mark_needs_reconsent(self, integration: Integration, reason: str) -> Integration:
         """The grant is gone: status, metric, e-mail the issuer and the office, optionally a fresh link."""
-        current = self.s.integrations.get(integration.id)
-        if current.status in (IntegrationStatus.NEEDS_RECONSENT, IntegrationStatus.REVOKED):
-            return current
-        updated = current.model_copy(
-            update={"status": IntegrationStatus.NEEDS_RECONSENT, "last_error": reason, "updated_at": utcnow()}
-        )
-        self.s.integrations.put(updated)
+        moved = False  # whether the write that won made the transition (only that one alerts)
+
+        def needs_reconsent(current: Integration) -> Integration | None:
+            nonlocal moved
+            moved = current.status not in (IntegrationStatus.NEEDS_RECONSENT, IntegrationStatus.REVOKED)
+            if not moved:
+                return None  # already told, or revoked meanwhile: nothing to overwrite
+            return current.model_copy(
+                update={"status": IntegrationStatus.NEEDS_RECONSENT, "last_error": reason, "updated_at": utcnow()}
+            )
+
+        updated = update_integration(self.s.integrations, integration.id, needs_reconsent)
+        if not moved:
+            return updated
         metrics.add_metric(name="IntegrationNeedsReconsent", unit="Count", value=1)
         logger.warning(
             "integration needs re-consent", extra={"integration_id": integration.id, "reason": reason}
@@ -177,6 +188,14 @@ class AccessTokens:
             self._broker = TokenBroker(self._services or current())
         if self._held is None or not self._broker.usable(self._held):
             self._held = self._broker.get_tokens(self._integration)
+        return self._held.access_token
+
+    def renew(self, rejected: str) -> str:
+        """Spiris answered 401 to `rejected`: a token refreshed meanwhile by another worker, else a refresh
+        now (one refresher at a time, as always). Raises NotConnected when the grant itself is gone."""
+        self()  # builds the broker on first use
+        assert self._broker is not None
+        self._held = self._broker.get_tokens(self._integration, rejected_access_token=rejected)
         return self._held.access_token
 
 

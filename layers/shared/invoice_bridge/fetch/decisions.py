@@ -22,6 +22,19 @@ class SyncDecision:
     currency: str | None = None
     invoice_id: str | None = None  # ours, when the source invoice was imported
     decided_at: datetime | None = None
+    issuer_id: str | None = None
+    # Parked: the source invoice could not be read or mapped (reason `unreadable`, `unmappable` or
+    # `too_large`, the detail says why). Listed in GET /failures until a later version can be.
+    parked: bool = False
+    notified: bool = False  # the issuer was told of this parked version
+    # sha256 of the raw JSON: tells versions apart when ModifiedUtc itself cannot be read.
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class ParkedSource:
+    integration_id: str
+    decision: SyncDecision
 
 
 class DecisionStore(Protocol):
@@ -37,4 +50,8 @@ class DecisionStore(Protocol):
 
     def latest(self, integration_id: str) -> list[SyncDecision]:
         """The latest decision for every source invoice ever seen."""
+        ...
+
+    def parked(self, issuer_id: str | None = None) -> list[ParkedSource]:
+        """Every source invoice whose latest version is parked (of one issuer, or of all)."""
         ...

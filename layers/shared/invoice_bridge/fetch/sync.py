@@ -4,6 +4,8 @@ Guarantees:
 - the window `[watermark - overlap, ServerTimeUtc of the first page]` is read to its last page before
   the watermark moves, so an interrupted sync re-reads instead of skipping (SQS retries the message);
 - every source invoice seen gets a recorded decision (selected or skipped, a reason, its ModifiedUtc);
+- one invoice that cannot be read or mapped is parked (decision `parked`, listed in GET /failures, the
+  issuer told once per source version) and never stops the others: the watermark still moves;
 - import is idempotent per (issuer, source invoice): the same content is nothing new, changed content
   before dispatch is a new version, paid/credited before dispatch cancels, after dispatch only an event.
 """
@@ -11,8 +13,9 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -22,17 +25,21 @@ from ..adapters.spiris_api import (
     SpirisNotFound,
     SpirisReauthenticate,
     SpirisRetryable,
+    SpirisUnreadable,
 )
+from ..integrations import update_integration
+from ..models.common import stockholm_date
 from ..models.integration import Integration, IntegrationStatus
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..models.issuer import Issuer, OfficePayee
-from ..models.spiris import Customer, CustomerInvoice
+from ..models.spiris import Customer, CustomerInvoice, UnreadableInvoice
 from ..observability import logger, metrics
 from ..ports import (
     DocumentStore,
     IntegrationRepository,
     InvoiceRepository,
     IssuerRepository,
+    ItemTooLarge,
     SpirisApi,
     WorkQueue,
 )
@@ -51,6 +58,34 @@ _CHANGED_AFTER = {
     False: "changed at the source after sending; not sent again",
     True: "changed at the source while being sent; the fresh look before sending decides",
 }
+NotifyParked = Callable[[Issuer, SyncDecision], None]
+
+
+class ParkReason:
+    UNREADABLE = "unreadable"  # the source invoice (or its customer) does not read as documented
+    UNMAPPABLE = "unmappable"  # it reads, but cannot be re-expressed as ours
+    TOO_LARGE = "too_large"  # it does not fit in a stored invoice
+
+
+class _Park(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _mapping_problem(exc: Exception) -> str:
+    """What went wrong, in words safe to show (an exception's text may quote personal data; ours does not)."""
+    from pydantic import ValidationError
+
+    from ..mapping import UnmappableInvoice
+    from ..models.spiris import describe_validation_error
+
+    if isinstance(exc, UnmappableInvoice):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        return describe_validation_error(exc)
+    return f"it cannot be converted ({type(exc).__name__})"
 
 
 class SyncError(Exception):
@@ -90,6 +125,7 @@ class SyncResult:
     new_versions: int = 0
     cancelled: int = 0
     unchanged: int = 0
+    parked: int = 0
     watermark: datetime | None = None
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -120,6 +156,7 @@ class _Importer:
         first_sync: bool,
         map_invoice: MapInvoice,
         result: SyncResult,
+        notify_parked: NotifyParked | None = None,
     ):
         self.integration = integration
         self.issuer = issuer
@@ -133,6 +170,7 @@ class _Importer:
         self.first_sync = first_sync
         self.map_invoice = map_invoice
         self.result = result
+        self.notify_parked = notify_parked
         self._customers: dict[str, Customer | None] = {}
         self._originals: dict[str, Invoice | None] = {}
 
@@ -156,52 +194,119 @@ class _Importer:
 
     # --- one source invoice ----------------------------------------------------------------------
 
+    def _already_handled(self, source_id: str, modified: datetime | None, fingerprint: str | None = None) -> bool:
+        """Whether this very version was decided before (the overlap window re-reads it): nothing to do,
+        no request; a parked version whose notice did not go out is notified now."""
+        previous = self.decisions.get(self.integration.id, source_id)
+        if previous is None:
+            return False
+        if modified is not None:
+            same = previous.source_modified_utc is not None and _aware(previous.source_modified_utc) == _aware(
+                modified
+            )
+        else:
+            same = fingerprint is not None and previous.fingerprint == fingerprint
+        if not same:
+            return False
+        if previous.parked and not previous.notified:
+            self._record(replace(previous, notified=self._notify(previous)))
+        self.result.unchanged += 1
+        return True
+
+    def handle_unreadable(self, source: UnreadableInvoice) -> None:
+        self.result.seen += 1
+        if self._already_handled(source.source_id, source.modified_utc, source.fingerprint):
+            return
+        seen = SyncDecision(
+            source_id=source.source_id,
+            selected=False,
+            reason=ParkReason.UNREADABLE,
+            source_modified_utc=source.modified_utc,
+            invoice_number=source.invoice_number,
+            customer_name=source.customer_name,
+            decided_at=self.now,
+            issuer_id=self.issuer.id,
+            fingerprint=source.fingerprint,
+        )
+        self._park(seen, _Park(ParkReason.UNREADABLE, source.reason))
+
     def handle(self, source: CustomerInvoice) -> None:
         self.result.seen += 1
-        previous = self.decisions.get(self.integration.id, source.Id)
-        if (
-            previous is not None
-            and source.ModifiedUtc is not None
-            and previous.source_modified_utc is not None
-            and _aware(previous.source_modified_utc) == _aware(source.ModifiedUtc)
-        ):
-            # Already handled this very version (the overlap window re-reads it): nothing to do, no request.
-            self.result.unchanged += 1
+        if self._already_handled(source.Id, source.ModifiedUtc):
             return
+        seen = SyncDecision(
+            source_id=source.Id,
+            selected=False,
+            reason="",
+            source_modified_utc=source.ModifiedUtc,
+            invoice_number=source.InvoiceNumber,
+            customer_name=source.InvoiceCustomerName or source.CustomerName,
+            amount=source.TotalAmountInvoiceCurrency,
+            currency=source.CurrencyCode,
+            decided_at=self.now,
+            issuer_id=self.issuer.id,
+        )
+        try:
+            self._decide(source, seen)
+        except _Park as parked:
+            self._park(seen, parked)
 
+    def _decide(self, source: CustomerInvoice, seen: SyncDecision) -> None:
+        """Select or skip one source version and record it (`seen`: what is recorded of the version)."""
         sent_originals: set[str] = set()
         if source.IsCreditInvoice and source.ReferringInvoiceId:
             original = self.ours(source.ReferringInvoiceId)
             if original is not None and original.status in SENT:
                 sent_originals.add(source.ReferringInvoiceId)
         decision = select(source, sent_source_ids=sent_originals, active_since=self.integration.active_since)
-        self.result.reasons[decision.reason] = self.result.reasons.get(decision.reason, 0) + 1
 
         existing = self.invoices.find_by_source(self.issuer.id, source.Id)
         invoice_id: str | None
         if decision.selected:
-            self.result.selected += 1
             invoice_id = self._import(source, existing, decision)
+            self.result.selected += 1
         else:
-            invoice_id = self._skip(source, decision, existing)
-
-        self.decisions.record(
-            self.integration.id,
-            SyncDecision(
-                source_id=source.Id,
-                selected=decision.selected,
-                reason=decision.reason,
-                detail=decision.detail,
-                source_modified_utc=source.ModifiedUtc,
-                invoice_number=source.InvoiceNumber,
-                customer_name=source.InvoiceCustomerName or source.CustomerName,
-                amount=source.TotalAmountInvoiceCurrency,
-                currency=source.CurrencyCode,
-                invoice_id=invoice_id,
-                decided_at=self.now,
-            ),
-            first_sync=self.first_sync or decision.for_the_office,  # both go on the reconciliation list
+            invoice_id = self._skip(source.Id, source.ModifiedUtc, decision.reason, existing)
+        self.result.reasons[decision.reason] = self.result.reasons.get(decision.reason, 0) + 1
+        decided = replace(
+            seen, selected=decision.selected, reason=decision.reason, detail=decision.detail, invoice_id=invoice_id
         )
+        self._record(decided, for_the_office=decision.for_the_office)
+
+    def _record(self, decision: SyncDecision, *, for_the_office: bool = False) -> None:
+        # Decisions for the office (and all of the first sync's) go on the reconciliation list.
+        self.decisions.record(self.integration.id, decision, first_sync=self.first_sync or for_the_office)
+
+    # --- a source invoice that cannot be taken over ------------------------------------------------
+
+    def _park(self, seen: SyncDecision, parked: _Park) -> None:
+        """Set one source version apart with its reason: an earlier version of ours that has not gone out is
+        cancelled (the source changed), the issuer is told, and the sync goes on."""
+        existing = self.invoices.find_by_source(self.issuer.id, seen.source_id)
+        invoice_id = self._skip(seen.source_id, seen.source_modified_utc, parked.reason, existing)
+        decision = replace(seen, reason=parked.reason, detail=parked.detail, invoice_id=invoice_id, parked=True)
+        self.result.parked += 1
+        self.result.reasons[parked.reason] = self.result.reasons.get(parked.reason, 0) + 1
+        metrics.add_metric(name="InvoicesParked", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "source invoice parked",
+            extra={"integration_id": self.integration.id, "source_id": seen.source_id, "reason": parked.reason},
+        )
+        self._record(replace(decision, notified=self._notify(decision)))
+
+    def _notify(self, decision: SyncDecision) -> bool:
+        """Tell the issuer; False when the notice could not go out (the next sync that sees it tries again)."""
+        if self.notify_parked is None:
+            return False
+        try:
+            self.notify_parked(self.issuer, decision)
+        except Exception as exc:  # noqa: BLE001 - a failed notice must not stop the sync; it is retried
+            logger.warning(
+                "parked invoice not notified",
+                extra={"integration_id": self.integration.id, "error": type(exc).__name__},
+            )
+            return False
+        return True
 
     def _import(self, source: CustomerInvoice, existing: Invoice | None, decision: Decision) -> str:
         if existing is not None and existing.status in SENT:
@@ -216,21 +321,28 @@ class _Importer:
         if source.IsCreditInvoice and source.ReferringInvoiceId:
             original = self.ours(source.ReferringInvoiceId)
             original_number = original.number if original else None
-        customer = self.customer(source.CustomerId)
-        fresh = self.map_invoice(
-            source,
-            customer,
-            self.issuer,
-            self.integration.id,
-            office=self.office,
-            original_number=original_number,
-        )
+        try:
+            customer = self.customer(source.CustomerId)
+        except SpirisUnreadable as exc:
+            raise _Park(ParkReason.UNREADABLE, str(exc)) from exc
+        try:
+            fresh = self.map_invoice(
+                source,
+                customer,
+                self.issuer,
+                self.integration.id,
+                office=self.office,
+                original_number=original_number,
+                today=stockholm_date(self.now),
+            )
+        except Exception as exc:  # noqa: BLE001 - one invoice that cannot be mapped must not stop the others
+            raise _Park(ParkReason.UNMAPPABLE, _mapping_problem(exc)) from exc
 
         if existing is None:
             fresh.hold, fresh.hold_reason = self._hold(decision)
             fresh.created_at = fresh.updated_at = self.now
             pdf_error = self._archive_source_pdf(fresh)
-            if not self.invoices.create(fresh):
+            if not self._store(self.invoices.create, fresh):
                 # Imported meanwhile by another sync of this integration (a duplicate message run at the
                 # same time): never overwrite it (it may be rendered or sent by now); go on as if found.
                 return self._import(source, self.invoices.get(fresh.id), decision)
@@ -256,7 +368,7 @@ class _Importer:
         # Changed before it went out (or selected again after a cancel): a new version replaces it.
         fresh = next_version(existing, fresh, self.now)
         pdf_error = self._archive_source_pdf(fresh)
-        self.invoices.put(fresh, expected_updated_at=existing.updated_at)
+        self._store(self.invoices.put, fresh, expected_updated_at=existing.updated_at)
         what = (
             "selected again at the source"
             if existing.status == InvoiceStatus.CANCELLED
@@ -276,24 +388,31 @@ class _Importer:
             return True, "first_sync"
         return False, None
 
-    def _skip(self, source: CustomerInvoice, decision: Decision, existing: Invoice | None) -> str | None:
+    def _store(self, write: Callable[..., Any], invoice: Invoice, **kwargs: Any) -> Any:
+        try:
+            return write(invoice, **kwargs)
+        except ItemTooLarge as exc:
+            raise _Park(ParkReason.TOO_LARGE, f"the invoice is too large to store ({len(invoice.rows)} rows)") from exc
+
+    def _skip(
+        self, source_id: str, modified: datetime | None, reason: str, existing: Invoice | None
+    ) -> str | None:
+        """Not taken (or not takeable): ours, if any, is cancelled before it goes out, else only noted."""
         if existing is None:
             return None
         if existing.status in NOT_YET_SENT:
             expected = existing.updated_at
             existing.status = InvoiceStatus.CANCELLED
-            existing.status_reason = decision.reason
-            existing.source_modified_utc = source.ModifiedUtc
+            existing.status_reason = reason
+            existing.source_modified_utc = modified
             existing.updated_at = self.now
             self.invoices.put(existing, expected_updated_at=expected)
-            self._event(
-                existing.id, InvoiceStatus.CANCELLED, f"{decision.reason} at the source before dispatch"
-            )
+            self._event(existing.id, InvoiceStatus.CANCELLED, f"{reason} at the source before dispatch")
             self.result.cancelled += 1
         elif existing.status in SENT:
             when = "while being sent; the fresh look before sending decides" \
                 if existing.status == InvoiceStatus.SENDING else "after sending"
-            self._event(existing.id, f"source_{decision.reason}", f"{decision.reason} at the source ({when})")
+            self._event(existing.id, f"source_{reason}", f"{reason} at the source ({when})")
         return existing.id
 
     # --- side effects ------------------------------------------------------------------------------
@@ -348,6 +467,7 @@ def sync_integration(
     overlap_seconds: int = 300,
     map_invoice: MapInvoice | None = None,
     max_passes: int = 3,
+    notify_parked: NotifyParked | None = None,
 ) -> SyncResult:
     """Sync one integration. Raises `IntegrationNeedsReconsent` / `IntegrationFailed` (status set, the
     caller notifies) and re-raises `SpirisRetryable` (the SQS message is retried; the watermark stays)."""
@@ -381,6 +501,7 @@ def sync_integration(
         first_sync=result.first_sync,
         map_invoice=map_invoice,
         result=result,
+        notify_parked=notify_parked,
     )
     new_watermark: datetime | None = None
     try:
@@ -410,9 +531,10 @@ def sync_integration(
         metrics.add_metric(name="IntegrationNeedsReconsent", unit=MetricUnit.Count, value=1)
         raise IntegrationNeedsReconsent(integration_id, "the integration needs a new consent") from exc
     except SpirisFatal as exc:
-        code = getattr(exc, "code", None)
-        _record_failure(integrations, integration_id, now, IntegrationStatus.ERROR, f"Spiris error {code}")
-        raise IntegrationFailed(integration_id, f"Spiris error {code}", str(code) if code else None) from exc
+        # The office's action is needed; last_error says which (e.g. 4007: the user's role lacks permission).
+        message = f"Spiris error {exc.code}: {exc.meaning}"
+        _record_failure(integrations, integration_id, now, IntegrationStatus.ERROR, message)
+        raise IntegrationFailed(integration_id, message, str(exc.code)) from exc
     except SpirisRetryable:
         _record_failure(integrations, integration_id, now, None, "Spiris unavailable; retrying")
         raise
@@ -425,17 +547,10 @@ def sync_integration(
         raise
 
     # The whole window was read and handed on: only now may the watermark move.
-    current = integrations.get(integration_id)
-    previous_success = current.last_success_at or current.created_at
-    if new_watermark is not None:
-        current.watermark = new_watermark
-    current.first_sync_done = True
-    current.last_sync_at = now
-    current.last_success_at = now
-    current.last_error = None
-    current.updated_at = now
-    integrations.put(current)
-    result.watermark = current.watermark
+    previous = integrations.get(integration_id)
+    previous_success = previous.last_success_at or previous.created_at
+    stored = update_integration(integrations, integration_id, lambda current: _succeeded(current, now, new_watermark))
+    result.watermark = stored.watermark
 
     metrics.add_metric(
         name="InvoicesFetched", unit=MetricUnit.Count, value=result.imported + result.new_versions
@@ -456,6 +571,7 @@ def sync_integration(
             "imported": result.imported,
             "new_versions": result.new_versions,
             "cancelled": result.cancelled,
+            "parked": result.parked,
         },
     )
     return result
@@ -476,7 +592,25 @@ def _read_window(
             if source.ModifiedUtc is not None and _aware(source.ModifiedUtc) > pass_start:
                 changed = True
             importer.handle(source)
+        for unreadable in page.unreadable:
+            if unreadable.modified_utc is not None and _aware(unreadable.modified_utc) > pass_start:
+                changed = True
+            importer.handle_unreadable(unreadable)
     return pass_start, changed
+
+
+def _succeeded(current: Integration, now: datetime, watermark: datetime | None) -> Integration:
+    """The sync's own fields only: a status changed meanwhile (revoked, paused) stays as it is."""
+    return current.model_copy(
+        update={
+            "watermark": watermark if watermark is not None else current.watermark,
+            "first_sync_done": True,
+            "last_sync_at": now,
+            "last_success_at": now,
+            "last_error": None,
+            "updated_at": now,
+        }
+    )
 
 
 def _record_failure(
@@ -486,11 +620,11 @@ def _record_failure(
     status: IntegrationStatus | None,
     message: str,
 ) -> None:
-    current = integrations.get(integration_id)
-    if status is not None:
-        current.status = status
-    current.last_sync_at = now
-    current.last_error = message
-    current.updated_at = now
-    integrations.put(current)
+    def failed(current: Integration) -> Integration:
+        changes: dict[str, object] = {"last_sync_at": now, "last_error": message, "updated_at": now}
+        if status is not None and current.status != IntegrationStatus.REVOKED:  # a revoke meanwhile stands
+            changes["status"] = status
+        return current.model_copy(update=changes)
+
+    update_integration(integrations, integration_id, failed)
     logger.warning("sync failed", extra={"integration_id": integration_id, "error": message})

@@ -48,6 +48,9 @@ class Integration(Model):
     invitation_hash: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # Optimistic lock: every write is conditional on the version read (0: not stored yet) and bumps it, so
+    # a concurrent revoke or change is never overwritten (integrations.update_integration redoes on conflict).
+    version: int = 0
 
     @property
     def active_since(self) -> date:

@@ -152,6 +152,9 @@ class Invoice(Model):
     our_reference: str | None = None
     order_reference: str | None = None
     rows: list[InvoiceRow]
+    # Set when the rows are too many for the invoice item: they are kept in S3 under this key and `rows`
+    # is empty as read from the table (invoice_rows.with_rows loads them).
+    rows_key: str | None = None
     vat_breakdown: list[VatBreakdown]
     net_total: Money
     vat_total: Money

@@ -6,11 +6,15 @@ never passes through float.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
 
 class SpirisModel(BaseModel):
@@ -169,9 +173,105 @@ class CustomerInvoice(SpirisModel):
     DeliveryCountryCode: str | None = None
 
 
-class CustomerInvoicePage(SpirisModel):
-    Meta: Meta
-    Data: list[CustomerInvoice]
+# --- one invoice at a time: a malformed invoice is set apart, never fatal to its page -------------
+
+MAX_REASON_ERRORS = 3
+NOT_UNICODE = "the text is not valid Unicode (a lone surrogate)"
+
+
+@dataclass(frozen=True)
+class UnreadableInvoice:
+    """A list entry that does not read as a `CustomerInvoice`, with what could still be made out of it.
+
+    `fingerprint` (sha256 of the raw JSON) tells one version from the next when `ModifiedUtc` itself
+    cannot be read."""
+
+    source_id: str
+    reason: str
+    fingerprint: str
+    invoice_number: int | None = None
+    customer_name: str | None = None
+    modified_utc: datetime | None = None
+
+
+def lone_surrogate_at(value: Any, path: str = "") -> str | None:
+    """The path of the first text that is not valid Unicode (a lone UTF-16 surrogate), else None.
+
+    JSON may carry `\\ud800` escapes; Python keeps them as unencodable strings that would fail much later
+    (DynamoDB, the PDF, the e-invoice), so they are caught on the way in."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "(value)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = lone_surrogate_at(str(key), path) or lone_surrogate_at(item, f"{path}.{key}".lstrip("."))
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = lone_surrogate_at(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first few problems as `field: message`, never the input values (they may be personal data)."""
+    parts = []
+    for error in exc.errors()[:MAX_REASON_ERRORS]:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+        parts.append(f"{where or 'invoice'}: {error['msg']}")
+    more = exc.error_count() - MAX_REASON_ERRORS
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _fingerprint(raw: Any) -> str:
+    encoded = json.dumps(raw, sort_keys=True, default=str, ensure_ascii=True).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _lenient(adapter: TypeAdapter[Any], value: Any) -> Any:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        return None
+
+
+_NUMBER = TypeAdapter(int)
+_MOMENT = TypeAdapter(datetime)
+
+
+def parse_customer_invoice(raw: Any) -> CustomerInvoice | UnreadableInvoice:
+    """One `CustomerInvoiceApi` object from a list page, or what is known of it when it cannot be read."""
+    if not isinstance(raw, dict):
+        return UnreadableInvoice(
+            source_id=f"unknown-{_fingerprint(raw)[:16]}",
+            reason=f"the list entry is not an invoice object ({type(raw).__name__})",
+            fingerprint=_fingerprint(raw),
+        )
+    surrogate = lone_surrogate_at(raw)
+    if surrogate is not None:
+        reason = f"{surrogate}: {NOT_UNICODE}"
+    else:
+        try:
+            return CustomerInvoice.model_validate(raw)
+        except ValidationError as exc:
+            reason = describe_validation_error(exc)
+    source_id = raw.get("Id")
+    name = raw.get("InvoiceCustomerName") or raw.get("CustomerName")
+    fingerprint = _fingerprint(raw)
+    return UnreadableInvoice(
+        source_id=source_id if isinstance(source_id, str) and source_id and not lone_surrogate_at(source_id)
+        else f"unknown-{fingerprint[:16]}",
+        reason=reason,
+        fingerprint=fingerprint,
+        invoice_number=_lenient(_NUMBER, raw.get("InvoiceNumber")),
+        customer_name=name if isinstance(name, str) and not lone_surrogate_at(name) else None,
+        modified_utc=_lenient(_MOMENT, raw.get("ModifiedUtc")),
+    )
 
 
 class CompanySettings(SpirisModel):

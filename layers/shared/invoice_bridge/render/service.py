@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..dispatch.notify import Failure, FailureNotifier
+from ..invoice_rows import with_rows
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..models.invoice import document_keys as document_keys
 from ..models.issuer import Issuer
@@ -80,6 +81,7 @@ def render_invoice(
     if invoice.status not in RENDERABLE:
         return RenderOutcome(invoice_id, version, "skipped", [f"status {invoice.status}"])
 
+    invoice = with_rows(invoice, documents)  # a large invoice keeps its rows in S3
     issuer = issuers.get(invoice.issuer_id)
     logo = None
     if issuer.logo_key:

@@ -1,0 +1,150 @@
+"""Invoices: the filtered list, one invoice (selection reason, PDF in the page, e-invoice, events) and the
+actions on it (release, retry; dismiss for admins), and the list of invoices waiting for the office."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from ... import wiring
+from ...consent.services import current
+from ...invoices import InvalidTransition, dismiss_invoice, release_invoice, retry_invoice
+from ...models.invoice import InvoiceStatus
+from ...ports import NotFound
+from ..app import ADMIN, STAFF, ctx_of
+from ..pages import Ctx
+from ..queries import CHANNELS, InvoiceFilter, every_invoice, invoice_page
+from ..web import redirect
+
+router = Router()
+
+
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _filter(ctx: Ctx) -> InvoiceFilter:
+    arg = ctx.request.arg
+    status = arg("status") if arg("status") in {s.value for s in InvoiceStatus} else None
+    channel = arg("channel") if arg("channel") in CHANNELS else None
+    return InvoiceFilter(arg("issuer") or None, status, channel, _date(arg("from")), _date(arg("to")))
+
+
+@router.get("/console/invoices", middlewares=[STAFF])
+def list_invoices() -> Response[str]:
+    ctx = ctx_of(router)
+    wanted = _filter(ctx)
+    try:
+        found, next_cursor = invoice_page(wiring.invoice_repository(), wanted, ctx.request.arg("cursor") or None)
+    except ValueError:  # a cursor that is not ours: start from the first page
+        found, next_cursor = invoice_page(wiring.invoice_repository(), wanted, None)
+    query = {k: ctx.request.arg(k) for k in ("issuer", "status", "channel", "from", "to")}
+    return ctx.render(
+        "invoices.html",
+        invoices=found,
+        query=query,
+        filtered=any(query.values()),
+        next_url=ctx.url("/console/invoices", cursor=next_cursor, **query) if next_cursor else None,
+        first_url=ctx.url("/console/invoices", **query) if ctx.request.arg("cursor") else None,
+        issuers={i.id: i for i in current().issuers.list()},
+        statuses=[s.value for s in InvoiceStatus],
+        channels=CHANNELS,
+    )
+
+
+@router.get("/console/invoices/<invoice_id>", middlewares=[STAFF])
+def show_invoice(invoice_id: str) -> Response[str]:
+    ctx = ctx_of(router)
+    invoices = wiring.invoice_repository()
+    invoice = invoices.get(invoice_id)
+    pdf_url = wiring.document_store().presign(invoice.pdf_key) if invoice.pdf_key else None
+    decision = wiring.decision_store().get(invoice.integration_id, invoice.source_id)
+    return ctx.render(
+        "invoice.html",
+        embeds=[pdf_url],
+        invoice=invoice,
+        issuer=current().issuers.get(invoice.issuer_id),
+        events=sorted(invoices.events(invoice_id), key=lambda e: e.at, reverse=True),
+        decision=decision,
+        pdf_url=pdf_url,
+    )
+
+
+@router.get("/console/invoices/<invoice_id>/einvoice", middlewares=[STAFF])
+def download_einvoice(invoice_id: str) -> Response[str]:
+    """To a short-lived link of the e-invoice that the browser saves as a file."""
+    invoice = wiring.invoice_repository().get(invoice_id)
+    if not invoice.einvoice_key:
+        raise NotFound(f"invoice {invoice_id} has no e-invoice yet")
+    return redirect(
+        wiring.document_store().presign(invoice.einvoice_key, download_name=f"invoice-{invoice.number}.xml")
+    )
+
+
+def _act(invoice_id: str, action: str) -> Response[str]:
+    ctx = ctx_of(router)
+    invoices = wiring.invoice_repository()
+    try:
+        if action == "release":
+            invoice = release_invoice(invoice_id, invoices=invoices, dispatch_queue=wiring.dispatch_queue())
+            ctx.say("ok", "released_one", number=invoice.number)
+        elif action == "retry":
+            invoice = retry_invoice(invoice_id, invoices=invoices, render_queue=wiring.render_queue())
+            ctx.say("ok", "retried", number=invoice.number)
+        else:
+            invoice = dismiss_invoice(invoice_id, invoices=invoices)
+            ctx.say("ok", "dismissed", number=invoice.number)
+    except InvalidTransition as exc:
+        ctx.say("error", "action_refused", message=str(exc))
+    return ctx.back(f"/console/invoices/{invoice_id}")
+
+
+@router.post("/console/invoices/<invoice_id>/release", middlewares=[STAFF])
+def release(invoice_id: str) -> Response[str]:
+    return _act(invoice_id, "release")
+
+
+@router.post("/console/invoices/<invoice_id>/retry", middlewares=[STAFF])
+def retry(invoice_id: str) -> Response[str]:
+    return _act(invoice_id, "retry")
+
+
+@router.post("/console/invoices/<invoice_id>/dismiss", middlewares=[ADMIN])
+def dismiss(invoice_id: str) -> Response[str]:
+    return _act(invoice_id, "dismiss")
+
+
+@router.post("/console/invoices/release", middlewares=[STAFF])
+def release_many() -> Response[str]:
+    """Release every checked invoice (the reconciliation list and the approvals list)."""
+    ctx = ctx_of(router)
+    chosen = ctx.request.form().all("invoice_id")
+    released, refused = 0, []
+    for invoice_id in chosen:
+        try:
+            release_invoice(invoice_id, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue())
+            released += 1
+        except InvalidTransition as exc:
+            refused.append(str(exc))
+    if not chosen:
+        ctx.say("error", "nothing_selected")
+    if released:
+        ctx.say("ok", "released", n=released)
+    for message in refused:
+        ctx.say("error", "action_refused", message=message)
+    return ctx.back("/console/approvals")
+
+
+@router.get("/console/approvals", middlewares=[STAFF])
+def approvals() -> Response[str]:
+    """Held invoices: the first fetch's (invoice.hold) and, once issuers can ask for it, those waiting for
+    the office's approval. Release applies to both; an Approve action joins it with the approval domain."""
+    ctx = ctx_of(router)
+    held = every_invoice(wiring.invoice_repository(), status="held")
+    held.sort(key=lambda i: (i.issuer_id, i.issue_date, i.number))
+    return ctx.render("approvals.html", held=held, issuers={i.id: i for i in current().issuers.list()})
