@@ -310,9 +310,27 @@ def _cloudwatch(operation: str, params: Mapping[str, Any], facts: Facts) -> list
     return [Request(f"cloudwatch:{operation}", "*", context)]
 
 
+# Cognito user pools: the operations a client makes for a user (sign-in, its challenges, TOTP set-up, with
+# the user's own tokens) are public: AWS evaluates no IAM policy for them. The Admin* operations are
+# authorized on the user pool's ARN.
+_COGNITO_PUBLIC = frozenset({
+    "InitiateAuth", "RespondToAuthChallenge", "AssociateSoftwareToken", "VerifySoftwareToken", "GetUser",
+    "GlobalSignOut", "RevokeToken", "ChangePassword", "SetUserMFAPreference", "SignUp", "ConfirmSignUp",
+    "ForgotPassword", "ConfirmForgotPassword",
+})
+
+
+def _cognito(operation: str, params: Mapping[str, Any], facts: Facts) -> list[Request]:
+    if operation in _COGNITO_PUBLIC:
+        return []
+    pool = params.get("UserPoolId")
+    resource = f"arn:aws:cognito-idp:{facts.region}:{facts.account}:userpool/{pool}" if pool else "*"
+    return [Request(f"cognito-idp:{operation}", resource, context_of(_base_context(facts)))]
+
+
 _RULES: dict[str, Callable[[str, Mapping[str, Any], Facts], list[Request]]] = {
     "dynamodb": _dynamodb, "kms": _kms, "s3": _s3, "sqs": _sqs, "sesv2": _ses, "ses": _ses,
-    "ssm": _ssm, "cloudwatch": _cloudwatch,
+    "ssm": _ssm, "cloudwatch": _cloudwatch, "cognito-idp": _cognito,
 }
 
 
