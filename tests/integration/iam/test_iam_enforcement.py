@@ -147,15 +147,19 @@ def test_consent_encrypts_a_token_set_but_cannot_decrypt_one(deployment: Deploym
         assert cipher.decrypt(stored, token_set) == b"tokens"
 
 
-def test_the_dispatcher_reads_operator_credentials_but_no_token_set(deployment: Deployment) -> None:
+def test_the_dispatcher_reads_operator_credentials_and_token_sets_but_no_verifier(deployment: Deployment) -> None:
+    """The dispatcher reads an issuer's operator credentials, and for its fresh look at Spiris before
+    sending, the integration's token set (as the sync does); never an OAuth state's PKCE verifier."""
     env = deployment.env
     KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"]).save("i1", "maventa", {"api_key": "k"})
     token_set = KmsCipher(env["TOKEN_KEY_ID"]).encrypt(b"tokens", {"issuer_id": "i1", "integration_id": "n1"})
+    verifier_context = {"purpose": "pkce_verifier", "state_hash": "s1"}
+    verifier = KmsCipher(env["TOKEN_KEY_ID"]).encrypt(b"verifier", verifier_context)
     with iam.acting_as("DispatchFunction", deployment.authorizer):
         assert KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"]).load("i1") == ("maventa", {"api_key": "k"})
+        assert KmsCipher(env["TOKEN_KEY_ID"]).decrypt(token_set, {"issuer_id": "i1", "integration_id": "n1"}) == b"tokens"
         refused(lambda: deployment.client("kms").decrypt(
-            CiphertextBlob=token_set, KeyId=env["TOKEN_KEY_ID"],
-            EncryptionContext={"issuer_id": "i1", "integration_id": "n1"}))
+            CiphertextBlob=verifier, KeyId=env["TOKEN_KEY_ID"], EncryptionContext=verifier_context))
 
 
 def test_the_documents_key_works_only_through_s3(deployment: Deployment) -> None:

@@ -185,7 +185,10 @@ def test_when_spiris_cannot_be_read_nothing_is_sent_until_it_can(world: World) -
     invoice = world.invoices.get(world.ours(source.Id))
     assert invoice.status.value == "sending" and world.ledger.get(invoice.id, 1).state == DeliveryState.QUEUED  # type: ignore[union-attr]
     assert mails_to(BUYER) == []
-    assert world.shown(invoice.id)["events"][-1]["status"] == "source_unavailable"
+    with pytest.raises(SourceUnavailable):  # the message comes back after its backoff: still unreadable
+        world.dispatch(message)
+    told = [e for e in world.shown(invoice.id)["events"] if e["status"] == "source_unavailable"]
+    assert len(told) == 1, "the office is told once, not at every retry"
 
     world.company.faults(rate_5xx=0.0)
     assert world.dispatch(message).state == DeliveryState.SENT  # type: ignore[union-attr]

@@ -125,8 +125,8 @@ def dispatch_invoice(
     the recorded state.
     """
     notifier = notifier or FailureNotifier(mailer)
-    run = _Dispatch(invoices, issuers, ledger, documents, operator_for, mailer, notifier, now)
-    run.fresh_look, run.render_queue = fresh_look, render_queue
+    run = _Dispatch(invoices, issuers, ledger, documents, operator_for, mailer, notifier, now,
+                    fresh_look=fresh_look, render_queue=render_queue)
     invoice = invoices.get(invoice_id)
     if invoice.version != version:
         logger.info("stale dispatch message", extra={"invoice_id": invoice_id, "version": version})
@@ -152,13 +152,15 @@ class _Dispatch:
         mailer: Mailer,
         notifier: FailureNotifier,
         now: Callable[[], datetime],
+        *,
+        fresh_look: SourceCheck,
+        render_queue: WorkQueue,
     ):
         self.invoices, self.issuers, self.ledger, self.documents = invoices, issuers, ledger, documents
         self.operator_for, self.mailer, self.notifier, self.now = operator_for, mailer, notifier, now
+        self.fresh_look, self.render_queue = fresh_look, render_queue
         self._issuer: Issuer | None = None
         self._read: dict[str, bytes] = {}
-        self.fresh_look: SourceCheck | None = None
-        self.render_queue: WorkQueue | None = None
 
     def issuer(self, invoice: Invoice) -> Issuer:
         if self._issuer is None:
@@ -240,7 +242,7 @@ class _Dispatch:
         if claimed is None:
             logger.info("invoice moved on before sending; nothing sent", extra={"invoice_id": invoice.id})
             return None
-        stopped = self._look_again(delivery, claimed)
+        stopped = self._look_again(delivery, claimed, first=claimed is not invoice)
         if stopped is not None:
             return stopped
         intent = delivery.model_copy(
@@ -261,15 +263,17 @@ class _Dispatch:
 
     # --- the fresh look, between the claim and the intent ----------------------------------------
 
-    def _look_again(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
+    def _look_again(self, delivery: Delivery, invoice: Invoice, *, first: bool) -> Delivery | None:
         """Read the source once more (fresh_look.py). Returns the delivery closed unsent (cancelled or
-        failed), or None when the invoice goes out as it is."""
-        assert self.fresh_look is not None
+        failed), or None when the invoice goes out as it is. `first`: this run made the claim (an event
+        tells the office the first time the source could not be read, not at every retry)."""
         try:
             look = self.fresh_look(invoice, self.issuer(invoice))
         except SourceUnavailable as exc:
-            self.invoices.add_event(invoice.id, InvoiceEvent(
-                status="source_unavailable", detail=f"v{invoice.version} not sent yet: {exc}; looking again later"))
+            if first:
+                self.invoices.add_event(invoice.id, InvoiceEvent(
+                    status="source_unavailable", detail=f"v{invoice.version} not sent yet: {exc}; looking again"))
+            logger.info("source not readable now; retried", extra={"invoice_id": invoice.id, "error": str(exc)})
             raise
         except SourceUnreadable as exc:
             failure = Failure("source_unreadable", f"it could not be checked at the source: {exc}", delivery.channel)
@@ -294,7 +298,6 @@ class _Dispatch:
 
     def _replace(self, invoice: Invoice, fresh: Invoice, why: str) -> None:
         """The next version (from the source as it is now) in place of this claimed one, then to render."""
-        assert self.render_queue is not None
         replacement = next_version(invoice, fresh, self.now())
         try:
             self.invoices.put(replacement, expected_updated_at=invoice.updated_at)
