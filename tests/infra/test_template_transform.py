@@ -501,6 +501,7 @@ def test_documents_have_their_own_key_used_only_through_s3_for_the_bucket(transf
     assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["DocumentsKey", "Arn"]}
     expected = {
         "AdminApiFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # logo upload; presigned document links
+        "ConsoleFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # the same, from the console's pages
         "SyncIntegrationFunction": {"kms:GenerateDataKey"},
         "RenderFunction": {"kms:GenerateDataKey", "kms:Decrypt"},
         "DispatchFunction": {"kms:Decrypt"},
@@ -517,6 +518,7 @@ def test_the_token_key_serves_only_token_sets_credentials_and_verifiers(transfor
     assert users == {
         "ConsentFunction",
         "AdminApiFunction",
+        "ConsoleFunction",
         "SyncIntegrationFunction",
         "DispatchFunction",
         "TrackDeliveriesFunction",
