@@ -310,19 +310,9 @@ def _cloudwatch(operation: str, params: Mapping[str, Any], facts: Facts) -> list
     return [Request(f"cloudwatch:{operation}", "*", context)]
 
 
-# Cognito user pools: the operations a client makes for a user (sign-in, its challenges, TOTP set-up, with
-# the user's own tokens) are public: AWS evaluates no IAM policy for them. The Admin* operations are
-# authorized on the user pool's ARN.
-_COGNITO_PUBLIC = frozenset({
-    "InitiateAuth", "RespondToAuthChallenge", "AssociateSoftwareToken", "VerifySoftwareToken", "GetUser",
-    "GlobalSignOut", "RevokeToken", "ChangePassword", "SetUserMFAPreference", "SignUp", "ConfirmSignUp",
-    "ForgotPassword", "ConfirmForgotPassword",
-})
-
-
+# Cognito user pools: an operation signed with the caller's role (the Admin* ones) is authorized on the
+# user pool's ARN. The unsigned ones (sign-in and its challenges) never reach the authorizer (plugin.py).
 def _cognito(operation: str, params: Mapping[str, Any], facts: Facts) -> list[Request]:
-    if operation in _COGNITO_PUBLIC:
-        return []
     pool = params.get("UserPoolId")
     resource = f"arn:aws:cognito-idp:{facts.region}:{facts.account}:userpool/{pool}" if pool else "*"
     return [Request(f"cognito-idp:{operation}", resource, context_of(_base_context(facts)))]

@@ -504,7 +504,7 @@ def test_documents_have_their_own_key_used_only_through_s3_for_the_bucket(transf
     assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["DocumentsKey", "Arn"]}
     expected = {
         "AdminApiFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # logo upload; presigned document links
-        "ConsoleFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # the admin API's own functions, in pages
+        "ConsoleFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # the same, from the console's pages
         "SyncIntegrationFunction": {"kms:GenerateDataKey"},
         "RenderFunction": {"kms:GenerateDataKey", "kms:Decrypt"},
         "DispatchFunction": {"kms:Decrypt"},

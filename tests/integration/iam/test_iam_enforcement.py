@@ -221,3 +221,18 @@ def test_a_thread_started_by_a_function_runs_with_its_role(deployment: Deploymen
         worker.start()
     worker.join()
     assert outcome == {"error": "AccessDenied"}
+
+
+def test_unsigned_operations_are_not_iam_calls_but_signed_ones_are(deployment: Deployment) -> None:
+    """Cognito's sign-in (InitiateAuth) carries its own proof (a password) and no SigV4: no role is asked,
+    as in AWS; an admin call on the same pool is an IAM call like any other."""
+    env = deployment.env
+    cognito = deployment.client("cognito-idp")
+    with iam.acting_as("PollInvoicesFunction", deployment.authorizer):
+        unsigned = refused(lambda: cognito.initiate_auth(
+            ClientId=env["CONSOLE_CLIENT_ID"], AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "nobody@office.example", "PASSWORD": "wrong-Passw0rd!"}))
+        signed = refused(lambda: cognito.admin_get_user(UserPoolId=env["CONSOLE_USER_POOL_ID"],
+                                                        Username="nobody@office.example"))
+    assert unsigned["Error"]["Code"] in {"UserNotFoundException", "NotAuthorizedException"}  # Cognito's answer
+    assert signed["Error"]["Code"] == "AccessDeniedException"

@@ -131,15 +131,12 @@ def test_a_policy_the_sandbox_cannot_evaluate_faithfully_is_refused(statement: d
         policy(statement)
 
 
-def test_cognito_client_operations_need_no_iam_and_admin_ones_the_user_pools_arn() -> None:
-    """AWS evaluates no IAM policy for a user pool's public operations (the console's sign-in and TOTP
-    challenges); an Admin* operation is authorized on the pool's ARN, as the template grants it."""
+def test_cognito_admin_operations_are_authorized_on_the_user_pools_arn() -> None:
+    """As the template grants them to the console (the session's re-check of a user's standing)."""
     from sandbox.iam.calls import authorizations
     from sandbox.iam.facts import MotoFacts
 
     facts = MotoFacts("123456789012", "eu-north-1")
-    for public in ("InitiateAuth", "RespondToAuthChallenge", "AssociateSoftwareToken", "VerifySoftwareToken"):
-        assert authorizations("cognito-idp", public, {"ClientId": "c"}, facts) == [], public
     [admin] = authorizations("cognito-idp", "AdminGetUser", {"UserPoolId": "eu-north-1_abc", "Username": "u"}, facts)
     pool = "arn:aws:cognito-idp:eu-north-1:123456789012:userpool/eu-north-1_abc"
     assert (admin.action, admin.resource) == ("cognito-idp:AdminGetUser", pool)
