@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, Field
 
 from .. import wiring
@@ -88,7 +89,10 @@ def _summary_fields(invoice: Invoice) -> dict[str, Any]:
 
 def caller() -> str:
     """Who made this request, for the invoice's history: the IAM principal API Gateway authenticated."""
-    identity = router.current_event.request_context.identity
+    event = router.current_event
+    if not isinstance(event, APIGatewayProxyEvent):
+        return OFFICE
+    identity = event.request_context.identity
     return identity.user_arn or identity.caller or OFFICE
 
 
