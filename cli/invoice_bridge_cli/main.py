@@ -23,8 +23,8 @@ INVOICE_STATUSES = ("queued", "rendered", "held", "sending", "sent", "delivered"
 PAGE_SIZE = 100
 ISSUER_FIELDS = (
     "id", "name", "org_number", "vat_number", "address", "notification_email", "language", "bankgiro",
-    "plusgiro", "iban", "bic", "f_skatt", "payee", "dispatch", "hold_first_sync", "has_logo", "operator_provider",
-    "created_at", "updated_at",
+    "plusgiro", "iban", "bic", "f_skatt", "payee", "dispatch", "hold_first_sync", "sending", "send_delay_hours",
+    "has_logo", "operator_provider", "created_at", "updated_at",
 )
 INTEGRATION_FIELDS = (
     "id", "issuer_id", "source", "status", "enabled", "contact_name", "contact_email", "language", "company",
@@ -32,8 +32,14 @@ INTEGRATION_FIELDS = (
 )
 INVOICE_FIELDS = (
     "id", "issuer_id", "source_id", "number", "type", "buyer", "total", "currency", "status", "status_reason",
-    "channel", "updated_at", "pdf_url", "einvoice_url",
+    "channel", "send_at", "version", "approval", "updated_at", "pdf_url", "einvoice_url",
 )
+APPROVAL_COLUMNS = (
+    ("number", "number"), ("buyer_name", "buyer"), ("total", "total"), ("currency", "cur"),
+    ("issue_date", "date"), ("due_date", "due"), ("version", "v"), ("issuer_id", "issuer"), ("id", "id"),
+)
+# Held invoices that `release-held` leaves alone: they wait for an approval, or go out by themselves.
+NOT_RELEASED_IN_BULK = ("awaiting_approval", "send_delay")
 INVOICE_COLUMNS = (
     ("number", "number"), ("buyer_name", "buyer"), ("total", "total"), ("currency", "cur"),
     ("status", "status"), ("channel", "channel"), ("updated_at", "updated"), ("id", "id"),
@@ -91,6 +97,10 @@ def _issuer_body(args: argparse.Namespace, *, creating: bool) -> dict[str, Any]:
             body["dispatch"] = {**(body.get("dispatch") or {}), **dispatch}
         if args.hold_first_sync is not None:
             body["hold_first_sync"] = args.hold_first_sync
+        if args.sending is not None:
+            body["sending"] = args.sending
+        if args.send_delay_hours is not None:
+            body["send_delay_hours"] = args.send_delay_hours
         if not body:
             raise UsageError("nothing to update: give at least one field flag or --json FILE")
         return body
@@ -336,8 +346,27 @@ def cmd_invoices_release(api: AdminApi, out: Output, args: argparse.Namespace) -
     return EXIT_OK
 
 
+def cmd_invoices_approve(api: AdminApi, out: Output, args: argparse.Namespace) -> int:
+    answer = api.post(f"/invoices/{_seg(args.invoice_id)}/approve")
+    status = (answer or {}).get("status", "rendered")
+    then = "waits for its send delay" if status == "held" else "goes out"
+    _done(out, answer, f"Invoice {args.invoice_id} approved: it {then} ({status})")
+    return EXIT_OK
+
+
+def cmd_approvals_list(api: AdminApi, out: Output, args: argparse.Namespace) -> int:
+    items = (api.get("/approvals", {"issuer_id": args.issuer}) or {}).get("items") or []
+    if out.raw_json:
+        out.json({"items": items})
+    else:
+        out.table("Waiting for approval", [_invoice_row(i) for i in items], APPROVAL_COLUMNS,
+                  caption=f"{len(items)} invoice(s); approve one with: invoices approve ID")
+    return EXIT_OK
+
+
 def cmd_invoices_release_held(api: AdminApi, out: Output, args: argparse.Namespace) -> int:
-    held = _collect(api, out, "/invoices", _list_params(args.issuer, "held", None), None, "held invoices")
+    listed = _collect(api, out, "/invoices", _list_params(args.issuer, "held", None), None, "held invoices")
+    held = [i for i in listed if i.get("status_reason") not in NOT_RELEASED_IN_BULK]
     released: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     with out.progress(total=len(held)) as progress:
@@ -465,6 +494,16 @@ def _positive(value: str) -> int:
     return number
 
 
+def _delay_hours(value: str) -> int:
+    try:
+        hours = int(value)
+    except ValueError:
+        hours = -1
+    if not 0 <= hours <= 72:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of hours from 0 to 72")
+    return hours
+
+
 def build_parser() -> argparse.ArgumentParser:
     connection = argparse.ArgumentParser(add_help=False)
     group = connection.add_argument_group("connection")
@@ -521,6 +560,10 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--email-fallback", action=argparse.BooleanOptionalAction, default=None)
             sub.add_argument("--print-fallback", action=argparse.BooleanOptionalAction, default=None)
             sub.add_argument("--hold-first-sync", action=argparse.BooleanOptionalAction, default=None)
+            sub.add_argument("--sending", choices=("automatic", "approve"),
+                             help="approve: the office approves each invoice before it goes out")
+            sub.add_argument("--send-delay-hours", type=_delay_hours, metavar="0-72",
+                             help="hours an invoice waits after its last change at the source")
     leaf(issuers, "show", cmd_issuers_show, "show an issuer").add_argument("issuer_id")
     sub = leaf(issuers, "logo", cmd_issuers_logo, "upload the issuer's logo (PNG or JPEG, at most 1 MB)")
     sub.add_argument("issuer_id")
@@ -564,8 +607,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("invoice_id")
     sub.add_argument("--output", "-o", metavar="FILE")
     leaf(invoices, "retry", cmd_invoices_retry, "send a failed invoice again").add_argument("invoice_id")
-    leaf(invoices, "release", cmd_invoices_release, "let a held invoice go out").add_argument("invoice_id")
-    sub = leaf(invoices, "release-held", cmd_invoices_release_held, "release every held invoice")
+    leaf(invoices, "release", cmd_invoices_release, "let a held invoice go out now").add_argument("invoice_id")
+    leaf(invoices, "approve", cmd_invoices_approve, "approve an invoice waiting for approval").add_argument(
+        "invoice_id")
+    sub = leaf(invoices, "release-held", cmd_invoices_release_held,
+               "release every held invoice under review (not those waiting for approval or a send delay)")
+    sub.add_argument("--issuer", metavar="ISSUER_ID")
+
+    approvals = commands.add_parser("approvals", help="invoices waiting for the office's approval").add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    sub = leaf(approvals, "list", cmd_approvals_list, "list the invoices waiting for approval")
     sub.add_argument("--issuer", metavar="ISSUER_ID")
 
     sub = leaf(commands, "failures", cmd_failures, "failed invoices and integrations needing action")

@@ -1,5 +1,5 @@
-"""Sweep: EventBridge Scheduler tick → invoices stuck in queued, rendered or sending are handed on again
-(or failed with a notice). Wiring only.
+"""Sweep: EventBridge Scheduler tick → invoices whose send delay is over are handed to dispatch; invoices
+stuck in queued, rendered or sending are handed on again (or failed with a notice). Wiring only.
 
 A tick carries no data (Scheduler sends the schedule's fixed input), so the event is not parsed.
 """

@@ -310,9 +310,17 @@ def _cloudwatch(operation: str, params: Mapping[str, Any], facts: Facts) -> list
     return [Request(f"cloudwatch:{operation}", "*", context)]
 
 
+# Cognito user pools: an operation signed with the caller's role (the Admin* ones) is authorized on the
+# user pool's ARN. The unsigned ones (sign-in and its challenges) never reach the authorizer (plugin.py).
+def _cognito(operation: str, params: Mapping[str, Any], facts: Facts) -> list[Request]:
+    pool = params.get("UserPoolId")
+    resource = f"arn:aws:cognito-idp:{facts.region}:{facts.account}:userpool/{pool}" if pool else "*"
+    return [Request(f"cognito-idp:{operation}", resource, context_of(_base_context(facts)))]
+
+
 _RULES: dict[str, Callable[[str, Mapping[str, Any], Facts], list[Request]]] = {
     "dynamodb": _dynamodb, "kms": _kms, "s3": _s3, "sqs": _sqs, "sesv2": _ses, "ses": _ses,
-    "ssm": _ssm, "cloudwatch": _cloudwatch,
+    "ssm": _ssm, "cloudwatch": _cloudwatch, "cognito-idp": _cognito,
 }
 
 

@@ -66,6 +66,10 @@ def _authorize(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSRespon
     principal = current_principal()
     if principal is None or principal.authorizer is None:
         return None
+    if model.auth_type == "none":
+        # Unsigned operations (Cognito's InitiateAuth, RespondToAuthChallenge, ...) are authorised by what
+        # they carry (a password, a session, a user's access token), never by the caller's IAM policy.
+        return None
     service, operation = model.service_model.service_name, model.name
     try:
         denial = principal.authorizer.check_call(principal.function, service, operation, context.get(_PARAMS, {}))

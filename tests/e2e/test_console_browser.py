@@ -222,6 +222,7 @@ def test_the_office_day_in_the_browser(world: World) -> None:
 
         page.goto(f"{world.console}/integrations/{integration_id}")
         first_fetch_waits_and_is_released(world, page, integration_id)
+        world.settle()  # dispatched (each after its fresh look at Spiris) before the tracker's tick
         world.settle(ticks=("TrackDeliveriesFunction",))
 
         page.goto(f"{world.console}/invoices?issuer={issuer_id}&status=delivered")
@@ -269,6 +270,73 @@ def retry_as_staff(world: World, number: str) -> None:
         assert pdf.ok and pdf.body().startswith(b"%PDF"), "the page shows the invoice's own PDF"
         xml = page.request.get(f"{world.console}/invoices/{page.url.rsplit('/', 1)[-1]}/einvoice")
         assert xml.ok and b"<Invoice" in xml.body() and "attachment" in xml.headers["content-disposition"]
+    finally:
+        context.close()
+
+
+# --- approval mode and the send delay -------------------------------------------------------------------
+
+
+def add_source_invoices(world: World, *numbers: int) -> None:
+    """New booked invoices in the issuer's Spiris company (the sandbox), to the café (an e-mail buyer)."""
+    from decimal import Decimal
+
+    from sandbox.onboarding import post_json
+    from sandbox.seed import RowSpec, customer, invoice, org_number
+
+    cafe = customer("Café Solsidan AB", org_number("556345678"), customer_number="12",
+                    email="ekonomi@cafesolsidan.se", city="Göteborg")
+    with httpx.Client(base_url=world.stack.spiris_url, timeout=30) as spiris:
+        for number in numbers:
+            source = invoice(cafe, number, [RowSpec("Kaffebönor 1 kg", Decimal("6"), Decimal("189.00"), Decimal("0.12"))])
+            post_json(spiris, f"/_sandbox/companies/{world.scenario.company_id}/customerinvoices", source)
+
+
+def test_approval_mode_and_the_send_delay_in_the_browser(world: World) -> None:
+    """The issuer asks for approval and a one-hour delay (the form's two settings); a new invoice waits on
+    the approvals page, is approved (who and when shown), then waits for its send time; "send now" lets it
+    go, through dispatch's fresh look at Spiris. A second one stays waiting for approval."""
+    assert {"issuer", "integration"} <= set(world.ids), "runs after the office's day"
+    issuer_id, integration_id = world.ids["issuer"], world.ids["integration"]
+    context = world.context()
+    try:
+        page = sign_in(world, context, "admin", start=f"/issuers/{issuer_id}/edit")
+        page.get_by_label("Utskick av nya fakturor").select_option(label="Efter byråns godkännande")
+        page.get_by_label("Fördröjning före utskick (timmar, 0–72)").fill("1")
+        page.get_by_role("button", name="Spara").click()
+        expect(page.locator(".flashes")).to_contain_text("Ändringarna är sparade.")
+        expect(page.get_by_text("Efter byråns godkännande", exact=True)).to_be_visible()
+
+        add_source_invoices(world, 1030, 1031)
+        page.goto(f"{world.console}/integrations/{integration_id}")
+        page.get_by_role("button", name="Hämta nu").click()
+        world.settle()
+        page.goto(f"{world.console}/approvals")
+        waiting = page.locator("section", has=page.get_by_role("heading", name=re.compile("Väntar på godkännande")))
+        expect(waiting.locator("tbody tr")).to_have_count(2)
+
+        waiting.get_by_role("link", name="1030", exact=True).click()
+        expect(page.locator(".reason")).to_contain_text("Väntar på byråns godkännande.")
+        page.get_by_role("button", name="Godkänn", exact=True).click()
+        expect(page.locator(".flashes")).to_contain_text("Faktura 1030 är godkänd och skickas när")
+        expect(page.locator(".reason")).to_contain_text("Väntar på utställarens fördröjning före utskick.")
+        facts = page.locator(".facts")
+        expect(facts).to_contain_text(f"{world.stack.console_users['admin']['username']} (console)")
+        expect(facts).to_contain_text("Skickas tidigast")
+        world.settle()
+        assert [i["status_reason"] for i in world.invoices(issuer_id=issuer_id) if i["number"] == "1030"] == [
+            "send_delay"]
+
+        page.goto(f"{world.console}/approvals")
+        delayed = page.locator("section", has=page.get_by_role("heading", name=re.compile("Väntar på utskickstid")))
+        expect(delayed.locator("tbody tr")).to_have_count(1)
+        delayed.get_by_role("link", name="1030", exact=True).click()
+        page.get_by_role("button", name="Skicka nu").click()
+        expect(page.locator(".flashes")).to_contain_text("Faktura 1030 är släppt och skickas nu.")
+        world.settle()
+        assert [i["status"] for i in world.invoices(issuer_id=issuer_id) if i["number"] == "1030"] == ["sent"]
+        page.goto(f"{world.console}/approvals")  # 1031 still waits for approval (and shows in the screenshots)
+        expect(waiting.locator("tbody tr")).to_have_count(1)
     finally:
         context.close()
 

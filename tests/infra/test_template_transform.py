@@ -48,6 +48,8 @@ ADMIN_ROUTES = {
     ("/invoices/{id}", "get"),
     ("/invoices/{id}/retry", "post"),
     ("/invoices/{id}/release", "post"),
+    ("/invoices/{id}/approve", "post"),
+    ("/approvals", "get"),
     ("/reports/dispatch", "get"),
     ("/failures", "get"),
 }
@@ -242,12 +244,13 @@ def test_each_queue_consumer_may_back_off_only_its_own_messages(transformed: Tem
     assert changers == {queue: {function} for queue, function in QUEUE_CONSUMERS.items()}
 
 
-def test_the_sweeper_finds_stuck_invoices_through_the_status_index_only(transformed: Template) -> None:
+def test_the_sweeper_finds_invoices_through_the_status_and_waiting_indexes_only(transformed: Template) -> None:
     dynamodb = [s for s in statements(transformed, "SweepStuckFunction")
                 if any(a.startswith("dynamodb:") for a in actions(s))]
     granted = {(action, json.dumps(s["Resource"])) for s in dynamodb for action in actions(s)}
     assert granted == {
         ("dynamodb:Query", json.dumps({"Fn::Sub": "${Table.Arn}/index/GSI2"})),
+        ("dynamodb:Query", json.dumps({"Fn::Sub": "${Table.Arn}/index/GSI3"})),  # due after their send delay
         ("dynamodb:GetItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
         ("dynamodb:PutItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
     }
@@ -297,7 +300,7 @@ def test_table_has_keys_indexes_ttl_and_point_in_time_recovery(transformed: Temp
     indexes = {
         i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]
     }
-    assert indexes == {"GSI1": ["GSI1PK", "GSI1SK"], "GSI2": ["GSI2PK", "GSI2SK"]}
+    assert indexes == {"GSI1": ["GSI1PK", "GSI1SK"], "GSI2": ["GSI2PK", "GSI2SK"], "GSI3": ["GSI3PK", "GSI3SK"]}
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert transformed["Resources"]["Table"]["DeletionPolicy"] == "Retain"
     idempotency = props(transformed, "IdempotencyTable")
@@ -514,6 +517,7 @@ def test_documents_have_their_own_key_used_only_through_s3_for_the_bucket(transf
     assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["DocumentsKey", "Arn"]}
     expected = {
         "AdminApiFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # logo upload; presigned document links
+        "ConsoleFunction": {"kms:GenerateDataKey", "kms:Decrypt"},  # the same, from the console's pages
         "SyncIntegrationFunction": {"kms:GenerateDataKey"},
         "RenderFunction": {"kms:GenerateDataKey", "kms:Decrypt"},
         "DispatchFunction": {"kms:Decrypt"},
@@ -530,19 +534,25 @@ def test_the_token_key_serves_only_token_sets_credentials_and_verifiers(transfor
     assert users == {
         "ConsentFunction",
         "AdminApiFunction",
+        "ConsoleFunction",
         "SyncIntegrationFunction",
         "DispatchFunction",
         "TrackDeliveriesFunction",
     }
     sync = kms_statements(statements(transformed, "SyncIntegrationFunction"), "TokenKey")
     assert [(actions(s), s["Condition"]) for s in sync] == [({"kms:Encrypt", "kms:Decrypt"}, TOKEN_SET_CONTEXT)]
-    # The dispatcher and the tracker read an issuer's operator credentials, and store a renewed InExchange
-    # client token (after a 401) encrypted the same way; never a token set.
-    for name in ("DispatchFunction", "TrackDeliveriesFunction"):
-        found = kms_statements(statements(transformed, name), "TokenKey")
-        assert [(actions(s), s["Condition"]) for s in found] == [
-            ({"kms:Decrypt"}, OPERATOR_CREDENTIALS_CONTEXT), ({"kms:Encrypt"}, OPERATOR_CREDENTIALS_CONTEXT)
-        ]
+    # The tracker reads an issuer's operator credentials and stores a renewed InExchange client token
+    # (after a 401) encrypted the same way. The dispatcher does the same, and, for its fresh look at Spiris
+    # before sending, uses the integration's token set as the sync does (a refresh re-encrypts it).
+    tracker = kms_statements(statements(transformed, "TrackDeliveriesFunction"), "TokenKey")
+    assert [(actions(s), s["Condition"]) for s in tracker] == [
+        ({"kms:Decrypt"}, OPERATOR_CREDENTIALS_CONTEXT), ({"kms:Encrypt"}, OPERATOR_CREDENTIALS_CONTEXT)
+    ]
+    dispatcher = kms_statements(statements(transformed, "DispatchFunction"), "TokenKey")
+    assert [(actions(s), s["Condition"]) for s in dispatcher] == [
+        ({"kms:Decrypt"}, OPERATOR_CREDENTIALS_CONTEXT), ({"kms:Encrypt"}, OPERATOR_CREDENTIALS_CONTEXT),
+        ({"kms:Encrypt", "kms:Decrypt"}, TOKEN_SET_CONTEXT),
+    ]
 
 
 def test_the_public_consent_function_reaches_only_its_own_items_and_contexts(transformed: Template) -> None:
@@ -600,7 +610,9 @@ def test_queue_senders_match_the_pipeline(transformed: Template) -> None:
                         senders[queue].add(name)
     assert senders == {
         "SyncQueue": {"PollInvoicesFunction", "AdminApiFunction", "ConsoleFunction"},
-        "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction", "ConsoleFunction", "SweepStuckFunction"},
+        # Dispatch: the next version of an invoice its fresh look found changed at the source.
+        "RenderQueue": {"SyncIntegrationFunction", "AdminApiFunction", "ConsoleFunction", "SweepStuckFunction",
+                        "DispatchFunction"},
         # The tracker reroutes a failed e-invoice to the issuer's next channel with a new message.
         "DispatchQueue": {
             "RenderFunction", "AdminApiFunction", "ConsoleFunction", "SweepStuckFunction", "TrackDeliveriesFunction"
@@ -644,8 +656,9 @@ def test_secrets_are_readable_only_by_the_functions_that_use_them(transformed: T
                     if mentions(statement["Resource"], parameter):
                         readers[parameter].add(name)
     assert readers == {
+        # Dispatch's fresh look refreshes the integration's token when it is about to expire.
         "SpirisClientSecretParameter": {
-            "ConsentFunction", "AdminApiFunction", "ConsoleFunction", "SyncIntegrationFunction"
+            "ConsentFunction", "AdminApiFunction", "ConsoleFunction", "SyncIntegrationFunction", "DispatchFunction"
         },
         # The admin API and the console read both when the office sets up an operator account.
         "MaventaVendorApiKeyParameter": {

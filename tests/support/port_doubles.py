@@ -5,6 +5,8 @@ This folder is on sys.path through pytest's `pythonpath` option (pyproject.toml)
 
 from __future__ import annotations
 
+from invoice_bridge.dispatch.fresh_look import UNCHANGED, FreshLook
+from invoice_bridge.models.invoice import Invoice
 from invoice_bridge.models.issuer import Issuer
 from invoice_bridge.ports import Mail, NotFound
 
@@ -34,3 +36,9 @@ class RecordingMailer:
     def send(self, mail: Mail) -> str:
         self.sent.append(mail)
         return f"message-{len(self.sent)}"
+
+
+def source_as_imported(invoice: Invoice, issuer: Issuer) -> FreshLook:
+    """Dispatch's fresh look for tests that are not about it: the source is as this version was imported.
+    The look itself is tested against the Spiris sandbox (tests/integration/sending)."""
+    return UNCHANGED

@@ -77,6 +77,7 @@ def _idempotent_dispatch():  # type: ignore[no-untyped-def]
     @idempotent_function(data_keyword_argument="request", config=config, persistence_store=store)
     def dispatch_once(request: dict) -> dict:
         from .dispatch import dispatch_invoice
+        from .dispatch.fresh_look import SpirisSourceCheck
 
         delivery = dispatch_invoice(
             request["invoice_id"],
@@ -87,6 +88,8 @@ def _idempotent_dispatch():  # type: ignore[no-untyped-def]
             documents=wiring.document_store(),
             operator_for=wiring.operator_for,
             mailer=wiring.mailer(),
+            fresh_look=SpirisSourceCheck(wiring.integration_repository(), wiring.spiris_for, office=office_payee()),
+            render_queue=wiring.render_queue(),
         )
         if delivery is None:
             raise _NothingDispatched
@@ -122,13 +125,17 @@ def track_deliveries() -> dict[str, int]:
 
 
 def sweep_stuck() -> dict[str, int]:
-    """Scheduler tick: hand on again (or fail with a notice) invoices stuck in a step (stuck.py)."""
+    """Scheduler tick: hand on invoices whose send delay is over (sending.py), and hand on again (or fail
+    with a notice) invoices stuck in a step (stuck.py)."""
     from datetime import timedelta
 
     from .dispatch import FailureNotifier
+    from .sending import release_due_invoices
     from .stuck import sweep_stuck_invoices
 
     settings = wiring.get_settings()
+    due = release_due_invoices(invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(),
+                               now=_now())
     result = sweep_stuck_invoices(
         invoices=wiring.invoice_repository(),
         issuers=wiring.issuer_repository(),
@@ -140,7 +147,7 @@ def sweep_stuck() -> dict[str, int]:
         stuck_after=timedelta(minutes=settings.stuck_after_minutes),
         give_up_after=timedelta(hours=settings.stuck_give_up_hours),
     )
-    return result.as_dict()
+    return {**result.as_dict(), "due_after_delay": due.due, "handed_on_after_delay": due.handed_on}
 
 
 def office_payee():  # type: ignore[no-untyped-def]

@@ -1,27 +1,69 @@
-"""The office's actions on one invoice: release a held invoice, retry a failed one."""
+"""The office's actions on one invoice: release a held invoice, approve one, retry a failed one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
+from .models.common import utcnow
 from .models.invoice import Invoice, InvoiceEvent, InvoiceStatus
-from .ports import InvoiceRepository, WorkQueue
+from .ports import InvoiceRepository, IssuerRepository, WorkQueue
+from .sending import AWAITING_APPROVAL, approval_of, hand_on, pass_gate
+
+OFFICE = "the office"  # who acted, when the caller has no name for the person
 
 
 class InvalidTransition(Exception):
     """The invoice is not in a state that allows the action."""
 
 
-def release_invoice(invoice_id: str, *, invoices: InvoiceRepository, dispatch_queue: WorkQueue) -> Invoice:
+def release_invoice(
+    invoice_id: str,
+    *,
+    invoices: InvoiceRepository,
+    dispatch_queue: WorkQueue,
+    by: str = OFFICE,
+    now: Callable[[], datetime] = utcnow,
+) -> Invoice:
+    """Let a held invoice go out now, whatever it waits for (review, approval, its send delay): the
+    office's go for this content, recorded as its approval. Conditional on the version read."""
     invoice = invoices.get(invoice_id)
     if invoice.status != InvoiceStatus.HELD:
         raise InvalidTransition(f"invoice {invoice.number} is {invoice.status.value}, only held invoices can be released")
-    read_at = invoice.updated_at
-    invoice.status = InvoiceStatus.RENDERED
-    invoice.status_reason = None
-    invoice.hold = False
-    invoices.put(invoice, expected_updated_at=read_at)
-    invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail="released by the office"))
-    dispatch_queue.send({"invoice_id": invoice.id, "version": invoice.version})
-    return invoice
+    at = now()
+    released = invoice.model_copy(update={
+        "status": InvoiceStatus.RENDERED, "status_reason": None, "hold": False,
+        "approval": approval_of(invoice, by, at), "updated_at": at,
+    })
+    waited = f" (it waited: {invoice.status_reason})" if invoice.status_reason else ""
+    invoices.transition(released, {InvoiceStatus.HELD},
+                        InvoiceEvent(at=at, status=released.status.value, detail=f"released by {by}{waited}"))
+    hand_on(dispatch_queue, released)
+    return released
+
+
+def approve_invoice(
+    invoice_id: str,
+    *,
+    invoices: InvoiceRepository,
+    issuers: IssuerRepository,
+    dispatch_queue: WorkQueue,
+    by: str = OFFICE,
+    now: Callable[[], datetime] = utcnow,
+) -> Invoice:
+    """Approve the newest version of an invoice waiting for approval: it goes on to its send delay, if
+    any, else out. Who and when are kept on the invoice (`approval`) and in its event. A version that
+    changed since it was read is not approved (ConflictError: the office approves what it saw)."""
+    invoice = invoices.get(invoice_id)
+    if (invoice.status, invoice.status_reason) != (InvoiceStatus.HELD, AWAITING_APPROVAL):
+        what = invoice.status.value + (f" ({invoice.status_reason})" if invoice.status_reason else "")
+        raise InvalidTransition(
+            f"invoice {invoice.number} is {what}, only invoices waiting for approval can be approved"
+        )
+    at = now()
+    approved = invoice.model_copy(update={"approval": approval_of(invoice, by, at)})
+    return pass_gate(approved, issuers.get(invoice.issuer_id), f"v{invoice.version} approved by {by}",
+                     invoices=invoices, dispatch_queue=dispatch_queue, now=at)
 
 
 def retry_invoice(invoice_id: str, *, invoices: InvoiceRepository, render_queue: WorkQueue) -> Invoice:

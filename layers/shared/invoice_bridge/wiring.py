@@ -28,6 +28,7 @@ def reset() -> None:
     for getter in list(_GETTERS):
         getter.cache_clear()
     _operators.clear()
+    _spiris_clients.clear()
     _parameter_providers.clear()
     # Powertools parameters keep values and a provider whose client is bound to the endpoint of its day.
     from aws_lambda_powertools.utilities import parameters
@@ -246,6 +247,40 @@ def decision_store():  # type: ignore[no-untyped-def]
     from .adapters.dynamo_sync import DynamoDecisionStore
 
     return DynamoDecisionStore(get_settings().table_name)
+
+
+# Dispatch's fresh look reads one invoice at a time: one attempt (the queue's backoff is the retry), a
+# short timeout and a short wait for the budget, so a slow Spiris cannot eat a batch's 120 seconds.
+_SPIRIS_CACHE_SECONDS = 300
+_spiris_clients: dict[tuple[str, str], tuple[float, object]] = {}  # (container, integration id) → (at, client)
+
+
+def spiris_for(integration):  # type: ignore[no-untyped-def]
+    """The Spiris API of one integration for dispatch's fresh look, inside the shared request budget.
+
+    Kept per container for a few minutes, as the operator adapters are: its access token (read through
+    the token broker, refreshed by it alone) and TLS session serve the next invoices of the integration."""
+    import time
+
+    key = (container.get(), integration.id)
+    cached = _spiris_clients.get(key)
+    if cached and time.monotonic() - cached[0] < _SPIRIS_CACHE_SECONDS:
+        return cached[1]
+    from .adapters.dynamo_budget import dynamo_request_budget
+    from .adapters.spiris_api import HttpSpirisApi
+    from .consent.refresher import AccessTokens
+
+    settings = get_settings()
+    budget = dynamo_request_budget(
+        settings.table_name, settings.spiris_requests_per_minute,
+        window_seconds=settings.spiris_budget_window_seconds, max_wait_seconds=10,
+    )
+    client = HttpSpirisApi(
+        settings.spiris_api_url, AccessTokens(integration), before_request=budget.before_request,
+        max_attempts=1, timeout_seconds=10,
+    )
+    _spiris_clients[key] = (time.monotonic(), client)
+    return client
 
 
 # --- console ---------------------------------------------------------------------------------------

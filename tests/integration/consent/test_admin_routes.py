@@ -95,6 +95,24 @@ def test_patch_issuer_settings(app: Any) -> None:
     assert bad["statusCode"] == 422
 
 
+def test_the_sending_mode_and_the_send_delay_are_issuer_settings(app: Any) -> None:
+    """contract.md §3: `sending` (automatic/approve) and `send_delay_hours` (0–72) on PATCH /issuers/{id}."""
+    issuer = create_issuer(app)
+    assert (issuer["sending"], issuer["send_delay_hours"]) == ("automatic", 0)
+    patched = call(app, "PATCH", f"/issuers/{issuer['id']}", body={"sending": "approve", "send_delay_hours": 72})
+    assert patched["statusCode"] == 200, patched["body"]
+    stored = json_body(call(app, "GET", f"/issuers/{issuer['id']}"))
+    assert (stored["sending"], stored["send_delay_hours"]) == ("approve", 72)
+    for refused in ({"sending": "manual"}, {"sending": None}, {"send_delay_hours": 73}, {"send_delay_hours": -1},
+                    {"send_delay_hours": 1.5}, {"send_delay_hours": True}, {"send_delay_hours": None}):
+        answer = call(app, "PATCH", f"/issuers/{issuer['id']}", body=refused)
+        assert answer["statusCode"] == 422, refused
+    stored = json_body(call(app, "GET", f"/issuers/{issuer['id']}"))
+    assert (stored["sending"], stored["send_delay_hours"]) == ("approve", 72)  # nothing refused was stored
+    created = create_issuer(app, sending="approve", send_delay_hours=4)
+    assert (created["sending"], created["send_delay_hours"]) == ("approve", 4)
+
+
 def test_the_issuers_bic_goes_with_its_iban_for_buyers_abroad(app: Any) -> None:
     issuer = create_issuer(app, iban="SE4550000000058398257466", bic="esse se ss")
     assert (issuer["iban"], issuer["bic"]) == ("SE4550000000058398257466", "ESSESESS")

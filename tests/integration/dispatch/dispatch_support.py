@@ -13,6 +13,7 @@ from email.message import Message
 import boto3
 import httpx
 import pytest
+from fetch_doubles import ListQueue
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
 from invoice_bridge.adapters.dynamo_issuers import DynamoIssuers
@@ -28,6 +29,7 @@ from invoice_bridge.ports import Operator
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
+from port_doubles import source_as_imported
 
 from sandbox.aws import create_template_table
 from sandbox.operator import serve
@@ -200,6 +202,7 @@ class Stack:
 
     operators: dict[str, Operator] = field(default_factory=dict)
     known_issuers: set[str] = field(default_factory=set)
+    render_queue: ListQueue = field(default_factory=ListQueue)  # next versions the fresh look made
 
     def operator_for(self, issuer: Issuer) -> Operator:
         """One adapter (and HTTP connection pool) per issuer, as the wiring caches it; InExchange issuers
@@ -232,6 +235,8 @@ class Stack:
             documents=self.documents,
             operator_for=self.operator_for,
             mailer=self.mailer,
+            fresh_look=source_as_imported,
+            render_queue=self.render_queue,
         )
 
 

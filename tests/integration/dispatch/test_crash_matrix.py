@@ -36,6 +36,7 @@ from invoice_bridge.dispatch import (
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.ports import Mail, Operator, OperatorDocument, Receiver
+from port_doubles import source_as_imported
 
 TALLY: Counter[str] = Counter()
 
@@ -97,6 +98,8 @@ def _run(stack: Stack, ledger: DynamoDeliveryLedger | None = None, operator: Any
         documents=stack.documents,
         operator_for=(lambda _issuer: operator) if operator else stack.operator_for,
         mailer=stack.mailer,
+        fresh_look=source_as_imported,
+        render_queue=stack.render_queue,
     )
 
 
@@ -257,6 +260,8 @@ def _run_email(stack: Stack, mailer: SesMailer, version: int = 1) -> Delivery | 
         documents=stack.documents,
         operator_for=lambda _i: None,
         mailer=mailer,
+        fresh_look=source_as_imported,
+        render_queue=stack.render_queue,
     )
 
 

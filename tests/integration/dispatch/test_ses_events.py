@@ -14,6 +14,7 @@ from invoice_bridge.dispatch import FailureNotifier, dispatch_invoice
 from invoice_bridge.dispatch.ses_events import apply_ses_notification, parse_ses_notification
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.observability import metrics
+from port_doubles import source_as_imported
 from sns_events import sns_record
 
 BUYER_EMAIL = "kund@example.com"
@@ -58,6 +59,8 @@ def send_by_email(stack: Stack, language: str = "sv", invoice_id: str = "inv1") 
         documents=stack.documents,
         operator_for=lambda issuer: None,
         mailer=stack.mailer,
+        fresh_look=source_as_imported,
+        render_queue=stack.render_queue,
     )
     assert sent is not None and sent.state == DeliveryState.SENT and sent.operator_invoice_id
     return sent.operator_invoice_id

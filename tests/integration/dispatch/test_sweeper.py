@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from dispatch_support import Stack, make_invoice, make_issuer, sent_mails
+from dispatch_support import TABLE, Stack, make_invoice, make_issuer, sent_mails
 from invoice_bridge.adapters.aws import resource
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch import FailureNotifier, idempotency_id
@@ -143,3 +143,29 @@ def test_the_sweep_reads_only_the_status_index(stack: Stack, queues: dict[str, s
     operations = {name for name, _ in calls}
     assert "Scan" not in operations and "Query" in operations
     assert all(params.get("IndexName") == "GSI2" for name, params in calls if name == "Query")
+
+
+def test_the_sweepers_tick_hands_on_invoices_whose_send_delay_is_over(
+    stack: Stack, queues: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the Lambda's entry point: SQS cannot delay a message for hours, so the tick finds invoices
+    waiting for their send time on their index (GSI3) and hands on those that are due, and only those."""
+    from invoice_bridge import entrypoints, wiring
+
+    now = utcnow()
+    add(stack, "inv1", InvoiceStatus.HELD, status_reason="send_delay", send_at=now - timedelta(minutes=1))
+    add(stack, "inv2", InvoiceStatus.HELD, status_reason="send_delay", send_at=now + timedelta(hours=1))
+    add(stack, "inv3", InvoiceStatus.HELD, status_reason="awaiting_approval")
+    add(stack, "inv4", InvoiceStatus.HELD, status_reason="first_sync", hold=True)
+    for name, value in {"TABLE_NAME": TABLE, "RENDER_QUEUE_URL": queues["RenderQueue"],
+                        "DISPATCH_QUEUE_URL": queues["DispatchQueue"], "SENDER_EMAIL": "invoices@example.com"}.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
+
+    result = entrypoints.sweep_stuck()
+    assert (result["due_after_delay"], result["handed_on_after_delay"], result["stuck"]) == (1, 1, 0)
+    assert messages(queues["DispatchQueue"]) == [{"invoice_id": "inv1", "version": 1}]
+    assert stack.invoices.get("inv1").status == InvoiceStatus.RENDERED
+    assert [stack.invoices.get(i).status_reason for i in ("inv2", "inv3", "inv4")] == [
+        "send_delay", "awaiting_approval", "first_sync"]
+    assert entrypoints.sweep_stuck()["due_after_delay"] == 0  # handed on once: it left the index

@@ -21,11 +21,15 @@ from dispatch_support import (
 )
 from invoice_bridge import entrypoints
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
+from invoice_bridge.adapters.dynamo_integrations import DynamoIntegrations
 from invoice_bridge.dispatch import dispatch_invoice
 from invoice_bridge.messages import DispatchRequest
 from invoice_bridge.models.delivery import Delivery, DeliveryState
+from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
 from invoice_bridge.ports import InvoiceRepository
+from port_doubles import source_as_imported
+from spiris_source import SpirisCompany, install_grant
 
 from sandbox.aws import REGION
 
@@ -63,6 +67,8 @@ def _dispatch(stack: Stack, ledger: DynamoDeliveryLedger | None = None, version:
         documents=stack.documents,
         operator_for=stack.operator_for,
         mailer=stack.mailer,
+        fresh_look=source_as_imported,
+        render_queue=stack.render_queue,
     )
 
 
@@ -141,11 +147,20 @@ def wired(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
     return stack
 
 
-def test_a_dispatch_message_that_came_too_early_does_not_block_the_real_one(wired: Stack) -> None:
+def test_a_dispatch_message_that_came_too_early_does_not_block_the_real_one(
+    wired: Stack, spiris_company: SpirisCompany, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The dispatch of an invoice that is not rendered yet does nothing; Powertools idempotency must not
     keep that answer (for 24 hours), or render's hand-off of the same version would be answered with it
-    and the invoice never sent."""
-    invoice = make_invoice(buyer_org=None, buyer_email="kund@example.com")
+    and the invoice never sent. (Through the Lambda's wiring, so its fresh look reads the source from the
+    Spiris sandbox with the grant the token broker holds.)"""
+    source = spiris_company.add(1001)
+    integration = Integration(id="int1", issuer_id="iss1", contact_name="Anna", contact_email="anna@example.se",
+                              status=IntegrationStatus.ACTIVE)
+    DynamoIntegrations(TABLE).put(integration)
+    install_grant(spiris_company, integration, TABLE, monkeypatch)
+    invoice = make_invoice(buyer_org=None, buyer_email="kund@example.com").model_copy(
+        update={"source_id": source.Id, "source_modified_utc": source.ModifiedUtc})
     queued = invoice.model_copy(update={"status": InvoiceStatus.QUEUED, "pdf_key": None, "einvoice_key": None})
     wired.issuers.put(make_issuer())
     wired.invoices.put(queued)

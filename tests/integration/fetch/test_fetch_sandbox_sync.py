@@ -28,66 +28,14 @@ from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.models.issuer import Address, Issuer
 from port_doubles import MemoryIssuers, RecordingMailer
 from spiris_sandbox_flow import Seed, connect, seed
+from spiris_source import CUSTOMER
+from spiris_source import invoice_body as invoice
 
 from sandbox.spiris.jsonutil import dumps
-
-CUSTOMER = {
-    "CustomerNumber": "17",
-    "Name": "Kund AB",
-    "IsPrivatePerson": False,
-    "CorporateIdentityNumber": "556036-0793",
-    "EmailAddress": "faktura@kund.se",
-    "InvoiceAddress1": "Storgatan 1",
-    "InvoicePostalCode": "111 22",
-    "InvoiceCity": "Stockholm",
-    "InvoiceCountryCode": "SE",
-}
-
 
 # The consent made the integration active on 2026-10-01: older invoices wait for the office.
 ACTIVATED_AT = datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
-
-
-def invoice(number: int, customer_id: str, **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "InvoiceNumber": number,
-        "CustomerId": customer_id,
-        "IsCreditInvoice": False,
-        "CurrencyCode": "SEK",
-        "TotalAmount": Decimal("1250.00"),
-        "TotalVatAmount": Decimal("250.00"),
-        "TotalAmountInvoiceCurrency": Decimal("1250.00"),
-        "TotalVatAmountInvoiceCurrency": Decimal("250.00"),
-        "RemainingAmount": Decimal("1250.00"),
-        "RemainingAmountInvoiceCurrency": Decimal("1250.00"),
-        "PaymentStatus": 1,
-        "InvoiceDate": "2026-11-01T00:00:00",
-        "DueDate": "2026-12-01T00:00:00",
-        "SendType": None,
-        "IsSold": False,
-        "HasAutoInvoiceError": False,
-        "VatSpecification": [
-            {
-                "AmountInvoiceCurrency": Decimal("1000.00"),
-                "VatAmountInvoiceCurrency": Decimal("250.00"),
-                "VatPercent": Decimal("0.25"),
-            }
-        ],
-        "Rows": [
-            {
-                "LineNumber": 0,
-                "Text": "Konsult",
-                "Quantity": 10,
-                "UnitPrice": Decimal("100.00"),
-                "AmountNoVat": Decimal("1000.00"),
-                "Amount": Decimal("1000.00"),
-                "VatRate": Decimal("0.25"),
-            }
-        ],
-    }
-    body.update(fields)
-    return body
 
 
 def post(client: httpx.Client, path: str, body: Any) -> Any:

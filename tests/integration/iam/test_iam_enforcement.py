@@ -147,15 +147,19 @@ def test_consent_encrypts_a_token_set_but_cannot_decrypt_one(deployment: Deploym
         assert cipher.decrypt(stored, token_set) == b"tokens"
 
 
-def test_the_dispatcher_reads_operator_credentials_but_no_token_set(deployment: Deployment) -> None:
+def test_the_dispatcher_reads_operator_credentials_and_token_sets_but_no_verifier(deployment: Deployment) -> None:
+    """The dispatcher reads an issuer's operator credentials, and for its fresh look at Spiris before
+    sending, the integration's token set (as the sync does); never an OAuth state's PKCE verifier."""
     env = deployment.env
     KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"]).save("i1", "maventa", {"api_key": "k"})
     token_set = KmsCipher(env["TOKEN_KEY_ID"]).encrypt(b"tokens", {"issuer_id": "i1", "integration_id": "n1"})
+    verifier_context = {"purpose": "pkce_verifier", "state_hash": "s1"}
+    verifier = KmsCipher(env["TOKEN_KEY_ID"]).encrypt(b"verifier", verifier_context)
     with iam.acting_as("DispatchFunction", deployment.authorizer):
         assert KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"]).load("i1") == ("maventa", {"api_key": "k"})
+        assert KmsCipher(env["TOKEN_KEY_ID"]).decrypt(token_set, {"issuer_id": "i1", "integration_id": "n1"}) == b"tokens"
         refused(lambda: deployment.client("kms").decrypt(
-            CiphertextBlob=token_set, KeyId=env["TOKEN_KEY_ID"],
-            EncryptionContext={"issuer_id": "i1", "integration_id": "n1"}))
+            CiphertextBlob=verifier, KeyId=env["TOKEN_KEY_ID"], EncryptionContext=verifier_context))
 
 
 def test_the_documents_key_works_only_through_s3(deployment: Deployment) -> None:
@@ -217,3 +221,18 @@ def test_a_thread_started_by_a_function_runs_with_its_role(deployment: Deploymen
         worker.start()
     worker.join()
     assert outcome == {"error": "AccessDenied"}
+
+
+def test_unsigned_operations_are_not_iam_calls_but_signed_ones_are(deployment: Deployment) -> None:
+    """Cognito's sign-in (InitiateAuth) carries its own proof (a password) and no SigV4: no role is asked,
+    as in AWS; an admin call on the same pool is an IAM call like any other."""
+    env = deployment.env
+    cognito = deployment.client("cognito-idp")
+    with iam.acting_as("PollInvoicesFunction", deployment.authorizer):
+        unsigned = refused(lambda: cognito.initiate_auth(
+            ClientId=env["CONSOLE_CLIENT_ID"], AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "nobody@office.example", "PASSWORD": "wrong-Passw0rd!"}))
+        signed = refused(lambda: cognito.admin_get_user(UserPoolId=env["CONSOLE_USER_POOL_ID"],
+                                                        Username="nobody@office.example"))
+    assert unsigned["Error"]["Code"] in {"UserNotFoundException", "NotAuthorizedException"}  # Cognito's answer
+    assert signed["Error"]["Code"] == "AccessDeniedException"

@@ -1,8 +1,9 @@
 """Every function of the template, run by the embedded stack with only its own role's permissions,
 through one office's story: onboarding, consent, a scheduled sync that refreshes the Spiris token,
 render, release, dispatch by e-invoice, e-mail and print, tracking that finds failed deliveries and sends
-failed e-invoices on as letters, an SES
-bounce, the admin's document links, a retry, a revoked grant and a deleted integration. A refused AWS call fails the step at once: in AWS it is a failure
+failed e-invoices on as letters, an SES bounce, the admin's document links, a retry, approval mode with a
+change that only dispatch's fresh look at Spiris sees, a revoked grant and a deleted integration. A refused
+AWS call fails the step at once: in AWS it is a failure
 too, also where the code survives it (a receipt mail that is never sent). The IAM mutation run
 (scripts/iam_mutation.py) relies on these steps to notice a missing statement."""
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -152,6 +154,40 @@ def test_the_admin_links_the_documents_and_retries_a_failed_invoice(stack: Local
     # A retry is a new version: rendered and, no longer held, sent again.
     wait_for(stack, lambda: (lambda i: version(i) > version(invoice) and i["status"] == "sent")(
         by_number(story)[invoice["number"]]))
+
+
+def test_an_invoice_changed_just_before_sending_waits_for_approval_again(stack: LocalStack, story: Scenario) -> None:
+    """Approval mode: the admin lists what waits (the waiting index) and approves; the dispatcher's fresh
+    look reads the invoice from Spiris (the integration's token set, the client secret, the shared budget),
+    finds it changed since and hands the next version to render, which holds it for a new approval."""
+    from sandbox.onboarding import post_json
+    from sandbox.seed import RowSpec, customer, invoice, org_number
+
+    with story.admin() as admin:
+        admin.patch(f"/issuers/{story.issuer_id}", json={"sending": "approve"}).raise_for_status()
+    buyer = customer("Café Solsidan AB", org_number("556345678"), customer_number="12",
+                     email="ekonomi@cafesolsidan.se", city="Göteborg")
+    spiris = httpx.Client(base_url=stack.spiris_url)
+    companies = f"/_sandbox/companies/{story.company_id}/customerinvoices"
+    source = invoice(buyer, 1020, [RowSpec("Kaffe", Decimal("3"), Decimal("99.00"))])
+    source_id = post_json(spiris, companies, source).json()["id"]
+    story.sync_now()
+
+    def waiting(version: int) -> dict[str, Any] | None:
+        with story.admin() as admin:
+            items = admin.get("/approvals", params={"issuer_id": story.issuer_id}).json()["items"]
+        return next((i for i in items if i["number"] == "1020" and i["version"] == version), None)
+
+    first = wait_for(stack, lambda: waiting(1))
+    spiris.patch(f"{companies}/{source_id}", json={"YourReference": "Ny referens"}).raise_for_status()
+    with story.admin() as admin:
+        admin.post(f"/invoices/{first['id']}/approve").raise_for_status()
+    wait_for(stack, lambda: waiting(2))  # the approved content changed: never sent, approved again
+    with story.admin() as admin:
+        admin.post(f"/invoices/{first['id']}/approve").raise_for_status()
+    wait_for(stack, lambda: by_number(story)["1020"]["status"] == "sent")
+    with story.admin() as admin:
+        admin.patch(f"/issuers/{story.issuer_id}", json={"sending": "automatic"}).raise_for_status()
 
 
 def test_a_revoked_grant_stops_the_integration_and_the_office_hears_of_it(stack: LocalStack, story: Scenario) -> None:

@@ -326,6 +326,63 @@ def test_report_with_a_bad_date_is_a_usage_error(cli):
     assert run.code == 2 and run.requests == []
 
 
+def test_issuers_update_sets_the_sending_mode_and_the_send_delay(cli):
+    run = cli(["issuers", "update", "iss-1", "--sending", "approve", "--send-delay-hours", "24"],
+              lambda request: httpx.Response(200, json={**ISSUER, "sending": "approve", "send_delay_hours": 24}))
+    assert run.code == 0, run.stderr
+    assert run.bodies()[0] == {"sending": "approve", "send_delay_hours": 24}
+    assert "approve" in run.stdout and "24" in run.stdout
+
+
+def test_issuers_update_refuses_a_send_delay_outside_0_to_72_hours(cli):
+    for hours in ("73", "-1", "1.5", "a day"):
+        run = cli(["issuers", "update", "iss-1", "--send-delay-hours", hours], lambda request: httpx.Response(200))
+        assert run.code == 2 and run.requests == [], hours
+        assert "0 to 72" in run.stderr
+
+
+def test_approvals_list_shows_what_waits_for_approval(cli):
+    waiting = {**_invoice(4, "held"), "status_reason": "awaiting_approval", "version": 2,
+               "issue_date": "2026-11-20", "due_date": "2026-12-20"}
+    run = cli(["approvals", "list", "--issuer", "iss-1"], lambda request: httpx.Response(200, json={"items": [waiting]}))
+    assert run.code == 0, run.stderr
+    assert run.requests[0].url.path == "/approvals" and _query(run.requests[0]) == {"issuer_id": ["iss-1"]}
+    row = next(line for line in run.stdout.splitlines() if "1004" in line)
+    assert "Kund 4 AB" in row and "2026-12-20" in row and "inv-4" in row
+    assert "1 invoice(s)" in run.stdout
+
+
+def test_invoices_approve_posts_to_its_route_and_says_what_follows(cli):
+    for status, then in (("rendered", "goes out"), ("held", "waits for its send delay")):
+        run = cli(["invoices", "approve", "inv-7"],
+                  lambda request, status=status: httpx.Response(202, json={"id": "inv-7", "status": status}))
+        assert run.code == 0, run.stderr
+        assert (run.requests[0].method, run.requests[0].url.path) == ("POST", "/invoices/inv-7/approve")
+        assert then in run.stdout
+
+
+def test_invoices_approve_of_an_invoice_not_waiting_is_an_api_error(cli, api_error):
+    run = cli(["invoices", "approve", "inv-7"],
+              lambda request: api_error(409, "invalid_state", "invoice 1007 is sent, only invoices waiting"))
+    assert run.code == 1 and "invalid_state" in run.stderr
+
+
+def test_release_held_leaves_invoices_waiting_for_approval_or_their_send_delay(cli):
+    items = [{**_invoice(1, "held"), "status_reason": "first_sync"},
+             {**_invoice(2, "held"), "status_reason": "awaiting_approval"},
+             {**_invoice(3, "held"), "status_reason": "send_delay"}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
+        return httpx.Response(202, json={"id": "x", "status": "rendered"})
+
+    run = cli(["invoices", "release-held"], handler)
+    assert run.code == 0, run.stderr
+    assert [r.url.path for r in run.requests if r.method == "POST"] == ["/invoices/inv-1/release"]
+    assert "Released 1 of 1" in run.stdout
+
+
 def test_names_from_invoices_are_plain_text_never_markup(cli):
     hostile = "[bold red]Evil[/bold red] [link=https://evil.example]AB[/link]"
     listed = {"items": [{**_invoice(1), "buyer": {"name": hostile}}], "next_cursor": None}

@@ -129,3 +129,17 @@ def test_if_exists_bool_null_and_arn_operators() -> None:
 def test_a_policy_the_sandbox_cannot_evaluate_faithfully_is_refused(statement: dict[str, Any]) -> None:
     with pytest.raises(PolicyError):
         policy(statement)
+
+
+def test_cognito_admin_operations_are_authorized_on_the_user_pools_arn() -> None:
+    """As the template grants them to the console (the session's re-check of a user's standing)."""
+    from sandbox.iam.calls import authorizations
+    from sandbox.iam.facts import MotoFacts
+
+    facts = MotoFacts("123456789012", "eu-north-1")
+    [admin] = authorizations("cognito-idp", "AdminGetUser", {"UserPoolId": "eu-north-1_abc", "Username": "u"}, facts)
+    pool = "arn:aws:cognito-idp:eu-north-1:123456789012:userpool/eu-north-1_abc"
+    assert (admin.action, admin.resource) == ("cognito-idp:AdminGetUser", pool)
+    granted = policy(allow(["cognito-idp:AdminGetUser", "cognito-idp:AdminListGroupsForUser"], pool))
+    assert granted.decide(admin).allowed
+    assert not granted.decide(Request("cognito-idp:AdminGetUser", pool.replace("abc", "other"))).allowed

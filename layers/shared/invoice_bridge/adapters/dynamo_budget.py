@@ -52,12 +52,15 @@ def dynamo_request_budget(
     limit_per_minute: int = 600,
     *,
     window_seconds: int = 60,
+    max_wait_seconds: float = 300.0,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RequestBudget:
-    """The budget all workers share; `budget.acquire(path)` / `budget.before_request(path)`."""
+    """The budget all workers share; `budget.acquire(path)` / `budget.before_request(path)`. Waiting
+    longer than `max_wait_seconds` for a slot raises BudgetExhausted."""
     return RequestBudget(
-        DynamoMinuteCounter(table_name), limit_per_minute, clock=clock, sleep=sleep, window_seconds=window_seconds
+        DynamoMinuteCounter(table_name), limit_per_minute, clock=clock, sleep=sleep, window_seconds=window_seconds,
+        max_wait_seconds=max_wait_seconds,
     )
 
 

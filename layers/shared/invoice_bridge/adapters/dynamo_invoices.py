@@ -13,7 +13,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from ..invoice_rows import stored_json
-from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
+from ..models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceEvent, InvoiceStatus
 from ..ports import ConflictError, DocumentStore, NotFound
 from .aws import query_all, table
 from .dynamo_conditional import put_if
@@ -35,6 +35,21 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(decoded, dict):
         raise ValueError("invalid cursor")
     return decoded
+
+
+def _waiting_keys(invoice: Invoice) -> dict[str, str]:
+    """GSI3, sparse: only a held invoice that waits for approval (`WAITING#awaiting_approval` /
+    `{issuer_id}#{updated_at}#{id}`) or for its send time (`WAITING#send_delay` / `{send_at}#{id}`) has
+    these keys; any other write of the item drops them (a put replaces the whole item)."""
+    if invoice.status != InvoiceStatus.HELD:
+        return {}
+    if invoice.status_reason == AWAITING_APPROVAL:
+        sort = f"{invoice.issuer_id}#{_utc(invoice.updated_at).isoformat()}#{invoice.id}"
+    elif invoice.status_reason == SEND_DELAY and invoice.send_at is not None:
+        sort = f"{_utc(invoice.send_at).isoformat()}#{invoice.id}"
+    else:
+        return {}
+    return {"GSI3PK": f"WAITING#{invoice.status_reason}", "GSI3SK": sort}
 
 
 _INDEX_KEYS = {"GSI1": ("GSI1PK", "GSI1SK"), "GSI2": ("GSI2PK", "GSI2SK")}
@@ -81,6 +96,7 @@ class DynamoInvoiceRepository:
             "data": stored_json(invoice, self._documents),
             # For filters on a status listing (the status poller leaves e-mail invoices out).
             **({"channel": invoice.channel} if invoice.channel else {}),
+            **_waiting_keys(invoice),
         }
 
     def get(self, invoice_id: str) -> Invoice:
@@ -183,6 +199,27 @@ class DynamoInvoiceRepository:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
             kwargs["Limit"] = limit - len(found)
         return found[:limit]
+
+    def waiting_for_approval(self, issuer_id: str | None = None) -> list[Invoice]:
+        """Every invoice waiting for the office's approval, per issuer and oldest first (GSI3)."""
+        condition = Key("GSI3PK").eq(f"WAITING#{AWAITING_APPROVAL}")
+        if issuer_id is not None:
+            condition = condition & Key("GSI3SK").begins_with(f"{issuer_id}#")
+        found = query_all(self._table, IndexName="GSI3", KeyConditionExpression=condition)
+        return [Invoice.model_validate_json(item["data"]) for item in found]
+
+    def due_to_send(self, now: datetime, limit: int) -> list[Invoice]:
+        """Up to `limit` invoices whose send delay is over at `now`, the earliest first (GSI3)."""
+        condition = Key("GSI3PK").eq(f"WAITING#{SEND_DELAY}") & Key("GSI3SK").lt(now.astimezone(UTC).isoformat())
+        kwargs: dict[str, Any] = {"IndexName": "GSI3", "KeyConditionExpression": condition}
+        found: list[Invoice] = []
+        while len(found) < limit:
+            page = self._table.query(**kwargs, Limit=limit - len(found))
+            found.extend(Invoice.model_validate_json(item["data"]) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
 
     @staticmethod
     def _event_item(invoice_id: str, event: InvoiceEvent) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Admin routes for invoices: list, show (with events and short-lived document links), retry, release."""
+"""Admin routes for invoices: list, show (with events and short-lived document links), retry, release.
+The approval routes are in approvals.py."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import BaseModel, Field
 
 from .. import wiring
-from ..invoices import InvalidTransition, release_invoice, retry_invoice
+from ..invoices import OFFICE, InvalidTransition, release_invoice, retry_invoice
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from .errors import ApiError, documented
 
@@ -39,10 +41,19 @@ class InvoiceSummary(BaseModel):
     status: str
     status_reason: str | None = None
     channel: str | None = None
+    send_at: str | None = Field(default=None, description="with a send delay: not sent before this (UTC)")
     updated_at: str
 
 
+class ApprovalOut(BaseModel):
+    by: str
+    at: str
+    version: int = Field(description="the version approved; a change at the source needs approval again")
+
+
 class InvoiceDetail(InvoiceSummary):
+    version: int
+    approval: ApprovalOut | None = None
     events: list[EventOut]
     pdf_url: str | None = None
     einvoice_url: str | None = None
@@ -71,8 +82,18 @@ def _summary_fields(invoice: Invoice) -> dict[str, Any]:
         "status": invoice.status.value,
         "status_reason": invoice.status_reason,
         "channel": invoice.channel,
+        "send_at": invoice.send_at.isoformat() if invoice.send_at else None,
         "updated_at": invoice.updated_at.isoformat(),
     }
+
+
+def caller() -> str:
+    """Who made this request, for the invoice's history: the IAM principal API Gateway authenticated."""
+    event = router.current_event
+    if not isinstance(event, APIGatewayProxyEvent):
+        return OFFICE
+    identity = event.request_context.identity
+    return identity.user_arn or identity.caller or OFFICE
 
 
 def _event(event: InvoiceEvent) -> EventOut:
@@ -107,8 +128,12 @@ def list_invoices(
 def get_invoice(invoice_id: str) -> InvoiceDetail:
     invoice = wiring.invoice_repository().get(invoice_id)
     documents = wiring.document_store()
+    approval = invoice.approval
     return InvoiceDetail(
         **_summary_fields(invoice),
+        version=invoice.version,
+        approval=ApprovalOut(by=approval.by, at=approval.at.isoformat(), version=approval.version)
+        if approval else None,
         events=[_event(e) for e in wiring.invoice_repository().events(invoice_id)],
         pdf_url=documents.presign(invoice.pdf_key) if invoice.pdf_key else None,
         einvoice_url=documents.presign(invoice.einvoice_key) if invoice.einvoice_key else None,
@@ -130,13 +155,13 @@ def retry(invoice_id: str) -> tuple[Accepted, int]:
 
 @router.post(
     "/invoices/<invoice_id>/release",
-    summary="Let a held invoice go out",
+    summary="Let a held invoice go out now (whatever it waits for: review, approval, its send delay)",
     responses=documented(202, "Queued for dispatch", 404, 409),
 )
 def release(invoice_id: str) -> tuple[Accepted, int]:
     try:
         invoice = release_invoice(
-            invoice_id, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue()
+            invoice_id, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(), by=caller()
         )
     except InvalidTransition as exc:
         raise ApiError(409, "invalid_state", str(exc)) from exc

@@ -16,7 +16,15 @@ from ..dispatch.accounts import AccountSetupError, OperatorAccounts, print_warni
 from ..dispatch.errors import OperatorError, OperatorUnavailable
 from ..identifiers import InvalidIdentifier, normalize_bic
 from ..models.common import Language, utcnow
-from ..models.issuer import Address, DispatchSettings, Issuer, OperatorPrint, Payee
+from ..models.issuer import (
+    Address,
+    DispatchSettings,
+    Issuer,
+    OperatorPrint,
+    Payee,
+    SendDelayHours,
+    SendingMode,
+)
 from ..observability import logger
 from .errors import ApiError, documented
 
@@ -24,6 +32,13 @@ router = Router()
 
 MAX_LOGO_BYTES = 1024 * 1024
 _LOGO_MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",)}
+
+
+_SENDING = "automatic: every invoice goes out once rendered; approve: each waits for the office's approval"
+_DELAY = (
+    "hours an invoice waits after its last change at the source before it goes out (0: none); a change "
+    "during the wait stops it (paid, credited) or starts the wait again"
+)
 
 
 class _Strict(BaseModel):
@@ -45,6 +60,8 @@ class IssuerCreate(_Strict):
     payee: Payee = "issuer"
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     hold_first_sync: bool = True
+    sending: SendingMode = Field(default="automatic", description=_SENDING)
+    send_delay_hours: SendDelayHours = Field(default=0, description=_DELAY)
 
 
 class DispatchPatch(_Strict):
@@ -68,6 +85,8 @@ class IssuerPatch(_Strict):
     payee: Payee | None = None
     dispatch: DispatchPatch | None = None
     hold_first_sync: bool | None = None
+    sending: SendingMode | None = Field(default=None, description=_SENDING)
+    send_delay_hours: SendDelayHours | None = Field(default=None, description=_DELAY)
 
 
 class MaventaCredentials(_Strict):
@@ -107,6 +126,8 @@ class IssuerOut(BaseModel):
     payee: Payee
     dispatch: DispatchSettings
     hold_first_sync: bool
+    sending: SendingMode
+    send_delay_hours: int
     logo_content_type: str | None
     operator_provider: Literal["maventa", "inexchange"] | None
     operator_print: OperatorPrint | None = Field(
@@ -224,7 +245,8 @@ def update_issuer(issuer_id: str, body: IssuerPatch) -> Issuer:
     if "dispatch" in changes:
         dispatch = {k: v for k, v in (changes.pop("dispatch") or {}).items() if v is not None}
         changes["dispatch"] = issuer.dispatch.model_copy(update=dispatch)
-    for required in ("name", "org_number", "address", "notification_email", "language", "payee", "f_skatt"):
+    for required in ("name", "org_number", "address", "notification_email", "language", "payee", "f_skatt",
+                     "hold_first_sync", "sending", "send_delay_hours"):
         if required in changes and changes[required] is None:
             raise ApiError(422, "invalid_request", f"{required} cannot be null")
     merged = issuer.model_dump()
@@ -304,7 +326,7 @@ def get_issuer(issuer_id: str) -> Response[IssuerOut]:
 
 @router.patch(
     "/issuers/<issuer_id>",
-    summary="Update an issuer's details and settings (payee, dispatch)",
+    summary="Update an issuer's details and settings (payee, dispatch, sending mode, send delay)",
     responses=documented(200, "The updated issuer", 404),
 )
 def patch_issuer(issuer_id: str, body: Annotated[IssuerPatch, Body()]) -> Response[IssuerOut]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from . import failures, integrations, invoices, issuers, reports, sync
+from . import approvals, failures, integrations, invoices, issuers, reports, sync
 
 ROUTERS: list[Router] = [
     issuers.router,
     integrations.router,
     sync.router,
     invoices.router,
+    approvals.router,
     reports.router,
     failures.router,
 ]

@@ -364,11 +364,45 @@ _TEXTS: dict[str, tuple[str, str]] = {
     # --- approvals ---
     "approvals_title": ("Att godkänna", "To approve"),
     "approvals_lead": (
-        "Fakturor som hålls kvar tills byrån släpper dem: första hämtningens avstämning och fakturor som väntar på godkännande.",
-        "Invoices held until the office lets them go: the first fetch's reconciliation and invoices waiting for approval.",
+        "Fakturor som hålls kvar tills byrån låter dem gå: de som väntar på godkännande (godkänn dem), första "
+        "hämtningens avstämning (släpp dem) och de som väntar på sin utskickstid (de går av sig själva).",
+        "Invoices held until the office lets them go: those waiting for approval (approve them), the first "
+        "fetch's reconciliation (release them), and those waiting for their send time (they go by themselves).",
     ),
-    "hold_kind_first_fetch": ("Första hämtningen", "First fetch"),
+    "hold_kind_first_fetch": ("Första hämtningen och granskning", "First fetch and review"),
     "hold_kind_approval": ("Väntar på godkännande", "Waiting for approval"),
+    "hold_kind_send_delay": ("Väntar på utskickstid", "Waiting for their send time"),
+    "send_delay_lead": (
+        "Ändras en faktura i Spiris under väntan börjar väntan om; betalas eller krediteras den skickas den inte. "
+        "Öppna fakturan för att skicka den direkt.",
+        "An invoice changed in Spiris while it waits starts its wait again; one paid or credited is not sent. "
+        "Open the invoice to send it now.",
+    ),
+    "approve": ("Godkänn", "Approve"),
+    "approve_selected": ("Godkänn markerade", "Approve selected"),
+    "approve_all": ("Godkänn alla ({n})", "Approve all ({n})"),
+    "approved": ("{n} fakturor är godkända.", "{n} invoices are approved."),
+    "approved_one": ("Faktura {number} är godkänd och skickas nu.", "Invoice {number} is approved and goes out now."),
+    "approved_one_waits": (
+        "Faktura {number} är godkänd och skickas när utställarens fördröjning är över.",
+        "Invoice {number} is approved and goes out when the issuer's delay is over.",
+    ),
+    "changed_meanwhile": (
+        "Fakturan ändrades i Spiris medan sidan var öppen. Titta på den nya versionen och godkänn den igen.",
+        "The invoice changed in Spiris while the page was open. Look at the new version and approve it again.",
+    ),
+    "release_now": ("Skicka nu", "Send now"),
+    "send_at": ("Skickas tidigast", "Goes out at the earliest"),
+    "approved_by": ("Godkänd av", "Approved by"),
+    "waits_awaiting_approval": ("Väntar på byråns godkännande.", "Waiting for the office's approval."),
+    "waits_send_delay": (
+        "Väntar på utställarens fördröjning före utskick.", "Waiting for the issuer's delay before sending."
+    ),
+    "waits_first_sync": ("Första hämtningen: väntar på avstämning.", "First fetch: waiting for reconciliation."),
+    "waits_dated_before_activation": (
+        "Daterad före integrationens start: väntar på avstämning.",
+        "Dated before the integration started: waiting for reconciliation.",
+    ),
     # --- failures ---
     "failures_title": ("Fel", "Failures"),
     "failures_lead": ("Allt som behöver åtgärdas, för alla utställare, grupperat efter orsak.", "Everything that needs action, across issuers, grouped by cause."),

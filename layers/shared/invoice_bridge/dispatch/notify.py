@@ -37,7 +37,7 @@ TEMPLATES.filters["one_line"] = one_line
 @dataclass(frozen=True)
 class Failure:
     """What failed and why. `code`: no_channel, rejected, delivery_failed, email_bounced, email_complaint,
-    email_rejected, outcome_unknown, documents_missing, render_failed, stuck."""
+    email_rejected, outcome_unknown, documents_missing, render_failed, stuck, source_unreadable."""
 
     code: str
     reason: str  # English detail (also shown as-is when no translated causes exist)

@@ -13,6 +13,13 @@ A message redelivered at any point finds the records and:
 - no delivery yet: dispatches only an invoice that is `rendered` at this version and whose documents of
   this version exist; chooses the channel and records the delivery `queued`.
 - `queued`: nothing was sent; checks the documents, claims the invoice, writes the intent, sends.
+- `queued`, after the claim and before the intent: the fresh look at the source (fresh_look.py). Paid,
+  credited or changed there: the delivery is closed `cancelled` (conditional on `queued`, so it never
+  races an intent), then the invoice is cancelled or replaced by its next version; nothing is sent.
+  Spiris not readable now: nothing is written, the message is retried (the claim is kept, so the
+  sweeper's give-up bounds the wait); not readable until someone acts: `failed` with a notice.
+- `cancelled` while the invoice is still `sending` at that version (a crash between the two writes
+  above): the invoice is replaced by a next version of the same content, which goes through again.
 - `sending` (operator channel): the outcome of an earlier call is unknown; ask the operator by our
   idempotency id first. Found → record `sent`. Not found → send again with the SAME id, which the
   operator also deduplicates, so even a lost `find` answer cannot produce a second invoice.
@@ -62,9 +69,12 @@ from ..ports import (
     Operator,
     OperatorDocument,
     Receiver,
+    WorkQueue,
 )
+from ..versions import next_version
 from .errors import MailNotSent, MailOutcomeUnknown, MailRejected, OperatorRejected
 from .fallback import reroute
+from .fresh_look import SourceCheck, SourceUnavailable, SourceUnreadable
 from .letters import letter_for
 from .notify import Failure, FailureNotifier, buyer_mail
 from .policy import NoChannel, PrintServiceSource, Route, choose_channel, find_receiver, print_service_of
@@ -115,6 +125,8 @@ def dispatch_invoice(
     documents: DocumentStore,
     operator_for: Callable[[Issuer], Operator | None],
     mailer: Mailer,
+    fresh_look: SourceCheck,
+    render_queue: WorkQueue,
     notifier: FailureNotifier | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> Delivery | None:
@@ -122,11 +134,16 @@ def dispatch_invoice(
     there is nothing to do now: the message is stale (a newer version exists), the invoice is not
     `rendered` (not yet rendered, held, cancelled, failed), no channel exists, or it moved on meanwhile.
 
-    Raises on anything retryable (operator unavailable or outcome unknown, mail not sent, a lost race);
-    the queue then redelivers the message and this function continues from the recorded state.
+    `fresh_look` reads the source once more right before the intent; `render_queue` takes the next version
+    when it found the invoice changed.
+
+    Raises on anything retryable (operator unavailable or outcome unknown, mail not sent, the source not
+    readable now, a lost race); the queue then redelivers the message and this function continues from
+    the recorded state.
     """
     notifier = notifier or FailureNotifier(mailer)
-    run = _Dispatch(invoices, issuers, ledger, documents, operator_for, mailer, notifier, now)
+    run = _Dispatch(invoices, issuers, ledger, documents, operator_for, mailer, notifier, now,
+                    fresh_look=fresh_look, render_queue=render_queue)
     invoice = invoices.get(invoice_id)
     if invoice.version != version:
         logger.info("stale dispatch message", extra={"invoice_id": invoice_id, "version": version})
@@ -152,9 +169,13 @@ class _Dispatch:
         mailer: Mailer,
         notifier: FailureNotifier,
         now: Callable[[], datetime],
+        *,
+        fresh_look: SourceCheck,
+        render_queue: WorkQueue,
     ):
         self.invoices, self.issuers, self.ledger, self.documents = invoices, issuers, ledger, documents
         self.operator_for, self.mailer, self.notifier, self.now = operator_for, mailer, notifier, now
+        self.fresh_look, self.render_queue = fresh_look, render_queue
         self._issuer: Issuer | None = None
         self._read: dict[tuple[int, Channel], bytes | Letter] = {}
 
@@ -233,6 +254,10 @@ class _Dispatch:
         if delivery.state in _STATUS_OF_DONE:
             sync_invoice_status(self.invoices, invoice, delivery)
             return delivery
+        if delivery.state == DeliveryState.CANCELLED:
+            if invoice.status == InvoiceStatus.SENDING:  # closed unsent, the invoice not moved yet: a crash
+                self._replace(invoice, invoice, "the fresh look closed it unsent; it goes through again")
+            return delivery
         if delivery.state == DeliveryState.QUEUED:
             return self._claim_and_send(delivery, invoice)
         return self._reconcile(delivery, invoice)
@@ -251,6 +276,9 @@ class _Dispatch:
         if claimed is None:
             logger.info("invoice moved on before sending; nothing sent", extra={"invoice_id": invoice.id})
             return None
+        stopped = self._look_again(delivery, claimed, first=claimed is not invoice)
+        if stopped is not None:
+            return stopped
         intent = delivery.model_copy(
             update={
                 "state": DeliveryState.SENDING,
@@ -266,6 +294,54 @@ class _Dispatch:
                 f"delivery of {invoice.id} v{delivery.version} moved meanwhile"
             ) from None
         return self._send(intent, claimed)
+
+    # --- the fresh look, between the claim and the intent ----------------------------------------
+
+    def _look_again(self, delivery: Delivery, invoice: Invoice, *, first: bool) -> Delivery | None:
+        """Read the source once more (fresh_look.py). Returns the delivery closed unsent (cancelled or
+        failed), or None when the invoice goes out as it is. `first`: this run made the claim (an event
+        tells the office the first time the source could not be read, not at every retry)."""
+        try:
+            look = self.fresh_look(invoice, self.issuer(invoice))
+        except SourceUnavailable as exc:
+            if first:
+                self.invoices.add_event(invoice.id, InvoiceEvent(
+                    status="source_unavailable", detail=f"v{invoice.version} not sent yet: {exc}; looking again"))
+            logger.info("source not readable now; retried", extra={"invoice_id": invoice.id, "error": str(exc)})
+            raise
+        except SourceUnreadable as exc:
+            failure = Failure("source_unreadable", f"it could not be checked at the source: {exc}", delivery.channel)
+            return self._fail(delivery, invoice, failure, [DeliveryState.QUEUED])
+        if look.outcome == "unchanged":
+            return None
+        closed = delivery.model_copy(update={
+            "state": DeliveryState.CANCELLED, "message": f"{look.reason}: {look.detail}"[:500], "updated_at": self.now()})
+        try:  # first, and only from `queued`: an intent recorded meanwhile wins, and nothing is moved here
+            self.ledger.transition(closed, [DeliveryState.QUEUED])
+        except ConflictError:
+            raise DispatchInProgress(f"delivery of {invoice.id} v{delivery.version} moved meanwhile") from None
+        if look.outcome == "changed" and look.replacement is not None:
+            self._replace(invoice, look.replacement, "changed at the source just before sending")
+        else:
+            detail = f"{look.reason} at the source just before sending; v{invoice.version} not sent"
+            move_invoice(self.invoices, invoice, InvoiceStatus.CANCELLED, detail, reason=look.reason,
+                         from_statuses={InvoiceStatus.SENDING})
+        logger.info("not sent after the fresh look", extra={"invoice_id": invoice.id, "version": invoice.version,
+                                                            "outcome": look.outcome, "reason": look.reason})
+        return closed
+
+    def _replace(self, invoice: Invoice, fresh: Invoice, why: str) -> None:
+        """The next version (from the source as it is now) in place of this claimed one, then to render."""
+        replacement = next_version(invoice, fresh, self.now())
+        try:
+            self.invoices.put(replacement, expected_updated_at=invoice.updated_at)
+        except ConflictError:
+            raise DispatchInProgress(f"invoice {invoice.id} moved while it was replaced") from None
+        self.invoices.add_event(invoice.id, InvoiceEvent(
+            status=InvoiceStatus.QUEUED.value,
+            detail=f"{why}: re-rendered as version {replacement.version}; v{invoice.version} not sent"))
+        self.render_queue.send({"invoice_id": invoice.id, "version": replacement.version},
+                               deduplication_id=f"{invoice.id}-v{replacement.version}")
 
     def _reconcile(self, delivery: Delivery, invoice: Invoice) -> Delivery:
         """The intent is recorded and the outcome of the call unknown (a crash, a timeout)."""
@@ -451,17 +527,19 @@ def move_invoice(
     detail: str,
     channel: Channel | None = None,
     from_statuses: Collection[InvoiceStatus] | None = None,
+    reason: str | None = None,
 ) -> Invoice | None:
     """Move this version of the invoice to `status`, with its event, if it is still this version in one
     of `from_statuses` (by default those that may move there in dispatch, `MOVES_TO`). Returns the
     invoice as written (or as it is, when it is there already), or None when it moved on (a newer
-    version, a cancellation, a later status): that state is left alone, nobody's change is overwritten."""
+    version, a cancellation, a later status): that state is left alone, nobody's change is overwritten.
+    `reason`: the status reason (by default the detail of a failure, none otherwise)."""
     if invoice.status == status and (channel is None or invoice.channel == channel):
         return invoice
     update: dict[str, object] = {
         "status": status,
         "updated_at": utcnow(),
-        "status_reason": detail if status == InvoiceStatus.FAILED else None,
+        "status_reason": reason or (detail if status == InvoiceStatus.FAILED else None),
     }
     if channel is not None:
         update["channel"] = channel

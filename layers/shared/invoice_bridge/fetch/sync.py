@@ -43,6 +43,7 @@ from ..ports import (
     SpirisApi,
     WorkQueue,
 )
+from ..versions import next_version
 from .decisions import DecisionStore, SyncDecision
 from .schedule import is_syncable
 from .selection import Decision, select
@@ -53,6 +54,10 @@ NOT_YET_SENT = frozenset(
 SENT = frozenset({InvoiceStatus.SENDING, InvoiceStatus.SENT, InvoiceStatus.DELIVERED})
 
 MapInvoice = Callable[..., Invoice]
+_CHANGED_AFTER = {
+    False: "changed at the source after sending; not sent again",
+    True: "changed at the source while being sent; the fresh look before sending decides",
+}
 NotifyParked = Callable[[Issuer, SyncDecision], None]
 
 
@@ -305,11 +310,10 @@ class _Importer:
 
     def _import(self, source: CustomerInvoice, existing: Invoice | None, decision: Decision) -> str:
         if existing is not None and existing.status in SENT:
-            # Once sent, never sent again on its own: the change is recorded for the office.
+            # Once sent, never sent again on its own: the change is recorded for the office. While it is
+            # being sent, dispatch's fresh look at the source decides (dispatch/fresh_look.py).
             if existing.source_modified_utc is None or source.ModifiedUtc != existing.source_modified_utc:
-                self._event(
-                    existing.id, "changed_at_source", "changed at the source after sending; not sent again"
-                )
+                self._event(existing.id, "changed_at_source", _CHANGED_AFTER[existing.status == InvoiceStatus.SENDING])
             self.result.unchanged += 1
             return existing.id
 
@@ -362,10 +366,7 @@ class _Importer:
             return existing.id
 
         # Changed before it went out (or selected again after a cancel): a new version replaces it.
-        fresh.version = existing.version + 1
-        fresh.hold, fresh.hold_reason = existing.hold, existing.hold_reason
-        fresh.created_at = existing.created_at
-        fresh.updated_at = self.now
+        fresh = next_version(existing, fresh, self.now)
         pdf_error = self._archive_source_pdf(fresh)
         self._store(self.invoices.put, fresh, expected_updated_at=existing.updated_at)
         what = (
@@ -409,7 +410,9 @@ class _Importer:
             self._event(existing.id, InvoiceStatus.CANCELLED, f"{reason} at the source before dispatch")
             self.result.cancelled += 1
         elif existing.status in SENT:
-            self._event(existing.id, f"source_{reason}", f"{reason} at the source (after sending)")
+            when = "while being sent; the fresh look before sending decides" \
+                if existing.status == InvoiceStatus.SENDING else "after sending"
+            self._event(existing.id, f"source_{reason}", f"{reason} at the source ({when})")
         return existing.id
 
     # --- side effects ------------------------------------------------------------------------------

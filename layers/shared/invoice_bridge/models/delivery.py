@@ -17,6 +17,8 @@ class DeliveryState(StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
+    # Never sent: the fresh look before sending found the invoice paid, credited or changed at the source.
+    CANCELLED = "cancelled"
 
 
 class Delivery(Model):

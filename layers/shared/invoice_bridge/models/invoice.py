@@ -25,6 +25,10 @@ class InvoiceStatus(StrEnum):
 
 TERMINAL_STATUSES = frozenset({InvoiceStatus.DELIVERED, InvoiceStatus.FAILED, InvoiceStatus.CANCELLED})
 
+# What a held, rendered version waits for besides the office's review (sending.py): its `status_reason`.
+AWAITING_APPROVAL = "awaiting_approval"
+SEND_DELAY = "send_delay"
+
 Channel = Literal["einvoice", "email", "print"]
 DocumentType = Literal["invoice", "credit_note"]
 # UNCL5305 as EN 16931 uses it: S standard rate, E exempt, AE reverse charge, K intra-community supply,
@@ -114,6 +118,16 @@ class PaymentDetails(Model):
     assignment_clause: str | None = None  # set when the office is payee
 
 
+class Approval(Model):
+    """The office's approval of an invoice's content (issuers with `sending: approve`). It holds for this
+    content only: a change at the source (a new content hash) needs approval again; a retry does not."""
+
+    content_hash: str
+    version: int  # the version approved
+    by: str  # who approved (an IAM principal, a console user)
+    at: datetime = Field(default_factory=utcnow)
+
+
 class Invoice(Model):
     id: str
     issuer_id: str
@@ -159,6 +173,9 @@ class Invoice(Model):
     # active): render sets status held, not dispatch; `hold_reason` says why (a selection reason code).
     hold: bool = False
     hold_reason: str | None = None
+    approval: Approval | None = None
+    # With an issuer's send delay: not sent before this moment (UTC), set when the version is rendered.
+    send_at: datetime | None = None
     channel: Channel | None = None
     pdf_key: str | None = None
     einvoice_key: str | None = None

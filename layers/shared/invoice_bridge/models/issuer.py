@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import BeforeValidator, EmailStr, Field
 
 from .common import Language, Model, new_id, utcnow
 
@@ -24,6 +24,18 @@ class DispatchSettings(Model):
 
 
 Payee = Literal["issuer", "office"]
+# automatic: every invoice goes out once rendered; approve: each waits for the office's approval.
+SendingMode = Literal["automatic", "approve"]
+MAX_SEND_DELAY_HOURS = 72
+
+
+def _whole_hours(value: object) -> object:
+    if isinstance(value, bool):  # JSON true is not 1 hour
+        raise ValueError("a whole number of hours is required")
+    return value
+
+
+SendDelayHours = Annotated[int, Field(ge=0, le=MAX_SEND_DELAY_HOURS), BeforeValidator(_whole_hours)]
 
 
 class OperatorPrint(Model):
@@ -52,6 +64,10 @@ class Issuer(Model):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     # Hold the first sync's invoices for the office's review before anything goes out.
     hold_first_sync: bool = True
+    # Guards where Spiris cannot tell (docs/sending.md): the office approves each invoice, and/or every
+    # invoice waits this long after its last change at the source before it goes out.
+    sending: SendingMode = "automatic"
+    send_delay_hours: SendDelayHours = 0
     logo_key: str | None = None  # S3 key of the uploaded logo
     logo_content_type: str | None = None
     operator_provider: Literal["maventa", "inexchange"] | None = None

@@ -3,7 +3,8 @@
 Idempotent on (invoice id, version): a redelivered message for a superseded version does nothing, and one
 for a version already rendered renders nothing again but hands it on to dispatch again while it is still
 `rendered` (a crash between storing the result and sending the message must not leave it there; dispatch
-is idempotent). The status write is conditional on the version and on `queued`/`held`, so a render never
+is idempotent). A rendered version that must wait (the office's review, approval, a send delay:
+sending.py) is stored `held` with what it waits for, and not handed on. The status write is conditional on the version and on `queued`/`held`, so a render never
 writes over a cancellation or a newer version. A document that fails the official rules or the fidelity
 check fails the invoice with the reasons, notifies the issuer, counts in `RenderFailed`, and is never
 queued for dispatch.
@@ -25,6 +26,7 @@ from ..models.issuer import Issuer
 from ..models.spiris import CustomerInvoice
 from ..observability import logger, metrics
 from ..ports import ConflictError, DocumentStore, InvoiceRepository, IssuerRepository, NotFound, WorkQueue
+from ..sending import REVIEW, hand_on, send_at_for, waiting_for
 from .fidelity import content_problems, internal_differences, reconcile
 from .pdf import render_pdf
 from .ubl import build_ubl, einvoice_obstacle
@@ -71,7 +73,7 @@ def render_invoice(
     if invoice.pdf_key == pdf_key:  # the key names the version; an invoice without e-invoice has no xml key
         reasons = ["already rendered"]
         if invoice.status == InvoiceStatus.RENDERED:  # stored, but maybe never handed on: hand on again
-            _hand_on(dispatch_queue, invoice_id, version)
+            hand_on(dispatch_queue, invoice)
             reasons.append("dispatch queued again")
         logger.info("render skipped: version already rendered", extra={"invoice_id": invoice_id, "version": version,
                                                                        "status": invoice.status.value})
@@ -109,27 +111,36 @@ def render_invoice(
         warnings = len(result.warnings)
         documents.put(xml_key, ubl, "application/xml")
     documents.put(pdf_key, pdf, "application/pdf")
-    held = invoice.status == InvoiceStatus.HELD or invoice.hold
-    status = InvoiceStatus.HELD if held else InvoiceStatus.RENDERED
+    at = now()
+    waiting = _gate(invoice, issuer, at)
+    status = InvoiceStatus.HELD if waiting else InvoiceStatus.RENDERED
     updated = invoice.model_copy(update={
         "pdf_key": pdf_key, "einvoice_key": None if no_einvoice else xml_key, "status": status,
-        "status_reason": invoice.hold_reason if held else None, "updated_at": now(),
+        "status_reason": waiting, "send_at": send_at_for(invoice, issuer, at), "updated_at": at,
     })
     detail = (f"v{version}: PDF rendered; no e-invoice: {no_einvoice}" if no_einvoice else
               f"v{version}: PDF and Peppol BIS 3.0 rendered; {warnings} rule warning(s)")
+    if waiting:
+        detail += f"; waits: {waiting}"
     try:
-        invoices.transition(updated, RENDERABLE, InvoiceEvent(at=now(), status=status.value, detail=detail))
+        invoices.transition(updated, RENDERABLE, InvoiceEvent(at=at, status=status.value, detail=detail))
     except ConflictError:  # cancelled, replaced by a newer version, or rendered by a duplicate meanwhile
         return _moved_on(invoices, invoice_id, version)
     metrics.add_metric(name="InvoicesRendered", unit=MetricUnit.Count, value=1)
-    if not held:
-        _hand_on(dispatch_queue, invoice_id, version)
+    if not waiting:
+        hand_on(dispatch_queue, updated)
     logger.info("invoice rendered", extra={"invoice_id": invoice_id, "version": version, "status": status.value})
     return RenderOutcome(invoice_id, version, status.value, [], pdf_key, updated.einvoice_key)
 
 
-def _hand_on(dispatch_queue: WorkQueue, invoice_id: str, version: int) -> None:
-    dispatch_queue.send({"invoice_id": invoice_id, "version": version}, deduplication_id=f"{invoice_id}:v{version}")
+def _gate(invoice: Invoice, issuer: Issuer, at: datetime) -> str | None:
+    """What the rendered version waits for (sending.py), or None. A version already held before it was
+    rendered stays held with its reason."""
+    gated = invoice.model_copy(update={"send_at": send_at_for(invoice, issuer, at)})
+    waiting = waiting_for(gated, issuer, at)
+    if waiting is None and invoice.status == InvoiceStatus.HELD:
+        return invoice.status_reason or invoice.hold_reason or REVIEW
+    return waiting
 
 
 def _moved_on(invoices: InvoiceRepository, invoice_id: str, version: int) -> RenderOutcome:

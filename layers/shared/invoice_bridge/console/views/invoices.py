@@ -1,8 +1,9 @@
 """Invoices: the filtered list, one invoice (selection reason, PDF in the page, e-invoice, events) and the
-actions on it (release, retry; dismiss for admins), and the list of invoices waiting for the office."""
+actions on it (release, approve, retry; dismiss for admins), and the page of invoices waiting for the office."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,9 +11,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ... import wiring
 from ...consent.services import current
-from ...invoices import InvalidTransition, dismiss_invoice, release_invoice, retry_invoice
-from ...models.invoice import InvoiceStatus
-from ...ports import NotFound
+from ...invoices import InvalidTransition, approve_invoice, dismiss_invoice, release_invoice, retry_invoice
+from ...models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceStatus
+from ...ports import ConflictError, NotFound
 from ..app import ADMIN, STAFF, ctx_of
 from ..pages import Ctx
 from ..queries import CHANNELS, InvoiceFilter, every_invoice, invoice_page
@@ -86,13 +87,30 @@ def download_einvoice(invoice_id: str) -> Response[str]:
     )
 
 
+def _user(ctx: Ctx) -> str:
+    """Who acted, for the invoice's history: the signed-in console user."""
+    if ctx.session is None:
+        return "the office (console)"
+    return f"{ctx.session.email or ctx.session.username} (console)"  # as the page header names the user
+
+
+def _approve(ctx: Ctx, invoice_id: str) -> Invoice:
+    return approve_invoice(invoice_id, invoices=wiring.invoice_repository(), issuers=current().issuers,
+                           dispatch_queue=wiring.dispatch_queue(), by=_user(ctx))
+
+
 def _act(invoice_id: str, action: str) -> Response[str]:
     ctx = ctx_of(router)
     invoices = wiring.invoice_repository()
     try:
         if action == "release":
-            invoice = release_invoice(invoice_id, invoices=invoices, dispatch_queue=wiring.dispatch_queue())
+            invoice = release_invoice(invoice_id, invoices=invoices, dispatch_queue=wiring.dispatch_queue(),
+                                      by=_user(ctx))
             ctx.say("ok", "released_one", number=invoice.number)
+        elif action == "approve":
+            invoice = _approve(ctx, invoice_id)
+            waits = invoice.status == InvoiceStatus.HELD
+            ctx.say("ok", "approved_one_waits" if waits else "approved_one", number=invoice.number)
         elif action == "retry":
             invoice = retry_invoice(invoice_id, invoices=invoices, render_queue=wiring.render_queue())
             ctx.say("ok", "retried", number=invoice.number)
@@ -101,12 +119,19 @@ def _act(invoice_id: str, action: str) -> Response[str]:
             ctx.say("ok", "dismissed", number=invoice.number)
     except InvalidTransition as exc:
         ctx.say("error", "action_refused", message=str(exc))
+    except ConflictError:  # a new version arrived while the page was open: look at it again
+        ctx.say("error", "changed_meanwhile")
     return ctx.back(f"/console/invoices/{invoice_id}")
 
 
 @router.post("/console/invoices/<invoice_id>/release", middlewares=[STAFF])
 def release(invoice_id: str) -> Response[str]:
     return _act(invoice_id, "release")
+
+
+@router.post("/console/invoices/<invoice_id>/approve", middlewares=[STAFF])
+def approve(invoice_id: str) -> Response[str]:
+    return _act(invoice_id, "approve")
 
 
 @router.post("/console/invoices/<invoice_id>/retry", middlewares=[STAFF])
@@ -119,32 +144,56 @@ def dismiss(invoice_id: str) -> Response[str]:
     return _act(invoice_id, "dismiss")
 
 
-@router.post("/console/invoices/release", middlewares=[STAFF])
-def release_many() -> Response[str]:
-    """Release every checked invoice (the reconciliation list and the approvals list)."""
-    ctx = ctx_of(router)
+def _each_checked(ctx: Ctx, act: Callable[[str], object], done: str) -> Response[str]:
+    """`act` on every checked invoice; one message for those done, one for each refused."""
     chosen = ctx.request.form().all("invoice_id")
-    released, refused = 0, []
+    succeeded, refused = 0, []
     for invoice_id in chosen:
         try:
-            release_invoice(invoice_id, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue())
-            released += 1
+            act(invoice_id)
+            succeeded += 1
         except InvalidTransition as exc:
             refused.append(str(exc))
+        except ConflictError:
+            refused.append(ctx.t["changed_meanwhile"])
     if not chosen:
         ctx.say("error", "nothing_selected")
-    if released:
-        ctx.say("ok", "released", n=released)
+    if succeeded:
+        ctx.say("ok", done, n=succeeded)
     for message in refused:
         ctx.say("error", "action_refused", message=message)
     return ctx.back("/console/approvals")
 
 
+@router.post("/console/invoices/release", middlewares=[STAFF])
+def release_many() -> Response[str]:
+    """Release every checked invoice (the reconciliation list and the approvals page)."""
+    ctx = ctx_of(router)
+    return _each_checked(ctx, lambda invoice_id: release_invoice(
+        invoice_id, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(), by=_user(ctx),
+    ), "released")
+
+
+@router.post("/console/invoices/approve", middlewares=[STAFF])
+def approve_many() -> Response[str]:
+    """Approve every checked invoice waiting for approval."""
+    ctx = ctx_of(router)
+    return _each_checked(ctx, lambda invoice_id: _approve(ctx, invoice_id), "approved")
+
+
 @router.get("/console/approvals", middlewares=[STAFF])
 def approvals() -> Response[str]:
-    """Held invoices: the first fetch's (invoice.hold) and, once issuers can ask for it, those waiting for
-    the office's approval. Release applies to both; an Approve action joins it with the approval domain."""
+    """What waits for the office: invoices waiting for approval (issuers with `sending: approve`; approve),
+    the first fetch's and other review holds (release); and, for information, those waiting for their
+    send delay (they go out by themselves)."""
     ctx = ctx_of(router)
-    held = every_invoice(wiring.invoice_repository(), status="held")
+    invoices = wiring.invoice_repository()
+    held = every_invoice(invoices, status="held")
     held.sort(key=lambda i: (i.issuer_id, i.issue_date, i.number))
-    return ctx.render("approvals.html", held=held, issuers={i.id: i for i in current().issuers.list()})
+    return ctx.render(
+        "approvals.html",
+        to_approve=invoices.waiting_for_approval(),
+        to_release=[i for i in held if i.status_reason not in (AWAITING_APPROVAL, SEND_DELAY)],
+        delayed=sorted((i for i in held if i.status_reason == SEND_DELAY), key=lambda i: i.send_at or i.updated_at),
+        issuers={i.id: i for i in current().issuers.list()},
+    )

@@ -11,6 +11,7 @@ from ... import wiring
 from ...consent.services import current
 from ...failures import collect_failures
 from ...models.common import stockholm_date
+from ...models.invoice import SEND_DELAY
 from ..app import STAFF, ctx_of
 from ..chart import sends_chart
 from ..queries import CHANNELS, STATES, chart_period, every_invoice, sends_by_day
@@ -30,7 +31,8 @@ def overview() -> Response[str]:
         now=now,
         stale_after=timedelta(hours=wiring.get_settings().stale_sync_hours),
     )
-    held = every_invoice(invoices, status="held")
+    # What waits for the office: not the invoices that wait only for their send delay (they go by themselves).
+    held = [i for i in every_invoice(invoices, status="held") if i.status_reason != SEND_DELAY]
     today = stockholm_date(now)
     start, end = chart_period(today)
     sends = sends_by_day(wiring.delivery_ledger().sent_between(start, end), today)

@@ -1,0 +1,219 @@
+"""Issue 13's selection matrix, the rows past the sync: approval mode, send delay, and a change at the source
+just before sending. Each invoice comes from the Spiris sandbox through the real sync, render and dispatch
+(whose fresh look reads the sandbox again) and ends where it should, with its reason shown by the admin API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
+from invoice_bridge.dispatch.fresh_look import SourceUnavailable
+from invoice_bridge.models.delivery import Delivery, DeliveryState
+from invoice_bridge.models.integration import IntegrationStatus
+from invoice_bridge.sending import release_due_invoices
+from sending_support import INTEGRATION_ID, ISSUER_ID, OFFICE_USER, TABLE, World, mails_to
+
+BUYER = "faktura@kund.se"
+INVOICE_READ = "GET /v2/customerinvoices/{invoice_id}"
+
+
+def test_approval_mode_holds_every_invoice_until_the_office_approves_it(world: World) -> None:
+    world.settings(sending="approve")
+    source = world.company.add(2001)
+    world.sync()
+    assert world.render() == ["held"]
+    invoice_id = world.ours(source.Id)
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["status_reason"]) == ("held", "awaiting_approval")
+    assert world.dispatch_messages() == []  # never out by itself
+
+    status, approvals = world.admin("GET", "/approvals", {"issuer_id": ISSUER_ID})
+    assert status == 200 and [(i["id"], i["version"], i["number"]) for i in approvals["items"]] == [
+        (invoice_id, 1, "2001")]
+    assert approvals["items"][0]["pdf_url"]  # the office sees what it approves
+    assert world.admin("GET", "/approvals", {"issuer_id": "another-issuer"})[1] == {"items": []}
+
+    assert world.admin("POST", f"/invoices/{invoice_id}/approve") == (202, {"id": invoice_id, "status": "rendered"})
+    assert world.admin("GET", "/approvals")[1] == {"items": []}
+    [message] = world.dispatch_messages()
+    assert world.dispatch(message).state == DeliveryState.SENT  # type: ignore[union-attr]
+    assert len(mails_to(BUYER)) == 1
+    shown = world.shown(invoice_id)
+    assert shown["status"] == "sent" and shown["approval"]["by"] == OFFICE_USER
+    assert any(e["detail"] == f"v1 approved by {OFFICE_USER}" for e in shown["events"])
+
+    again = world.admin("POST", f"/invoices/{invoice_id}/approve")  # only what waits for approval
+    assert again[0] == 409 and again[1]["error"]["code"] == "invalid_state"
+    assert world.admin("POST", "/invoices/nope/approve")[0] == 404
+
+
+def test_an_approved_invoice_changed_at_the_source_before_it_goes_out_needs_approval_again(world: World) -> None:
+    world.settings(sending="approve")
+    source = world.company.add(2002)
+    world.sync()
+    world.render()
+    invoice_id = world.ours(source.Id)
+    assert world.admin("POST", f"/invoices/{invoice_id}/approve")[0] == 202
+    [message] = world.dispatch_messages()
+
+    world.company.change(source.Id, YourReference="Projekt 7")  # edited after the approval, before dispatch
+    assert world.dispatch(message).state == DeliveryState.CANCELLED  # type: ignore[union-attr]
+    assert mails_to(BUYER) == []  # the approved version never went out
+    assert world.render() == ["held"]
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["status_reason"], shown["version"]) == ("held", "awaiting_approval", 2)
+    assert any("changed at the source just before sending: re-rendered as version 2" in e["detail"]
+               for e in shown["events"])
+    assert [i["version"] for i in world.admin("GET", "/approvals")[1]["items"]] == [2]
+
+
+def test_a_send_delay_holds_each_invoice_until_its_time_and_a_change_starts_it_again(world: World) -> None:
+    world.settings(send_delay_hours=2)
+    steady, edited, paid = (world.company.add(n) for n in (2101, 2102, 2103))
+    world.sync()
+    assert world.render() == ["held"] * 3
+    for source in (steady, edited, paid):
+        shown = world.shown(world.ours(source.Id))
+        assert (shown["status"], shown["status_reason"]) == ("held", "send_delay")
+        assert datetime.fromisoformat(shown["send_at"]) == source.ModifiedUtc + timedelta(hours=2)
+    first_send_at = datetime.fromisoformat(world.shown(world.ours(edited.Id))["send_at"])
+
+    world.company.change(edited.Id, YourReference="Ny referens")  # during the delay
+    world.company.change(paid.Id, PaymentStatus=0, RemainingAmount=0)
+    world.sync()
+    assert world.render() == ["held"]
+    renewed = world.shown(world.ours(edited.Id))
+    assert (renewed["status_reason"], renewed["version"]) == ("send_delay", 2)
+    assert datetime.fromisoformat(renewed["send_at"]) > first_send_at  # the wait starts again
+    cancelled = world.shown(world.ours(paid.Id))
+    assert (cancelled["status"], cancelled["status_reason"]) == ("cancelled", "paid")
+
+    def release_due(at: datetime) -> int:
+        return release_due_invoices(invoices=world.invoices, dispatch_queue=_queue(world), now=at).handed_on
+
+    assert release_due(datetime.now(UTC)) == 0
+    renewed_send_at = datetime.fromisoformat(renewed["send_at"])
+    assert release_due(renewed_send_at - timedelta(microseconds=1)) == 1  # the steady one's time came first
+    [message] = world.dispatch_messages()
+    assert message == {"invoice_id": world.ours(steady.Id), "version": 1}
+    assert world.dispatch(message).state == DeliveryState.SENT  # type: ignore[union-attr]
+    assert world.shown(world.ours(edited.Id))["status"] == "held"  # still in its renewed wait
+    assert release_due(renewed_send_at + timedelta(microseconds=1)) == 1
+    assert world.dispatch_messages() == [{"invoice_id": world.ours(edited.Id), "version": 2}]
+    events = [e["detail"] for e in world.shown(world.ours(edited.Id))["events"]]
+    assert events[-1] == "send delay over"
+
+
+def test_paid_just_before_sending_is_cancelled_not_sent(world: World) -> None:
+    source = world.company.add(2201)
+    world.sync()
+    assert world.render() == ["rendered"]
+    [message] = world.dispatch_messages()
+    world.company.change(source.Id, PaymentStatus=0, RemainingAmount=0)  # paid; no sync has seen it
+    reads = world.company.requests(INVOICE_READ)
+
+    delivery = world.dispatch(message)
+    assert delivery is not None and delivery.state == DeliveryState.CANCELLED
+    assert mails_to(BUYER) == []
+    shown = world.shown(world.ours(source.Id))
+    assert (shown["status"], shown["status_reason"]) == ("cancelled", "paid")
+    assert shown["events"][-1]["detail"] == "paid at the source just before sending; v1 not sent"
+    assert world.company.requests(INVOICE_READ) == reads + 1  # one read, inside the budget's hook
+    assert world.dispatch(message).state == DeliveryState.CANCELLED  # type: ignore[union-attr]
+    assert mails_to(BUYER) == []  # a redelivered message sends nothing either
+
+
+class Crash(Exception):
+    """The Lambda died here."""
+
+
+class CrashAfterClosing(DynamoDeliveryLedger):
+    """Dies right after the fresh look closed the delivery, before the invoice was moved."""
+
+    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None:
+        super().transition(delivery, from_states)
+        if delivery.state == DeliveryState.CANCELLED:
+            raise Crash
+
+
+def test_a_crash_between_closing_the_delivery_and_moving_the_invoice_never_strands_it(world: World) -> None:
+    source = world.company.add(2202)
+    world.sync()
+    world.render()
+    [message] = world.dispatch_messages()
+    world.company.change(source.Id, PaymentStatus=0, RemainingAmount=0)
+    world.ledger = CrashAfterClosing(TABLE)
+    with pytest.raises(Crash):
+        world.dispatch(message)
+    invoice_id = world.ours(source.Id)
+    assert world.invoices.get(invoice_id).status.value == "sending"  # claimed, its delivery closed unsent
+
+    world.ledger = DynamoDeliveryLedger(TABLE)
+    assert world.dispatch(message).state == DeliveryState.CANCELLED  # type: ignore[union-attr]  # redelivered
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["version"]) == ("queued", 2)  # the same content goes through again
+    assert world.render() == ["rendered"]
+    [again] = world.dispatch_messages()
+    assert world.dispatch(again).state == DeliveryState.CANCELLED  # type: ignore[union-attr]
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["status_reason"], shown["version"]) == ("cancelled", "paid", 2)
+    assert mails_to(BUYER) == []
+
+
+def test_an_unchanged_invoice_goes_out_after_one_read(world: World) -> None:
+    source = world.company.add(2301)
+    world.sync()
+    world.render()
+    [message] = world.dispatch_messages()
+    reads = world.company.requests(INVOICE_READ)
+    assert world.dispatch(message).state == DeliveryState.SENT  # type: ignore[union-attr]
+    assert world.company.requests(INVOICE_READ) == reads + 1
+    assert world.company.requests("GET /v2/customers/{customer_id}") == 1  # the sync's; none for the look
+    assert world.shown(world.ours(source.Id))["status"] == "sent"
+
+
+def test_when_spiris_cannot_be_read_nothing_is_sent_until_it_can(world: World) -> None:
+    source = world.company.add(2401)
+    world.sync()
+    world.render()
+    [message] = world.dispatch_messages()
+    world.company.faults(rate_5xx=1.0)
+    with pytest.raises(SourceUnavailable):
+        world.dispatch(message)
+    invoice = world.invoices.get(world.ours(source.Id))
+    assert invoice.status.value == "sending" and world.ledger.get(invoice.id, 1).state == DeliveryState.QUEUED  # type: ignore[union-attr]
+    assert mails_to(BUYER) == []
+    with pytest.raises(SourceUnavailable):  # the message comes back after its backoff: still unreadable
+        world.dispatch(message)
+    told = [e for e in world.shown(invoice.id)["events"] if e["status"] == "source_unavailable"]
+    assert len(told) == 1, "the office is told once, not at every retry"
+
+    world.company.faults(rate_5xx=0.0)
+    assert world.dispatch(message).state == DeliveryState.SENT  # type: ignore[union-attr]
+    assert len(mails_to(BUYER)) == 1
+
+
+def test_an_integration_that_needs_a_new_consent_fails_the_invoice_with_a_notice(world: World) -> None:
+    source = world.company.add(2501)
+    world.sync()
+    world.render()
+    [message] = world.dispatch_messages()
+    integration = world.integrations.get(INTEGRATION_ID)
+    world.integrations.put(integration.model_copy(update={"status": IntegrationStatus.NEEDS_RECONSENT}))
+
+    assert world.dispatch(message).state == DeliveryState.FAILED  # type: ignore[union-attr]
+    assert mails_to(BUYER) == []
+    shown = world.shown(world.ours(source.Id))
+    assert shown["status"] == "failed" and "needs_reconsent" in shown["status_reason"]
+    [notice] = mails_to("ekonomi@exempel.se")
+    assert "2501" in notice["Subject"] and "kunde inte kontrolleras mot Spiris" in str(notice.get_payload())
+    status, failures = world.admin("GET", "/failures")
+    assert [i["id"] for i in failures["invoices"]] == [world.ours(source.Id)]
+
+
+def _queue(world: World):  # type: ignore[no-untyped-def]
+    from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
+
+    return SqsWorkQueue(world.dispatch_queue_url)
