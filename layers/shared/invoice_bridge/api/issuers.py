@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from stdnum.se import orgnr, vat
 
-from ..consent.services import current
+from .. import wiring
 from ..dispatch.accounts import AccountSetupError, OperatorAccounts, print_warnings
 from ..dispatch.errors import OperatorError, OperatorUnavailable
 from ..identifiers import InvalidIdentifier, normalize_bic
@@ -221,14 +221,14 @@ def create_issuer(body: IssuerCreate) -> Issuer:
     values["vat_number"] = normalise_vat_number(body.vat_number, org_number) if body.vat_number else None
     values["bic"] = normalise_bic(body.bic) if body.bic else None
     issuer = Issuer.model_validate(values)
-    current().issuers.put(issuer)
+    wiring.consent_services().issuers.put(issuer)
     logger.info("issuer created", extra={"issuer_id": issuer.id})
     return issuer
 
 
 def update_issuer(issuer_id: str, body: IssuerPatch) -> Issuer:
     """Apply the fields `body` sets (NotFound, ApiError 422)."""
-    services = current()
+    services = wiring.consent_services()
     issuer = services.issuers.get(issuer_id)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("org_number") is not None:
@@ -259,7 +259,7 @@ def update_issuer(issuer_id: str, body: IssuerPatch) -> Issuer:
 
 def store_logo(issuer_id: str, content_type: str, data: bytes) -> None:
     """Check and store the issuer's logo (NotFound; ApiError 400/413/415/503)."""
-    services = current()
+    services = wiring.consent_services()
     issuer = services.issuers.get(issuer_id)
     if content_type not in _LOGO_MAGIC:
         raise ApiError(415, "unsupported_media_type", "the logo must be sent as image/png or image/jpeg")
@@ -287,7 +287,7 @@ def store_operator_credentials(issuer_id: str, body: MaventaCredentials | InExch
     client token created from the partner key when none is given), encrypted and stored, never returned;
     the operator's print settings kept on the issuer. ApiError 422 when the operator refuses, 503 when it
     or the credential store is unavailable; NotFound for an unknown issuer."""
-    services = current()
+    services = wiring.consent_services()
     issuer = services.issuers.get(issuer_id)
     accounts = _accounts()
     credentials = {k: v for k, v in body.model_dump(exclude={"provider"}).items() if v is not None}
@@ -316,12 +316,12 @@ def post_issuer(body: Annotated[IssuerCreate, Body()]) -> Response[IssuerOut]:
 
 @router.get("/issuers", summary="List the issuers", responses=documented(200, "Every issuer"))
 def list_issuers() -> Response[IssuerList]:
-    return _json(200, {"items": [issuer_view(i) for i in current().issuers.list()]})
+    return _json(200, {"items": [issuer_view(i) for i in wiring.consent_services().issuers.list()]})
 
 
 @router.get("/issuers/<issuer_id>", summary="Read an issuer", responses=documented(200, "The issuer", 404))
 def get_issuer(issuer_id: str) -> Response[IssuerOut]:
-    return _json(200, issuer_view(current().issuers.get(issuer_id)))
+    return _json(200, issuer_view(wiring.consent_services().issuers.get(issuer_id)))
 
 
 @router.patch(
@@ -351,7 +351,7 @@ def _raw_body() -> bytes:
     openapi_extensions=_LOGO_BODY,  # the raw body is read from the event, so describe it here
 )
 def put_logo(issuer_id: str) -> Response[None]:
-    current().issuers.get(issuer_id)  # 404 before anything about the body
+    wiring.consent_services().issuers.get(issuer_id)  # 404 before anything about the body
     content_type = (router.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type not in _LOGO_MAGIC:
         raise ApiError(415, "unsupported_media_type", "the logo must be sent as image/png or image/jpeg")
@@ -375,7 +375,7 @@ def put_operator(issuer_id: str, body: Annotated[OperatorCredentials, Body()]) -
     responses=documented(204, "The account is forgotten", 404, 503, content=_NO_CONTENT),
 )
 def delete_operator(issuer_id: str) -> Response[None]:
-    services = current()
+    services = wiring.consent_services()
     issuer = services.issuers.get(issuer_id)
     _accounts().remove(issuer.id)
     services.issuers.put(
@@ -391,7 +391,7 @@ def delete_operator(issuer_id: str) -> Response[None]:
     responses=documented(200, "The issuer, with the print settings and warnings", 404, 409, 503),
 )
 def check_operator(issuer_id: str) -> Response[IssuerOut]:
-    services = current()
+    services = wiring.consent_services()
     issuer = services.issuers.get(issuer_id)
     checked = _accounts().check(issuer.id)
     if checked is None:
@@ -402,7 +402,7 @@ def check_operator(issuer_id: str) -> Response[IssuerOut]:
 
 
 def _accounts() -> OperatorAccounts:
-    accounts = current().operator_accounts
+    accounts = wiring.consent_services().operator_accounts
     if accounts is None:
         raise ApiError(503, "unavailable", "no credential store configured")
     return accounts

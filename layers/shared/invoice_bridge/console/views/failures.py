@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ... import wiring
-from ...consent.services import current
 from ...failures import collect_failures
 from ..app import STAFF, ctx_of
 from ..queries import group_failures, next_step_key
@@ -30,5 +29,5 @@ def failures() -> Response[str]:
         groups=group_failures(found.invoices),
         problems=found.integrations,
         next_steps={p.integration.id: next_step_key(p.integration, stale=p.problem == "stale") for p in found.integrations},
-        issuers={i.id: i for i in current().issuers.list()},
+        issuers={i.id: i for i in wiring.consent_services().issuers.list()},
     )

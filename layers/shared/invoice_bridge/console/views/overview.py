@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ... import wiring
-from ...consent.services import current
 from ...failures import collect_failures
 from ...models.common import stockholm_date
 from ...models.invoice import SEND_DELAY
@@ -44,7 +43,7 @@ def overview() -> Response[str]:
         failed_count=len(found.invoices),
         held=held[:_SHOWN],
         held_count=len(held),
-        issuers={i.id: i for i in current().issuers.list()},
+        issuers={i.id: i for i in wiring.consent_services().issuers.list()},
         chart=sends_chart(sends, ctx.t),
         sends=sends,
         channels=CHANNELS,
