@@ -9,12 +9,17 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from stdnum.se import orgnr, vat
 
 from .. import wiring
 from ..dispatch.accounts import AccountSetupError, OperatorAccounts, print_warnings
 from ..dispatch.errors import OperatorError, OperatorUnavailable
-from ..identifiers import InvalidIdentifier, normalize_bic
+from ..identifiers import (
+    InvalidIdentifier,
+    normalize_bic,
+    normalize_org_number,
+    normalize_vat_number,
+    vat_number_from_org_number,
+)
 from ..models.common import Language, utcnow
 from ..models.issuer import (
     Address,
@@ -156,10 +161,10 @@ _LOGO_BODY = {
 
 
 def normalise_org_number(value: str) -> str:
-    """10 digits, no hyphen; ApiError 422 when python-stdnum does not accept it."""
+    """10 digits, no hyphen (identifiers.normalize_org_number); ApiError 422 when it is not valid."""
     try:
-        return str(orgnr.validate(value))
-    except Exception:  # noqa: BLE001 - stdnum's ValidationError family
+        return normalize_org_number(value)
+    except InvalidIdentifier:
         raise ApiError(
             422,
             "invalid_org_number",
@@ -171,22 +176,22 @@ def normalise_org_number(value: str) -> str:
 def normalise_vat_number(value: str, org_number: str) -> str:
     """SE + 10 digits + 01, and it must be the issuer's own org number."""
     try:
-        compact = str(vat.validate(value))
-    except Exception:  # noqa: BLE001
+        normalized = normalize_vat_number(value)
+    except InvalidIdentifier:
         raise ApiError(
             422,
             "invalid_vat_number",
             "vat_number is not a valid Swedish VAT number (SE + organisation number + 01)",
             [{"loc": ["body", "vat_number"], "msg": "invalid VAT number"}],
         ) from None
-    if compact[:10] != org_number:
+    if normalized != vat_number_from_org_number(org_number):
         raise ApiError(
             422,
             "vat_number_mismatch",
             "vat_number does not belong to org_number",
             [{"loc": ["body", "vat_number"], "msg": f"expected SE{org_number}01"}],
         )
-    return f"SE{compact}"
+    return normalized
 
 
 def normalise_bic(value: str) -> str:

@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from stdnum.se import orgnr
-
+from ..identifiers import format_org_number
 from ..integrations import update_integration
 from ..models.common import utcnow
 from ..models.integration import Integration, IntegrationStatus, TokenSet
@@ -154,7 +153,7 @@ class TokenBroker:
             office=office
         )
         fill = {
-            "issuer": f"{issuer.name} ({orgnr.format(issuer.org_number)})",
+            "issuer": f"{issuer.name} ({format_org_number(issuer.org_number)})",
             "contact": f"{updated.contact_name} <{updated.contact_email}>",
             "reinvite": reinvite_text,
             "office": office,
