@@ -30,7 +30,7 @@ def poll_due_integrations() -> list[str]:
     now = _now()
     planned = enqueue_due_syncs(integrations, wiring.sync_queue(), now)
     report_stale_integrations(
-        integrations.list(), now, timedelta(hours=wiring.get_settings().stale_sync_hours)
+        integrations.list(), now, timedelta(hours=wiring.operations().stale_sync_hours)
     )
     return planned
 
@@ -124,7 +124,7 @@ def sweep_stuck() -> dict[str, int]:
     from .sending import release_due_invoices
     from .stuck import sweep_stuck_invoices
 
-    settings = wiring.get_settings()
+    settings = wiring.operations()
     due = release_due_invoices(invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(),
                                now=_now())
     result = sweep_stuck_invoices(
@@ -149,7 +149,7 @@ def sync(request: SyncRequest) -> object:
     from .consent.refresher import NotConnected, TokenBroker
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
 
-    settings = wiring.get_settings()
+    office = wiring.office()
     integrations = wiring.integration_repository()
     integration = integrations.get(request.integration_id)
     try:
@@ -163,9 +163,9 @@ def sync(request: SyncRequest) -> object:
             render_queue=wiring.render_queue(),
             documents=wiring.document_store(),
             office=wiring.office_payee(),
-            overlap_seconds=settings.sync_overlap_seconds,
+            overlap_seconds=wiring.spiris_settings().sync_overlap_seconds,
             notify_parked=lambda issuer, parked: notify_invoice_parked(
-                issuer, parked, mailer=wiring.mailer(), office_name=settings.office_name
+                issuer, parked, mailer=wiring.mailer(), office_name=office.office_name
             ),
         )
     except NotConnected:
@@ -183,8 +183,8 @@ def sync(request: SyncRequest) -> object:
             wiring.issuer_repository().get(integration.issuer_id),
             error_code=exc.code,
             mailer=wiring.mailer(),
-            office_name=settings.office_name,
-            office_email=settings.office_email,
+            office_name=office.office_name,
+            office_email=office.office_email,
         )
         return None
 

@@ -1,4 +1,4 @@
-"""Cached getters that build adapters from Settings. Handlers call these; domain code receives ports.
+"""The composition root: getters that build adapters from the settings sections. Handlers call these; domain code receives ports.
 
 Each capability keeps its getters in its own section below.
 
@@ -15,7 +15,18 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from .settings import Settings, get_settings
+from .settings import (
+    ConsentBundleSettings,
+    ConsoleSettings,
+    MailSettings,
+    OfficeSettings,
+    OperationsSettings,
+    OperatorSettings,
+    Resources,
+    SpirisSettings,
+    load_function_settings,
+    section,
+)
 
 if TYPE_CHECKING:  # the adapters are imported where they are built: no client, no heavy import at cold start
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -51,7 +62,7 @@ def reset() -> None:
     from .adapters.aws import reset_clients
 
     reset_clients()
-    get_settings.cache_clear()
+    section.cache_clear()
     for getter in list(_GETTERS.values()):
         getter.cache_clear()
     _operators.clear()
@@ -126,6 +137,24 @@ def secret_parameter(name: str) -> str:
     return str(provider.get(name, decrypt=True, max_age=300))
 
 
+def check_settings(function: str) -> None:
+    """A function's cold start (module level of its handler): read all its settings now, so a missing
+    one stops it at once, named, not when an invoice is half done (settings.MissingSettings)."""
+    load_function_settings(function)
+
+
+def operations() -> OperationsSettings:
+    return section(OperationsSettings)
+
+
+def office() -> OfficeSettings:
+    return section(OfficeSettings)
+
+
+def spiris_settings() -> SpirisSettings:
+    return section(SpirisSettings)
+
+
 # --- invoices, documents, queues (core) --------------------------------------------------------
 
 
@@ -133,35 +162,35 @@ def secret_parameter(name: str) -> str:
 def invoice_repository() -> DynamoInvoiceRepository:
     from .adapters.dynamo_invoices import DynamoInvoiceRepository
 
-    return DynamoInvoiceRepository(get_settings().table_name, document_store())
+    return DynamoInvoiceRepository(section(Resources).table_name, document_store())
 
 
 @_per_container
 def document_store() -> S3DocumentStore:
     from .adapters.s3_documents import S3DocumentStore
 
-    return S3DocumentStore(get_settings().documents_bucket)
+    return S3DocumentStore(section(Resources).documents_bucket)
 
 
 @_per_container
 def sync_queue() -> SqsWorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
-    return SqsWorkQueue(get_settings().sync_queue_url)
+    return SqsWorkQueue(section(Resources).sync_queue_url)
 
 
 @_per_container
 def render_queue() -> SqsWorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
-    return SqsWorkQueue(get_settings().render_queue_url)
+    return SqsWorkQueue(section(Resources).render_queue_url)
 
 
 @_per_container
 def dispatch_queue() -> SqsWorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
-    return SqsWorkQueue(get_settings().dispatch_queue_url)
+    return SqsWorkQueue(section(Resources).dispatch_queue_url)
 
 
 @_per_container
@@ -173,21 +202,21 @@ def queue_visibility() -> SqsVisibility:
 
 def retry_backoff_seconds() -> list[int]:
     """The backoff schedule of failed queue messages (read when a record fails, not at import)."""
-    return get_settings().retry_backoff_seconds
+    return section(OperationsSettings).retry_backoff_seconds
 
 
 @_per_container
 def issuer_repository() -> DynamoIssuers:
     from .adapters.dynamo_issuers import DynamoIssuers
 
-    return DynamoIssuers(get_settings().table_name)
+    return DynamoIssuers(section(Resources).table_name)
 
 
 @_per_container
 def integration_repository() -> DynamoIntegrations:
     from .adapters.dynamo_integrations import DynamoIntegrations
 
-    return DynamoIntegrations(get_settings().table_name)
+    return DynamoIntegrations(section(Resources).table_name)
 
 
 # --- dispatch ------------------------------------------------------------------------------------
@@ -197,15 +226,15 @@ def integration_repository() -> DynamoIntegrations:
 def delivery_ledger() -> DynamoDeliveryLedger:
     from .adapters.dynamo_deliveries import DynamoDeliveryLedger
 
-    return DynamoDeliveryLedger(get_settings().table_name)
+    return DynamoDeliveryLedger(section(Resources).table_name)
 
 
 @_per_container
 def mailer() -> SesMailer:
-    return ses_mailer(get_settings())
+    return ses_mailer(section(MailSettings))
 
 
-def ses_mailer(settings: Settings) -> SesMailer:
+def ses_mailer(settings: MailSettings) -> SesMailer:
     """Every mail, the dispatch's and the consent's, goes out through the configuration set (its events
     report bounces and deliveries)."""
     from .adapters.ses_mailer import SesMailer
@@ -217,8 +246,8 @@ def ses_mailer(settings: Settings) -> SesMailer:
 def operator_credentials() -> KmsOperatorCredentials:
     from .adapters.kms_tokens import KmsOperatorCredentials
 
-    settings = get_settings()
-    return KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+    resources = section(Resources)
+    return KmsOperatorCredentials(resources.table_name, resources.token_key_id)
 
 
 def optional_secret_parameter(name: str) -> str | None:
@@ -233,28 +262,32 @@ def optional_secret_parameter(name: str) -> str | None:
         return None
 
 
-def maventa_vendor_api_key(settings: Settings | None = None) -> str:
-    name = (settings or get_settings()).maventa_vendor_api_key_parameter
+def maventa_vendor_api_key(settings: OperatorSettings | None = None) -> str:
+    name = (settings or section(OperatorSettings)).maventa_vendor_api_key_parameter
     key = optional_secret_parameter(name)
     if key is None:
         raise LookupError(f"the Maventa vendor API key is not stored (SSM parameter {name})")
     return key
 
 
-def inexchange_partner(settings: Settings | None = None) -> InExchangePartnerApi | None:
+def inexchange_partner(settings: OperatorSettings | None = None) -> InExchangePartnerApi | None:
     """The office's InExchange partner level, or None when no partner key is stored."""
     from .adapters.inexchange import InExchangePartnerApi
 
-    settings = settings or get_settings()
+    settings = settings or section(OperatorSettings)
     key = optional_secret_parameter(settings.inexchange_partner_api_key_parameter)
     return InExchangePartnerApi(settings.inexchange_url, key) if key is not None else None
 
 
 def build_operator(
-    issuer_id: str, provider: str, credentials: dict[str, str], settings: Settings | None = None
+    issuer_id: str,
+    provider: str,
+    credentials: dict[str, str],
+    settings: OperatorSettings | None = None,
+    resources: Resources | None = None,
 ) -> Operator:
     """The operator adapter for one issuer's stored credentials (no caching)."""
-    settings = settings or get_settings()
+    settings = settings or section(OperatorSettings)
     if provider == "maventa":
         from .adapters.maventa import MaventaCredentials, MaventaOperator
 
@@ -271,7 +304,8 @@ def build_operator(
         from .adapters.kms_tokens import KmsOperatorCredentials
 
         # A refused client token is renewed from the partner key and stored encrypted again.
-        store = KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+        resources = resources or section(Resources)
+        store = KmsOperatorCredentials(resources.table_name, resources.token_key_id)
         tokens = RenewingClientToken(
             issuer_id, credentials["client_token"], store, lambda: inexchange_partner(settings)
         )
@@ -307,14 +341,14 @@ def operator_for(issuer: Issuer) -> Operator | None:
 def decision_store() -> DynamoDecisionStore:
     from .adapters.dynamo_sync import DynamoDecisionStore
 
-    return DynamoDecisionStore(get_settings().table_name)
+    return DynamoDecisionStore(section(Resources).table_name)
 
 
 def office_payee() -> OfficePayee:
     """The office's payment details (printed instead of the issuer's when the office is payee)."""
     from .models.issuer import OfficePayee
 
-    settings = get_settings()
+    settings = section(OfficeSettings)
     return OfficePayee(
         name=settings.office_name,
         org_number=settings.office_org_number,
@@ -331,9 +365,9 @@ def sync_spiris(integration: Integration) -> HttpSpirisApi:
     from .adapters.spiris_api import HttpSpirisApi
     from .consent.refresher import AccessTokens
 
-    settings = get_settings()
+    settings = section(SpirisSettings)
     budget = dynamo_request_budget(
-        settings.table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
+        section(Resources).table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
     )
     access_tokens = AccessTokens(integration, consent_services)
     return HttpSpirisApi(
@@ -368,9 +402,9 @@ def spiris_for(integration: Integration) -> HttpSpirisApi:
     from .adapters.spiris_api import HttpSpirisApi
     from .consent.refresher import AccessTokens
 
-    settings = get_settings()
+    settings = section(SpirisSettings)
     budget = dynamo_request_budget(
-        settings.table_name, settings.spiris_requests_per_minute,
+        section(Resources).table_name, settings.spiris_requests_per_minute,
         window_seconds=settings.spiris_budget_window_seconds, max_wait_seconds=10,
     )
     client = HttpSpirisApi(
@@ -386,13 +420,13 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
     """Powertools idempotency's persistence layer (the dispatch's second guard); it holds a client."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name)
+    return DynamoDBPersistenceLayer(table_name=section(Resources).idempotency_table_name)
 
 
 # --- consent ---------------------------------------------------------------------------------------
 
 
-def consent_config(settings: Settings) -> ConsentConfig:
+def consent_config(settings: ConsentBundleSettings) -> ConsentConfig:
     from .consent.services import ConsentConfig
 
     return ConsentConfig(
@@ -405,7 +439,7 @@ def consent_config(settings: Settings) -> ConsentConfig:
 
 
 def build_consent_services(
-    settings: Settings,
+    settings: ConsentBundleSettings,
     client_secret: str,
     *,
     mailer: Mailer | None = None,
@@ -445,7 +479,7 @@ def build_consent_services(
         operator_credentials=credentials,
         operator_accounts=OperatorAccounts(
             credentials,
-            connect=lambda issuer_id, provider, given: build_operator(issuer_id, provider, given, settings),
+            connect=lambda issuer_id, provider, given: build_operator(issuer_id, provider, given, settings, settings),
             partner=lambda: inexchange_partner(settings),
         ),
     )
@@ -454,7 +488,7 @@ def build_consent_services(
 @_per_container
 def consent_services() -> ConsentServices:
     """The consent capability's bundle (the Spiris client secret read from SSM through Powertools)."""
-    settings = get_settings()
+    settings = section(ConsentBundleSettings)
     return build_consent_services(settings, secret_parameter(settings.spiris_client_secret_parameter))
 
 
@@ -476,13 +510,11 @@ def report_sources() -> ReportSources:
 def console_sessions() -> DynamoConsoleSessions:
     from .adapters.dynamo_console_sessions import DynamoConsoleSessions
 
-    return DynamoConsoleSessions(get_settings().table_name)
+    return DynamoConsoleSessions(section(Resources).table_name)
 
 
 def _console_pool() -> tuple[str, str]:
-    settings = get_settings()
-    if not settings.console_user_pool_id or not settings.console_client_id:
-        raise RuntimeError("CONSOLE_USER_POOL_ID and CONSOLE_CLIENT_ID are not set")
+    settings = section(ConsoleSettings)
     return settings.console_user_pool_id, settings.console_client_id
 
 
@@ -501,7 +533,7 @@ def console_sign_in() -> SignInFlow:
     pool_id, client_id = _console_pool()
     region = pool_id.split("_", 1)[0]
     issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
-    jwks_url = get_settings().console_jwks_url or f"{issuer}/.well-known/jwks.json"
+    jwks_url = section(ConsoleSettings).console_jwks_url or f"{issuer}/.well-known/jwks.json"
     return SignInFlow(console_users(), TokenVerifier(issuer, client_id, jwks_url))
 
 
@@ -510,7 +542,7 @@ def console_session_policy() -> SessionPolicy:
 
     from .console.sessions import SessionPolicy
 
-    settings = get_settings()
+    settings = section(ConsoleSettings)
     return SessionPolicy(
         lifetime=timedelta(hours=settings.console_session_hours),
         idle=timedelta(minutes=settings.console_idle_minutes),

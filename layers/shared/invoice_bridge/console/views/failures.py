@@ -22,7 +22,7 @@ def failures() -> Response[str]:
         invoices=wiring.invoice_repository(),
         integrations=wiring.integration_repository(),
         now=datetime.now(UTC),
-        stale_after=timedelta(hours=wiring.get_settings().stale_sync_hours),
+        stale_after=timedelta(hours=wiring.operations().stale_sync_hours),
     )
     return ctx.render(
         "failures.html",

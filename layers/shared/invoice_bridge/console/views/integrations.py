@@ -20,7 +20,7 @@ router = Router()
 
 
 def _stale_ids(integrations: list[Integration]) -> set[str]:
-    hours = wiring.get_settings().stale_sync_hours
+    hours = wiring.operations().stale_sync_hours
     return {i.id for i in stale_integrations(integrations, datetime.now(UTC), timedelta(hours=hours))}
 
 

@@ -28,7 +28,7 @@ def overview() -> Response[str]:
         invoices=invoices,
         integrations=wiring.integration_repository(),
         now=now,
-        stale_after=timedelta(hours=wiring.get_settings().stale_sync_hours),
+        stale_after=timedelta(hours=wiring.operations().stale_sync_hours),
     )
     # What waits for the office: not the invoices that wait only for their send delay (they go by themselves).
     held = [i for i in every_invoice(invoices, status="held") if i.status_reason != SEND_DELAY]
