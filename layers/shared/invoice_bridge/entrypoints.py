@@ -144,10 +144,10 @@ def sweep_stuck() -> dict[str, int]:
 def sync(request: SyncRequest) -> object:
     """Fetch one integration's invoices. Retryable errors propagate (the message comes back);
     an integration that needs the office's action is already marked and alerted, so it is not retried."""
-    from .adapters.kms_tokens import DecryptionFailed
     from .alerts import notify_integration_stopped, notify_invoice_parked
     from .consent.refresher import NotConnected, TokenBroker
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
+    from .ports import DecryptionFailed
 
     office = wiring.office()
     integrations = wiring.integration_repository()

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from .. import wiring
 from ..dispatch.accounts import AccountSetupError, OperatorAccounts, print_warnings
-from ..dispatch.errors import OperatorError, OperatorUnavailable
 from ..identifiers import (
     InvalidIdentifier,
     normalize_bic,
@@ -31,6 +30,7 @@ from ..models.issuer import (
     SendingMode,
 )
 from ..observability import logger
+from ..ports import OperatorError, OperatorUnavailable
 from .errors import ApiError, documented
 
 router = Router()

@@ -11,14 +11,22 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..adapters.dynamo_integrations import InvitationRecord, OAuthStateRecord, StateUnusable
 from ..identifiers import format_org_number, is_valid_org_number, org_number_or_none
 from ..integrations import update_integration
 from ..models.common import Language, stockholm_date, utcnow
 from ..models.integration import ConnectedCompany, Integration, IntegrationStatus, TokenSet
 from ..models.issuer import Issuer
 from ..observability import logger
-from ..ports import ConflictError, InvalidGrant, Mail, NotFound
+from ..ports import (
+    ConflictError,
+    InvalidGrant,
+    InvitationRecord,
+    Mail,
+    NotFound,
+    OAuthStateRecord,
+    SpirisError,
+    StateUnusable,
+)
 from .pages import Page, bad_state_page, explanation_page, invitation_mail, notice_mail, result_page
 from .secrets_ import code_challenge, new_code_verifier, new_token, token_hash
 from .services import ConsentServices
@@ -267,10 +275,9 @@ class ConsentFlow:
         issuer = self.s.issuers.get(integration.issuer_id)
         try:
             company = self.s.read_company(tokens.access_token)
-        except Exception as exc:  # noqa: BLE001 - mapped by its Spiris ErrorCode below
-            # SpirisAccessError (identity adapter) says `error_code`; the API adapter's SpirisFatal says `code`.
-            error_code = getattr(exc, "error_code", None) or getattr(exc, "code", None)
+        except Exception as exc:  # noqa: BLE001 - the grant is revoked whatever failed; a Spiris refusal is mapped
             self._revoke_quietly(tokens, integration)
+            error_code = exc.code if isinstance(exc, SpirisError) else None
             if error_code == MODULE_MISSING:
                 self._set_status(integration, IntegrationStatus.ERROR, "module_missing")
                 return result_page("module_missing", language, office)

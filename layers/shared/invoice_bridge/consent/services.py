@@ -12,15 +12,16 @@ from ..models.spiris import CompanySettings
 from ..ports import (
     DocumentStore,
     IntegrationRepository,
+    Invitations,
     IssuerRepository,
     Mailer,
+    OAuthStates,
     OperatorCredentialStore,
     SpirisIdentity,
     StoredTokens,
 )
 
 if TYPE_CHECKING:
-    from ..adapters.dynamo_integrations import DynamoInvitations, DynamoOAuthStates
     from ..dispatch.accounts import OperatorAccounts
 
 
@@ -73,11 +74,11 @@ class ConsentServices:
     config: ConsentConfig
     issuers: IssuerRepository
     integrations: IntegrationRepository
-    invitations: DynamoInvitations
-    states: DynamoOAuthStates
+    invitations: Invitations
+    states: OAuthStates
     tokens: LeasedTokenStore
     identity: SpirisIdentity
-    # Reads the connected company with a fresh access token; raises an exception with `error_code` (4002, 4011).
+    # Reads the connected company with a fresh access token; raises SpirisAccessError with its code (4002, 4011).
     read_company: Callable[[str], CompanySettings]
     mailer: Mailer
     cipher: Cipher
