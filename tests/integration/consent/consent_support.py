@@ -19,7 +19,7 @@ from invoice_bridge import wiring
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.consent.services import ConsentServices
 from invoice_bridge.ports import Mail
-from invoice_bridge.settings import Settings
+from invoice_bridge.settings import ConsentBundleSettings
 from invoice_bridge.wiring import build_consent_services
 from moto import mock_aws
 from rest_events import call
@@ -127,8 +127,8 @@ def spiris() -> Iterator[Spiris]:
     server.shutdown()
 
 
-def make_settings(aws: Aws, spiris_url: str) -> Settings:
-    return Settings(
+def make_settings(aws: Aws, spiris_url: str) -> ConsentBundleSettings:
+    return ConsentBundleSettings(
         table_name=TABLE,
         documents_bucket=BUCKET,
         token_key_id=aws.key_id,

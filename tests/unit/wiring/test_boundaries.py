@@ -42,3 +42,13 @@ def test_the_check_sees_an_adapter_import(tmp_path: Path) -> None:
     module = tmp_path / "x.py"
     module.write_text("from ..adapters.kms_tokens import DecryptionFailed\nfrom .. import adapters\n")
     assert _imports_of_adapters(module, tmp_path) == ["x.py:1", "x.py:2"]
+
+
+def test_the_api_input_for_an_issuer_is_the_domains() -> None:
+    """POST /issuers takes exactly what the domain calls the issuer's details: a field added there is
+    accepted by the API (and the console's form, which builds the same model) without a second copy."""
+    from invoice_bridge.api.issuers import IssuerCreate
+    from invoice_bridge.models.issuer import Issuer, IssuerDetails
+
+    assert issubclass(IssuerCreate, IssuerDetails) and issubclass(Issuer, IssuerDetails)
+    assert IssuerCreate.model_fields.keys() == IssuerDetails.model_fields.keys()

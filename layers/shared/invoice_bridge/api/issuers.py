@@ -21,9 +21,12 @@ from ..identifiers import (
 )
 from ..models.common import Language, utcnow
 from ..models.issuer import (
+    SEND_DELAY_DESCRIPTION,
+    SENDING_DESCRIPTION,
     Address,
     DispatchSettings,
     Issuer,
+    IssuerDetails,
     OperatorPrint,
     Payee,
     SendDelayHours,
@@ -39,34 +42,15 @@ MAX_LOGO_BYTES = 1024 * 1024
 _LOGO_MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",)}
 
 
-_SENDING = "automatic: every invoice goes out once rendered; approve: each waits for the office's approval"
-_DELAY = (
-    "hours an invoice waits after its last change at the source before it goes out (0: none); a change "
-    "during the wait stops it (paid, credited) or starts the wait again"
-)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class IssuerCreate(_Strict):
-    name: str = Field(min_length=1, max_length=200)
-    org_number: str
-    vat_number: str | None = None
-    address: Address
-    notification_email: EmailStr
-    language: Language = "sv"
-    bankgiro: str | None = None
-    plusgiro: str | None = None
-    iban: str | None = None
-    bic: str | None = Field(default=None, description="with the IBAN, for buyers abroad (ISO 9362)")
-    f_skatt: bool = True
-    payee: Payee = "issuer"
-    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
-    hold_first_sync: bool = True
-    sending: SendingMode = Field(default="automatic", description=_SENDING)
-    send_delay_hours: SendDelayHours = Field(default=0, description=_DELAY)
+# POST /issuers: exactly what the office states about an issuer (no docstring: the schema stays as it was).
+class IssuerCreate(IssuerDetails):
+    pass
 
 
 class DispatchPatch(_Strict):
@@ -90,8 +74,8 @@ class IssuerPatch(_Strict):
     payee: Payee | None = None
     dispatch: DispatchPatch | None = None
     hold_first_sync: bool | None = None
-    sending: SendingMode | None = Field(default=None, description=_SENDING)
-    send_delay_hours: SendDelayHours | None = Field(default=None, description=_DELAY)
+    sending: SendingMode | None = Field(default=None, description=SENDING_DESCRIPTION)
+    send_delay_hours: SendDelayHours | None = Field(default=None, description=SEND_DELAY_DESCRIPTION)
 
 
 class MaventaCredentials(_Strict):
