@@ -30,7 +30,7 @@ def poll_due_integrations() -> list[str]:
     now = _now()
     planned = enqueue_due_syncs(integrations, wiring.sync_queue(), now)
     report_stale_integrations(
-        integrations.list(), now, timedelta(hours=wiring.get_settings().stale_sync_hours)
+        integrations.list(), now, timedelta(hours=wiring.operations().stale_sync_hours)
     )
     return planned
 
@@ -57,51 +57,42 @@ class _NothingDispatched(Exception):
     all, a release, the sweeper) must run the dispatch, not get this answer back from the store."""
 
 
-@wiring._cached  # its persistence layer holds a client: forgotten with the other adapters by wiring.reset()
-def _idempotent_dispatch():  # type: ignore[no-untyped-def]
-    """The dispatch call behind Powertools idempotency, keyed on (invoice, version): a second guard
-    in front of the delivery ledger. Built on first use (its persistence layer creates a client)."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
+def _dispatch_once(request: dict[str, object]) -> dict[str, str]:
+    from .dispatch import dispatch_invoice
+    from .dispatch.fresh_look import SpirisSourceCheck
+
+    delivery = dispatch_invoice(
+        str(request["invoice_id"]),
+        int(str(request["version"])),
+        invoices=wiring.invoice_repository(),
+        issuers=wiring.issuer_repository(),
+        ledger=wiring.delivery_ledger(),
+        documents=wiring.document_store(),
+        operator_for=wiring.operator_for,
+        mailer=wiring.mailer(),
+        fresh_look=SpirisSourceCheck(wiring.integration_repository(), wiring.spiris_for, office=wiring.office_payee()),
+        render_queue=wiring.render_queue(),
     )
-
-    config = IdempotencyConfig(
-        event_key_jmespath='["invoice_id", "version", "retry", "channel"]',
-        expires_after_seconds=24 * 3600,
-        raise_on_no_idempotency_key=True,
-    )
-    store = DynamoDBPersistenceLayer(table_name=wiring.get_settings().idempotency_table_name)
-
-    @idempotent_function(data_keyword_argument="request", config=config, persistence_store=store)
-    def dispatch_once(request: dict) -> dict:
-        from .dispatch import dispatch_invoice
-        from .dispatch.fresh_look import SpirisSourceCheck
-
-        delivery = dispatch_invoice(
-            request["invoice_id"],
-            request["version"],
-            invoices=wiring.invoice_repository(),
-            issuers=wiring.issuer_repository(),
-            ledger=wiring.delivery_ledger(),
-            documents=wiring.document_store(),
-            operator_for=wiring.operator_for,
-            mailer=wiring.mailer(),
-            fresh_look=SpirisSourceCheck(wiring.integration_repository(), wiring.spiris_for, office=office_payee()),
-            render_queue=wiring.render_queue(),
-        )
-        if delivery is None:
-            raise _NothingDispatched
-        return {"state": delivery.state.value}
-
-    return dispatch_once, config
+    if delivery is None:
+        raise _NothingDispatched
+    return {"state": delivery.state.value}
 
 
 def dispatch(request: DispatchRequest, lambda_context: object | None = None) -> str | None:
-    dispatch_once, config = _idempotent_dispatch()
+    """The dispatch call behind Powertools idempotency, keyed on (invoice, version, channel): a second
+    guard in front of the delivery ledger."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    config = IdempotencyConfig(
+        event_key_jmespath='["invoice_id", "version", "channel"]',
+        expires_after_seconds=24 * 3600,
+        raise_on_no_idempotency_key=True,
+    )
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
+    dispatch_once = idempotent_function(
+        data_keyword_argument="request", config=config, persistence_store=wiring.idempotency_store()
+    )(_dispatch_once)
     try:
         return dispatch_once(request=request.model_dump())["state"]  # type: ignore[no-any-return]
     except _NothingDispatched:
@@ -133,7 +124,7 @@ def sweep_stuck() -> dict[str, int]:
     from .sending import release_due_invoices
     from .stuck import sweep_stuck_invoices
 
-    settings = wiring.get_settings()
+    settings = wiring.operations()
     due = release_due_invoices(invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(),
                                now=_now())
     result = sweep_stuck_invoices(
@@ -150,45 +141,17 @@ def sweep_stuck() -> dict[str, int]:
     return {**result.as_dict(), "due_after_delay": due.due, "handed_on_after_delay": due.handed_on}
 
 
-def office_payee():  # type: ignore[no-untyped-def]
-    from .models.issuer import OfficePayee
-
-    settings = wiring.get_settings()
-    return OfficePayee(
-        name=settings.office_name,
-        org_number=settings.office_org_number,
-        bankgiro=settings.office_bankgiro,
-        ocr_length_digit=settings.office_ocr_length_digit,
-    )
-
-
 def sync(request: SyncRequest) -> object:
     """Fetch one integration's invoices. Retryable errors propagate (the message comes back);
     an integration that needs the office's action is already marked and alerted, so it is not retried."""
-    from .adapters.dynamo_budget import dynamo_request_budget
-    from .adapters.kms_tokens import DecryptionFailed
-    from .adapters.spiris_api import HttpSpirisApi
     from .alerts import notify_integration_stopped, notify_invoice_parked
-    from .consent.refresher import AccessTokens, NotConnected, TokenBroker
-    from .consent.wiring import consent_services
+    from .consent.refresher import NotConnected, TokenBroker
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
+    from .ports import DecryptionFailed
 
-    settings = wiring.get_settings()
+    office = wiring.office()
     integrations = wiring.integration_repository()
     integration = integrations.get(request.integration_id)
-    budget = dynamo_request_budget(
-        settings.table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
-    )
-    access_tokens = AccessTokens(integration)
-    spiris = HttpSpirisApi(
-        settings.spiris_api_url,
-        access_tokens,
-        renew_access_token=access_tokens.renew,
-        before_request=budget.before_request,
-        page_size=settings.spiris_page_size,
-        file_origins=tuple(o.strip() for o in settings.spiris_file_origins.split(",") if o.strip()),
-        max_file_bytes=settings.spiris_file_max_bytes,
-    )
     try:
         return sync_integration(
             integration.id,
@@ -196,23 +159,23 @@ def sync(request: SyncRequest) -> object:
             issuers=wiring.issuer_repository(),
             invoices=wiring.invoice_repository(),
             decisions=wiring.decision_store(),
-            spiris=spiris,
+            spiris=wiring.sync_spiris(integration),
             render_queue=wiring.render_queue(),
             documents=wiring.document_store(),
-            office=office_payee(),
-            overlap_seconds=settings.sync_overlap_seconds,
+            office=wiring.office_payee(),
+            overlap_seconds=wiring.spiris_settings().sync_overlap_seconds,
             notify_parked=lambda issuer, parked: notify_invoice_parked(
-                issuer, parked, mailer=wiring.mailer(), office_name=settings.office_name
+                issuer, parked, mailer=wiring.mailer(), office_name=office.office_name
             ),
         )
     except NotConnected:
         return None  # the token broker has marked the integration and alerted
     except DecryptionFailed:
         # The stored grant cannot be read (a bad restore, a moved item): only a new consent helps.
-        TokenBroker(consent_services()).mark_needs_reconsent(integrations.get(integration.id), "token_unreadable")
+        TokenBroker(wiring.consent_services()).mark_needs_reconsent(integrations.get(integration.id), "token_unreadable")
         return None
     except IntegrationNeedsReconsent:
-        TokenBroker(consent_services()).alert_needs_reconsent(integrations.get(integration.id))
+        TokenBroker(wiring.consent_services()).alert_needs_reconsent(integrations.get(integration.id))
         return None
     except IntegrationFailed as exc:
         notify_integration_stopped(
@@ -220,8 +183,8 @@ def sync(request: SyncRequest) -> object:
             wiring.issuer_repository().get(integration.issuer_id),
             error_code=exc.code,
             mailer=wiring.mailer(),
-            office_name=settings.office_name,
-            office_email=settings.office_email,
+            office_name=office.office_name,
+            office_email=office.office_email,
         )
         return None
 

@@ -76,7 +76,7 @@ def vat_percent(row: CustomerInvoiceRow) -> Decimal:
     return percent.quantize(Decimal("0.01")).normalize() + ZERO  # + 0 turns -0 into 0
 
 
-def _local_date(moment: datetime | None) -> date | None:
+def local_date(moment: datetime | None) -> date | None:
     """Spiris sends dates as `2026-10-31T00:00:00` (no offset): that is already the Swedish calendar date."""
     if moment is None:
         return None
@@ -458,7 +458,7 @@ def to_invoice(
     rounding = round_ore(Decimal(source.TotalRoundings or 0) * sign) + ZERO if currency == "SEK" else ZERO
     gross_total = net_total + vat_total + rounding
     number = str(source.InvoiceNumber) if source.InvoiceNumber is not None else source.Id[:8]
-    issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or today or stockholm_date(utcnow())
+    issue_date = local_date(source.InvoiceDate) or local_date(source.CreatedUtc) or today or stockholm_date(utcnow())
     buyer = _buyer(source, customer)
 
     return Invoice(
@@ -473,8 +473,8 @@ def to_invoice(
         original_number=original_number if is_credit else None,
         original_source_id=source.ReferringInvoiceId if is_credit else None,
         issue_date=issue_date,
-        due_date=_local_date(source.DueDate),
-        delivery_date=_local_date(source.DeliveryDate),
+        due_date=local_date(source.DueDate),
+        delivery_date=local_date(source.DeliveryDate),
         delivery_address=_delivery_address(source),
         currency=currency,
         language=language,

@@ -35,6 +35,148 @@ class InvalidGrant(Exception):
     """The identity server refused a code or refresh token (`invalid_grant`): the grant must be renewed."""
 
 
+class DecryptionFailed(Exception):
+    """KMS refused to decrypt: wrong encryption context (moved ciphertext), wrong key or corrupted data."""
+
+
+# --- Spiris: the errors its adapters classify every failure into ---------------------------------
+
+# Codes that mean "this grant cannot read this company until a person fixes something" (reference §1.8,
+# §0 for 4034), with what each means (the integration's last_error says which).
+FATAL_CODE_MEANINGS = {
+    4002: "the company has no access to the API module (the Integration add-on is off)",
+    4003: "the company has not finished the startup guide",
+    4004: "the company is not active",
+    4005: "the request is not authorised for this company",
+    4006: "the grant lacks the scopes to read customer invoices",
+    4007: "the consenting user's role lacks permission to read customer invoices",
+    4009: "the company's product variant has no invoicing",
+    4011: "the consenting user has no access to this company",
+    4012: "the licence agreement has not been accepted",
+    4034: "a Spiris sandbox client was used against a live company",
+}
+
+
+class SpirisError(Exception):
+    """Base of every classified Spiris API failure; `code` is Spiris' ErrorCode when it gave one."""
+
+    code: int | None = None
+
+
+class SpirisRetryable(SpirisError):
+    """429/4010, 5xx, timeouts: the same request can succeed later (after `retry_after` seconds if known)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class SpirisReauthenticate(SpirisError):
+    """401: the access token is expired or revoked; refresh it (or re-consent when refreshing fails)."""
+
+
+class SpirisFatal(SpirisError):
+    """A 40xx the integration cannot get past on its own (module missing, no access, variant, ...)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"Spiris error {code}: {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def meaning(self) -> str:
+        """What the code means for the office, in our words (Spiris' own message is for developers)."""
+        return FATAL_CODE_MEANINGS.get(self.code, "Spiris refused the request")
+
+
+class SpirisNotFound(SpirisError):
+    """404 / 3000: the resource does not exist (any more)."""
+
+
+class SpirisRequestError(SpirisError):
+    """Any other 4xx (6000 query error, 2000 validation, ...): a bug on our side, not worth retrying."""
+
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(f"Spiris HTTP {status} error {code}: {message}")
+        self.status = status
+        self.code = code
+
+
+class SpirisPagingError(SpirisError):
+    """The list did not page as documented (the loop guard tripped)."""
+
+
+class SpirisFileRefused(SpirisError):
+    """A temporary file URL we will not fetch (not Spiris' host, not HTTPS, a redirect) or a file over the
+    size cap: not retried; the source PDF is best effort, so the invoice goes on without it."""
+
+
+class SpirisUnreadable(SpirisError):
+    """A 2xx answer whose object does not read as the documented shape (one customer, one invoice):
+    the invoice that needs it is set apart; the sync goes on."""
+
+class SpirisAccessError(SpirisError):
+    """The API refused the connected company or user when the consent read it (e.g. 4002 module missing,
+    4011 no access): `code` is Spiris' ErrorCode."""
+
+    def __init__(self, status_code: int, code: int | None, message: str = ""):
+        super().__init__(f"Spiris API {status_code} ErrorCode {code}: {message}")
+        self.status_code = status_code
+        self.code = code
+
+
+# --- operators and mail: what their adapters raise, so dispatch can tell "not sent" from "maybe sent" --
+
+
+class OperatorError(Exception):
+    """Base of operator failures. Messages never carry credentials or tokens."""
+
+
+class OperatorOutcomeUnknown(OperatorError):
+    """The call may or may not have taken effect (timeout, dropped connection): reconcile before resending."""
+
+
+class OperatorUnavailable(OperatorError):
+    """Nothing happened and the operator may take it later: it answered "try later" (429, 408, 503, other
+    5xx) or could not be reached. `retry_after_seconds` is the operator's own Retry-After, when it sent
+    one, so the dispatch can wait at least that long before the message comes back."""
+
+    def __init__(self, message: str, retry_after_seconds: float | None = None):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class OperatorRejected(OperatorError):
+    """The operator refused the request (4xx): retrying the same request will not help."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class MailNotSent(Exception):
+    """The mail service refused the message before accepting it: it was certainly not sent, and may be
+    sent again later (throttling, a paused account, a setting of ours)."""
+
+    def __init__(self, reason: str, retry_after_seconds: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
+class MailRejected(MailNotSent):
+    """Refused for the message itself (the address is malformed or refused, the content is refused):
+    certainly not sent, and sending it again would be refused again. Final."""
+
+
+class MailOutcomeUnknown(Exception):
+    """No definite answer (a timeout, a dropped connection, a server error): the mail may have gone out.
+    Never sent again automatically (at most once)."""
+
+
 # --- persistence -------------------------------------------------------------------------------
 
 
@@ -223,3 +365,48 @@ class InExchangePartner(Protocol):
 
     def create_client_token(self, erp_id: str) -> str: ...
     def revoke_client_token(self, client_token: str) -> None: ...
+
+
+# --- consent: invitations (the links mailed to a contact) and OAuth states -------------------------
+
+
+@dataclass(frozen=True)
+class InvitationRecord:
+    token_hash: str
+    integration_id: str
+    issuer_id: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OAuthStateRecord:
+    state_hash: str
+    integration_id: str
+    invitation_hash: str
+    verifier_ciphertext: bytes
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class StateUnusable(Exception):
+    """The state is unknown, expired or already used (`reason` says which)."""
+
+    def __init__(self, reason: str, integration_id: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.integration_id = integration_id
+
+
+class Invitations(Protocol):
+    def create(self, record: InvitationRecord) -> None: ...
+    def get(self, token_hash: str) -> InvitationRecord | None: ...
+    def consume(self, token_hash: str, at: datetime) -> None: ...
+
+
+class OAuthStates(Protocol):
+    def create(self, record: OAuthStateRecord) -> None: ...
+    def take(self, state_hash: str, now: datetime) -> OAuthStateRecord:
+        """The state, marked used; StateUnusable when it is unknown, expired or used already."""
+        ...

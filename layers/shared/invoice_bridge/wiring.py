@@ -1,4 +1,4 @@
-"""Cached getters that build adapters from Settings. Handlers call these; domain code receives ports.
+"""The composition root: getters that build adapters from the settings sections. Handlers call these; domain code receives ports.
 
 Each capability keeps its getters in its own section below.
 
@@ -10,13 +10,51 @@ secrets or decrypted credentials, so each reads them with its own role, as in AW
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache, wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from .settings import Settings, get_settings  # noqa: F401
+from .settings import (
+    ConsentBundleSettings,
+    ConsoleSettings,
+    MailSettings,
+    OfficeSettings,
+    OperationsSettings,
+    OperatorSettings,
+    Resources,
+    SpirisSettings,
+    load_function_settings,
+    section,
+)
+
+if TYPE_CHECKING:  # the adapters are imported where they are built: no client, no heavy import at cold start
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from .adapters.cognito_console import CognitoConsoleUsers
+    from .adapters.dynamo_console_sessions import DynamoConsoleSessions
+    from .adapters.dynamo_deliveries import DynamoDeliveryLedger
+    from .adapters.dynamo_integrations import DynamoIntegrations
+    from .adapters.dynamo_invoices import DynamoInvoiceRepository
+    from .adapters.dynamo_issuers import DynamoIssuers
+    from .adapters.dynamo_sync import DynamoDecisionStore
+    from .adapters.inexchange import InExchangePartnerApi
+    from .adapters.kms_tokens import KmsOperatorCredentials
+    from .adapters.s3_documents import S3DocumentStore
+    from .adapters.ses_mailer import SesMailer
+    from .adapters.spiris_api import HttpSpirisApi
+    from .adapters.sqs_queue import SqsVisibility, SqsWorkQueue
+    from .consent.services import ConsentConfig, ConsentServices
+    from .console.auth import SignInFlow
+    from .console.sessions import SessionPolicy
+    from .dispatch.report import ReportSources
+    from .models.integration import Integration
+    from .models.issuer import Issuer, OfficePayee
+    from .ports import DocumentStore, Mailer, Operator
 
 container: ContextVar[str] = ContextVar("invoice_bridge_container", default="")
+
+T = TypeVar("T")
 
 
 def reset() -> None:
@@ -24,8 +62,8 @@ def reset() -> None:
     from .adapters.aws import reset_clients
 
     reset_clients()
-    get_settings.cache_clear()
-    for getter in list(_GETTERS):
+    section.cache_clear()
+    for getter in list(_GETTERS.values()):
         getter.cache_clear()
     _operators.clear()
     _spiris_clients.clear()
@@ -38,23 +76,52 @@ def reset() -> None:
     base.DEFAULT_PROVIDERS.clear()
 
 
-_GETTERS: list = []
+class _PerContainer(Generic[T]):
+    """A getter whose result is built once per container (`functools.cache` per container), unless
+    `override` gives it a value."""
 
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._built: dict[str, T] = {}
+        self.__name__ = build.__name__
+        self.__doc__ = build.__doc__
 
-def _cached(fn):  # type: ignore[no-untyped-def]
-    """`functools.cache` per container: the getter's result is built once per container."""
-    per_container: dict[str, Any] = {}
-
-    @wraps(fn)
-    def getter():  # type: ignore[no-untyped-def]
+    def __call__(self) -> T:
+        if self.__name__ in _overrides:
+            return cast(T, _overrides[self.__name__])
         key = container.get()
-        if key not in per_container:
-            per_container[key] = cache(fn)
-        return per_container[key]()
+        if key not in self._built:
+            self._built[key] = self._build()
+        return self._built[key]
 
-    getter.cache_clear = per_container.clear  # type: ignore[attr-defined]
-    _GETTERS.append(getter)
+    def cache_clear(self) -> None:
+        self._built.clear()
+
+
+_GETTERS: dict[str, _PerContainer[Any]] = {}
+_overrides: dict[str, object] = {}
+
+
+def _per_container(build: Callable[[], T]) -> _PerContainer[T]:
+    getter = _PerContainer(build)
+    _GETTERS[build.__name__] = getter
     return getter
+
+
+@contextmanager
+def override(**values: object) -> Iterator[None]:
+    """The one hook for tests and the embedded stack: the named getters answer `values` (a double, an
+    adapter bound elsewhere) instead of building from Settings, until the block ends."""
+    unknown = sorted(set(values) - set(_GETTERS))
+    if unknown:
+        raise KeyError(f"no wiring getter named {', '.join(unknown)}")
+    saved = dict(_overrides)
+    _overrides.update(values)
+    try:
+        yield
+    finally:
+        _overrides.clear()
+        _overrides.update(saved)
 
 
 _parameter_providers: dict[str, Any] = {}
@@ -70,46 +137,64 @@ def secret_parameter(name: str) -> str:
     return str(provider.get(name, decrypt=True, max_age=300))
 
 
+def check_settings(function: str) -> None:
+    """A function's cold start (module level of its handler): read all its settings now, so a missing
+    one stops it at once, named, not when an invoice is half done (settings.MissingSettings)."""
+    load_function_settings(function)
+
+
+def operations() -> OperationsSettings:
+    return section(OperationsSettings)
+
+
+def office() -> OfficeSettings:
+    return section(OfficeSettings)
+
+
+def spiris_settings() -> SpirisSettings:
+    return section(SpirisSettings)
+
+
 # --- invoices, documents, queues (core) --------------------------------------------------------
 
 
-@_cached
-def invoice_repository():  # type: ignore[no-untyped-def]
+@_per_container
+def invoice_repository() -> DynamoInvoiceRepository:
     from .adapters.dynamo_invoices import DynamoInvoiceRepository
 
-    return DynamoInvoiceRepository(get_settings().table_name, document_store())
+    return DynamoInvoiceRepository(section(Resources).table_name, document_store())
 
 
-@_cached
-def document_store():  # type: ignore[no-untyped-def]
+@_per_container
+def document_store() -> S3DocumentStore:
     from .adapters.s3_documents import S3DocumentStore
 
-    return S3DocumentStore(get_settings().documents_bucket)
+    return S3DocumentStore(section(Resources).documents_bucket)
 
 
-@_cached
-def sync_queue():  # type: ignore[no-untyped-def]
+@_per_container
+def sync_queue() -> SqsWorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
-    return SqsWorkQueue(get_settings().sync_queue_url)
+    return SqsWorkQueue(section(Resources).sync_queue_url)
 
 
-@_cached
-def render_queue():  # type: ignore[no-untyped-def]
+@_per_container
+def render_queue() -> SqsWorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
-    return SqsWorkQueue(get_settings().render_queue_url)
+    return SqsWorkQueue(section(Resources).render_queue_url)
 
 
-@_cached
-def dispatch_queue():  # type: ignore[no-untyped-def]
+@_per_container
+def dispatch_queue() -> SqsWorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
-    return SqsWorkQueue(get_settings().dispatch_queue_url)
+    return SqsWorkQueue(section(Resources).dispatch_queue_url)
 
 
-@_cached
-def queue_visibility():  # type: ignore[no-untyped-def]
+@_per_container
+def queue_visibility() -> SqsVisibility:
     from .adapters.sqs_queue import SqsVisibility
 
     return SqsVisibility()
@@ -117,47 +202,52 @@ def queue_visibility():  # type: ignore[no-untyped-def]
 
 def retry_backoff_seconds() -> list[int]:
     """The backoff schedule of failed queue messages (read when a record fails, not at import)."""
-    return get_settings().retry_backoff_seconds
+    return section(OperationsSettings).retry_backoff_seconds
 
 
-@_cached
-def issuer_repository():  # type: ignore[no-untyped-def]
+@_per_container
+def issuer_repository() -> DynamoIssuers:
     from .adapters.dynamo_issuers import DynamoIssuers
 
-    return DynamoIssuers(get_settings().table_name)
+    return DynamoIssuers(section(Resources).table_name)
 
 
-@_cached
-def integration_repository():  # type: ignore[no-untyped-def]
+@_per_container
+def integration_repository() -> DynamoIntegrations:
     from .adapters.dynamo_integrations import DynamoIntegrations
 
-    return DynamoIntegrations(get_settings().table_name)
+    return DynamoIntegrations(section(Resources).table_name)
 
 
 # --- dispatch ------------------------------------------------------------------------------------
 
 
-@_cached
-def delivery_ledger():  # type: ignore[no-untyped-def]
+@_per_container
+def delivery_ledger() -> DynamoDeliveryLedger:
     from .adapters.dynamo_deliveries import DynamoDeliveryLedger
 
-    return DynamoDeliveryLedger(get_settings().table_name)
+    return DynamoDeliveryLedger(section(Resources).table_name)
 
 
-@_cached
-def mailer():  # type: ignore[no-untyped-def]
+@_per_container
+def mailer() -> SesMailer:
+    return ses_mailer(section(MailSettings))
+
+
+def ses_mailer(settings: MailSettings) -> SesMailer:
+    """Every mail, the dispatch's and the consent's, goes out through the configuration set (its events
+    report bounces and deliveries)."""
     from .adapters.ses_mailer import SesMailer
 
-    settings = get_settings()
     return SesMailer(settings.sender_email, configuration_set=settings.ses_configuration_set)
 
 
-@_cached
-def operator_credentials():  # type: ignore[no-untyped-def]
+@_per_container
+def operator_credentials() -> KmsOperatorCredentials:
     from .adapters.kms_tokens import KmsOperatorCredentials
 
-    settings = get_settings()
-    return KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+    resources = section(Resources)
+    return KmsOperatorCredentials(resources.table_name, resources.token_key_id)
 
 
 def optional_secret_parameter(name: str) -> str | None:
@@ -172,28 +262,32 @@ def optional_secret_parameter(name: str) -> str | None:
         return None
 
 
-def maventa_vendor_api_key(settings: Settings | None = None) -> str:
-    name = (settings or get_settings()).maventa_vendor_api_key_parameter
+def maventa_vendor_api_key(settings: OperatorSettings | None = None) -> str:
+    name = (settings or section(OperatorSettings)).maventa_vendor_api_key_parameter
     key = optional_secret_parameter(name)
     if key is None:
         raise LookupError(f"the Maventa vendor API key is not stored (SSM parameter {name})")
     return key
 
 
-def inexchange_partner(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+def inexchange_partner(settings: OperatorSettings | None = None) -> InExchangePartnerApi | None:
     """The office's InExchange partner level, or None when no partner key is stored."""
     from .adapters.inexchange import InExchangePartnerApi
 
-    settings = settings or get_settings()
+    settings = settings or section(OperatorSettings)
     key = optional_secret_parameter(settings.inexchange_partner_api_key_parameter)
     return InExchangePartnerApi(settings.inexchange_url, key) if key is not None else None
 
 
-def build_operator(  # type: ignore[no-untyped-def]
-    issuer_id: str, provider: str, credentials: dict[str, str], settings: Settings | None = None
-):
+def build_operator(
+    issuer_id: str,
+    provider: str,
+    credentials: dict[str, str],
+    settings: OperatorSettings | None = None,
+    resources: Resources | None = None,
+) -> Operator:
     """The operator adapter for one issuer's stored credentials (no caching)."""
-    settings = settings or get_settings()
+    settings = settings or section(OperatorSettings)
     if provider == "maventa":
         from .adapters.maventa import MaventaCredentials, MaventaOperator
 
@@ -210,7 +304,8 @@ def build_operator(  # type: ignore[no-untyped-def]
         from .adapters.kms_tokens import KmsOperatorCredentials
 
         # A refused client token is renewed from the partner key and stored encrypted again.
-        store = KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+        resources = resources or section(Resources)
+        store = KmsOperatorCredentials(resources.table_name, resources.token_key_id)
         tokens = RenewingClientToken(
             issuer_id, credentials["client_token"], store, lambda: inexchange_partner(settings)
         )
@@ -222,7 +317,7 @@ _OPERATOR_CACHE_SECONDS = 300
 _operators: dict[tuple[str, str], tuple[float, object]] = {}  # (container, issuer id) → (cached at, adapter)
 
 
-def operator_for(issuer):  # type: ignore[no-untyped-def]
+def operator_for(issuer: Issuer) -> Operator | None:
     """The issuer's operator adapter, or None when it has no operator account.
 
     Kept per container for a few minutes: one adapter per issuer reuses its token and TLS session,
@@ -242,20 +337,57 @@ def operator_for(issuer):  # type: ignore[no-untyped-def]
 # --- fetch ---------------------------------------------------------------------------------------
 
 
-@_cached
-def decision_store():  # type: ignore[no-untyped-def]
+@_per_container
+def decision_store() -> DynamoDecisionStore:
     from .adapters.dynamo_sync import DynamoDecisionStore
 
-    return DynamoDecisionStore(get_settings().table_name)
+    return DynamoDecisionStore(section(Resources).table_name)
+
+
+def office_payee() -> OfficePayee:
+    """The office's payment details (printed instead of the issuer's when the office is payee)."""
+    from .models.issuer import OfficePayee
+
+    settings = section(OfficeSettings)
+    return OfficePayee(
+        name=settings.office_name,
+        org_number=settings.office_org_number,
+        bankgiro=settings.office_bankgiro,
+        ocr_length_digit=settings.office_ocr_length_digit,
+    )
+
+
+def sync_spiris(integration: Integration) -> HttpSpirisApi:
+    """The Spiris API of one integration for one sync: its access tokens read through the token broker
+    (renewed on a 401), every request inside the shared request budget, files only from the allowed
+    origins. Built per sync (no caching)."""
+    from .adapters.dynamo_budget import dynamo_request_budget
+    from .adapters.spiris_api import HttpSpirisApi
+    from .consent.refresher import AccessTokens
+
+    settings = section(SpirisSettings)
+    budget = dynamo_request_budget(
+        section(Resources).table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
+    )
+    access_tokens = AccessTokens(integration, consent_services)
+    return HttpSpirisApi(
+        settings.spiris_api_url,
+        access_tokens,
+        renew_access_token=access_tokens.renew,
+        before_request=budget.before_request,
+        page_size=settings.spiris_page_size,
+        file_origins=tuple(o.strip() for o in settings.spiris_file_origins.split(",") if o.strip()),
+        max_file_bytes=settings.spiris_file_max_bytes,
+    )
 
 
 # Dispatch's fresh look reads one invoice at a time: one attempt (the queue's backoff is the retry), a
 # short timeout and a short wait for the budget, so a slow Spiris cannot eat a batch's 120 seconds.
 _SPIRIS_CACHE_SECONDS = 300
-_spiris_clients: dict[tuple[str, str], tuple[float, object]] = {}  # (container, integration id) → (at, client)
+_spiris_clients: dict[tuple[str, str], tuple[float, HttpSpirisApi]] = {}  # (container, integration id) → (at, client)
 
 
-def spiris_for(integration):  # type: ignore[no-untyped-def]
+def spiris_for(integration: Integration) -> HttpSpirisApi:
     """The Spiris API of one integration for dispatch's fresh look, inside the shared request budget.
 
     Kept per container for a few minutes, as the operator adapters are: its access token (read through
@@ -270,61 +402,147 @@ def spiris_for(integration):  # type: ignore[no-untyped-def]
     from .adapters.spiris_api import HttpSpirisApi
     from .consent.refresher import AccessTokens
 
-    settings = get_settings()
+    settings = section(SpirisSettings)
     budget = dynamo_request_budget(
-        settings.table_name, settings.spiris_requests_per_minute,
+        section(Resources).table_name, settings.spiris_requests_per_minute,
         window_seconds=settings.spiris_budget_window_seconds, max_wait_seconds=10,
     )
     client = HttpSpirisApi(
-        settings.spiris_api_url, AccessTokens(integration), before_request=budget.before_request,
+        settings.spiris_api_url, AccessTokens(integration, consent_services), before_request=budget.before_request,
         max_attempts=1, timeout_seconds=10,
     )
     _spiris_clients[key] = (time.monotonic(), client)
     return client
 
 
+@_per_container
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    """Powertools idempotency's persistence layer (the dispatch's second guard); it holds a client."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=section(Resources).idempotency_table_name)
+
+
+# --- consent ---------------------------------------------------------------------------------------
+
+
+def consent_config(settings: ConsentBundleSettings) -> ConsentConfig:
+    from .consent.services import ConsentConfig
+
+    return ConsentConfig(
+        public_base_url=settings.public_base_url,
+        office_name=settings.office_name,
+        office_email=settings.office_email,
+        invitation_ttl_days=settings.invitation_ttl_days,
+        state_ttl_seconds=settings.oauth_state_ttl_seconds,
+    )
+
+
+def build_consent_services(
+    settings: ConsentBundleSettings,
+    client_secret: str,
+    *,
+    mailer: Mailer | None = None,
+    documents: DocumentStore | None = None,
+) -> ConsentServices:
+    """Everything the consent routes, the admin API and the token broker need, from `settings`;
+    `mailer`/`documents` default to SES (through the configuration set) and S3."""
+    from .adapters.dynamo_integrations import DynamoIntegrations, DynamoInvitations, DynamoOAuthStates
+    from .adapters.dynamo_issuers import DynamoIssuers
+    from .adapters.kms_tokens import KmsCipher, KmsOperatorCredentials, KmsTokenStore
+    from .adapters.s3_documents import S3DocumentStore
+    from .adapters.spiris_identity import HttpSpirisIdentity
+    from .consent.services import ConsentServices
+    from .dispatch.accounts import OperatorAccounts
+
+    identity = HttpSpirisIdentity(
+        identity_url=settings.spiris_identity_url,
+        client_id=settings.spiris_client_id,
+        client_secret=client_secret,
+        scopes=settings.spiris_scopes,
+        acr_values=settings.spiris_acr_values,
+        api_url=settings.spiris_api_url,
+    )
+    credentials = KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+    return ConsentServices(
+        config=consent_config(settings),
+        issuers=DynamoIssuers(settings.table_name),
+        integrations=DynamoIntegrations(settings.table_name),
+        invitations=DynamoInvitations(settings.table_name),
+        states=DynamoOAuthStates(settings.table_name),
+        tokens=KmsTokenStore(settings.table_name, settings.token_key_id),
+        identity=identity,
+        read_company=identity.company_settings,
+        mailer=mailer if mailer is not None else ses_mailer(settings),
+        cipher=KmsCipher(settings.token_key_id),
+        documents=documents if documents is not None else S3DocumentStore(settings.documents_bucket),
+        operator_credentials=credentials,
+        operator_accounts=OperatorAccounts(
+            credentials,
+            connect=lambda issuer_id, provider, given: build_operator(issuer_id, provider, given, settings, settings),
+            partner=lambda: inexchange_partner(settings),
+        ),
+    )
+
+
+@_per_container
+def consent_services() -> ConsentServices:
+    """The consent capability's bundle (the Spiris client secret read from SSM through Powertools)."""
+    settings = section(ConsentBundleSettings)
+    return build_consent_services(settings, secret_parameter(settings.spiris_client_secret_parameter))
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+
+@_per_container
+def report_sources() -> ReportSources:
+    """What the dispatch report reads (the admin API's report route and the console's reports page)."""
+    from .dispatch.report import ReportSources
+
+    return ReportSources(invoices=invoice_repository(), ledger=delivery_ledger())
+
+
 # --- console ---------------------------------------------------------------------------------------
 
 
-@_cached
-def console_sessions():  # type: ignore[no-untyped-def]
+@_per_container
+def console_sessions() -> DynamoConsoleSessions:
     from .adapters.dynamo_console_sessions import DynamoConsoleSessions
 
-    return DynamoConsoleSessions(get_settings().table_name)
+    return DynamoConsoleSessions(section(Resources).table_name)
 
 
 def _console_pool() -> tuple[str, str]:
-    settings = get_settings()
-    if not settings.console_user_pool_id or not settings.console_client_id:
-        raise RuntimeError("CONSOLE_USER_POOL_ID and CONSOLE_CLIENT_ID are not set")
+    settings = section(ConsoleSettings)
     return settings.console_user_pool_id, settings.console_client_id
 
 
-@_cached
-def console_users():  # type: ignore[no-untyped-def]
+@_per_container
+def console_users() -> CognitoConsoleUsers:
     """The user pool: sign-in (IdentityProvider) and users' standing (UserDirectory)."""
     from .adapters.cognito_console import CognitoConsoleUsers
 
     return CognitoConsoleUsers(*_console_pool())
 
 
-@_cached
-def console_sign_in():  # type: ignore[no-untyped-def]
+@_per_container
+def console_sign_in() -> SignInFlow:
     from .console.auth import SignInFlow, TokenVerifier
 
     pool_id, client_id = _console_pool()
     region = pool_id.split("_", 1)[0]
     issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
-    jwks_url = get_settings().console_jwks_url or f"{issuer}/.well-known/jwks.json"
+    jwks_url = section(ConsoleSettings).console_jwks_url or f"{issuer}/.well-known/jwks.json"
     return SignInFlow(console_users(), TokenVerifier(issuer, client_id, jwks_url))
 
 
-def console_session_policy():  # type: ignore[no-untyped-def]
+def console_session_policy() -> SessionPolicy:
     from datetime import timedelta
 
     from .console.sessions import SessionPolicy
 
-    settings = get_settings()
+    settings = section(ConsoleSettings)
     return SessionPolicy(
         lifetime=timedelta(hours=settings.console_session_hours),
         idle=timedelta(minutes=settings.console_idle_minutes),

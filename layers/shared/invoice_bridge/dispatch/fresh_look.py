@@ -31,13 +31,6 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from ..adapters.kms_tokens import DecryptionFailed
-from ..adapters.spiris_api import (
-    SpirisError,
-    SpirisNotFound,
-    SpirisReauthenticate,
-    SpirisRetryable,
-)
 from ..consent.refresher import NotConnected, RefreshBusy
 from ..fetch.budget import BudgetExhausted
 from ..fetch.selection import select
@@ -46,7 +39,16 @@ from ..models.integration import Integration, IntegrationStatus
 from ..models.invoice import Invoice
 from ..models.issuer import Issuer, OfficePayee
 from ..models.spiris import Customer, CustomerInvoice
-from ..ports import IntegrationRepository, NotFound, SpirisApi
+from ..ports import (
+    DecryptionFailed,
+    IntegrationRepository,
+    NotFound,
+    SpirisApi,
+    SpirisError,
+    SpirisNotFound,
+    SpirisReauthenticate,
+    SpirisRetryable,
+)
 
 NOT_FOUND_AT_SOURCE = "not_found_at_source"
 CHANGED_AT_SOURCE = "changed_at_source"
@@ -144,8 +146,8 @@ class SpirisSourceCheck:
         except SpirisNotFound:
             return FreshLook("cancel", NOT_FOUND_AT_SOURCE, f"Spiris has no invoice {invoice.source_id} any more")
         except _UNAVAILABLE as exc:
-            raise SourceUnavailable(f"Spiris could not be read now ({type(exc).__name__})",
-                                    getattr(exc, "retry_after", None)) from exc
+            retry_after = exc.retry_after if isinstance(exc, SpirisRetryable) else None
+            raise SourceUnavailable(f"Spiris could not be read now ({type(exc).__name__})", retry_after) from exc
         except _UNREADABLE as exc:
             raise SourceUnreadable(_unreadable_reason(exc)) from exc
 
@@ -171,5 +173,5 @@ def _customer(spiris: SpirisApi, customer_id: str | None) -> Customer | None:
 def _unreadable_reason(exc: Exception) -> str:
     if isinstance(exc, NotConnected | DecryptionFailed):
         return "its Spiris integration has no usable grant (a new consent is needed)"
-    code = getattr(exc, "code", None)
+    code = exc.code if isinstance(exc, SpirisError) else None
     return f"Spiris refused to read it ({type(exc).__name__}{f' {code}' if code else ''})"

@@ -19,14 +19,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ..adapters.spiris_api import (
-    SpirisError,
-    SpirisFatal,
-    SpirisNotFound,
-    SpirisReauthenticate,
-    SpirisRetryable,
-    SpirisUnreadable,
-)
 from ..integrations import update_integration
 from ..models.common import stockholm_date
 from ..models.integration import Integration, IntegrationStatus
@@ -41,6 +33,12 @@ from ..ports import (
     IssuerRepository,
     ItemTooLarge,
     SpirisApi,
+    SpirisError,
+    SpirisFatal,
+    SpirisNotFound,
+    SpirisReauthenticate,
+    SpirisRetryable,
+    SpirisUnreadable,
     WorkQueue,
 )
 from ..versions import next_version
