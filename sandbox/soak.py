@@ -76,7 +76,9 @@ PASSWORD = "Sommar2026!"
 # the pipeline (every tick reads each `sent` invoice).
 ROUND_SECONDS = 1.0
 TRACK_SECONDS = 3.0
-SWEEP_SECONDS = 20.0  # the sweeper (SweepStuckFunction), with STUCK_AFTER_MINUTES at its least (1)
+# The sweeper (SweepStuckFunction) ticks too, with the template's STUCK_AFTER_MINUTES: shortened, it would
+# re-send every invoice that waits behind the soak's backlog, and the duplicates would grow the backlog.
+SWEEP_SECONDS = 60.0
 MALFORMED_NUMBER_OFFSET = 90_000  # a malformed invoice's number within its issuer's block of 100,000
 PARKED_SUBJECT = "kunde inte tas över"  # the issuer's notice of a parked source invoice (alerts.py)
 
@@ -219,8 +221,7 @@ class Soak:
         self.changes: SourceChanges | None = None  # once the Spiris sandbox is up
         self.stack = LocalStack(run_scheduler=False, queue_visibility_seconds=config.queue_visibility_seconds,
                                 invoke_hook=self._invoke_hook,
-                                environment={"RETRY_BACKOFF_SECONDS": json.dumps(list(config.retry_backoff_seconds)),
-                                             "STUCK_AFTER_MINUTES": "1"})
+                                environment={"RETRY_BACKOFF_SECONDS": json.dumps(list(config.retry_backoff_seconds))})
         self.issuers: list[Issuer] = []
         self.report = SoakReport(issuers=config.issuers)
         self.started = 0.0
