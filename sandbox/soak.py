@@ -76,9 +76,10 @@ PASSWORD = "Sommar2026!"
 # the pipeline (every tick reads each `sent` invoice).
 ROUND_SECONDS = 1.0
 TRACK_SECONDS = 3.0
-# The sweeper (SweepStuckFunction) ticks too, with the template's STUCK_AFTER_MINUTES: shortened, it would
-# re-send every invoice that waits behind the soak's backlog, and the duplicates would grow the backlog.
-SWEEP_SECONDS = 60.0
+# The sweeper (SweepStuckFunction) ticks at the template's rate, with its STUCK_AFTER_MINUTES: shortened,
+# either would re-send every invoice that waits behind the soak's dispatch backlog, and the duplicates
+# would grow the backlog (the sweeper cannot tell a lost message from one still waiting in the queue).
+SWEEP_SECONDS = 300.0
 MALFORMED_NUMBER_OFFSET = 90_000  # a malformed invoice's number within its issuer's block of 100,000
 PARKED_SUBJECT = "kunde inte tas över"  # the issuer's notice of a parked source invoice (alerts.py)
 
