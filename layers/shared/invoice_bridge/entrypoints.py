@@ -14,6 +14,9 @@ from .observability import logger
 
 if TYPE_CHECKING:  # the queue functions' handlers import the messages; the scheduled ones need none
     from .messages import DispatchRequest, RenderRequest, SyncRequest
+    from .models.integration import Integration
+    from .ports import SpirisApi
+    from .settings import Settings
 
 
 def _now() -> datetime:
@@ -162,25 +165,18 @@ def office_payee():  # type: ignore[no-untyped-def]
     )
 
 
-def sync(request: SyncRequest) -> object:
-    """Fetch one integration's invoices. Retryable errors propagate (the message comes back);
-    an integration that needs the office's action is already marked and alerted, so it is not retried."""
+def _spiris_for_sync(settings: Settings, integration: Integration) -> SpirisApi:
+    """The sync's Spiris API: the whole window in one run, so it renews its own access token and pages
+    at the configured size, inside the shared request budget."""
     from .adapters.dynamo_budget import dynamo_request_budget
-    from .adapters.kms_tokens import DecryptionFailed
     from .adapters.spiris_api import HttpSpirisApi
-    from .alerts import notify_integration_stopped, notify_invoice_parked
-    from .consent.refresher import AccessTokens, NotConnected, TokenBroker
-    from .consent.wiring import consent_services
-    from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
+    from .consent.refresher import AccessTokens
 
-    settings = wiring.get_settings()
-    integrations = wiring.integration_repository()
-    integration = integrations.get(request.integration_id)
     budget = dynamo_request_budget(
         settings.table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
     )
     access_tokens = AccessTokens(integration)
-    spiris = HttpSpirisApi(
+    return HttpSpirisApi(
         settings.spiris_api_url,
         access_tokens,
         renew_access_token=access_tokens.renew,
@@ -189,6 +185,20 @@ def sync(request: SyncRequest) -> object:
         file_origins=tuple(o.strip() for o in settings.spiris_file_origins.split(",") if o.strip()),
         max_file_bytes=settings.spiris_file_max_bytes,
     )
+
+
+def sync(request: SyncRequest) -> object:
+    """Fetch one integration's invoices. Retryable errors propagate (the message comes back);
+    an integration that needs the office's action is already marked and alerted, so it is not retried."""
+    from .alerts import notify_integration_stopped, notify_invoice_parked
+    from .consent.refresher import NotConnected, TokenBroker
+    from .consent.wiring import consent_services
+    from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
+    from .ports import DecryptionFailed
+
+    settings = wiring.get_settings()
+    integrations = wiring.integration_repository()
+    integration = integrations.get(request.integration_id)
     try:
         return sync_integration(
             integration.id,
@@ -196,7 +206,7 @@ def sync(request: SyncRequest) -> object:
             issuers=wiring.issuer_repository(),
             invoices=wiring.invoice_repository(),
             decisions=wiring.decision_store(),
-            spiris=spiris,
+            spiris=_spiris_for_sync(settings, integration),
             render_queue=wiring.render_queue(),
             documents=wiring.document_store(),
             office=office_payee(),

@@ -35,6 +35,87 @@ class InvalidGrant(Exception):
     """The identity server refused a code or refresh token (`invalid_grant`): the grant must be renewed."""
 
 
+# --- boundary errors: adapters translate their library's failures into these -------------------
+
+
+class DecryptionFailed(Exception):
+    """KMS refused to decrypt: wrong encryption context (moved ciphertext), wrong key or corrupted data."""
+
+
+# Codes that mean "this grant cannot read this company until a person fixes something" (reference §1.8,
+# §0 for 4034), with what each means (the integration's last_error says which).
+FATAL_CODE_MEANINGS = {
+    4002: "the company has no access to the API module (the Integration add-on is off)",
+    4003: "the company has not finished the startup guide",
+    4004: "the company is not active",
+    4005: "the request is not authorised for this company",
+    4006: "the grant lacks the scopes to read customer invoices",
+    4007: "the consenting user's role lacks permission to read customer invoices",
+    4009: "the company's product variant has no invoicing",
+    4011: "the consenting user has no access to this company",
+    4012: "the licence agreement has not been accepted",
+    4034: "a Spiris sandbox client was used against a live company",
+}
+
+
+class SpirisError(Exception):
+    """Base of every classified Spiris API failure."""
+
+
+class SpirisRetryable(SpirisError):
+    """429/4010, 5xx, timeouts: the same request can succeed later (after `retry_after` seconds if known)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class SpirisReauthenticate(SpirisError):
+    """401: the access token is expired or revoked; refresh it (or re-consent when refreshing fails)."""
+
+
+class SpirisFatal(SpirisError):
+    """A 40xx the integration cannot get past on its own (module missing, no access, variant, ...)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"Spiris error {code}: {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def meaning(self) -> str:
+        """What the code means for the office, in our words (Spiris' own message is for developers)."""
+        return FATAL_CODE_MEANINGS.get(self.code, "Spiris refused the request")
+
+
+class SpirisNotFound(SpirisError):
+    """404 / 3000: the resource does not exist (any more)."""
+
+
+class SpirisRequestError(SpirisError):
+    """Any other 4xx (6000 query error, 2000 validation, ...): a bug on our side, not worth retrying."""
+
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(f"Spiris HTTP {status} error {code}: {message}")
+        self.status = status
+        self.code = code
+
+
+class SpirisPagingError(SpirisError):
+    """The list did not page as documented (the loop guard tripped)."""
+
+
+class SpirisFileRefused(SpirisError):
+    """A temporary file URL we will not fetch (not Spiris' host, not HTTPS, a redirect) or a file over the
+    size cap: not retried; the source PDF is best effort, so the invoice goes on without it."""
+
+
+class SpirisUnreadable(SpirisError):
+    """A 2xx answer whose object does not read as the documented shape (one customer, one invoice):
+    the invoice that needs it is set apart; the sync goes on."""
+
+
 # --- persistence -------------------------------------------------------------------------------
 
 
@@ -109,6 +190,49 @@ class DocumentStore(Protocol):
 
 class WorkQueue(Protocol):
     def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None: ...
+
+
+# --- consent: invitations and OAuth states, each used once ---------------------------------------
+
+
+@dataclass(frozen=True)
+class InvitationRecord:
+    token_hash: str
+    integration_id: str
+    issuer_id: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class InvitationStore(Protocol):
+    def create(self, record: InvitationRecord) -> None: ...
+    def get(self, token_hash: str) -> InvitationRecord | None: ...
+    def consume(self, token_hash: str, at: datetime) -> None: ...  # a second consume raises ConflictError
+
+
+@dataclass(frozen=True)
+class OAuthStateRecord:
+    state_hash: str
+    integration_id: str
+    invitation_hash: str
+    verifier_ciphertext: bytes
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class StateUnusable(Exception):
+    """The state is unknown, expired or already used (`reason` says which)."""
+
+    def __init__(self, reason: str, integration_id: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.integration_id = integration_id
+
+
+class OAuthStateStore(Protocol):
+    def create(self, record: OAuthStateRecord) -> None: ...
+    def take(self, state_hash: str, now: datetime) -> OAuthStateRecord: ...  # once; raises StateUnusable
 
 
 # --- outside systems ---------------------------------------------------------------------------

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +14,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from ..models.integration import Integration
-from ..ports import ConflictError, NotFound
+from ..ports import ConflictError, InvitationRecord, NotFound, OAuthStateRecord, StateUnusable
 from .aws import table
 from .dynamo_issuers import strip_keys
 
@@ -95,16 +94,6 @@ class DynamoIntegrations(_TableAdapter):
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-@dataclass(frozen=True)
-class InvitationRecord:
-    token_hash: str
-    integration_id: str
-    issuer_id: str
-    created_at: datetime
-    expires_at: datetime
-    used_at: datetime | None = None
-
-
 class DynamoInvitations(_TableAdapter):
     def create(self, record: InvitationRecord) -> None:
         self._table.put_item(
@@ -148,25 +137,6 @@ class DynamoInvitations(_TableAdapter):
             if _conditional_failed(exc):
                 raise ConflictError("invitation already used") from exc
             raise
-
-
-@dataclass(frozen=True)
-class OAuthStateRecord:
-    state_hash: str
-    integration_id: str
-    invitation_hash: str
-    verifier_ciphertext: bytes
-    expires_at: datetime
-    used_at: datetime | None = None
-
-
-class StateUnusable(Exception):
-    """The state is unknown, expired or already used (`reason` says which)."""
-
-    def __init__(self, reason: str, integration_id: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.integration_id = integration_id
 
 
 class DynamoOAuthStates(_TableAdapter):

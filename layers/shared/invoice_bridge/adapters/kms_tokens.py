@@ -17,12 +17,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..models.integration import Integration, TokenSet
-from ..ports import ConflictError, StoredTokens
+from ..ports import ConflictError, DecryptionFailed, StoredTokens
 from .aws import client, table
-
-
-class DecryptionFailed(Exception):
-    """KMS refused to decrypt: wrong encryption context (moved ciphertext), wrong key or corrupted data."""
 
 
 class KmsCipher:

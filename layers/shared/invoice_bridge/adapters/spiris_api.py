@@ -30,7 +30,19 @@ from ..models.spiris import (
     parse_customer_invoice,
 )
 from ..observability import logger, metrics
-from ..ports import InvoicePage
+from ..ports import (
+    FATAL_CODE_MEANINGS,
+    InvoicePage,
+    SpirisError,
+    SpirisFatal,
+    SpirisFileRefused,
+    SpirisNotFound,
+    SpirisPagingError,
+    SpirisReauthenticate,
+    SpirisRequestError,
+    SpirisRetryable,
+    SpirisUnreadable,
+)
 
 COMPANY_SETTINGS = "/v2/companysettings"
 CUSTOMER_INVOICES = "/v2/customerinvoices"
@@ -39,20 +51,6 @@ CUSTOMER_INVOICE_PDF = "/v2/customerinvoices/{invoice_id}/pdf"
 CUSTOMER_INVOICE_PRINT = "/v2/customerinvoices/{invoice_id}/print"
 CUSTOMER = "/v2/customers/{customer_id}"
 
-# Codes that mean "this grant cannot read this company until a person fixes something" (reference §1.8,
-# §0 for 4034), with what each means (the integration's last_error says which).
-FATAL_CODE_MEANINGS = {
-    4002: "the company has no access to the API module (the Integration add-on is off)",
-    4003: "the company has not finished the startup guide",
-    4004: "the company is not active",
-    4005: "the request is not authorised for this company",
-    4006: "the grant lacks the scopes to read customer invoices",
-    4007: "the consenting user's role lacks permission to read customer invoices",
-    4009: "the company's product variant has no invoicing",
-    4011: "the consenting user has no access to this company",
-    4012: "the licence agreement has not been accepted",
-    4034: "a Spiris sandbox client was used against a live company",
-}
 FATAL_CODES = frozenset(FATAL_CODE_MEANINGS)
 TRY_AGAIN = re.compile(r"Try again in (\d+) seconds?", re.IGNORECASE)
 MAX_PAGE_SIZE = 1000
@@ -60,59 +58,6 @@ MAX_PAGE_SIZE = 1000
 # (`https://eaccountingstorage{cc}.vismaonline.com/temp/fileanonymous/...`, reference §0).
 SPIRIS_FILE_ORIGINS = ("https://*.vismaonline.com",)
 MAX_FILE_BYTES = 20 * 1024 * 1024
-
-
-class SpirisError(Exception):
-    """Base of every classified Spiris API failure."""
-
-
-class SpirisRetryable(SpirisError):
-    """429/4010, 5xx, timeouts: the same request can succeed later (after `retry_after` seconds if known)."""
-
-    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.status = status
-
-
-class SpirisReauthenticate(SpirisError):
-    """401: the access token is expired or revoked; refresh it (or re-consent when refreshing fails)."""
-
-
-class SpirisFatal(SpirisError):
-    """A 40xx the integration cannot get past on its own (module missing, no access, variant, ...)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"Spiris error {code}: {message}")
-        self.code = code
-        self.message = message
-
-    @property
-    def meaning(self) -> str:
-        """What the code means for the office, in our words (Spiris' own message is for developers)."""
-        return FATAL_CODE_MEANINGS.get(self.code, "Spiris refused the request")
-
-
-class SpirisNotFound(SpirisError):
-    """404 / 3000: the resource does not exist (any more)."""
-
-
-class SpirisRequestError(SpirisError):
-    """Any other 4xx (6000 query error, 2000 validation, ...): a bug on our side, not worth retrying."""
-
-    def __init__(self, status: int, code: int | None, message: str) -> None:
-        super().__init__(f"Spiris HTTP {status} error {code}: {message}")
-        self.status = status
-        self.code = code
-
-
-class SpirisPagingError(SpirisError):
-    """The list did not page as documented (the loop guard tripped)."""
-
-
-class SpirisFileRefused(SpirisError):
-    """A temporary file URL we will not fetch (not Spiris' host, not HTTPS, a redirect) or a file over the
-    size cap: not retried; the source PDF is best effort, so the invoice goes on without it."""
 
 
 def file_url_allowed(url: str, origins: tuple[str, ...]) -> bool:
@@ -133,11 +78,6 @@ def file_url_allowed(url: str, origins: tuple[str, ...]) -> bool:
 
 def _port(url: httpx.URL) -> int | None:
     return url.port or {"https": 443, "http": 80}.get(url.scheme)
-
-
-class SpirisUnreadable(SpirisError):
-    """A 2xx answer whose object does not read as the documented shape (one customer, one invoice):
-    the invoice that needs it is set apart; the sync goes on."""
 
 
 def _error_fields(response: httpx.Response) -> tuple[int | None, str]:

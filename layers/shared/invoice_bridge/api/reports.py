@@ -47,12 +47,9 @@ _DATE = "A Stockholm date, YYYY-MM-DD"
 
 
 def _default_sources() -> tuple[InvoiceRepository, DeliveryLedger]:
-    from ..adapters.dynamo_deliveries import DynamoDeliveryLedger
-    from ..adapters.dynamo_invoices import DynamoInvoiceRepository  # the lead's adapter
-    from ..settings import get_settings
+    from .. import wiring
 
-    table = get_settings().table_name
-    return DynamoInvoiceRepository(table), DynamoDeliveryLedger(table)
+    return wiring.invoice_repository(), wiring.delivery_ledger()
 
 
 # The embedded stack and tests may point the report at other repositories.

@@ -10,20 +10,31 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from stdnum.se import orgnr
 
-from ..adapters.dynamo_integrations import InvitationRecord, OAuthStateRecord, StateUnusable
 from ..integrations import update_integration
 from ..models.common import Language, stockholm_date, utcnow
 from ..models.integration import ConnectedCompany, Integration, IntegrationStatus, TokenSet
 from ..models.issuer import Issuer
 from ..observability import logger
-from ..ports import ConflictError, InvalidGrant, Mail, NotFound
+from ..ports import (
+    ConflictError,
+    InvalidGrant,
+    InvitationRecord,
+    Mail,
+    NotFound,
+    OAuthStateRecord,
+    StateUnusable,
+)
 from .pages import Page, bad_state_page, explanation_page, invitation_mail, notice_mail, result_page
 from .secrets_ import code_challenge, new_code_verifier, new_token, token_hash
 from .services import ConsentServices
 from .texts import texts
+
+if TYPE_CHECKING:  # annotations only: the consent pages' cold start does not build the Spiris models
+    from ..models.spiris import CompanySettings
 
 MODULE_MISSING = 4002
 NO_ACCESS = 4011
@@ -244,12 +255,7 @@ class ConsentFlow:
         try:
             taken = self.s.states.take(state_hashed, utcnow())  # single use, first thing
         except StateUnusable as exc:
-            logger.warning("oauth callback with unusable state", extra={"reason": exc.reason})
-            language = "sv"
-            if exc.integration_id:
-                with suppress(NotFound):
-                    language = self.s.integrations.get(exc.integration_id).language
-            return bad_state_page(exc.reason, language, office)
+            return self._unusable_state_page(exc)
         integration = self.s.integrations.get(taken.integration_id)
         language = integration.language
 
@@ -258,18 +264,8 @@ class ConsentFlow:
             return result_page("used_link", language, office)
         if integration.invitation_hash != invitation.token_hash or invitation.expires_at <= utcnow():
             return result_page("expired_link", language, office)
-
         if error or not code:
-            reason = error or "no_code"
-            self._set_status(
-                integration,
-                IntegrationStatus.PENDING_CONSENT,
-                reason if reason == "access_denied" else f"oauth_{reason}"[:60],
-            )
-            logger.info(
-                "consent denied", extra={"integration_id": integration.id, "oauth_error": reason[:40]}
-            )
-            return result_page("denied", language, office)
+            return self._denied(integration, error or "no_code")
 
         verifier = self.s.cipher.decrypt(
             taken.verifier_ciphertext, self._state_context(state_hashed)
@@ -283,42 +279,81 @@ class ConsentFlow:
         issuer = self.s.issuers.get(integration.issuer_id)
         try:
             company = self.s.read_company(tokens.access_token)
-        except Exception as exc:  # noqa: BLE001 - mapped by its Spiris ErrorCode below
-            # SpirisAccessError (identity adapter) says `error_code`; the API adapter's SpirisFatal says `code`.
-            error_code = getattr(exc, "error_code", None) or getattr(exc, "code", None)
-            self._revoke_quietly(tokens, integration)
-            if error_code == MODULE_MISSING:
-                self._set_status(integration, IntegrationStatus.ERROR, "module_missing")
-                return result_page("module_missing", language, office)
-            if error_code == NO_ACCESS:
-                self._set_status(integration, IntegrationStatus.ERROR, "no_access")
-                return result_page("no_access", language, office)
-            if isinstance(error_code, int) and 4000 <= error_code < 5000:
-                # Startup guide not done (4003), company inactive (4004), product variant (4009), licence (4012)...
-                self._set_status(integration, IntegrationStatus.ERROR, f"spiris_{error_code}")
-                return result_page("spiris_refused", language, office, code=str(error_code))
-            raise
+        except Exception as exc:  # noqa: BLE001 - mapped by its Spiris ErrorCode in _refused_by_spiris
+            refused = self._refused_by_spiris(exc, tokens, integration)
+            if refused is None:
+                raise
+            return refused
 
         if not same_company(issuer.org_number, company.CorporateIdentityNumber):
-            self._revoke_quietly(tokens, integration)
-            self._set_status(integration, IntegrationStatus.PENDING_CONSENT, "wrong_company")
-            logger.warning("wrong company connected and revoked", extra={"integration_id": integration.id})
-            chosen = company.CorporateIdentityNumber or "?"
-            if orgnr.is_valid(chosen):
-                chosen = orgnr.format(chosen)
-            return result_page(
-                "wrong_company",
-                language,
-                office,
-                company=company.Name or "?",
-                chosen=chosen,
-                issuer=issuer.name,
-                expected=orgnr.format(issuer.org_number),
-            )
-
+            return self._wrong_company(integration, issuer, tokens, company)
         return self._connect(integration, issuer, invitation, tokens, company.Name or issuer.name, company)
 
-    def _connect(self, integration, issuer, invitation, tokens: TokenSet, name: str, company) -> Page:  # type: ignore[no-untyped-def]
+    def _unusable_state_page(self, exc: StateUnusable) -> Page:
+        logger.warning("oauth callback with unusable state", extra={"reason": exc.reason})
+        language: Language = "sv"
+        if exc.integration_id:
+            with suppress(NotFound):
+                language = self.s.integrations.get(exc.integration_id).language
+        return bad_state_page(exc.reason, language, self.s.config.office_name)
+
+    def _denied(self, integration: Integration, reason: str) -> Page:
+        """The contact said no at Spiris (or the callback came without a code): the link still works."""
+        self._set_status(
+            integration,
+            IntegrationStatus.PENDING_CONSENT,
+            reason if reason == "access_denied" else f"oauth_{reason}"[:60],
+        )
+        logger.info("consent denied", extra={"integration_id": integration.id, "oauth_error": reason[:40]})
+        return result_page("denied", integration.language, self.s.config.office_name)
+
+    def _refused_by_spiris(self, exc: Exception, tokens: TokenSet, integration: Integration) -> Page | None:
+        """The page for a company Spiris will not let us read, or None when `exc` is no such refusal."""
+        # SpirisAccessError (identity adapter) says `error_code`; the API adapter's SpirisFatal says `code`.
+        error_code = getattr(exc, "error_code", None) or getattr(exc, "code", None)
+        self._revoke_quietly(tokens, integration)
+        language, office = integration.language, self.s.config.office_name
+        if error_code == MODULE_MISSING:
+            self._set_status(integration, IntegrationStatus.ERROR, "module_missing")
+            return result_page("module_missing", language, office)
+        if error_code == NO_ACCESS:
+            self._set_status(integration, IntegrationStatus.ERROR, "no_access")
+            return result_page("no_access", language, office)
+        if isinstance(error_code, int) and 4000 <= error_code < 5000:
+            # Startup guide not done (4003), company inactive (4004), product variant (4009), licence (4012)...
+            self._set_status(integration, IntegrationStatus.ERROR, f"spiris_{error_code}")
+            return result_page("spiris_refused", language, office, code=str(error_code))
+        return None
+
+    def _wrong_company(
+        self, integration: Integration, issuer: Issuer, tokens: TokenSet, company: CompanySettings
+    ) -> Page:
+        """Another company than the issuer's was connected: the grant is revoked at once."""
+        self._revoke_quietly(tokens, integration)
+        self._set_status(integration, IntegrationStatus.PENDING_CONSENT, "wrong_company")
+        logger.warning("wrong company connected and revoked", extra={"integration_id": integration.id})
+        chosen = company.CorporateIdentityNumber or "?"
+        if orgnr.is_valid(chosen):
+            chosen = orgnr.format(chosen)
+        return result_page(
+            "wrong_company",
+            integration.language,
+            self.s.config.office_name,
+            company=company.Name or "?",
+            chosen=chosen,
+            issuer=issuer.name,
+            expected=orgnr.format(issuer.org_number),
+        )
+
+    def _connect(
+        self,
+        integration: Integration,
+        issuer: Issuer,
+        invitation: InvitationRecord,
+        tokens: TokenSet,
+        name: str,
+        company: CompanySettings,
+    ) -> Page:
         office = self.s.config.office_name
         language = integration.language
         org_number = normalise_org_number(company.CorporateIdentityNumber) or issuer.org_number

@@ -11,15 +11,16 @@ from ..models.spiris import CompanySettings
 from ..ports import (
     DocumentStore,
     IntegrationRepository,
+    InvitationStore,
     IssuerRepository,
     Mailer,
+    OAuthStateStore,
     OperatorCredentialStore,
     SpirisIdentity,
     StoredTokens,
 )
 
 if TYPE_CHECKING:
-    from ..adapters.dynamo_integrations import DynamoInvitations, DynamoOAuthStates
     from ..dispatch.accounts import OperatorAccounts
 
 
@@ -72,8 +73,8 @@ class ConsentServices:
     config: ConsentConfig
     issuers: IssuerRepository
     integrations: IntegrationRepository
-    invitations: DynamoInvitations
-    states: DynamoOAuthStates
+    invitations: InvitationStore
+    states: OAuthStateStore
     tokens: LeasedTokenStore
     identity: SpirisIdentity
     # Reads the connected company with a fresh access token; raises an exception with `error_code` (4002, 4011).

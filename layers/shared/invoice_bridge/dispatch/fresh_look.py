@@ -31,13 +31,6 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from ..adapters.kms_tokens import DecryptionFailed
-from ..adapters.spiris_api import (
-    SpirisError,
-    SpirisNotFound,
-    SpirisReauthenticate,
-    SpirisRetryable,
-)
 from ..consent.refresher import NotConnected, RefreshBusy
 from ..fetch.budget import BudgetExhausted
 from ..fetch.selection import select
@@ -46,7 +39,16 @@ from ..models.integration import Integration, IntegrationStatus
 from ..models.invoice import Invoice
 from ..models.issuer import Issuer, OfficePayee
 from ..models.spiris import Customer, CustomerInvoice
-from ..ports import IntegrationRepository, NotFound, SpirisApi
+from ..ports import (
+    DecryptionFailed,
+    IntegrationRepository,
+    NotFound,
+    SpirisApi,
+    SpirisError,
+    SpirisNotFound,
+    SpirisReauthenticate,
+    SpirisRetryable,
+)
 
 NOT_FOUND_AT_SOURCE = "not_found_at_source"
 CHANGED_AT_SOURCE = "changed_at_source"
