@@ -5,6 +5,7 @@
 2. No domain module imports an adapter. The domain is `invoice_bridge` minus `adapters` and the
    composition modules (COMPOSITION below), which are the only places that choose implementations.
    Domain code depends on `invoice_bridge.ports`; the adapters implement those ports.
+3. Every `type: ignore` names its error code and says why: `# type: ignore[code]  # why`.
 
 Exit status 1 with one line per finding (path:line: message), 0 when clean. Run by `make lint` and, as
 a test (tests/unit/lint/test_structure.py), by `make test`.
@@ -13,7 +14,10 @@ a test (tests/unit/lint/test_structure.py), by `make test`.
 from __future__ import annotations
 
 import ast
+import io
+import re
 import sys
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +105,24 @@ def long_functions(path: Path, tree: ast.Module, limit: int = MAX_FUNCTION_LINES
                 yield Finding(path, node.lineno, f"function {node.name} has {length} lines (at most {limit})")
 
 
+_TYPE_IGNORE = re.compile(r"#\s*type:\s*ignore\b(?P<codes>\[[^\]]*\])?(?P<rest>.*)")
+_REASON = re.compile(r"^\s*#\s*\S")
+
+
+def unexplained_type_ignores(path: Path, source: str) -> Iterator[Finding]:
+    """`type: ignore` comments without an error code, or without a `# why` after it."""
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type != tokenize.COMMENT:
+            continue
+        match = _TYPE_IGNORE.search(token.string)
+        if match is None:
+            continue
+        if not match.group("codes"):
+            yield Finding(path, token.start[0], "type: ignore without an error code: type: ignore[code]")
+        elif not _REASON.match(match.group("rest")):
+            yield Finding(path, token.start[0], "type: ignore without its reason: # type: ignore[code]  # why")
+
+
 def check_file(path: Path, package_dir: Path = PACKAGE_DIR) -> list[Finding]:
     source = path.read_text(encoding="utf-8")
     tree = ast.parse(source, filename=str(path))
@@ -108,6 +130,7 @@ def check_file(path: Path, package_dir: Path = PACKAGE_DIR) -> list[Finding]:
     return [
         *long_functions(path, tree),
         *adapter_imports(path, tree, module),
+        *unexplained_type_ignores(path, source),
     ]
 
 

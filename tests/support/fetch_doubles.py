@@ -88,8 +88,8 @@ from datetime import timedelta  # noqa: E402
 from invoice_bridge.fetch.decisions import ParkedSource, SyncDecision  # noqa: E402
 from invoice_bridge.models.integration import Integration  # noqa: E402
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent  # noqa: E402
-from invoice_bridge.models.spiris import Meta  # noqa: E402
-from invoice_bridge.ports import ConflictError, InvoicePage, NotFound  # noqa: E402
+from invoice_bridge.models.spiris import CompanySettings, Meta  # noqa: E402
+from invoice_bridge.ports import ConflictError, InvoicePage, NotFound, SpirisNotFound  # noqa: E402
 
 
 class MemoryIntegrations:
@@ -245,8 +245,14 @@ class FakeSpiris:
         self.invoices[invoice_id] = stored
         return stored
 
-    def company_settings(self):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
+    def company_settings(self) -> CompanySettings:
+        raise NotImplementedError("the sync never reads the company settings; the consent flow does")
+
+    def customer_invoice(self, invoice_id: str) -> CustomerInvoice:
+        self.requests.append(f"customerinvoices/{invoice_id}")
+        if invoice_id not in self.invoices:
+            raise SpirisNotFound(f"no customer invoice {invoice_id}")
+        return self.invoices[invoice_id].model_copy(deep=True)
 
     def customer_invoices_page(
         self, page: int, page_size: int, modified_since: datetime | None

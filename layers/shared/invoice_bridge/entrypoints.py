@@ -6,15 +6,20 @@ Handlers in `functions/*/app.py` parse their event into a model and call exactly
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import wiring
 from .observability import logger
 
 if TYPE_CHECKING:  # the queue functions' handlers import the messages; the scheduled ones need none
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
     from .messages import DispatchRequest, RenderRequest, SyncRequest
     from .models.integration import Integration
+    from .models.issuer import OfficePayee
     from .ports import SpirisApi
     from .settings import Settings
 
@@ -61,7 +66,7 @@ class _NothingDispatched(Exception):
 
 
 @wiring._cached  # its persistence layer holds a client: forgotten with the other adapters by wiring.reset()
-def _idempotent_dispatch():  # type: ignore[no-untyped-def]
+def _idempotent_dispatch() -> tuple[Callable[..., dict[str, str]], IdempotencyConfig]:
     """The dispatch call behind Powertools idempotency, keyed on (invoice, version): a second guard
     in front of the delivery ledger. Built on first use (its persistence layer creates a client)."""
     from aws_lambda_powertools.utilities.idempotency import (
@@ -77,8 +82,7 @@ def _idempotent_dispatch():  # type: ignore[no-untyped-def]
     )
     store = DynamoDBPersistenceLayer(table_name=wiring.get_settings().idempotency_table_name)
 
-    @idempotent_function(data_keyword_argument="request", config=config, persistence_store=store)
-    def dispatch_once(request: dict) -> dict:
+    def dispatch_once(request: dict[str, Any]) -> dict[str, str]:
         from .dispatch import dispatch_invoice
         from .dispatch.fresh_look import SpirisSourceCheck
 
@@ -98,15 +102,19 @@ def _idempotent_dispatch():  # type: ignore[no-untyped-def]
             raise _NothingDispatched
         return {"state": delivery.state.value}
 
-    return dispatch_once, config
+    # Powertools' decorator is untyped: applied as a call, the checked function keeps its signature above.
+    idempotent: Callable[..., dict[str, str]] = idempotent_function(
+        dispatch_once, data_keyword_argument="request", config=config, persistence_store=store
+    )
+    return idempotent, config
 
 
-def dispatch(request: DispatchRequest, lambda_context: object | None = None) -> str | None:
+def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = None) -> str | None:
     dispatch_once, config = _idempotent_dispatch()
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
     try:
-        return dispatch_once(request=request.model_dump())["state"]  # type: ignore[no-any-return]
+        return dispatch_once(request=request.model_dump())["state"]
     except _NothingDispatched:
         return None
 
@@ -153,7 +161,7 @@ def sweep_stuck() -> dict[str, int]:
     return {**result.as_dict(), "due_after_delay": due.due, "handed_on_after_delay": due.handed_on}
 
 
-def office_payee():  # type: ignore[no-untyped-def]
+def office_payee() -> OfficePayee:
     from .models.issuer import OfficePayee
 
     settings = wiring.get_settings()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -28,7 +29,7 @@ from .identifiers import (
     vat_endpoint,
     vat_number_from_org_number,
 )
-from .models.common import STOCKHOLM, Language, round_ore, stockholm_date, utcnow
+from .models.common import LANGUAGES, STOCKHOLM, Language, round_ore, stockholm_date, utcnow
 from .models.invoice import (
     Invoice,
     InvoiceRow,
@@ -128,7 +129,7 @@ _HASHED_CUSTOMER_FIELDS = (
 
 def content_hash(source: CustomerInvoice, customer: Customer | None) -> str:
     """sha256 over the normalised content that appears on the document (not ModifiedUtc, RemainingAmount, ...)."""
-    content = {
+    content: dict[str, Any] = {
         "invoice": {name: getattr(source, name) for name in _HASHED_INVOICE_FIELDS},
         "rows": [{name: getattr(row, name) for name in _HASHED_ROW_FIELDS} for row in source.Rows],
         "customer": {name: getattr(customer, name) for name in _HASHED_CUSTOMER_FIELDS} if customer else None,
@@ -151,7 +152,7 @@ def office_ocr(issuer_id: str, invoice_number: str, *, length_digit: bool) -> st
     return make_ocr(f"{issuer_prefix:04d}{int(digits)}", length_digit=length_digit)
 
 
-def _optional(normalise: Any, value: str | None) -> str | None:
+def _optional(normalise: Callable[[str], str], value: str | None) -> str | None:
     if not value or not value.strip():
         return None
     try:
@@ -162,9 +163,7 @@ def _optional(normalise: Any, value: str | None) -> str | None:
 
 def _language(issuer: Issuer, customer: Customer | None) -> Language:
     preferred = (customer.SalesDocumentLanguage or "").strip().lower()[:2] if customer else ""
-    if preferred in ("sv", "en"):
-        return preferred  # type: ignore[return-value]
-    return issuer.language
+    return LANGUAGES.get(preferred, issuer.language)
 
 
 def _seller(issuer: Issuer) -> Party:

@@ -10,11 +10,38 @@ secrets or decrypted credentials, so each reads them with its own role, as in AW
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
-from functools import cache, wraps
-from typing import Any
+from functools import update_wrapper
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .settings import Settings, get_settings  # noqa: F401
+from .settings import Settings, get_settings
+
+if TYPE_CHECKING:  # annotations only: a getter imports its adapter when first called
+    from .adapters.cognito_console import CognitoConsoleUsers
+    from .backoff import QueueVisibility
+    from .console.auth import SignInFlow
+    from .console.sessions import SessionPolicy, SessionStore
+    from .dispatch.ses_events import MessageLedger
+    from .fetch.decisions import DecisionStore
+    from .models.integration import Integration
+    from .models.issuer import Issuer
+    from .ports import (
+        DocumentStore,
+        InExchangePartner,
+        IntegrationRepository,
+        InvoiceRepository,
+        IssuerRepository,
+        Mailer,
+        Operator,
+        OperatorCredentialStore,
+        SpirisApi,
+        WorkQueue,
+    )
+
+__all__ = ["Settings", "get_settings"]  # re-exported: callers read settings through the wiring
+
+T = TypeVar("T")
 
 container: ContextVar[str] = ContextVar("invoice_bridge_container", default="")
 
@@ -32,27 +59,33 @@ def reset() -> None:
     _parameter_providers.clear()
     # Powertools parameters keep values and a provider whose client is bound to the endpoint of its day.
     from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters import base
 
-    parameters.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
+    parameters.clear_caches()  # also drops the default providers (DEFAULT_PROVIDERS)
 
 
-_GETTERS: list = []
+class _PerContainer(Generic[T]):
+    """A getter whose result is built once per container (`functools.cache` per container)."""
 
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._built: dict[str, T] = {}
+        update_wrapper(self, build)
 
-def _cached(fn):  # type: ignore[no-untyped-def]
-    """`functools.cache` per container: the getter's result is built once per container."""
-    per_container: dict[str, Any] = {}
-
-    @wraps(fn)
-    def getter():  # type: ignore[no-untyped-def]
+    def __call__(self) -> T:
         key = container.get()
-        if key not in per_container:
-            per_container[key] = cache(fn)
-        return per_container[key]()
+        if key not in self._built:
+            self._built[key] = self._build()
+        return self._built[key]
 
-    getter.cache_clear = per_container.clear  # type: ignore[attr-defined]
+    def cache_clear(self) -> None:
+        self._built.clear()
+
+
+_GETTERS: list[_PerContainer[Any]] = []
+
+
+def _cached(build: Callable[[], T]) -> _PerContainer[T]:
+    getter = _PerContainer(build)
     _GETTERS.append(getter)
     return getter
 
@@ -74,42 +107,42 @@ def secret_parameter(name: str) -> str:
 
 
 @_cached
-def invoice_repository():  # type: ignore[no-untyped-def]
+def invoice_repository() -> InvoiceRepository:
     from .adapters.dynamo_invoices import DynamoInvoiceRepository
 
     return DynamoInvoiceRepository(get_settings().table_name, document_store())
 
 
 @_cached
-def document_store():  # type: ignore[no-untyped-def]
+def document_store() -> DocumentStore:
     from .adapters.s3_documents import S3DocumentStore
 
     return S3DocumentStore(get_settings().documents_bucket)
 
 
 @_cached
-def sync_queue():  # type: ignore[no-untyped-def]
+def sync_queue() -> WorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
     return SqsWorkQueue(get_settings().sync_queue_url)
 
 
 @_cached
-def render_queue():  # type: ignore[no-untyped-def]
+def render_queue() -> WorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
     return SqsWorkQueue(get_settings().render_queue_url)
 
 
 @_cached
-def dispatch_queue():  # type: ignore[no-untyped-def]
+def dispatch_queue() -> WorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
     return SqsWorkQueue(get_settings().dispatch_queue_url)
 
 
 @_cached
-def queue_visibility():  # type: ignore[no-untyped-def]
+def queue_visibility() -> QueueVisibility:
     from .adapters.sqs_queue import SqsVisibility
 
     return SqsVisibility()
@@ -121,14 +154,14 @@ def retry_backoff_seconds() -> list[int]:
 
 
 @_cached
-def issuer_repository():  # type: ignore[no-untyped-def]
+def issuer_repository() -> IssuerRepository:
     from .adapters.dynamo_issuers import DynamoIssuers
 
     return DynamoIssuers(get_settings().table_name)
 
 
 @_cached
-def integration_repository():  # type: ignore[no-untyped-def]
+def integration_repository() -> IntegrationRepository:
     from .adapters.dynamo_integrations import DynamoIntegrations
 
     return DynamoIntegrations(get_settings().table_name)
@@ -138,14 +171,14 @@ def integration_repository():  # type: ignore[no-untyped-def]
 
 
 @_cached
-def delivery_ledger():  # type: ignore[no-untyped-def]
+def delivery_ledger() -> MessageLedger:
     from .adapters.dynamo_deliveries import DynamoDeliveryLedger
 
     return DynamoDeliveryLedger(get_settings().table_name)
 
 
 @_cached
-def mailer():  # type: ignore[no-untyped-def]
+def mailer() -> Mailer:
     from .adapters.ses_mailer import SesMailer
 
     settings = get_settings()
@@ -153,7 +186,7 @@ def mailer():  # type: ignore[no-untyped-def]
 
 
 @_cached
-def operator_credentials():  # type: ignore[no-untyped-def]
+def operator_credentials() -> OperatorCredentialStore:
     from .adapters.kms_tokens import KmsOperatorCredentials
 
     settings = get_settings()
@@ -180,7 +213,7 @@ def maventa_vendor_api_key(settings: Settings | None = None) -> str:
     return key
 
 
-def inexchange_partner(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+def inexchange_partner(settings: Settings | None = None) -> InExchangePartner | None:
     """The office's InExchange partner level, or None when no partner key is stored."""
     from .adapters.inexchange import InExchangePartnerApi
 
@@ -189,9 +222,9 @@ def inexchange_partner(settings: Settings | None = None):  # type: ignore[no-unt
     return InExchangePartnerApi(settings.inexchange_url, key) if key is not None else None
 
 
-def build_operator(  # type: ignore[no-untyped-def]
+def build_operator(
     issuer_id: str, provider: str, credentials: dict[str, str], settings: Settings | None = None
-):
+) -> Operator:
     """The operator adapter for one issuer's stored credentials (no caching)."""
     settings = settings or get_settings()
     if provider == "maventa":
@@ -219,10 +252,10 @@ def build_operator(  # type: ignore[no-untyped-def]
 
 
 _OPERATOR_CACHE_SECONDS = 300
-_operators: dict[tuple[str, str], tuple[float, object]] = {}  # (container, issuer id) → (cached at, adapter)
+_operators: dict[tuple[str, str], tuple[float, Operator | None]] = {}  # (container, issuer id) → (cached at, adapter)
 
 
-def operator_for(issuer):  # type: ignore[no-untyped-def]
+def operator_for(issuer: Issuer) -> Operator | None:
     """The issuer's operator adapter, or None when it has no operator account.
 
     Kept per container for a few minutes: one adapter per issuer reuses its token and TLS session,
@@ -243,7 +276,7 @@ def operator_for(issuer):  # type: ignore[no-untyped-def]
 
 
 @_cached
-def decision_store():  # type: ignore[no-untyped-def]
+def decision_store() -> DecisionStore:
     from .adapters.dynamo_sync import DynamoDecisionStore
 
     return DynamoDecisionStore(get_settings().table_name)
@@ -252,10 +285,10 @@ def decision_store():  # type: ignore[no-untyped-def]
 # Dispatch's fresh look reads one invoice at a time: one attempt (the queue's backoff is the retry), a
 # short timeout and a short wait for the budget, so a slow Spiris cannot eat a batch's 120 seconds.
 _SPIRIS_CACHE_SECONDS = 300
-_spiris_clients: dict[tuple[str, str], tuple[float, object]] = {}  # (container, integration id) → (at, client)
+_spiris_clients: dict[tuple[str, str], tuple[float, SpirisApi]] = {}  # (container, integration id) → (at, client)
 
 
-def spiris_for(integration):  # type: ignore[no-untyped-def]
+def spiris_for(integration: Integration) -> SpirisApi:
     """The Spiris API of one integration for dispatch's fresh look, inside the shared request budget.
 
     Kept per container for a few minutes, as the operator adapters are: its access token (read through
@@ -287,7 +320,7 @@ def spiris_for(integration):  # type: ignore[no-untyped-def]
 
 
 @_cached
-def console_sessions():  # type: ignore[no-untyped-def]
+def console_sessions() -> SessionStore:
     from .adapters.dynamo_console_sessions import DynamoConsoleSessions
 
     return DynamoConsoleSessions(get_settings().table_name)
@@ -301,7 +334,7 @@ def _console_pool() -> tuple[str, str]:
 
 
 @_cached
-def console_users():  # type: ignore[no-untyped-def]
+def console_users() -> CognitoConsoleUsers:
     """The user pool: sign-in (IdentityProvider) and users' standing (UserDirectory)."""
     from .adapters.cognito_console import CognitoConsoleUsers
 
@@ -309,7 +342,7 @@ def console_users():  # type: ignore[no-untyped-def]
 
 
 @_cached
-def console_sign_in():  # type: ignore[no-untyped-def]
+def console_sign_in() -> SignInFlow:
     from .console.auth import SignInFlow, TokenVerifier
 
     pool_id, client_id = _console_pool()
@@ -319,7 +352,7 @@ def console_sign_in():  # type: ignore[no-untyped-def]
     return SignInFlow(console_users(), TokenVerifier(issuer, client_id, jwks_url))
 
 
-def console_session_policy():  # type: ignore[no-untyped-def]
+def console_session_policy() -> SessionPolicy:
     from datetime import timedelta
 
     from .console.sessions import SessionPolicy

@@ -6,6 +6,7 @@ The Spiris client secret is read from SSM through Powertools parameters (cached 
 from __future__ import annotations
 
 from .. import wiring
+from ..ports import DocumentStore, Mailer
 from ..settings import Settings
 from .services import ConsentConfig, ConsentServices
 
@@ -22,8 +23,8 @@ def consent_config(settings: Settings) -> ConsentConfig:
 
 
 def build_consent_services(
-    settings: Settings, client_secret: str, mailer=None, documents=None
-) -> ConsentServices:  # type: ignore[no-untyped-def]
+    settings: Settings, client_secret: str, mailer: Mailer | None = None, documents: DocumentStore | None = None
+) -> ConsentServices:
     """Everything the consent routes and the token broker need; `mailer`/`documents` default to SES/S3."""
     from ..adapters.dynamo_integrations import DynamoIntegrations, DynamoInvitations, DynamoOAuthStates
     from ..adapters.dynamo_issuers import DynamoIssuers

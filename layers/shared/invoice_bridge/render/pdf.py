@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import io
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from functools import lru_cache
@@ -74,7 +75,8 @@ def format_amount(value: Decimal, language: Language, places: int = 2) -> str:
 
 def format_quantity(value: Decimal, language: Language) -> str:
     normalized = value.normalize()
-    places = max(0, -normalized.as_tuple().exponent)  # type: ignore[operator]
+    exponent = normalized.as_tuple().exponent  # an int for every finite amount
+    places = max(0, -exponent) if isinstance(exponent, int) else 0
     return format_amount(normalized, language, places=min(places, 4)) if places else format_amount(
         normalized.quantize(Decimal(1)), language, places=0)
 
@@ -87,7 +89,8 @@ def text_width(pdf: Any, value: str) -> float:
     """Width (mm) of one line of plain text in the current font: what get_string_width() returns, without
     fpdf2's bidi/markdown fragment parsing (~20x cheaper; the rows table measures every cell)."""
     widths = pdf.current_font.cw
-    return sum(widths[ord(ch)] for ch in value) * pdf.font_size_pt * 0.001 / pdf.k
+    width: float = sum(widths[ord(ch)] for ch in value) * pdf.font_size_pt * 0.001 / pdf.k
+    return width
 
 
 def put_text(pdf: Any, x: float, y: float, width: float, height: float, value: str, align: str = "L") -> None:
@@ -199,7 +202,7 @@ def _prebuilt_output_producer() -> type[Any] | None:
 
     prebuilt_files = {str(FONTS / name) for variant in PREBUILT_VARIANTS for name in FONT_FILES[variant]}
 
-    class PrebuiltFontOutputProducer(OutputProducer):  # type: ignore[misc]  # fpdf2 ships no type hints
+    class PrebuiltFontOutputProducer(OutputProducer):
         def _add_fonts(self, image_objects_per_index: Any, gfxstate_objs_per_name: Any,
                        pattern_objs_per_name: Any) -> dict[int, Any]:
             fonts: list[Any] = sorted(self.fpdf.fonts.values(), key=lambda font: font.i)
@@ -249,13 +252,25 @@ def _add_prebuilt_font(producer: Any, font: Any, fontname: str) -> Any:
     cid_to_gid_map_obj = PDFContentStream(contents=bytes(cid_to_gid), compress=True)
     producer._add_pdf_obj(cid_to_gid_map_obj, "fonts")
     cid_font_obj.c_i_d_to_g_i_d_map = cid_to_gid_map_obj
-    compressed, raw_length = _prebuilt_font_stream(str(font.ttffile))
-    font_file_obj = PDFContentStream(contents=compressed, compress=False)
-    font_file_obj.filter = Name("FlateDecode")
-    font_file_obj.length1 = raw_length
+    font_file_obj = _precompressed_stream_class()(*_prebuilt_font_stream(str(font.ttffile)))
     producer._add_pdf_obj(font_file_obj, "fonts")
     font_descriptor_obj.font_file2 = font_file_obj
     return composite_font_obj
+
+
+@lru_cache(maxsize=1)
+def _precompressed_stream_class() -> type[Any]:
+    from fpdf.syntax import Name, PDFContentStream
+
+    class PrecompressedFontStream(PDFContentStream):
+        """A font program compressed once per process; /Length1 is its uncompressed length."""
+
+        def __init__(self, compressed: bytes, raw_length: int) -> None:
+            super().__init__(contents=compressed, compress=False)
+            self.filter = Name("FlateDecode")
+            self.length1 = raw_length
+
+    return PrecompressedFontStream
 
 
 def _to_unicode_cmap(font: Any) -> Any:
@@ -319,7 +334,7 @@ def warm_up() -> None:
         _glyph_ids_by_name(str(FONTS / name))
 
 
-def _safe(formatter: Any, value: str | None) -> str | None:
+def _safe(formatter: Callable[[str], str], value: str | None) -> str | None:
     if not value:
         return None
     try:
@@ -405,7 +420,7 @@ class _Renderer:
         self.font(9.5)
         address = buyer.address
         city_line = " ".join(p for p in (address.postal_code, address.city) if p)
-        y = pdf.get_y()
+        y = float(pdf.get_y())
         country = address.country if address.country and address.country != "SE" else None
         for line in (address.street, address.street2, city_line, country):
             if line:

@@ -256,7 +256,8 @@ def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> 
     # The document namespace is the default one (as in the Peppol examples); re-registered per call because
     # Invoice and CreditNote share the empty prefix.
     ET.register_namespace("", root_ns)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def _header(b: _Builder, root: ET.Element, invoice: Invoice, texts: dict[str, str], is_credit: bool) -> None:

@@ -251,7 +251,8 @@ class Validator:
         from saxonche import PySaxonApiError
 
         try:
-            return stylesheet.transform_to_string(xdm_node=node)
+            svrl: str | None = stylesheet.transform_to_string(xdm_node=node)
+            return svrl
         except PySaxonApiError as exc:
             message = " ".join(str(exc).split())[:300]
             result.fatal.append(RuleFailure(f"{source}-RUN", "fatal", f"rules stopped: {message}", "/", source))
