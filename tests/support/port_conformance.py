@@ -14,12 +14,14 @@ from fetch_doubles import (
     MemoryDecisions,
     MemoryDocuments,
     MemoryIntegrations,
+    MemoryInvoices,
 )
 from invoice_bridge.dispatch.fresh_look import SourceCheck
 from invoice_bridge.fetch.decisions import DecisionStore
 from invoice_bridge.ports import (
     DocumentStore,
     IntegrationRepository,
+    InvoiceRepository,
     IssuerRepository,
     Mailer,
     SpirisApi,
@@ -33,6 +35,7 @@ from render_doubles import MemoryQueue as RenderQueue
 def doubles_match_their_ports() -> None:
     issuers: IssuerRepository = MemoryIssuers()
     integrations: IntegrationRepository = MemoryIntegrations()
+    invoices: InvoiceRepository = MemoryInvoices()
     decisions: DecisionStore = MemoryDecisions()
     spiris: SpirisApi = FakeSpiris()
     mailer: Mailer = RecordingMailer()
@@ -40,5 +43,5 @@ def doubles_match_their_ports() -> None:
     documents: list[DocumentStore] = [MemoryDocuments(), RenderDocuments()]
     clock: tuple[Callable[[], float], Callable[[float], None]] = (FakeClock(0.0).time, FakeClock(0.0).sleep)
     fresh_look: SourceCheck = source_as_imported
-    del issuers, integrations, decisions, spiris, mailer, queues, documents, clock, fresh_look
+    del issuers, integrations, invoices, decisions, spiris, mailer, queues, documents, clock, fresh_look
 
