@@ -39,6 +39,10 @@ LOCAL_PARAMETERS = {
     "OfficeEmail": "office@example.com",
     "AlarmEmail": "alarms@example.com",
     "SpirisClientId": "invoice-bridge-local",
+    # The office (a made-up one): its name, org number and bankgiro are printed when it is the payee.
+    "OfficeName": "Keeros Finans AB",
+    "OfficeOrgNumber": "556998-1235",
+    "OfficeBankgiro": "5050-1055",
 }
 # Local values that replace a template default (explicit `parameters=` still win): the seeded console
 # users sign in with a password only; pass ConsoleMfa=ON to try TOTP locally.

@@ -7,6 +7,8 @@ from invoice_bridge.backoff import BackoffBatchProcessor
 from invoice_bridge.messages import DispatchRecord
 from invoice_bridge.observability import logger, metrics, tracer
 
+wiring.check_settings("DispatchFunction")  # a missing setting stops the cold start, named
+
 # A failed record comes back after a growing backoff, not after the queue's visibility timeout.
 processor = BackoffBatchProcessor(
     DispatchRecord, schedule=wiring.retry_backoff_seconds, visibility=wiring.queue_visibility

@@ -7,8 +7,11 @@ from functools import cache
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
+from invoice_bridge import wiring
 from invoice_bridge.api.consent import build_consent_app
 from invoice_bridge.observability import logger, metrics, tracer
+
+wiring.check_settings("ConsentFunction")  # a missing setting stops the cold start, named
 
 
 @cache

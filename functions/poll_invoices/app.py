@@ -3,8 +3,10 @@
 A tick carries no data (Scheduler sends the schedule's fixed input), so the event is not parsed.
 """
 
-from invoice_bridge import entrypoints
+from invoice_bridge import entrypoints, wiring
 from invoice_bridge.observability import logger, metrics, tracer
+
+wiring.check_settings("PollInvoicesFunction")  # a missing setting stops the cold start, named
 
 
 @logger.inject_lambda_context

@@ -3,8 +3,10 @@
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import SnsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from invoice_bridge import entrypoints
+from invoice_bridge import entrypoints, wiring
 from invoice_bridge.observability import logger, metrics, tracer
+
+wiring.check_settings("SesEventsFunction")  # a missing setting stops the cold start, named
 
 
 @logger.inject_lambda_context

@@ -33,6 +33,9 @@ PARAMETERS = {
     "SpirisClientId": "client-id",
     "SenderEmail": "invoices@example.com",
     "OfficeEmail": "office@example.com",
+    "OfficeName": "Byrån AB",
+    "OfficeOrgNumber": "556998-1235",
+    "OfficeBankgiro": "5050-1055",
     "AlarmEmail": "alarms@example.com",
 }
 

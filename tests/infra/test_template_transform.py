@@ -74,7 +74,6 @@ ENVIRONMENT_REFS = {
     "INEXCHANGE_URL": {"Ref": "InExchangeUrl"},
     "INEXCHANGE_PARTNER_API_KEY_PARAMETER": {"Ref": "InExchangePartnerApiKeyParameter"},
     "SENDER_EMAIL": {"Ref": "SenderEmail"},
-    "OFFICE_EMAIL": {"Ref": "OfficeEmail"},
     "SES_CONFIGURATION_SET": {"Ref": "MailConfigurationSet"},
     "POWERTOOLS_SERVICE_NAME": "invoice-bridge",
     "POWERTOOLS_METRICS_NAMESPACE": "InvoiceBridge",
@@ -173,10 +172,6 @@ def test_every_function_gets_the_shared_environment(transformed: Template) -> No
         variables = function["Properties"]["Environment"]["Variables"]
         for key, value in ENVIRONMENT_REFS.items():
             assert variables[key] == value, (name, key)
-        # PUBLIC_BASE_URL only when the parameter is set (otherwise Settings' default applies).
-        assert variables["PUBLIC_BASE_URL"] == {
-            "Fn::If": ["HasPublicBaseUrl", {"Ref": "PublicBaseUrl"}, {"Ref": "AWS::NoValue"}]
-        }
 
 
 def test_every_function_has_a_log_group_with_retention(transformed: Template) -> None:
@@ -883,7 +878,7 @@ def test_ses_events_function_reaches_only_the_table_and_mail(transformed: Templa
 
 def test_every_mail_goes_through_the_configuration_set_the_code_reads() -> None:
     """The template's SES_CONFIGURATION_SET is the Settings field the mailer is wired with."""
-    from invoice_bridge.settings import Settings
+    from invoice_bridge.settings import MailSettings
 
-    assert Settings(SES_CONFIGURATION_SET="mail-set").ses_configuration_set == "mail-set"
-    assert Settings().ses_configuration_set is None
+    assert MailSettings(SES_CONFIGURATION_SET="mail-set").ses_configuration_set == "mail-set"
+    assert MailSettings().ses_configuration_set is None

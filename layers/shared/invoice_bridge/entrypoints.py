@@ -8,20 +8,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import wiring
 from .observability import logger
 
 if TYPE_CHECKING:  # the queue functions' handlers import the messages; the scheduled ones need none
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from .messages import DispatchRequest, RenderRequest, SyncRequest
-    from .models.integration import Integration
-    from .models.issuer import OfficePayee
-    from .ports import SpirisApi
-    from .settings import Settings
 
 
 def _now() -> datetime:
@@ -38,7 +33,7 @@ def poll_due_integrations() -> list[str]:
     now = _now()
     planned = enqueue_due_syncs(integrations, wiring.sync_queue(), now)
     report_stale_integrations(
-        integrations.list(), now, timedelta(hours=wiring.get_settings().stale_sync_hours)
+        integrations.list(), now, timedelta(hours=wiring.operations().stale_sync_hours)
     )
     return planned
 
@@ -65,54 +60,43 @@ class _NothingDispatched(Exception):
     all, a release, the sweeper) must run the dispatch, not get this answer back from the store."""
 
 
-@wiring._cached  # its persistence layer holds a client: forgotten with the other adapters by wiring.reset()
-def _idempotent_dispatch() -> tuple[Callable[..., dict[str, str]], IdempotencyConfig]:
-    """The dispatch call behind Powertools idempotency, keyed on (invoice, version): a second guard
-    in front of the delivery ledger. Built on first use (its persistence layer creates a client)."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
+def _dispatch_once(request: dict[str, object]) -> dict[str, str]:
+    from .dispatch import dispatch_invoice
+    from .dispatch.fresh_look import SpirisSourceCheck
+
+    delivery = dispatch_invoice(
+        str(request["invoice_id"]),
+        int(str(request["version"])),
+        invoices=wiring.invoice_repository(),
+        issuers=wiring.issuer_repository(),
+        ledger=wiring.delivery_ledger(),
+        documents=wiring.document_store(),
+        operator_for=wiring.operator_for,
+        mailer=wiring.mailer(),
+        fresh_look=SpirisSourceCheck(wiring.integration_repository(), wiring.spiris_for, office=wiring.office_payee()),
+        render_queue=wiring.render_queue(),
     )
-
-    config = IdempotencyConfig(
-        event_key_jmespath='["invoice_id", "version", "retry", "channel"]',
-        expires_after_seconds=24 * 3600,
-        raise_on_no_idempotency_key=True,
-    )
-    store = DynamoDBPersistenceLayer(table_name=wiring.get_settings().idempotency_table_name)
-
-    def dispatch_once(request: dict[str, Any]) -> dict[str, str]:
-        from .dispatch import dispatch_invoice
-        from .dispatch.fresh_look import SpirisSourceCheck
-
-        delivery = dispatch_invoice(
-            request["invoice_id"],
-            request["version"],
-            invoices=wiring.invoice_repository(),
-            issuers=wiring.issuer_repository(),
-            ledger=wiring.delivery_ledger(),
-            documents=wiring.document_store(),
-            operator_for=wiring.operator_for,
-            mailer=wiring.mailer(),
-            fresh_look=SpirisSourceCheck(wiring.integration_repository(), wiring.spiris_for, office=office_payee()),
-            render_queue=wiring.render_queue(),
-        )
-        if delivery is None:
-            raise _NothingDispatched
-        return {"state": delivery.state.value}
-
-    # Powertools' decorator is untyped: applied as a call, the checked function keeps its signature above.
-    idempotent: Callable[..., dict[str, str]] = idempotent_function(
-        dispatch_once, data_keyword_argument="request", config=config, persistence_store=store
-    )
-    return idempotent, config
+    if delivery is None:
+        raise _NothingDispatched
+    return {"state": delivery.state.value}
 
 
 def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = None) -> str | None:
-    dispatch_once, config = _idempotent_dispatch()
+    """The dispatch call behind Powertools idempotency, keyed on (invoice, version, channel): a second
+    guard in front of the delivery ledger."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    config = IdempotencyConfig(
+        event_key_jmespath='["invoice_id", "version", "channel"]',
+        expires_after_seconds=24 * 3600,
+        raise_on_no_idempotency_key=True,
+    )
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
+    # Powertools' decorator is untyped: the checked function keeps the signature of _dispatch_once.
+    dispatch_once: Callable[..., dict[str, str]] = idempotent_function(
+        data_keyword_argument="request", config=config, persistence_store=wiring.idempotency_store()
+    )(_dispatch_once)
     try:
         return dispatch_once(request=request.model_dump())["state"]
     except _NothingDispatched:
@@ -144,7 +128,7 @@ def sweep_stuck() -> dict[str, int]:
     from .sending import release_due_invoices
     from .stuck import sweep_stuck_invoices
 
-    settings = wiring.get_settings()
+    settings = wiring.operations()
     due = release_due_invoices(invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(),
                                now=_now())
     result = sweep_stuck_invoices(
@@ -161,50 +145,15 @@ def sweep_stuck() -> dict[str, int]:
     return {**result.as_dict(), "due_after_delay": due.due, "handed_on_after_delay": due.handed_on}
 
 
-def office_payee() -> OfficePayee:
-    from .models.issuer import OfficePayee
-
-    settings = wiring.get_settings()
-    return OfficePayee(
-        name=settings.office_name,
-        org_number=settings.office_org_number,
-        bankgiro=settings.office_bankgiro,
-        ocr_length_digit=settings.office_ocr_length_digit,
-    )
-
-
-def _spiris_for_sync(settings: Settings, integration: Integration) -> SpirisApi:
-    """The sync's Spiris API: the whole window in one run, so it renews its own access token and pages
-    at the configured size, inside the shared request budget."""
-    from .adapters.dynamo_budget import dynamo_request_budget
-    from .adapters.spiris_api import HttpSpirisApi
-    from .consent.refresher import AccessTokens
-
-    budget = dynamo_request_budget(
-        settings.table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
-    )
-    access_tokens = AccessTokens(integration)
-    return HttpSpirisApi(
-        settings.spiris_api_url,
-        access_tokens,
-        renew_access_token=access_tokens.renew,
-        before_request=budget.before_request,
-        page_size=settings.spiris_page_size,
-        file_origins=tuple(o.strip() for o in settings.spiris_file_origins.split(",") if o.strip()),
-        max_file_bytes=settings.spiris_file_max_bytes,
-    )
-
-
 def sync(request: SyncRequest) -> object:
     """Fetch one integration's invoices. Retryable errors propagate (the message comes back);
     an integration that needs the office's action is already marked and alerted, so it is not retried."""
     from .alerts import notify_integration_stopped, notify_invoice_parked
     from .consent.refresher import NotConnected, TokenBroker
-    from .consent.wiring import consent_services
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
     from .ports import DecryptionFailed
 
-    settings = wiring.get_settings()
+    office = wiring.office()
     integrations = wiring.integration_repository()
     integration = integrations.get(request.integration_id)
     try:
@@ -214,23 +163,23 @@ def sync(request: SyncRequest) -> object:
             issuers=wiring.issuer_repository(),
             invoices=wiring.invoice_repository(),
             decisions=wiring.decision_store(),
-            spiris=_spiris_for_sync(settings, integration),
+            spiris=wiring.sync_spiris(integration),
             render_queue=wiring.render_queue(),
             documents=wiring.document_store(),
-            office=office_payee(),
-            overlap_seconds=settings.sync_overlap_seconds,
+            office=wiring.office_payee(),
+            overlap_seconds=wiring.spiris_settings().sync_overlap_seconds,
             notify_parked=lambda issuer, parked: notify_invoice_parked(
-                issuer, parked, mailer=wiring.mailer(), office_name=settings.office_name
+                issuer, parked, mailer=wiring.mailer(), office_name=office.office_name
             ),
         )
     except NotConnected:
         return None  # the token broker has marked the integration and alerted
     except DecryptionFailed:
         # The stored grant cannot be read (a bad restore, a moved item): only a new consent helps.
-        TokenBroker(consent_services()).mark_needs_reconsent(integrations.get(integration.id), "token_unreadable")
+        TokenBroker(wiring.consent_services()).mark_needs_reconsent(integrations.get(integration.id), "token_unreadable")
         return None
     except IntegrationNeedsReconsent:
-        TokenBroker(consent_services()).alert_needs_reconsent(integrations.get(integration.id))
+        TokenBroker(wiring.consent_services()).alert_needs_reconsent(integrations.get(integration.id))
         return None
     except IntegrationFailed as exc:
         notify_integration_stopped(
@@ -238,8 +187,8 @@ def sync(request: SyncRequest) -> object:
             wiring.issuer_repository().get(integration.issuer_id),
             error_code=exc.code,
             mailer=wiring.mailer(),
-            office_name=settings.office_name,
-            office_email=settings.office_email,
+            office_name=office.office_name,
+            office_email=office.office_email,
         )
         return None
 

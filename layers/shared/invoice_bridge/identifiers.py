@@ -39,12 +39,19 @@ def normalize_org_number(value: str) -> str:
         raise InvalidIdentifier(f"invalid organisation number: {value!r}") from exc
 
 
-def is_valid_org_number(value: str) -> bool:
+def org_number_or_none(value: str | None) -> str | None:
+    """`normalize_org_number`, or None when `value` is empty or not a Swedish organisation number (a
+    value read from elsewhere, e.g. Spiris' company settings, compared rather than trusted)."""
+    if not value:
+        return None
     try:
-        normalize_org_number(value)
+        return normalize_org_number(value)
     except InvalidIdentifier:
-        return False
-    return True
+        return None
+
+
+def is_valid_org_number(value: str) -> bool:
+    return org_number_or_none(value) is not None
 
 
 def format_org_number(value: str) -> str:

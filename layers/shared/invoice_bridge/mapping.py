@@ -77,7 +77,7 @@ def vat_percent(row: CustomerInvoiceRow) -> Decimal:
     return percent.quantize(Decimal("0.01")).normalize() + ZERO  # + 0 turns -0 into 0
 
 
-def _local_date(moment: datetime | None) -> date | None:
+def local_date(moment: datetime | None) -> date | None:
     """Spiris sends dates as `2026-10-31T00:00:00` (no offset): that is already the Swedish calendar date."""
     if moment is None:
         return None
@@ -441,7 +441,7 @@ def to_invoice(
     breakdown = vat_breakdown(rows, exemptions, source_vat_by_rate(source, sign))
     net_total, vat_total, rounding, gross_total = _totals(source, breakdown, currency, sign)
     number = str(source.InvoiceNumber) if source.InvoiceNumber is not None else source.Id[:8]
-    issue_date = _local_date(source.InvoiceDate) or _local_date(source.CreatedUtc) or today or stockholm_date(utcnow())
+    issue_date = local_date(source.InvoiceDate) or local_date(source.CreatedUtc) or today or stockholm_date(utcnow())
 
     return Invoice(
         id=invoice_id_for(issuer.id, source.Id),
@@ -455,8 +455,8 @@ def to_invoice(
         original_number=original_number if is_credit else None,
         original_source_id=source.ReferringInvoiceId if is_credit else None,
         issue_date=issue_date,
-        due_date=_local_date(source.DueDate),
-        delivery_date=_local_date(source.DeliveryDate),
+        due_date=local_date(source.DueDate),
+        delivery_date=local_date(source.DeliveryDate),
         delivery_address=_delivery_address(source),
         currency=currency,
         language=language,

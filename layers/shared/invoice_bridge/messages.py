@@ -16,13 +16,11 @@ class SyncRequest(BaseModel):
 class RenderRequest(BaseModel):
     invoice_id: str = Field(min_length=1)
     version: int = Field(ge=1)
-    retry: bool = False
 
 
 class DispatchRequest(BaseModel):
     invoice_id: str = Field(min_length=1)
     version: int = Field(ge=1)
-    retry: bool = False
     # Set when the delivery was rerouted to this channel after its e-invoice failed: a new message, not a
     # repeat of the first one (the idempotency key includes it).
     channel: Literal["email", "print"] | None = None

@@ -35,12 +35,11 @@ class InvalidGrant(Exception):
     """The identity server refused a code or refresh token (`invalid_grant`): the grant must be renewed."""
 
 
-# --- boundary errors: adapters translate their library's failures into these -------------------
-
-
 class DecryptionFailed(Exception):
     """KMS refused to decrypt: wrong encryption context (moved ciphertext), wrong key or corrupted data."""
 
+
+# --- Spiris: the errors its adapters classify every failure into ---------------------------------
 
 # Codes that mean "this grant cannot read this company until a person fixes something" (reference §1.8,
 # §0 for 4034), with what each means (the integration's last_error says which).
@@ -59,7 +58,9 @@ FATAL_CODE_MEANINGS = {
 
 
 class SpirisError(Exception):
-    """Base of every classified Spiris API failure."""
+    """Base of every classified Spiris API failure; `code` is Spiris' ErrorCode when it gave one."""
+
+    code: int | None = None
 
 
 class SpirisRetryable(SpirisError):
@@ -77,6 +78,8 @@ class SpirisReauthenticate(SpirisError):
 
 class SpirisFatal(SpirisError):
     """A 40xx the integration cannot get past on its own (module missing, no access, variant, ...)."""
+
+    code: int  # always given here
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(f"Spiris error {code}: {message}")
@@ -114,6 +117,66 @@ class SpirisFileRefused(SpirisError):
 class SpirisUnreadable(SpirisError):
     """A 2xx answer whose object does not read as the documented shape (one customer, one invoice):
     the invoice that needs it is set apart; the sync goes on."""
+
+class SpirisAccessError(SpirisError):
+    """The API refused the connected company or user when the consent read it (e.g. 4002 module missing,
+    4011 no access): `code` is Spiris' ErrorCode."""
+
+    def __init__(self, status_code: int, code: int | None, message: str = ""):
+        super().__init__(f"Spiris API {status_code} ErrorCode {code}: {message}")
+        self.status_code = status_code
+        self.code = code
+
+
+# --- operators and mail: what their adapters raise, so dispatch can tell "not sent" from "maybe sent" --
+
+
+class OperatorError(Exception):
+    """Base of operator failures. Messages never carry credentials or tokens."""
+
+
+class OperatorOutcomeUnknown(OperatorError):
+    """The call may or may not have taken effect (timeout, dropped connection): reconcile before resending."""
+
+
+class OperatorUnavailable(OperatorError):
+    """Nothing happened and the operator may take it later: it answered "try later" (429, 408, 503, other
+    5xx) or could not be reached. `retry_after_seconds` is the operator's own Retry-After, when it sent
+    one, so the dispatch can wait at least that long before the message comes back."""
+
+    def __init__(self, message: str, retry_after_seconds: float | None = None):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class OperatorRejected(OperatorError):
+    """The operator refused the request (4xx): retrying the same request will not help."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class MailNotSent(Exception):
+    """The mail service refused the message before accepting it: it was certainly not sent, and may be
+    sent again later (throttling, a paused account, a setting of ours)."""
+
+    def __init__(self, reason: str, retry_after_seconds: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
+class MailRejected(MailNotSent):
+    """Refused for the message itself (the address is malformed or refused, the content is refused):
+    certainly not sent, and sending it again would be refused again. Final."""
+
+
+class MailOutcomeUnknown(Exception):
+    """No definite answer (a timeout, a dropped connection, a server error): the mail may have gone out.
+    Never sent again automatically (at most once)."""
 
 
 # --- persistence -------------------------------------------------------------------------------
@@ -190,49 +253,6 @@ class DocumentStore(Protocol):
 
 class WorkQueue(Protocol):
     def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None: ...
-
-
-# --- consent: invitations and OAuth states, each used once ---------------------------------------
-
-
-@dataclass(frozen=True)
-class InvitationRecord:
-    token_hash: str
-    integration_id: str
-    issuer_id: str
-    created_at: datetime
-    expires_at: datetime
-    used_at: datetime | None = None
-
-
-class InvitationStore(Protocol):
-    def create(self, record: InvitationRecord) -> None: ...
-    def get(self, token_hash: str) -> InvitationRecord | None: ...
-    def consume(self, token_hash: str, at: datetime) -> None: ...  # a second consume raises ConflictError
-
-
-@dataclass(frozen=True)
-class OAuthStateRecord:
-    state_hash: str
-    integration_id: str
-    invitation_hash: str
-    verifier_ciphertext: bytes
-    expires_at: datetime
-    used_at: datetime | None = None
-
-
-class StateUnusable(Exception):
-    """The state is unknown, expired or already used (`reason` says which)."""
-
-    def __init__(self, reason: str, integration_id: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.integration_id = integration_id
-
-
-class OAuthStateStore(Protocol):
-    def create(self, record: OAuthStateRecord) -> None: ...
-    def take(self, state_hash: str, now: datetime) -> OAuthStateRecord: ...  # once; raises StateUnusable
 
 
 # --- outside systems ---------------------------------------------------------------------------
@@ -347,3 +367,48 @@ class InExchangePartner(Protocol):
 
     def create_client_token(self, erp_id: str) -> str: ...
     def revoke_client_token(self, client_token: str) -> None: ...
+
+
+# --- consent: invitations (the links mailed to a contact) and OAuth states -------------------------
+
+
+@dataclass(frozen=True)
+class InvitationRecord:
+    token_hash: str
+    integration_id: str
+    issuer_id: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OAuthStateRecord:
+    state_hash: str
+    integration_id: str
+    invitation_hash: str
+    verifier_ciphertext: bytes
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class StateUnusable(Exception):
+    """The state is unknown, expired or already used (`reason` says which)."""
+
+    def __init__(self, reason: str, integration_id: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.integration_id = integration_id
+
+
+class Invitations(Protocol):
+    def create(self, record: InvitationRecord) -> None: ...
+    def get(self, token_hash: str) -> InvitationRecord | None: ...
+    def consume(self, token_hash: str, at: datetime) -> None: ...
+
+
+class OAuthStates(Protocol):
+    def create(self, record: OAuthStateRecord) -> None: ...
+    def take(self, state_hash: str, now: datetime) -> OAuthStateRecord:
+        """The state, marked used; StateUnusable when it is unknown, expired or used already."""
+        ...

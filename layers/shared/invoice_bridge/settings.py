@@ -1,75 +1,122 @@
-"""Runtime configuration, read once from the environment (the template's `Environment` block).
+"""Runtime configuration, read from the environment (the template's `Environment` blocks).
 
-Logic never reads `os.environ`: handlers call `get_settings()` and pass what is needed on.
+Logic never reads `os.environ`: only `invoice_bridge.wiring` reads settings, and passes on what is needed.
+
+Settings come in sections (one concern each); a function's settings are the sections it uses
+(`FUNCTION_SETTINGS`, keyed by the template's logical id). A value the stack must give has no default:
+a function whose environment lacks one fails at its cold start (`load_function_settings`), naming it,
+instead of printing an example payee on an invoice. Defaults remain only where they are the real
+services' values (the Spiris and operator URLs) or tuning.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
+from typing import TypeVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .identifiers import InvalidIdentifier, normalize_bankgiro, normalize_org_number
 
-class Settings(BaseSettings):
+_Required = Field(min_length=1)
+
+
+class _FromEnvironment(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
-    # AWS resources (names/URLs come from the template's Refs; locally from sandbox.aws).
-    table_name: str = "InvoiceBridgeTable"
-    idempotency_table_name: str = "IdempotencyTable"
-    documents_bucket: str = "invoice-bridge-documents"
-    token_key_id: str = "alias/invoice-bridge-tokens"
-    sync_queue_url: str = ""
-    render_queue_url: str = ""
-    dispatch_queue_url: str = ""
+
+class Resources(_FromEnvironment):
+    """The stack's own resources (Refs in the template's Globals; locally from sandbox.aws)."""
+
+    table_name: str = _Required
+    idempotency_table_name: str = _Required
+    documents_bucket: str = _Required
+    token_key_id: str = _Required
+    sync_queue_url: str = _Required
+    render_queue_url: str = _Required
+    dispatch_queue_url: str = _Required
     aws_region: str = Field(default="eu-north-1", validation_alias="AWS_REGION")
 
-    # Public face: the base URL that consent links and the OAuth redirect are built on.
-    public_base_url: str = "http://127.0.0.1:8080"
 
-    # Spiris (Visma eAccounting) identity server and API.
+class SpirisSettings(_FromEnvironment):
+    """Spiris (Visma eAccounting): its identity server and API, our OAuth client, the request budget."""
+
     spiris_identity_url: str = "https://identity.vismaonline.com"
     spiris_api_url: str = "https://eaccountingapi.vismaonline.com"
-    spiris_client_id: str = "invoice-bridge"
+    spiris_client_id: str = _Required
     # Name of the SSM SecureString that holds the client secret (read through Powertools parameters).
-    spiris_client_secret_parameter: str = "/invoice-bridge/spiris-client-secret"
+    spiris_client_secret_parameter: str = _Required
     spiris_scopes: str = "ea:api offline_access ea:sales_readonly"
     spiris_acr_values: str = "service:44643EB1-3F76-4C1C-A672-402AE8085934"
     spiris_requests_per_minute: int = 600
     # 60: counted per calendar minute (full rate); 10 (or any divisor of 60): safe if Spiris counts any
     # 60 seconds, at a lower rate (fetch/budget.py). Spiris does not document which it is.
     spiris_budget_window_seconds: int = Field(default=60, ge=1, le=60)
+    # Where Spiris' temporary file URLs (the invoice PDF) may be fetched from: comma-separated
+    # `scheme://host[:port]`, `*.` for any subdomain. The embedded stack adds its Spiris sandbox.
+    spiris_file_origins: str = "https://*.vismaonline.com"
+    spiris_file_max_bytes: int = 20 * 1024 * 1024
+    spiris_page_size: int = 100
+    sync_overlap_seconds: int = 300
 
-    # E-invoice operator (Maventa-compatible AX API).
+
+class OperatorSettings(_FromEnvironment):
+    """E-invoice operators: Maventa (AX API) and InExchange, with the SSM names of the office's keys."""
+
     operator_url: str = "https://ax.maventa.com"
-    maventa_vendor_api_key_parameter: str = "/invoice-bridge/maventa-vendor-api-key"
-    # InExchange (issuers set up on it): its API, and the SSM SecureString name of the office's partner
-    # API key, from which each issuer's client token is created (and renewed when refused).
+    maventa_vendor_api_key_parameter: str = _Required
+    # The office's InExchange partner API key, from which each issuer's client token is created (and
+    # renewed when refused).
     inexchange_url: str = "https://api.inexchange.com"
-    inexchange_partner_api_key_parameter: str = "/invoice-bridge/inexchange-partner-api-key"
+    inexchange_partner_api_key_parameter: str = _Required
 
-    # E-mail.
-    sender_email: str = "invoices@example.com"
-    office_email: str = "office@example.com"
+
+class MailSettings(_FromEnvironment):
+    sender_email: str = _Required
     # SES configuration set every mail is sent through (its events report bounces and deliveries).
     ses_configuration_set: str | None = None
 
-    # The office: its name on pages and mails, and its payment details when it is the payee.
-    office_name: str = "Keeros Finans AB"
-    office_org_number: str = "5569981235"
-    office_bankgiro: str = "5050-1055"
+
+class OfficeSettings(_FromEnvironment):
+    """The office: its name and address on pages and mails, its payment details when it is the payee,
+    and the public base URL that consent links and the OAuth redirect are built on."""
+
+    office_name: str = _Required
+    office_org_number: str = _Required
+    office_bankgiro: str = _Required
+    office_email: str = _Required
     office_ocr_length_digit: bool = True
+    public_base_url: str = _Required
 
-    # An integration with no successful sync for this long shows in GET /failures and raises an alarm.
-    stale_sync_hours: int = 6
+    @field_validator("office_org_number")
+    @classmethod
+    def _org_number(cls, value: str) -> str:
+        try:
+            return normalize_org_number(value)
+        except InvalidIdentifier as exc:
+            raise ValueError(str(exc)) from None
 
-    # Consent.
+    @field_validator("office_bankgiro")
+    @classmethod
+    def _bankgiro(cls, value: str) -> str:
+        try:
+            normalize_bankgiro(value)
+        except InvalidIdentifier as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class ConsentSettings(_FromEnvironment):
     invitation_ttl_days: int = 14
     oauth_state_ttl_seconds: int = 600
 
-    # The office's console (functions/console): Cognito user pool and app client it signs in against.
-    console_user_pool_id: str | None = None
-    console_client_id: str | None = None
+
+class ConsoleSettings(_FromEnvironment):
+    """The office's console (functions/console): the Cognito user pool and app client it signs in against."""
+
+    console_user_pool_id: str = _Required
+    console_client_id: str = _Required
     # Where the pool publishes its signing keys; None: Cognito's own URL for the pool.
     console_jwks_url: str | None = None
     # A console session ends this long after sign-in, or after this long unused; the user's standing
@@ -78,28 +125,139 @@ class Settings(BaseSettings):
     console_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
     console_recheck_minutes: int = Field(default=5, ge=1, le=60)
 
-    # Local embedded stack only: bearer token that stands in for IAM on the admin API.
-    admin_token: str | None = None
 
-    # Where Spiris' temporary file URLs (the invoice PDF) may be fetched from: comma-separated
-    # `scheme://host[:port]`, `*.` for any subdomain. The embedded stack adds its Spiris sandbox.
-    spiris_file_origins: str = "https://*.vismaonline.com"
-    spiris_file_max_bytes: int = 20 * 1024 * 1024
+class OperationsSettings(_FromEnvironment):
+    """Tuning every function may read (all with defaults)."""
 
-    # Spiris paging.
-    spiris_page_size: int = 100
-    sync_overlap_seconds: int = 300
-
+    # An integration with no successful sync for this long shows in GET /failures and raises an alarm.
+    stale_sync_hours: int = 6
     # A failed queue message comes back after these many seconds: the first for its first failure, the
     # last for every failure after the schedule (invoice_bridge/backoff.py). JSON list in the environment.
     retry_backoff_seconds: list[int] = Field(default=[30, 120, 300], min_length=1)
-
     # The sweeper (stuck.py): an invoice that has waited this long in queued / rendered / sending is
     # handed on again; after `stuck_give_up_hours` it is failed with a notice.
     stuck_after_minutes: int = Field(default=15, ge=1)
     stuck_give_up_hours: int = Field(default=24, ge=1)
+    # Local embedded stack only: bearer token that stands in for IAM on the admin API.
+    admin_token: str | None = None
 
 
-@lru_cache
+class ConsentBundleSettings(
+    Resources, SpirisSettings, OperatorSettings, MailSettings, OfficeSettings, ConsentSettings
+):
+    """What the consent capability's bundle (`wiring.consent_services`) is built from: every function
+    that reads a Spiris token or sets up an operator account needs all of it."""
+
+
+# --- per function (the template's logical ids) ---------------------------------------------------
+
+
+class ConsentFunctionSettings(ConsentBundleSettings, OperationsSettings):
+    pass
+
+
+class AdminApiFunctionSettings(ConsentBundleSettings, OperationsSettings):
+    pass
+
+
+class ConsoleFunctionSettings(ConsentBundleSettings, ConsoleSettings, OperationsSettings):
+    pass
+
+
+class PollInvoicesFunctionSettings(Resources, OperationsSettings):
+    pass
+
+
+class SyncIntegrationFunctionSettings(ConsentBundleSettings, OperationsSettings):
+    pass
+
+
+class RenderFunctionSettings(Resources, MailSettings, OperationsSettings):
+    pass
+
+
+class DispatchFunctionSettings(ConsentBundleSettings, OperationsSettings):
+    pass
+
+
+class TrackDeliveriesFunctionSettings(Resources, OperatorSettings, MailSettings, OperationsSettings):
+    pass
+
+
+class SesEventsFunctionSettings(Resources, MailSettings, OperationsSettings):
+    pass
+
+
+class SweepStuckFunctionSettings(Resources, MailSettings, OperationsSettings):
+    pass
+
+
+FUNCTION_SETTINGS: dict[str, type[_FromEnvironment]] = {
+    "ConsentFunction": ConsentFunctionSettings,
+    "AdminApiFunction": AdminApiFunctionSettings,
+    "ConsoleFunction": ConsoleFunctionSettings,
+    "PollInvoicesFunction": PollInvoicesFunctionSettings,
+    "SyncIntegrationFunction": SyncIntegrationFunctionSettings,
+    "RenderFunction": RenderFunctionSettings,
+    "DispatchFunction": DispatchFunctionSettings,
+    "TrackDeliveriesFunction": TrackDeliveriesFunctionSettings,
+    "SesEventsFunction": SesEventsFunctionSettings,
+    "SweepStuckFunction": SweepStuckFunctionSettings,
+}
+
+
+class Settings(ConsentBundleSettings, ConsoleSettings, OperationsSettings):
+    """Every section at once (local tools and tests that build the whole house from one environment)."""
+
+
+class MissingSettings(RuntimeError):
+    """A function's environment lacks a setting it needs (or holds a bad one): raised at its cold start."""
+
+
+def required_variables(settings: type[BaseSettings]) -> set[str]:
+    """The environment variables `settings` cannot do without (its fields that have no default)."""
+    return {
+        (field.validation_alias if isinstance(field.validation_alias, str) else name).upper()
+        for name, field in settings.model_fields.items()
+        if field.is_required()
+    }
+
+
+def load_function_settings(function: str) -> _FromEnvironment:
+    """Read and check a function's settings at its cold start: MissingSettings names what is wrong."""
+    return _load(FUNCTION_SETTINGS[function], function)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def section(kind: type[S]) -> S:
+    """One section of the settings, read once (cleared by `invoice_bridge.wiring.reset()`)."""
+    loaded = _read_section(kind)
+    assert isinstance(loaded, kind)  # _read_section built it from `kind`: this gives it its type back
+    return loaded
+
+
+@cache
+def _read_section(kind: type[BaseSettings]) -> BaseSettings:
+    return _load(kind, kind.__name__)
+
+
+def clear_sections() -> None:
+    """Forget the sections read (tests switch settings between runs)."""
+    _read_section.cache_clear()
+
+
+def _load(kind: type[S], owner: str) -> S:
+    try:
+        return kind()
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']).upper()} ({error['msg']})" for error in exc.errors()
+        ]
+        raise MissingSettings(f"{owner}: settings missing or invalid: {', '.join(problems)}") from None
+
+
 def get_settings() -> Settings:
-    return Settings()
+    """Every section at once: only for local tools and tests (a function reads its sections)."""
+    return section(Settings)

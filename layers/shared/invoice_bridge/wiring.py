@@ -1,4 +1,4 @@
-"""Cached getters that build adapters from Settings. Handlers call these; domain code receives ports.
+"""The composition root: getters that build adapters from the settings sections. Handlers call these; domain code receives ports.
 
 Each capability keeps its getters in its own section below.
 
@@ -10,40 +10,52 @@ secrets or decrypted credentials, so each reads them with its own role, as in AW
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import update_wrapper
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from .settings import Settings, get_settings
+from .settings import (
+    ConsentBundleSettings,
+    ConsoleSettings,
+    MailSettings,
+    OfficeSettings,
+    OperationsSettings,
+    OperatorSettings,
+    Resources,
+    SpirisSettings,
+    clear_sections,
+    load_function_settings,
+    section,
+)
 
-if TYPE_CHECKING:  # annotations only: a getter imports its adapter when first called
+if TYPE_CHECKING:  # the adapters are imported where they are built: no client, no heavy import at cold start
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     from .adapters.cognito_console import CognitoConsoleUsers
-    from .backoff import QueueVisibility
+    from .adapters.dynamo_console_sessions import DynamoConsoleSessions
+    from .adapters.dynamo_deliveries import DynamoDeliveryLedger
+    from .adapters.dynamo_integrations import DynamoIntegrations
+    from .adapters.dynamo_invoices import DynamoInvoiceRepository
+    from .adapters.dynamo_issuers import DynamoIssuers
+    from .adapters.dynamo_sync import DynamoDecisionStore
+    from .adapters.inexchange import InExchangePartnerApi
+    from .adapters.kms_tokens import KmsOperatorCredentials
+    from .adapters.s3_documents import S3DocumentStore
+    from .adapters.ses_mailer import SesMailer
+    from .adapters.spiris_api import HttpSpirisApi
+    from .adapters.sqs_queue import SqsVisibility, SqsWorkQueue
+    from .consent.services import ConsentConfig, ConsentServices
     from .console.auth import SignInFlow
-    from .console.sessions import SessionPolicy, SessionStore
-    from .dispatch.ses_events import MessageLedger
-    from .fetch.decisions import DecisionStore
+    from .console.sessions import SessionPolicy
+    from .dispatch.report import ReportSources
     from .models.integration import Integration
-    from .models.issuer import Issuer
-    from .ports import (
-        DocumentStore,
-        InExchangePartner,
-        IntegrationRepository,
-        InvoiceRepository,
-        IssuerRepository,
-        Mailer,
-        Operator,
-        OperatorCredentialStore,
-        SpirisApi,
-        WorkQueue,
-    )
-
-__all__ = ["Settings", "get_settings"]  # re-exported: callers read settings through the wiring
-
-T = TypeVar("T")
+    from .models.issuer import Issuer, OfficePayee
+    from .ports import DocumentStore, Mailer, Operator
 
 container: ContextVar[str] = ContextVar("invoice_bridge_container", default="")
+
+T = TypeVar("T")
 
 
 def reset() -> None:
@@ -51,8 +63,8 @@ def reset() -> None:
     from .adapters.aws import reset_clients
 
     reset_clients()
-    get_settings.cache_clear()
-    for getter in list(_GETTERS):
+    clear_sections()
+    for getter in list(_GETTERS.values()):
         getter.cache_clear()
     _operators.clear()
     _spiris_clients.clear()
@@ -64,14 +76,18 @@ def reset() -> None:
 
 
 class _PerContainer(Generic[T]):
-    """A getter whose result is built once per container (`functools.cache` per container)."""
+    """A getter whose result is built once per container (`functools.cache` per container), unless
+    `override` gives it a value."""
 
     def __init__(self, build: Callable[[], T]) -> None:
         self._build = build
         self._built: dict[str, T] = {}
-        update_wrapper(self, build)
+        self.__name__ = build.__name__
+        self.__doc__ = build.__doc__
 
     def __call__(self) -> T:
+        if self.__name__ in _overrides:
+            return cast(T, _overrides[self.__name__])
         key = container.get()
         if key not in self._built:
             self._built[key] = self._build()
@@ -81,13 +97,30 @@ class _PerContainer(Generic[T]):
         self._built.clear()
 
 
-_GETTERS: list[_PerContainer[Any]] = []
+_GETTERS: dict[str, _PerContainer[Any]] = {}
+_overrides: dict[str, object] = {}
 
 
-def _cached(build: Callable[[], T]) -> _PerContainer[T]:
+def _per_container(build: Callable[[], T]) -> _PerContainer[T]:
     getter = _PerContainer(build)
-    _GETTERS.append(getter)
+    _GETTERS[build.__name__] = getter
     return getter
+
+
+@contextmanager
+def override(**values: object) -> Iterator[None]:
+    """The one hook for tests and the embedded stack: the named getters answer `values` (a double, an
+    adapter bound elsewhere) instead of building from Settings, until the block ends."""
+    unknown = sorted(set(values) - set(_GETTERS))
+    if unknown:
+        raise KeyError(f"no wiring getter named {', '.join(unknown)}")
+    saved = dict(_overrides)
+    _overrides.update(values)
+    try:
+        yield
+    finally:
+        _overrides.clear()
+        _overrides.update(saved)
 
 
 _parameter_providers: dict[str, Any] = {}
@@ -103,46 +136,64 @@ def secret_parameter(name: str) -> str:
     return str(provider.get(name, decrypt=True, max_age=300))
 
 
+def check_settings(function: str) -> None:
+    """A function's cold start (module level of its handler): read all its settings now, so a missing
+    one stops it at once, named, not when an invoice is half done (settings.MissingSettings)."""
+    load_function_settings(function)
+
+
+def operations() -> OperationsSettings:
+    return section(OperationsSettings)
+
+
+def office() -> OfficeSettings:
+    return section(OfficeSettings)
+
+
+def spiris_settings() -> SpirisSettings:
+    return section(SpirisSettings)
+
+
 # --- invoices, documents, queues (core) --------------------------------------------------------
 
 
-@_cached
-def invoice_repository() -> InvoiceRepository:
+@_per_container
+def invoice_repository() -> DynamoInvoiceRepository:
     from .adapters.dynamo_invoices import DynamoInvoiceRepository
 
-    return DynamoInvoiceRepository(get_settings().table_name, document_store())
+    return DynamoInvoiceRepository(section(Resources).table_name, document_store())
 
 
-@_cached
-def document_store() -> DocumentStore:
+@_per_container
+def document_store() -> S3DocumentStore:
     from .adapters.s3_documents import S3DocumentStore
 
-    return S3DocumentStore(get_settings().documents_bucket)
+    return S3DocumentStore(section(Resources).documents_bucket)
 
 
-@_cached
-def sync_queue() -> WorkQueue:
+@_per_container
+def sync_queue() -> SqsWorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
-    return SqsWorkQueue(get_settings().sync_queue_url)
+    return SqsWorkQueue(section(Resources).sync_queue_url)
 
 
-@_cached
-def render_queue() -> WorkQueue:
+@_per_container
+def render_queue() -> SqsWorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
-    return SqsWorkQueue(get_settings().render_queue_url)
+    return SqsWorkQueue(section(Resources).render_queue_url)
 
 
-@_cached
-def dispatch_queue() -> WorkQueue:
+@_per_container
+def dispatch_queue() -> SqsWorkQueue:
     from .adapters.sqs_queue import SqsWorkQueue
 
-    return SqsWorkQueue(get_settings().dispatch_queue_url)
+    return SqsWorkQueue(section(Resources).dispatch_queue_url)
 
 
-@_cached
-def queue_visibility() -> QueueVisibility:
+@_per_container
+def queue_visibility() -> SqsVisibility:
     from .adapters.sqs_queue import SqsVisibility
 
     return SqsVisibility()
@@ -150,47 +201,52 @@ def queue_visibility() -> QueueVisibility:
 
 def retry_backoff_seconds() -> list[int]:
     """The backoff schedule of failed queue messages (read when a record fails, not at import)."""
-    return get_settings().retry_backoff_seconds
+    return section(OperationsSettings).retry_backoff_seconds
 
 
-@_cached
-def issuer_repository() -> IssuerRepository:
+@_per_container
+def issuer_repository() -> DynamoIssuers:
     from .adapters.dynamo_issuers import DynamoIssuers
 
-    return DynamoIssuers(get_settings().table_name)
+    return DynamoIssuers(section(Resources).table_name)
 
 
-@_cached
-def integration_repository() -> IntegrationRepository:
+@_per_container
+def integration_repository() -> DynamoIntegrations:
     from .adapters.dynamo_integrations import DynamoIntegrations
 
-    return DynamoIntegrations(get_settings().table_name)
+    return DynamoIntegrations(section(Resources).table_name)
 
 
 # --- dispatch ------------------------------------------------------------------------------------
 
 
-@_cached
-def delivery_ledger() -> MessageLedger:
+@_per_container
+def delivery_ledger() -> DynamoDeliveryLedger:
     from .adapters.dynamo_deliveries import DynamoDeliveryLedger
 
-    return DynamoDeliveryLedger(get_settings().table_name)
+    return DynamoDeliveryLedger(section(Resources).table_name)
 
 
-@_cached
-def mailer() -> Mailer:
+@_per_container
+def mailer() -> SesMailer:
+    return ses_mailer(section(MailSettings))
+
+
+def ses_mailer(settings: MailSettings) -> SesMailer:
+    """Every mail, the dispatch's and the consent's, goes out through the configuration set (its events
+    report bounces and deliveries)."""
     from .adapters.ses_mailer import SesMailer
 
-    settings = get_settings()
     return SesMailer(settings.sender_email, configuration_set=settings.ses_configuration_set)
 
 
-@_cached
-def operator_credentials() -> OperatorCredentialStore:
+@_per_container
+def operator_credentials() -> KmsOperatorCredentials:
     from .adapters.kms_tokens import KmsOperatorCredentials
 
-    settings = get_settings()
-    return KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+    resources = section(Resources)
+    return KmsOperatorCredentials(resources.table_name, resources.token_key_id)
 
 
 def optional_secret_parameter(name: str) -> str | None:
@@ -205,28 +261,32 @@ def optional_secret_parameter(name: str) -> str | None:
         return None
 
 
-def maventa_vendor_api_key(settings: Settings | None = None) -> str:
-    name = (settings or get_settings()).maventa_vendor_api_key_parameter
+def maventa_vendor_api_key(settings: OperatorSettings | None = None) -> str:
+    name = (settings or section(OperatorSettings)).maventa_vendor_api_key_parameter
     key = optional_secret_parameter(name)
     if key is None:
         raise LookupError(f"the Maventa vendor API key is not stored (SSM parameter {name})")
     return key
 
 
-def inexchange_partner(settings: Settings | None = None) -> InExchangePartner | None:
+def inexchange_partner(settings: OperatorSettings | None = None) -> InExchangePartnerApi | None:
     """The office's InExchange partner level, or None when no partner key is stored."""
     from .adapters.inexchange import InExchangePartnerApi
 
-    settings = settings or get_settings()
+    settings = settings or section(OperatorSettings)
     key = optional_secret_parameter(settings.inexchange_partner_api_key_parameter)
     return InExchangePartnerApi(settings.inexchange_url, key) if key is not None else None
 
 
 def build_operator(
-    issuer_id: str, provider: str, credentials: dict[str, str], settings: Settings | None = None
+    issuer_id: str,
+    provider: str,
+    credentials: dict[str, str],
+    settings: OperatorSettings | None = None,
+    resources: Resources | None = None,
 ) -> Operator:
     """The operator adapter for one issuer's stored credentials (no caching)."""
-    settings = settings or get_settings()
+    settings = settings or section(OperatorSettings)
     if provider == "maventa":
         from .adapters.maventa import MaventaCredentials, MaventaOperator
 
@@ -243,7 +303,8 @@ def build_operator(
         from .adapters.kms_tokens import KmsOperatorCredentials
 
         # A refused client token is renewed from the partner key and stored encrypted again.
-        store = KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+        resources = resources or section(Resources)
+        store = KmsOperatorCredentials(resources.table_name, resources.token_key_id)
         tokens = RenewingClientToken(
             issuer_id, credentials["client_token"], store, lambda: inexchange_partner(settings)
         )
@@ -275,20 +336,57 @@ def operator_for(issuer: Issuer) -> Operator | None:
 # --- fetch ---------------------------------------------------------------------------------------
 
 
-@_cached
-def decision_store() -> DecisionStore:
+@_per_container
+def decision_store() -> DynamoDecisionStore:
     from .adapters.dynamo_sync import DynamoDecisionStore
 
-    return DynamoDecisionStore(get_settings().table_name)
+    return DynamoDecisionStore(section(Resources).table_name)
+
+
+def office_payee() -> OfficePayee:
+    """The office's payment details (printed instead of the issuer's when the office is payee)."""
+    from .models.issuer import OfficePayee
+
+    settings = section(OfficeSettings)
+    return OfficePayee(
+        name=settings.office_name,
+        org_number=settings.office_org_number,
+        bankgiro=settings.office_bankgiro,
+        ocr_length_digit=settings.office_ocr_length_digit,
+    )
+
+
+def sync_spiris(integration: Integration) -> HttpSpirisApi:
+    """The Spiris API of one integration for one sync: its access tokens read through the token broker
+    (renewed on a 401), every request inside the shared request budget, files only from the allowed
+    origins. Built per sync (no caching)."""
+    from .adapters.dynamo_budget import dynamo_request_budget
+    from .adapters.spiris_api import HttpSpirisApi
+    from .consent.refresher import AccessTokens
+
+    settings = section(SpirisSettings)
+    budget = dynamo_request_budget(
+        section(Resources).table_name, settings.spiris_requests_per_minute, window_seconds=settings.spiris_budget_window_seconds
+    )
+    access_tokens = AccessTokens(integration, consent_services)
+    return HttpSpirisApi(
+        settings.spiris_api_url,
+        access_tokens,
+        renew_access_token=access_tokens.renew,
+        before_request=budget.before_request,
+        page_size=settings.spiris_page_size,
+        file_origins=tuple(o.strip() for o in settings.spiris_file_origins.split(",") if o.strip()),
+        max_file_bytes=settings.spiris_file_max_bytes,
+    )
 
 
 # Dispatch's fresh look reads one invoice at a time: one attempt (the queue's backoff is the retry), a
 # short timeout and a short wait for the budget, so a slow Spiris cannot eat a batch's 120 seconds.
 _SPIRIS_CACHE_SECONDS = 300
-_spiris_clients: dict[tuple[str, str], tuple[float, SpirisApi]] = {}  # (container, integration id) → (at, client)
+_spiris_clients: dict[tuple[str, str], tuple[float, HttpSpirisApi]] = {}  # (container, integration id) → (at, client)
 
 
-def spiris_for(integration: Integration) -> SpirisApi:
+def spiris_for(integration: Integration) -> HttpSpirisApi:
     """The Spiris API of one integration for dispatch's fresh look, inside the shared request budget.
 
     Kept per container for a few minutes, as the operator adapters are: its access token (read through
@@ -303,37 +401,123 @@ def spiris_for(integration: Integration) -> SpirisApi:
     from .adapters.spiris_api import HttpSpirisApi
     from .consent.refresher import AccessTokens
 
-    settings = get_settings()
+    settings = section(SpirisSettings)
     budget = dynamo_request_budget(
-        settings.table_name, settings.spiris_requests_per_minute,
+        section(Resources).table_name, settings.spiris_requests_per_minute,
         window_seconds=settings.spiris_budget_window_seconds, max_wait_seconds=10,
     )
     client = HttpSpirisApi(
-        settings.spiris_api_url, AccessTokens(integration), before_request=budget.before_request,
+        settings.spiris_api_url, AccessTokens(integration, consent_services), before_request=budget.before_request,
         max_attempts=1, timeout_seconds=10,
     )
     _spiris_clients[key] = (time.monotonic(), client)
     return client
 
 
+@_per_container
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    """Powertools idempotency's persistence layer (the dispatch's second guard); it holds a client."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=section(Resources).idempotency_table_name)
+
+
+# --- consent ---------------------------------------------------------------------------------------
+
+
+def consent_config(settings: ConsentBundleSettings) -> ConsentConfig:
+    from .consent.services import ConsentConfig
+
+    return ConsentConfig(
+        public_base_url=settings.public_base_url,
+        office_name=settings.office_name,
+        office_email=settings.office_email,
+        invitation_ttl_days=settings.invitation_ttl_days,
+        state_ttl_seconds=settings.oauth_state_ttl_seconds,
+    )
+
+
+def build_consent_services(
+    settings: ConsentBundleSettings,
+    client_secret: str,
+    *,
+    mailer: Mailer | None = None,
+    documents: DocumentStore | None = None,
+) -> ConsentServices:
+    """Everything the consent routes, the admin API and the token broker need, from `settings`;
+    `mailer`/`documents` default to SES (through the configuration set) and S3."""
+    from .adapters.dynamo_integrations import DynamoIntegrations, DynamoInvitations, DynamoOAuthStates
+    from .adapters.dynamo_issuers import DynamoIssuers
+    from .adapters.kms_tokens import KmsCipher, KmsOperatorCredentials, KmsTokenStore
+    from .adapters.s3_documents import S3DocumentStore
+    from .adapters.spiris_identity import HttpSpirisIdentity
+    from .consent.services import ConsentServices
+    from .dispatch.accounts import OperatorAccounts
+
+    identity = HttpSpirisIdentity(
+        identity_url=settings.spiris_identity_url,
+        client_id=settings.spiris_client_id,
+        client_secret=client_secret,
+        scopes=settings.spiris_scopes,
+        acr_values=settings.spiris_acr_values,
+        api_url=settings.spiris_api_url,
+    )
+    credentials = KmsOperatorCredentials(settings.table_name, settings.token_key_id)
+    return ConsentServices(
+        config=consent_config(settings),
+        issuers=DynamoIssuers(settings.table_name),
+        integrations=DynamoIntegrations(settings.table_name),
+        invitations=DynamoInvitations(settings.table_name),
+        states=DynamoOAuthStates(settings.table_name),
+        tokens=KmsTokenStore(settings.table_name, settings.token_key_id),
+        identity=identity,
+        read_company=identity.company_settings,
+        mailer=mailer if mailer is not None else ses_mailer(settings),
+        cipher=KmsCipher(settings.token_key_id),
+        documents=documents if documents is not None else S3DocumentStore(settings.documents_bucket),
+        operator_credentials=credentials,
+        operator_accounts=OperatorAccounts(
+            credentials,
+            connect=lambda issuer_id, provider, given: build_operator(issuer_id, provider, given, settings, settings),
+            partner=lambda: inexchange_partner(settings),
+        ),
+    )
+
+
+@_per_container
+def consent_services() -> ConsentServices:
+    """The consent capability's bundle (the Spiris client secret read from SSM through Powertools)."""
+    settings = section(ConsentBundleSettings)
+    return build_consent_services(settings, secret_parameter(settings.spiris_client_secret_parameter))
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+
+@_per_container
+def report_sources() -> ReportSources:
+    """What the dispatch report reads (the admin API's report route and the console's reports page)."""
+    from .dispatch.report import ReportSources
+
+    return ReportSources(invoices=invoice_repository(), ledger=delivery_ledger())
+
+
 # --- console ---------------------------------------------------------------------------------------
 
 
-@_cached
-def console_sessions() -> SessionStore:
+@_per_container
+def console_sessions() -> DynamoConsoleSessions:
     from .adapters.dynamo_console_sessions import DynamoConsoleSessions
 
-    return DynamoConsoleSessions(get_settings().table_name)
+    return DynamoConsoleSessions(section(Resources).table_name)
 
 
 def _console_pool() -> tuple[str, str]:
-    settings = get_settings()
-    if not settings.console_user_pool_id or not settings.console_client_id:
-        raise RuntimeError("CONSOLE_USER_POOL_ID and CONSOLE_CLIENT_ID are not set")
+    settings = section(ConsoleSettings)
     return settings.console_user_pool_id, settings.console_client_id
 
 
-@_cached
+@_per_container
 def console_users() -> CognitoConsoleUsers:
     """The user pool: sign-in (IdentityProvider) and users' standing (UserDirectory)."""
     from .adapters.cognito_console import CognitoConsoleUsers
@@ -341,14 +525,14 @@ def console_users() -> CognitoConsoleUsers:
     return CognitoConsoleUsers(*_console_pool())
 
 
-@_cached
+@_per_container
 def console_sign_in() -> SignInFlow:
     from .console.auth import SignInFlow, TokenVerifier
 
     pool_id, client_id = _console_pool()
     region = pool_id.split("_", 1)[0]
     issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
-    jwks_url = get_settings().console_jwks_url or f"{issuer}/.well-known/jwks.json"
+    jwks_url = section(ConsoleSettings).console_jwks_url or f"{issuer}/.well-known/jwks.json"
     return SignInFlow(console_users(), TokenVerifier(issuer, client_id, jwks_url))
 
 
@@ -357,7 +541,7 @@ def console_session_policy() -> SessionPolicy:
 
     from .console.sessions import SessionPolicy
 
-    settings = get_settings()
+    settings = section(ConsoleSettings)
     return SessionPolicy(
         lifetime=timedelta(hours=settings.console_session_hours),
         idle=timedelta(minutes=settings.console_idle_minutes),

@@ -17,11 +17,10 @@ import httpx
 import pytest
 from invoice_bridge import wiring
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
-from invoice_bridge.consent import services as consent_services
 from invoice_bridge.consent.services import ConsentServices
-from invoice_bridge.consent.wiring import build_consent_services
 from invoice_bridge.ports import Mail
-from invoice_bridge.settings import Settings
+from invoice_bridge.settings import ConsentBundleSettings
+from invoice_bridge.wiring import build_consent_services
 from moto import mock_aws
 from rest_events import call
 
@@ -128,8 +127,8 @@ def spiris() -> Iterator[Spiris]:
     server.shutdown()
 
 
-def make_settings(aws: Aws, spiris_url: str) -> Settings:
-    return Settings(
+def make_settings(aws: Aws, spiris_url: str) -> ConsentBundleSettings:
+    return ConsentBundleSettings(
         table_name=TABLE,
         documents_bucket=BUCKET,
         token_key_id=aws.key_id,
@@ -153,9 +152,8 @@ def _installed_services(aws: Aws, spiris: Spiris, mailer: RecordingMailer) -> It
         mailer=mailer,
         documents=S3DocumentStore(BUCKET),
     )
-    consent_services.install(built)
-    yield built
-    consent_services.install(None)
+    with wiring.override(consent_services=built):
+        yield built
 
 
 @pytest.fixture

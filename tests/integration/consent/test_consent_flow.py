@@ -43,9 +43,9 @@ class Setup:
 
 
 def services_tokens(s: Setup):  # type: ignore[no-untyped-def]
-    from invoice_bridge.consent.services import current
+    from invoice_bridge import wiring
 
-    services = current()
+    services = wiring.consent_services()
     return services.tokens.load(services.integrations.get(s.integration_id)).tokens
 
 

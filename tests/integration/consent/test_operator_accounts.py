@@ -12,10 +12,10 @@ import boto3
 import httpx
 import pytest
 from consent_support import BUCKET, DEFAULT_CLIENT_SECRET, Aws, Spiris, call, json_body, make_settings
+from invoice_bridge import wiring
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.api.admin import build_app
-from invoice_bridge.consent import services as consent_services
-from invoice_bridge.consent.wiring import build_consent_services
+from invoice_bridge.wiring import build_consent_services
 from test_admin_routes import create_issuer
 
 from sandbox.operator import serve
@@ -39,9 +39,8 @@ def app(aws: Aws, spiris: Spiris, mailer: Any, operator_url: str) -> Iterator[An
     ssm.put_parameter(Name=settings.inexchange_partner_api_key_parameter, Value=PARTNER_KEY, Type="SecureString")
     built = build_consent_services(settings, client_secret=DEFAULT_CLIENT_SECRET, mailer=mailer,
                                    documents=S3DocumentStore(BUCKET))
-    consent_services.install(built)
-    yield build_app()
-    consent_services.install(None)
+    with wiring.override(consent_services=built):
+        yield build_app()
 
 
 def _stats(operator_url: str) -> dict[str, int]:
@@ -49,7 +48,7 @@ def _stats(operator_url: str) -> dict[str, int]:
 
 
 def _stored(issuer_id: str) -> tuple[str, dict[str, str]] | None:
-    store = consent_services.current().operator_credentials
+    store = wiring.consent_services().operator_credentials
     assert store is not None
     return store.load(issuer_id)
 

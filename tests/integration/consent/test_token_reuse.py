@@ -53,6 +53,7 @@ def test_one_sync_reads_its_token_once(services: ConsentServices) -> None:
     integration = Integration(issuer_id="issuer-a", contact_name="A", contact_email="a@exempel.se")
     services.tokens.save(integration, _tokens(lifetime=3600, age=0), expected_version=None)
     counting = CountingTokenStore(services.tokens)
-    tokens = AccessTokens(integration, dataclasses.replace(services, tokens=counting))
+    counted = dataclasses.replace(services, tokens=counting)
+    tokens = AccessTokens(integration, lambda: counted)
     assert [tokens() for _ in range(10)] == ["access"] * 10
     assert counting.loads == 1

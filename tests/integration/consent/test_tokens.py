@@ -102,8 +102,8 @@ def expire_access_token(services: ConsentServices, integration: Integration) -> 
 def test_a_valid_token_is_used_without_refreshing(services, spiris: Spiris) -> None:  # type: ignore[no-untyped-def]
     integration = connect(services, spiris)
     before = spiris.stats()["requests"].get("POST /connect/token", 0)
-    first = get_access_token(integration)
-    assert get_access_token(integration) == first
+    first = get_access_token(integration, services)
+    assert get_access_token(integration, services) == first
     assert spiris.stats()["requests"].get("POST /connect/token", 0) == before
     # The token works at the API.
     answer = httpx.get(f"{spiris.url}/v2/companysettings", headers={"Authorization": f"Bearer {first}"})

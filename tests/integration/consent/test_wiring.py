@@ -12,7 +12,6 @@ from consent_support import TABLE, Aws, Spiris, call, create_issuer_and_integrat
 from invoice_bridge import wiring
 from invoice_bridge.api.admin import build_app
 from invoice_bridge.api.consent import build_consent_app
-from invoice_bridge.consent import services as consent_services
 
 
 def test_handlers_build_services_from_settings_and_ssm(
@@ -33,7 +32,6 @@ def test_handlers_build_services_from_settings_and_ssm(
         "SENDER_EMAIL": "invoices@keeros.example",
     }.items():
         monkeypatch.setenv(name, value)
-    consent_services.install(None)
     wiring.reset()
 
     admin = build_app()
@@ -48,7 +46,7 @@ def test_handlers_build_services_from_settings_and_ssm(
     ]
 
     # The secret read from SSM is the one the identity server accepts (HTTP Basic on the token endpoint).
-    identity = consent_services.current().identity
+    identity = wiring.consent_services().identity
     with pytest.raises(Exception) as refused:
         identity.refresh("not-a-refresh-token")
     assert type(refused.value).__name__ == "InvalidGrant"  # not invalid_client: the secret was right

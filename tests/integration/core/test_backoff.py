@@ -13,8 +13,8 @@ import pytest
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from invoice_bridge.adapters.sqs_queue import SqsVisibility
 from invoice_bridge.backoff import DEFAULT_BACKOFF_SECONDS, BackoffBatchProcessor, backoff_seconds
-from invoice_bridge.dispatch.errors import OperatorUnavailable
 from invoice_bridge.messages import DispatchRecord
+from invoice_bridge.ports import OperatorUnavailable
 from moto import mock_aws
 
 from sandbox.drainer import sqs_event

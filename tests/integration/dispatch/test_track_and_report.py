@@ -9,7 +9,6 @@ from datetime import date
 
 import pytest
 from dispatch_support import Stack, make_invoice, make_issuer, sent_mails, set_faults
-from invoice_bridge.api import reports
 from invoice_bridge.dispatch import (
     FailureNotifier,
     dispatch_report,
@@ -115,12 +114,12 @@ def test_dispatch_report_rows_and_csv(stack: Stack) -> None:
 @pytest.fixture
 def api(stack: Stack):  # type: ignore[no-untyped-def]
     """The real admin app (all routers, its error mapping), with the report reading the moto table."""
+    from invoice_bridge import wiring
     from invoice_bridge.api.admin import build_app
+    from invoice_bridge.dispatch.report import ReportSources
 
-    original = reports.sources
-    reports.sources = lambda: (stack.invoices, stack.ledger)
-    yield lambda query: call(build_app(), "GET", "/reports/dispatch", query=query)
-    reports.sources = original
+    with wiring.override(report_sources=ReportSources(stack.invoices, stack.ledger)):
+        yield lambda query: call(build_app(), "GET", "/reports/dispatch", query=query)
 
 
 def test_report_api_json_csv_and_bad_dates(stack: Stack, api) -> None:  # type: ignore[no-untyped-def]

@@ -108,7 +108,7 @@ def test_company_settings_maps_spiris_error_codes(code: int) -> None:
     body = {"ErrorCode": code, "DeveloperErrorMessage": "ForbiddenRequestException", "ErrorId": "x"}
     with pytest.raises(SpirisAccessError) as raised:
         identity(lambda r: httpx.Response(403, json=body)).company_settings("at")
-    assert raised.value.error_code == code and raised.value.status_code == 403
+    assert raised.value.code == code and raised.value.status_code == 403
 
 
 def test_company_settings_reads_the_company() -> None:

@@ -19,13 +19,15 @@ from typing import Any, Protocol
 
 import httpx
 
-from ..dispatch.errors import OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
 from ..observability import logger
 from ..ports import (
     InExchangePartner,
     Letter,
     OperatorCredentialStore,
     OperatorDocument,
+    OperatorOutcomeUnknown,
+    OperatorRejected,
+    OperatorUnavailable,
     PrintService,
     Receiver,
 )

@@ -29,9 +29,8 @@ from typing import Any
 
 import httpx
 
-from ..dispatch.errors import OperatorRejected
 from ..observability import logger
-from ..ports import Letter, OperatorDocument, PrintService, Receiver
+from ..ports import Letter, OperatorDocument, OperatorRejected, PrintService, Receiver
 from . import operator_http
 
 # invoice:send + lookup to send; company:read for the print settings.

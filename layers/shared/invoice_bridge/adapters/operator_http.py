@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from ..dispatch.errors import OperatorOutcomeUnknown, OperatorUnavailable
+from ..ports import OperatorOutcomeUnknown, OperatorUnavailable
 
 # "Try later" answers that are not 5xx: request timeout, too early, too many requests.
 TRY_LATER = frozenset({408, 425, 429})

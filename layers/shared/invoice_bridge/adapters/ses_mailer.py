@@ -22,10 +22,9 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
-from ..dispatch.errors import MailNotSent, MailOutcomeUnknown, MailRejected
 from ..dispatch.notify import one_line
 from ..identifiers import InvalidIdentifier, normalize_email_address
-from ..ports import Mail
+from ..ports import Mail, MailNotSent, MailOutcomeUnknown, MailRejected
 from .aws import single_attempt_client
 
 if TYPE_CHECKING:

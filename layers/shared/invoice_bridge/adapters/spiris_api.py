@@ -30,7 +30,7 @@ from ..models.spiris import (
     parse_customer_invoice,
 )
 from ..observability import logger, metrics
-from ..ports import (
+from ..ports import (  # the boundary's errors: this adapter classifies every failure into one of them
     FATAL_CODE_MEANINGS,
     InvoicePage,
     SpirisError,

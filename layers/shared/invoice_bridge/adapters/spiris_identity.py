@@ -16,22 +16,13 @@ import httpx
 from ..models.common import utcnow
 from ..models.integration import TokenSet
 from ..models.spiris import CompanySettings
-from ..ports import InvalidGrant
+from ..ports import InvalidGrant, SpirisAccessError
 
 __all__ = ["HttpSpirisIdentity", "IdentityError", "InvalidGrant", "SpirisAccessError"]
 
 
 class IdentityError(Exception):
     """The identity server answered with something other than success or `invalid_grant`."""
-
-
-class SpirisAccessError(Exception):
-    """The API refused the connected company or user (e.g. 4002 module missing, 4011 no access)."""
-
-    def __init__(self, status_code: int, error_code: int | None, message: str = ""):
-        super().__init__(f"Spiris API {status_code} ErrorCode {error_code}: {message}")
-        self.status_code = status_code
-        self.error_code = error_code
 
 
 class HttpSpirisIdentity:

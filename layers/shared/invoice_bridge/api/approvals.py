@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from .. import wiring
 from ..invoices import InvalidTransition, approve_invoice
 from .errors import ApiError, documented
-from .invoices import Accepted, InvoiceSummary, _summary_fields, caller
+from .invoices import Accepted, InvoiceSummary, caller, summary_fields
 
 router = Router()
 
@@ -37,7 +37,7 @@ def list_approvals(issuer_id: Annotated[str | None, Query()] = None) -> Approval
     documents = wiring.document_store()
     return ApprovalList(items=[
         ApprovalItem(
-            **_summary_fields(invoice),
+            **summary_fields(invoice),
             version=invoice.version,
             issue_date=invoice.issue_date.isoformat(),
             due_date=invoice.due_date.isoformat() if invoice.due_date else None,

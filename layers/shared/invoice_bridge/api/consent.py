@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
+from .. import wiring
 from ..consent.flow import ConsentFlow, Redirect
 from ..consent.pages import Page
-from ..consent.services import ConsentServices, current
+from ..consent.services import ConsentServices
 from ..observability import logger
 from .errors import on_exception
 
@@ -42,11 +43,11 @@ def _html(page: Page, head_only: bool = False) -> Response[str]:
 
 
 def build_consent_app(services: ConsentServices | None = None) -> APIGatewayRestResolver:
-    """The resolver for the public routes; `services` default to `consent.services.current()` per request."""
+    """The resolver for the public routes; `services` default to `wiring.consent_services()` per request."""
     app = APIGatewayRestResolver()
 
     def flow() -> ConsentFlow:
-        return ConsentFlow(services or current())
+        return ConsentFlow(services or wiring.consent_services())
 
     @app.route("/consent/<token>", method=["GET", "HEAD"])
     def show(token: str) -> Response[str]:

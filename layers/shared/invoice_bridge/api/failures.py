@@ -63,7 +63,7 @@ class FailuresOut(BaseModel):
     responses=documented(200, "What needs the office's attention"),
 )
 def list_failures(issuer_id: Annotated[str | None, Query()] = None) -> FailuresOut:
-    settings = wiring.get_settings()
+    settings = wiring.operations()
     found = collect_failures(
         invoices=wiring.invoice_repository(),
         integrations=wiring.integration_repository(),

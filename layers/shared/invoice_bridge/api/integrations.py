@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, SerializerFunctionWrapHandler, model_serializer
 
+from .. import wiring
 from ..consent.flow import ConsentFlow, Invitation
-from ..consent.services import current
 from ..dispatch.policy import deliverability_problems
 from ..integrations import update_integration
 from ..models.common import Language, utcnow
@@ -108,7 +108,7 @@ def _json(status: int, body: Any) -> Response[Any]:
     responses=documented(201, "The integration, pending the contact's consent", 404),
 )
 def order_integration(issuer_id: str, body: Annotated[IntegrationOrder, Body()]) -> Response[IntegrationOrdered]:
-    services = current()
+    services = wiring.consent_services()
     issuer = services.issuers.get(issuer_id)
     invitation = ConsentFlow(services).order_integration(
         issuer, body.contact_name, str(body.contact_email), body.language
@@ -123,7 +123,7 @@ def order_integration(issuer_id: str, body: Annotated[IntegrationOrder, Body()])
     "/integrations/<integration_id>", summary="Read an integration", responses=documented(200, "The integration", 404)
 )
 def get_integration(integration_id: str) -> Response[IntegrationOut]:
-    return _json(200, integration_view(current().integrations.get(integration_id)))
+    return _json(200, integration_view(wiring.consent_services().integrations.get(integration_id)))
 
 
 # --- the rules, shared by the admin API and the console (both call these in-process) -------------
@@ -131,7 +131,7 @@ def get_integration(integration_id: str) -> Response[IntegrationOut]:
 
 def reinvite_integration(integration_id: str) -> Invitation:
     """A fresh consent link, e-mailed to the contact; older links stop working (NotFound; 409 revoked)."""
-    services = current()
+    services = wiring.consent_services()
     integration = services.integrations.get(integration_id)
     if integration.status == IntegrationStatus.REVOKED:
         # The link would only lead to "expired": the grant is gone and the integration stays revoked.
@@ -141,7 +141,7 @@ def reinvite_integration(integration_id: str) -> Invitation:
 
 def switch_integration(integration_id: str, enabled: bool) -> Integration:
     """Enable or pause; enabling is refused while the issuer's settings cannot deliver (409)."""
-    services = current()
+    services = wiring.consent_services()
     integration = services.integrations.get(integration_id)
     if integration.status == IntegrationStatus.REVOKED and enabled:
         raise ApiError(409, "revoked", "a revoked integration cannot be enabled; order a new one")
@@ -176,7 +176,7 @@ def switch_integration(integration_id: str, enabled: bool) -> Integration:
 
 def revoke_integration(integration_id: str) -> None:
     """Revoke the grant at Spiris and forget the tokens (NotFound)."""
-    services = current()
+    services = wiring.consent_services()
     ConsentFlow(services).revoke(services.integrations.get(integration_id))
 
 

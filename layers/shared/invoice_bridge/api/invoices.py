@@ -69,7 +69,7 @@ class Accepted(BaseModel):
     status: str
 
 
-def _summary_fields(invoice: Invoice) -> dict[str, Any]:
+def summary_fields(invoice: Invoice) -> dict[str, Any]:
     return {
         "id": invoice.id,
         "issuer_id": invoice.issuer_id,
@@ -117,7 +117,7 @@ def list_invoices(
         )
     except ValueError as exc:
         raise ApiError(400, "invalid_cursor", "The cursor is not valid; start again without it") from exc
-    return InvoiceList(items=[InvoiceSummary(**_summary_fields(i)) for i in items], next_cursor=next_cursor)
+    return InvoiceList(items=[InvoiceSummary(**summary_fields(i)) for i in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -130,7 +130,7 @@ def get_invoice(invoice_id: str) -> InvoiceDetail:
     documents = wiring.document_store()
     approval = invoice.approval
     return InvoiceDetail(
-        **_summary_fields(invoice),
+        **summary_fields(invoice),
         version=invoice.version,
         approval=ApprovalOut(by=approval.by, at=approval.at.isoformat(), version=approval.version)
         if approval else None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -12,8 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
+from .. import wiring
 from ..dispatch.report import COLUMNS, dispatch_report, rows_as_dicts, to_csv
-from ..ports import DeliveryLedger, InvoiceRepository
 from .errors import ApiError, documented
 
 router = APIGatewayRouter()
@@ -44,16 +43,6 @@ _REPORT_CONTENT: dict[str, Any] = {
 }
 # The parameters are checked by hand below (400 invalid_parameters), so they are declared as plain strings.
 _DATE = "A Stockholm date, YYYY-MM-DD"
-
-
-def _default_sources() -> tuple[InvoiceRepository, DeliveryLedger]:
-    from .. import wiring
-
-    return wiring.invoice_repository(), wiring.delivery_ledger()
-
-
-# The embedded stack and tests may point the report at other repositories.
-sources: Callable[[], tuple[InvoiceRepository, DeliveryLedger]] = _default_sources
 
 
 def _date_param(name: str, value: str | None) -> date:
@@ -93,7 +82,7 @@ def dispatch_report_route(
     output = format or "json"
     if output not in {"json", "csv"}:
         raise ApiError(400, "invalid_parameters", "'format' must be json or csv", ["format"])
-    invoices, ledger = sources()
+    invoices, ledger = wiring.report_sources()
     rows = dispatch_report(invoices, ledger, start, end, issuer_id=issuer_id)
     if output == "csv":
         return Response(

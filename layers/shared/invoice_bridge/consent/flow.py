@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from stdnum.se import orgnr
-
+from ..identifiers import format_org_number, is_valid_org_number, org_number_or_none
 from ..integrations import update_integration
 from ..models.common import Language, stockholm_date, utcnow
 from ..models.integration import ConnectedCompany, Integration, IntegrationStatus, TokenSet
@@ -26,6 +25,7 @@ from ..ports import (
     Mail,
     NotFound,
     OAuthStateRecord,
+    SpirisError,
     StateUnusable,
 )
 from .pages import Page, bad_state_page, explanation_page, invitation_mail, notice_mail, result_page
@@ -40,24 +40,9 @@ MODULE_MISSING = 4002
 NO_ACCESS = 4011
 
 
-def normalise_org_number(value: str | None) -> str | None:
-    """10 digits without hyphen, or None when it is not a valid Swedish organisation number."""
-    if not value:
-        return None
-    compact = orgnr.compact(value)
-    if compact.startswith("SE"):
-        compact = compact[2:]
-    if len(compact) == 12 and compact.endswith("01"):  # a VAT number given where an org number was asked
-        compact = compact[:10]
-    try:
-        return str(orgnr.validate(compact))
-    except Exception:  # noqa: BLE001 - stdnum raises several ValidationError subclasses
-        return None
-
-
 def same_company(issuer_org_number: str, spiris_org_number: str | None) -> bool:
-    expected = normalise_org_number(issuer_org_number)
-    return expected is not None and expected == normalise_org_number(spiris_org_number)
+    expected = org_number_or_none(issuer_org_number)
+    return expected is not None and expected == org_number_or_none(spiris_org_number)
 
 
 def customer_id_claim(access_token: str) -> str | None:
@@ -214,7 +199,7 @@ class ConsentFlow:
             integration.language,
             self.s.config.office_name,
             issuer.name,
-            orgnr.format(issuer.org_number),
+            format_org_number(issuer.org_number),
         )
 
     def start(self, token: str) -> Redirect | Page:
@@ -279,7 +264,7 @@ class ConsentFlow:
         issuer = self.s.issuers.get(integration.issuer_id)
         try:
             company = self.s.read_company(tokens.access_token)
-        except Exception as exc:  # noqa: BLE001 - mapped by its Spiris ErrorCode in _refused_by_spiris
+        except Exception as exc:  # noqa: BLE001 - the grant is revoked whatever failed; a Spiris refusal is mapped
             refused = self._refused_by_spiris(exc, tokens, integration)
             if refused is None:
                 raise
@@ -309,9 +294,8 @@ class ConsentFlow:
 
     def _refused_by_spiris(self, exc: Exception, tokens: TokenSet, integration: Integration) -> Page | None:
         """The page for a company Spiris will not let us read, or None when `exc` is no such refusal."""
-        # SpirisAccessError (identity adapter) says `error_code`; the API adapter's SpirisFatal says `code`.
-        error_code = getattr(exc, "error_code", None) or getattr(exc, "code", None)
-        self._revoke_quietly(tokens, integration)
+        self._revoke_quietly(tokens, integration)  # whatever failed
+        error_code = exc.code if isinstance(exc, SpirisError) else None
         language, office = integration.language, self.s.config.office_name
         if error_code == MODULE_MISSING:
             self._set_status(integration, IntegrationStatus.ERROR, "module_missing")
@@ -333,8 +317,8 @@ class ConsentFlow:
         self._set_status(integration, IntegrationStatus.PENDING_CONSENT, "wrong_company")
         logger.warning("wrong company connected and revoked", extra={"integration_id": integration.id})
         chosen = company.CorporateIdentityNumber or "?"
-        if orgnr.is_valid(chosen):
-            chosen = orgnr.format(chosen)
+        if is_valid_org_number(chosen):
+            chosen = format_org_number(chosen)
         return result_page(
             "wrong_company",
             integration.language,
@@ -342,7 +326,7 @@ class ConsentFlow:
             company=company.Name or "?",
             chosen=chosen,
             issuer=issuer.name,
-            expected=orgnr.format(issuer.org_number),
+            expected=format_org_number(issuer.org_number),
         )
 
     def _connect(
@@ -356,7 +340,7 @@ class ConsentFlow:
     ) -> Page:
         office = self.s.config.office_name
         language = integration.language
-        org_number = normalise_org_number(company.CorporateIdentityNumber) or issuer.org_number
+        org_number = org_number_or_none(company.CorporateIdentityNumber) or issuer.org_number
         now = utcnow()
         # The invitation first, by a conditional write: of two grants finished from one link, one connects.
         try:
@@ -395,7 +379,7 @@ class ConsentFlow:
             return result_page("expired_link", language, office)
         logger.info("integration connected", extra={"integration_id": integration.id, "issuer_id": issuer.id})
         self._mail_connected(integration, name, org_number, now)
-        return result_page("done", language, office, company=name, org_number=orgnr.format(org_number))
+        return result_page("done", language, office, company=name, org_number=format_org_number(org_number))
 
     def _mail_connected(self, integration: Integration, name: str, org_number: str, at: datetime) -> None:
         """Tell the contact what was connected: a hijacked grant becomes visible (reliability.md §1.2)."""
@@ -403,7 +387,7 @@ class ConsentFlow:
         office = self.s.config.office_name
         fill = {
             "company": name,
-            "org_number": orgnr.format(org_number),
+            "org_number": format_org_number(org_number),
             "office": office,
             "at": stockholm_date(at).isoformat(),  # the contact's calendar date, not UTC's
         }

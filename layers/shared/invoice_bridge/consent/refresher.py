@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
-from stdnum.se import orgnr
-
+from ..identifiers import format_org_number
 from ..integrations import update_integration
 from ..models.common import utcnow
 from ..models.integration import Integration, IntegrationStatus, TokenSet
@@ -153,7 +153,7 @@ class TokenBroker:
             office=office
         )
         fill = {
-            "issuer": f"{issuer.name} ({orgnr.format(issuer.org_number)})",
+            "issuer": f"{issuer.name} ({format_org_number(issuer.org_number)})",
             "contact": f"{updated.contact_name} <{updated.contact_email}>",
             "reinvite": reinvite_text,
             "office": office,
@@ -175,17 +175,15 @@ class AccessTokens:
     decrypt before every request. A token refreshed meanwhile by another worker does not end ours: an
     access token stays valid until it expires."""
 
-    def __init__(self, integration: Integration, services: ConsentServices | None = None) -> None:
+    def __init__(self, integration: Integration, services: Callable[[], ConsentServices]) -> None:
         self._integration = integration
-        self._services = services
+        self._services = services  # called on the first request: a sync that reads nothing builds nothing
         self._broker: TokenBroker | None = None
         self._held: TokenSet | None = None
 
     def __call__(self) -> str:
-        if self._broker is None:  # on the first request: a sync that reads nothing builds nothing
-            from .services import current
-
-            self._broker = TokenBroker(self._services or current())
+        if self._broker is None:
+            self._broker = TokenBroker(self._services())
         if self._held is None or not self._broker.usable(self._held):
             self._held = self._broker.get_tokens(self._integration)
         return self._held.access_token
@@ -199,11 +197,9 @@ class AccessTokens:
         return self._held.access_token
 
 
-def get_access_token(integration: Integration, services: ConsentServices | None = None) -> str:
+def get_access_token(integration: Integration, services: ConsentServices) -> str:
     """A valid Spiris access token for `integration` (refreshed when needed; one refresher at a time).
 
     Raises NotConnected when the grant is gone (the integration is then `needs_reconsent`, alerted).
     """
-    from .services import current
-
-    return TokenBroker(services or current()).get_access_token(integration)
+    return TokenBroker(services).get_access_token(integration)

@@ -1,4 +1,5 @@
-"""What the consent capability needs from the outside, gathered once by the wiring."""
+"""What the consent capability needs from the outside: its bundle, built by `invoice_bridge.wiring`
+(`consent_services`; tests hand their own through `wiring.override`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from ..models.spiris import CompanySettings
 from ..ports import (
     DocumentStore,
     IntegrationRepository,
-    InvitationStore,
+    Invitations,
     IssuerRepository,
     Mailer,
-    OAuthStateStore,
+    OAuthStates,
     OperatorCredentialStore,
     SpirisIdentity,
     StoredTokens,
@@ -73,11 +74,11 @@ class ConsentServices:
     config: ConsentConfig
     issuers: IssuerRepository
     integrations: IntegrationRepository
-    invitations: InvitationStore
-    states: OAuthStateStore
+    invitations: Invitations
+    states: OAuthStates
     tokens: LeasedTokenStore
     identity: SpirisIdentity
-    # Reads the connected company with a fresh access token; raises an exception with `error_code` (4002, 4011).
+    # Reads the connected company with a fresh access token; raises SpirisAccessError with its code (4002, 4011).
     read_company: Callable[[str], CompanySettings]
     mailer: Mailer
     cipher: Cipher
@@ -85,20 +86,3 @@ class ConsentServices:
     operator_credentials: OperatorCredentialStore | None = None
     operator_accounts: OperatorAccounts | None = None  # the admin routes that set up operator accounts
 
-
-_installed: ConsentServices | None = None
-
-
-def install(services: ConsentServices | None) -> None:
-    """Give the routes ready-made services (tests, the embedded stack); None goes back to Settings."""
-    global _installed
-    _installed = services
-
-
-def current() -> ConsentServices:
-    """The installed services, else those built from Settings (cached per container)."""
-    if _installed is not None:
-        return _installed
-    from .wiring import consent_services
-
-    return consent_services()

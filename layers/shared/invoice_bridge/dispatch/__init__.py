@@ -1,6 +1,6 @@
 """Dispatch: channel policy, exactly-once delivery, status tracking, failure notices, the dispatch report."""
 
-from .errors import (
+from ..ports import (
     MailNotSent,
     MailOutcomeUnknown,
     MailRejected,

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from ..models.issuer import Issuer, OperatorPrint
 from ..observability import logger
-from ..ports import InExchangePartner, Operator, OperatorCredentialStore
-from .errors import OperatorError
+from ..ports import InExchangePartner, Operator, OperatorCredentialStore, OperatorError
 
 
 class AccountSetupError(Exception):

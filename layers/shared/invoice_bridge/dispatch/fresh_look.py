@@ -146,8 +146,8 @@ class SpirisSourceCheck:
         except SpirisNotFound:
             return FreshLook("cancel", NOT_FOUND_AT_SOURCE, f"Spiris has no invoice {invoice.source_id} any more")
         except _UNAVAILABLE as exc:
-            raise SourceUnavailable(f"Spiris could not be read now ({type(exc).__name__})",
-                                    getattr(exc, "retry_after", None)) from exc
+            retry_after = exc.retry_after if isinstance(exc, SpirisRetryable) else None
+            raise SourceUnavailable(f"Spiris could not be read now ({type(exc).__name__})", retry_after) from exc
         except _UNREADABLE as exc:
             raise SourceUnreadable(_unreadable_reason(exc)) from exc
 
@@ -173,5 +173,5 @@ def _customer(spiris: SpirisApi, customer_id: str | None) -> Customer | None:
 def _unreadable_reason(exc: Exception) -> str:
     if isinstance(exc, NotConnected | DecryptionFailed):
         return "its Spiris integration has no usable grant (a new consent is needed)"
-    code = getattr(exc, "code", None)
+    code = exc.code if isinstance(exc, SpirisError) else None
     return f"Spiris refused to read it ({type(exc).__name__}{f' {code}' if code else ''})"

@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from ..models.common import STOCKHOLM
 from ..models.delivery import Delivery
@@ -15,6 +16,13 @@ from ..ports import DeliveryLedger, InvoiceRepository
 COLUMNS = ("type", "number", "buyer", "channel", "status", "sent_at", "message")
 _DISPATCHED = (InvoiceStatus.SENDING, InvoiceStatus.SENT, InvoiceStatus.DELIVERED, InvoiceStatus.FAILED)
 _NEVER_SENT = (InvoiceStatus.SENDING, InvoiceStatus.FAILED)  # the statuses an invoice can have without sent_at
+
+
+class ReportSources(NamedTuple):
+    """What the report reads (built by `invoice_bridge.wiring.report_sources`)."""
+
+    invoices: InvoiceRepository
+    ledger: DeliveryLedger
 
 
 @dataclass(frozen=True)

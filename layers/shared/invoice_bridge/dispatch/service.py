@@ -65,14 +65,17 @@ from ..ports import (
     IssuerRepository,
     Letter,
     Mailer,
+    MailNotSent,
+    MailOutcomeUnknown,
+    MailRejected,
     NotFound,
     Operator,
     OperatorDocument,
+    OperatorRejected,
     Receiver,
     WorkQueue,
 )
 from ..versions import next_version
-from .errors import MailNotSent, MailOutcomeUnknown, MailRejected, OperatorRejected
 from .fallback import reroute
 from .fresh_look import SourceCheck, SourceUnavailable, SourceUnreadable
 from .letters import letter_for

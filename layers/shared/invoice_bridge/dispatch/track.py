@@ -28,9 +28,9 @@ from ..ports import (
     IssuerRepository,
     Operator,
     OperatorDocument,
+    OperatorError,
     WorkQueue,
 )
-from .errors import OperatorError
 from .fallback import reroute
 from .notify import Failure, FailureNotifier
 from .policy import NoChannel, print_service_of

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from ..mapping import _local_date
+from ..mapping import local_date
 from ..models.spiris import CustomerInvoice, PaymentStatus, SendType
 
 # Spiris writes the all-zero GUID where a reference is empty (spiris-api.md §2.5: a booked invoice sits on a voucher).
@@ -87,7 +87,7 @@ def select(source: CustomerInvoice, *, sent_source_ids: set[str], active_since: 
     (only the originals of credit invoices matter). `active_since`: the Stockholm date the integration
     became active; a selected invoice dated before it is held for the office."""
     decision = _select(source, sent_source_ids)
-    invoice_date = _local_date(source.InvoiceDate)
+    invoice_date = local_date(source.InvoiceDate)
     if decision.selected and active_since and invoice_date and invoice_date < active_since:
         # Sent from Spiris by e-mail or on paper before we took over? The API cannot tell (spiris-api.md §2.5).
         detail = f"invoice date {invoice_date} is before the integration became active on {active_since}"

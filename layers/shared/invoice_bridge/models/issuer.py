@@ -36,6 +36,11 @@ def _whole_hours(value: object) -> object:
 
 
 SendDelayHours = Annotated[int, Field(ge=0, le=MAX_SEND_DELAY_HOURS), BeforeValidator(_whole_hours)]
+SENDING_DESCRIPTION = "automatic: every invoice goes out once rendered; approve: each waits for the office's approval"
+SEND_DELAY_DESCRIPTION = (
+    "hours an invoice waits after its last change at the source before it goes out (0: none); a change "
+    "during the wait stops it (paid, credited) or starts the wait again"
+)
 
 
 class OperatorPrint(Model):
@@ -47,8 +52,9 @@ class OperatorPrint(Model):
     checked_at: datetime = Field(default_factory=utcnow)
 
 
-class Issuer(Model):
-    id: str = Field(default_factory=new_id)
+class IssuerDetails(Model):
+    """What the office states about an issuer (the admin API's and the console's input is this)."""
+
     name: str = Field(min_length=1, max_length=200)
     org_number: str  # normalised: 10 digits, no hyphen
     vat_number: str | None = None  # normalised: SE + 10 digits + 01
@@ -58,7 +64,7 @@ class Issuer(Model):
     bankgiro: str | None = None
     plusgiro: str | None = None
     iban: str | None = None
-    bic: str | None = None  # with the IBAN, for buyers abroad
+    bic: str | None = Field(default=None, description="with the IBAN, for buyers abroad (ISO 9362)")
     f_skatt: bool = True
     payee: Payee = "issuer"
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
@@ -66,8 +72,12 @@ class Issuer(Model):
     hold_first_sync: bool = True
     # Guards where Spiris cannot tell (docs/sending.md): the office approves each invoice, and/or every
     # invoice waits this long after its last change at the source before it goes out.
-    sending: SendingMode = "automatic"
-    send_delay_hours: SendDelayHours = 0
+    sending: SendingMode = Field(default="automatic", description=SENDING_DESCRIPTION)
+    send_delay_hours: SendDelayHours = Field(default=0, description=SEND_DELAY_DESCRIPTION)
+
+
+class Issuer(IssuerDetails):
+    id: str = Field(default_factory=new_id)
     logo_key: str | None = None  # S3 key of the uploaded logo
     logo_content_type: str | None = None
     operator_provider: Literal["maventa", "inexchange"] | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..mapping import _local_date, source_vat_by_rate
+from ..mapping import local_date, source_vat_by_rate
 from ..models.common import round_ore
 from ..models.invoice import Invoice
 from ..models.spiris import CustomerInvoice
@@ -79,7 +79,7 @@ def reconcile(invoice: Invoice, source: CustomerInvoice) -> list[Difference]:
         check("vat_total", invoice.vat_total, round_ore(Decimal(source.TotalVatAmountInvoiceCurrency)) * sign)
     if source.TotalAmountInvoiceCurrency is not None:
         check("gross_total", invoice.gross_total, round_ore(Decimal(source.TotalAmountInvoiceCurrency)) * sign)
-    check("due_date", invoice.due_date, _local_date(source.DueDate))
+    check("due_date", invoice.due_date, local_date(source.DueDate))
     check("currency", invoice.currency, (source.CurrencyCode or "SEK").upper())
     differences.extend(_tax_currency_differences(invoice, source, sign))
     differences.extend(_tax_reduction_differences(invoice, source, sign))

@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from ... import wiring
 from ...api.errors import ApiError
 from ...api.integrations import reinvite_integration, revoke_integration, switch_integration
-from ...consent.services import current
 from ...fetch.schedule import request_sync, stale_integrations
 from ...models.integration import Integration, IntegrationStatus
 from ..app import ADMIN, STAFF, ctx_of
@@ -21,14 +20,14 @@ router = Router()
 
 
 def _stale_ids(integrations: list[Integration]) -> set[str]:
-    hours = wiring.get_settings().stale_sync_hours
+    hours = wiring.operations().stale_sync_hours
     return {i.id for i in stale_integrations(integrations, datetime.now(UTC), timedelta(hours=hours))}
 
 
 @router.get("/console/integrations", middlewares=[STAFF])
 def list_integrations() -> Response[str]:
     ctx = ctx_of(router)
-    services = current()
+    services = wiring.consent_services()
     wanted = ctx.request.arg("status")
     everything = services.integrations.list()
     shown = [i for i in everything if not wanted or i.status.value == wanted]
@@ -50,7 +49,7 @@ def list_integrations() -> Response[str]:
 @router.get("/console/integrations/<integration_id>", middlewares=[STAFF])
 def show_integration(integration_id: str) -> Response[str]:
     ctx = ctx_of(router)
-    services = current()
+    services = wiring.consent_services()
     integration = services.integrations.get(integration_id)
     held = held_of(every_invoice(wiring.invoice_repository(), status="held", issuer_id=integration.issuer_id),
                    integration_id)
@@ -110,9 +109,9 @@ def sync_now(integration_id: str) -> Response[str]:
 @router.get("/console/integrations/<integration_id>/revoke", middlewares=[ADMIN])
 def confirm_revoke(integration_id: str) -> Response[str]:
     ctx = ctx_of(router)
-    integration = current().integrations.get(integration_id)
+    integration = wiring.consent_services().integrations.get(integration_id)
     return ctx.render(
-        "revoke.html", integration=integration, issuer=current().issuers.get(integration.issuer_id)
+        "revoke.html", integration=integration, issuer=wiring.consent_services().issuers.get(integration.issuer_id)
     )
 
 
@@ -127,7 +126,7 @@ def revoke(integration_id: str) -> Response[str]:
 @router.get("/console/integrations/<integration_id>/reconciliation", middlewares=[STAFF])
 def reconciliation(integration_id: str) -> Response[str]:
     ctx = ctx_of(router)
-    services = current()
+    services = wiring.consent_services()
     integration = services.integrations.get(integration_id)
     decisions = sorted(
         wiring.decision_store().reconciliation(integration_id),

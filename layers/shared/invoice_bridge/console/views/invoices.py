@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ... import wiring
-from ...consent.services import current
 from ...invoices import InvalidTransition, approve_invoice, dismiss_invoice, release_invoice, retry_invoice
 from ...models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceStatus
 from ...ports import ConflictError, NotFound
@@ -52,7 +51,7 @@ def list_invoices() -> Response[str]:
         filtered=any(query.values()),
         next_url=ctx.url("/console/invoices", cursor=next_cursor, **query) if next_cursor else None,
         first_url=ctx.url("/console/invoices", **query) if ctx.request.arg("cursor") else None,
-        issuers={i.id: i for i in current().issuers.list()},
+        issuers={i.id: i for i in wiring.consent_services().issuers.list()},
         statuses=[s.value for s in InvoiceStatus],
         channels=CHANNELS,
     )
@@ -69,7 +68,7 @@ def show_invoice(invoice_id: str) -> Response[str]:
         "invoice.html",
         embeds=[pdf_url],
         invoice=invoice,
-        issuer=current().issuers.get(invoice.issuer_id),
+        issuer=wiring.consent_services().issuers.get(invoice.issuer_id),
         events=sorted(invoices.events(invoice_id), key=lambda e: e.at, reverse=True),
         decision=decision,
         pdf_url=pdf_url,
@@ -95,7 +94,7 @@ def _user(ctx: Ctx) -> str:
 
 
 def _approve(ctx: Ctx, invoice_id: str) -> Invoice:
-    return approve_invoice(invoice_id, invoices=wiring.invoice_repository(), issuers=current().issuers,
+    return approve_invoice(invoice_id, invoices=wiring.invoice_repository(), issuers=wiring.consent_services().issuers,
                            dispatch_queue=wiring.dispatch_queue(), by=_user(ctx))
 
 
@@ -195,5 +194,5 @@ def approvals() -> Response[str]:
         to_approve=invoices.waiting_for_approval(),
         to_release=[i for i in held if i.status_reason not in (AWAITING_APPROVAL, SEND_DELAY)],
         delayed=sorted((i for i in held if i.status_reason == SEND_DELAY), key=lambda i: i.send_at or i.updated_at),
-        issuers={i.id: i for i in current().issuers.list()},
+        issuers={i.id: i for i in wiring.consent_services().issuers.list()},
     )

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import ValidationError
 
+from ... import wiring
 from ...api.errors import ApiError
 from ...api.integrations import IntegrationOrder
 from ...api.issuers import (
@@ -23,7 +24,6 @@ from ...api.issuers import (
     update_issuer,
 )
 from ...consent.flow import ConsentFlow
-from ...consent.services import current
 from ...models.issuer import Issuer
 from ..app import ADMIN, STAFF, ctx_of
 from ..pages import Ctx
@@ -42,7 +42,7 @@ def _matches(issuer: Issuer, query: str) -> bool:
 def list_issuers() -> Response[str]:
     ctx = ctx_of(router)
     query = ctx.request.arg("q")
-    everyone = sorted(current().issuers.list(), key=lambda i: i.name.lower())
+    everyone = sorted(wiring.consent_services().issuers.list(), key=lambda i: i.name.lower())
     found = [i for i in everyone if _matches(i, query)] if query else everyone
     asked = ctx.request.arg("page")
     page = int(asked) if asked.isdigit() and int(asked) > 0 else 1
@@ -98,7 +98,7 @@ def _issuer_page(
     ctx: Ctx, issuer: Issuer, status: int = 200, order_values: dict[str, str] | None = None,
     order_errors: dict[str, str] | None = None,
 ) -> Response[str]:
-    services = current()
+    services = wiring.consent_services()
     logo_url = services.documents.presign(issuer.logo_key) if issuer.logo_key and services.documents else None
     return ctx.render(
         "issuer.html",
@@ -115,20 +115,20 @@ def _issuer_page(
 
 @router.get("/console/issuers/<issuer_id>", middlewares=[STAFF])
 def show_issuer(issuer_id: str) -> Response[str]:
-    return _issuer_page(ctx_of(router), current().issuers.get(issuer_id))
+    return _issuer_page(ctx_of(router), wiring.consent_services().issuers.get(issuer_id))
 
 
 @router.get("/console/issuers/<issuer_id>/edit", middlewares=[ADMIN])
 def edit_issuer(issuer_id: str) -> Response[str]:
     ctx = ctx_of(router)
-    issuer = current().issuers.get(issuer_id)
+    issuer = wiring.consent_services().issuers.get(issuer_id)
     return _form_page(ctx, issuer, _issuer_defaults(issuer), {})
 
 
 @router.post("/console/issuers/<issuer_id>", middlewares=[ADMIN])
 def post_issuer_changes(issuer_id: str) -> Response[str]:
     ctx = ctx_of(router)
-    issuer = current().issuers.get(issuer_id)
+    issuer = wiring.consent_services().issuers.get(issuer_id)
     try:
         update_issuer(issuer_id, issuer_patch(ctx.request.form()))
     except (ValidationError, ApiError) as exc:
@@ -178,7 +178,7 @@ def post_operator(issuer_id: str) -> Response[str]:
 def order_integration(issuer_id: str) -> Response[str]:
     ctx = ctx_of(router)
     form = ctx.request.form()
-    services = current()
+    services = wiring.consent_services()
     issuer = services.issuers.get(issuer_id)
     try:
         order = IntegrationOrder(contact_name=form.get("contact_name"), contact_email=form.get("contact_email"))

@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ... import wiring
-from ...consent.services import current
 from ...failures import collect_failures
 from ...models.common import stockholm_date
 from ...models.invoice import SEND_DELAY
@@ -29,7 +28,7 @@ def overview() -> Response[str]:
         invoices=invoices,
         integrations=wiring.integration_repository(),
         now=now,
-        stale_after=timedelta(hours=wiring.get_settings().stale_sync_hours),
+        stale_after=timedelta(hours=wiring.operations().stale_sync_hours),
     )
     # What waits for the office: not the invoices that wait only for their send delay (they go by themselves).
     held = [i for i in every_invoice(invoices, status="held") if i.status_reason != SEND_DELAY]
@@ -44,7 +43,7 @@ def overview() -> Response[str]:
         failed_count=len(found.invoices),
         held=held[:_SHOWN],
         held_count=len(held),
-        issuers={i.id: i for i in current().issuers.list()},
+        issuers={i.id: i for i in wiring.consent_services().issuers.list()},
         chart=sends_chart(sends, ctx.t),
         sends=sends,
         channels=CHANNELS,

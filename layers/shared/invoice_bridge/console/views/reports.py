@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from ... import wiring
 from ...api import reports as api_reports
 from ...api.errors import ApiError
 from ...dispatch.report import dispatch_report, to_csv
@@ -31,7 +32,7 @@ def report_page() -> Response[str]:
         start, end = api_reports.report_period(from_, to)
     except ApiError as exc:
         return ctx.render("report.html", 400, rows=[], period=(from_, to), error=exc.message, csv_url=None)
-    rows = dispatch_report(*api_reports.sources(), start, end)
+    rows = dispatch_report(*wiring.report_sources(), start, end)
     csv_url = ctx.url("/console/reports/dispatch.csv", from_=start.isoformat(), to=end.isoformat())
     return ctx.render("report.html", rows=rows, period=(from_, to), error=None, csv_url=csv_url)
 
@@ -40,5 +41,5 @@ def report_page() -> Response[str]:
 def report_csv() -> Response[str]:
     ctx = ctx_of(router)
     start, end = api_reports.report_period(*_period_args(ctx.request.arg("from"), ctx.request.arg("to")))
-    rows = dispatch_report(*api_reports.sources(), start, end)
+    rows = dispatch_report(*wiring.report_sources(), start, end)
     return download(to_csv(rows), "text/csv; charset=utf-8", f"dispatch-{start}-{end}.csv")

@@ -1,0 +1,61 @@
+"""A function whose environment lacks a setting it needs stops at its cold start, naming the setting
+(the settings have no example defaults: a deployed stack never prints a made-up payee)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from invoice_bridge.settings import MissingSettings
+
+FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
+
+
+def cold_start(function_dir: str) -> ModuleType:
+    """Import the handler module as Lambda does at a cold start (its code directory first on the path)."""
+    source = FUNCTIONS / function_dir / "app.py"
+    spec = importlib.util.spec_from_file_location(f"_cold_start_{function_dir}", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(source.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(source.parent))
+    return module
+
+
+@pytest.mark.parametrize(
+    ("function_dir", "variable"),
+    [
+        ("dispatch", "OFFICE_BANKGIRO"),
+        ("sync_integration", "PUBLIC_BASE_URL"),
+        ("oauth_callback", "OFFICE_NAME"),
+        ("render", "SENDER_EMAIL"),
+        ("console", "CONSOLE_USER_POOL_ID"),
+        ("poll_invoices", "TABLE_NAME"),
+    ],
+)
+def test_a_missing_setting_stops_the_cold_start_and_is_named(
+    function_dir: str, variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSOLE_USER_POOL_ID", "eu-north-1_pool")
+    monkeypatch.setenv("CONSOLE_CLIENT_ID", "client")
+    monkeypatch.delenv(variable)
+
+    with pytest.raises(MissingSettings, match=variable):
+        cold_start(function_dir)
+
+
+def test_a_bad_office_org_number_stops_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFICE_ORG_NUMBER", "556998-1234")  # check digit wrong
+
+    with pytest.raises(MissingSettings, match="OFFICE_ORG_NUMBER"):
+        cold_start("dispatch")
+
+
+def test_a_complete_environment_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert callable(cold_start("dispatch").lambda_handler)
