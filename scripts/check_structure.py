@@ -32,7 +32,6 @@ ADAPTERS = f"{PACKAGE}.adapters"
 COMPOSITION = frozenset(
     {
         f"{PACKAGE}.wiring",
-        f"{PACKAGE}.consent.wiring",
         f"{PACKAGE}.entrypoints",
     }
 )

@@ -1,7 +1,8 @@
 """Each shared test double, bound to the port it stands in for. Not run: type-checked by mypy
 (tests/unit/lint/test_types.py), so a double that drifts from its port (a method renamed or missing, a
 parameter or return type changed) fails the check instead of passing tests against an interface the
-adapters no longer have. The adapters are held to the same ports by the typed getters in `wiring`."""
+adapters no longer have. The adapters are held to the same ports where `wiring`'s typed getters hand
+them to domain code."""
 
 from __future__ import annotations
 
