@@ -7,7 +7,7 @@ SAM := .tools/sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup venv system-deps sam-tools run test serve bench soak iam-mutation rules reference-invoices lint build deploy clean
+.PHONY: setup venv system-deps sam-tools run test serve bench bench-recovery soak iam-mutation rules reference-invoices lint build deploy clean
 
 ## What installs what (each target installs only what it needs, and only when missing):
 ##   venv        .venv from uv.lock (runtime + local stack + test libraries)       make run/serve/soak/lint
@@ -47,6 +47,10 @@ serve: venv
 ## bench: benchmarks → out/bench.json
 bench: venv sam-tools
 	$(PY) -m bench
+
+## bench-recovery: only the recovery after a 30 % operator fault window (goal ≤ 7 min) → out/bench-recovery.json
+bench-recovery: venv
+	$(PY) -m bench.recovery
 
 ## soak: the whole pipeline under load and every fault at once → out/soak.json
 soak: venv

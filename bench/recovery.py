@@ -145,3 +145,28 @@ def run(invoices: int = 30, issuers: int = 2, cap_seconds: float = 20 * 60, seed
         "goal_seconds": GOAL_SECONDS,
         "schedule_seconds": dict(sorted(clock.periods.items())),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.recovery` (`make bench-recovery`): only this part of `make bench`."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m bench.recovery", description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, default=30)
+    parser.add_argument("--issuers", type=int, default=2)
+    parser.add_argument("--cap-minutes", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=Path("out/bench-recovery.json"))
+    args = parser.parse_args(argv)
+    result = run(args.invoices, issuers=args.issuers, cap_seconds=args.cap_minutes * 60, seed=args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    seconds = result["seconds_until_all_terminal"]
+    return 0 if seconds is not None and seconds <= GOAL_SECONDS else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -331,13 +331,17 @@ class LocalAws:
 
     def aws_environment(self) -> dict[str, str]:
         from .iam import PLUGIN_VARIABLE, plugin_environment
+        from .step_crashes import PLUGIN as STEP_CRASHES_PLUGIN
 
+        plugins = plugin_environment(os.environ.get(PLUGIN_VARIABLE))
+        if STEP_CRASHES_PLUGIN not in plugins.split(","):
+            plugins += f",{STEP_CRASHES_PLUGIN}"  # inert until a soak activates it (sandbox/step_crashes.py)
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             # Every client created from now on checks its calls against the calling function's role.
-            PLUGIN_VARIABLE: plugin_environment(os.environ.get(PLUGIN_VARIABLE)),
+            PLUGIN_VARIABLE: plugins,
             # Moto accepts any TOTP code unless told to check it (against its one fixed secret), as Cognito does.
             "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true",
             **CREDENTIALS,

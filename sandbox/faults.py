@@ -9,6 +9,7 @@ and for each batch it may crash the invocation:
 - before the handler ran (nothing done; every record returns to the queue), or
 - after the handler did its work (everything done, but Lambda reports an error, so every record comes
   back and is processed again).
+A handler that died mid-way (`StepCrash`, sandbox/step_crashes.py) is a crashed invocation too.
 
 Counts of what was injected are kept in `counts` for the soak's report. A seeded Random makes runs
 repeatable (as far as thread timing allows).
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .drainer import Pump
+from .step_crashes import StepCrash
 
 
 class InjectedCrash(RuntimeError):
@@ -74,6 +76,15 @@ class DeliveryFaults:
             return self._random.randint(*self.rates.delay_seconds)
 
     def __call__(self, pump: Pump, messages: list[dict[str, Any]], invoke: Any) -> Any:
+        def invoke_or_crash(batch: list[dict[str, Any]]) -> Any:
+            try:
+                return invoke(batch)
+            except StepCrash as crash:  # the handler died mid-way (sandbox/step_crashes.py)
+                raise InjectedCrash(str(crash)) from None
+
+        return self._with_faults(pump, messages, invoke_or_crash)
+
+    def _with_faults(self, pump: Pump, messages: list[dict[str, Any]], invoke: Any) -> Any:
         if not self.enabled or self.sqs is None:
             return invoke(messages)
         # Not a fault: how many deliveries were a failed message coming back (by backoff or timeout).

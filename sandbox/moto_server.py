@@ -6,18 +6,20 @@ embedded stack serves DynamoDB requests one at a time (other services, e.g. SQS 
 concurrent).
 
 Moto's SES accepts every mail from a verified sender at once. `SesFaults` makes SendEmail (SES v2)
-answer as the real service does under load or in trouble, one scripted answer per call.
+answer as the real service does under load or in trouble: one scripted answer per call, or, once the
+script is used up, answers drawn at the configured rates (the soak's SES faults).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import random
 import threading
 import time
 import urllib.parse
 import xml.sax.saxutils
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,30 +54,64 @@ SEND_EMAIL_PATH = "/v2/email/outbound-emails"
 
 @dataclass
 class SesFaults:
-    """Scripted answers to SES v2 SendEmail, each used by one call, in order; moto answers when none is
-    queued. `sends` counts every SendEmail request that reached the server (an SDK retry is a request)."""
+    """Answers to SES v2 SendEmail: each scripted answer is used by one call, in order; when none is
+    queued, an answer is drawn at `rates` (answer → probability per call, e.g. the soak's throttling,
+    refusals and timeouts); otherwise moto answers. `sends` counts every SendEmail request that reached
+    the server (an SDK retry is a request), `injected` the faults answered, by answer."""
 
     script: deque[str] = field(default_factory=deque)
     hang_seconds: float = 2.0
     sends: int = 0
+    rates: dict[str, float] = field(default_factory=dict)
+    injected: Counter[str] = field(default_factory=Counter)
+    _random: random.Random = field(default_factory=random.Random)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def queue(self, *answers: str) -> None:
-        unknown = set(answers) - set(SES_REFUSALS) - set(SES_AFTER_ACCEPT)
-        if unknown:
-            raise ValueError(f"unknown SES answers {sorted(unknown)}")
+        _check_answers(answers)
         with self._lock:
             self.script.extend(answers)
+
+    def set_rates(self, rates: dict[str, float], *, seed: int | None = None, hang_seconds: float | None = None) -> None:
+        """Draw faults at these rates from now on (an empty dict: none)."""
+        _check_answers(rates)
+        if any(not 0 <= rate <= 1 for rate in rates.values()) or sum(rates.values()) > 1:
+            raise ValueError(f"SES fault rates must be probabilities that sum to 1 at most, got {rates}")
+        with self._lock:
+            self.rates = dict(rates)
+            if seed is not None:
+                self._random.seed(seed)
+            if hang_seconds is not None:
+                self.hang_seconds = hang_seconds
 
     def next_answer(self) -> str | None:
         with self._lock:
             self.sends += 1
-            return self.script.popleft() if self.script else None
+            answer = self.script.popleft() if self.script else self._draw()
+            if answer is not None:
+                self.injected[answer] += 1
+            return answer
+
+    def _draw(self) -> str | None:
+        roll, floor = self._random.random(), 0.0
+        for answer, rate in self.rates.items():
+            floor += rate
+            if roll < floor:
+                return answer
+        return None
 
     def reset(self) -> None:
         with self._lock:
             self.script.clear()
+            self.rates.clear()
+            self.injected.clear()
             self.sends = 0
+
+
+def _check_answers(answers: Iterable[str]) -> None:
+    unknown = set(answers) - set(SES_REFUSALS) - set(SES_AFTER_ACCEPT)
+    if unknown:
+        raise ValueError(f"unknown SES answers {sorted(unknown)}")
 
 
 def _ses_with_faults(app: Callable[..., Iterable[bytes]], faults: SesFaults) -> Callable[..., Iterable[bytes]]:

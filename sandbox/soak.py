@@ -8,10 +8,23 @@ Faults, all switched on before the first sync:
 - queues (sandbox/faults.py, the drainer's invoke hook): duplicate and delayed deliveries, handler
   crashes before and after the handler did its work;
 - operator: 5xx and 429 (with Retry-After), uploads accepted but answered too late for the client,
-  deliveries that fail; a share of the issuers (`inexchange_share`) send through the sandbox's
-  InExchange API (client tokens created from the partner key), the rest through its Maventa API, all on
-  the strict sandbox (a repeated Maventa `uuid` is refused; no `uuid` filter on its list);
+  uploads stored but answered 409 on our id, deliveries that fail; a share of the issuers
+  (`inexchange_share`) send through the sandbox's InExchange API (client tokens created from the partner
+  key), the rest through its Maventa API, all on the strict sandbox (a repeated Maventa `uuid` is refused
+  with 409, a repeated InExchange ErpDocumentId too; no `uuid` filter on its list);
+- SES (sandbox/moto_server.py SesFaults): throttling, refusals of the address, and sends whose answer is
+  lost (a 5xx after SES took the mail, or no answer before the mailer's timeout: outcome unknown);
+- crashes between every stored result and the message that follows it (sandbox/step_crashes.py: sync →
+  render, render → dispatch, dispatch → render for a changed invoice, dispatch → tracking, tracking →
+  dispatch for a rerouted one), with the sweeper (SweepStuckFunction) ticking as scheduled;
+- Spiris changes on the way (sandbox/soak_changes.py): invoices edited, paid and credited while held,
+  queued, rendering and sending; malformed invoices among the good ones;
 - a poison message (a malformed body) on each of the three queues.
+
+It fails (exit 1, `problems`) unless: nothing duplicated at the operator or by mail, nothing lost, nothing
+stuck; every paid or credited invoice cancelled unless it had already gone out (both counted), every edited
+one sent as edited unless it had already gone out, no credit note for an original that did not go out;
+every malformed invoice parked and its issuer notified; every crash point hit.
 
 Every queue's visibility timeout is shortened (a local test acceleration, `LocalStack(queue_visibility_
 seconds=…)`) so failed records come back in seconds. The run ends when every selected invoice is
@@ -22,6 +35,7 @@ or at the deadline. It prints the figures and writes them to out/soak.json.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import logging
@@ -37,11 +51,14 @@ from typing import Any
 
 import httpx
 
-from . import onboarding
+from . import onboarding, step_crashes
+from .drainer import Pump
 from .faults import DeliveryFaultRates, DeliveryFaults
 from .onboarding import logo_png, post_json
 from .seed import RowSpec, customer, invoice, org_number
+from .soak_changes import MALFORMED_KINDS, ChangeFigures, SeededInvoice, SourceChanges, seed_malformed
 from .stack import LocalStack
+from .step_crashes import POINT_NAMES, StepCrash, StepCrashes
 
 OUT = Path("out")
 TERMINAL = {"delivered", "failed", "cancelled"}
@@ -59,6 +76,12 @@ PASSWORD = "Sommar2026!"
 # the pipeline (every tick reads each `sent` invoice).
 ROUND_SECONDS = 1.0
 TRACK_SECONDS = 3.0
+# The sweeper (SweepStuckFunction) ticks at the template's rate, with its STUCK_AFTER_MINUTES: shortened,
+# either would re-send every invoice that waits behind the soak's dispatch backlog, and the duplicates
+# would grow the backlog (the sweeper cannot tell a lost message from one still waiting in the queue).
+SWEEP_SECONDS = 300.0
+MALFORMED_NUMBER_OFFSET = 90_000  # a malformed invoice's number within its issuer's block of 100,000
+PARKED_SUBJECT = "kunde inte tas över"  # the issuer's notice of a parked source invoice (alerts.py)
 
 
 @dataclass
@@ -74,13 +97,30 @@ class SoakConfig:
     # on three receives at most, not all five (into the DLQ), and a poison message still reaches its DLQ
     # within half a minute.
     queue_visibility_seconds: int | None = 5  # None: the template's (12 minutes and more)
-    # Failed records come back after these seconds (RETRY_BACKOFF_SECONDS; 30 s, 2 min, 5 min in AWS).
-    retry_backoff_seconds: tuple[int, ...] = (1, 2, 4)
+    # Failed records come back after these seconds (RETRY_BACKOFF_SECONDS; 30 s, 2 min, 5 min in AWS). A
+    # dispatch that died mid-way stays "in progress" in the idempotency table for the function's timeout
+    # (120 s), as in AWS; the dispatch queue's ten receives must outlast it, as AWS's schedule does.
+    retry_backoff_seconds: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     access_token_lifetime_seconds: int = 8
     spiris_faults: dict[str, float] = field(default_factory=lambda: {"rate_429": 0.03, "rate_5xx": 0.02})
     operator_faults: dict[str, float] = field(default_factory=lambda: {
         "rate_5xx": 0.03, "rate_429": 0.02, "retry_after_seconds": 1, "accept_then_timeout_rate": 0.01,
-        "fail_delivery_rate": 0.03, "hang_seconds": 11.0, "delivery_delay": 0.5})  # hang > the client's 10 s
+        "fail_delivery_rate": 0.03, "hang_seconds": 11.0, "delivery_delay": 0.5,  # hang > the client's 10 s
+        "accept_then_conflict_rate": 0.02})
+    # A repeated client id is refused as strictly as each API can: Maventa 409, InExchange refused.
+    operator_settings: dict[str, Any] = field(default_factory=lambda: {
+        "duplicate_uuid": "refuse", "duplicate_uuid_status": 409, "inexchange_duplicate_erp_id": "refuse"})
+    # SES SendEmail answers (sandbox/moto_server.py SesFaults): throttled, refused (the address), and the
+    # answer lost after SES took the mail (a 5xx, or no answer before the mailer's 30 s read timeout).
+    ses_faults: dict[str, float] = field(default_factory=lambda: {
+        "throttle": 0.03, "reject": 0.005, "accept_then_fail": 0.01, "accept_then_hang": 0.004})
+    ses_hang_seconds: float = 31.0
+    ses_script: tuple[str, ...] = ()  # answers for the first SendEmail calls once the faults are on, in order
+    # Crashes between a stored result and the message that follows (sandbox/step_crashes.py), per point.
+    step_crashes: dict[str, float] = field(default_factory=lambda: dict(zip(POINT_NAMES, (0.03, 0.03, 0.3, 0.02, 0.3),
+                                                                            strict=True)))
+    change_share: float = 0.12  # selectable invoices edited, paid or credited in Spiris on their way
+    malformed_share: float = 0.02  # per issuer (at least one): source invoices that cannot be read or mapped
     # Issuers whose index modulo round(1 / share) is 1 send through InExchange (0: none).
     inexchange_share: float = 0.3
     delivery_faults: DeliveryFaultRates = field(default_factory=lambda: DeliveryFaultRates(
@@ -120,6 +160,7 @@ class Issuer:
     email: str = ""
     provider: str = "maventa"
     selected_numbers: set[str] = field(default_factory=set)  # invoice numbers we expect to be selected
+    malformed_numbers: set[str] = field(default_factory=set)
     seeded: int = 0
     revoked: bool = False
 
@@ -152,6 +193,16 @@ class SoakReport:
     alarms_fired: dict[str, int] = field(default_factory=dict)
     alarms_counted_from: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    duplicated_mail: int = 0  # buyer mails beyond the first per invoice number
+    sent_by_email_without_mail: int = 0  # `sent` by e-mail, yet SES has no mail for it
+    changes: ChangeFigures = field(default_factory=ChangeFigures)
+    malformed_seeded: int = 0
+    malformed_parked: int = 0
+    malformed_notified: int = 0
+    crashes_between_steps: dict[str, int] = field(default_factory=dict)
+    crash_points_missed: list[str] = field(default_factory=list)
+    ses_faults_injected: dict[str, int] = field(default_factory=dict)
+    operator_faults_injected: dict[str, int] = field(default_factory=dict)
     revoked_integration_status: str | None = None
     revoked_issuer_notified: bool = False
     injected: dict[str, int] = field(default_factory=dict)
@@ -167,8 +218,10 @@ class Soak:
         self.config = config
         self.log_stream = log_stream
         self.faults = DeliveryFaults(config.delivery_faults, seed=config.seed, enabled=False)
+        self.crashes = StepCrashes(config.step_crashes, seed=config.seed, enabled=False)
+        self.changes: SourceChanges | None = None  # once the Spiris sandbox is up
         self.stack = LocalStack(run_scheduler=False, queue_visibility_seconds=config.queue_visibility_seconds,
-                                invoke_hook=self.faults,
+                                invoke_hook=self._invoke_hook,
                                 environment={"RETRY_BACKOFF_SECONDS": json.dumps(list(config.retry_backoff_seconds))})
         self.issuers: list[Issuer] = []
         self.report = SoakReport(issuers=config.issuers)
@@ -193,11 +246,20 @@ class Soak:
 
     # --- run -----------------------------------------------------------------------------------
 
+    def _invoke_hook(self, pump: Pump, messages: list[dict[str, Any]], invoke: Any) -> Any:
+        """Changes in Spiris right before a handler runs (soak_changes.py), then the delivery faults."""
+        if self.changes is not None and self.faults.enabled:
+            self.changes.before_handler(pump.function, messages)
+        return self.faults(pump, messages, invoke)
+
     def run(self) -> SoakReport:
         self.started = time.monotonic()
         self.stack.start()
         try:
             self.faults.attach(self.stack.aws.client("sqs"))
+            self.crashes.attach(self.stack.aws.resources.queue_urls)
+            step_crashes.activate(self.crashes)
+            self.changes = SourceChanges(self.stack.spiris_url or "", self.config.change_share, self._stored_status)
             self._setup()
             self.note(f"{len(self.issuers)} issuers connected, {self.report.invoices_seeded} invoices seeded; "
                       "faults on")
@@ -205,6 +267,7 @@ class Soak:
             self.note("every invoice terminal" if self.report.finished else "deadline reached")
             self._measure()
         finally:
+            step_crashes.activate(None)
             self.report.seconds = round(time.monotonic() - self.started, 1)
             self.stack.stop()
         return self.report
@@ -239,7 +302,10 @@ class Soak:
             spiris.post("/_sandbox/faults", json=cfg.spiris_faults).raise_for_status()
         with self.operator() as operator:
             operator.post("/_sandbox/faults", json=cfg.operator_faults).raise_for_status()
-        self.faults.enabled = True
+            operator.post("/_sandbox/settings", json=cfg.operator_settings).raise_for_status()
+        self.stack.aws.ses_faults.set_rates(cfg.ses_faults, seed=cfg.seed, hang_seconds=cfg.ses_hang_seconds)
+        self.stack.aws.ses_faults.queue(*cfg.ses_script)
+        self.faults.enabled = self.crashes.enabled = True
         sqs = self.stack.aws.client("sqs")
         for queue in QUEUES:
             sqs.send_message(QueueUrl=self.stack.aws.resources.queue_urls[queue], MessageBody=POISON_BODY)
@@ -257,24 +323,43 @@ class Soak:
     def _contact(issuer: Issuer) -> str:
         return f"contact{issuer.index:02d}@issuer{issuer.index:02d}.example.se"
 
-    def _seed_invoices(self, issuer: Issuer, start: int, end: int) -> None:
-        """Invoices start..end-1 of this issuer: numbers are unique across issuers; every tenth is paid."""
+    def _seed_invoices(self, issuer: Issuer, start: int, end: int, *, plan_changes: bool = True) -> None:
+        """Invoices start..end-1 of this issuer: numbers are unique across issuers; every tenth is paid.
+        Some of the others get a change planned in Spiris while on their way (soak_changes.py)."""
         all_buyers = buyers()
         paid_every = round(1 / self.config.paid_share) if self.config.paid_share else 0
+        held = start == 0  # the first sync's invoices are held for the office's review
         with self.spiris() as spiris:
             for k in range(start, end):
                 number = (issuer.index + 1) * 100_000 + k
                 buyer = all_buyers[k % len(all_buyers)]
                 paid = bool(paid_every) and k % paid_every == paid_every - 1
-                source = invoice(
-                    buyer.spiris, number,
-                    [RowSpec(f"Konsulttimmar {k}", Decimal(1 + k % 7), Decimal("950.00"), unit="h"),
-                     RowSpec("Resekostnader", Decimal("1"), Decimal(f"{100 + k % 50}.50"))],
-                    payment_status=0 if paid else 1, remaining=Decimal("0") if paid else None)
-                post_json(spiris, f"/_sandbox/companies/{issuer.company_id}/customerinvoices", source)
+                rows = [RowSpec(f"Konsulttimmar {k}", Decimal(1 + k % 7), Decimal("950.00"), unit="h"),
+                        RowSpec("Resekostnader", Decimal("1"), Decimal(f"{100 + k % 50}.50"))]
+                source = invoice(buyer.spiris, number, rows,
+                                 payment_status=0 if paid else 1, remaining=Decimal("0") if paid else None)
+                created = post_json(spiris, f"/_sandbox/companies/{issuer.company_id}/customerinvoices", source)
                 issuer.seeded += 1
-                if not paid:
-                    issuer.selected_numbers.add(str(number))
+                if paid:
+                    continue
+                issuer.selected_numbers.add(str(number))
+                if plan_changes and self.changes is not None and issuer is not self._revoke_target():
+                    seeded = SeededInvoice(issuer.company_id, created.json()["id"], number, buyer.spiris, rows, source)
+                    self.changes.plan(seeded, held=held)
+
+    def _seed_malformed(self, issuer: Issuer, count: int) -> None:
+        """Source invoices that cannot be read or mapped, among the good ones: each must be parked and notified."""
+        share = self.config.malformed_share
+        if not share:
+            return
+        buyer = buyers()[0].spiris
+        with self.spiris() as spiris:
+            for j in range(max(1, round(count * share))):
+                number = (issuer.index + 1) * 100_000 + MALFORMED_NUMBER_OFFSET + j
+                seed_malformed(spiris, issuer.company_id, buyer, number,
+                               MALFORMED_KINDS[(issuer.index + j) % len(MALFORMED_KINDS)])
+                issuer.malformed_numbers.add(str(number))
+                issuer.seeded += 1
 
     def _provider(self, index: int) -> str:
         every = round(1 / self.config.inexchange_share) if self.config.inexchange_share else 0
@@ -303,8 +388,9 @@ class Soak:
         cfg = self.config
         deadline = self.started + cfg.timeout_seconds
         rest_seeded = False
-        revoked_target = self.issuers[-1] if cfg.revoke_one_issuer and len(self.issuers) > 1 else None
+        revoked_target = self._revoke_target()
         last_sync = last_note = last_track = 0.0
+        last_sweep = time.monotonic()
         while time.monotonic() < deadline:
             now = time.monotonic()
             # A new round of syncs once the last one is through (a sync of a busy issuer takes seconds
@@ -313,6 +399,8 @@ class Soak:
                 self._sync_all()
                 last_sync = now
             invoices = self._progress()
+            if self.changes is not None:
+                self.changes.observe(invoices)
             self._release_held(invoices)
             if not rest_seeded and self._first_syncs_done(invoices):
                 if revoked_target is not None:
@@ -320,6 +408,7 @@ class Soak:
                 for issuer, count in zip(self.issuers, self._per_issuer(), strict=True):
                     if not issuer.revoked:
                         self._seed_invoices(issuer, issuer.seeded, count)
+                        self._seed_malformed(issuer, count)
                     else:  # seeded after the grant was revoked: never selected
                         self._seed_unselectable(issuer, count)
                 self.report.invoices_seeded = sum(i.seeded for i in self.issuers)
@@ -328,8 +417,11 @@ class Soak:
                 last_sync = 0.0
                 continue
             if now - last_track >= TRACK_SECONDS:
-                self.stack.tick("TrackDeliveriesFunction")
+                self._tick("TrackDeliveriesFunction")
                 last_track = now
+            if now - last_sweep >= SWEEP_SECONDS:
+                self._tick("SweepStuckFunction")
+                last_sweep = now
             if now - last_note >= 10:
                 self.note(f"{dict(Counter(i['status'] for i in invoices))}; queues {self.stack.drainer.depths()}")
                 last_note = now
@@ -338,13 +430,25 @@ class Soak:
                 return
             time.sleep(max(0.0, now + ROUND_SECONDS - time.monotonic()))
 
+    def _revoke_target(self) -> Issuer | None:
+        """The issuer whose grant is revoked after its first sync (its invoices get no changes in Spiris:
+        with the grant gone they fail loudly, which is the point of revoking it)."""
+        cfg = self.config
+        return self.issuers[-1] if cfg.revoke_one_issuer and cfg.issuers > 1 and len(self.issuers) == cfg.issuers \
+            else None
+
+    def _tick(self, function: str) -> None:
+        """A scheduled run; one that died mid-way (an injected crash) is simply over, as in AWS."""
+        with contextlib.suppress(StepCrash):
+            self.stack.tick(function)
+
     def _sync_poison_left(self) -> int:
         """Poison (and its injected copies) still on the SyncQueue: it does not hold up a sync round."""
         return 0 if self._poison_in_dlqs() else 2
 
     def _seed_unselectable(self, issuer: Issuer, count: int) -> None:
         before = set(issuer.selected_numbers)
-        self._seed_invoices(issuer, issuer.seeded, count)
+        self._seed_invoices(issuer, issuer.seeded, count, plan_changes=False)
         issuer.selected_numbers = before  # the integration can no longer read them
 
     def _sync_all(self) -> None:
@@ -360,13 +464,8 @@ class Soak:
         of the whole table, and moto sorts the whole table again for every page: done every round, that
         grows with the square of the table and competes with the pipeline for the one CPU the process
         has. The figures at the end are read through the admin API (`_list_invoices`)."""
-        from moto.dynamodb.models import dynamodb_backends
-
-        from .aws import ACCOUNT_ID, REGION
-        from .moto_server import DYNAMODB_LOCK
-
-        table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(self.stack.environment["TABLE_NAME"])
-        with DYNAMODB_LOCK:
+        table = self._moto_table()
+        with _dynamodb_lock():
             datas = [
                 item.attrs["data"].value
                 for key, items in table.items.items() if str(key.value).startswith("INVOICE#")
@@ -375,8 +474,25 @@ class Soak:
         out = []
         for data in datas:
             invoice = json.loads(data)
-            out.append({field: invoice.get(field) for field in ("id", "number", "status", "channel", "issuer_id")})
+            out.append({field: invoice.get(field) for field in ("id", "number", "status", "channel", "issuer_id",
+                                                                "version", "document_type")})
         return out
+
+    def _moto_table(self) -> Any:
+        from moto.dynamodb.models import dynamodb_backends
+
+        from .aws import ACCOUNT_ID, REGION
+
+        return dynamodb_backends[ACCOUNT_ID][REGION].get_table(self.stack.environment["TABLE_NAME"])
+
+    def _stored_status(self, invoice_id: str) -> str | None:
+        """One invoice's status as stored now (read as `_progress` reads)."""
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        table = self._moto_table()
+        with _dynamodb_lock():
+            item = table.get_item(DynamoType({"S": f"INVOICE#{invoice_id}"}), DynamoType({"S": "INVOICE"}))
+            return None if item is None else str(item.attrs["status"].value)
 
     def _list_invoices(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -458,6 +574,8 @@ class Soak:
         invoices = self._list_invoices()
         by_number = {str(i["number"]): i for i in invoices}
         expected = set().union(*(i.selected_numbers for i in self.issuers))
+        # A credit note is selected only when its original had gone out: checked in `_measure_changes`.
+        credit_notes = self.changes.credit_numbers() if self.changes is not None else set()
         report.invoices_expected_selected = len(expected)
         report.selected = len(invoices)
         report.status_counts = dict(Counter(i["status"] for i in invoices))
@@ -465,7 +583,7 @@ class Soak:
         report.sent_by_email = report.status_counts.get("sent", 0)
         report.cancelled = report.status_counts.get("cancelled", 0)
         report.lost = len(expected - set(by_number))
-        report.unexpected = len(set(by_number) - expected)
+        report.unexpected = len(set(by_number) - expected - credit_notes)
         report.still_pending = sum(not _terminal(i) for i in invoices)
 
         mails = sent_mail_headers()
@@ -480,7 +598,13 @@ class Soak:
             report.failed_with_notification += notified
         report.failed_without_notification = report.failed - report.failed_with_notification
 
-        self._measure_operator(invoices)
+        documents = self._measure_operator(invoices)
+        mailed = self._measure_mail(invoices, mails)
+        self._measure_changes(mailed, documents)
+        self._measure_malformed(mails)
+        report.crashes_between_steps = dict(self.crashes.counts)
+        report.crash_points_missed = self.crashes.missed()
+        report.ses_faults_injected = dict(self.stack.aws.ses_faults.injected)
 
         dlqs = self._dlq_bodies()
         report.messages_in_dlqs = {q: len(b) for q, b in dlqs.items()}
@@ -501,6 +625,8 @@ class Soak:
         report.injected = dict(self.faults.counts)
         with self.spiris() as spiris:
             report.spiris_requests = spiris.get("/_sandbox/stats").json().get("requests", {})
+        with self.operator() as operator:
+            report.operator_faults_injected = operator.get("/_sandbox/stats").json().get("injected", {})
         if self.log_stream is not None:
             self.log_stream.flush()
             report.metrics = emf_totals(Path(self.log_stream.name))
@@ -518,12 +644,13 @@ class Soak:
                 report.alarms_fired[f"{dlq}Alarm"] = report.messages_in_dlqs[dlq]
 
 
-    def _measure_operator(self, invoices: list[dict[str, Any]]) -> None:
+    def _measure_operator(self, invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """What the operator holds, against our statuses: duplicates (per client id, and per invoice number
-        among documents that did not fail there) and invoices we call failed that the operator holds."""
+        among documents that did not fail there) and invoices we call failed that the operator holds.
+        Returns the documents."""
         report = self.report
         with self.operator() as operator:
-            documents = operator.get("/_sandbox/invoices").json()
+            documents: list[dict[str, Any]] = operator.get("/_sandbox/invoices").json()
         per_uuid = Counter(d["uuid"] for d in documents)
         report.operator_documents = len(documents)
         report.operator_documents_by_provider = dict(Counter(d["provider"] for d in documents))
@@ -532,6 +659,54 @@ class Soak:
         held = Counter(str(d["number"]) for d in documents if d["status"] != "FAILED")
         report.duplicated_invoices_at_operator = sum(n - 1 for n in held.values() if n > 1)
         report.falsely_failed = sum(1 for i in invoices if i["status"] == "failed" and held[str(i["number"])])
+        return documents
+
+    def _measure_mail(self, invoices: list[dict[str, Any]], mails: list[dict[str, Any]]) -> Counter[str]:
+        """Buyer mails per invoice number (the subject names it): more than one is a duplicate; an invoice
+        `sent` by e-mail without one was lost. Returns the counts."""
+        buyer_addresses = {b.spiris["EmailAddress"] for b in buyers() if b.spiris.get("EmailAddress")}
+        mailed: Counter[str] = Counter(
+            (m["subject"] or "").split()[1] for m in mails
+            if set(m["to"]) & buyer_addresses and len((m["subject"] or "").split()) > 1)
+        self.report.duplicated_mail = sum(n - 1 for n in mailed.values() if n > 1)
+        self.report.sent_by_email_without_mail = sum(
+            1 for i in invoices if i.get("channel") == "email" and i["status"] == "sent" and not mailed[str(i["number"])])
+        return mailed
+
+    def _measure_changes(self, mailed: Counter[str], documents: list[dict[str, Any]]) -> None:
+        """Invoices changed in Spiris on their way: paid or credited ones cancelled unless already gone out,
+        edited ones sent as edited unless already gone out (soak_changes.py)."""
+        if self.changes is None:
+            return
+        final = {str(i["number"]): i for i in self._progress()}
+        xml_by_number: dict[str, list[str]] = {}
+        for document in documents:
+            xml = base64.b64decode(document.get("file") or "").decode("utf-8", errors="replace")
+            xml_by_number.setdefault(str(document["number"]), []).append(xml)
+
+        def gone_out(number: str) -> bool:
+            return bool(mailed[number]) or number in xml_by_number
+
+        self.report.changes = self.changes.figures(final, gone_out, xml_by_number)
+
+    def _measure_malformed(self, mails: list[dict[str, Any]]) -> None:
+        """Every malformed source invoice parked (GET /failures) and its issuer told (one notice each)."""
+        report = self.report
+        malformed = {number: issuer for issuer in self.issuers for number in issuer.malformed_numbers}
+        report.malformed_seeded = len(malformed)
+        with self.admin() as admin:
+            listed = admin.get("/failures").json().get("source_invoices", [])
+        report.malformed_parked = len({str(item["number"]) for item in listed} & set(malformed))
+        report.malformed_notified = sum(
+            1 for number, issuer in malformed.items()
+            if any(issuer.email in m["to"] and PARKED_SUBJECT in (m["subject"] or "")
+                   and (m["subject"] or "").split()[1:2] == [number] for m in mails))
+
+
+def _dynamodb_lock() -> Any:
+    from .moto_server import DYNAMODB_LOCK
+
+    return DYNAMODB_LOCK
 
 
 def sent_mail_headers() -> list[dict[str, Any]]:
@@ -631,12 +806,68 @@ def main(argv: list[str] | None = None) -> int:
                         timeout_seconds=args.timeout, out_path=args.out)
     report = run_soak(config)
     print(json.dumps(asdict(report), indent=2, sort_keys=True))
+    print(summary(report))
     print(f"written to {config.out_path}", file=sys.stderr)
-    ok = (report.finished and report.duplicated_at_operator == 0 and report.lost == 0
-          and report.duplicated_invoices_at_operator == 0 and report.falsely_failed == 0
-          and report.still_pending == 0 and report.failed_without_notification == 0
-          and report.poison_messages_in_dlqs >= report.poison_messages_sent and report.non_poison_in_dlqs == 0)
-    return 0 if ok else 1
+    broken = problems(report)
+    for problem in broken:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    return 1 if broken else 0
+
+
+def problems(report: SoakReport) -> list[str]:
+    """Every promise the run broke (empty: the soak passed)."""
+    changes = report.changes
+    checks = {
+        "not every invoice reached a terminal state before the deadline": not report.finished,
+        f"{report.duplicated_at_operator} documents duplicated at the operator (per client id)":
+            report.duplicated_at_operator,
+        f"{report.duplicated_invoices_at_operator} invoices held twice by the operator":
+            report.duplicated_invoices_at_operator,
+        f"{report.duplicated_mail} invoices mailed twice": report.duplicated_mail,
+        f"{report.lost} invoices lost": report.lost,
+        f"{report.sent_by_email_without_mail} invoices `sent` by e-mail without a mail": report.sent_by_email_without_mail,
+        f"{report.still_pending} invoices stuck": report.still_pending,
+        f"{report.unexpected} invoices imported that should not have been": report.unexpected,
+        f"{report.falsely_failed} invoices failed although the operator holds them": report.falsely_failed,
+        f"{report.failed_without_notification} failures without a notice": report.failed_without_notification,
+        f"{changes.paid_or_credited_not_cancelled} paid or credited invoices not cancelled":
+            changes.paid_or_credited_not_cancelled,
+        f"{changes.edited_sent_stale} edited invoices sent with their old content": changes.edited_sent_stale,
+        f"{changes.credit_notes_of_originals_not_sent} credit notes sent for originals that were not":
+            changes.credit_notes_of_originals_not_sent,
+        f"{report.malformed_seeded - report.malformed_parked} malformed invoices not parked":
+            report.malformed_seeded - report.malformed_parked,
+        f"{report.malformed_seeded - report.malformed_notified} malformed invoices not notified":
+            report.malformed_seeded - report.malformed_notified,
+        f"crash points never hit: {report.crash_points_missed}": report.crash_points_missed,
+        "poison messages missing from their DLQs": report.poison_messages_in_dlqs < report.poison_messages_sent,
+        f"{report.non_poison_in_dlqs} real messages given up on in a DLQ": report.non_poison_in_dlqs,
+    }
+    return [problem for problem, broken in checks.items() if broken]
+
+
+def summary(report: SoakReport) -> str:
+    """The promise in figures, one line each."""
+    changes = report.changes
+    return "\n".join([
+        f"soak: {report.invoices_seeded} invoices seeded, {report.selected} selected, {report.seconds} s"
+        f" ({'finished' if report.finished else 'DEADLINE'})",
+        f"duplicated: operator {report.duplicated_at_operator} (per id) / {report.duplicated_invoices_at_operator}"
+        f" (per invoice), mail {report.duplicated_mail}",
+        f"lost: {report.lost} (+ {report.sent_by_email_without_mail} `sent` by e-mail without a mail);"
+        f" stuck: {report.still_pending}",
+        f"paid or credited in Spiris on their way: {changes.paid_or_credited}; cancelled"
+        f" {changes.paid_or_credited_cancelled}, had already gone out {changes.paid_or_credited_gone_out_before_the_change},"
+        f" neither {changes.paid_or_credited_not_cancelled}",
+        f"edited on their way: {changes.edited}; sent as edited {changes.edited_sent_revised}, had already gone out"
+        f" {changes.edited_gone_out_before_the_change}, old content sent {changes.edited_sent_stale}",
+        f"malformed: {report.malformed_seeded} seeded, {report.malformed_parked} parked,"
+        f" {report.malformed_notified} notified",
+        f"failed {report.failed} ({report.failed_without_notification} without a notice); crashes between steps"
+        f" {report.crashes_between_steps}",
+        f"faults: SES {report.ses_faults_injected}, operator {report.operator_faults_injected},"
+        f" queues {report.injected}",
+    ])
 
 
 if __name__ == "__main__":

@@ -50,8 +50,10 @@ def create_app(
             return error(504, "timeout", "The operator did not answer in time")
         retry_after = {"Retry-After": str(int(faults.retry_after_seconds))}
         if state.roll(faults.rate_429):
+            state.count("429")
             return error(429, "too_many_requests", "Rate limit exceeded", headers=retry_after)
         if state.roll(faults.rate_5xx):
+            state.count("5xx")
             return error(503, "service_unavailable", "Temporarily unavailable", headers=retry_after)
         return None
 
@@ -166,7 +168,7 @@ def _register_faults_and_settings(app: Flask, state: OperatorState) -> None:
     def stats() -> Any:
         return jsonify({"token_requests": state.token_requests, "invoices": len(state.invoices),
                         "receivers": len(state.receivers), "client_tokens_created": state.client_tokens_created,
-                        "client_tokens_revoked": state.client_tokens_revoked})
+                        "client_tokens_revoked": state.client_tokens_revoked, "injected": dict(state.injected)})
 
     @app.post("/_sandbox/reset")
     def reset() -> Any:

@@ -182,7 +182,10 @@ def _send(state: OperatorState, owner: InExchangeClient, body: dict[str, Any]) -
         stored.update(format=str(document.get("DocumentFormat") or ""), recipient=recipient,
                       print_image=("own" if rendered else "operator_template") if destination == "PRINT" else None)
         state.invoices[document_id] = stored
+    if state.conflict_after_accept():
+        return invalid("document.ErpDocumentId", f"A document with ErpDocumentId '{erp_document_id}' exists.", 409)
     if state.roll(state.faults.accept_then_timeout_rate):
+        state.count("accept_then_timeout")
         time.sleep(state.faults.hang_seconds)  # stored, but the client times out before the answer
     response = Response(status=201)
     response.headers["Location"] = f"{request.host_url.rstrip('/')}/v1/api/documents/outbound/{document_id}"

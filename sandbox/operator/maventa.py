@@ -202,7 +202,11 @@ def _upload(state: OperatorState, company: str) -> Any:
             return route
         invoice = _store(state, company, invoice_id, form, parsed, route)
         body = maventa_view(invoice)  # an upload answers PENDING; statuses advance on later reads
+    if state.conflict_after_accept():
+        return error(409, "invoice_duplicate_uuid", "Invoice with the given uuid already exists",
+                     [f"uuid {invoice_id} is taken"])
     if state.roll(state.faults.accept_then_timeout_rate):
+        state.count("accept_then_timeout")
         time.sleep(state.faults.hang_seconds)  # stored, but the client times out before the answer
     return jsonify(body), 201
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,9 @@ class Faults:
     retry_after_seconds: float = 1.0  # the Retry-After of an injected 429 / 503
     timeout_rate: float = 0.0
     accept_then_timeout_rate: float = 0.0
+    # Stored, then answered 409 on the client's own id, as when the operator's edge replays an upload and
+    # the replay meets the stored original: the client must look the document up (issue 12 §6).
+    accept_then_conflict_rate: float = 0.0
     fail_delivery_rate: float = 0.0
     unknown_status_rate: float = 0.0  # a delivery ends in a status value clients do not know
     # How long a "timeout" hangs; longer than the client's timeout.
@@ -74,6 +78,7 @@ class OperatorState:
     token_requests: int = 0
     client_tokens_created: int = 0
     client_tokens_revoked: int = 0
+    injected: Counter[str] = field(default_factory=Counter)  # upload faults answered, by fault
     lock: threading.RLock = field(default_factory=threading.RLock)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -85,10 +90,22 @@ class OperatorState:
             self.faults = Faults()
             self.behaviour = Behaviour()
             self.token_requests = self.client_tokens_created = self.client_tokens_revoked = 0
+            self.injected.clear()
 
     def roll(self, rate: float) -> bool:
         with self.lock:
             return rate > 0 and self.rng.random() < rate
+
+    def conflict_after_accept(self) -> bool:
+        """Whether a stored upload is answered 409 on the client's id (Faults.accept_then_conflict_rate)."""
+        if not self.roll(self.faults.accept_then_conflict_rate):
+            return False
+        self.count("accept_then_conflict")
+        return True
+
+    def count(self, fault: str) -> None:
+        with self.lock:
+            self.injected[fault] += 1
 
     def client_of_token(self, token: str) -> InExchangeClient | None:
         return next((client for client in self.clients.values() if token in client.tokens), None)

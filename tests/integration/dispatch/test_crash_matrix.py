@@ -309,6 +309,21 @@ def test_email_refused_for_now_goes_back_to_queued(stack: Stack, strict_ses) -> 
     assert len(sent_mails()) == 1 and stack.ledger.get("inv1", 1).state == DeliveryState.SENT  # type: ignore[union-attr]
 
 
+def test_ses_faults_drawn_at_a_rate_answer_as_scripted_ones(stack: Stack, strict_ses) -> None:  # type: ignore[no-untyped-def]
+    """The soak's SES fault hook: answers drawn at rates (here every call throttled) until switched off."""
+    from invoice_bridge.dispatch import MailNotSent
+
+    stack.add(make_issuer(), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
+    strict_ses.set_rates({"throttle": 1.0}, seed=1)
+    for _ in range(2):
+        with pytest.raises(MailNotSent):
+            _run_email(stack, stack.mailer)
+    assert strict_ses.injected == {"throttle": 2} and sent_mails() == []
+    strict_ses.set_rates({})
+    _run_email(stack, stack.mailer)
+    assert len(_buyer_mails()) == 1 and stack.ledger.get("inv1", 1).state == DeliveryState.SENT  # type: ignore[union-attr]
+
+
 def test_ubl_sent_is_the_stored_document(einvoice_stack: Stack) -> None:
     import base64
 

@@ -107,6 +107,20 @@ def test_find_reads_by_id_and_the_list_has_no_uuid_filter(operator: MaventaOpera
     assert operator.status(idem).status == "DELIVERED"
 
 
+def test_a_409_on_our_id_after_the_upload_was_stored_is_read_back_not_sent_again(
+    operator: MaventaOperator, operator_url: str
+) -> None:
+    # The operator stores the upload and answers 409 on our uuid (its edge replayed the request): the
+    # adapter looks the invoice up under our id and takes it as sent (issue 12 §6).
+    set_behaviour(operator_url, duplicate_uuid_status=409)
+    set_faults(operator_url, accept_then_conflict_rate=1.0)
+    idem = uid()
+    sent = operator.send_einvoice(UBL, idem, PEPPOL)
+    assert sent.operator_invoice_id == idem
+    assert [d["uuid"] for d in operator_documents(operator_url)] == [idem]
+    assert httpx.get(f"{operator_url}/_sandbox/stats").json()["injected"] == {"accept_then_conflict": 1}
+
+
 def test_a_refusal_for_an_invoice_that_does_not_exist_fails_with_the_operators_message(
     operator: MaventaOperator,
 ) -> None:

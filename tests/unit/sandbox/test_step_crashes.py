@@ -1,0 +1,61 @@
+"""The soak's crashes between a stored result and the message that follows (sandbox/step_crashes.py): each
+point matches only its own hand-off, and crashes once per hand-off, so the retry gets through."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.step_crashes import POINT_NAMES, StepCrash, StepCrashes
+
+QUEUES = {"RenderQueue": "http://sqs/render", "DispatchQueue": "http://sqs/dispatch"}
+RENDER_MESSAGE = {"QueueUrl": QUEUES["RenderQueue"], "MessageBody": '{"invoice_id": "i1", "version": 1}'}
+
+
+def _invoice_put(status: str, version: int = 1) -> dict[str, object]:
+    return {"TableName": "t", "Item": {"PK": {"S": "INVOICE#i1"}, "SK": {"S": "INVOICE"}, "status": {"S": status},
+                                       "version": {"N": str(version)}}}
+
+
+def _crashes(**rates: float) -> StepCrashes:
+    named = dict(zip(("sync", "render", "changed", "tracking", "reroute"), POINT_NAMES, strict=True))
+    return StepCrashes({named[key]: rate for key, rate in rates.items()}, seed=1, queue_urls=QUEUES)
+
+
+def test_a_point_crashes_its_own_hand_off_once_and_lets_the_retry_through() -> None:
+    crashes = _crashes(sync=1.0)
+    with pytest.raises(StepCrash):
+        crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessage", RENDER_MESSAGE)
+    crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessage", RENDER_MESSAGE)  # the retry
+    other = {**RENDER_MESSAGE, "MessageBody": '{"invoice_id": "i2", "version": 1}'}
+    with pytest.raises(StepCrash):
+        crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessage", other)
+    assert crashes.counts == {"sync→render": 2}
+    assert crashes.missed() == []
+
+
+def test_other_callers_and_queues_are_left_alone() -> None:
+    crashes = _crashes(sync=1.0, render=0.0)
+    crashes.before_call("RenderFunction", "sqs", "SendMessage", RENDER_MESSAGE)  # not the sync
+    crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessage",
+                        {**RENDER_MESSAGE, "QueueUrl": QUEUES["DispatchQueue"]})
+    crashes.before_call("SyncIntegrationFunction", "sqs", "GetQueueAttributes", {"QueueUrl": QUEUES["RenderQueue"]})
+    assert not crashes.counts and crashes.missed() == ["sync→render"]
+
+
+def test_dispatch_crashes_after_the_ledger_before_the_invoice_is_sent() -> None:
+    crashes = _crashes(tracking=1.0)
+    crashes.before_call("DispatchFunction", "dynamodb", "PutItem", _invoice_put("sending"))  # the claim: not it
+    with pytest.raises(StepCrash):
+        crashes.before_call("DispatchFunction", "dynamodb", "TransactWriteItems",
+                            {"TransactItems": [{"Put": _invoice_put("sent")}]})
+    crashes.before_call("DispatchFunction", "dynamodb", "PutItem", _invoice_put("sent"))  # the retry
+    with pytest.raises(StepCrash):  # the next version is another hand-off
+        crashes.before_call("DispatchFunction", "dynamodb", "PutItem", _invoice_put("sent", version=2))
+
+
+def test_switched_off_or_unknown_points() -> None:
+    crashes = _crashes(sync=1.0)
+    crashes.enabled = False
+    crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessage", RENDER_MESSAGE)
+    with pytest.raises(ValueError, match="unknown crash points"):
+        StepCrashes({"sync→dispatch": 1.0})
