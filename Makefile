@@ -68,8 +68,12 @@ rules: venv
 reference-invoices: venv system-deps
 	$(PY) -m sandbox.reference_invoices
 
+## lint: ruff, the structure lint (function length, domain → adapter imports, explained type: ignores),
+## mypy strict ([tool.mypy]), cfn-lint. `make test` runs the structure lint and mypy too (tests/unit/lint).
 lint: venv
-	$(VENV)/bin/ruff check layers cli sandbox functions tests bench
+	$(VENV)/bin/ruff check layers cli sandbox functions tests bench scripts
+	$(PY) scripts/check_structure.py
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 
 ## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md). `sam build` needs the

@@ -82,14 +82,20 @@ def customer(customer_id: str = CUSTOMER_ID) -> Customer:
 # --- in-memory doubles of our ports ------------------------------------------------------------
 
 import threading  # noqa: E402
-from collections.abc import Collection, Iterator, Mapping  # noqa: E402
+from collections.abc import Collection, Iterable, Iterator, Mapping  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
 from invoice_bridge.fetch.decisions import ParkedSource, SyncDecision  # noqa: E402
 from invoice_bridge.models.integration import Integration  # noqa: E402
-from invoice_bridge.models.invoice import Invoice, InvoiceEvent  # noqa: E402
-from invoice_bridge.models.spiris import Meta  # noqa: E402
-from invoice_bridge.ports import ConflictError, InvoicePage, NotFound  # noqa: E402
+from invoice_bridge.models.invoice import (  # noqa: E402
+    AWAITING_APPROVAL,
+    SEND_DELAY,
+    Invoice,
+    InvoiceEvent,
+    InvoiceStatus,
+)
+from invoice_bridge.models.spiris import CompanySettings, Meta  # noqa: E402
+from invoice_bridge.ports import ConflictError, InvoicePage, NotFound, SpirisNotFound  # noqa: E402
 
 
 class MemoryIntegrations:
@@ -155,11 +161,54 @@ class MemoryInvoices:
     def events(self, invoice_id: str) -> list[InvoiceEvent]:
         return list(self.event_log.get(invoice_id, []))
 
-    def list(self, issuer_id=None, status=None, limit=50, cursor=None):  # type: ignore[no-untyped-def]
+    def list(
+        self,
+        issuer_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        exclude_channel: str | None = None,
+    ) -> tuple[list[Invoice], str | None]:
         found = [
-            i for i in self.items.values() if issuer_id in (None, i.issuer_id) and status in (None, i.status)
+            i for i in self.items.values()
+            if issuer_id in (None, i.issuer_id) and status in (None, i.status)
+            and (exclude_channel is None or i.channel != exclude_channel)
         ]
         return found[:limit], None
+
+    # The queries the DynamoDB adapter answers from its indexes, over the items (same order, same filters).
+
+    def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:
+        return self._oldest_first(i for i in self.items.values() if i.status == status and i.updated_at < before)[
+            :limit
+        ]
+
+    def waiting_for_approval(self, issuer_id: str | None = None) -> list[Invoice]:
+        return self._oldest_first(
+            i for i in self.items.values()
+            if i.status == InvoiceStatus.HELD and i.status_reason == AWAITING_APPROVAL
+            and issuer_id in (None, i.issuer_id)
+        )
+
+    def due_to_send(self, now: datetime, limit: int) -> list[Invoice]:
+        due = [
+            i for i in self.items.values()
+            if i.status == InvoiceStatus.HELD and i.status_reason == SEND_DELAY
+            and i.send_at is not None and i.send_at < now
+        ]
+        return [i.model_copy(deep=True) for i in sorted(due, key=lambda i: (i.send_at, i.id))][:limit]
+
+    def updated_between(
+        self, status: str, start: datetime, end: datetime, issuer_id: str | None = None
+    ) -> Iterator[Invoice]:
+        yield from self._oldest_first(
+            i for i in self.items.values()
+            if i.status == status and start <= i.updated_at < end and issuer_id in (None, i.issuer_id)
+        )
+
+    @staticmethod
+    def _oldest_first(invoices: Iterable[Invoice]) -> list[Invoice]:
+        return [i.model_copy(deep=True) for i in sorted(invoices, key=lambda i: (i.updated_at, i.id))]
 
 
 class MemoryDecisions:
@@ -245,8 +294,14 @@ class FakeSpiris:
         self.invoices[invoice_id] = stored
         return stored
 
-    def company_settings(self):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
+    def company_settings(self) -> CompanySettings:
+        raise NotImplementedError("the sync never reads the company settings; the consent flow does")
+
+    def customer_invoice(self, invoice_id: str) -> CustomerInvoice:
+        self.requests.append(f"customerinvoices/{invoice_id}")
+        if invoice_id not in self.invoices:
+            raise SpirisNotFound(f"no customer invoice {invoice_id}")
+        return self.invoices[invoice_id].model_copy(deep=True)
 
     def customer_invoices_page(
         self, page: int, page_size: int, modified_since: datetime | None

@@ -6,6 +6,7 @@ Handlers in `functions/*/app.py` parse their event into a model and call exactly
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,8 @@ from . import wiring
 from .observability import logger
 
 if TYPE_CHECKING:  # the queue functions' handlers import the messages; the scheduled ones need none
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
     from .messages import DispatchRequest, RenderRequest, SyncRequest
 
 
@@ -78,7 +81,7 @@ def _dispatch_once(request: dict[str, object]) -> dict[str, str]:
     return {"state": delivery.state.value}
 
 
-def dispatch(request: DispatchRequest, lambda_context: object | None = None) -> str | None:
+def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = None) -> str | None:
     """The dispatch call behind Powertools idempotency, keyed on (invoice, version, channel): a second
     guard in front of the delivery ledger."""
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -90,11 +93,12 @@ def dispatch(request: DispatchRequest, lambda_context: object | None = None) -> 
     )
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
-    dispatch_once = idempotent_function(
+    # Powertools' decorator is untyped: the checked function keeps the signature of _dispatch_once.
+    dispatch_once: Callable[..., dict[str, str]] = idempotent_function(
         data_keyword_argument="request", config=config, persistence_store=wiring.idempotency_store()
     )(_dispatch_once)
     try:
-        return dispatch_once(request=request.model_dump())["state"]  # type: ignore[no-any-return]
+        return dispatch_once(request=request.model_dump())["state"]
     except _NothingDispatched:
         return None
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from .models.common import utcnow
-from .models.invoice import Invoice, InvoiceEvent, InvoiceStatus
+from .models.invoice import AWAITING_APPROVAL, Invoice, InvoiceEvent, InvoiceStatus
 from .ports import InvoiceRepository, IssuerRepository, WorkQueue
-from .sending import AWAITING_APPROVAL, approval_of, hand_on, pass_gate
+from .sending import approval_of, hand_on, pass_gate
 
 OFFICE = "the office"  # who acted, when the caller has no name for the person
 

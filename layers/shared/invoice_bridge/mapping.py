@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -28,7 +29,7 @@ from .identifiers import (
     vat_endpoint,
     vat_number_from_org_number,
 )
-from .models.common import STOCKHOLM, Language, round_ore, stockholm_date, utcnow
+from .models.common import LANGUAGES, STOCKHOLM, Language, round_ore, stockholm_date, utcnow
 from .models.invoice import (
     Invoice,
     InvoiceRow,
@@ -128,7 +129,7 @@ _HASHED_CUSTOMER_FIELDS = (
 
 def content_hash(source: CustomerInvoice, customer: Customer | None) -> str:
     """sha256 over the normalised content that appears on the document (not ModifiedUtc, RemainingAmount, ...)."""
-    content = {
+    content: dict[str, Any] = {
         "invoice": {name: getattr(source, name) for name in _HASHED_INVOICE_FIELDS},
         "rows": [{name: getattr(row, name) for name in _HASHED_ROW_FIELDS} for row in source.Rows],
         "customer": {name: getattr(customer, name) for name in _HASHED_CUSTOMER_FIELDS} if customer else None,
@@ -151,7 +152,7 @@ def office_ocr(issuer_id: str, invoice_number: str, *, length_digit: bool) -> st
     return make_ocr(f"{issuer_prefix:04d}{int(digits)}", length_digit=length_digit)
 
 
-def _optional(normalise: Any, value: str | None) -> str | None:
+def _optional(normalise: Callable[[str], str], value: str | None) -> str | None:
     if not value or not value.strip():
         return None
     try:
@@ -162,9 +163,7 @@ def _optional(normalise: Any, value: str | None) -> str | None:
 
 def _language(issuer: Issuer, customer: Customer | None) -> Language:
     preferred = (customer.SalesDocumentLanguage or "").strip().lower()[:2] if customer else ""
-    if preferred in ("sv", "en"):
-        return preferred  # type: ignore[return-value]
-    return issuer.language
+    return LANGUAGES.get(preferred, issuer.language)
 
 
 def _seller(issuer: Issuer) -> Party:
@@ -438,28 +437,11 @@ def to_invoice(
     is_credit = bool(source.IsCreditInvoice)
     sign = Decimal(-1) if is_credit else Decimal(1)
     currency = (source.CurrencyCode or "SEK").upper()
-    situation = vat_situation(source, customer)
-    if not source.Rows:
-        raise UnmappableInvoice("the invoice has no rows")
-    ordered = sorted(source.Rows, key=lambda r: (r.LineNumber if r.LineNumber is not None else 0))
-    mapped = [
-        _row(r, i, sign=sign, includes_vat=bool(source.IncludesVat), language=language, situation=situation)
-        for i, r in enumerate(ordered, start=1)
-    ]
-    rows = [row for row, _ in mapped]
-    for row in rows:
-        if not row.is_text_row and not ZERO <= row.vat_rate < HUNDRED:
-            raise UnmappableInvoice(f"row {row.line_number}: a VAT rate of {row.vat_rate} % makes no sense")
-    exemptions: dict[str, str | None] = {row.vat_category: exemption for row, exemption in mapped if exemption}
+    rows, exemptions = _rows(source, sign, language, vat_situation(source, customer))
     breakdown = vat_breakdown(rows, exemptions, source_vat_by_rate(source, sign))
-    net_total = sum((b.taxable_amount for b in breakdown), ZERO)
-    vat_total = sum((b.vat_amount for b in breakdown), ZERO)
-    # Öresavrundning: Spiris reports it in base currency (TotalRoundings); only meaningful for SEK invoices.
-    rounding = round_ore(Decimal(source.TotalRoundings or 0) * sign) + ZERO if currency == "SEK" else ZERO
-    gross_total = net_total + vat_total + rounding
+    net_total, vat_total, rounding, gross_total = _totals(source, breakdown, currency, sign)
     number = str(source.InvoiceNumber) if source.InvoiceNumber is not None else source.Id[:8]
     issue_date = local_date(source.InvoiceDate) or local_date(source.CreatedUtc) or today or stockholm_date(utcnow())
-    buyer = _buyer(source, customer)
 
     return Invoice(
         id=invoice_id_for(issuer.id, source.Id),
@@ -479,7 +461,7 @@ def to_invoice(
         currency=currency,
         language=language,
         seller=_seller(issuer),
-        buyer=buyer,
+        buyer=_buyer(source, customer),
         buyer_reference=(source.YourReference or "").strip() or None,
         our_reference=(source.OurReference or "").strip() or None,
         order_reference=(source.BuyersOrderReference or "").strip() or None,
@@ -494,6 +476,36 @@ def to_invoice(
         tax_reduction=tax_reduction(source, rows, sign, gross_total),
         **tax_currency_fields(source, currency, sign),
     )
+
+
+def _totals(
+    source: CustomerInvoice, breakdown: list[VatBreakdown], currency: str, sign: Decimal
+) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """Net, VAT, rounding and gross total: the net and VAT are the breakdown's sums."""
+    net_total = sum((b.taxable_amount for b in breakdown), ZERO)
+    vat_total = sum((b.vat_amount for b in breakdown), ZERO)
+    # Öresavrundning: Spiris reports it in base currency (TotalRoundings); only meaningful for SEK invoices.
+    rounding = round_ore(Decimal(source.TotalRoundings or 0) * sign) + ZERO if currency == "SEK" else ZERO
+    return net_total, vat_total, rounding, net_total + vat_total + rounding
+
+
+def _rows(
+    source: CustomerInvoice, sign: Decimal, language: Language, situation: VatSituation
+) -> tuple[list[InvoiceRow], dict[str, str | None]]:
+    """Our rows in Spiris' line order, and the VAT exemption reason of each category that has one."""
+    if not source.Rows:
+        raise UnmappableInvoice("the invoice has no rows")
+    ordered = sorted(source.Rows, key=lambda r: (r.LineNumber if r.LineNumber is not None else 0))
+    mapped = [
+        _row(r, i, sign=sign, includes_vat=bool(source.IncludesVat), language=language, situation=situation)
+        for i, r in enumerate(ordered, start=1)
+    ]
+    rows = [row for row, _ in mapped]
+    for row in rows:
+        if not row.is_text_row and not ZERO <= row.vat_rate < HUNDRED:
+            raise UnmappableInvoice(f"row {row.line_number}: a VAT rate of {row.vat_rate} % makes no sense")
+    exemptions: dict[str, str | None] = {row.vat_category: exemption for row, exemption in mapped if exemption}
+    return rows, exemptions
 
 
 def _delivery_address(source: CustomerInvoice) -> PostalAddress | None:

@@ -31,12 +31,12 @@ class DispatchRequest(BaseModel):
 
 
 class SyncRecord(SqsRecordModel):
-    body: Json[SyncRequest]  # type: ignore[assignment]
+    body: Json[SyncRequest]
 
 
 class RenderRecord(SqsRecordModel):
-    body: Json[RenderRequest]  # type: ignore[assignment]
+    body: Json[RenderRequest]
 
 
 class DispatchRecord(SqsRecordModel):
-    body: Json[DispatchRequest]  # type: ignore[assignment]
+    body: Json[DispatchRequest]

@@ -79,6 +79,8 @@ class SpirisReauthenticate(SpirisError):
 class SpirisFatal(SpirisError):
     """A 40xx the integration cannot get past on its own (module missing, no access, variant, ...)."""
 
+    code: int  # always given here
+
     def __init__(self, code: int, message: str) -> None:
         super().__init__(f"Spiris error {code}: {message}")
         self.code = code

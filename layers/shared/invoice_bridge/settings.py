@@ -231,10 +231,21 @@ def load_function_settings(function: str) -> _FromEnvironment:
 S = TypeVar("S", bound=BaseSettings)
 
 
-@cache
 def section(kind: type[S]) -> S:
     """One section of the settings, read once (cleared by `invoice_bridge.wiring.reset()`)."""
+    loaded = _read_section(kind)
+    assert isinstance(loaded, kind)  # _read_section built it from `kind`: this gives it its type back
+    return loaded
+
+
+@cache
+def _read_section(kind: type[BaseSettings]) -> BaseSettings:
     return _load(kind, kind.__name__)
+
+
+def clear_sections() -> None:
+    """Forget the sections read (tests switch settings between runs)."""
+    _read_section.cache_clear()
 
 
 def _load(kind: type[S], owner: str) -> S:

@@ -24,6 +24,7 @@ from .settings import (
     OperatorSettings,
     Resources,
     SpirisSettings,
+    clear_sections,
     load_function_settings,
     section,
 )
@@ -62,7 +63,7 @@ def reset() -> None:
     from .adapters.aws import reset_clients
 
     reset_clients()
-    section.cache_clear()
+    clear_sections()
     for getter in list(_GETTERS.values()):
         getter.cache_clear()
     _operators.clear()
@@ -70,10 +71,8 @@ def reset() -> None:
     _parameter_providers.clear()
     # Powertools parameters keep values and a provider whose client is bound to the endpoint of its day.
     from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters import base
 
-    parameters.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
+    parameters.clear_caches()  # also drops the default providers (DEFAULT_PROVIDERS)
 
 
 class _PerContainer(Generic[T]):
@@ -314,7 +313,7 @@ def build_operator(
 
 
 _OPERATOR_CACHE_SECONDS = 300
-_operators: dict[tuple[str, str], tuple[float, object]] = {}  # (container, issuer id) → (cached at, adapter)
+_operators: dict[tuple[str, str], tuple[float, Operator | None]] = {}  # (container, issuer id) → (cached at, adapter)
 
 
 def operator_for(issuer: Issuer) -> Operator | None:

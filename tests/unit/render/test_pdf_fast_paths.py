@@ -4,8 +4,11 @@ font re-parsing) draw exactly what fpdf2's own slow paths draw, and keep no stat
 from __future__ import annotations
 
 import copy
+import cProfile
+import pstats
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,34 @@ def _text_per_page(document: bytes) -> list[str]:
     text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=document, capture_output=True,
                           check=True).stdout.decode()
     return text.split("\f")[:-1]
+
+
+def _font_subsetter_runs(render: Callable[[], bytes]) -> int:
+    """How often fontTools' Subsetter.subset ran during `render` (counted by the profiler, not patched)."""
+    profile = cProfile.Profile()
+    profile.enable()
+    render()
+    profile.disable()
+    return sum(
+        calls
+        for (filename, _line, function), (_primitive, calls, *_rest) in pstats.Stats(profile).stats.items()
+        if function == "subset" and Path(filename).parent.match("fontTools/subset")
+    )
+
+
+def test_prebuilt_fonts_spare_the_font_subsetting_fpdf2_runs_on_every_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why render/pdf.py reaches into fpdf2's output internals (and pyproject.toml pins fpdf2 <2.9 for it):
+    fpdf2 runs fontTools' subsetter over every font of every document at output(), most of a one-page
+    render's time (bench/render.py measures it); the prebuilt Latin fonts are embedded whole instead.
+    Fails when a new fpdf2 no longer has those internals, rather than renders silently slowing down."""
+    invoice, issuer, logo = REFERENCES["simple"]
+    assert pdf_module._prebuilt_output_producer() is not None  # the pinned fpdf2 has what the fast path uses
+    render_pdf(invoice, issuer, logo=logo)  # fonts and templates are built once per process, not per render
+    assert _font_subsetter_runs(lambda: render_pdf(invoice, issuer, logo=logo)) == 0
+
+    monkeypatch.setattr(pdf_module, "PREBUILT_VARIANTS", frozenset())  # fpdf2's own path
+    render_pdf(invoice, issuer, logo=logo)
+    assert _font_subsetter_runs(lambda: render_pdf(invoice, issuer, logo=logo)) >= 2  # regular and bold
 
 
 @pytest.mark.parametrize("name", ["simple", "long"])

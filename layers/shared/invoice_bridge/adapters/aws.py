@@ -5,30 +5,53 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): each service's client is typed
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sqs import SQSClient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
 
 
 @cache
+def _client(service: str) -> Any:
+    # `service` is any name here: boto3-stubs type only a literal service name; `client`'s overloads do.
+    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]  # see above
+
+
+@overload
+def client(service: Literal["cognito-idp"]) -> CognitoIdentityProviderClient: ...
+@overload
+def client(service: Literal["kms"]) -> KMSClient: ...
+@overload
+def client(service: Literal["s3"]) -> S3Client: ...
+@overload
+def client(service: Literal["sqs"]) -> SQSClient: ...
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    """The service's client with standard retries, built once per process."""
+    return _client(service)
 
 
 @cache
-def single_attempt_client(service: str, read_timeout: float = 30.0) -> Any:
+def single_attempt_client(service: Literal["sesv2"], read_timeout: float = 30.0) -> SESV2Client:
     """A client that makes each call exactly once: for calls that are not idempotent (SES SendEmail),
     where an SDK retry after a lost answer would repeat the effect. The caller decides what a failure means."""
     config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=read_timeout)
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=config)
 
 
 @cache
-def resource(service: str) -> Any:
-    return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
+def resource(service: Literal["dynamodb"]) -> Any:
+    # Untyped on purpose: the stubs type every item attribute as a union of all DynamoDB types, and the
+    # adapters validate items into the domain's pydantic models anyway.
+    return boto3.session.Session().resource(service, config=_CONFIG)
 
 
 @cache
@@ -50,7 +73,7 @@ def query_all(dynamo_table: Any, **query: Any) -> Iterator[dict[str, Any]]:
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch between moto backends)."""
-    client.cache_clear()
+    _client.cache_clear()
     single_attempt_client.cache_clear()
     resource.cache_clear()
     table.cache_clear()

@@ -10,11 +10,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..console.auth import COGNITO_CHALLENGES, PoolChallenge, SignInRefused, Tokens
+from ..console.auth import COGNITO_CHALLENGES, PoolChallenge, RefusalReason, SignInRefused, Tokens
 from ..console.sessions import UserStanding
 from .aws import client
 
-_REFUSALS = {
+_REFUSALS: dict[str, RefusalReason] = {
     "NotAuthorizedException": "wrong_credentials",
     "UserNotFoundException": "wrong_credentials",
     "UserNotConfirmedException": "wrong_credentials",
@@ -37,7 +37,7 @@ def _refused(exc: ClientError) -> SignInRefused:
     # A challenge answered after its session ran out reads as NotAuthorized "Invalid session ...".
     if code == "NotAuthorizedException" and "session" in exc.response["Error"].get("Message", "").lower():
         return SignInRefused("expired")
-    return SignInRefused(_REFUSALS[code], detail)  # type: ignore[arg-type]
+    return SignInRefused(_REFUSALS[code], detail)
 
 
 class CognitoConsoleUsers:

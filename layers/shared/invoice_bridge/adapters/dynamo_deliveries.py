@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -34,7 +35,7 @@ class DynamoDeliveryLedger:
         self._table_name = table_name
 
     @property
-    def _table(self):  # type: ignore[no-untyped-def]
+    def _table(self) -> Any:
         return table(self._table_name)
 
     def _item(self, delivery: Delivery) -> dict[str, object]:
@@ -96,7 +97,7 @@ class DynamoDeliveryLedger:
         item = self._table.get_item(Key=_message_keys(message_id), ConsistentRead=True).get("Item")
         if item is None:
             return None
-        return self.get(str(item["invoice_id"]), int(item["version"]))  # type: ignore[arg-type]
+        return self.get(str(item["invoice_id"]), int(item["version"]))
 
     def sent_between(self, start: datetime, end: datetime) -> Iterator[Delivery]:
         """Deliveries sent in [start, end), oldest first (GSI1)."""

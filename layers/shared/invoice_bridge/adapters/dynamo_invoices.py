@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from ..invoice_rows import stored_json
@@ -202,7 +202,7 @@ class DynamoInvoiceRepository:
 
     def waiting_for_approval(self, issuer_id: str | None = None) -> list[Invoice]:
         """Every invoice waiting for the office's approval, per issuer and oldest first (GSI3)."""
-        condition = Key("GSI3PK").eq(f"WAITING#{AWAITING_APPROVAL}")
+        condition: ConditionBase = Key("GSI3PK").eq(f"WAITING#{AWAITING_APPROVAL}")
         if issuer_id is not None:
             condition = condition & Key("GSI3SK").begins_with(f"{issuer_id}#")
         found = query_all(self._table, IndexName="GSI3", KeyConditionExpression=condition)
@@ -284,7 +284,7 @@ class DynamoInvoiceRepository:
         if status is None and issuer_id is not None:
             key = Key("GSI1PK").eq(f"ISSUER#{issuer_id}") & Key("GSI1SK").begins_with("INVOICE#")
             return [("issuer", {"IndexName": "GSI1", "KeyConditionExpression": key, "ScanIndexForward": False})]
-        conditions = []
+        conditions: list[ConditionBase] = []
         if issuer_id is not None:
             conditions.append(Attr("issuer_id").eq(issuer_id))
         if exclude_channel is not None:

@@ -163,7 +163,7 @@ class InExchangeOperator:
             "POST", "/v1/api/documents", content=body, idempotent=True,
             headers={"Content-Type": content_type, "Content-Disposition": f'attachment; filename="{filename}"'},
         )
-        location = uploaded.headers.get("Location")
+        location: str | None = uploaded.headers.get("Location")
         if not location:
             raise OperatorUnavailable("the operator stored the document but returned no Location")
         return location

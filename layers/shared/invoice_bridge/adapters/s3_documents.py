@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from ..ports import NotFound
 from .aws import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class S3DocumentStore:
@@ -15,7 +18,7 @@ class S3DocumentStore:
         self._bucket = bucket
 
     @property
-    def _s3(self) -> Any:
+    def _s3(self) -> S3Client:
         return client("s3")
 
     def put(self, key: str, body: bytes, content_type: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import (
     ClientError,
@@ -26,6 +27,9 @@ from ..identifiers import InvalidIdentifier, normalize_email_address
 from ..ports import Mail, MailNotSent, MailOutcomeUnknown, MailRejected
 from .aws import single_attempt_client
 
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2.type_defs import SendEmailRequestTypeDef
+
 # Refusals of this very message: sending it again would be refused again.
 _REJECTED = frozenset({"MessageRejected", "BadRequestException", "InvalidParameterValue"})
 
@@ -38,17 +42,18 @@ class SesMailer:
 
     def send(self, mail: Mail) -> str:
         recipients = _checked_recipients(mail.to)
-        kwargs: dict[str, object] = {
+        request: SendEmailRequestTypeDef = {
             "FromEmailAddress": self._sender,
             "Destination": {"ToAddresses": recipients},
+            # Always raw MIME: one path for text, HTML and attachments, sent exactly as built.
+            "Content": {"Raw": {"Data": self.mime(mail, recipients).as_bytes()}},
         }
         if self._configuration_set:
-            kwargs["ConfigurationSetName"] = self._configuration_set
-        # Always raw MIME: one path for text, HTML and attachments, sent exactly as built.
-        kwargs["Content"] = {"Raw": {"Data": self.mime(mail, recipients).as_bytes()}}
+            request["ConfigurationSetName"] = self._configuration_set
         ses = single_attempt_client("sesv2", self._read_timeout)
         try:
-            return str(ses.send_email(**kwargs)["MessageId"])
+            sent = ses.send_email(**request)
+            return str(sent["MessageId"])
         except ClientError as exc:
             raise _refusal(exc) from None
         except ParamValidationError as exc:  # refused by the SDK before anything was sent

@@ -109,7 +109,7 @@ def classify(response: httpx.Response, max_retry_after: float) -> SpirisError:
     if status == 401:
         return SpirisReauthenticate("Spiris rejected the access token (401)")
     if code in FATAL_CODES:
-        return SpirisFatal(code, message)  # type: ignore[arg-type]
+        return SpirisFatal(code, message)
     if status == 404 or code == 3000:
         return SpirisNotFound(message)
     if status >= 500 or status == 408:
@@ -181,13 +181,14 @@ class HttpSpirisApi:
     def _backoff(self, attempt: int, error: SpirisRetryable) -> float:
         if error.retry_after is not None:
             return error.retry_after + self._jitter()  # spread the herd that was told the same second
-        ceiling = min(self._backoff_cap, self._backoff_base * (2 ** attempt))
+        ceiling = min(self._backoff_cap, self._backoff_base * (2.0 ** attempt))
         return ceiling * self._jitter()  # full jitter
 
     def _send(self, template: str, path: str, params: dict[str, Any] | None = None,
               accept: str = "application/json") -> httpx.Response:
         last: SpirisRetryable | None = None
-        renewed = self._renew_access_token is None
+        renew = self._renew_access_token
+        renewed = renew is None
         attempt = 0
         while attempt < self._max_attempts:
             if self._before_request is not None:
@@ -204,11 +205,11 @@ class HttpSpirisApi:
                 if response.is_success:
                     return response
                 error = classify(response, self._max_retry_after)
-                if isinstance(error, SpirisReauthenticate) and not renewed:
+                if isinstance(error, SpirisReauthenticate) and renew is not None and not renewed:
                     # Refresh once and try again before anyone is asked for a new consent.
                     renewed = True
                     logger.info("spiris rejected the access token; refreshing", extra={"endpoint": template})
-                    self._renew_access_token(token)  # type: ignore[misc]
+                    renew(token)
                     continue
                 if not isinstance(error, SpirisRetryable):
                     raise error
@@ -251,7 +252,10 @@ class HttpSpirisApi:
         unreadable: list[UnreadableInvoice] = []
         for raw in data:
             parsed = parse_customer_invoice(raw)
-            (invoices if isinstance(parsed, CustomerInvoice) else unreadable).append(parsed)  # type: ignore[arg-type]
+            if isinstance(parsed, CustomerInvoice):
+                invoices.append(parsed)
+            else:
+                unreadable.append(parsed)
         return InvoicePage(meta=meta, invoices=invoices, unreadable=unreadable)
 
     def iter_customer_invoices(self, modified_since: datetime | None) -> Iterator[InvoicePage]:

@@ -10,12 +10,12 @@ from functools import cache
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, SecurityScheme
 from pydantic import ValidationError
 
 from ..observability import logger
 from ..ports import ConflictError, NotFound
-from .errors import ApiError, error_response
+from .errors import ApiError, error_response, on_exception
 
 TITLE = "invoice-bridge admin API"
 DESCRIPTION = (
@@ -24,7 +24,7 @@ DESCRIPTION = (
     "needs an IAM SigV4 signature (`sigv4`); on the embedded stack `Authorization: Bearer {admin_token}` "
     "(`bearerAuth`). Either one suffices for the deployment it belongs to."
 )
-SECURITY_SCHEMES = {
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
     "bearerAuth": HTTPBearer(description="Embedded (local) stack: the stack's admin token as a bearer token"),
     # API Gateway's own notation for IAM auth: an apiKey scheme on Authorization, typed awsSigv4.
     "sigv4": APIKey.model_validate(
@@ -43,9 +43,12 @@ SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"sigv4": []}]
 @cache
 def build_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    openapi = {"title": TITLE, "description": DESCRIPTION, "security_schemes": SECURITY_SCHEMES, "security": SECURITY}
-    app.configure_openapi(**openapi)  # type: ignore[arg-type]
-    app.enable_swagger(path="/_swagger", **openapi)  # type: ignore[arg-type]  # GET /openapi.json below
+    app.configure_openapi(
+        title=TITLE, description=DESCRIPTION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+    )
+    app.enable_swagger(  # GET /openapi.json below
+        path="/_swagger", title=TITLE, description=DESCRIPTION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+    )
 
     # Routers are imported here, not at module import, so a cold start loads only what it needs.
     from . import routes  # noqa: F401  (registers routers)
@@ -57,36 +60,36 @@ def build_app() -> APIGatewayRestResolver:
     def openapi_json():  # type: ignore[no-untyped-def]  # no annotation: a Response type breaks schema generation
         return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema())
 
-    @app.exception_handler(ApiError)
-    def _api_error(exc: ApiError) -> Response:
+    @on_exception(app, ApiError)
+    def _api_error(exc: ApiError) -> Response[str]:
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
-    @app.exception_handler(NotFound)
-    def _not_found(exc: NotFound) -> Response:
+    @on_exception(app, NotFound)
+    def _not_found(exc: NotFound) -> Response[str]:
         return error_response(404, "not_found", str(exc) or "Not found")
 
-    @app.exception_handler(ConflictError)
-    def _conflict(exc: ConflictError) -> Response:
+    @on_exception(app, ConflictError)
+    def _conflict(exc: ConflictError) -> Response[str]:
         return error_response(409, "conflict", str(exc) or "Conflict")
 
-    @app.exception_handler(RequestValidationError)
-    def _invalid_request(exc: RequestValidationError) -> Response:
+    @on_exception(app, RequestValidationError)
+    def _invalid_request(exc: RequestValidationError) -> Response[str]:
         details = [{"loc": list(e.get("loc", [])), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
         return error_response(422, "invalid_request", "The request is not valid", details)
 
-    @app.exception_handler(UnicodeDecodeError)
-    def _undecodable_body(_exc: UnicodeDecodeError) -> Response:
+    @on_exception(app, UnicodeDecodeError)
+    def _undecodable_body(_exc: UnicodeDecodeError) -> Response[str]:
         # Bytes (e.g. an image) sent to a JSON route: the body cannot even be read as text.
         details = [{"loc": ["body"], "msg": "the body is not UTF-8 text", "type": "json_invalid"}]
         return error_response(422, "invalid_request", "The request body is not valid JSON", details)
 
-    @app.exception_handler(ValidationError)
-    def _invalid_model(exc: ValidationError) -> Response:
+    @on_exception(app, ValidationError)
+    def _invalid_model(exc: ValidationError) -> Response[str]:
         details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         return error_response(422, "invalid_request", "The request is not valid", details)
 
     @app.not_found
-    def _no_route(_exc: Exception) -> Response:
+    def _no_route(_exc: Exception) -> Response[str]:
         return error_response(404, "no_route", "No such route")
 
     logger.debug("admin app built")

@@ -13,6 +13,7 @@ from ..consent.flow import ConsentFlow, Redirect
 from ..consent.pages import Page
 from ..consent.services import ConsentServices
 from ..observability import logger
+from .errors import on_exception
 
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -32,7 +33,7 @@ _FAILURE_HTML = (
 )
 
 
-def _html(page: Page, head_only: bool = False) -> Response:
+def _html(page: Page, head_only: bool = False) -> Response[str]:
     return Response(
         status_code=page.status,
         content_type="text/html; charset=utf-8",
@@ -49,12 +50,12 @@ def build_consent_app(services: ConsentServices | None = None) -> APIGatewayRest
         return ConsentFlow(services or wiring.consent_services())
 
     @app.route("/consent/<token>", method=["GET", "HEAD"])
-    def show(token: str) -> Response:
+    def show(token: str) -> Response[str]:
         page = flow().view(token)
         return _html(page, head_only=app.current_event.http_method == "HEAD")
 
     @app.post("/consent/<token>")
-    def grant(token: str) -> Response:
+    def grant(token: str) -> Response[str]:
         outcome = flow().start(token)
         if isinstance(outcome, Redirect):
             return Response(
@@ -63,14 +64,14 @@ def build_consent_app(services: ConsentServices | None = None) -> APIGatewayRest
         return _html(outcome)
 
     @app.get("/oauth/callback")
-    def callback() -> Response:
+    def callback() -> Response[str]:
         params = app.current_event.query_string_parameters or {}
         page = flow().callback(state=params.get("state"), code=params.get("code"), error=params.get("error"))
         logger.info("oauth callback answered", extra={"page": page.kind, "status": page.status})
         return _html(page)
 
-    @app.exception_handler(Exception)
-    def _failure(exc: Exception) -> Response:
+    @on_exception(app, Exception)
+    def _failure(exc: Exception) -> Response[str]:
         # Only the exception's type: messages of HTTP errors can carry URLs with secrets.
         logger.error("consent route failed", extra={"error": type(exc).__name__})
         return Response(

@@ -7,11 +7,32 @@ the bodies the handlers send cannot drift apart.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+E = TypeVar("E", bound=Exception)
+R = TypeVar("R", bound=Response[Any])
+
+
+def on_exception(
+    app: ApiGatewayResolver, exc_class: type[E]
+) -> Callable[[Callable[[E], R]], Callable[[E], R]]:
+    """`app.exception_handler(exc_class)` with types (Powertools declares none for its decorator), so a
+    handler's parameter and answer are checked like any function's."""
+    register = app.exception_handler(exc_class)
+
+    def decorate(handler: Callable[[E], R]) -> Callable[[E], R]:
+        register(handler)
+        return handler
+
+    return decorate
 
 
 class ApiError(Exception):
@@ -35,7 +56,7 @@ class ErrorBody(BaseModel):
     error: ErrorInfo
 
 
-def error_response(status: int, code: str, message: str, details: list[Any] | None = None) -> Response:
+def error_response(status: int, code: str, message: str, details: list[Any] | None = None) -> Response[str]:
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body, default=str)

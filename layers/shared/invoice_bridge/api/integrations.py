@@ -57,9 +57,9 @@ class IntegrationOut(BaseModel):
     last_error: str | None = None
 
     @model_serializer(mode="wrap")
-    def _leave_out_unknowns(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+    def _leave_out_unknowns(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Absent, not null, when unknown (contract.md: `company?`, `last_sync_at?`, `last_error?`).
-        body = handler(self)
+        body: dict[str, Any] = handler(self)
         for optional in ("company", "last_sync_at", "last_error"):
             if body.get(optional) is None:
                 body.pop(optional, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ..identifiers import format_org_number, is_valid_org_number, org_number_or_none
 from ..integrations import update_integration
@@ -31,6 +32,9 @@ from .pages import Page, bad_state_page, explanation_page, invitation_mail, noti
 from .secrets_ import code_challenge, new_code_verifier, new_token, token_hash
 from .services import ConsentServices
 from .texts import texts
+
+if TYPE_CHECKING:  # annotations only: the consent pages' cold start does not build the Spiris models
+    from ..models.spiris import CompanySettings
 
 MODULE_MISSING = 4002
 NO_ACCESS = 4011
@@ -236,12 +240,7 @@ class ConsentFlow:
         try:
             taken = self.s.states.take(state_hashed, utcnow())  # single use, first thing
         except StateUnusable as exc:
-            logger.warning("oauth callback with unusable state", extra={"reason": exc.reason})
-            language = "sv"
-            if exc.integration_id:
-                with suppress(NotFound):
-                    language = self.s.integrations.get(exc.integration_id).language
-            return bad_state_page(exc.reason, language, office)
+            return self._unusable_state_page(exc)
         integration = self.s.integrations.get(taken.integration_id)
         language = integration.language
 
@@ -250,18 +249,8 @@ class ConsentFlow:
             return result_page("used_link", language, office)
         if integration.invitation_hash != invitation.token_hash or invitation.expires_at <= utcnow():
             return result_page("expired_link", language, office)
-
         if error or not code:
-            reason = error or "no_code"
-            self._set_status(
-                integration,
-                IntegrationStatus.PENDING_CONSENT,
-                reason if reason == "access_denied" else f"oauth_{reason}"[:60],
-            )
-            logger.info(
-                "consent denied", extra={"integration_id": integration.id, "oauth_error": reason[:40]}
-            )
-            return result_page("denied", language, office)
+            return self._denied(integration, error or "no_code")
 
         verifier = self.s.cipher.decrypt(
             taken.verifier_ciphertext, self._state_context(state_hashed)
@@ -276,40 +265,79 @@ class ConsentFlow:
         try:
             company = self.s.read_company(tokens.access_token)
         except Exception as exc:  # noqa: BLE001 - the grant is revoked whatever failed; a Spiris refusal is mapped
-            self._revoke_quietly(tokens, integration)
-            error_code = exc.code if isinstance(exc, SpirisError) else None
-            if error_code == MODULE_MISSING:
-                self._set_status(integration, IntegrationStatus.ERROR, "module_missing")
-                return result_page("module_missing", language, office)
-            if error_code == NO_ACCESS:
-                self._set_status(integration, IntegrationStatus.ERROR, "no_access")
-                return result_page("no_access", language, office)
-            if isinstance(error_code, int) and 4000 <= error_code < 5000:
-                # Startup guide not done (4003), company inactive (4004), product variant (4009), licence (4012)...
-                self._set_status(integration, IntegrationStatus.ERROR, f"spiris_{error_code}")
-                return result_page("spiris_refused", language, office, code=str(error_code))
-            raise
+            refused = self._refused_by_spiris(exc, tokens, integration)
+            if refused is None:
+                raise
+            return refused
 
         if not same_company(issuer.org_number, company.CorporateIdentityNumber):
-            self._revoke_quietly(tokens, integration)
-            self._set_status(integration, IntegrationStatus.PENDING_CONSENT, "wrong_company")
-            logger.warning("wrong company connected and revoked", extra={"integration_id": integration.id})
-            chosen = company.CorporateIdentityNumber or "?"
-            if is_valid_org_number(chosen):
-                chosen = format_org_number(chosen)
-            return result_page(
-                "wrong_company",
-                language,
-                office,
-                company=company.Name or "?",
-                chosen=chosen,
-                issuer=issuer.name,
-                expected=format_org_number(issuer.org_number),
-            )
-
+            return self._wrong_company(integration, issuer, tokens, company)
         return self._connect(integration, issuer, invitation, tokens, company.Name or issuer.name, company)
 
-    def _connect(self, integration, issuer, invitation, tokens: TokenSet, name: str, company) -> Page:  # type: ignore[no-untyped-def]
+    def _unusable_state_page(self, exc: StateUnusable) -> Page:
+        logger.warning("oauth callback with unusable state", extra={"reason": exc.reason})
+        language: Language = "sv"
+        if exc.integration_id:
+            with suppress(NotFound):
+                language = self.s.integrations.get(exc.integration_id).language
+        return bad_state_page(exc.reason, language, self.s.config.office_name)
+
+    def _denied(self, integration: Integration, reason: str) -> Page:
+        """The contact said no at Spiris (or the callback came without a code): the link still works."""
+        self._set_status(
+            integration,
+            IntegrationStatus.PENDING_CONSENT,
+            reason if reason == "access_denied" else f"oauth_{reason}"[:60],
+        )
+        logger.info("consent denied", extra={"integration_id": integration.id, "oauth_error": reason[:40]})
+        return result_page("denied", integration.language, self.s.config.office_name)
+
+    def _refused_by_spiris(self, exc: Exception, tokens: TokenSet, integration: Integration) -> Page | None:
+        """The page for a company Spiris will not let us read, or None when `exc` is no such refusal."""
+        self._revoke_quietly(tokens, integration)  # whatever failed
+        error_code = exc.code if isinstance(exc, SpirisError) else None
+        language, office = integration.language, self.s.config.office_name
+        if error_code == MODULE_MISSING:
+            self._set_status(integration, IntegrationStatus.ERROR, "module_missing")
+            return result_page("module_missing", language, office)
+        if error_code == NO_ACCESS:
+            self._set_status(integration, IntegrationStatus.ERROR, "no_access")
+            return result_page("no_access", language, office)
+        if isinstance(error_code, int) and 4000 <= error_code < 5000:
+            # Startup guide not done (4003), company inactive (4004), product variant (4009), licence (4012)...
+            self._set_status(integration, IntegrationStatus.ERROR, f"spiris_{error_code}")
+            return result_page("spiris_refused", language, office, code=str(error_code))
+        return None
+
+    def _wrong_company(
+        self, integration: Integration, issuer: Issuer, tokens: TokenSet, company: CompanySettings
+    ) -> Page:
+        """Another company than the issuer's was connected: the grant is revoked at once."""
+        self._revoke_quietly(tokens, integration)
+        self._set_status(integration, IntegrationStatus.PENDING_CONSENT, "wrong_company")
+        logger.warning("wrong company connected and revoked", extra={"integration_id": integration.id})
+        chosen = company.CorporateIdentityNumber or "?"
+        if is_valid_org_number(chosen):
+            chosen = format_org_number(chosen)
+        return result_page(
+            "wrong_company",
+            integration.language,
+            self.s.config.office_name,
+            company=company.Name or "?",
+            chosen=chosen,
+            issuer=issuer.name,
+            expected=format_org_number(issuer.org_number),
+        )
+
+    def _connect(
+        self,
+        integration: Integration,
+        issuer: Issuer,
+        invitation: InvitationRecord,
+        tokens: TokenSet,
+        name: str,
+        company: CompanySettings,
+    ) -> Page:
         office = self.s.config.office_name
         language = integration.language
         org_number = org_number_or_none(company.CorporateIdentityNumber) or issuer.org_number

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from .. import wiring
-from ..api.errors import ApiError
+from ..api.errors import ApiError, on_exception
 from ..observability import logger
 from ..ports import NotFound
 from .pages import Ctx, language_of
@@ -29,7 +29,8 @@ Middleware = Callable[[Any, Callable[[Any], Response[Any]]], Response[Any]]
 
 
 def ctx_of(router: Router) -> Ctx:
-    return router.context["console"]  # type: ignore[no-any-return]
+    ctx: Ctx = router.context["console"]
+    return ctx
 
 
 def _problem_page(ctx: Ctx, status: int, title_key: str, body: str) -> Response[str]:
@@ -94,17 +95,17 @@ def build_console_app() -> APIGatewayRestResolver:
         request = WebRequest.from_event(app.current_event)
         return Ctx(request, None, language_of(request))
 
-    @app.exception_handler(NotFound)
+    @on_exception(app, NotFound)
     def _not_found(_exc: NotFound) -> Response[str]:
         ctx = fallback_ctx()
         return _problem_page(ctx, 404, "not_found_title", ctx.t["not_found_body"])
 
-    @app.exception_handler(ApiError)
+    @on_exception(app, ApiError)
     def _refused(exc: ApiError) -> Response[str]:
         ctx = fallback_ctx()
         return _problem_page(ctx, exc.status, "bad_request_title", exc.message)
 
-    @app.exception_handler(BadRequest)
+    @on_exception(app, BadRequest)
     def _bad_request(exc: BadRequest) -> Response[str]:
         ctx = fallback_ctx()
         return _problem_page(ctx, 400, "bad_request_title", str(exc))
@@ -114,7 +115,7 @@ def build_console_app() -> APIGatewayRestResolver:
         ctx = fallback_ctx()
         return _problem_page(ctx, 404, "not_found_title", ctx.t["not_found_body"])
 
-    @app.exception_handler(Exception)
+    @on_exception(app, Exception)
     def _failure(exc: Exception) -> Response[str]:
         # Only the type: messages can carry form values or URLs.
         logger.exception("console route failed", extra={"error": type(exc).__name__})

@@ -68,7 +68,7 @@ class TokenVerifier:
 
     def _claims(self, token: str, audience: str | None) -> dict[str, Any]:
         key = self._jwks.get_signing_key_from_jwt(token).key
-        return jwt.decode(  # type: ignore[no-any-return]
+        return jwt.decode(
             token,
             key,
             algorithms=["RS256"],

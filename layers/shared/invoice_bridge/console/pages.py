@@ -13,9 +13,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from ..models.common import Language
+from ..models.common import LANGUAGES, Language
 from . import formatting
-from .sessions import ConsoleSession, Flash
+from .sessions import ConsoleSession, Flash, FlashKind
 from .texts import texts
 from .web import LANGUAGE_COOKIE, WebRequest, html, origin_of, redirect
 
@@ -52,9 +52,9 @@ def environment() -> Environment:
 
 
 def language_of(request: WebRequest) -> Language:
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in ("sv", "en"):
-        return chosen  # type: ignore[return-value]
+    chosen = LANGUAGES.get(request.cookies.get(LANGUAGE_COOKIE) or "")
+    if chosen is not None:
+        return chosen
     accept = request.headers.get("accept-language", "").lower()
     return "en" if accept.startswith("en") else "sv"
 
@@ -91,9 +91,9 @@ class Ctx:
         )
         return html(body, status, origins=[o for o in map(origin_of, embeds) if o])
 
-    def say(self, kind: str, key: str, link: str | None = None, **values: Any) -> None:
+    def say(self, kind: FlashKind, key: str, link: str | None = None, **values: Any) -> None:
         """A message for the page the user is sent to next."""
-        self.pending.append(Flash(kind=kind, text=self.t[key].format(**values), link=link))  # type: ignore[arg-type]
+        self.pending.append(Flash(kind=kind, text=self.t[key].format(**values), link=link))
 
     def go(self, path: str, **query: str | None) -> Response[str]:
         return redirect(self.url(path, **query))

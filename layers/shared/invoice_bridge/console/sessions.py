@@ -34,10 +34,13 @@ def role_of(groups: list[str] | tuple[str, ...]) -> Role | None:
     return None
 
 
+FlashKind = Literal["ok", "error", "link"]
+
+
 class Flash(Model):
     """A message for the next page the user sees (the answer to a form, after its redirect)."""
 
-    kind: Literal["ok", "error", "link"]
+    kind: FlashKind
     text: str
     link: str | None = None  # a consent link to copy, for kind "link"
 

@@ -346,7 +346,7 @@ class _Dispatch:
         self.render_queue.send({"invoice_id": invoice.id, "version": replacement.version},
                                deduplication_id=f"{invoice.id}-v{replacement.version}")
 
-    def _reconcile(self, delivery: Delivery, invoice: Invoice) -> Delivery:
+    def _reconcile(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
         """The intent is recorded and the outcome of the call unknown (a crash, a timeout)."""
         if delivery.channel == "email":
             failure = Failure("outcome_unknown", "the e-mail service did not confirm the e-mail", "email")
@@ -371,7 +371,8 @@ class _Dispatch:
 
     # --- the outside call ----------------------------------------------------------------------
 
-    def _send(self, delivery: Delivery, invoice: Invoice) -> Delivery:
+    def _send(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
+        """The outside call; None when a refused e-invoice was rerouted and the invoice moved on meanwhile."""
         try:
             document = self.document(invoice, delivery.version, delivery.channel)
         except _DocumentsMissing as exc:

@@ -315,6 +315,24 @@ class _Importer:
             self.result.unchanged += 1
             return existing.id
 
+        fresh = self._map(source)
+        if existing is None:
+            return self._import_new(source, fresh, decision)
+
+        if fresh.content_hash == existing.content_hash and existing.status != InvoiceStatus.CANCELLED:
+            if existing.status == InvoiceStatus.QUEUED:
+                # Imported, never rendered: an earlier sync may have crashed between the import and the
+                # hand-off (whatever changed at the source since, outside the content). Hand on again:
+                # render is idempotent per version, so a second message costs one read.
+                self._render(existing)
+            self.result.unchanged += 1
+            return existing.id
+
+        return self._replace(existing, fresh)
+
+    def _map(self, source: CustomerInvoice) -> Invoice:
+        """The source invoice as ours (with its customer and, for a credit note, the original's number);
+        `_Park` when it cannot be."""
         original_number = None
         if source.IsCreditInvoice and source.ReferringInvoiceId:
             original = self.ours(source.ReferringInvoiceId)
@@ -324,7 +342,7 @@ class _Importer:
         except SpirisUnreadable as exc:
             raise _Park(ParkReason.UNREADABLE, str(exc)) from exc
         try:
-            fresh = self.map_invoice(
+            return self.map_invoice(
                 source,
                 customer,
                 self.issuer,
@@ -336,34 +354,26 @@ class _Importer:
         except Exception as exc:  # noqa: BLE001 - one invoice that cannot be mapped must not stop the others
             raise _Park(ParkReason.UNMAPPABLE, _mapping_problem(exc)) from exc
 
-        if existing is None:
-            fresh.hold, fresh.hold_reason = self._hold(decision)
-            fresh.created_at = fresh.updated_at = self.now
-            pdf_error = self._archive_source_pdf(fresh)
-            if not self._store(self.invoices.create, fresh):
-                # Imported meanwhile by another sync of this integration (a duplicate message run at the
-                # same time): never overwrite it (it may be rendered or sent by now); go on as if found.
-                return self._import(source, self.invoices.get(fresh.id), decision)
-            self._event(
-                fresh.id,
-                InvoiceStatus.QUEUED,
-                "fetched from Spiris" + (f" (held for review: {fresh.hold_reason})" if fresh.hold else ""),
-            )
-            self._pdf_event(fresh, pdf_error)
-            self._render(fresh)
-            self.result.imported += 1
-            return fresh.id
+    def _import_new(self, source: CustomerInvoice, fresh: Invoice, decision: Decision) -> str:
+        fresh.hold, fresh.hold_reason = self._hold(decision)
+        fresh.created_at = fresh.updated_at = self.now
+        pdf_error = self._archive_source_pdf(fresh)
+        if not self._store(self.invoices.create, fresh):
+            # Imported meanwhile by another sync of this integration (a duplicate message run at the
+            # same time): never overwrite it (it may be rendered or sent by now); go on as if found.
+            return self._import(source, self.invoices.get(fresh.id), decision)
+        self._event(
+            fresh.id,
+            InvoiceStatus.QUEUED,
+            "fetched from Spiris" + (f" (held for review: {fresh.hold_reason})" if fresh.hold else ""),
+        )
+        self._pdf_event(fresh, pdf_error)
+        self._render(fresh)
+        self.result.imported += 1
+        return fresh.id
 
-        if fresh.content_hash == existing.content_hash and existing.status != InvoiceStatus.CANCELLED:
-            if existing.status == InvoiceStatus.QUEUED:
-                # Imported, never rendered: an earlier sync may have crashed between the import and the
-                # hand-off (whatever changed at the source since, outside the content). Hand on again:
-                # render is idempotent per version, so a second message costs one read.
-                self._render(existing)
-            self.result.unchanged += 1
-            return existing.id
-
-        # Changed before it went out (or selected again after a cancel): a new version replaces it.
+    def _replace(self, existing: Invoice, fresh: Invoice) -> str:
+        """Changed before it went out (or selected again after a cancel): a new version replaces it."""
         fresh = next_version(existing, fresh, self.now)
         pdf_error = self._archive_source_pdf(fresh)
         self._store(self.invoices.put, fresh, expected_updated_at=existing.updated_at)
@@ -469,10 +479,6 @@ def sync_integration(
 ) -> SyncResult:
     """Sync one integration. Raises `IntegrationNeedsReconsent` / `IntegrationFailed` (status set, the
     caller notifies) and re-raises `SpirisRetryable` (the SQS message is retried; the watermark stays)."""
-    if map_invoice is None:
-        from ..mapping import to_invoice
-
-        map_invoice = to_invoice
     now = _aware(now or datetime.now(UTC))
     integration = integrations.get(integration_id)
     result = SyncResult(integration_id=integration_id)
@@ -497,54 +503,84 @@ def sync_integration(
         office=office,
         now=now,
         first_sync=result.first_sync,
-        map_invoice=map_invoice,
+        map_invoice=map_invoice or _default_map_invoice(),
         result=result,
         notify_parked=notify_parked,
     )
-    new_watermark: datetime | None = None
     try:
-        for _ in range(max_passes):
-            pass_start, changed_while_paging = _read_window(spiris, since, importer, result)
-            if new_watermark is None:
-                # Spiris' own clock, taken before the window was read: anything modified while paging is
-                # newer and falls in the next window.
-                new_watermark = pass_start
-            if not changed_while_paging:
-                break
-            # An edit while paging moves an invoice in the list and shifts the ones after it across a page
-            # boundary: one could have been skipped, and it is not newer than the watermark. Read again.
-            result.passes += 1
-            logger.info(
-                "invoices changed while paging; reading the window again",
-                extra={"integration_id": integration_id},
-            )
-        else:
-            raise SyncWindowUnstable(
-                integration_id, f"invoices kept changing while paging ({max_passes} passes)"
-            )
-    except SpirisReauthenticate as exc:
+        new_watermark = _read_stable_window(spiris, since, importer, result, max_passes)
+    except SpirisError as exc:
+        stopped = _record_spiris_failure(integrations, integration_id, now, exc)
+        if stopped is None:
+            raise
+        raise stopped from exc
+
+    # The whole window was read and handed on: only now may the watermark move.
+    _record_success(integrations, integration_id, now, new_watermark, result)
+    return result
+
+
+def _default_map_invoice() -> MapInvoice:
+    from ..mapping import to_invoice  # on first use only: callers that bring their own mapper skip it
+
+    return to_invoice
+
+
+def _read_stable_window(
+    spiris: SpirisApi, since: datetime | None, importer: _Importer, result: SyncResult, max_passes: int
+) -> datetime | None:
+    """Read the window until a pass sees no invoice change while paging (at most `max_passes`).
+    Returns the new watermark: Spiris' own clock before the first pass."""
+    new_watermark: datetime | None = None
+    for _ in range(max_passes):
+        pass_start, changed_while_paging = _read_window(spiris, since, importer, result)
+        if new_watermark is None:
+            # Spiris' own clock, taken before the window was read: anything modified while paging is
+            # newer and falls in the next window.
+            new_watermark = pass_start
+        if not changed_while_paging:
+            return new_watermark
+        # An edit while paging moves an invoice in the list and shifts the ones after it across a page
+        # boundary: one could have been skipped, and it is not newer than the watermark. Read again.
+        result.passes += 1
+        logger.info(
+            "invoices changed while paging; reading the window again",
+            extra={"integration_id": result.integration_id},
+        )
+    raise SyncWindowUnstable(result.integration_id, f"invoices kept changing while paging ({max_passes} passes)")
+
+
+def _record_spiris_failure(
+    integrations: IntegrationRepository, integration_id: str, now: datetime, exc: SpirisError
+) -> SyncError | None:
+    """Note a failed read on the integration. Returns what to raise instead when the office must act,
+    None when the Spiris error itself goes on (the message is retried, then dead-lettered)."""
+    if isinstance(exc, SpirisReauthenticate):
         _record_failure(
             integrations, integration_id, now, IntegrationStatus.NEEDS_RECONSENT, "Spiris refused the grant"
         )
         metrics.add_metric(name="IntegrationNeedsReconsent", unit=MetricUnit.Count, value=1)
-        raise IntegrationNeedsReconsent(integration_id, "the integration needs a new consent") from exc
-    except SpirisFatal as exc:
+        return IntegrationNeedsReconsent(integration_id, "the integration needs a new consent")
+    if isinstance(exc, SpirisFatal):
         # The office's action is needed; last_error says which (e.g. 4007: the user's role lacks permission).
         message = f"Spiris error {exc.code}: {exc.meaning}"
         _record_failure(integrations, integration_id, now, IntegrationStatus.ERROR, message)
-        raise IntegrationFailed(integration_id, message, str(exc.code)) from exc
-    except SpirisRetryable:
+        return IntegrationFailed(integration_id, message, str(exc.code))
+    if isinstance(exc, SpirisRetryable):
         _record_failure(integrations, integration_id, now, None, "Spiris unavailable; retrying")
-        raise
-    except (
-        SpirisError
-    ) as exc:  # a request or paging error: our bug or Spiris', retried and then dead-lettered
-        _record_failure(
-            integrations, integration_id, now, None, f"Spiris request failed ({type(exc).__name__})"
-        )
-        raise
+    else:  # a request or paging error: our bug or Spiris', retried and then dead-lettered
+        _record_failure(integrations, integration_id, now, None, f"Spiris request failed ({type(exc).__name__})")
+    return None
 
-    # The whole window was read and handed on: only now may the watermark move.
+
+def _record_success(
+    integrations: IntegrationRepository,
+    integration_id: str,
+    now: datetime,
+    new_watermark: datetime | None,
+    result: SyncResult,
+) -> None:
+    """Move the watermark and the sync's own fields; count and log what the sync did."""
     previous = integrations.get(integration_id)
     previous_success = previous.last_success_at or previous.created_at
     stored = update_integration(integrations, integration_id, lambda current: _succeeded(current, now, new_watermark))
@@ -572,7 +608,6 @@ def sync_integration(
             "parked": result.parked,
         },
     )
-    return result
 
 
 def _read_window(

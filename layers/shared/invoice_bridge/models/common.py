@@ -14,6 +14,7 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 ORE = Decimal("0.01")
 
 Language = Literal["sv", "en"]
+LANGUAGES: dict[str, Language] = {"sv": "sv", "en": "en"}  # a given code → the language we have texts in
 
 # Money is Decimal end to end; JSON carries it as a string so no float ever appears.
 Money = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import io
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from functools import lru_cache
@@ -74,7 +75,8 @@ def format_amount(value: Decimal, language: Language, places: int = 2) -> str:
 
 def format_quantity(value: Decimal, language: Language) -> str:
     normalized = value.normalize()
-    places = max(0, -normalized.as_tuple().exponent)  # type: ignore[operator]
+    exponent = normalized.as_tuple().exponent  # an int for every finite amount
+    places = max(0, -exponent) if isinstance(exponent, int) else 0
     return format_amount(normalized, language, places=min(places, 4)) if places else format_amount(
         normalized.quantize(Decimal(1)), language, places=0)
 
@@ -87,7 +89,8 @@ def text_width(pdf: Any, value: str) -> float:
     """Width (mm) of one line of plain text in the current font: what get_string_width() returns, without
     fpdf2's bidi/markdown fragment parsing (~20x cheaper; the rows table measures every cell)."""
     widths = pdf.current_font.cw
-    return sum(widths[ord(ch)] for ch in value) * pdf.font_size_pt * 0.001 / pdf.k
+    width: float = sum(widths[ord(ch)] for ch in value) * pdf.font_size_pt * 0.001 / pdf.k
+    return width
 
 
 def put_text(pdf: Any, x: float, y: float, width: float, height: float, value: str, align: str = "L") -> None:
@@ -184,10 +187,9 @@ def _prebuilt_output_producer() -> type[Any] | None:
     None when a later fpdf2 no longer has those internals: renders then take fpdf2's own (slower) path.
     """
     from fpdf.fonts import TTFFont
-    from fpdf.syntax import Name, PDFArray, PDFContentStream
 
     try:
-        from fpdf.output import (
+        from fpdf.output import (  # noqa: F401 - the rest are used by _add_prebuilt_font and _to_unicode_cmap
             LOGGER,
             CIDSystemInfo,
             OutputProducer,
@@ -200,13 +202,7 @@ def _prebuilt_output_producer() -> type[Any] | None:
 
     prebuilt_files = {str(FONTS / name) for variant in PREBUILT_VARIANTS for name in FONT_FILES[variant]}
 
-    class PrecompressedFontStream(PDFContentStream):
-        def __init__(self, compressed: bytes, raw_length: int) -> None:
-            super().__init__(contents=compressed, compress=False)
-            self.filter = Name("FlateDecode")
-            self.length1 = raw_length
-
-    class PrebuiltFontOutputProducer(OutputProducer):  # type: ignore[misc]
+    class PrebuiltFontOutputProducer(OutputProducer):
         def _add_fonts(self, image_objects_per_index: Any, gfxstate_objs_per_name: Any,
                        pattern_objs_per_name: Any) -> dict[int, Any]:
             fonts: list[Any] = sorted(self.fpdf.fonts.values(), key=lambda font: font.i)
@@ -218,49 +214,80 @@ def _prebuilt_output_producer() -> type[Any] | None:
                 fontname = f"MPDFAA+{font.name}"
                 if font.missing_glyphs:
                     LOGGER.warning("Font %s is missing %d glyphs", fontname, len(font.missing_glyphs))
-                glyph_ids = _glyph_ids_by_name(str(font.ttffile))
-                code_to_glyph = {char_id: glyph_ids.get(glyph.glyph_name, 0)
-                                 for glyph, char_id in font.subset.items() if glyph is not None}
-                composite_font_obj = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
-                self._add_pdf_obj(composite_font_obj, "fonts")
-                font_objs_per_index[font.i] = composite_font_obj
-                cid_font_obj = PDFFont(subtype="CIDFontType2", base_font=fontname, d_w=font.desc.missing_width,
-                                       w=_tt_font_widths(font))
-                self._add_pdf_obj(cid_font_obj, "fonts")
-                composite_font_obj.descendant_fonts = PDFArray([cid_font_obj])
-                bf_char = [f"<{code:04X}> <{''.join(f'{point:04X}' for point in glyph.unicode)}>\n"
-                           for glyph, code in font.subset.items()
-                           if glyph is not None and isinstance(glyph.unicode, tuple) and glyph.unicode]
-                to_unicode_obj = PDFContentStream((
-                    "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CIDSystemInfo\n"
-                    "<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
-                    "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-                    "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
-                    f"{_build_cmap_blocks(bf_char, 'bfchar')}"
-                    "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend").encode("latin-1"))
-                self._add_pdf_obj(to_unicode_obj, "fonts")
-                composite_font_obj.to_unicode = to_unicode_obj
-                cid_system_info_obj = CIDSystemInfo()
-                self._add_pdf_obj(cid_system_info_obj, "fonts")
-                cid_font_obj.c_i_d_system_info = cid_system_info_obj
-                font_descriptor_obj: Any = font.desc
-                font_descriptor_obj.font_name = Name(fontname)
-                self._add_pdf_obj(font_descriptor_obj, "fonts")
-                cid_font_obj.font_descriptor = font_descriptor_obj
-                cid_to_gid = bytearray(256 * 256 * 2)
-                for code, glyph_id in code_to_glyph.items():
-                    cid_to_gid[code * 2:code * 2 + 2] = glyph_id.to_bytes(2, "big")
-                cid_to_gid_map_obj = PDFContentStream(contents=bytes(cid_to_gid), compress=True)
-                self._add_pdf_obj(cid_to_gid_map_obj, "fonts")
-                cid_font_obj.c_i_d_to_g_i_d_map = cid_to_gid_map_obj
-                font_file_obj = PrecompressedFontStream(*_prebuilt_font_stream(str(font.ttffile)))
-                self._add_pdf_obj(font_file_obj, "fonts")
-                font_descriptor_obj.font_file2 = font_file_obj
+                font_objs_per_index[font.i] = _add_prebuilt_font(self, font, fontname)
                 font.subset.pick.cache_clear()  # fpdf2 caches pick() per instance on the class; free them
                 font.subset.get_glyph.cache_clear()
             return font_objs_per_index
 
     return PrebuiltFontOutputProducer
+
+
+def _add_prebuilt_font(producer: Any, font: Any, fontname: str) -> Any:
+    """The PDF objects of one prebuilt font, as fpdf2 2.8's output.py builds them for a TrueType font but
+    with the whole (precompressed) font program. Returns the composite (Type0) font object."""
+    from fpdf.output import CIDSystemInfo, PDFFont, _tt_font_widths
+    from fpdf.syntax import Name, PDFArray, PDFContentStream
+
+    composite_font_obj = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
+    producer._add_pdf_obj(composite_font_obj, "fonts")
+    cid_font_obj = PDFFont(subtype="CIDFontType2", base_font=fontname, d_w=font.desc.missing_width,
+                           w=_tt_font_widths(font))
+    producer._add_pdf_obj(cid_font_obj, "fonts")
+    composite_font_obj.descendant_fonts = PDFArray([cid_font_obj])
+    to_unicode_obj = _to_unicode_cmap(font)
+    producer._add_pdf_obj(to_unicode_obj, "fonts")
+    composite_font_obj.to_unicode = to_unicode_obj
+    cid_system_info_obj = CIDSystemInfo()
+    producer._add_pdf_obj(cid_system_info_obj, "fonts")
+    cid_font_obj.c_i_d_system_info = cid_system_info_obj
+    font_descriptor_obj: Any = font.desc
+    font_descriptor_obj.font_name = Name(fontname)
+    producer._add_pdf_obj(font_descriptor_obj, "fonts")
+    cid_font_obj.font_descriptor = font_descriptor_obj
+    glyph_ids = _glyph_ids_by_name(str(font.ttffile))
+    cid_to_gid = bytearray(256 * 256 * 2)
+    for glyph, code in font.subset.items():
+        if glyph is not None:
+            cid_to_gid[code * 2:code * 2 + 2] = glyph_ids.get(glyph.glyph_name, 0).to_bytes(2, "big")
+    cid_to_gid_map_obj = PDFContentStream(contents=bytes(cid_to_gid), compress=True)
+    producer._add_pdf_obj(cid_to_gid_map_obj, "fonts")
+    cid_font_obj.c_i_d_to_g_i_d_map = cid_to_gid_map_obj
+    font_file_obj = _precompressed_stream_class()(*_prebuilt_font_stream(str(font.ttffile)))
+    producer._add_pdf_obj(font_file_obj, "fonts")
+    font_descriptor_obj.font_file2 = font_file_obj
+    return composite_font_obj
+
+
+@lru_cache(maxsize=1)
+def _precompressed_stream_class() -> type[Any]:
+    from fpdf.syntax import Name, PDFContentStream
+
+    class PrecompressedFontStream(PDFContentStream):
+        """A font program compressed once per process; /Length1 is its uncompressed length."""
+
+        def __init__(self, compressed: bytes, raw_length: int) -> None:
+            super().__init__(contents=compressed, compress=False)
+            self.filter = Name("FlateDecode")
+            self.length1 = raw_length
+
+    return PrecompressedFontStream
+
+
+def _to_unicode_cmap(font: Any) -> Any:
+    """The ToUnicode CMap of the glyphs this document used (text extraction, copy and paste)."""
+    from fpdf.output import _build_cmap_blocks
+    from fpdf.syntax import PDFContentStream
+
+    bf_char = [f"<{code:04X}> <{''.join(f'{point:04X}' for point in glyph.unicode)}>\n"
+               for glyph, code in font.subset.items()
+               if glyph is not None and isinstance(glyph.unicode, tuple) and glyph.unicode]
+    return PDFContentStream((
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CIDSystemInfo\n"
+        "<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
+        "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+        "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+        f"{_build_cmap_blocks(bf_char, 'bfchar')}"
+        "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend").encode("latin-1"))
 
 
 def _private_font_tables(document: Any) -> None:
@@ -307,7 +334,7 @@ def warm_up() -> None:
         _glyph_ids_by_name(str(FONTS / name))
 
 
-def _safe(formatter: Any, value: str | None) -> str | None:
+def _safe(formatter: Callable[[str], str], value: str | None) -> str | None:
     if not value:
         return None
     try:
@@ -393,7 +420,7 @@ class _Renderer:
         self.font(9.5)
         address = buyer.address
         city_line = " ".join(p for p in (address.postal_code, address.city) if p)
-        y = pdf.get_y()
+        y = float(pdf.get_y())
         country = address.country if address.country and address.country != "SE" else None
         for line in (address.street, address.street2, city_line, country):
             if line:

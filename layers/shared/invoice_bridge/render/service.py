@@ -66,6 +66,38 @@ def render_invoice(
     """
     invoice = invoices.get(invoice_id)
     pdf_key, xml_key = document_keys(invoice, version)
+    skipped = _skipped(invoice, version, pdf_key, dispatch_queue)
+    if skipped is not None:
+        return skipped
+
+    invoice = with_rows(invoice, documents)  # a large invoice keeps its rows in S3
+    issuer = issuers.get(invoice.issuer_id)
+    refused = _refusal(invoice, source_loader)
+    if refused is not None:
+        return _fail(invoices, notifier, issuer, invoice, *refused, now())
+
+    pdf = render_pdf(invoice, issuer, logo=_logo(issuer, documents))
+    # Only a document that can be Peppol-valid is an e-invoice; every rule is enforced on it.
+    no_einvoice = einvoice_obstacle(invoice)
+    warnings = 0
+    if no_einvoice is None:
+        ubl = build_ubl(invoice, issuer, pdf=pdf if issuer.dispatch.attach_pdf else None)
+        result = validate(ubl)
+        if not result.ok:
+            reasons = [f"{f.rule_id} [{f.flag}] {f.message}" for f in result.fatal]
+            return _fail(invoices, notifier, issuer, invoice, "validation", reasons, now())
+        warnings = len(result.warnings)
+        documents.put(xml_key, ubl, "application/xml")
+    documents.put(pdf_key, pdf, "application/pdf")
+    detail = (f"v{version}: PDF rendered; no e-invoice: {no_einvoice}" if no_einvoice else
+              f"v{version}: PDF and Peppol BIS 3.0 rendered; {warnings} rule warning(s)")
+    rendered = _Rendered(pdf_key, None if no_einvoice else xml_key, detail)
+    return _record_rendered(invoices, dispatch_queue, invoice, issuer, rendered, now())
+
+
+def _skipped(invoice: Invoice, version: int, pdf_key: str, dispatch_queue: WorkQueue) -> RenderOutcome | None:
+    """The outcome when this version is not to be rendered (superseded, done already, not renderable)."""
+    invoice_id = invoice.id
     if invoice.version != version:
         logger.info("render skipped: superseded version", extra={"invoice_id": invoice_id, "version": version,
                                                                   "current_version": invoice.version})
@@ -80,57 +112,65 @@ def render_invoice(
         return RenderOutcome(invoice_id, version, "skipped", reasons, pdf_key, invoice.einvoice_key)
     if invoice.status not in RENDERABLE:
         return RenderOutcome(invoice_id, version, "skipped", [f"status {invoice.status}"])
+    return None
 
-    invoice = with_rows(invoice, documents)  # a large invoice keeps its rows in S3
-    issuer = issuers.get(invoice.issuer_id)
-    logo = None
-    if issuer.logo_key:
-        try:
-            logo = documents.get(issuer.logo_key)
-        except NotFound:
-            logo = None
 
+def _logo(issuer: Issuer, documents: DocumentStore) -> bytes | None:
+    if not issuer.logo_key:
+        return None
+    try:
+        return documents.get(issuer.logo_key)
+    except NotFound:
+        return None
+
+
+def _refusal(
+    invoice: Invoice, source_loader: Callable[[Invoice], CustomerInvoice | None] | None
+) -> tuple[str, list[str]] | None:
+    """Why the invoice must not be rendered (the stage and its reasons), or None."""
     source = source_loader(invoice) if source_loader else None
     differences = [str(d) for d in (reconcile(invoice, source) if source is not None else _self_check(invoice))]
     if differences:
-        return _fail(invoices, notifier, issuer, invoice, "fidelity", differences, now())
+        return "fidelity", differences
     problems = content_problems(invoice)
     if problems:
-        return _fail(invoices, notifier, issuer, invoice, "content", problems, now())
+        return "content", problems
+    return None
 
-    pdf = render_pdf(invoice, issuer, logo=logo)
-    # Only a document that can be Peppol-valid is an e-invoice; every rule is enforced on it.
-    no_einvoice = einvoice_obstacle(invoice)
-    warnings = 0
-    if no_einvoice is None:
-        ubl = build_ubl(invoice, issuer, pdf=pdf if issuer.dispatch.attach_pdf else None)
-        result = validate(ubl)
-        if not result.ok:
-            reasons = [f"{f.rule_id} [{f.flag}] {f.message}" for f in result.fatal]
-            return _fail(invoices, notifier, issuer, invoice, "validation", reasons, now())
-        warnings = len(result.warnings)
-        documents.put(xml_key, ubl, "application/xml")
-    documents.put(pdf_key, pdf, "application/pdf")
-    at = now()
+
+@dataclass(frozen=True)
+class _Rendered:
+    pdf_key: str
+    einvoice_key: str | None
+    detail: str  # the event's words: what was rendered
+
+
+def _record_rendered(
+    invoices: InvoiceRepository,
+    dispatch_queue: WorkQueue,
+    invoice: Invoice,
+    issuer: Issuer,
+    rendered: _Rendered,
+    at: datetime,
+) -> RenderOutcome:
+    """Move the version to rendered (or held, when it waits) and hand it on to dispatch unless it waits."""
     waiting = _gate(invoice, issuer, at)
     status = InvoiceStatus.HELD if waiting else InvoiceStatus.RENDERED
     updated = invoice.model_copy(update={
-        "pdf_key": pdf_key, "einvoice_key": None if no_einvoice else xml_key, "status": status,
+        "pdf_key": rendered.pdf_key, "einvoice_key": rendered.einvoice_key, "status": status,
         "status_reason": waiting, "send_at": send_at_for(invoice, issuer, at), "updated_at": at,
     })
-    detail = (f"v{version}: PDF rendered; no e-invoice: {no_einvoice}" if no_einvoice else
-              f"v{version}: PDF and Peppol BIS 3.0 rendered; {warnings} rule warning(s)")
-    if waiting:
-        detail += f"; waits: {waiting}"
+    detail = rendered.detail + (f"; waits: {waiting}" if waiting else "")
     try:
         invoices.transition(updated, RENDERABLE, InvoiceEvent(at=at, status=status.value, detail=detail))
     except ConflictError:  # cancelled, replaced by a newer version, or rendered by a duplicate meanwhile
-        return _moved_on(invoices, invoice_id, version)
+        return _moved_on(invoices, invoice.id, invoice.version)
     metrics.add_metric(name="InvoicesRendered", unit=MetricUnit.Count, value=1)
     if not waiting:
         hand_on(dispatch_queue, updated)
-    logger.info("invoice rendered", extra={"invoice_id": invoice_id, "version": version, "status": status.value})
-    return RenderOutcome(invoice_id, version, status.value, [], pdf_key, updated.einvoice_key)
+    logger.info("invoice rendered", extra={"invoice_id": invoice.id, "version": invoice.version,
+                                           "status": status.value})
+    return RenderOutcome(invoice.id, invoice.version, status.value, [], rendered.pdf_key, updated.einvoice_key)
 
 
 def _gate(invoice: Invoice, issuer: Issuer, at: datetime) -> str | None:

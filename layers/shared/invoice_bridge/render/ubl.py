@@ -230,13 +230,38 @@ def _line_price(row: InvoiceRow) -> tuple[Decimal, Decimal, Decimal | None, Deci
 
 
 def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> bytes:
-    """The UBL document (UTF-8 bytes). `pdf` is attached as an AdditionalDocumentReference when given."""
+    """The UBL document (UTF-8 bytes). `pdf` is attached as an AdditionalDocumentReference when given.
+    The parts are added in the order the UBL schema requires."""
     is_credit = invoice.document_type == "credit_note"
     root_ns = NS_CREDIT_NOTE if is_credit else NS_INVOICE
     root = ET.Element(f"{{{root_ns}}}{'CreditNote' if is_credit else 'Invoice'}")
     b = _Builder(root, invoice.currency)
     texts = texts_for(invoice.language)
 
+    _header(b, root, invoice, texts, is_credit)
+    _document_references(b, root, invoice, texts, is_credit, pdf)
+    _seller(b, root, invoice, issuer)
+    _buyer(b, root, invoice)
+    if invoice.payment.assignment_clause and invoice.payment.payee_name:
+        _payee(b, root, invoice)
+    _delivery(b, root, invoice)
+    _payment_means(b, root, invoice, is_credit)
+    terms = payment_terms_text(invoice)
+    if terms:
+        b.cbc(b.cac(root, "PaymentTerms"), "Note", terms)
+    _tax_totals(b, root, invoice)
+    _monetary_totals(b, root, invoice)
+    _lines(b, root, invoice, is_credit)
+
+    # The document namespace is the default one (as in the Peppol examples); re-registered per call because
+    # Invoice and CreditNote share the empty prefix.
+    ET.register_namespace("", root_ns)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document
+
+
+def _header(b: _Builder, root: ET.Element, invoice: Invoice, texts: dict[str, str], is_credit: bool) -> None:
+    """Profile, number, dates, type code, the one note and the currencies."""
     b.cbc(root, "CustomizationID", CUSTOMIZATION_ID)
     b.cbc(root, "ProfileID", PROFILE_ID)
     b.cbc(root, "ID", invoice.number)
@@ -254,6 +279,12 @@ def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> 
     b.cbc(root, "DocumentCurrencyCode", invoice.currency)
     if invoice.tax_currency and invoice.tax_currency_vat_total is not None:
         b.cbc(root, "TaxCurrencyCode", invoice.tax_currency)
+
+
+def _document_references(
+    b: _Builder, root: ET.Element, invoice: Invoice, texts: dict[str, str], is_credit: bool, pdf: bytes | None
+) -> None:
+    """Buyer and order references, the credited invoice, and our PDF as an attachment."""
     # PEPPOL-EN16931-R003: a buyer reference or an order reference is mandatory; fall back to our number.
     b.cbc(root, "BuyerReference", invoice.buyer_reference or invoice.order_reference or invoice.number)
     if invoice.order_reference:
@@ -268,17 +299,8 @@ def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> 
         b.cbc(attachment, "EmbeddedDocumentBinaryObject", base64.b64encode(pdf).decode("ascii"),
               mimeCode="application/pdf", filename=f"{invoice.number}.pdf")
 
-    _seller(b, root, invoice, issuer)
-    _buyer(b, root, invoice)
-    if invoice.payment.assignment_clause and invoice.payment.payee_name:
-        _payee(b, root, invoice)
-    _delivery(b, root, invoice)
-    _payment_means(b, root, invoice, is_credit)
-    terms = payment_terms_text(invoice)
-    if terms:
-        b.cbc(b.cac(root, "PaymentTerms"), "Note", terms)
-    _tax_totals(b, root, invoice)
 
+def _monetary_totals(b: _Builder, root: ET.Element, invoice: Invoice) -> None:
     totals = b.cac(root, "LegalMonetaryTotal")
     b.money(totals, "LineExtensionAmount", invoice.net_total)
     b.money(totals, "TaxExclusiveAmount", invoice.net_total)
@@ -287,21 +309,29 @@ def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> 
         b.money(totals, "PayableRoundingAmount", invoice.rounding)
     b.money(totals, "PayableAmount", invoice.gross_total)
 
-    line_tag, quantity_tag = ("CreditNoteLine", "CreditedQuantity") if is_credit else ("InvoiceLine", "InvoicedQuantity")
-    item_rows = [row for row in invoice.rows if not row.is_text_row]
-    text_rows_before: dict[int, list[str]] = {}
+
+def _text_notes(rows: list[InvoiceRow]) -> tuple[dict[int, list[str]], list[str]]:
+    """The text rows before each item row (by its line number), and those after the last item row."""
+    before: dict[int, list[str]] = {}
     pending: list[str] = []
-    for row in invoice.rows:
+    for row in rows:
         if row.is_text_row:
             pending.append(row.text)
         else:
-            text_rows_before[row.line_number] = pending
+            before[row.line_number] = pending
             pending = []
+    return before, pending
+
+
+def _lines(b: _Builder, root: ET.Element, invoice: Invoice, is_credit: bool) -> None:
+    line_tag, quantity_tag = ("CreditNoteLine", "CreditedQuantity") if is_credit else ("InvoiceLine", "InvoicedQuantity")
+    item_rows = [row for row in invoice.rows if not row.is_text_row]
+    text_rows_before, trailing = _text_notes(invoice.rows)
     for position, row in enumerate(item_rows, start=1):
         line = b.cac(root, line_tag)
         b.cbc(line, "ID", str(position))
         # Text rows have no place in UBL lines; they travel as the note of the next item line.
-        note = " ".join(text_rows_before.get(row.line_number, []) + (pending if position == len(item_rows) else []))
+        note = " ".join(text_rows_before.get(row.line_number, []) + (trailing if position == len(item_rows) else []))
         b.cbc(line, "Note", note.strip() or None)
         quantity, net, gross, allowance = _line_price(row)
         b.cbc(line, quantity_tag, _plain(quantity), unitCode=unit_code(row.unit))
@@ -319,8 +349,3 @@ def build_ubl(invoice: Invoice, issuer: Issuer, *, pdf: bytes | None = None) -> 
             b.cbc(charge, "ChargeIndicator", "false")
             b.cbc(charge, "Amount", _plain(allowance), currencyID=invoice.currency)
             b.cbc(charge, "BaseAmount", _plain(gross), currencyID=invoice.currency)
-
-    # The document namespace is the default one (as in the Peppol examples); re-registered per call because
-    # Invoice and CreditNote share the empty prefix.
-    ET.register_namespace("", root_ns)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -97,22 +97,19 @@ def compile_schematron(sch_text: str) -> str:
     root = ET.fromstring(sch_text)
     namespaces = {ns.get("prefix"): ns.get("uri") for ns in root.findall(f"{{{SCH}}}ns")}
     out: list[str] = []
-    ns_decls = "".join(f" xmlns:{prefix}={quoteattr(uri)}" for prefix, uri in namespaces.items())
+    ns_decls = "".join(f" xmlns:{prefix}={quoteattr(uri or '')}" for prefix, uri in namespaces.items())
     out.append(
         f'<xsl:stylesheet version="2.0" xmlns:xsl="{XSL}" xmlns:svrl="{SVRL}"{ns_decls}'
         f' exclude-result-prefixes="#all">'
     )
     out.append('<xsl:output method="xml" indent="no"/>')
 
-    def variable(let: ET.Element) -> str:
-        return f"<xsl:variable name={quoteattr(let.get('name', ''))} select={quoteattr(let.get('value', ''))}/>"
-
     for let in root.findall(f"{{{SCH}}}let"):
-        out.append(variable(let))
+        out.append(_variable(let))
     patterns = root.findall(f"{{{SCH}}}pattern")
     for pattern in patterns:
         for let in pattern.findall(f"{{{SCH}}}let"):
-            out.append(variable(let))
+            out.append(_variable(let))
     for function in root.findall(f"{{{XSL}}}function"):
         out.append(_serialise_xsl(function))
 
@@ -123,34 +120,46 @@ def compile_schematron(sch_text: str) -> str:
     out.append("</svrl:schematron-output></xsl:template>")
 
     for index, pattern in enumerate(patterns):
-        mode = f"p{index}"
-        rules = pattern.findall(f"{{{SCH}}}rule")
-        for position, rule in enumerate(rules):
-            priority = len(rules) - position + 1
-            out.append(f"<xsl:template match={quoteattr(rule.get('context', ''))} mode={quoteattr(mode)}"
-                       f" priority=\"{priority}\">")
-            for let in rule.findall(f"{{{SCH}}}let"):
-                out.append(variable(let))
-            for test in rule:
-                if test.tag not in (f"{{{SCH}}}assert", f"{{{SCH}}}report"):
-                    continue
-                condition = test.get("test", "")
-                if test.tag == f"{{{SCH}}}report":
-                    condition = f"not({condition})"
-                text = escape(" ".join("".join(test.itertext()).split()))
-                out.append(
-                    f"<xsl:if test={quoteattr(f'not({condition})')}>"
-                    f"<svrl:failed-assert id={quoteattr(test.get('id', ''))} flag={quoteattr(test.get('flag', 'fatal'))}"
-                    f" location=\"{{path()}}\"><svrl:text>{text}</svrl:text></svrl:failed-assert></xsl:if>"
-                )
-            out.append('<xsl:apply-templates select="@*|node()" mode="' + mode + '"/></xsl:template>')
-        # Unmatched nodes: keep walking; text and attributes produce nothing.
-        out.append(f'<xsl:template match="*|/" mode="{mode}" priority="-10">'
-                   f'<xsl:apply-templates select="@*|node()" mode="{mode}"/></xsl:template>')
-        out.append(f'<xsl:template match="@*|text()|comment()|processing-instruction()" mode="{mode}"'
-                   ' priority="-10"/>')
+        out.extend(_pattern_templates(pattern, f"p{index}"))
     out.append("</xsl:stylesheet>")
     return "\n".join(out)
+
+
+def _variable(let: ET.Element) -> str:
+    return f"<xsl:variable name={quoteattr(let.get('name', ''))} select={quoteattr(let.get('value', ''))}/>"
+
+
+def _pattern_templates(pattern: ET.Element, mode: str) -> list[str]:
+    """One pattern's rules as templates of its own mode, first rule highest priority."""
+    out: list[str] = []
+    rules = pattern.findall(f"{{{SCH}}}rule")
+    for position, rule in enumerate(rules):
+        priority = len(rules) - position + 1
+        out.append(f"<xsl:template match={quoteattr(rule.get('context', ''))} mode={quoteattr(mode)}"
+                   f" priority=\"{priority}\">")
+        for let in rule.findall(f"{{{SCH}}}let"):
+            out.append(_variable(let))
+        out.extend(_failed_assert(test) for test in rule if test.tag in (f"{{{SCH}}}assert", f"{{{SCH}}}report"))
+        out.append('<xsl:apply-templates select="@*|node()" mode="' + mode + '"/></xsl:template>')
+    # Unmatched nodes: keep walking; text and attributes produce nothing.
+    out.append(f'<xsl:template match="*|/" mode="{mode}" priority="-10">'
+               f'<xsl:apply-templates select="@*|node()" mode="{mode}"/></xsl:template>')
+    out.append(f'<xsl:template match="@*|text()|comment()|processing-instruction()" mode="{mode}"'
+               ' priority="-10"/>')
+    return out
+
+
+def _failed_assert(test: ET.Element) -> str:
+    """An `assert` (or a `report`, its negation) as an xsl:if that emits svrl:failed-assert."""
+    condition = test.get("test", "")
+    if test.tag == f"{{{SCH}}}report":
+        condition = f"not({condition})"
+    text = escape(" ".join("".join(test.itertext()).split()))
+    return (
+        f"<xsl:if test={quoteattr(f'not({condition})')}>"
+        f"<svrl:failed-assert id={quoteattr(test.get('id', ''))} flag={quoteattr(test.get('flag', 'fatal'))}"
+        f" location=\"{{path()}}\"><svrl:text>{text}</svrl:text></svrl:failed-assert></xsl:if>"
+    )
 
 
 def _serialise_xsl(element: ET.Element) -> str:
@@ -242,7 +251,8 @@ class Validator:
         from saxonche import PySaxonApiError
 
         try:
-            return stylesheet.transform_to_string(xdm_node=node)
+            svrl: str | None = stylesheet.transform_to_string(xdm_node=node)
+            return svrl
         except PySaxonApiError as exc:
             message = " ".join(str(exc).split())[:300]
             result.fatal.append(RuleFailure(f"{source}-RUN", "fatal", f"rules stopped: {message}", "/", source))
