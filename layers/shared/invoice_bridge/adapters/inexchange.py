@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..dispatch.errors import OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
-from ..observability import logger
+from ..observability import logger, trace_httpx
 from ..ports import (
     InExchangePartner,
     Letter,
@@ -30,6 +30,8 @@ from ..ports import (
     Receiver,
 )
 from . import operator_http
+
+trace_httpx()
 
 PRODUCTION_URL = "https://api.inexchange.com"
 TEST_URL = "https://testapi.inexchange.se"

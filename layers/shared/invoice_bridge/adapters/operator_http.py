@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 
 from ..dispatch.errors import OperatorOutcomeUnknown, OperatorUnavailable
+from ..observability import trace_httpx
+
+trace_httpx()
 
 # "Try later" answers that are not 5xx: request timeout, too early, too many requests.
 TRY_LATER = frozenset({408, 425, 429})

@@ -29,8 +29,10 @@ from ..models.spiris import (
     lone_surrogate_at,
     parse_customer_invoice,
 )
-from ..observability import logger, metrics
+from ..observability import logger, metrics, trace_httpx
 from ..ports import InvoicePage
+
+trace_httpx()
 
 COMPANY_SETTINGS = "/v2/companysettings"
 CUSTOMER_INVOICES = "/v2/customerinvoices"
