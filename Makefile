@@ -78,8 +78,11 @@ lint: venv
 
 ## build / deploy: SAM (deploy needs AWS credentials; see infra/README.md). `sam build` needs the
 ## Lambda runtime's Python (3.12) on PATH: scripts/python312.sh finds one, or installs it with uv.
+## The artefacts are then compiled to bytecode (scripts/compile_bytecode.py): Lambda's /opt and /var/task
+## are read-only, so without it every cold start compiles what it imports.
 build: sam-tools
 	PATH="$$(bash scripts/python312.sh):$$PATH" $(SAM) build --template template.yaml
+	"$$(bash scripts/python312.sh)/python3.12" scripts/compile_bytecode.py .aws-sam/build
 
 deploy: build
 	$(SAM) deploy --config-file infra/samconfig.toml

@@ -148,7 +148,23 @@ def write_units(operation: str, body: bytes | str | None) -> float:
     else:
         items = [payload.get("Item") or payload]
     factor = 2 if operation == "TransactWriteItems" else 1
-    return float(sum(factor * max(1, math.ceil(len(json.dumps(item)) / 1024)) for item in items))
+    return float(sum(factor * max(1, math.ceil(_item_bytes(item) / 1024)) for item in items))
+
+
+def _item_bytes(item: Any) -> int:
+    """The item's JSON size, with binary values counted by their bytes (DynamoDB bills those, while the
+    request carries them base64-encoded, a third larger)."""
+    return len(json.dumps(item)) - sum(len(b64) - len(b64) * 3 // 4 for b64 in _binary_values(item))
+
+
+def _binary_values(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        if set(value) == {"B"} and isinstance(value["B"], str):
+            return [value["B"]]
+        return [b for v in value.values() for b in _binary_values(v)]
+    if isinstance(value, list):
+        return [b for v in value for b in _binary_values(v)]
+    return []
 
 
 def _as_bytes(body: bytes | str | None) -> bytes:

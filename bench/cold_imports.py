@@ -7,9 +7,11 @@ environment is Lambda's at init (LAMBDA_TASK_ROOT and friends, so Powertools' Tr
 take their Lambda paths, with tracing on as the template's `Tracing: Active` has it).
 
 Two modes, both against the same baseline, `import boto3` from the layer:
-- as shipped: `sam build` puts no bytecode in the layers and /opt is read-only, so a cold start compiles
-  every module it imports; the bench copies the code without __pycache__ and runs with -B;
-- with bytecode: the same with compiled modules (a pycache prefix warmed by a first run).
+- as shipped: `make build` compiles the layers and functions to bytecode after `sam build`
+  (scripts/compile_bytecode.py), so the bench runs with compiled modules (a pycache prefix warmed by a
+  first run; bytecode for everything on sys.path, the baseline's boto3 included, as in the built layer);
+- without bytecode, for comparison: what `sam build` alone ships (no __pycache__, /opt read-only, so a
+  cold start compiles every module it imports); the code copied without __pycache__, run with -B.
 Times are CPU (user + system) of the child: on a shared machine the wall clock measures the neighbours,
 and Lambda's init is CPU-bound. Wall medians are kept in the JSON. The split by module comes from one
 more run with `-X importtime` (self time per module, summed per package).
@@ -55,7 +57,7 @@ def handler_dirs() -> list[Path]:
 
 
 def _fresh_copy(source: Path, target: Path) -> Path:
-    """`source` without bytecode, as `sam build` ships it (no __pycache__, nothing compiled)."""
+    """`source` without bytecode, as `sam build` leaves it (no __pycache__, nothing compiled)."""
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return target
@@ -124,9 +126,10 @@ def _package_of(module: str) -> str:
     return ".".join(parts[:deep])
 
 
-def import_split(rt: Runtime, subject: Subject, top: int = TOP_MODULES) -> dict[str, Any]:
+def import_split(rt: Runtime, subject: Subject, flags: list[str], top: int = TOP_MODULES) -> dict[str, Any]:
+    """The split of one cold import run with `flags` (those of the mode shipped)."""
     done = subprocess.run(
-        _command(rt, subject, ["-B", "-X", "importtime"]), env=subject.environment, cwd=REPO_ROOT,
+        _command(rt, subject, [*flags, "-X", "importtime"]), env=subject.environment, cwd=REPO_ROOT,
         capture_output=True, text=True, check=True,
     )
     return split_importtime(done.stderr, top)
@@ -175,10 +178,10 @@ def run(repeat: int = 5) -> dict[str, Any]:
     bytecode_flags = ["-X", f"pycache_prefix={prefix}"]
     for subject in found:  # compile once: later runs read the bytecode
         _run(_command(rt, subject, bytecode_flags), subject.environment)
-    shipped = _medians(rt, found, repeat, ["-B"])
-    compiled = _medians(rt, found, max(1, repeat // 2), bytecode_flags)  # a comparison: fewer rounds
+    shipped = _medians(rt, found, repeat, bytecode_flags)
+    uncompiled = _medians(rt, found, max(1, repeat // 2), ["-B"])  # a comparison: fewer rounds
     base_cpu, base_wall = shipped["baseline"]
-    base_compiled = compiled["baseline"][0]
+    base_uncompiled = uncompiled["baseline"][0]
     functions: dict[str, Any] = {}
     for subject in found[1:]:
         cpu, wall = shipped[subject.name]
@@ -187,9 +190,9 @@ def run(repeat: int = 5) -> dict[str, Any]:
             "cpu_ms": round(cpu, 1),
             "wall_ms": round(wall, 1),
             "ratio": round(cpu / base_cpu, 2),
-            "with_bytecode_cpu_ms": round(compiled[subject.name][0], 1),
-            "with_bytecode_ratio": round(compiled[subject.name][0] / base_compiled, 2),
-            "split": import_split(rt, subject),
+            "without_bytecode_cpu_ms": round(uncompiled[subject.name][0], 1),
+            "without_bytecode_ratio": round(uncompiled[subject.name][0] / base_uncompiled, 2),
+            "split": import_split(rt, subject, bytecode_flags),
         }
     worst = max(functions, key=lambda name: functions[name]["ratio"])
     return {
@@ -200,8 +203,8 @@ def run(repeat: int = 5) -> dict[str, Any]:
         "baseline": BASELINE,
         "baseline_cpu_ms": round(base_cpu, 1),
         "baseline_wall_ms": round(base_wall, 1),
-        "baseline_with_bytecode_cpu_ms": round(base_compiled, 1),
-        "baseline_split": import_split(rt, found[0]),
+        "baseline_without_bytecode_cpu_ms": round(base_uncompiled, 1),
+        "baseline_split": import_split(rt, found[0], bytecode_flags),
         "functions": functions,
         "worst": {"function": worst, "ratio": functions[worst]["ratio"]},
         "consent": {"function": CONSENT, "ratio": functions.get(CONSENT, {}).get("ratio")},

@@ -222,14 +222,14 @@ def request_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def cold_import_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """(function, CPU ms, ratio as shipped, ratio with bytecode, heaviest modules beyond boto3)."""
+    """(function, CPU ms, ratio as shipped (bytecode), ratio without bytecode, heaviest modules beyond boto3)."""
     cold = report["cold_imports"]
     out = []
     for name, figure in sorted(cold["functions"].items(), key=lambda item: -item[1]["ratio"]):
         split = figure["split"]
         heaviest = ", ".join(f"{module} {ms}" for module, ms in split["heaviest"].items())
         out.append((name, f"{figure['cpu_ms']}", f"{figure['ratio']}×",
-                    f"{figure['with_bytecode_cpu_ms']} ms ({figure['with_bytecode_ratio']}×)",
+                    f"{figure['without_bytecode_cpu_ms']} ms ({figure['without_bytecode_ratio']}×)",
                     f"{heaviest}; other {split['other_ms']}; boto3 + botocore {split['baseline_packages_ms']}"))
     return out
 
@@ -254,7 +254,7 @@ def _table(title: str, columns: Sequence[str], body: Sequence[Sequence[str]], ca
     return table
 
 
-COLD_COLUMNS = ["function", "CPU ms", "vs boto3", "with bytecode", "heaviest modules beyond boto3 (ms, -X importtime)"]
+COLD_COLUMNS = ["function", "CPU ms", "vs boto3", "without bytecode", "heaviest modules beyond boto3 (ms, -X importtime)"]
 
 
 def rich_table(report: dict[str, Any]) -> Group:
@@ -301,9 +301,9 @@ def readme_section(report: dict[str, Any]) -> str:
         f"Lambda GB-seconds are this machine's handler times × the template's MemorySize, so they overstate "
         f"a real arm64 Lambda. Cost at {cost['region']} list prices written down on {cost['prices_date']} "
         f"(`bench/prices.py`). Cold imports run on Python {cold['python']} in Lambda's layout (function "
-        f"folder + layers, Lambda's init environment, tracing on), as shipped: `sam build` puts no bytecode "
-        f"in the layers, so a cold start compiles what it imports (\"with bytecode\": precompiled); times "
-        f"are the child's CPU time. Layer size: {layer['source']}. The recovery figure: "
+        f"folder + layers, Lambda's init environment, tracing on), as shipped: `make build` compiles the "
+        f"layers and functions to bytecode (\"without bytecode\": what `sam build` alone ships, so a cold "
+        f"start compiles what it imports); times are the child's CPU time. Layer size: {layer['source']}. The recovery figure: "
         f"{recovery.get('invoices', '—')} invoices released while the operator sandbox failed 30 % of its "
         f"calls (15 % 5xx, 15 % accepted then timed out), the clock started when the faults stopped.\n\n"
         + markdown(report)

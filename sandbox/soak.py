@@ -42,6 +42,7 @@ import logging
 import sys
 import time
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -472,8 +473,8 @@ class Soak:
                 for sort_key, item in items.items() if sort_key.value == "INVOICE"
             ]
         out = []
-        for data in datas:
-            invoice = json.loads(data)
+        for data in datas:  # the item keeps the invoice JSON zlib-compressed (adapters/dynamo_invoices.py)
+            invoice = json.loads(zlib.decompress(data) if isinstance(data, bytes) else data)
             out.append({field: invoice.get(field) for field in ("id", "number", "status", "channel", "issuer_id",
                                                                 "version", "document_type")})
         return out

@@ -83,7 +83,14 @@ def _dispatch_once(request: dict[str, object]) -> dict[str, str]:
 
 def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = None) -> str | None:
     """The dispatch call behind Powertools idempotency, keyed on (invoice, version, channel): a second
-    guard in front of the delivery ledger."""
+    guard in front of the delivery ledger.
+
+    What it still catches that the ledger does not (issue 15; it costs two small writes per dispatch): a
+    duplicate message that arrives while the original run is still sending. The ledger cannot tell that
+    run from a crashed one: it would find the intent `sending` and reconcile, i.e. fail an e-mail in
+    flight as `outcome_unknown` (the original's `sent` then loses its conditional write) or send the
+    e-invoice again with the same id while the first call is open. The in-progress record sends the
+    duplicate back to the queue instead. Completed and failed runs the ledger answers on its own."""
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
     config = IdempotencyConfig(

@@ -231,3 +231,32 @@ def test_every_page_is_full_unless_it_is_the_last(repo: DynamoInvoiceRepository)
     assert [len(p) for p in exactly] == [20]
     with pytest.raises(ValueError):
         repo.list(limit=5, cursor="garbage")
+
+
+def _row_invoice(rows: int) -> Invoice:
+    from invoice_bridge.models.invoice import InvoiceRow
+
+    return _invoice(1).model_copy(update={"rows": [
+        InvoiceRow(line_number=n, text=f"Konsulttimmar vecka {n % 52 + 1}, projekt {n * 7919 % 1000}",
+                   quantity=Decimal(8 + n % 5), unit="h", unit_price=Decimal("950.00"), vat_rate=Decimal(25),
+                   amount=Decimal(8 + n % 5) * Decimal("950.00"))
+        for n in range(1, rows + 1)
+    ]})
+
+
+def test_the_invoice_item_keeps_its_json_compressed_and_reads_items_written_before(
+    repo: DynamoInvoiceRepository,
+) -> None:
+    """Every status move rewrites the invoice item and is billed per started KB of it (twice in a
+    transaction): the JSON is kept compressed. Items written before as JSON text still read."""
+    import boto3
+
+    invoice = _row_invoice(30)
+    repo.put(invoice)
+    table = boto3.resource("dynamodb", region_name="eu-north-1").Table("t")
+    item = table.get_item(Key={"PK": "INVOICE#inv1", "SK": "INVOICE"})["Item"]
+    assert len(item["data"].value) * 4 < len(invoice.model_dump_json())  # binary, a quarter of the JSON
+    assert repo.get("inv1") == invoice
+
+    table.put_item(Item={**item, "PK": "INVOICE#old", "data": invoice.model_copy(update={"id": "old"}).model_dump_json()})
+    assert repo.get("old").rows == invoice.rows

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from ..observability import logger
+from ..observability import logger, trace_httpx
 from ..ports import (
     InExchangePartner,
     Letter,
@@ -32,6 +32,8 @@ from ..ports import (
     Receiver,
 )
 from . import operator_http
+
+trace_httpx()
 
 PRODUCTION_URL = "https://api.inexchange.com"
 TEST_URL = "https://testapi.inexchange.se"

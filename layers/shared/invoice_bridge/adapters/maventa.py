@@ -29,9 +29,11 @@ from typing import Any
 
 import httpx
 
-from ..observability import logger
+from ..observability import logger, trace_httpx
 from ..ports import Letter, OperatorDocument, OperatorRejected, PrintService, Receiver
 from . import operator_http
+
+trace_httpx()
 
 # invoice:send + lookup to send; company:read for the print settings.
 SCOPE = "invoice:send lookup company:read"

@@ -11,7 +11,10 @@ from typing import Any
 
 import httpx
 
+from ..observability import trace_httpx
 from ..ports import OperatorOutcomeUnknown, OperatorUnavailable
+
+trace_httpx()
 
 # "Try later" answers that are not 5xx: request timeout, too early, too many requests.
 TRY_LATER = frozenset({408, 425, 429})

@@ -29,7 +29,7 @@ from ..models.spiris import (
     lone_surrogate_at,
     parse_customer_invoice,
 )
-from ..observability import logger, metrics
+from ..observability import logger, metrics, trace_httpx
 from ..ports import (  # the boundary's errors: this adapter classifies every failure into one of them
     FATAL_CODE_MEANINGS,
     InvoicePage,
@@ -43,6 +43,8 @@ from ..ports import (  # the boundary's errors: this adapter classifies every fa
     SpirisRetryable,
     SpirisUnreadable,
 )
+
+trace_httpx()
 
 COMPANY_SETTINGS = "/v2/companysettings"
 CUSTOMER_INVOICES = "/v2/customerinvoices"

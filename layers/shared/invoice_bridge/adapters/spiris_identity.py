@@ -16,7 +16,10 @@ import httpx
 from ..models.common import utcnow
 from ..models.integration import TokenSet
 from ..models.spiris import CompanySettings
+from ..observability import trace_httpx
 from ..ports import InvalidGrant, SpirisAccessError
+
+trace_httpx()
 
 __all__ = ["HttpSpirisIdentity", "IdentityError", "InvalidGrant", "SpirisAccessError"]
 

@@ -151,7 +151,9 @@ def dispatch_invoice(
     if invoice.version != version:
         logger.info("stale dispatch message", extra={"invoice_id": invoice_id, "version": version})
         return None
-    delivery = ledger.get(invoice_id, version)
+    # A `rendered` invoice has no delivery yet but after a crash or a duplicate message: `start` creates it
+    # conditionally and reads the ledger only then, one read per invoice less than reading it first.
+    delivery = None if invoice.status == InvoiceStatus.RENDERED else ledger.get(invoice_id, version)
     if delivery is None:
         delivery = run.start(invoice)
         if delivery is None:
@@ -225,13 +227,11 @@ class _Dispatch:
             print_service=_print_service(operator, issuer),
         )
         if isinstance(route, NoChannel):
-            self._fail_undelivered(invoice, Failure(route.code, route.reason, causes=route.causes))
-            return None
+            return self._undeliverable(invoice, Failure(route.code, route.reason, causes=route.causes))
         try:
             self.document(invoice, invoice.version, route.channel)
         except _DocumentsMissing as exc:
-            self._fail_undelivered(invoice, _documents_missing(exc, route.channel))
-            return None
+            return self._undeliverable(invoice, _documents_missing(exc, route.channel))
         fresh = Delivery(
             invoice_id=invoice.id,
             version=invoice.version,
@@ -246,6 +246,15 @@ class _Dispatch:
             return fresh  # exactly what the ledger now holds: no need to read it back
         logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
         return self.ledger.get(invoice.id, invoice.version)
+
+    def _undeliverable(self, invoice: Invoice, failure: Failure) -> Delivery | None:
+        """No channel or no documents now: the delivery an earlier run recorded (the ledger was not read
+        before `start`) goes on as recorded; without one, the invoice fails with a notice."""
+        recorded = self.ledger.get(invoice.id, invoice.version)
+        if recorded is not None:
+            return recorded
+        self._fail_undelivered(invoice, failure)
+        return None
 
     def _fail_undelivered(self, invoice: Invoice, failure: Failure) -> None:
         self.notifier.notify(self.issuer(invoice), invoice, failure)  # before the move, as everywhere

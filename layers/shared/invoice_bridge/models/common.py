@@ -23,7 +23,9 @@ Money = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, wh
 class Model(BaseModel):
     """Base for domain models: immutable by default would fight pydantic's copy API, so only strict extras."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # defer_build: a model's validator is built when it is first used, not at import, so a function pays
+    # only for the models it uses (a cold start imports far more models than one invocation touches).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 def new_id() -> str:

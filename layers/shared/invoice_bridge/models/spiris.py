@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationEr
 
 class SpirisModel(BaseModel):
     # Spiris adds fields over time; keep what we know, ignore the rest.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)  # as models.common.Model
 
 
 class PaymentStatus(IntEnum):
