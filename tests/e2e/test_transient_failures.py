@@ -37,6 +37,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> SoakReport:
         operator_faults={"rate_5xx": 0.2, "accept_then_timeout_rate": 0.15, "hang_seconds": 11.0,
                          "delivery_delay": 0.3, "seed": 12},
         delivery_faults=DeliveryFaultRates(),
+        # Only the operator fails here: no changes at the source, malformed invoices, SES faults or crashes.
+        change_share=0.0,
+        malformed_share=0.0,
+        ses_faults={},
+        step_crashes={},
     )
     return run_soak(config)
 

@@ -196,16 +196,10 @@ class InExchangeOperator:
 
     def find(self, idempotency_id: str) -> OperatorDocument | None:
         """The outbound invoice that carries our id as `ErpDocumentId`, or None."""
-        try:
-            body = self._request(
-                "POST", f"/v1/api/invoices/outbound/byerpid/{idempotency_id}", json={"includeFileInfo": False},
-                idempotent=True,
-            ).json()
-        except OperatorRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return _document(body)
+        return operator_http.unless_not_found(lambda: _document(self._request(
+            "POST", f"/v1/api/invoices/outbound/byerpid/{idempotency_id}", json={"includeFileInfo": False},
+            idempotent=True,
+        ).json()))
 
     def status(self, operator_invoice_id: str) -> OperatorDocument:
         body = self._request(

@@ -46,7 +46,9 @@ def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-class KmsTokenStore:
+class _EncryptedItems:
+    """Items of the table whose secret part is encrypted with the token key (under an encryption context)."""
+
     def __init__(self, table_name: str, key_id: str):
         self._table_name = table_name
         self._cipher = KmsCipher(key_id)
@@ -54,6 +56,9 @@ class KmsTokenStore:
     @property
     def _table(self) -> Any:
         return table(self._table_name)
+
+
+class KmsTokenStore(_EncryptedItems):
 
     @staticmethod
     def _key(integration: Integration) -> dict[str, str]:
@@ -155,16 +160,8 @@ class KmsTokenStore:
         self._table.delete_item(Key=self._key(integration))
 
 
-class KmsOperatorCredentials:
+class KmsOperatorCredentials(_EncryptedItems):
     """An issuer's operator credentials; written by the admin API, read by dispatch."""
-
-    def __init__(self, table_name: str, key_id: str):
-        self._table_name = table_name
-        self._cipher = KmsCipher(key_id)
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
 
     def save(self, issuer_id: str, provider: str, credentials: dict[str, str]) -> None:
         ciphertext = self._cipher.encrypt(json.dumps(credentials).encode(), {"issuer_id": issuer_id})

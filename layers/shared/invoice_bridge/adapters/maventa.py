@@ -207,13 +207,9 @@ class MaventaOperator:
 
     def find(self, idempotency_id: str) -> OperatorDocument | None:
         """The invoice uploaded with our `uuid` (its id), or None when Maventa has none."""
-        try:
-            body = self._request("GET", f"/v1/invoices/{idempotency_id}", idempotent=True).json()
-        except OperatorRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return _document(body)
+        return operator_http.unless_not_found(
+            lambda: _document(self._request("GET", f"/v1/invoices/{idempotency_id}", idempotent=True).json())
+        )
 
     def status(self, operator_invoice_id: str) -> OperatorDocument:
         return _document(self._request("GET", f"/v1/invoices/{operator_invoice_id}", idempotent=True).json())

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from ..observability import trace_httpx
-from ..ports import OperatorOutcomeUnknown, OperatorUnavailable
+from ..ports import OperatorDocument, OperatorOutcomeUnknown, OperatorRejected, OperatorUnavailable
 
 trace_httpx()
 
@@ -64,3 +65,13 @@ def retry_after(response: httpx.Response, now: float | None = None) -> float | N
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def unless_not_found(read: Callable[[], OperatorDocument]) -> OperatorDocument | None:
+    """The operator's document, or None when the operator answers 404 (it holds no such document)."""
+    try:
+        return read()
+    except OperatorRejected as exc:
+        if exc.status == 404:
+            return None
+        raise

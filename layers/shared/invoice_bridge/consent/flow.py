@@ -28,7 +28,15 @@ from ..ports import (
     SpirisError,
     StateUnusable,
 )
-from .pages import Page, bad_state_page, explanation_page, invitation_mail, notice_mail, result_page
+from .pages import (
+    MailContent,
+    Page,
+    bad_state_page,
+    explanation_page,
+    invitation_mail,
+    notice_mail,
+    result_page,
+)
 from .secrets_ import code_challenge, new_code_verifier, new_token, token_hash
 from .services import ConsentServices
 from .texts import texts
@@ -125,14 +133,7 @@ class ConsentFlow:
             consent_url,
             self.s.config.invitation_ttl_days,
         )
-        self.s.mailer.send(
-            Mail(
-                to=[str(integration.contact_email)],
-                subject=content.subject,
-                text=content.text,
-                html=content.html,
-            )
-        )
+        self._mail_contact(integration, content)
         logger.info("consent link sent", extra={"integration_id": integration.id, "issuer_id": issuer.id})
         return Invitation(integration=integration, consent_url=consent_url)
 
@@ -398,18 +399,16 @@ class ConsentFlow:
             [p.format(**fill) for p in t["mail_connected_body"]],
         )
         try:
-            self.s.mailer.send(
-                Mail(
-                    to=[str(integration.contact_email)],
-                    subject=content.subject,
-                    text=content.text,
-                    html=content.html,
-                )
-            )
+            self._mail_contact(integration, content)
         except Exception as exc:  # noqa: BLE001 - the grant stands even when the receipt cannot be sent
             logger.warning(
                 "connected mail failed", extra={"integration_id": integration.id, "error": type(exc).__name__}
             )
+
+    def _mail_contact(self, integration: Integration, content: MailContent) -> None:
+        self.s.mailer.send(
+            Mail(to=[str(integration.contact_email)], subject=content.subject, text=content.text, html=content.html)
+        )
 
     def _revoke_quietly(self, tokens: TokenSet, integration: Integration) -> None:
         try:
