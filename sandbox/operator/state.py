@@ -26,6 +26,7 @@ class Faults:
     # Stored, then answered 409 on the client's own id, as when the operator's edge replays an upload and
     # the replay meets the stored original: the client must look the document up (issue 12 §6).
     accept_then_conflict_rate: float = 0.0
+    accept_then_conflict_first: float = 0.0  # the first N stored uploads get that 409, whatever the rate draws
     fail_delivery_rate: float = 0.0
     unknown_status_rate: float = 0.0  # a delivery ends in a status value clients do not know
     # How long a "timeout" hangs; longer than the client's timeout.
@@ -98,7 +99,11 @@ class OperatorState:
 
     def conflict_after_accept(self) -> bool:
         """Whether a stored upload is answered 409 on the client's id (Faults.accept_then_conflict_rate)."""
-        if not self.roll(self.faults.accept_then_conflict_rate):
+        with self.lock:
+            scripted = self.faults.accept_then_conflict_first >= 1
+            if scripted:
+                self.faults.accept_then_conflict_first -= 1
+        if not scripted and not self.roll(self.faults.accept_then_conflict_rate):
             return False
         self.count("accept_then_conflict")
         return True

@@ -42,9 +42,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> SoakReport:
         out_path=out,
         spiris_faults={"rate_429": 0.05, "rate_5xx": 0.03},
         # Failures often enough that some happen in 60 invoices (each must be notified).
-        operator_faults={"rate_5xx": 0.05, "rate_429": 0.03, "retry_after_seconds": 1,
+        # The 409 after a stored upload is scripted for the first two uploads (a small run may draw none).
+        operator_faults={"rate_5xx": 0.05, "rate_429": 0.1, "retry_after_seconds": 1,
                          "accept_then_timeout_rate": 0.03, "fail_delivery_rate": 0.3,
-                         "hang_seconds": 11.0, "delivery_delay": 0.3, "accept_then_conflict_rate": 0.1},
+                         "hang_seconds": 11.0, "delivery_delay": 0.3, "accept_then_conflict_rate": 0.1,
+                         "accept_then_conflict_first": 2},
         delivery_faults=DeliveryFaultRates(duplicate=0.05, delay=0.05, delay_seconds=(1, 3),
                                            crash_before=0.03, crash_after=0.03),
         retry_backoff_seconds=(1, 2, 4),
