@@ -4,6 +4,9 @@ no longer synced, so it is not alerted again)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .consent.pages import notice_mail
@@ -11,7 +14,7 @@ from .fetch.decisions import SyncDecision
 from .models.integration import Integration
 from .models.issuer import Issuer
 from .observability import metrics
-from .ports import Mail, Mailer
+from .ports import Mail, Mailer, MailNotSent
 
 # What the person at the issuer should do, per Spiris error code (spiris-api.md §1.8).
 _ACTIONS = {
@@ -81,7 +84,7 @@ def notify_integration_stopped(
         ]
     content = notice_mail(language, office_name, subject, paragraphs)
     recipients = list(dict.fromkeys([str(issuer.notification_email), office_email]))
-    mailer.send(Mail(to=recipients, subject=content.subject, text=content.text, html=content.html))
+    send_alert(mailer, Mail(to=recipients, subject=content.subject, text=content.text, html=content.html))
     metrics.add_metric(name="IntegrationFailed", unit=MetricUnit.Count, value=1)
 
 
@@ -115,3 +118,19 @@ def notify_invoice_parked(
     mailer.send(
         Mail(to=[str(issuer.notification_email)], subject=content.subject, text=content.text, html=content.html)
     )
+
+
+ALERT_SEND_PAUSES_SECONDS = (1.0, 2.0)  # SES throttling passes in seconds; an alert is told once, never lost
+
+
+def send_alert(mailer: Mailer, mail: Mail, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Send a one-time alert (a grant gone, an integration stopped): a refusal that certainly sent nothing
+    (MailNotSent, e.g. throttling) is tried again after a pause, since whoever made the transition is the only
+    one who tells, and a retried message finds the transition made and stays silent."""
+    for pause in ALERT_SEND_PAUSES_SECONDS:
+        try:
+            mailer.send(mail)
+            return
+        except MailNotSent as refused:
+            sleep(max(pause, refused.retry_after_seconds or 0.0))
+    mailer.send(mail)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from ..alerts import send_alert
 from ..identifiers import format_org_number
 from ..integrations import update_integration
 from ..models.common import utcnow
@@ -165,7 +166,7 @@ class TokenBroker:
             [p.format(**fill) for p in t["mail_reconsent_body"]],
         )
         recipients = list(dict.fromkeys([str(issuer.notification_email), self.s.config.office_email]))
-        self.s.mailer.send(Mail(to=recipients, subject=content.subject, text=content.text, html=content.html))
+        send_alert(self.s.mailer, Mail(to=recipients, subject=content.subject, text=content.text, html=content.html))
         return updated
 
 
