@@ -31,7 +31,7 @@ from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.delivery import Delivery
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.issuer import Address, Issuer
-from invoice_bridge.ports import DeliveryLedger
+from invoice_bridge.ports import DeliveryLedger, WorkQueue
 from invoice_bridge.render.service import render_invoice
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -77,14 +77,14 @@ class World:
     def dispatch_messages(self) -> list[dict[str, Any]]:
         return drain(self.dispatch_queue_url)
 
-    def dispatch(self, message: dict[str, Any]) -> Delivery | None:
+    def dispatch(self, message: dict[str, Any], render_queue: WorkQueue | None = None) -> Delivery | None:
         """One dispatch message, with the fresh look through the integration's Spiris client."""
         return dispatch_invoice(
             message["invoice_id"], message["version"], invoices=self.invoices, issuers=self.issuers,
             ledger=self.ledger, documents=self.documents, operator_for=lambda _issuer: None, mailer=self.mailer(),
             fresh_look=SpirisSourceCheck(self.integrations, lambda _integration: self.company.api(max_attempts=1),
                                          office=None),
-            render_queue=SqsWorkQueue(self.render_queue_url),
+            render_queue=render_queue or SqsWorkQueue(self.render_queue_url),
         )
 
     def mailer(self) -> SesMailer:

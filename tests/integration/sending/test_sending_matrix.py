@@ -4,11 +4,12 @@ just before sending. Each invoice comes from the Spiris sandbox through the real
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
+from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch.fresh_look import SourceUnavailable
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
@@ -160,6 +161,37 @@ def test_a_crash_between_closing_the_delivery_and_moving_the_invoice_never_stran
     shown = world.shown(invoice_id)
     assert (shown["status"], shown["status_reason"], shown["version"]) == ("cancelled", "paid", 2)
     assert mails_to(BUYER) == []
+
+
+class CrashBeforeHandingOn(SqsWorkQueue):
+    """Dies right before the render message of the next version goes out: the version is stored, its message
+    is not (the soak's "dispatch→render" crash point, issue 12 point 2)."""
+
+    def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None:
+        raise Crash
+
+
+def test_a_next_version_whose_render_message_a_crash_lost_is_handed_on_by_the_redelivered_message(
+    world: World,
+) -> None:
+    source = world.company.add(2203)
+    world.sync()
+    world.render()
+    [message] = world.dispatch_messages()
+    world.company.change(source.Id, YourReference="Projekt 9")  # edited just before sending
+    with pytest.raises(Crash):
+        world.dispatch(message, render_queue=CrashBeforeHandingOn(world.render_queue_url))
+    invoice_id = world.ours(source.Id)
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["version"]) == ("queued", 2)  # stored, and no render message out
+
+    assert world.dispatch(message) is None  # v1's message, redelivered: stale, but it hands v2 on
+    assert world.render() == ["rendered"]
+    [again] = world.dispatch_messages()
+    assert again["version"] == 2 and world.dispatch(again).state == DeliveryState.SENT  # type: ignore[union-attr]
+    [mail] = mails_to(BUYER)
+    assert world.shown(invoice_id)["status"] == "sent"
+    assert world.dispatch(message) is None and world.render() == []  # nothing more once v2 went on
 
 
 def test_an_unchanged_invoice_goes_out_after_one_read(world: World) -> None:

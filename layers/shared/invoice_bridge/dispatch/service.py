@@ -20,6 +20,8 @@ A message redelivered at any point finds the records and:
   sweeper's give-up bounds the wait); not readable until someone acts: `failed` with a notice.
 - `cancelled` while the invoice is still `sending` at that version (a crash between the two writes
   above): the invoice is replaced by a next version of the same content, which goes through again.
+- stale (a newer version exists), that version `queued` and this one's delivery `cancelled`: a crash may
+  have come between storing the next version and its render message, so the render message goes again.
 - `sending` (operator channel): the outcome of an earlier call is unknown; ask the operator by our
   idempotency id first. Found → record `sent`. Not found → send again with the SAME id, which the
   operator also deduplicates, so even a lost `find` answer cannot produce a second invoice.
@@ -150,6 +152,7 @@ def dispatch_invoice(
     invoice = invoices.get(invoice_id)
     if invoice.version != version:
         logger.info("stale dispatch message", extra={"invoice_id": invoice_id, "version": version})
+        run.hand_on_replacement(invoice, version)
         return None
     # A `rendered` invoice has no delivery yet but after a crash or a duplicate message: `start` creates it
     # conditionally and reads the ledger only then, one read per invoice less than reading it first.
@@ -352,8 +355,24 @@ class _Dispatch:
         self.invoices.add_event(invoice.id, InvoiceEvent(
             status=InvoiceStatus.QUEUED.value,
             detail=f"{why}: re-rendered as version {replacement.version}; v{invoice.version} not sent"))
-        self.render_queue.send({"invoice_id": invoice.id, "version": replacement.version},
-                               deduplication_id=f"{invoice.id}-v{replacement.version}")
+        self._render(invoice.id, replacement.version)
+
+    def hand_on_replacement(self, invoice: Invoice, stale_version: int) -> None:
+        """A newer version still `queued`, after this version's delivery was closed unsent, may be the one
+        `_replace` stored before a crash lost its render message: nothing else would hand it on (this message
+        is stale now). Send the render message again; the queue deduplicates it and render renders a version
+        once, so a message that did go out costs nothing. One ledger read, only on a stale message."""
+        if invoice.status != InvoiceStatus.QUEUED:
+            return
+        closed = self.ledger.get(invoice.id, stale_version)
+        if closed is None or closed.state != DeliveryState.CANCELLED:
+            return
+        logger.info("next version handed on again", extra={"invoice_id": invoice.id, "version": invoice.version})
+        self._render(invoice.id, invoice.version)
+
+    def _render(self, invoice_id: str, version: int) -> None:
+        self.render_queue.send({"invoice_id": invoice_id, "version": version},
+                               deduplication_id=f"{invoice_id}-v{version}")
 
     def _reconcile(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
         """The intent is recorded and the outcome of the call unknown (a crash, a timeout)."""
