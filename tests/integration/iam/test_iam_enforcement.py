@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from invoice_bridge.adapters.inexchange import RenewingClientToken
 from invoice_bridge.adapters.kms_tokens import KmsCipher, KmsOperatorCredentials
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.ports import NotFound
@@ -160,6 +161,28 @@ def test_the_dispatcher_reads_operator_credentials_and_token_sets_but_no_verifie
         assert KmsCipher(env["TOKEN_KEY_ID"]).decrypt(token_set, {"issuer_id": "i1", "integration_id": "n1"}) == b"tokens"
         refused(lambda: deployment.client("kms").decrypt(
             CiphertextBlob=verifier, KeyId=env["TOKEN_KEY_ID"], EncryptionContext=verifier_context))
+
+
+class _Partner:
+    """InExchange's partner API as far as a renewal needs it: a new client token for our id."""
+
+    def create_client_token(self, erp_id: str) -> str:
+        return f"renewed-for-{erp_id}"
+
+
+@pytest.mark.parametrize("function", ["DispatchFunction", "TrackDeliveriesFunction"])
+def test_the_operator_callers_store_a_renewed_inexchange_client_token(deployment: Deployment, function: str) -> None:
+    """A 401 from InExchange while sending or tracking renews the issuer's client token, which is stored
+    encrypted again (kms:Encrypt with the issuer's context), as the adapter does it."""
+    env = deployment.env
+    issuer_id = f"ix-{function}"
+    KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"]).save(issuer_id, "inexchange", {"client_token": "old"})
+    with iam.acting_as(function, deployment.authorizer):
+        store = KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"])
+        tokens = RenewingClientToken(issuer_id, "old", store, _Partner)
+        assert tokens.renew("old") == f"renewed-for-{issuer_id}"
+    stored = KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"]).load(issuer_id)
+    assert stored is not None and stored[1]["client_token"] == f"renewed-for-{issuer_id}"
 
 
 def test_the_documents_key_works_only_through_s3(deployment: Deployment) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch.fresh_look import SourceUnavailable
+from invoice_bridge.dispatch.service import OriginalNotSettled
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
 from invoice_bridge.sending import release_due_invoices
@@ -192,6 +194,62 @@ def test_a_next_version_whose_render_message_a_crash_lost_is_handed_on_by_the_re
     [mail] = mails_to(BUYER)
     assert world.shown(invoice_id)["status"] == "sent"
     assert world.dispatch(message) is None and world.render() == []  # nothing more once v2 went on
+
+
+def credit_of(world: World, original_id: str, number: int) -> None:
+    """As Spiris credits an invoice: a credit invoice that refers to it, and the original marked credited."""
+    minus = {"TotalAmount": Decimal("-1250.00"), "TotalVatAmount": Decimal("-250.00"),
+             "TotalAmountInvoiceCurrency": Decimal("-1250.00"), "TotalVatAmountInvoiceCurrency": Decimal("-250.00"),
+             "RemainingAmount": Decimal("-1250.00"), "RemainingAmountInvoiceCurrency": Decimal("-1250.00"),
+             "VatSpecification": [{"AmountInvoiceCurrency": Decimal("-1000.00"),
+                                   "VatAmountInvoiceCurrency": Decimal("-250.00"), "VatPercent": Decimal("0.25")}],
+             "Rows": [{"LineNumber": 0, "Text": "Konsult", "Quantity": -10, "UnitPrice": Decimal("100.00"),
+                       "AmountNoVat": Decimal("-1000.00"), "Amount": Decimal("-1000.00"), "VatRate": Decimal("0.25")}]}
+    credit = world.company.add(number, IsCreditInvoice=True, ReferringInvoiceId=original_id, **minus)
+    world.company.change(original_id, CreditedBy=[{"CreditInvoiceId": credit.Id}], RemainingAmount=0,
+                         RemainingAmountInvoiceCurrency=0)
+
+
+def test_a_credit_note_waits_for_its_original_and_is_never_sent_for_one_that_did_not_go_out(world: World) -> None:
+    """The sync selects a credit note once its original is being sent (it counts `sending` as gone out),
+    but the original's fresh look can still cancel it: the credit note goes out only after its original."""
+    original = world.company.add(2701)
+    world.sync()
+    world.render()
+    [original_message] = world.dispatch_messages()
+    world.company.faults(rate_5xx=1.0)
+    with pytest.raises(SourceUnavailable):  # claimed (`sending`), its fresh look not done yet
+        world.dispatch(original_message)
+    world.company.faults(rate_5xx=0.0)
+    credit_of(world, original.Id, 52701)
+    world.sync()
+    assert world.render() == ["rendered"]  # the credit note of an original being sent
+    [credit_message] = world.dispatch_messages()
+    credit_id = credit_message["invoice_id"]
+
+    with pytest.raises(OriginalNotSettled):  # retried later: its original's fate is not known yet
+        world.dispatch(credit_message)
+    assert mails_to(BUYER) == []
+    assert world.dispatch(original_message).state == DeliveryState.CANCELLED  # type: ignore[union-attr]
+    assert world.dispatch(credit_message) is None
+    shown = world.shown(credit_id)
+    assert (shown["status"], shown["status_reason"]) == ("cancelled", "original_not_sent")
+    assert "2701" in shown["events"][-1]["detail"]
+    assert mails_to(BUYER) == []  # neither went out
+
+
+def test_a_credit_note_goes_out_once_its_original_went_out(world: World) -> None:
+    original = world.company.add(2702)
+    world.sync()
+    world.render()
+    [original_message] = world.dispatch_messages()
+    assert world.dispatch(original_message).state == DeliveryState.SENT  # type: ignore[union-attr]
+    credit_of(world, original.Id, 52702)
+    world.sync()
+    assert world.render() == ["rendered"]
+    [credit_message] = world.dispatch_messages()
+    assert world.dispatch(credit_message).state == DeliveryState.SENT  # type: ignore[union-attr]
+    assert len(mails_to(BUYER)) == 2
 
 
 def test_an_unchanged_invoice_goes_out_after_one_read(world: World) -> None:

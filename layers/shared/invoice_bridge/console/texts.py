@@ -360,6 +360,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "reason_credit_of_unsent_original": ("kredit av en faktura som inte skickats", "credit of an unsent invoice"),
     "reason_credit_without_original": ("kredit utan originalfaktura", "credit without an original invoice"),
     "reason_credited": ("krediterad", "credited"),
+    "reason_original_not_sent": ("originalfakturan skickades inte", "its original was not sent"),
     "reason_paid": ("betald", "paid"),
     # --- approvals ---
     "approvals_title": ("Att godkänna", "To approve"),

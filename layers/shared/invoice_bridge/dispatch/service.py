@@ -12,6 +12,9 @@ Two records move, each only by conditional writes:
 A message redelivered at any point finds the records and:
 - no delivery yet: dispatches only an invoice that is `rendered` at this version and whose documents of
   this version exist; chooses the channel and records the delivery `queued`.
+- no delivery yet, a credit note: it goes out only after its original did (the sync selects it while the
+  original is `sending`, whose fresh look may still cancel it): retried while the original is on its way
+  (`OriginalNotSettled`), cancelled (`original_not_sent`) when the original was never sent.
 - `queued`: nothing was sent; checks the documents, claims the invoice, writes the intent, sends.
 - `queued`, after the claim and before the intent: the fresh look at the source (fresh_look.py). Paid,
   credited or changed there: the delivery is closed `cancelled` (conditional on `queued`, so it never
@@ -54,6 +57,7 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..mapping import invoice_id_for
 from ..models.common import utcnow
 from ..models.delivery import Delivery, DeliveryState
 from ..models.invoice import Channel, Invoice, InvoiceEvent, InvoiceStatus, document_keys
@@ -99,6 +103,9 @@ MOVES_TO: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
 # A delivery rerouted after the operator reported its sent e-invoice failed (track.py) claims the invoice
 # from `sent` as well: the version stays out of the sync's reach (it replaces nothing sent) until then.
 _REROUTED_CLAIM_FROM = MOVES_TO[InvoiceStatus.SENDING] | {_ST}
+# A credit note goes out only after its original did (sent or later); the sync counts `sending` as gone out.
+_ORIGINAL_WENT_OUT = frozenset({_ST, _D})
+_ORIGINAL_NEVER_SENT = frozenset({InvoiceStatus.CANCELLED, InvoiceStatus.FAILED})
 _STATUS_OF_DONE = {
     DeliveryState.SENT: InvoiceStatus.SENT,
     DeliveryState.DELIVERED: InvoiceStatus.DELIVERED,
@@ -108,6 +115,10 @@ _STATUS_OF_DONE = {
 
 class DispatchInProgress(Exception):
     """Another worker moved the delivery first; the message is retried and reconciles then."""
+
+
+class OriginalNotSettled(Exception):
+    """A credit note's original is still on its way or waiting: the credit note is retried after it."""
 
 
 class _DocumentsMissing(Exception):
@@ -222,6 +233,8 @@ class _Dispatch:
             # Queued: render hands on when done. Held: released by a new message. Failed: retried explicitly.
             logger.info("not dispatching", extra={"invoice_id": invoice.id, "status": invoice.status.value})
             return None
+        if invoice.original_source_id and not self._original_went_out(invoice):
+            return None
         issuer = self.issuer(invoice)
         operator = self.operator_for(issuer)
         receiver = find_receiver(operator, issuer.id, invoice.buyer) if operator is not None else None
@@ -249,6 +262,23 @@ class _Dispatch:
             return fresh  # exactly what the ledger now holds: no need to read it back
         logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
         return self.ledger.get(invoice.id, invoice.version)
+
+    def _original_went_out(self, credit: Invoice) -> bool:
+        """A credit note follows its original. The sync selects it once the original is `sending`, but the
+        original's fresh look may still cancel it: True once the original went out; False (the credit note
+        cancelled) when it never did; `OriginalNotSettled` (retried) while it is on its way or waiting."""
+        try:
+            original = self.invoices.get(invoice_id_for(credit.issuer_id, credit.original_source_id or ""))
+        except NotFound:
+            return True  # not one of ours: the selection decided on the source's word alone
+        if original.status in _ORIGINAL_WENT_OUT:
+            return True
+        if original.status not in _ORIGINAL_NEVER_SENT:
+            raise OriginalNotSettled(f"credit note {credit.id}: its original is {original.status.value}")
+        detail = f"credits invoice {original.number}, which was not sent ({original.status.value}); not sent"
+        move_invoice(self.invoices, credit, InvoiceStatus.CANCELLED, detail, reason="original_not_sent",
+                     from_statuses={InvoiceStatus.RENDERED})
+        return False
 
     def _undeliverable(self, invoice: Invoice, failure: Failure) -> Delivery | None:
         """No channel or no documents now: the delivery an earlier run recorded (the ledger was not read
