@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from invoice_bridge.adapters.inexchange import RenewingClientToken
 from invoice_bridge.adapters.kms_tokens import KmsCipher, KmsOperatorCredentials
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
+from invoice_bridge.adapters.sqs_queue import SqsVisibility
 from invoice_bridge.ports import NotFound
 from moto import mock_aws
 
@@ -183,6 +184,30 @@ def test_the_operator_callers_store_a_renewed_inexchange_client_token(deployment
         assert tokens.renew("old") == f"renewed-for-{issuer_id}"
     stored = KmsOperatorCredentials(env["TABLE_NAME"], env["TOKEN_KEY_ID"]).load(issuer_id)
     assert stored is not None and stored[1]["client_token"] == f"renewed-for-{issuer_id}"
+
+
+@pytest.mark.parametrize(("function", "own", "other"), [
+    ("SyncIntegrationFunction", "SyncQueue", "RenderQueue"),
+    ("RenderFunction", "RenderQueue", "DispatchQueue"),
+    ("DispatchFunction", "DispatchQueue", "SyncQueue"),
+])
+def test_a_failed_record_is_backed_off_on_its_own_queue_only(
+    deployment: Deployment, function: str, own: str, other: str
+) -> None:
+    """A record that failed for a transient reason comes back after a growing delay (backoff.py): its
+    function changes the visibility of its own queue's message, and of no other queue's."""
+    resources = deployment.aws.resources
+    sqs = deployment.client("sqs")
+
+    def received(queue: str) -> str:
+        sqs.send_message(QueueUrl=resources.queue_urls[queue], MessageBody="{}")
+        [message] = sqs.receive_message(QueueUrl=resources.queue_urls[queue], MaxNumberOfMessages=1)["Messages"]
+        return str(message["ReceiptHandle"])
+
+    own_handle, other_handle = received(own), received(other)
+    with iam.acting_as(function, deployment.authorizer):
+        SqsVisibility().change_visibility(resources.queue_arns[own], own_handle, 30)
+        refused(lambda: SqsVisibility().change_visibility(resources.queue_arns[other], other_handle, 30))
 
 
 def test_the_documents_key_works_only_through_s3(deployment: Deployment) -> None:
