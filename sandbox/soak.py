@@ -192,6 +192,7 @@ class SoakReport:
     poison_messages_in_dlqs: int = 0
     poison_messages_sent: int = 0
     non_poison_in_dlqs: int = 0  # anything else in a DLQ: a real message given up on
+    non_poison_dlq_messages: list[str] = field(default_factory=list)  # the first 10, as queue: body
     alarms_fired: dict[str, int] = field(default_factory=dict)
     alarms_counted_from: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
@@ -623,6 +624,8 @@ class Soak:
         report.messages_in_dlqs = {q: len(b) for q, b in dlqs.items()}
         report.poison_messages_in_dlqs = sum(b.count(POISON_BODY) for b in dlqs.values())
         report.non_poison_in_dlqs = sum(len(b) - b.count(POISON_BODY) for b in dlqs.values())
+        report.non_poison_dlq_messages = [f"{q}: {b}"[:300] for q, bodies in dlqs.items() for b in bodies
+                                          if b != POISON_BODY][:10]  # what a failed run needs looked into
 
         revoked = next((i for i in self.issuers if i.revoked), None)
         if revoked is not None:

@@ -7,8 +7,8 @@ of an invoice changed at the source, then sends its render message; dispatch rec
 reroutes a failed e-invoice, then sends its dispatch message. A Lambda can die at any of these points
 (a timeout, out of memory, the host going away), and what it stored must still be handed on.
 
-`StepCrashes` kills the function right there, at a rate per point and once per hand-off at most (so the
-retry gets through even at rate 1): a botocore client plugin
+`StepCrashes` kills the function right there, at a rate per point and only the first time a hand-off is
+made (so the retry gets through even at rate 1): a botocore client plugin
 (`PLUGIN`, added to BOTOCORE_EXPERIMENTAL__PLUGINS by the embedded stack, so every handler's client has
 it) looks at each call a handler is about to make and raises `StepCrash` before the call that hands on.
 `StepCrash` is a BaseException: no `except Exception` in the handler (Powertools' batch processor, its
@@ -112,7 +112,7 @@ class StepCrashes:
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
         self._queues: dict[str, str] = {}
-        self._crashed: set[tuple[str, str]] = set()
+        self._seen: set[tuple[str, str]] = set()  # (point, hand-off) made at least once
         self.attach(self.queue_urls)
 
     def attach(self, queue_urls: Mapping[str, str]) -> StepCrashes:
@@ -135,12 +135,16 @@ class StepCrashes:
                 raise StepCrash(f"{function}: injected crash at {point.name}, before {service}:{operation}")
 
     def _crash_now(self, point: str, hand_off: str, rate: float) -> bool:
-        """At `rate`, and once per hand-off at most (the same message, the same invoice version): the retry
-        that follows a crash must be able to get through, even at rate 1."""
+        """At `rate`, the first time a hand-off (the same message, the same invoice version) is made, never
+        when it is made again: the retry that follows a crash must get through, even at rate 1, and a sync
+        that hands on a hundred invoices must not die again on the ones it handed on before its last crash
+        (it would run out of receives into its DLQ, which no Lambda dying per invocation would do)."""
         with self._lock:
-            if (point, hand_off) in self._crashed or self._random.random() >= rate:
+            if (point, hand_off) in self._seen:
                 return False
-            self._crashed.add((point, hand_off))
+            self._seen.add((point, hand_off))
+            if self._random.random() >= rate:
+                return False
             self.counts[point] += 1
             return True
 

@@ -33,6 +33,24 @@ def test_a_point_crashes_its_own_hand_off_once_and_lets_the_retry_through() -> N
     assert crashes.missed() == []
 
 
+def test_a_hand_off_made_once_without_a_crash_never_crashes_when_it_is_made_again() -> None:
+    """A retried sync hands on again what it handed on before its crash: only new hand-offs may crash, so
+    every retry gets further than the last one."""
+    crashes = _crashes(sync=0.5)
+    bodies = [{**RENDER_MESSAGE, "MessageBody": f'{{"invoice_id": "i{n}", "version": 1}}'} for n in range(40)]
+    first_round = []
+    for body in bodies:
+        try:
+            crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessage", body)
+            first_round.append(body)
+        except StepCrash:
+            pass
+    assert 0 < crashes.counts["sync→render"] < len(bodies)
+    for body in bodies:  # every one again: the crashed and the sent alike get through
+        crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessage", body)
+    assert len(first_round) + crashes.counts["sync→render"] == len(bodies)
+
+
 def test_other_callers_and_queues_are_left_alone() -> None:
     crashes = _crashes(sync=1.0, render=0.0)
     crashes.before_call("RenderFunction", "sqs", "SendMessage", RENDER_MESSAGE)  # not the sync
