@@ -7,16 +7,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
+from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
+from invoice_bridge.adapters.dynamo_issuers import DynamoIssuers
 from invoice_bridge.adapters.inexchange import RenewingClientToken
 from invoice_bridge.adapters.kms_tokens import KmsCipher, KmsOperatorCredentials
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
-from invoice_bridge.adapters.sqs_queue import SqsVisibility
+from invoice_bridge.adapters.ses_mailer import SesMailer
+from invoice_bridge.adapters.sqs_queue import SqsVisibility, SqsWorkQueue
+from invoice_bridge.dispatch import FailureNotifier
+from invoice_bridge.models.common import utcnow
+from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.ports import NotFound
+from invoice_bridge.sending import release_due_invoices
+from invoice_bridge.stuck import SweepResult, sweep_stuck_invoices
+from invoice_factory import make_invoice, make_issuer
 from moto import mock_aws
 
 from sandbox import iam
@@ -208,6 +219,29 @@ def test_a_failed_record_is_backed_off_on_its_own_queue_only(
     with iam.acting_as(function, deployment.authorizer):
         SqsVisibility().change_visibility(resources.queue_arns[own], own_handle, 30)
         refused(lambda: SqsVisibility().change_visibility(resources.queue_arns[other], other_handle, 30))
+
+
+def test_the_sweeper_finds_hands_on_and_gives_up_with_its_own_role(deployment: Deployment) -> None:
+    """The sweeper's tick as its role allows it: the status and waiting indexes, the invoices and their
+    deliveries, both queues, and the notice of an invoice it gives up on."""
+    env = deployment.env
+    invoices, issuers = DynamoInvoiceRepository(env["TABLE_NAME"]), DynamoIssuers(env["TABLE_NAME"])
+    issuers.put(make_issuer("sweep-issuer"))
+    for invoice_id, status in (("sweep-q", InvoiceStatus.QUEUED), ("sweep-r", InvoiceStatus.RENDERED)):
+        invoices.put(make_invoice(invoice_id, issuer_id="sweep-issuer").model_copy(update={"status": status}))
+
+    def sweep(later: timedelta) -> SweepResult:
+        return sweep_stuck_invoices(
+            invoices=invoices, issuers=issuers, ledger=DynamoDeliveryLedger(env["TABLE_NAME"]),
+            render_queue=SqsWorkQueue(env["RENDER_QUEUE_URL"]), dispatch_queue=SqsWorkQueue(env["DISPATCH_QUEUE_URL"]),
+            notifier=FailureNotifier(SesMailer(SENDER)), now=utcnow() + later,
+            stuck_after=timedelta(minutes=15), give_up_after=timedelta(hours=24))
+
+    with iam.acting_as("SweepStuckFunction", deployment.authorizer):
+        release_due_invoices(invoices=invoices, dispatch_queue=SqsWorkQueue(env["DISPATCH_QUEUE_URL"]))
+        assert sweep(timedelta(hours=1)).handed_on == 2
+        assert sweep(timedelta(hours=25)).failed == 2
+    assert {invoices.get(i).status for i in ("sweep-q", "sweep-r")} == {InvoiceStatus.FAILED}
 
 
 def test_the_documents_key_works_only_through_s3(deployment: Deployment) -> None:
