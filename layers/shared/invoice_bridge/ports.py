@@ -211,7 +211,9 @@ class TokenStore(Protocol):
 class InvoiceRepository(Protocol):
     def get(self, invoice_id: str) -> Invoice: ...  # raises NotFound
     def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None: ...
-    def create(self, invoice: Invoice) -> bool: ...  # False if it exists already (nothing written)
+    # A new invoice with its source link and first events, all or none; False if it exists already
+    # (nothing of it written).
+    def create(self, invoice: Invoice, events: Sequence[InvoiceEvent] = ()) -> bool: ...
     def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None: ...
     # A status move of one version: only while the stored invoice is still that version in one of
     # `from_statuses`, with its event; ConflictError (nothing written) otherwise.

@@ -6,7 +6,7 @@ import base64
 import json
 import uuid
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,29 +134,28 @@ class DynamoInvoiceRepository:
             return None
         return self.get(link["invoice_id"])
 
-    def create(self, invoice: Invoice) -> bool:
-        """Write a new invoice and its source link; False, and the invoice left as it is, when it exists
-        already (its id derives from issuer and source: another sync of the integration, run at the same
-        time by a duplicate message, imported it first). The link is written either way: it is the same,
-        and a crash between the two writes is healed by the next sync."""
-        created = True
+    def create(self, invoice: Invoice, events: Sequence[InvoiceEvent] = ()) -> bool:
+        """Write a new invoice, its source link and its first events in one transaction (one request for
+        the import); False, and nothing of it written, when the invoice exists already (its id derives from
+        issuer and source: another sync of the integration, run at the same time by a duplicate message,
+        imported it first). The link is then written alone: it is the same, and an invoice imported before
+        the link joined the transaction may lack it."""
+        put = {
+            "TableName": self._table_name,
+            "Item": self._item(invoice),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        also = [self._link_item(invoice), *(self._event_item(invoice.id, event) for event in events)]
         try:
-            self._table.put_item(Item=self._item(invoice), ConditionExpression="attribute_not_exists(PK)")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            created = False
-        self._put_link(invoice)
-        return created
+            put_if(put, also=also, conflict=f"invoice {invoice.id} exists already")
+        except ConflictError:
+            self._table.put_item(Item=self._link_item(invoice))
+            return False
+        return True
 
-    def _put_link(self, invoice: Invoice) -> None:
-        self._table.put_item(
-            Item={
-                "PK": f"SOURCE#{invoice.issuer_id}#{invoice.source_id}",
-                "SK": "SOURCE",
-                "invoice_id": invoice.id,
-            }
-        )
+    @staticmethod
+    def _link_item(invoice: Invoice) -> dict[str, Any]:
+        return {"PK": f"SOURCE#{invoice.issuer_id}#{invoice.source_id}", "SK": "SOURCE", "invoice_id": invoice.id}
 
     def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
         """Write the invoice; with `expected_updated_at` only if nobody changed it since it was read.
@@ -178,7 +177,7 @@ class DynamoInvoiceRepository:
                 raise ConflictError(f"invoice {invoice.id} was changed concurrently") from exc
             raise
         if expected_updated_at is None:
-            self._put_link(invoice)
+            self._table.put_item(Item=self._link_item(invoice))
 
     def transition(
         self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
