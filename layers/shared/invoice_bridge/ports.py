@@ -238,12 +238,27 @@ class InvoiceRepository(Protocol):
     ) -> Iterator[Invoice]: ...  # invoices of one status last changed in [start, end), oldest first
 
 
+@dataclass(frozen=True)
+class InvoiceMove:
+    """An invoice's conditional status move with its event (`InvoiceRepository.transition`'s arguments),
+    to be written together with the delivery move that causes it."""
+
+    invoice: Invoice
+    from_statuses: Collection[str]
+    event: InvoiceEvent
+
+
 class DeliveryLedger(Protocol):
     """One delivery record per invoice version, moved only by conditional transitions."""
 
     def get(self, invoice_id: str, version: int) -> Delivery | None: ...
     def create(self, delivery: Delivery) -> bool: ...  # False if it already exists
-    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None: ...  # ConflictError
+    # ConflictError (nothing written) when the record is not in one of `from_states`. With `invoice_move`,
+    # the invoice's move is written in the same request; True if it was, False when its condition no longer
+    # held (the delivery is then written alone, and the caller deals with the invoice as with a lost move).
+    def transition(
+        self, delivery: Delivery, from_states: Sequence[str], invoice_move: InvoiceMove | None = None
+    ) -> bool: ...
     def sent_between(self, start: datetime, end: datetime) -> Iterator[Delivery]: ...  # oldest first
 
 

@@ -5,6 +5,7 @@ same as when each was its own write."""
 from __future__ import annotations
 
 from aws_requests import aws_requests
+from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceEvent
 from sending_support import World
 
@@ -36,3 +37,25 @@ def test_an_invoice_imported_twice_keeps_the_first_and_writes_nothing_of_the_sec
     assert world.invoices.create(duplicate, events=[InvoiceEvent(status="queued", detail="again")]) is False
     assert world.invoices.get(invoice.id).number == invoice.number
     assert world.invoices.events(invoice.id) == events
+
+
+def test_an_e_mail_dispatch_writes_the_outcome_and_the_invoice_status_in_one_request(world: World) -> None:
+    source = world.company.add(3003)
+    world.sync()
+    assert world.render() == ["rendered"]
+    [message] = world.dispatch_messages()
+    with aws_requests() as requests:
+        delivery = world.dispatch(message)
+    assert delivery is not None and delivery.state == DeliveryState.SENT
+    assert requests.dynamodb_writes() == [
+        ("PutItem", ("INVOICE/DELIVERY",)),  # the delivery, queued
+        ("TransactWriteItems", ("INVOICE/INVOICE", "INVOICE/EVENT")),  # the claim: sending
+        ("PutItem", ("INVOICE/DELIVERY",)),  # the intent, before the call
+        # the outcome: the delivery sent with its SES message lookup, the invoice sent with its event
+        ("TransactWriteItems", ("INVOICE/DELIVERY", "INVOICE/INVOICE", "INVOICE/EVENT", "SESMSG/SESMSG")),
+    ]
+    shown = world.shown(world.ours(source.Id))
+    assert shown["status"] == "sent"
+    assert [(e["status"], e["detail"]) for e in shown["events"]][-2:] == [
+        ("sending", "sending by email"), ("sent", "sent by email")
+    ]

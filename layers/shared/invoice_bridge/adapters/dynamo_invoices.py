@@ -186,6 +186,15 @@ class DynamoInvoiceRepository:
         `from_statuses`; with `event`, both in one transaction (the history never shows a move that lost).
         Raises ConflictError otherwise: a newer version, a cancellation or another move got there first
         and is left as it is."""
+        put, *events = self.transition_puts(invoice, from_statuses, event)
+        put_if(put, also=[e["Item"] for e in events],
+               conflict=f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}")
+
+    def transition_puts(
+        self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
+    ) -> list[dict[str, Any]]:
+        """The TransactWriteItems Puts of a move: the invoice's, conditional, then its event's (also what a
+        delivery's move writes with it, dynamo_deliveries.py)."""
         if not from_statuses:
             raise ValueError("from_statuses must not be empty")
         statuses = {f":s{i}": str(status) for i, status in enumerate(from_statuses)}
@@ -199,9 +208,8 @@ class DynamoInvoiceRepository:
             "ExpressionAttributeNames": {"#version": "version", "#status": "status"},
             "ExpressionAttributeValues": {":version": invoice.version, **statuses},
         }
-        events = [self._event_item(invoice.id, event)] if event is not None else []
-        put_if(put, also=events,
-               conflict=f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}")
+        events = [{"TableName": self._table_name, "Item": self._event_item(invoice.id, event)}] if event else []
+        return [put, *events]
 
     def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:
         """Up to `limit` invoices in `status` whose last write is older than `before`, oldest first: a

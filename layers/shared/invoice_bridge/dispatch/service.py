@@ -61,6 +61,7 @@ from ..ports import (
     ConflictError,
     DeliveryLedger,
     DocumentStore,
+    InvoiceMove,
     InvoiceRepository,
     IssuerRepository,
     Letter,
@@ -449,9 +450,8 @@ class _Dispatch:
                 "message": None,
             }
         )
-        self.ledger.transition(sent, [DeliveryState.SENDING])
+        record_done(self.ledger, self.invoices, invoice, sent, [DeliveryState.SENDING])
         metrics.add_metric(name="InvoicesSent", unit=MetricUnit.Count, value=1)
-        sync_invoice_status(self.invoices, invoice, sent)
         return sent
 
     def _fail(
@@ -519,9 +519,29 @@ def fail_delivery(
     failed = delivery.model_copy(
         update={"state": DeliveryState.FAILED, "message": failure.reason, "updated_at": now()}
     )
-    ledger.transition(failed, list(from_states))
-    sync_invoice_status(invoices, invoice, failed)
+    record_done(ledger, invoices, invoice, failed, list(from_states))
     return failed
+
+
+def record_done(
+    ledger: DeliveryLedger, invoices: InvoiceRepository, invoice: Invoice, done: Delivery,
+    from_states: Collection[DeliveryState],
+) -> None:
+    """Move the delivery to a done state (sent, delivered, failed) and the invoice's status in line with it,
+    in one write; when the invoice moved on meanwhile, the delivery alone and then the invoice as
+    `sync_invoice_status` does (the move that lost is left alone). ConflictError: the delivery moved."""
+    move = _status_move(invoice, done)
+    if not ledger.transition(done, list(from_states), invoice_move=move) and move is not None:
+        sync_invoice_status(invoices, invoice, done)
+
+
+def _status_move(invoice: Invoice, delivery: Delivery) -> InvoiceMove | None:
+    """The invoice's move in line with a done delivery, or None when there is none to write."""
+    status = _STATUS_OF_DONE.get(delivery.state)
+    if status is None or invoice.version != delivery.version:
+        return None
+    detail = delivery.message or f"{status.value} by {delivery.channel}"
+    return _planned_move(invoice, status, detail, channel=delivery.channel)
 
 
 def sync_invoice_status(invoices: InvoiceRepository, invoice: Invoice, delivery: Delivery) -> Invoice | None:
@@ -531,6 +551,31 @@ def sync_invoice_status(invoices: InvoiceRepository, invoice: Invoice, delivery:
         return None
     detail = delivery.message or f"{status.value} by {delivery.channel}"
     return move_invoice(invoices, invoice, status, detail, channel=delivery.channel)
+
+
+def _planned_move(
+    invoice: Invoice,
+    status: InvoiceStatus,
+    detail: str,
+    channel: Channel | None = None,
+    from_statuses: Collection[InvoiceStatus] | None = None,
+    reason: str | None = None,
+) -> InvoiceMove | None:
+    """The conditional move `move_invoice` writes; None when the invoice is there already."""
+    if invoice.status == status and (channel is None or invoice.channel == channel):
+        return None
+    update: dict[str, object] = {
+        "status": status,
+        "updated_at": utcnow(),
+        "status_reason": reason or (detail if status == InvoiceStatus.FAILED else None),
+    }
+    if channel is not None:
+        update["channel"] = channel
+    return InvoiceMove(
+        invoice=invoice.model_copy(update=update),
+        from_statuses=from_statuses if from_statuses is not None else MOVES_TO[status],
+        event=InvoiceEvent(status=status.value, detail=detail),
+    )
 
 
 def move_invoice(
@@ -547,19 +592,11 @@ def move_invoice(
     invoice as written (or as it is, when it is there already), or None when it moved on (a newer
     version, a cancellation, a later status): that state is left alone, nobody's change is overwritten.
     `reason`: the status reason (by default the detail of a failure, none otherwise)."""
-    if invoice.status == status and (channel is None or invoice.channel == channel):
+    move = _planned_move(invoice, status, detail, channel, from_statuses, reason)
+    if move is None:
         return invoice
-    update: dict[str, object] = {
-        "status": status,
-        "updated_at": utcnow(),
-        "status_reason": reason or (detail if status == InvoiceStatus.FAILED else None),
-    }
-    if channel is not None:
-        update["channel"] = channel
-    moved = invoice.model_copy(update=update)
     try:
-        allowed = from_statuses if from_statuses is not None else MOVES_TO[status]
-        invoices.transition(moved, allowed, InvoiceEvent(status=status.value, detail=detail))
+        invoices.transition(move.invoice, move.from_statuses, move.event)
     except ConflictError:
         current = invoices.get(invoice.id)
         if current.version == invoice.version and current.status == status:
@@ -575,4 +612,4 @@ def move_invoice(
             },
         )
         return None
-    return moved
+    return move.invoice
