@@ -252,7 +252,9 @@ class DeliveryLedger(Protocol):
     """One delivery record per invoice version, moved only by conditional transitions."""
 
     def get(self, invoice_id: str, version: int) -> Delivery | None: ...
-    def create(self, delivery: Delivery) -> bool: ...  # False if it already exists
+    # False (nothing written) if it already exists. With `invoice_move` (the claim), the invoice's move in
+    # the same request, all or none; ConflictError (nothing written) when the invoice's condition fails.
+    def create(self, delivery: Delivery, invoice_move: InvoiceMove | None = None) -> bool: ...
     # ConflictError (nothing written) when the record is not in one of `from_states`. With `invoice_move`,
     # the invoice's move is written in the same request; True if it was, False when its condition no longer
     # held (the delivery is then written alone, and the caller deals with the invoice as with a lost move).

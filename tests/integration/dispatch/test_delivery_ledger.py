@@ -106,3 +106,37 @@ def test_a_delivery_that_moved_meanwhile_writes_neither(aws) -> None:  # type: i
         DynamoDeliveryLedger(TABLE).transition(failed, [DeliveryState.QUEUED], invoice_move=_sent_move(invoices))
     assert DynamoDeliveryLedger(TABLE).get("inv1", 1).state == DeliveryState.SENDING  # type: ignore[union-attr]
     assert invoices.get("inv1").status == InvoiceStatus.SENDING and invoices.events("inv1") == []
+
+
+def _claim(invoices: DynamoInvoiceRepository) -> InvoiceMove:
+    sending = invoices.get("inv1").model_copy(update={"status": InvoiceStatus.SENDING, "channel": "einvoice"})
+    return InvoiceMove(sending, {InvoiceStatus.RENDERED}, InvoiceEvent(status="sending", detail="sending by einvoice"))
+
+
+def test_a_delivery_is_recorded_with_the_claim_in_one_request(aws) -> None:  # type: ignore[no-untyped-def]
+    invoices = DynamoInvoiceRepository(TABLE)
+    invoices.put(make_invoice())
+    with aws_requests() as requests:
+        assert DynamoDeliveryLedger(TABLE).create(_delivery(), invoice_move=_claim(invoices)) is True
+    assert requests.dynamodb_writes() == [
+        ("TransactWriteItems", ("INVOICE/DELIVERY", "INVOICE/INVOICE", "INVOICE/EVENT"))
+    ]
+    assert DynamoDeliveryLedger(TABLE).get("inv1", 1).state == DeliveryState.QUEUED  # type: ignore[union-attr]
+    assert invoices.get("inv1").status == InvoiceStatus.SENDING
+
+
+def test_a_claim_that_lost_or_a_delivery_there_already_writes_nothing(aws) -> None:  # type: ignore[no-untyped-def]
+    invoices = DynamoInvoiceRepository(TABLE)
+    invoices.put(make_invoice())
+    claim = _claim(invoices)
+    invoices.put(invoices.get("inv1").model_copy(update={"status": InvoiceStatus.CANCELLED}))
+    ledger = DynamoDeliveryLedger(TABLE)
+    with pytest.raises(ConflictError):  # the invoice moved (cancelled) before the claim
+        ledger.create(_delivery(), invoice_move=claim)
+    assert ledger.get("inv1", 1) is None and invoices.events("inv1") == []
+
+    invoices.put(invoices.get("inv1").model_copy(update={"status": InvoiceStatus.RENDERED}))
+    ledger.create(_delivery().model_copy(update={"channel": "email"}))  # another run's
+    assert ledger.create(_delivery(), invoice_move=_claim(invoices)) is False
+    assert ledger.get("inv1", 1).channel == "email"  # type: ignore[union-attr]
+    assert invoices.get("inv1").status == InvoiceStatus.RENDERED and invoices.events("inv1") == []

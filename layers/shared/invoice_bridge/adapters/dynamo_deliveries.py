@@ -56,7 +56,20 @@ class DynamoDeliveryLedger:
         item = self._table.get_item(Key=_keys(invoice_id, version), ConsistentRead=True).get("Item")
         return Delivery.model_validate_json(item["data"]) if item else None
 
-    def create(self, delivery: Delivery) -> bool:
+    def create(self, delivery: Delivery, invoice_move: InvoiceMove | None = None) -> bool:
+        """Record a new delivery; False (nothing written) when the version has one already. With
+        `invoice_move` (dispatch's claim), the invoice's move and event in the same request, all or none:
+        ConflictError, nothing written, when the invoice's condition no longer holds."""
+        moves = self._invoice_puts(invoice_move)
+        if moves:
+            put = {"TableName": self._table_name, "Item": self._item(delivery),
+                   "ConditionExpression": "attribute_not_exists(PK)"}
+            failed = put_all_if([put, *moves])
+            if failed is not None and failed > 0:
+                raise ConflictError(f"invoice {delivery.invoice_id} moved before its claim")
+            return failed is None
+        if invoice_move is not None:  # an invoice that moves on its own (_invoice_puts): the caller's claim
+            raise ConflictError(f"invoice {delivery.invoice_id} is claimed on its own")
         try:
             self._table.put_item(Item=self._item(delivery), ConditionExpression="attribute_not_exists(PK)")
         except ClientError as exc:

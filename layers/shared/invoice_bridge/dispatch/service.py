@@ -7,11 +7,12 @@ Two records move, each only by conditional writes:
   `sending` is the *claim*: the sync neither cancels nor replaces a `sending` invoice, so once claimed
   the version cannot change under the send.
 - the delivery record in the ledger, one per version: queued → sending → sent → delivered | failed. The
-  *intent* (`sending`, with the operator idempotency id) is written after the claim, before the call.
+  *intent* (`sending`, with the operator idempotency id) is written after the claim, before the call. The
+  first claim of a version records its delivery `queued` in the same write (all or none).
 
 A message redelivered at any point finds the records and:
 - no delivery yet: dispatches only an invoice that is `rendered` at this version and whose documents of
-  this version exist; chooses the channel and records the delivery `queued`.
+  this version exist; chooses the channel and records the delivery `queued` with the claim.
 - `queued`: nothing was sent; checks the documents, claims the invoice, writes the intent, sends.
 - `queued`, after the claim and before the intent: the fresh look at the source (fresh_look.py). Paid,
   credited or changed there: the delivery is closed `cancelled` (conditional on `queued`, so it never
@@ -81,7 +82,7 @@ from .fallback import reroute
 from .fresh_look import SourceCheck, SourceUnavailable, SourceUnreadable
 from .letters import letter_for
 from .notify import Failure, FailureNotifier, buyer_mail
-from .policy import NoChannel, PrintServiceSource, Route, choose_channel, find_receiver, print_service_of
+from .policy import NoChannel, PrintServiceSource, choose_channel, find_receiver, print_service_of
 
 # Fixed namespace: the idempotency id of (invoice, version) is the same in every process, forever.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4d43-9a52-3b8e2f7c1a10")
@@ -165,6 +166,11 @@ def dispatch_invoice(
 class _Dispatch:
     """One run of one dispatch message: the adapters, and what this run has read (issuer, documents)."""
 
+    # The delivery `start` chose and has not recorded: the claim records it (one write for both), with
+    # the note the channel decision leaves for the office, if any.
+    _unrecorded: Delivery | None = None
+    _route_note: InvoiceEvent | None = None
+
     def __init__(
         self,
         invoices: InvoiceRepository,
@@ -215,7 +221,8 @@ class _Dispatch:
     # --- before a delivery exists --------------------------------------------------------------
 
     def start(self, invoice: Invoice) -> Delivery | None:
-        """Choose the channel and record the delivery `queued`; None when there is nothing to send now."""
+        """Choose the channel: the delivery `queued`, recorded by the claim that follows (`_claim_and_send`);
+        None when there is nothing to send now."""
         if invoice.status != InvoiceStatus.RENDERED:
             # Queued: render hands on when done. Held: released by a new message. Failed: retried explicitly.
             logger.info("not dispatching", extra={"invoice_id": invoice.id, "status": invoice.status.value})
@@ -242,11 +249,28 @@ class _Dispatch:
             operator_idempotency_id=idempotency_id(invoice.id, invoice.version),
             updated_at=self.now(),
         )
-        if self.ledger.create(fresh):
-            _record_route_note(self.invoices, invoice, route)
-            return fresh  # exactly what the ledger now holds: no need to read it back
-        logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
-        return self.ledger.get(invoice.id, invoice.version)
+        self._unrecorded = fresh
+        # Made now, written after the claim: the history shows it before the claim's event, as it happened.
+        self._route_note = InvoiceEvent(status=invoice.status.value, detail=route.note) if route.note else None
+        return fresh
+
+    def _record_with_claim(self, delivery: Delivery, invoice: Invoice, detail: str) -> Invoice | Delivery | None:
+        """Record the delivery `start` chose together with the claim, one write: the claimed invoice. The
+        delivery another run recorded first instead (it goes on from its state); or None when the invoice
+        moved before the claim: the delivery is then recorded alone, and the claim tried as `move_invoice`
+        does (it finds what moved it and leaves that alone)."""
+        self._unrecorded = None
+        move = _planned_move(invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel)
+        try:
+            created = self.ledger.create(delivery, invoice_move=move)
+        except ConflictError:
+            created, move = self.ledger.create(delivery), None
+        if not created:
+            logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
+            return self.ledger.get(invoice.id, invoice.version)
+        if self._route_note is not None:
+            self.invoices.add_event(invoice.id, self._route_note)
+        return move.invoice if move is not None else None
 
     def _undeliverable(self, invoice: Invoice, failure: Failure) -> Delivery | None:
         """No channel or no documents now: the delivery an earlier run recorded (the ledger was not read
@@ -282,7 +306,10 @@ class _Dispatch:
             missing = _documents_missing(exc, delivery.channel)
             return self._fail(delivery, invoice, missing, [DeliveryState.QUEUED])
         detail = f"sending by {delivery.channel}"
-        claimed = move_invoice(
+        claimed = self._record_with_claim(delivery, invoice, detail) if delivery is self._unrecorded else None
+        if isinstance(claimed, Delivery):
+            return self.advance(claimed, invoice)
+        claimed = claimed or move_invoice(
             self.invoices, invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel,
             from_statuses=_REROUTED_CLAIM_FROM if delivery.failed_channels else None,
         )
@@ -482,13 +509,6 @@ def _send_by_operator(
         operator=delivery.recipient_operator or "PEPPOL",  # records written before routing was kept
     )
     return operator.send_einvoice(document, delivery.operator_idempotency_id, receiver)
-
-
-def _record_route_note(invoices: InvoiceRepository, invoice: Invoice, route: Route) -> None:
-    """The channel decision says what the office should know about it (e.g. a letter on the operator's
-    template)."""
-    if route.note:
-        invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail=route.note))
 
 
 def _print_service(operator: Operator | None, issuer: Issuer) -> PrintServiceSource | None:
