@@ -519,7 +519,7 @@ def sync_integration(
         raise stopped from exc
 
     # The whole window was read and handed on: only now may the watermark move.
-    _record_success(integrations, integration_id, now, new_watermark, result)
+    _record_success(integrations, integration, now, new_watermark, result)
     return result
 
 
@@ -578,15 +578,17 @@ def _record_spiris_failure(
 
 def _record_success(
     integrations: IntegrationRepository,
-    integration_id: str,
+    previous: Integration,
     now: datetime,
     new_watermark: datetime | None,
     result: SyncResult,
 ) -> None:
-    """Move the watermark and the sync's own fields; count and log what the sync did."""
-    previous = integrations.get(integration_id)
+    """Move the watermark and the sync's own fields (on the integration read at the start: its version
+    guards the write, a change meanwhile is read then); count and log what the sync did."""
+    integration_id = previous.id
     previous_success = previous.last_success_at or previous.created_at
-    stored = update_integration(integrations, integration_id, lambda current: _succeeded(current, now, new_watermark))
+    stored = update_integration(integrations, integration_id, lambda current: _succeeded(current, now, new_watermark),
+                                read=previous)
     result.watermark = stored.watermark
 
     metrics.add_metric(
