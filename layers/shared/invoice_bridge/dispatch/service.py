@@ -557,20 +557,22 @@ def record_done(
 
 def _status_move(invoice: Invoice, delivery: Delivery) -> InvoiceMove | None:
     """The invoice's move in line with a done delivery, or None when there is none to write."""
-    status = _STATUS_OF_DONE.get(delivery.state)
-    if status is None or invoice.version != delivery.version:
-        return None
-    detail = delivery.message or f"{status.value} by {delivery.channel}"
-    return _planned_move(invoice, status, detail, channel=delivery.channel)
+    done = _done_status(invoice, delivery)
+    return _planned_move(invoice, *done, channel=delivery.channel) if done is not None else None
 
 
 def sync_invoice_status(invoices: InvoiceRepository, invoice: Invoice, delivery: Delivery) -> Invoice | None:
     """Bring the invoice status in line with a delivery that is done (sent, delivered, failed)."""
+    done = _done_status(invoice, delivery)
+    return move_invoice(invoices, invoice, *done, channel=delivery.channel) if done is not None else None
+
+
+def _done_status(invoice: Invoice, delivery: Delivery) -> tuple[InvoiceStatus, str] | None:
+    """The status (and its event's detail) of this version for a delivery that is done, else None."""
     status = _STATUS_OF_DONE.get(delivery.state)
     if status is None or invoice.version != delivery.version:
         return None
-    detail = delivery.message or f"{status.value} by {delivery.channel}"
-    return move_invoice(invoices, invoice, status, detail, channel=delivery.channel)
+    return status, delivery.message or f"{status.value} by {delivery.channel}"
 
 
 def _planned_move(
