@@ -82,7 +82,7 @@ def customer(customer_id: str = CUSTOMER_ID) -> Customer:
 # --- in-memory doubles of our ports ------------------------------------------------------------
 
 import threading  # noqa: E402
-from collections.abc import Collection, Iterable, Iterator, Mapping  # noqa: E402
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
 from invoice_bridge.fetch.decisions import ParkedSource, SyncDecision  # noqa: E402
@@ -134,10 +134,12 @@ class MemoryInvoices:
         invoice_id = self.by_source.get((issuer_id, source_id))
         return self.get(invoice_id) if invoice_id else None
 
-    def create(self, invoice: Invoice) -> bool:
+    def create(self, invoice: Invoice, events: Sequence[InvoiceEvent] = ()) -> bool:
         if invoice.id in self.items:
             return False
         self.put(invoice)
+        for event in events:
+            self.add_event(invoice.id, event)
         return True
 
     def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:

@@ -15,14 +15,17 @@ def update_integration(
     integration_id: str,
     change: Callable[[Integration], Integration | None],
     attempts: int = ATTEMPTS,
+    read: Integration | None = None,
 ) -> Integration:
     """Read, apply `change`, write conditionally on the version read; on a conflict read again and redo.
 
     `change` gets the current integration and returns the one to store, or None when there is nothing to
     do (then the current one is returned). It may raise to refuse (e.g. the integration was revoked).
-    Raises ConflictError when every attempt lost (the admin API answers 409)."""
-    for _ in range(attempts):
-        current = integrations.get(integration_id)
+    `read`: the integration as the caller read it, tried first instead of reading it again (a stale copy
+    costs one conflict and a fresh read). Raises ConflictError when every attempt lost (the admin API
+    answers 409)."""
+    for attempt in range(attempts):
+        current = read if attempt == 0 and read is not None else integrations.get(integration_id)
         updated = change(current)
         if updated is None:
             return current

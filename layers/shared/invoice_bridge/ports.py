@@ -211,7 +211,9 @@ class TokenStore(Protocol):
 class InvoiceRepository(Protocol):
     def get(self, invoice_id: str) -> Invoice: ...  # raises NotFound
     def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None: ...
-    def create(self, invoice: Invoice) -> bool: ...  # False if it exists already (nothing written)
+    # A new invoice with its source link and first events, all or none; False if it exists already
+    # (nothing of it written).
+    def create(self, invoice: Invoice, events: Sequence[InvoiceEvent] = ()) -> bool: ...
     def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None: ...
     # A status move of one version: only while the stored invoice is still that version in one of
     # `from_statuses`, with its event; ConflictError (nothing written) otherwise.
@@ -236,12 +238,29 @@ class InvoiceRepository(Protocol):
     ) -> Iterator[Invoice]: ...  # invoices of one status last changed in [start, end), oldest first
 
 
+@dataclass(frozen=True)
+class InvoiceMove:
+    """An invoice's conditional status move with its event (`InvoiceRepository.transition`'s arguments),
+    to be written together with the delivery move that causes it."""
+
+    invoice: Invoice
+    from_statuses: Collection[str]
+    event: InvoiceEvent
+
+
 class DeliveryLedger(Protocol):
     """One delivery record per invoice version, moved only by conditional transitions."""
 
     def get(self, invoice_id: str, version: int) -> Delivery | None: ...
-    def create(self, delivery: Delivery) -> bool: ...  # False if it already exists
-    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None: ...  # ConflictError
+    # False (nothing written) if it already exists. With `invoice_move` (the claim), the invoice's move in
+    # the same request, all or none; ConflictError (nothing written) when the invoice's condition fails.
+    def create(self, delivery: Delivery, invoice_move: InvoiceMove | None = None) -> bool: ...
+    # ConflictError (nothing written) when the record is not in one of `from_states`. With `invoice_move`,
+    # the invoice's move is written in the same request; True if it was, False when its condition no longer
+    # held (the delivery is then written alone, and the caller deals with the invoice as with a lost move).
+    def transition(
+        self, delivery: Delivery, from_states: Sequence[str], invoice_move: InvoiceMove | None = None
+    ) -> bool: ...
     def sent_between(self, start: datetime, end: datetime) -> Iterator[Delivery]: ...  # oldest first
 
 

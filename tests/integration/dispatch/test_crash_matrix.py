@@ -35,7 +35,7 @@ from invoice_bridge.dispatch import (
 )
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
-from invoice_bridge.ports import Mail, Operator, OperatorDocument, Receiver
+from invoice_bridge.ports import InvoiceMove, Mail, Operator, OperatorDocument, Receiver
 from port_doubles import source_as_imported
 
 TALLY: Counter[str] = Counter()
@@ -52,15 +52,18 @@ class CrashingLedger(DynamoDeliveryLedger):
         super().__init__(table)
         self.crash_state, self.after_write, self.armed = crash_state, after_write, True
 
-    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None:
+    def transition(
+        self, delivery: Delivery, from_states: Sequence[str], invoice_move: InvoiceMove | None = None
+    ) -> bool:
         crash = self.armed and delivery.state == self.crash_state
         if crash and not self.after_write:
             self.armed = False
             raise Crash(f"before writing {delivery.state}")
-        super().transition(delivery, from_states)
+        moved = super().transition(delivery, from_states, invoice_move)
         if crash:
             self.armed = False
             raise Crash(f"after writing {delivery.state}")
+        return moved
 
 
 class CrashingOperator:

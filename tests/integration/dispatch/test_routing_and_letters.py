@@ -136,7 +136,10 @@ def test_a_letter_on_the_operators_template_says_so_in_the_channel_decision(stac
     stack.add(make_issuer(), make_invoice(buyer_org="5560000000"))
     delivery = stack.dispatch("inv1")
     assert delivery is not None and delivery.channel == "print"
-    assert any("own template" in event.detail for event in stack.invoices.events("inv1"))
+    events = stack.invoices.events("inv1")
+    assert any("own template" in event.detail for event in events)
+    # the decision's note first (written after the claim that records the delivery, dated before it)
+    assert [e.status for e in events] == ["rendered", "sending", "sent"] and "own template" in events[0].detail
     [document] = operator_documents(stack.operator_url)
     assert document["print_image"] == "operator_template"
 

@@ -27,7 +27,7 @@ from invoice_bridge.messages import DispatchRequest
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
-from invoice_bridge.ports import InvoiceRepository
+from invoice_bridge.ports import InvoiceMove, InvoiceRepository
 from port_doubles import source_as_imported
 from spiris_source import SpirisCompany, install_grant
 
@@ -45,16 +45,18 @@ def sync_writes(invoices: InvoiceRepository, change: dict[str, object]) -> None:
 
 
 class SyncMeanwhile(DynamoDeliveryLedger):
-    """The sync's write lands right after the dispatch recorded its delivery, before anything else."""
+    """The sync's write lands after the dispatch read the invoice and chose its delivery, right before the
+    dispatch records the delivery with its claim."""
 
     def __init__(self, invoices: InvoiceRepository, change: dict[str, object]):
         super().__init__(TABLE)
-        self.invoices, self.change = invoices, change
+        self.invoices, self.change, self.armed = invoices, change, True
 
-    def create(self, delivery: Delivery) -> bool:
-        created = super().create(delivery)
-        sync_writes(self.invoices, self.change)
-        return created
+    def create(self, delivery: Delivery, invoice_move: InvoiceMove | None = None) -> bool:
+        if self.armed:
+            self.armed = False
+            sync_writes(self.invoices, self.change)
+        return super().create(delivery, invoice_move)
 
 
 def _dispatch(stack: Stack, ledger: DynamoDeliveryLedger | None = None, version: int = 1) -> Delivery | None:

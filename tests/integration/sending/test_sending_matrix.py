@@ -15,6 +15,7 @@ from invoice_bridge.dispatch.fresh_look import SourceUnavailable
 from invoice_bridge.dispatch.service import OriginalNotSettled
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
+from invoice_bridge.ports import InvoiceMove
 from invoice_bridge.sending import release_due_invoices
 from sending_support import INTEGRATION_ID, ISSUER_ID, OFFICE_USER, TABLE, World, mails_to
 
@@ -135,10 +136,13 @@ class Crash(Exception):
 class CrashAfterClosing(DynamoDeliveryLedger):
     """Dies right after the fresh look closed the delivery, before the invoice was moved."""
 
-    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None:
-        super().transition(delivery, from_states)
+    def transition(
+        self, delivery: Delivery, from_states: Sequence[str], invoice_move: InvoiceMove | None = None
+    ) -> bool:
+        moved = super().transition(delivery, from_states, invoice_move)
         if delivery.state == DeliveryState.CANCELLED:
             raise Crash
+        return moved
 
 
 def test_a_crash_between_closing_the_delivery_and_moving_the_invoice_never_strands_it(world: World) -> None:

@@ -31,3 +31,18 @@ def put_if(put: dict[str, Any], *, also: Sequence[dict[str, Any]] = (), conflict
         ):
             raise ConflictError(conflict) from None
         raise
+
+
+def put_all_if(puts: Sequence[dict[str, Any]]) -> int | None:
+    """Write TransactWriteItems Puts (each with or without a condition) all or none, in one request.
+    None when written; else the index of the first Put whose condition did not hold."""
+    try:
+        table(puts[0]["TableName"]).meta.client.transact_write_items(TransactItems=[{"Put": put} for put in puts])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" not in reasons:
+            raise
+        return reasons.index("ConditionalCheckFailed")
+    return None

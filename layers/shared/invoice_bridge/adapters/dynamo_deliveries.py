@@ -15,8 +15,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..models.delivery import Delivery
+from ..ports import ConflictError, InvoiceMove, ItemTooLarge
 from .aws import table
-from .dynamo_conditional import put_if
+from .dynamo_conditional import put_all_if, put_if
+from .dynamo_invoices import DynamoInvoiceRepository
 
 # Complaints can come weeks after the e-mail; the lookup is cleaned up by TTL well after that.
 _MESSAGE_LOOKUP_TTL = timedelta(days=180)
@@ -54,7 +56,20 @@ class DynamoDeliveryLedger:
         item = self._table.get_item(Key=_keys(invoice_id, version), ConsistentRead=True).get("Item")
         return Delivery.model_validate_json(item["data"]) if item else None
 
-    def create(self, delivery: Delivery) -> bool:
+    def create(self, delivery: Delivery, invoice_move: InvoiceMove | None = None) -> bool:
+        """Record a new delivery; False (nothing written) when the version has one already. With
+        `invoice_move` (dispatch's claim), the invoice's move and event in the same request, all or none:
+        ConflictError, nothing written, when the invoice's condition no longer holds."""
+        moves = self._invoice_puts(invoice_move)
+        if moves:
+            put = {"TableName": self._table_name, "Item": self._item(delivery),
+                   "ConditionExpression": "attribute_not_exists(PK)"}
+            failed = put_all_if([put, *moves])
+            if failed is not None and failed > 0:
+                raise ConflictError(f"invoice {delivery.invoice_id} moved before its claim")
+            return failed is None
+        if invoice_move is not None:  # an invoice that moves on its own (_invoice_puts): the caller's claim
+            raise ConflictError(f"invoice {delivery.invoice_id} is claimed on its own")
         try:
             self._table.put_item(Item=self._item(delivery), ConditionExpression="attribute_not_exists(PK)")
         except ClientError as exc:
@@ -63,7 +78,13 @@ class DynamoDeliveryLedger:
             raise
         return True
 
-    def transition(self, delivery: Delivery, from_states: Sequence[str]) -> None:
+    def transition(
+        self, delivery: Delivery, from_states: Sequence[str], invoice_move: InvoiceMove | None = None
+    ) -> bool:
+        """Move the record if it is in one of `from_states` (ConflictError otherwise), with its message
+        lookup; with `invoice_move`, the invoice's move and event in the same transaction: one request for
+        both records. When only the invoice's condition fails (it moved on), the record is written alone
+        and False returned."""
         if not from_states:
             raise ValueError("from_states must not be empty")
         names = {f":s{i}": str(state) for i, state in enumerate(from_states)}
@@ -75,9 +96,30 @@ class DynamoDeliveryLedger:
             "ExpressionAttributeValues": names,
         }
         lookup = self._message_lookup(delivery)
+        also = [lookup] if lookup is not None else []
+        conflict = f"delivery {delivery.invoice_id} v{delivery.version} is not in {list(from_states)}"
+        moves = self._invoice_puts(invoice_move)
+        if moves:
+            failed = put_all_if([put, *moves, *({"TableName": self._table_name, "Item": item} for item in also)])
+            if failed is None:
+                return True
+            if failed == 0:
+                raise ConflictError(conflict)
         # The record and its message lookup together, or neither.
-        put_if(put, also=[lookup] if lookup is not None else [],
-               conflict=f"delivery {delivery.invoice_id} v{delivery.version} is not in {list(from_states)}")
+        put_if(put, also=also, conflict=conflict)
+        return False
+
+    def _invoice_puts(self, move: InvoiceMove | None) -> list[dict[str, Any]]:
+        """The invoice's Puts for the transaction; none for an invoice whose rows would first have to go to
+        S3 (never one read from the table: its rows are there already), which moves on its own."""
+        if move is None:
+            return []
+        try:
+            return DynamoInvoiceRepository(self._table_name).transition_puts(
+                move.invoice, move.from_statuses, move.event
+            )
+        except ItemTooLarge:
+            return []
 
     def _message_lookup(self, delivery: Delivery) -> dict[str, object] | None:
         """The `SESMSG#` item for an e-mail delivery that has just been recorded as sent."""

@@ -6,7 +6,7 @@ import base64
 import json
 import uuid
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,29 +134,28 @@ class DynamoInvoiceRepository:
             return None
         return self.get(link["invoice_id"])
 
-    def create(self, invoice: Invoice) -> bool:
-        """Write a new invoice and its source link; False, and the invoice left as it is, when it exists
-        already (its id derives from issuer and source: another sync of the integration, run at the same
-        time by a duplicate message, imported it first). The link is written either way: it is the same,
-        and a crash between the two writes is healed by the next sync."""
-        created = True
+    def create(self, invoice: Invoice, events: Sequence[InvoiceEvent] = ()) -> bool:
+        """Write a new invoice, its source link and its first events in one transaction (one request for
+        the import); False, and nothing of it written, when the invoice exists already (its id derives from
+        issuer and source: another sync of the integration, run at the same time by a duplicate message,
+        imported it first). The link is then written alone: it is the same, and an invoice imported before
+        the link joined the transaction may lack it."""
+        put = {
+            "TableName": self._table_name,
+            "Item": self._item(invoice),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        also = [self._link_item(invoice), *(self._event_item(invoice.id, event) for event in events)]
         try:
-            self._table.put_item(Item=self._item(invoice), ConditionExpression="attribute_not_exists(PK)")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            created = False
-        self._put_link(invoice)
-        return created
+            put_if(put, also=also, conflict=f"invoice {invoice.id} exists already")
+        except ConflictError:
+            self._table.put_item(Item=self._link_item(invoice))
+            return False
+        return True
 
-    def _put_link(self, invoice: Invoice) -> None:
-        self._table.put_item(
-            Item={
-                "PK": f"SOURCE#{invoice.issuer_id}#{invoice.source_id}",
-                "SK": "SOURCE",
-                "invoice_id": invoice.id,
-            }
-        )
+    @staticmethod
+    def _link_item(invoice: Invoice) -> dict[str, Any]:
+        return {"PK": f"SOURCE#{invoice.issuer_id}#{invoice.source_id}", "SK": "SOURCE", "invoice_id": invoice.id}
 
     def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
         """Write the invoice; with `expected_updated_at` only if nobody changed it since it was read.
@@ -178,7 +177,7 @@ class DynamoInvoiceRepository:
                 raise ConflictError(f"invoice {invoice.id} was changed concurrently") from exc
             raise
         if expected_updated_at is None:
-            self._put_link(invoice)
+            self._table.put_item(Item=self._link_item(invoice))
 
     def transition(
         self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
@@ -187,6 +186,15 @@ class DynamoInvoiceRepository:
         `from_statuses`; with `event`, both in one transaction (the history never shows a move that lost).
         Raises ConflictError otherwise: a newer version, a cancellation or another move got there first
         and is left as it is."""
+        put, *events = self.transition_puts(invoice, from_statuses, event)
+        put_if(put, also=[e["Item"] for e in events],
+               conflict=f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}")
+
+    def transition_puts(
+        self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
+    ) -> list[dict[str, Any]]:
+        """The TransactWriteItems Puts of a move: the invoice's, conditional, then its event's (also what a
+        delivery's move writes with it, dynamo_deliveries.py)."""
         if not from_statuses:
             raise ValueError("from_statuses must not be empty")
         statuses = {f":s{i}": str(status) for i, status in enumerate(from_statuses)}
@@ -200,9 +208,8 @@ class DynamoInvoiceRepository:
             "ExpressionAttributeNames": {"#version": "version", "#status": "status"},
             "ExpressionAttributeValues": {":version": invoice.version, **statuses},
         }
-        events = [self._event_item(invoice.id, event)] if event is not None else []
-        put_if(put, also=events,
-               conflict=f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}")
+        events = [{"TableName": self._table_name, "Item": self._event_item(invoice.id, event)}] if event else []
+        return [put, *events]
 
     def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:
         """Up to `limit` invoices in `status` whose last write is older than `before`, oldest first: a

@@ -7,11 +7,12 @@ Two records move, each only by conditional writes:
   `sending` is the *claim*: the sync neither cancels nor replaces a `sending` invoice, so once claimed
   the version cannot change under the send.
 - the delivery record in the ledger, one per version: queued → sending → sent → delivered | failed. The
-  *intent* (`sending`, with the operator idempotency id) is written after the claim, before the call.
+  *intent* (`sending`, with the operator idempotency id) is written after the claim, before the call. The
+  first claim of a version records its delivery `queued` in the same write (all or none).
 
 A message redelivered at any point finds the records and:
 - no delivery yet: dispatches only an invoice that is `rendered` at this version and whose documents of
-  this version exist; chooses the channel and records the delivery `queued`.
+  this version exist; chooses the channel and records the delivery `queued` with the claim.
 - no delivery yet, a credit note: it goes out only after its original did (the sync selects it while the
   original is `sending`, whose fresh look may still cancel it): retried while the original is on its way
   (`OriginalNotSettled`), cancelled (`original_not_sent`) when the original was never sent.
@@ -67,6 +68,7 @@ from ..ports import (
     ConflictError,
     DeliveryLedger,
     DocumentStore,
+    InvoiceMove,
     InvoiceRepository,
     IssuerRepository,
     Letter,
@@ -86,7 +88,7 @@ from .fallback import reroute
 from .fresh_look import SourceCheck, SourceUnavailable, SourceUnreadable
 from .letters import letter_for
 from .notify import Failure, FailureNotifier, buyer_mail
-from .policy import NoChannel, PrintServiceSource, Route, choose_channel, find_receiver, print_service_of
+from .policy import NoChannel, PrintServiceSource, choose_channel, find_receiver, print_service_of
 
 # Fixed namespace: the idempotency id of (invoice, version) is the same in every process, forever.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4d43-9a52-3b8e2f7c1a10")
@@ -178,6 +180,11 @@ def dispatch_invoice(
 class _Dispatch:
     """One run of one dispatch message: the adapters, and what this run has read (issuer, documents)."""
 
+    # The delivery `start` chose and has not recorded: the claim records it (one write for both), with
+    # the note the channel decision leaves for the office, if any.
+    _unrecorded: Delivery | None = None
+    _route_note: InvoiceEvent | None = None
+
     def __init__(
         self,
         invoices: InvoiceRepository,
@@ -228,7 +235,8 @@ class _Dispatch:
     # --- before a delivery exists --------------------------------------------------------------
 
     def start(self, invoice: Invoice) -> Delivery | None:
-        """Choose the channel and record the delivery `queued`; None when there is nothing to send now."""
+        """Choose the channel: the delivery `queued`, recorded by the claim that follows (`_claim_and_send`);
+        None when there is nothing to send now."""
         if invoice.status != InvoiceStatus.RENDERED:
             # Queued: render hands on when done. Held: released by a new message. Failed: retried explicitly.
             logger.info("not dispatching", extra={"invoice_id": invoice.id, "status": invoice.status.value})
@@ -257,11 +265,28 @@ class _Dispatch:
             operator_idempotency_id=idempotency_id(invoice.id, invoice.version),
             updated_at=self.now(),
         )
-        if self.ledger.create(fresh):
-            _record_route_note(self.invoices, invoice, route)
-            return fresh  # exactly what the ledger now holds: no need to read it back
-        logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
-        return self.ledger.get(invoice.id, invoice.version)
+        self._unrecorded = fresh
+        # Made now, written after the claim: the history shows it before the claim's event, as it happened.
+        self._route_note = InvoiceEvent(status=invoice.status.value, detail=route.note) if route.note else None
+        return fresh
+
+    def _record_with_claim(self, delivery: Delivery, invoice: Invoice, detail: str) -> Invoice | Delivery | None:
+        """Record the delivery `start` chose together with the claim, one write: the claimed invoice. The
+        delivery another run recorded first instead (it goes on from its state); or None when the invoice
+        moved before the claim: the delivery is then recorded alone, and the claim tried as `move_invoice`
+        does (it finds what moved it and leaves that alone)."""
+        self._unrecorded = None
+        move = _planned_move(invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel)
+        try:
+            created = self.ledger.create(delivery, invoice_move=move)
+        except ConflictError:
+            created, move = self.ledger.create(delivery), None
+        if not created:
+            logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
+            return self.ledger.get(invoice.id, invoice.version)
+        if self._route_note is not None:
+            self.invoices.add_event(invoice.id, self._route_note)
+        return move.invoice if move is not None else None
 
     def _original_went_out(self, credit: Invoice) -> bool:
         """A credit note follows its original. The sync selects it once the original is `sending`, but the
@@ -314,7 +339,10 @@ class _Dispatch:
             missing = _documents_missing(exc, delivery.channel)
             return self._fail(delivery, invoice, missing, [DeliveryState.QUEUED])
         detail = f"sending by {delivery.channel}"
-        claimed = move_invoice(
+        claimed = self._record_with_claim(delivery, invoice, detail) if delivery is self._unrecorded else None
+        if isinstance(claimed, Delivery):
+            return self.advance(claimed, invoice)
+        claimed = claimed or move_invoice(
             self.invoices, invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel,
             from_statuses=_REROUTED_CLAIM_FROM if delivery.failed_channels else None,
         )
@@ -498,9 +526,8 @@ class _Dispatch:
                 "message": None,
             }
         )
-        self.ledger.transition(sent, [DeliveryState.SENDING])
+        record_done(self.ledger, self.invoices, invoice, sent, [DeliveryState.SENDING])
         metrics.add_metric(name="InvoicesSent", unit=MetricUnit.Count, value=1)
-        sync_invoice_status(self.invoices, invoice, sent)
         return sent
 
     def _fail(
@@ -533,13 +560,6 @@ def _send_by_operator(
     return operator.send_einvoice(document, delivery.operator_idempotency_id, receiver)
 
 
-def _record_route_note(invoices: InvoiceRepository, invoice: Invoice, route: Route) -> None:
-    """The channel decision says what the office should know about it (e.g. a letter on the operator's
-    template)."""
-    if route.note:
-        invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail=route.note))
-
-
 def _print_service(operator: Operator | None, issuer: Issuer) -> PrintServiceSource | None:
     """The operator's print settings for the policy, read only when a letter is the choice."""
     if operator is None:
@@ -568,18 +588,65 @@ def fail_delivery(
     failed = delivery.model_copy(
         update={"state": DeliveryState.FAILED, "message": failure.reason, "updated_at": now()}
     )
-    ledger.transition(failed, list(from_states))
-    sync_invoice_status(invoices, invoice, failed)
+    record_done(ledger, invoices, invoice, failed, list(from_states))
     return failed
+
+
+def record_done(
+    ledger: DeliveryLedger, invoices: InvoiceRepository, invoice: Invoice, done: Delivery,
+    from_states: Collection[DeliveryState],
+) -> None:
+    """Move the delivery to a done state (sent, delivered, failed) and the invoice's status in line with it,
+    in one write; when the invoice moved on meanwhile, the delivery alone and then the invoice as
+    `sync_invoice_status` does (the move that lost is left alone). ConflictError: the delivery moved."""
+    move = _status_move(invoice, done)
+    if not ledger.transition(done, list(from_states), invoice_move=move) and move is not None:
+        sync_invoice_status(invoices, invoice, done)
+
+
+def _status_move(invoice: Invoice, delivery: Delivery) -> InvoiceMove | None:
+    """The invoice's move in line with a done delivery, or None when there is none to write."""
+    done = _done_status(invoice, delivery)
+    return _planned_move(invoice, *done, channel=delivery.channel) if done is not None else None
 
 
 def sync_invoice_status(invoices: InvoiceRepository, invoice: Invoice, delivery: Delivery) -> Invoice | None:
     """Bring the invoice status in line with a delivery that is done (sent, delivered, failed)."""
+    done = _done_status(invoice, delivery)
+    return move_invoice(invoices, invoice, *done, channel=delivery.channel) if done is not None else None
+
+
+def _done_status(invoice: Invoice, delivery: Delivery) -> tuple[InvoiceStatus, str] | None:
+    """The status (and its event's detail) of this version for a delivery that is done, else None."""
     status = _STATUS_OF_DONE.get(delivery.state)
     if status is None or invoice.version != delivery.version:
         return None
-    detail = delivery.message or f"{status.value} by {delivery.channel}"
-    return move_invoice(invoices, invoice, status, detail, channel=delivery.channel)
+    return status, delivery.message or f"{status.value} by {delivery.channel}"
+
+
+def _planned_move(
+    invoice: Invoice,
+    status: InvoiceStatus,
+    detail: str,
+    channel: Channel | None = None,
+    from_statuses: Collection[InvoiceStatus] | None = None,
+    reason: str | None = None,
+) -> InvoiceMove | None:
+    """The conditional move `move_invoice` writes; None when the invoice is there already."""
+    if invoice.status == status and (channel is None or invoice.channel == channel):
+        return None
+    update: dict[str, object] = {
+        "status": status,
+        "updated_at": utcnow(),
+        "status_reason": reason or (detail if status == InvoiceStatus.FAILED else None),
+    }
+    if channel is not None:
+        update["channel"] = channel
+    return InvoiceMove(
+        invoice=invoice.model_copy(update=update),
+        from_statuses=from_statuses if from_statuses is not None else MOVES_TO[status],
+        event=InvoiceEvent(status=status.value, detail=detail),
+    )
 
 
 def move_invoice(
@@ -596,19 +663,11 @@ def move_invoice(
     invoice as written (or as it is, when it is there already), or None when it moved on (a newer
     version, a cancellation, a later status): that state is left alone, nobody's change is overwritten.
     `reason`: the status reason (by default the detail of a failure, none otherwise)."""
-    if invoice.status == status and (channel is None or invoice.channel == channel):
+    move = _planned_move(invoice, status, detail, channel, from_statuses, reason)
+    if move is None:
         return invoice
-    update: dict[str, object] = {
-        "status": status,
-        "updated_at": utcnow(),
-        "status_reason": reason or (detail if status == InvoiceStatus.FAILED else None),
-    }
-    if channel is not None:
-        update["channel"] = channel
-    moved = invoice.model_copy(update=update)
     try:
-        allowed = from_statuses if from_statuses is not None else MOVES_TO[status]
-        invoices.transition(moved, allowed, InvoiceEvent(status=status.value, detail=detail))
+        invoices.transition(move.invoice, move.from_statuses, move.event)
     except ConflictError:
         current = invoices.get(invoice.id)
         if current.version == invoice.version and current.status == status:
@@ -624,4 +683,4 @@ def move_invoice(
             },
         )
         return None
-    return moved
+    return move.invoice

@@ -34,7 +34,7 @@ from ..ports import (
 from .fallback import reroute
 from .notify import Failure, FailureNotifier
 from .policy import NoChannel, print_service_of
-from .service import idempotency_id, sync_invoice_status
+from .service import idempotency_id, record_done, sync_invoice_status
 
 
 @dataclass
@@ -114,8 +114,7 @@ def _apply(
         done = delivery.model_copy(
             update={"state": DeliveryState.DELIVERED, "delivered_at": now(), "updated_at": now()}
         )
-        poll.ledger.transition(done, [DeliveryState.SENT])
-        sync_invoice_status(poll.invoices, invoice, done)
+        record_done(poll.ledger, poll.invoices, invoice, done, [DeliveryState.SENT])
         metrics.add_metric(name="InvoicesDelivered", unit=MetricUnit.Count, value=1)
         poll.counts["delivered"] += 1
     elif document.status == "FAILED":
@@ -144,8 +143,7 @@ def _fail(poll: _Poll, invoice: Invoice, issuer: Issuer, delivery: Delivery, fai
     failed = delivery.model_copy(
         update={"state": DeliveryState.FAILED, "message": failure.reason, "updated_at": poll.now()}
     )
-    poll.ledger.transition(failed, [DeliveryState.SENT])
-    sync_invoice_status(poll.invoices, invoice, failed)
+    record_done(poll.ledger, poll.invoices, invoice, failed, [DeliveryState.SENT])
     poll.counts["failed"] += 1
 
 

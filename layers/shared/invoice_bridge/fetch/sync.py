@@ -358,16 +358,13 @@ class _Importer:
         fresh.hold, fresh.hold_reason = self._hold(decision)
         fresh.created_at = fresh.updated_at = self.now
         pdf_error = self._archive_source_pdf(fresh)
-        if not self._store(self.invoices.create, fresh):
+        fetched = "fetched from Spiris" + (f" (held for review: {fresh.hold_reason})" if fresh.hold else "")
+        # The invoice, its link and its first events in one write (one request per import).
+        events = [self._event_of(InvoiceStatus.QUEUED, fetched), *self._pdf_events(pdf_error)]
+        if not self._store(self.invoices.create, fresh, events=events):
             # Imported meanwhile by another sync of this integration (a duplicate message run at the
             # same time): never overwrite it (it may be rendered or sent by now); go on as if found.
             return self._import(source, self.invoices.get(fresh.id), decision)
-        self._event(
-            fresh.id,
-            InvoiceStatus.QUEUED,
-            "fetched from Spiris" + (f" (held for review: {fresh.hold_reason})" if fresh.hold else ""),
-        )
-        self._pdf_event(fresh, pdf_error)
         self._render(fresh)
         self.result.imported += 1
         return fresh.id
@@ -426,7 +423,10 @@ class _Importer:
     # --- side effects ------------------------------------------------------------------------------
 
     def _event(self, invoice_id: str, status: str, detail: str) -> None:
-        self.invoices.add_event(invoice_id, InvoiceEvent(at=self.now, status=str(status), detail=detail))
+        self.invoices.add_event(invoice_id, self._event_of(status, detail))
+
+    def _event_of(self, status: str, detail: str) -> InvoiceEvent:
+        return InvoiceEvent(at=self.now, status=str(status), detail=detail)
 
     def _render(self, invoice: Invoice) -> None:
         self.render_queue.send(
@@ -454,10 +454,13 @@ class _Importer:
         return None
 
     def _pdf_event(self, invoice: Invoice, error: str | None) -> None:
-        if error is not None:
-            self._event(
-                invoice.id, "source_pdf_unavailable", f"the source PDF could not be archived ({error})"
-            )
+        for event in self._pdf_events(error):
+            self.invoices.add_event(invoice.id, event)
+
+    def _pdf_events(self, error: str | None) -> list[InvoiceEvent]:
+        if error is None:
+            return []
+        return [self._event_of("source_pdf_unavailable", f"the source PDF could not be archived ({error})")]
 
 
 def sync_integration(
@@ -516,7 +519,7 @@ def sync_integration(
         raise stopped from exc
 
     # The whole window was read and handed on: only now may the watermark move.
-    _record_success(integrations, integration_id, now, new_watermark, result)
+    _record_success(integrations, integration, now, new_watermark, result)
     return result
 
 
@@ -575,15 +578,17 @@ def _record_spiris_failure(
 
 def _record_success(
     integrations: IntegrationRepository,
-    integration_id: str,
+    previous: Integration,
     now: datetime,
     new_watermark: datetime | None,
     result: SyncResult,
 ) -> None:
-    """Move the watermark and the sync's own fields; count and log what the sync did."""
-    previous = integrations.get(integration_id)
+    """Move the watermark and the sync's own fields (on the integration read at the start: its version
+    guards the write, a change meanwhile is read then); count and log what the sync did."""
+    integration_id = previous.id
     previous_success = previous.last_success_at or previous.created_at
-    stored = update_integration(integrations, integration_id, lambda current: _succeeded(current, now, new_watermark))
+    stored = update_integration(integrations, integration_id, lambda current: _succeeded(current, now, new_watermark),
+                                read=previous)
     result.watermark = stored.watermark
 
     metrics.add_metric(

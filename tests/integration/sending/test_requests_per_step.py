@@ -1,0 +1,105 @@
+"""What each step writes to DynamoDB for one invoice, counted at the botocore layer on moto (issue 15: a
+lean path per invoice). Each write that goes together is one request; the history the office sees is the
+same as when each was its own write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from aws_requests import aws_requests
+from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
+from invoice_bridge.adapters.spiris_api import HttpSpirisApi
+from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
+from invoice_bridge.fetch.sync import sync_integration
+from invoice_bridge.models.delivery import DeliveryState
+from invoice_bridge.models.integration import IntegrationStatus
+from invoice_bridge.models.invoice import InvoiceEvent
+from invoice_bridge.ports import InvoicePage
+from sending_support import INTEGRATION_ID, TABLE, World
+
+
+def test_a_new_invoice_is_imported_with_its_source_link_and_first_events_in_one_write(world: World) -> None:
+    """Here the sandbox's PDF link is not on an allowed origin, so the import has two events."""
+    source = world.company.add(3001)
+    with aws_requests() as requests:
+        world.sync()
+    assert requests.dynamodb_writes("INVOICE/INVOICE", "SOURCE/SOURCE", "INVOICE/EVENT") == [
+        ("TransactWriteItems", ("INVOICE/INVOICE", "SOURCE/SOURCE", "INVOICE/EVENT", "INVOICE/EVENT"))
+    ]
+    shown = world.shown(world.ours(source.Id))
+    assert sorted((e["status"], e["detail"]) for e in shown["events"]) == [
+        ("queued", "fetched from Spiris"),
+        ("source_pdf_unavailable", "the source PDF could not be archived (SpirisFileRefused)"),
+    ]
+    assert world.invoices.find_by_source("issuer-1", source.Id) is not None  # the link is there
+
+
+def test_an_invoice_imported_twice_keeps_the_first_and_writes_nothing_of_the_second(world: World) -> None:
+    """A duplicate sync message run at the same time: the second import finds the invoice there and
+    writes no second event."""
+    source = world.company.add(3002)
+    world.sync()
+    invoice = world.invoices.get(world.ours(source.Id))
+    events = world.invoices.events(invoice.id)
+    duplicate = invoice.model_copy(update={"number": "other"})
+    assert world.invoices.create(duplicate, events=[InvoiceEvent(status="queued", detail="again")]) is False
+    assert world.invoices.get(invoice.id).number == invoice.number
+    assert world.invoices.events(invoice.id) == events
+
+
+def test_an_e_mail_dispatch_writes_the_outcome_and_the_invoice_status_in_one_request(world: World) -> None:
+    source = world.company.add(3003)
+    world.sync()
+    assert world.render() == ["rendered"]
+    [message] = world.dispatch_messages()
+    with aws_requests() as requests:
+        delivery = world.dispatch(message)
+    assert delivery is not None and delivery.state == DeliveryState.SENT
+    assert requests.dynamodb_writes() == [
+        # the claim: the delivery recorded (queued), the invoice sending with its event
+        ("TransactWriteItems", ("INVOICE/DELIVERY", "INVOICE/INVOICE", "INVOICE/EVENT")),
+        ("PutItem", ("INVOICE/DELIVERY",)),  # the intent, before the call
+        # the outcome: the delivery sent with its SES message lookup, the invoice sent with its event
+        ("TransactWriteItems", ("INVOICE/DELIVERY", "INVOICE/INVOICE", "INVOICE/EVENT", "SESMSG/SESMSG")),
+    ]
+    shown = world.shown(world.ours(source.Id))
+    assert shown["status"] == "sent"
+    assert [(e["status"], e["detail"]) for e in shown["events"]][-2:] == [
+        ("sending", "sending by email"), ("sent", "sent by email")
+    ]
+
+
+def test_a_sync_reads_its_integration_once_and_writes_its_watermark_on_that_copy(world: World) -> None:
+    world.company.add(3004)
+    with aws_requests() as requests:
+        world.sync()
+    integration_requests = [op for op, kinds in requests.of("dynamodb") if "INTEGRATION/INTEGRATION" in kinds]
+    assert integration_requests == ["GetItem", "PutItem"]
+
+
+class PausedWhileReading(HttpSpirisApi):
+    """The office pauses the integration while the sync reads Spiris (a real client, one hook)."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world.company.url, lambda: str(world.company.tokens["access_token"]), sleep=lambda _s: None)
+        self.world = world
+
+    def iter_customer_invoices(self, modified_since: datetime | None) -> Iterator[InvoicePage]:
+        integration = self.world.integrations.get(INTEGRATION_ID)
+        self.world.integrations.put(integration.model_copy(update={"status": IntegrationStatus.PAUSED}))
+        yield from super().iter_customer_invoices(modified_since)
+
+
+def test_a_change_to_the_integration_during_the_sync_is_kept(world: World) -> None:
+    """The watermark is written on the copy read at the start; a pause made meanwhile makes that write
+    lose, and the sync's fields go on the integration as it is now."""
+    world.company.add(3005)
+    result = sync_integration(
+        INTEGRATION_ID, integrations=world.integrations, issuers=world.issuers, invoices=world.invoices,
+        decisions=DynamoDecisionStore(TABLE), spiris=PausedWhileReading(world),
+        render_queue=SqsWorkQueue(world.render_queue_url), documents=world.documents, now=datetime.now(UTC),
+    )
+    stored = world.integrations.get(INTEGRATION_ID)
+    assert stored.status == IntegrationStatus.PAUSED
+    assert stored.watermark == result.watermark and stored.last_success_at is not None
