@@ -2,8 +2,9 @@
 
 Every step stores its result and then hands on: the sync imports an invoice, then sends its render
 message; render stores the documents, then sends the dispatch message; dispatch stores the next version
-of an invoice changed at the source, then sends its render message; dispatch records the delivery
-`sent` in the ledger, then moves the invoice to `sent` (which hands it to the tracker); the tracker
+of an invoice changed at the source, then sends its render message; dispatch has the operator's (or
+SES's) answer, then records the delivery and the invoice `sent`, one transaction that hands the invoice to
+the tracker (a crash before it leaves an intent whose outcome the retry must find out); the tracker
 reroutes a failed e-invoice, then sends its dispatch message. A Lambda can die at any of these points
 (a timeout, out of memory, the host going away), and what it stored must still be handed on.
 
@@ -68,7 +69,7 @@ def _written_items(operation: str, params: Mapping[str, Any]) -> list[Mapping[st
 
 def _moves_invoice_to_sent(caller: str, service: str, operation: str, params: Mapping[str, Any],
                            queues: Mapping[str, str]) -> bool:
-    """Dispatch writes the invoice `sent` (the ledger says `sent` already): from here on the tracker has it."""
+    """Dispatch writes the invoice `sent` (with its delivery, or alone after it): from here the tracker has it."""
     return caller == "DispatchFunction" and service == "dynamodb" and any(
         str(_plain(item.get("PK"))).startswith("INVOICE#") and _plain(item.get("SK")) == "INVOICE"
         and _plain(item.get("status")) == "sent"
@@ -89,7 +90,7 @@ POINTS = (
     CrashPoint("sync→render", _sends_to("SyncIntegrationFunction", "RenderQueue")),
     CrashPoint("render→dispatch", _sends_to("RenderFunction", "DispatchQueue")),
     CrashPoint("dispatch→render (changed at the source)", _sends_to("DispatchFunction", "RenderQueue")),
-    CrashPoint("dispatch→tracking (ledger sent, invoice not yet)", _moves_invoice_to_sent),
+    CrashPoint("dispatch→tracking (sent, not yet recorded)", _moves_invoice_to_sent),
     CrashPoint("tracking→dispatch (rerouted)", _sends_to("TrackDeliveriesFunction", "DispatchQueue")),
 )
 POINT_NAMES = tuple(point.name for point in POINTS)
