@@ -62,20 +62,8 @@ class _NothingDispatched(Exception):
 
 def _dispatch_once(request: dict[str, object]) -> dict[str, str]:
     from .dispatch import dispatch_invoice
-    from .dispatch.fresh_look import SpirisSourceCheck
 
-    delivery = dispatch_invoice(
-        str(request["invoice_id"]),
-        int(str(request["version"])),
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        ledger=wiring.delivery_ledger(),
-        documents=wiring.document_store(),
-        operator_for=wiring.operator_for,
-        mailer=wiring.mailer(),
-        fresh_look=SpirisSourceCheck(wiring.integration_repository(), wiring.spiris_for, office=wiring.office_payee()),
-        render_queue=wiring.render_queue(),
-    )
+    delivery = dispatch_invoice(str(request["invoice_id"]), int(str(request["version"])), wiring.dispatch_services())
     if delivery is None:
         raise _NothingDispatched
     return {"state": delivery.state.value}

@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the adapters are imported where they are built: no client, 
     from .console.auth import SignInFlow
     from .console.sessions import SessionPolicy
     from .dispatch.report import ReportSources
+    from .dispatch.service import DispatchServices
     from .models.integration import Integration
     from .models.issuer import Issuer, OfficePayee
     from .ports import DocumentStore, Mailer, Operator
@@ -412,6 +413,24 @@ def spiris_for(integration: Integration) -> HttpSpirisApi:
     )
     _spiris_clients[key] = (time.monotonic(), client)
     return client
+
+
+@_per_container
+def dispatch_services() -> DispatchServices:
+    """The dispatch capability's bundle; its fresh look reads Spiris through `spiris_for`."""
+    from .dispatch.fresh_look import SpirisSourceCheck
+    from .dispatch.service import DispatchServices
+
+    return DispatchServices(
+        invoices=invoice_repository(),
+        issuers=issuer_repository(),
+        ledger=delivery_ledger(),
+        documents=document_store(),
+        operator_for=operator_for,
+        mailer=mailer(),
+        fresh_look=SpirisSourceCheck(integration_repository(), spiris_for, office=office_payee()),
+        render_queue=render_queue(),
+    )
 
 
 @_per_container

@@ -21,7 +21,7 @@ from invoice_bridge.adapters.inexchange import InExchangeOperator, InExchangePar
 from invoice_bridge.adapters.maventa import MaventaCredentials, MaventaOperator, clear_token_cache
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.ses_mailer import SesMailer
-from invoice_bridge.dispatch import clear_lookup_cache, dispatch_invoice
+from invoice_bridge.dispatch import DispatchServices, clear_lookup_cache, dispatch_invoice
 from invoice_bridge.models.delivery import Delivery
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus, Party, PostalAddress
 from invoice_bridge.models.issuer import Address, DispatchSettings, Issuer
@@ -229,14 +229,16 @@ class Stack:
         return dispatch_invoice(
             invoice_id,
             version,
-            invoices=self.invoices,
-            issuers=self.issuers,
-            ledger=self.ledger,
-            documents=self.documents,
-            operator_for=self.operator_for,
-            mailer=self.mailer,
-            fresh_look=source_as_imported,
-            render_queue=self.render_queue,
+            DispatchServices(
+                invoices=self.invoices,
+                issuers=self.issuers,
+                ledger=self.ledger,
+                documents=self.documents,
+                operator_for=self.operator_for,
+                mailer=self.mailer,
+                fresh_look=source_as_imported,
+                render_queue=self.render_queue,
+            ),
         )
 
 

@@ -27,6 +27,7 @@ from dispatch_support import (
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.ses_mailer import SesMailer
 from invoice_bridge.dispatch import (
+    DispatchServices,
     OperatorOutcomeUnknown,
     OperatorUnavailable,
     dispatch_invoice,
@@ -92,14 +93,16 @@ def _run(stack: Stack, ledger: DynamoDeliveryLedger | None = None, operator: Any
     return dispatch_invoice(
         "inv1",
         1,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=ledger or stack.ledger,
-        documents=stack.documents,
-        operator_for=(lambda _issuer: operator) if operator else stack.operator_for,
-        mailer=stack.mailer,
-        fresh_look=source_as_imported,
-        render_queue=stack.render_queue,
+        DispatchServices(
+            invoices=stack.invoices,
+            issuers=stack.issuers,
+            ledger=ledger or stack.ledger,
+            documents=stack.documents,
+            operator_for=(lambda _issuer: operator) if operator else stack.operator_for,
+            mailer=stack.mailer,
+            fresh_look=source_as_imported,
+            render_queue=stack.render_queue,
+        ),
     )
 
 
@@ -254,14 +257,16 @@ def _run_email(stack: Stack, mailer: SesMailer, version: int = 1) -> Delivery | 
     return dispatch_invoice(
         "inv1",
         version,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        documents=stack.documents,
-        operator_for=lambda _i: None,
-        mailer=mailer,
-        fresh_look=source_as_imported,
-        render_queue=stack.render_queue,
+        DispatchServices(
+            invoices=stack.invoices,
+            issuers=stack.issuers,
+            ledger=stack.ledger,
+            documents=stack.documents,
+            operator_for=lambda _i: None,
+            mailer=mailer,
+            fresh_look=source_as_imported,
+            render_queue=stack.render_queue,
+        ),
     )
 
 

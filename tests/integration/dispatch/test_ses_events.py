@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from dispatch_support import SENDER, TABLE, Stack, make_invoice, make_issuer, sent_mails
 from invoice_bridge import wiring
-from invoice_bridge.dispatch import FailureNotifier, dispatch_invoice
+from invoice_bridge.dispatch import DispatchServices, FailureNotifier, dispatch_invoice
 from invoice_bridge.dispatch.ses_events import apply_ses_notification, parse_ses_notification
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.observability import metrics
@@ -53,14 +53,16 @@ def send_by_email(stack: Stack, language: str = "sv", invoice_id: str = "inv1") 
     sent = dispatch_invoice(
         invoice_id,
         1,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        documents=stack.documents,
-        operator_for=lambda issuer: None,
-        mailer=stack.mailer,
-        fresh_look=source_as_imported,
-        render_queue=stack.render_queue,
+        DispatchServices(
+            invoices=stack.invoices,
+            issuers=stack.issuers,
+            ledger=stack.ledger,
+            documents=stack.documents,
+            operator_for=lambda issuer: None,
+            mailer=stack.mailer,
+            fresh_look=source_as_imported,
+            render_queue=stack.render_queue,
+        ),
     )
     assert sent is not None and sent.state == DeliveryState.SENT and sent.operator_invoice_id
     return sent.operator_invoice_id

@@ -22,7 +22,7 @@ from dispatch_support import (
 from invoice_bridge import entrypoints
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.dynamo_integrations import DynamoIntegrations
-from invoice_bridge.dispatch import dispatch_invoice
+from invoice_bridge.dispatch import DispatchServices, dispatch_invoice
 from invoice_bridge.messages import DispatchRequest
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import Integration, IntegrationStatus
@@ -61,14 +61,16 @@ def _dispatch(stack: Stack, ledger: DynamoDeliveryLedger | None = None, version:
     return dispatch_invoice(
         "inv1",
         version,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=ledger or stack.ledger,
-        documents=stack.documents,
-        operator_for=stack.operator_for,
-        mailer=stack.mailer,
-        fresh_look=source_as_imported,
-        render_queue=stack.render_queue,
+        DispatchServices(
+            invoices=stack.invoices,
+            issuers=stack.issuers,
+            ledger=ledger or stack.ledger,
+            documents=stack.documents,
+            operator_for=stack.operator_for,
+            mailer=stack.mailer,
+            fresh_look=source_as_imported,
+            render_queue=stack.render_queue,
+        ),
     )
 
 

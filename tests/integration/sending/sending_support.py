@@ -24,7 +24,7 @@ from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.ses_mailer import SesMailer
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
-from invoice_bridge.dispatch import FailureNotifier, dispatch_invoice
+from invoice_bridge.dispatch import DispatchServices, FailureNotifier, dispatch_invoice
 from invoice_bridge.dispatch.fresh_look import SpirisSourceCheck
 from invoice_bridge.fetch.sync import SyncResult, sync_integration
 from invoice_bridge.mapping import invoice_id_for
@@ -79,13 +79,14 @@ class World:
 
     def dispatch(self, message: dict[str, Any]) -> Delivery | None:
         """One dispatch message, with the fresh look through the integration's Spiris client."""
-        return dispatch_invoice(
-            message["invoice_id"], message["version"], invoices=self.invoices, issuers=self.issuers,
-            ledger=self.ledger, documents=self.documents, operator_for=lambda _issuer: None, mailer=self.mailer(),
+        services = DispatchServices(
+            invoices=self.invoices, issuers=self.issuers, ledger=self.ledger, documents=self.documents,
+            operator_for=lambda _issuer: None, mailer=self.mailer(),
             fresh_look=SpirisSourceCheck(self.integrations, lambda _integration: self.company.api(max_attempts=1),
                                          office=None),
             render_queue=SqsWorkQueue(self.render_queue_url),
         )
+        return dispatch_invoice(message["invoice_id"], message["version"], services)
 
     def mailer(self) -> SesMailer:
         return SesMailer(SENDER)

@@ -19,12 +19,20 @@ from .policy import (
     find_receiver,
 )
 from .report import COLUMNS, ReportRow, dispatch_report, period_bounds, to_csv
-from .service import DispatchInProgress, dispatch_invoice, fail_delivery, idempotency_id, move_invoice
+from .service import (
+    DispatchInProgress,
+    DispatchServices,
+    dispatch_invoice,
+    fail_delivery,
+    idempotency_id,
+    move_invoice,
+)
 from .track import track_deliveries
 
 __all__ = [
     "COLUMNS",
     "DispatchInProgress",
+    "DispatchServices",
     "Failure",
     "FailureNotifier",
     "MailNotSent",
