@@ -39,19 +39,9 @@ def poll_due_integrations() -> list[str]:
 
 
 def render(request: RenderRequest) -> str:
-    from .dispatch.notify import FailureNotifier
     from .render.service import render_invoice
 
-    outcome = render_invoice(
-        request.invoice_id,
-        request.version,
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        documents=wiring.document_store(),
-        dispatch_queue=wiring.dispatch_queue(),
-        notifier=FailureNotifier(wiring.mailer()),
-    )
-    return outcome.status
+    return render_invoice(request.invoice_id, request.version, wiring.render_services()).status
 
 
 class _NothingDispatched(Exception):

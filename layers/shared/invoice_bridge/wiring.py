@@ -48,11 +48,13 @@ if TYPE_CHECKING:  # the adapters are imported where they are built: no client, 
     from .consent.services import ConsentConfig, ConsentServices
     from .console.auth import SignInFlow
     from .console.sessions import SessionPolicy
+    from .dispatch.notify import FailureNotifier
     from .dispatch.report import ReportSources
     from .dispatch.service import DispatchServices
     from .models.integration import Integration
     from .models.issuer import Issuer, OfficePayee
     from .ports import DocumentStore, Mailer, Operator
+    from .render.service import RenderServices
 
 container: ContextVar[str] = ContextVar("invoice_bridge_container", default="")
 
@@ -219,6 +221,22 @@ def integration_repository() -> DynamoIntegrations:
     return DynamoIntegrations(section(Resources).table_name)
 
 
+# --- render --------------------------------------------------------------------------------------
+
+
+@_per_container
+def render_services() -> RenderServices:
+    from .render.service import RenderServices
+
+    return RenderServices(
+        invoices=invoice_repository(),
+        issuers=issuer_repository(),
+        documents=document_store(),
+        dispatch_queue=dispatch_queue(),
+        notifier=failure_notifier(),
+    )
+
+
 # --- dispatch ------------------------------------------------------------------------------------
 
 
@@ -240,6 +258,14 @@ def ses_mailer(settings: MailSettings) -> SesMailer:
     from .adapters.ses_mailer import SesMailer
 
     return SesMailer(settings.sender_email, configuration_set=settings.ses_configuration_set)
+
+
+@_per_container
+def failure_notifier() -> FailureNotifier:
+    """The notices to issuers of what failed (render, dispatch, tracking, the sweeper)."""
+    from .dispatch.notify import FailureNotifier
+
+    return FailureNotifier(mailer())
 
 
 @_per_container

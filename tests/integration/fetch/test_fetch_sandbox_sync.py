@@ -202,12 +202,12 @@ def held_for_the_office(
 ) -> None:
     """Rendered, it stays held with its reason for the office (admin API), and goes out only when released."""
     from invoice_bridge import wiring
-    from invoice_bridge.render.service import render_invoice
+    from invoice_bridge.render.service import RenderServices, render_invoice
 
     invoice_id = invoice_id_for("issuer-1", source_id)
     dispatch_url = boto3.client("sqs").create_queue(QueueName="dispatch")["QueueUrl"]
-    render_invoice(invoice_id, 1, invoices=invoices, issuers=DynamoIssuers(TABLE), documents=S3DocumentStore(BUCKET),
-                   dispatch_queue=SqsWorkQueue(dispatch_url), notifier=FailureNotifier(RecordingMailer()))
+    render_invoice(invoice_id, 1, RenderServices(invoices=invoices, issuers=DynamoIssuers(TABLE), documents=S3DocumentStore(BUCKET),
+                                                 dispatch_queue=SqsWorkQueue(dispatch_url), notifier=FailureNotifier(RecordingMailer())))
     status, shown = call_admin("GET", f"/invoices/{invoice_id}")
     assert status == 200 and (shown["status"], shown["status_reason"]) == ("held", "dated_before_activation")
     assert aws.drain(dispatch_url) == []  # never out by itself

@@ -32,7 +32,7 @@ from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
 from invoice_bridge.models.issuer import Issuer
 from invoice_bridge.render.pdf import format_amount
-from invoice_bridge.render.service import render_invoice
+from invoice_bridge.render.service import RenderServices, render_invoice
 from invoice_bridge.render.validation import validate_ubl
 from port_doubles import RecordingMailer
 from spiris_sandbox_flow import connect, seed
@@ -86,8 +86,9 @@ class Matrix:
         rendered = {}
         for message in self.aws.drain(self.aws.render_queue_url):
             outcome = render_invoice(
-                message["invoice_id"], message["version"], invoices=self.invoices, issuers=DynamoIssuers(TABLE),
-                documents=self.documents, dispatch_queue=SqsWorkQueue(self.dispatch_queue), notifier=FailureNotifier(RecordingMailer()),
+                message["invoice_id"], message["version"],
+                RenderServices(invoices=self.invoices, issuers=DynamoIssuers(TABLE), documents=self.documents,
+                               dispatch_queue=SqsWorkQueue(self.dispatch_queue), notifier=FailureNotifier(RecordingMailer())),
                 source_loader=lambda invoice: self.spiris.customer_invoice(invoice.source_id))
             assert outcome.status == "rendered", (message, outcome.reasons)
             invoice = self.invoices.get(message["invoice_id"])

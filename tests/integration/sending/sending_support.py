@@ -32,7 +32,7 @@ from invoice_bridge.models.delivery import Delivery
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.issuer import Address, Issuer
 from invoice_bridge.ports import DeliveryLedger
-from invoice_bridge.render.service import render_invoice
+from invoice_bridge.render.service import RenderServices, render_invoice
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -68,9 +68,9 @@ class World:
     def render(self) -> list[str]:
         """Render every waiting render message; the outcomes (rendered, held, ...)."""
         return [
-            render_invoice(m["invoice_id"], m["version"], invoices=self.invoices, issuers=self.issuers,
-                           documents=self.documents, dispatch_queue=SqsWorkQueue(self.dispatch_queue_url),
-                           notifier=FailureNotifier(self.mailer())).status
+            render_invoice(m["invoice_id"], m["version"], RenderServices(invoices=self.invoices, issuers=self.issuers,
+                                                                         documents=self.documents, dispatch_queue=SqsWorkQueue(self.dispatch_queue_url),
+                                                                         notifier=FailureNotifier(self.mailer()))).status
             for m in drain(self.render_queue_url)
         ]
 

@@ -12,7 +12,7 @@ from invoice_bridge.dispatch.notify import FailureNotifier
 from invoice_bridge.fetch.sync import sync_integration
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.spiris import Customer, CustomerInvoice
-from invoice_bridge.render.service import render_invoice
+from invoice_bridge.render.service import RenderServices, render_invoice
 from port_doubles import MemoryIssuers, RecordingMailer
 from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from test_vat_mapping import OUR_ISSUER, mapped
@@ -48,9 +48,9 @@ def test_sync_and_render_never_log_it(capsys: pytest.CaptureFixture[str], caplog
     assert invoice.tax_reduction is not None and invoice.tax_reduction.persons  # it is there, for the PDF
 
     documents = MemoryDocuments()
-    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
-                             documents=documents, dispatch_queue=MemoryQueue(),
-                             notifier=FailureNotifier(RecordingMailer()))
+    outcome = render_invoice(invoice.id, 1, RenderServices(invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
+                                                           documents=documents, dispatch_queue=MemoryQueue(),
+                                                           notifier=FailureNotifier(RecordingMailer())))
 
     assert outcome.status == "held"  # first sync
     captured = capsys.readouterr()
@@ -64,9 +64,9 @@ def test_failure_reasons_never_quote_it(capsys: pytest.CaptureFixture[str], capl
     changed = CustomerInvoice.model_validate(
         case_invoice(BY_NAME["rot"], 2001) | {"RotReducedInvoicingAmount": Decimal("5000.00")})
 
-    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
-                             documents=MemoryDocuments(), dispatch_queue=MemoryQueue(),
-                             notifier=FailureNotifier(RecordingMailer()),
+    outcome = render_invoice(invoice.id, 1, RenderServices(invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
+                                                           documents=MemoryDocuments(), dispatch_queue=MemoryQueue(),
+                                                           notifier=FailureNotifier(RecordingMailer())),
                              source_loader=lambda _invoice: changed)
 
     assert outcome.status == "failed" and "tax_reduction: ours 5040.00, source 5000.00" in outcome.reasons
