@@ -133,43 +133,31 @@ def sweep_stuck() -> dict[str, int]:
 def sync(request: SyncRequest) -> object:
     """Fetch one integration's invoices. Retryable errors propagate (the message comes back);
     an integration that needs the office's action is already marked and alerted, so it is not retried."""
-    from .alerts import notify_integration_stopped, notify_invoice_parked
+    from .alerts import notify_integration_stopped
     from .consent.refresher import NotConnected, TokenBroker
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
     from .ports import DecryptionFailed
 
-    office = wiring.office()
     integrations = wiring.integration_repository()
-    integration = integrations.get(request.integration_id)
     try:
         return sync_integration(
-            integration.id,
-            integrations=integrations,
-            issuers=wiring.issuer_repository(),
-            invoices=wiring.invoice_repository(),
-            decisions=wiring.decision_store(),
-            spiris=wiring.sync_spiris(integration),
-            render_queue=wiring.render_queue(),
-            documents=wiring.document_store(),
-            office=wiring.office_payee(),
-            overlap_seconds=wiring.spiris_settings().sync_overlap_seconds,
-            notify_parked=lambda issuer, parked: notify_invoice_parked(
-                issuer, parked, mailer=wiring.mailer(), office_name=office.office_name
-            ),
+            request.integration_id, wiring.sync_services(), overlap_seconds=wiring.spiris_settings().sync_overlap_seconds
         )
     except NotConnected:
         return None  # the token broker has marked the integration and alerted
     except DecryptionFailed:
         # The stored grant cannot be read (a bad restore, a moved item): only a new consent helps.
-        TokenBroker(wiring.consent_services()).mark_needs_reconsent(integrations.get(integration.id), "token_unreadable")
+        TokenBroker(wiring.consent_services()).mark_needs_reconsent(integrations.get(request.integration_id), "token_unreadable")
         return None
     except IntegrationNeedsReconsent:
-        TokenBroker(wiring.consent_services()).alert_needs_reconsent(integrations.get(integration.id))
+        TokenBroker(wiring.consent_services()).alert_needs_reconsent(integrations.get(request.integration_id))
         return None
     except IntegrationFailed as exc:
+        office = wiring.office()
+        stopped = integrations.get(request.integration_id)
         notify_integration_stopped(
-            integrations.get(integration.id),
-            wiring.issuer_repository().get(integration.issuer_id),
+            stopped,
+            wiring.issuer_repository().get(stopped.issuer_id),
             error_code=exc.code,
             mailer=wiring.mailer(),
             office_name=office.office_name,

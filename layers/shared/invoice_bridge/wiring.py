@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # the adapters are imported where they are built: no client, 
     from .dispatch.notify import FailureNotifier
     from .dispatch.report import ReportSources
     from .dispatch.service import DispatchServices
+    from .fetch.decisions import SyncDecision
+    from .fetch.sync import SyncServices
     from .models.integration import Integration
     from .models.issuer import Issuer, OfficePayee
     from .ports import DocumentStore, Mailer, Operator
@@ -368,6 +370,29 @@ def decision_store() -> DynamoDecisionStore:
     from .adapters.dynamo_sync import DynamoDecisionStore
 
     return DynamoDecisionStore(section(Resources).table_name)
+
+
+@_per_container
+def sync_services() -> SyncServices:
+    """The sync capability's bundle: each sync reads Spiris through `sync_spiris`; a parked invoice is told
+    to its issuer by mail."""
+    from .alerts import notify_invoice_parked
+    from .fetch.sync import SyncServices
+
+    def notify_parked(issuer: Issuer, parked: SyncDecision) -> None:
+        notify_invoice_parked(issuer, parked, mailer=mailer(), office_name=office().office_name)
+
+    return SyncServices(
+        integrations=integration_repository(),
+        issuers=issuer_repository(),
+        invoices=invoice_repository(),
+        decisions=decision_store(),
+        spiris_for=sync_spiris,
+        render_queue=render_queue(),
+        documents=document_store(),
+        office=office_payee(),
+        notify_parked=notify_parked,
+    )
 
 
 def office_payee() -> OfficePayee:

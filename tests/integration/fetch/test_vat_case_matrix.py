@@ -26,7 +26,7 @@ from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch.notify import FailureNotifier
-from invoice_bridge.fetch.sync import sync_integration
+from invoice_bridge.fetch.sync import SyncServices, sync_integration
 from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
@@ -79,10 +79,11 @@ class Matrix:
     def sync_and_render(self) -> dict[str, Invoice]:
         """One sync, then render of every version it handed on (with the source read again from Spiris for
         the fidelity check). Returns our invoices by source id."""
-        sync_integration("int-1", integrations=DynamoIntegrations(TABLE), issuers=DynamoIssuers(TABLE),
-                         invoices=self.invoices, decisions=DynamoDecisionStore(TABLE), spiris=self.spiris,
-                         render_queue=SqsWorkQueue(self.aws.render_queue_url), documents=self.documents,
-                         now=datetime.now(UTC))
+        services = SyncServices(integrations=DynamoIntegrations(TABLE), issuers=DynamoIssuers(TABLE),
+                                invoices=self.invoices, decisions=DynamoDecisionStore(TABLE),
+                                spiris_for=lambda _integration: self.spiris,
+                                render_queue=SqsWorkQueue(self.aws.render_queue_url), documents=self.documents)
+        sync_integration("int-1", services, now=datetime.now(UTC))
         rendered = {}
         for message in self.aws.drain(self.aws.render_queue_url):
             outcome = render_invoice(

@@ -26,7 +26,7 @@ from invoice_bridge.adapters.ses_mailer import SesMailer
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch import DispatchServices, FailureNotifier, dispatch_invoice
 from invoice_bridge.dispatch.fresh_look import SpirisSourceCheck
-from invoice_bridge.fetch.sync import SyncResult, sync_integration
+from invoice_bridge.fetch.sync import SyncResult, SyncServices, sync_integration
 from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.delivery import Delivery
 from invoice_bridge.models.integration import Integration, IntegrationStatus
@@ -60,10 +60,10 @@ class World:
     # --- the steps, as their Lambdas run them -------------------------------------------------
 
     def sync(self) -> SyncResult:
-        return sync_integration(INTEGRATION_ID, integrations=self.integrations, issuers=self.issuers,
-                                invoices=self.invoices, decisions=DynamoDecisionStore(TABLE),
-                                spiris=self.company.api(), render_queue=SqsWorkQueue(self.render_queue_url),
-                                documents=self.documents, now=datetime.now(UTC))
+        services = SyncServices(integrations=self.integrations, issuers=self.issuers, invoices=self.invoices,
+                                decisions=DynamoDecisionStore(TABLE), spiris_for=lambda _integration: self.company.api(),
+                                render_queue=SqsWorkQueue(self.render_queue_url), documents=self.documents)
+        return sync_integration(INTEGRATION_ID, services, now=datetime.now(UTC))
 
     def render(self) -> list[str]:
         """Render every waiting render message; the outcomes (rendered, held, ...)."""

@@ -9,7 +9,7 @@ import pytest
 from fetch_doubles import FakeSpiris, ListQueue, MemoryDecisions, MemoryIntegrations
 from fetch_doubles import MemoryInvoices as FetchInvoices
 from invoice_bridge.dispatch.notify import FailureNotifier
-from invoice_bridge.fetch.sync import sync_integration
+from invoice_bridge.fetch.sync import SyncServices, sync_integration
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.spiris import Customer, CustomerInvoice
 from invoice_bridge.render.service import RenderServices, render_invoice
@@ -41,8 +41,9 @@ def test_sync_and_render_never_log_it(capsys: pytest.CaptureFixture[str], caplog
     invoices, render_queue = FetchInvoices(), ListQueue()
     integration = Integration(id="int-1", issuer_id=OUR_ISSUER.id, contact_name="A", contact_email="a@example.se",
                               status=IntegrationStatus.ACTIVE, activated_at=spiris.clock.replace(year=2026, month=1))
-    sync_integration("int-1", integrations=MemoryIntegrations(integration), issuers=MemoryIssuers(OUR_ISSUER),
-                     invoices=invoices, decisions=MemoryDecisions(), spiris=spiris, render_queue=render_queue)
+    sync_integration("int-1", SyncServices(integrations=MemoryIntegrations(integration), issuers=MemoryIssuers(OUR_ISSUER),
+                                           invoices=invoices, decisions=MemoryDecisions(),
+                                           spiris_for=lambda _integration: spiris, render_queue=render_queue))
     [message] = render_queue.messages
     invoice = invoices.get(message["invoice_id"])
     assert invoice.tax_reduction is not None and invoice.tax_reduction.persons  # it is there, for the PDF
