@@ -89,17 +89,9 @@ def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = No
 
 
 def track_deliveries() -> dict[str, int]:
-    from .dispatch import FailureNotifier
     from .dispatch import track_deliveries as track
 
-    counts: Counter[str] = track(
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        ledger=wiring.delivery_ledger(),
-        operator_for=wiring.operator_for,
-        notifier=FailureNotifier(wiring.mailer()),
-        dispatch_queue=wiring.dispatch_queue(),
-    )
+    counts: Counter[str] = track(wiring.tracking_services())
     logger.info("deliveries tracked", extra=dict(counts))
     return dict(counts)
 
@@ -170,15 +162,8 @@ def ses_notification(message: str) -> str:
     """One SES event notification (the SNS message: SES notification JSON) applied to its e-mail delivery."""
     import json
 
-    from .dispatch import FailureNotifier
     from .dispatch.ses_events import apply_ses_notification
 
-    outcome = apply_ses_notification(
-        json.loads(message),
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        ledger=wiring.delivery_ledger(),
-        notifier=FailureNotifier(wiring.mailer()),
-    )
+    outcome = apply_ses_notification(json.loads(message), wiring.ses_event_services())
     logger.info("SES notification applied", extra={"outcome": outcome})
     return outcome

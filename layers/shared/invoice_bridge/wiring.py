@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # the adapters are imported where they are built: no client, 
     from .dispatch.notify import FailureNotifier
     from .dispatch.report import ReportSources
     from .dispatch.service import DispatchServices
+    from .dispatch.ses_events import SesEventServices
+    from .dispatch.track import TrackingServices
     from .fetch.decisions import SyncDecision
     from .fetch.sync import SyncServices
     from .models.integration import Integration
@@ -481,6 +483,30 @@ def dispatch_services() -> DispatchServices:
         mailer=mailer(),
         fresh_look=SpirisSourceCheck(integration_repository(), spiris_for, office=office_payee()),
         render_queue=render_queue(),
+    )
+
+
+@_per_container
+def tracking_services() -> TrackingServices:
+    """The status poller's bundle: it asks each issuer's operator, and reroutes through the dispatch queue."""
+    from .dispatch.track import TrackingServices
+
+    return TrackingServices(
+        invoices=invoice_repository(),
+        issuers=issuer_repository(),
+        ledger=delivery_ledger(),
+        operator_for=operator_for,
+        notifier=failure_notifier(),
+        dispatch_queue=dispatch_queue(),
+    )
+
+
+@_per_container
+def ses_event_services() -> SesEventServices:
+    from .dispatch.ses_events import SesEventServices
+
+    return SesEventServices(
+        invoices=invoice_repository(), issuers=issuer_repository(), ledger=delivery_ledger(), notifier=failure_notifier()
     )
 
 

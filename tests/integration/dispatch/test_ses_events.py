@@ -11,7 +11,11 @@ import pytest
 from dispatch_support import SENDER, TABLE, Stack, make_invoice, make_issuer, sent_mails
 from invoice_bridge import wiring
 from invoice_bridge.dispatch import DispatchServices, FailureNotifier, dispatch_invoice
-from invoice_bridge.dispatch.ses_events import apply_ses_notification, parse_ses_notification
+from invoice_bridge.dispatch.ses_events import (
+    SesEventServices,
+    apply_ses_notification,
+    parse_ses_notification,
+)
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.observability import metrics
 from port_doubles import source_as_imported
@@ -71,10 +75,12 @@ def send_by_email(stack: Stack, language: str = "sv", invoice_id: str = "inv1") 
 def apply(stack: Stack, notification: dict) -> str:
     return apply_ses_notification(
         notification,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        notifier=FailureNotifier(stack.mailer),
+        SesEventServices(
+            invoices=stack.invoices,
+            issuers=stack.issuers,
+            ledger=stack.ledger,
+            notifier=FailureNotifier(stack.mailer),
+        ),
     )
 
 

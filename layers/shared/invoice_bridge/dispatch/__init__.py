@@ -27,7 +27,7 @@ from .service import (
     idempotency_id,
     move_invoice,
 )
-from .track import track_deliveries
+from .track import TrackingServices, track_deliveries
 
 __all__ = [
     "COLUMNS",
@@ -45,6 +45,7 @@ __all__ = [
     "OperatorUnavailable",
     "ReportRow",
     "Route",
+    "TrackingServices",
     "buyer_mail",
     "choose_channel",
     "clear_lookup_cache",
