@@ -101,20 +101,14 @@ def sweep_stuck() -> dict[str, int]:
     with a notice) invoices stuck in a step (stuck.py)."""
     from datetime import timedelta
 
-    from .dispatch import FailureNotifier
     from .sending import release_due_invoices
     from .stuck import sweep_stuck_invoices
 
     settings = wiring.operations()
-    due = release_due_invoices(invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(),
-                               now=_now())
+    services = wiring.sweep_services()
+    due = release_due_invoices(invoices=services.invoices, dispatch_queue=services.dispatch_queue, now=_now())
     result = sweep_stuck_invoices(
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        ledger=wiring.delivery_ledger(),
-        render_queue=wiring.render_queue(),
-        dispatch_queue=wiring.dispatch_queue(),
-        notifier=FailureNotifier(wiring.mailer()),
+        services,
         now=_now(),
         stuck_after=timedelta(minutes=settings.stuck_after_minutes),
         give_up_after=timedelta(hours=settings.stuck_give_up_hours),

@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # the adapters are imported where they are built: no client, 
     from .models.issuer import Issuer, OfficePayee
     from .ports import DocumentStore, Mailer, Operator
     from .render.service import RenderServices
+    from .stuck import SweepServices
 
 container: ContextVar[str] = ContextVar("invoice_bridge_container", default="")
 
@@ -507,6 +508,20 @@ def ses_event_services() -> SesEventServices:
 
     return SesEventServices(
         invoices=invoice_repository(), issuers=issuer_repository(), ledger=delivery_ledger(), notifier=failure_notifier()
+    )
+
+
+@_per_container
+def sweep_services() -> SweepServices:
+    from .stuck import SweepServices
+
+    return SweepServices(
+        invoices=invoice_repository(),
+        issuers=issuer_repository(),
+        ledger=delivery_ledger(),
+        render_queue=render_queue(),
+        dispatch_queue=dispatch_queue(),
+        notifier=failure_notifier(),
     )
 
 
