@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..models.delivery import Delivery
-from .aws import table
+from .aws import TableAdapter
 from .dynamo_conditional import put_if
 
 # Complaints can come weeks after the e-mail; the lookup is cleaned up by TTL well after that.
@@ -30,14 +29,7 @@ def _message_keys(message_id: str) -> dict[str, str]:
     return {"PK": f"SESMSG#{message_id}", "SK": "SESMSG"}
 
 
-class DynamoDeliveryLedger:
-    def __init__(self, table_name: str):
-        self._table_name = table_name
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
-
+class DynamoDeliveryLedger(TableAdapter):
     def _item(self, delivery: Delivery) -> dict[str, object]:
         item: dict[str, object] = {
             **_keys(delivery.invoice_id, delivery.version),
