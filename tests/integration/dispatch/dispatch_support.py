@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import email
 import email.policy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from email.message import Message
+from typing import Any
 
 import boto3
 import httpx
@@ -224,22 +225,23 @@ class Stack:
         self.documents.put(invoice.pdf_key or "", PDF, "application/pdf")
         self.invoices.put(invoice)
 
+    def services(self, **changes: Any) -> DispatchServices:
+        """This stack's adapters as the dispatch bundle (the source as imported); `changes` replaces some."""
+        services = DispatchServices(
+            invoices=self.invoices,
+            issuers=self.issuers,
+            ledger=self.ledger,
+            documents=self.documents,
+            operator_for=self.operator_for,
+            mailer=self.mailer,
+            fresh_look=source_as_imported,
+            render_queue=self.render_queue,
+        )
+        return replace(services, **changes)
+
     def dispatch(self, invoice_id: str, version: int = 1) -> Delivery | None:
         """One dispatch message through the real service, on this stack's adapters."""
-        return dispatch_invoice(
-            invoice_id,
-            version,
-            DispatchServices(
-                invoices=self.invoices,
-                issuers=self.issuers,
-                ledger=self.ledger,
-                documents=self.documents,
-                operator_for=self.operator_for,
-                mailer=self.mailer,
-                fresh_look=source_as_imported,
-                render_queue=self.render_queue,
-            ),
-        )
+        return dispatch_invoice(invoice_id, version, self.services())
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from dispatch_support import SENDER, TABLE, Stack, make_invoice, make_issuer, sent_mails
 from invoice_bridge import wiring
-from invoice_bridge.dispatch import DispatchServices, FailureNotifier, dispatch_invoice
+from invoice_bridge.dispatch import FailureNotifier, dispatch_invoice
 from invoice_bridge.dispatch.ses_events import (
     SesEventServices,
     apply_ses_notification,
@@ -18,7 +18,6 @@ from invoice_bridge.dispatch.ses_events import (
 )
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.observability import metrics
-from port_doubles import source_as_imported
 from sns_events import sns_record
 
 BUYER_EMAIL = "kund@example.com"
@@ -54,20 +53,7 @@ def delivery(message_id: str) -> dict:
 def send_by_email(stack: Stack, language: str = "sv", invoice_id: str = "inv1") -> str:
     """Dispatch one invoice by e-mail (no operator) and return the SES message id it was sent with."""
     stack.add(make_issuer(language=language), make_invoice(invoice_id, buyer_org=None, buyer_email=BUYER_EMAIL))
-    sent = dispatch_invoice(
-        invoice_id,
-        1,
-        DispatchServices(
-            invoices=stack.invoices,
-            issuers=stack.issuers,
-            ledger=stack.ledger,
-            documents=stack.documents,
-            operator_for=lambda issuer: None,
-            mailer=stack.mailer,
-            fresh_look=source_as_imported,
-            render_queue=stack.render_queue,
-        ),
-    )
+    sent = dispatch_invoice(invoice_id, 1, stack.services(operator_for=lambda issuer: None))
     assert sent is not None and sent.state == DeliveryState.SENT and sent.operator_invoice_id
     return sent.operator_invoice_id
 

@@ -22,13 +22,12 @@ from dispatch_support import (
 from invoice_bridge import entrypoints
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.dynamo_integrations import DynamoIntegrations
-from invoice_bridge.dispatch import DispatchServices, dispatch_invoice
+from invoice_bridge.dispatch import dispatch_invoice
 from invoice_bridge.messages import DispatchRequest
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
 from invoice_bridge.ports import InvoiceRepository
-from port_doubles import source_as_imported
 from spiris_source import SpirisCompany, install_grant
 
 from sandbox.aws import REGION
@@ -58,20 +57,7 @@ class SyncMeanwhile(DynamoDeliveryLedger):
 
 
 def _dispatch(stack: Stack, ledger: DynamoDeliveryLedger | None = None, version: int = 1) -> Delivery | None:
-    return dispatch_invoice(
-        "inv1",
-        version,
-        DispatchServices(
-            invoices=stack.invoices,
-            issuers=stack.issuers,
-            ledger=ledger or stack.ledger,
-            documents=stack.documents,
-            operator_for=stack.operator_for,
-            mailer=stack.mailer,
-            fresh_look=source_as_imported,
-            render_queue=stack.render_queue,
-        ),
-    )
+    return dispatch_invoice("inv1", version, stack.services(ledger=ledger or stack.ledger))
 
 
 @pytest.fixture
