@@ -48,6 +48,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 # --- The parts of the template the stack uses ---------------------------------------------------
 
 
+# The resources the stack keeps as their properties, by type: the Template's field that holds them.
+_KEPT_AS_PROPERTIES = {
+    "AWS::DynamoDB::Table": "tables",
+    "AWS::S3::Bucket": "buckets",
+    "AWS::KMS::Key": "keys",
+    "AWS::SNS::Topic": "topics",
+    "AWS::SES::ConfigurationSet": "configuration_sets",
+    "AWS::Cognito::UserPool": "user_pools",
+    "AWS::Cognito::UserPoolClient": "user_pool_clients",
+    "AWS::Cognito::UserPoolGroup": "user_pool_groups",
+}
+
+
 @dataclass(frozen=True)
 class Queue:
     logical_id: str
@@ -178,8 +191,8 @@ def load_template(path: str | Path) -> Template:
     for logical_id, resource in resources.items():
         rtype = resource.get("Type")
         props = resource.get("Properties") or {}
-        if rtype == "AWS::DynamoDB::Table":
-            tpl.tables[logical_id] = props
+        if rtype in _KEPT_AS_PROPERTIES:
+            getattr(tpl, _KEPT_AS_PROPERTIES[rtype])[logical_id] = props
         elif rtype == "AWS::SQS::Queue":
             redrive = props.get("RedrivePolicy") or {}
             tpl.queues[logical_id] = Queue(
@@ -190,20 +203,6 @@ def load_template(path: str | Path) -> Template:
                 max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
                 fifo=bool(props.get("FifoQueue", False)),
             )
-        elif rtype == "AWS::S3::Bucket":
-            tpl.buckets[logical_id] = props
-        elif rtype == "AWS::KMS::Key":
-            tpl.keys[logical_id] = props
-        elif rtype == "AWS::SNS::Topic":
-            tpl.topics[logical_id] = props
-        elif rtype == "AWS::SES::ConfigurationSet":
-            tpl.configuration_sets[logical_id] = props
-        elif rtype == "AWS::Cognito::UserPool":
-            tpl.user_pools[logical_id] = props
-        elif rtype == "AWS::Cognito::UserPoolClient":
-            tpl.user_pool_clients[logical_id] = props
-        elif rtype == "AWS::Cognito::UserPoolGroup":
-            tpl.user_pool_groups[logical_id] = props
         elif rtype == "AWS::Serverless::Function":
             tpl.functions[logical_id] = _function(raw, globals_, global_fn, global_env, logical_id, props)
 

@@ -1,16 +1,8 @@
-"""Poll: EventBridge Scheduler tick → one SyncQueue message per due integration. Wiring only.
-
-A tick carries no data (Scheduler sends the schedule's fixed input), so the event is not parsed.
-"""
+"""Poll: EventBridge Scheduler tick → one SyncQueue message per due integration. Wiring only."""
 
 from invoice_bridge import entrypoints, wiring
-from invoice_bridge.observability import logger, metrics, tracer
+from invoice_bridge.handlers import tick_handler
 
 wiring.check_settings("PollInvoicesFunction")  # a missing setting stops the cold start, named
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict, context: object) -> dict:
-    return {"enqueued": len(entrypoints.poll_due_integrations())}
+lambda_handler = tick_handler(lambda: {"enqueued": len(entrypoints.poll_due_integrations())}, cold_start_metric=True)

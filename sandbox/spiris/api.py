@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -217,31 +218,34 @@ def api_blueprint(state: SandboxState) -> Blueprint:
             return not_found("CustomerInvoice")
         return Response(invoice_pdf(invoice), mimetype="application/pdf")
 
+    def listed(items: list[dict[str, Any]]) -> Response:
+        filtered = apply_filter(items)
+        return filtered if isinstance(filtered, Response) else paged(filtered)
+
+    def one_of(store: Callable[[], dict[str, dict[str, Any]]], item_id: str, what: str) -> Response:
+        with state.lock:
+            found = store().get(item_id.lower()) or store().get(item_id)
+        return json_response(found) if found else not_found(what)
+
     @bp.get("/v2/customers")
     def customers() -> Response:
         with state.lock:
             items = sorted(company().customers.values(), key=lambda c: (str(c.get("CustomerNumber")), c["Id"]))
-        filtered = apply_filter(items)
-        return filtered if isinstance(filtered, Response) else paged(filtered)
+        return listed(items)
 
     @bp.get("/v2/customers/<customer_id>")
     def customer(customer_id: str) -> Response:
-        with state.lock:
-            found = company().customers.get(customer_id.lower()) or company().customers.get(customer_id)
-        return json_response(found) if found else not_found("Customer")
+        return one_of(lambda: company().customers, customer_id, "Customer")
 
     @bp.get("/v2/customerinvoicedrafts")
     def drafts() -> Response:
         with state.lock:
             items = sorted(company().drafts.values(), key=lambda d: d["Id"])
-        filtered = apply_filter(items)
-        return filtered if isinstance(filtered, Response) else paged(filtered)
+        return listed(items)
 
     @bp.get("/v2/customerinvoicedrafts/<draft_id>")
     def draft(draft_id: str) -> Response:
-        with state.lock:
-            found = company().drafts.get(draft_id.lower()) or company().drafts.get(draft_id)
-        return json_response(found) if found else not_found("CustomerInvoiceDraft")
+        return one_of(lambda: company().drafts, draft_id, "CustomerInvoiceDraft")
 
     return bp
 

@@ -39,19 +39,9 @@ def poll_due_integrations() -> list[str]:
 
 
 def render(request: RenderRequest) -> str:
-    from .dispatch.notify import FailureNotifier
     from .render.service import render_invoice
 
-    outcome = render_invoice(
-        request.invoice_id,
-        request.version,
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        documents=wiring.document_store(),
-        dispatch_queue=wiring.dispatch_queue(),
-        notifier=FailureNotifier(wiring.mailer()),
-    )
-    return outcome.status
+    return render_invoice(request.invoice_id, request.version, wiring.render_services()).status
 
 
 class _NothingDispatched(Exception):
@@ -62,20 +52,8 @@ class _NothingDispatched(Exception):
 
 def _dispatch_once(request: dict[str, object]) -> dict[str, str]:
     from .dispatch import dispatch_invoice
-    from .dispatch.fresh_look import SpirisSourceCheck
 
-    delivery = dispatch_invoice(
-        str(request["invoice_id"]),
-        int(str(request["version"])),
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        ledger=wiring.delivery_ledger(),
-        documents=wiring.document_store(),
-        operator_for=wiring.operator_for,
-        mailer=wiring.mailer(),
-        fresh_look=SpirisSourceCheck(wiring.integration_repository(), wiring.spiris_for, office=wiring.office_payee()),
-        render_queue=wiring.render_queue(),
-    )
+    delivery = dispatch_invoice(str(request["invoice_id"]), int(str(request["version"])), wiring.dispatch_services())
     if delivery is None:
         raise _NothingDispatched
     return {"state": delivery.state.value}
@@ -111,17 +89,9 @@ def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = No
 
 
 def track_deliveries() -> dict[str, int]:
-    from .dispatch import FailureNotifier
     from .dispatch import track_deliveries as track
 
-    counts: Counter[str] = track(
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        ledger=wiring.delivery_ledger(),
-        operator_for=wiring.operator_for,
-        notifier=FailureNotifier(wiring.mailer()),
-        dispatch_queue=wiring.dispatch_queue(),
-    )
+    counts: Counter[str] = track(wiring.tracking_services())
     logger.info("deliveries tracked", extra=dict(counts))
     return dict(counts)
 
@@ -131,20 +101,14 @@ def sweep_stuck() -> dict[str, int]:
     with a notice) invoices stuck in a step (stuck.py)."""
     from datetime import timedelta
 
-    from .dispatch import FailureNotifier
     from .sending import release_due_invoices
     from .stuck import sweep_stuck_invoices
 
     settings = wiring.operations()
-    due = release_due_invoices(invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(),
-                               now=_now())
+    services = wiring.sweep_services()
+    due = release_due_invoices(invoices=services.invoices, dispatch_queue=services.dispatch_queue, now=_now())
     result = sweep_stuck_invoices(
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        ledger=wiring.delivery_ledger(),
-        render_queue=wiring.render_queue(),
-        dispatch_queue=wiring.dispatch_queue(),
-        notifier=FailureNotifier(wiring.mailer()),
+        services,
         now=_now(),
         stuck_after=timedelta(minutes=settings.stuck_after_minutes),
         give_up_after=timedelta(hours=settings.stuck_give_up_hours),
@@ -155,43 +119,31 @@ def sweep_stuck() -> dict[str, int]:
 def sync(request: SyncRequest) -> object:
     """Fetch one integration's invoices. Retryable errors propagate (the message comes back);
     an integration that needs the office's action is already marked and alerted, so it is not retried."""
-    from .alerts import notify_integration_stopped, notify_invoice_parked
+    from .alerts import notify_integration_stopped
     from .consent.refresher import NotConnected, TokenBroker
     from .fetch.sync import IntegrationFailed, IntegrationNeedsReconsent, sync_integration
     from .ports import DecryptionFailed
 
-    office = wiring.office()
     integrations = wiring.integration_repository()
-    integration = integrations.get(request.integration_id)
     try:
         return sync_integration(
-            integration.id,
-            integrations=integrations,
-            issuers=wiring.issuer_repository(),
-            invoices=wiring.invoice_repository(),
-            decisions=wiring.decision_store(),
-            spiris=wiring.sync_spiris(integration),
-            render_queue=wiring.render_queue(),
-            documents=wiring.document_store(),
-            office=wiring.office_payee(),
-            overlap_seconds=wiring.spiris_settings().sync_overlap_seconds,
-            notify_parked=lambda issuer, parked: notify_invoice_parked(
-                issuer, parked, mailer=wiring.mailer(), office_name=office.office_name
-            ),
+            request.integration_id, wiring.sync_services(), overlap_seconds=wiring.spiris_settings().sync_overlap_seconds
         )
     except NotConnected:
         return None  # the token broker has marked the integration and alerted
     except DecryptionFailed:
         # The stored grant cannot be read (a bad restore, a moved item): only a new consent helps.
-        TokenBroker(wiring.consent_services()).mark_needs_reconsent(integrations.get(integration.id), "token_unreadable")
+        TokenBroker(wiring.consent_services()).mark_needs_reconsent(integrations.get(request.integration_id), "token_unreadable")
         return None
     except IntegrationNeedsReconsent:
-        TokenBroker(wiring.consent_services()).alert_needs_reconsent(integrations.get(integration.id))
+        TokenBroker(wiring.consent_services()).alert_needs_reconsent(integrations.get(request.integration_id))
         return None
     except IntegrationFailed as exc:
+        office = wiring.office()
+        stopped = integrations.get(request.integration_id)
         notify_integration_stopped(
-            integrations.get(integration.id),
-            wiring.issuer_repository().get(integration.issuer_id),
+            stopped,
+            wiring.issuer_repository().get(stopped.issuer_id),
             error_code=exc.code,
             mailer=wiring.mailer(),
             office_name=office.office_name,
@@ -204,15 +156,8 @@ def ses_notification(message: str) -> str:
     """One SES event notification (the SNS message: SES notification JSON) applied to its e-mail delivery."""
     import json
 
-    from .dispatch import FailureNotifier
     from .dispatch.ses_events import apply_ses_notification
 
-    outcome = apply_ses_notification(
-        json.loads(message),
-        invoices=wiring.invoice_repository(),
-        issuers=wiring.issuer_repository(),
-        ledger=wiring.delivery_ledger(),
-        notifier=FailureNotifier(wiring.mailer()),
-    )
+    outcome = apply_ses_notification(json.loads(message), wiring.ses_event_services())
     logger.info("SES notification applied", extra={"outcome": outcome})
     return outcome

@@ -35,6 +35,18 @@ from .ports import ConflictError, DeliveryLedger, InvoiceRepository, IssuerRepos
 SWEPT = (InvoiceStatus.QUEUED, InvoiceStatus.RENDERED, InvoiceStatus.SENDING)
 
 
+@dataclass(frozen=True)
+class SweepServices:
+    """What the sweeper reads, hands on and fails through (built by `invoice_bridge.wiring.sweep_services`)."""
+
+    invoices: InvoiceRepository
+    issuers: IssuerRepository
+    ledger: DeliveryLedger
+    render_queue: WorkQueue
+    dispatch_queue: WorkQueue
+    notifier: FailureNotifier
+
+
 @dataclass
 class SweepResult:
     stuck: int = 0  # found waiting longer than their step allows
@@ -47,13 +59,8 @@ class SweepResult:
 
 
 def sweep_stuck_invoices(
+    services: SweepServices,
     *,
-    invoices: InvoiceRepository,
-    issuers: IssuerRepository,
-    ledger: DeliveryLedger,
-    render_queue: WorkQueue,
-    dispatch_queue: WorkQueue,
-    notifier: FailureNotifier,
     now: datetime,
     stuck_after: timedelta,
     give_up_after: timedelta,
@@ -61,6 +68,8 @@ def sweep_stuck_invoices(
 ) -> SweepResult:
     """One sweep (module docstring). At most `limit_per_status` invoices per status, the oldest first:
     a larger backlog is the next sweep's, and the gauge says it is there."""
+    invoices, issuers, ledger, notifier = services.invoices, services.issuers, services.ledger, services.notifier
+    render_queue, dispatch_queue = services.render_queue, services.dispatch_queue
     result = SweepResult()
     for status in SWEPT:
         for invoice in invoices.updated_before(status.value, now - stuck_after, limit_per_status):

@@ -48,10 +48,18 @@ if TYPE_CHECKING:  # the adapters are imported where they are built: no client, 
     from .consent.services import ConsentConfig, ConsentServices
     from .console.auth import SignInFlow
     from .console.sessions import SessionPolicy
+    from .dispatch.notify import FailureNotifier
     from .dispatch.report import ReportSources
+    from .dispatch.service import DispatchServices
+    from .dispatch.ses_events import SesEventServices
+    from .dispatch.track import TrackingServices
+    from .fetch.decisions import SyncDecision
+    from .fetch.sync import SyncServices
     from .models.integration import Integration
     from .models.issuer import Issuer, OfficePayee
     from .ports import DocumentStore, Mailer, Operator
+    from .render.service import RenderServices
+    from .stuck import SweepServices
 
 container: ContextVar[str] = ContextVar("invoice_bridge_container", default="")
 
@@ -218,6 +226,22 @@ def integration_repository() -> DynamoIntegrations:
     return DynamoIntegrations(section(Resources).table_name)
 
 
+# --- render --------------------------------------------------------------------------------------
+
+
+@_per_container
+def render_services() -> RenderServices:
+    from .render.service import RenderServices
+
+    return RenderServices(
+        invoices=invoice_repository(),
+        issuers=issuer_repository(),
+        documents=document_store(),
+        dispatch_queue=dispatch_queue(),
+        notifier=failure_notifier(),
+    )
+
+
 # --- dispatch ------------------------------------------------------------------------------------
 
 
@@ -239,6 +263,14 @@ def ses_mailer(settings: MailSettings) -> SesMailer:
     from .adapters.ses_mailer import SesMailer
 
     return SesMailer(settings.sender_email, configuration_set=settings.ses_configuration_set)
+
+
+@_per_container
+def failure_notifier() -> FailureNotifier:
+    """The notices to issuers of what failed (render, dispatch, tracking, the sweeper)."""
+    from .dispatch.notify import FailureNotifier
+
+    return FailureNotifier(mailer())
 
 
 @_per_container
@@ -343,6 +375,29 @@ def decision_store() -> DynamoDecisionStore:
     return DynamoDecisionStore(section(Resources).table_name)
 
 
+@_per_container
+def sync_services() -> SyncServices:
+    """The sync capability's bundle: each sync reads Spiris through `sync_spiris`; a parked invoice is told
+    to its issuer by mail."""
+    from .alerts import notify_invoice_parked
+    from .fetch.sync import SyncServices
+
+    def notify_parked(issuer: Issuer, parked: SyncDecision) -> None:
+        notify_invoice_parked(issuer, parked, mailer=mailer(), office_name=office().office_name)
+
+    return SyncServices(
+        integrations=integration_repository(),
+        issuers=issuer_repository(),
+        invoices=invoice_repository(),
+        decisions=decision_store(),
+        spiris_for=sync_spiris,
+        render_queue=render_queue(),
+        documents=document_store(),
+        office=office_payee(),
+        notify_parked=notify_parked,
+    )
+
+
 def office_payee() -> OfficePayee:
     """The office's payment details (printed instead of the issuer's when the office is payee)."""
     from .models.issuer import OfficePayee
@@ -412,6 +467,62 @@ def spiris_for(integration: Integration) -> HttpSpirisApi:
     )
     _spiris_clients[key] = (time.monotonic(), client)
     return client
+
+
+@_per_container
+def dispatch_services() -> DispatchServices:
+    """The dispatch capability's bundle; its fresh look reads Spiris through `spiris_for`."""
+    from .dispatch.fresh_look import SpirisSourceCheck
+    from .dispatch.service import DispatchServices
+
+    return DispatchServices(
+        invoices=invoice_repository(),
+        issuers=issuer_repository(),
+        ledger=delivery_ledger(),
+        documents=document_store(),
+        operator_for=operator_for,
+        mailer=mailer(),
+        fresh_look=SpirisSourceCheck(integration_repository(), spiris_for, office=office_payee()),
+        render_queue=render_queue(),
+    )
+
+
+@_per_container
+def tracking_services() -> TrackingServices:
+    """The status poller's bundle: it asks each issuer's operator, and reroutes through the dispatch queue."""
+    from .dispatch.track import TrackingServices
+
+    return TrackingServices(
+        invoices=invoice_repository(),
+        issuers=issuer_repository(),
+        ledger=delivery_ledger(),
+        operator_for=operator_for,
+        notifier=failure_notifier(),
+        dispatch_queue=dispatch_queue(),
+    )
+
+
+@_per_container
+def ses_event_services() -> SesEventServices:
+    from .dispatch.ses_events import SesEventServices
+
+    return SesEventServices(
+        invoices=invoice_repository(), issuers=issuer_repository(), ledger=delivery_ledger(), notifier=failure_notifier()
+    )
+
+
+@_per_container
+def sweep_services() -> SweepServices:
+    from .stuck import SweepServices
+
+    return SweepServices(
+        invoices=invoice_repository(),
+        issuers=issuer_repository(),
+        ledger=delivery_ledger(),
+        render_queue=render_queue(),
+        dispatch_queue=dispatch_queue(),
+        notifier=failure_notifier(),
+    )
 
 
 @_per_container

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
+from typing import Any
 
 import boto3
 import httpx
@@ -19,7 +20,7 @@ from invoice_bridge.adapters.inexchange import InExchangeOperator, InExchangePar
 from invoice_bridge.adapters.maventa import MaventaCredentials, MaventaOperator, clear_token_cache
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.ses_mailer import SesMailer
-from invoice_bridge.dispatch import clear_lookup_cache, dispatch_invoice
+from invoice_bridge.dispatch import DispatchServices, clear_lookup_cache, dispatch_invoice
 from invoice_bridge.models.delivery import Delivery
 from invoice_bridge.models.invoice import Invoice
 from invoice_bridge.models.issuer import Issuer
@@ -172,11 +173,9 @@ class Stack:
         self.documents.put(invoice.pdf_key or "", PDF, "application/pdf")
         self.invoices.put(invoice)
 
-    def dispatch(self, invoice_id: str, version: int = 1) -> Delivery | None:
-        """One dispatch message through the real service, on this stack's adapters."""
-        return dispatch_invoice(
-            invoice_id,
-            version,
+    def services(self, **changes: Any) -> DispatchServices:
+        """This stack's adapters as the dispatch bundle (the source as imported); `changes` replaces some."""
+        services = DispatchServices(
             invoices=self.invoices,
             issuers=self.issuers,
             ledger=self.ledger,
@@ -186,6 +185,11 @@ class Stack:
             fresh_look=source_as_imported,
             render_queue=self.render_queue,
         )
+        return replace(services, **changes)
+
+    def dispatch(self, invoice_id: str, version: int = 1) -> Delivery | None:
+        """One dispatch message through the real service, on this stack's adapters."""
+        return dispatch_invoice(invoice_id, version, self.services())
 
 
 @pytest.fixture

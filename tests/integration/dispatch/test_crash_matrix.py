@@ -36,7 +36,6 @@ from invoice_bridge.dispatch import (
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.ports import InvoiceMove, Mail, Operator, OperatorDocument, Receiver
-from port_doubles import source_as_imported
 
 TALLY: Counter[str] = Counter()
 
@@ -92,18 +91,10 @@ class CrashingOperator:
 
 
 def _run(stack: Stack, ledger: DynamoDeliveryLedger | None = None, operator: Any = None) -> Delivery | None:
-    return dispatch_invoice(
-        "inv1",
-        1,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=ledger or stack.ledger,
-        documents=stack.documents,
-        operator_for=(lambda _issuer: operator) if operator else stack.operator_for,
-        mailer=stack.mailer,
-        fresh_look=source_as_imported,
-        render_queue=stack.render_queue,
+    services = stack.services(
+        ledger=ledger or stack.ledger, operator_for=(lambda _issuer: operator) if operator else stack.operator_for
     )
+    return dispatch_invoice("inv1", 1, services)
 
 
 def _tally(stack: Stack, provider: str) -> Counter[str]:
@@ -254,18 +245,7 @@ class CrashAfterSes(SesMailer):
 
 
 def _run_email(stack: Stack, mailer: SesMailer, version: int = 1) -> Delivery | None:
-    return dispatch_invoice(
-        "inv1",
-        version,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        documents=stack.documents,
-        operator_for=lambda _i: None,
-        mailer=mailer,
-        fresh_look=source_as_imported,
-        render_queue=stack.render_queue,
-    )
+    return dispatch_invoice("inv1", version, stack.services(operator_for=lambda _i: None, mailer=mailer))
 
 
 def test_email_crash_after_ses_accepted_is_not_sent_twice(stack: Stack) -> None:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 from dispatch_support import Stack, make_invoice, make_issuer, operator_documents, sent_mails, set_faults
-from invoice_bridge.dispatch import FailureNotifier, track_deliveries
-from invoice_bridge.dispatch.ses_events import apply_ses_notification
+from invoice_bridge.dispatch import FailureNotifier, TrackingServices, track_deliveries
+from invoice_bridge.dispatch.ses_events import SesEventServices, apply_ses_notification
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
 
@@ -97,17 +97,19 @@ def run_soak(stack: Stack, invoices_total: int, issuers_total: int, seed: int = 
     notifier = FailureNotifier(stack.mailer)
     for event in ses_events:
         outcome = apply_ses_notification(
-            event, invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger, notifier=notifier
+            event, SesEventServices(invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger, notifier=notifier)
         )
         counts[f"ses_{outcome}"] += 1
     set_faults(stack.operator_url, rate_5xx=0.0, accept_then_timeout_rate=0.0)
     while True:
         tracked = track_deliveries(
-            invoices=stack.invoices,
-            issuers=stack.issuers,
-            ledger=stack.ledger,
-            operator_for=stack.operator_for,
-            notifier=notifier,
+            TrackingServices(
+                invoices=stack.invoices,
+                issuers=stack.issuers,
+                ledger=stack.ledger,
+                operator_for=stack.operator_for,
+                notifier=notifier,
+            ),
         )
         counts["poller_runs"] += 1
         if not tracked["errors"] and not tracked["pending"]:

@@ -24,6 +24,7 @@ from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch import (
     FailureNotifier,
     OperatorUnavailable,
+    TrackingServices,
     find_receiver,
     idempotency_id,
     track_deliveries,
@@ -46,9 +47,9 @@ def _messages() -> list[dict]:  # type: ignore[type-arg]
 
 
 def _track(stack: Stack, queue: SqsWorkQueue | None = None):  # type: ignore[no-untyped-def]
-    return track_deliveries(invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger,
-                            operator_for=stack.operator_for, notifier=FailureNotifier(stack.mailer),
-                            dispatch_queue=queue)
+    return track_deliveries(TrackingServices(invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger,
+                                             operator_for=stack.operator_for, notifier=FailureNotifier(stack.mailer),
+                                             dispatch_queue=queue))
 
 
 def _receiver(stack: Stack, **body: object) -> None:
@@ -198,9 +199,9 @@ def test_an_operator_error_while_rerouting_is_left_to_the_next_poll(stack: Stack
     stack.dispatch("inv1")
     set_faults(stack.operator_url, fail_delivery_rate=0.0)
     stack.dispatch("inv2")
-    counts = track_deliveries(invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger,
-                              operator_for=lambda issuer: PrintSettingsUnreachable(stack.operator_for(issuer)),
-                              notifier=FailureNotifier(stack.mailer), dispatch_queue=queue)
+    counts = track_deliveries(TrackingServices(invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger,
+                                               operator_for=lambda issuer: PrintSettingsUnreachable(stack.operator_for(issuer)),
+                                               notifier=FailureNotifier(stack.mailer), dispatch_queue=queue))
     assert (counts["errors"], counts["delivered"]) == (1, 1)  # the poll went on to the next invoice
     assert stack.invoices.get("inv1").status == InvoiceStatus.SENT and sent_mails() == []
     assert _track(stack, queue)["rerouted"] == 1

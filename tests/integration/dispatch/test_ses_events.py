@@ -11,10 +11,13 @@ import pytest
 from dispatch_support import SENDER, TABLE, Stack, make_invoice, make_issuer, sent_mails
 from invoice_bridge import wiring
 from invoice_bridge.dispatch import FailureNotifier, dispatch_invoice
-from invoice_bridge.dispatch.ses_events import apply_ses_notification, parse_ses_notification
+from invoice_bridge.dispatch.ses_events import (
+    SesEventServices,
+    apply_ses_notification,
+    parse_ses_notification,
+)
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.observability import metrics
-from port_doubles import source_as_imported
 from sns_events import sns_record
 
 BUYER_EMAIL = "kund@example.com"
@@ -50,18 +53,7 @@ def delivery(message_id: str) -> dict:
 def send_by_email(stack: Stack, language: str = "sv", invoice_id: str = "inv1") -> str:
     """Dispatch one invoice by e-mail (no operator) and return the SES message id it was sent with."""
     stack.add(make_issuer(language=language), make_invoice(invoice_id, buyer_org=None, buyer_email=BUYER_EMAIL))
-    sent = dispatch_invoice(
-        invoice_id,
-        1,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        documents=stack.documents,
-        operator_for=lambda issuer: None,
-        mailer=stack.mailer,
-        fresh_look=source_as_imported,
-        render_queue=stack.render_queue,
-    )
+    sent = dispatch_invoice(invoice_id, 1, stack.services(operator_for=lambda issuer: None))
     assert sent is not None and sent.state == DeliveryState.SENT and sent.operator_invoice_id
     return sent.operator_invoice_id
 
@@ -69,10 +61,12 @@ def send_by_email(stack: Stack, language: str = "sv", invoice_id: str = "inv1") 
 def apply(stack: Stack, notification: dict) -> str:
     return apply_ses_notification(
         notification,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        notifier=FailureNotifier(stack.mailer),
+        SesEventServices(
+            invoices=stack.invoices,
+            issuers=stack.issuers,
+            ledger=stack.ledger,
+            notifier=FailureNotifier(stack.mailer),
+        ),
     )
 
 

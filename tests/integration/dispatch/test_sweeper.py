@@ -19,7 +19,7 @@ from invoice_bridge.models.common import utcnow
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
 from invoice_bridge.observability import metrics
-from invoice_bridge.stuck import SweepResult, sweep_stuck_invoices
+from invoice_bridge.stuck import SweepResult, SweepServices, sweep_stuck_invoices
 
 from sandbox.aws import REGION
 
@@ -47,12 +47,14 @@ def messages(url: str) -> list[dict[str, Any]]:
 
 def sweep(stack: Stack, queues: dict[str, str], later: timedelta) -> SweepResult:
     return sweep_stuck_invoices(
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        render_queue=SqsWorkQueue(queues["RenderQueue"]),
-        dispatch_queue=SqsWorkQueue(queues["DispatchQueue"]),
-        notifier=FailureNotifier(stack.mailer),
+        SweepServices(
+            invoices=stack.invoices,
+            issuers=stack.issuers,
+            ledger=stack.ledger,
+            render_queue=SqsWorkQueue(queues["RenderQueue"]),
+            dispatch_queue=SqsWorkQueue(queues["DispatchQueue"]),
+            notifier=FailureNotifier(stack.mailer),
+        ),
         now=utcnow() + later,
         stuck_after=STUCK_AFTER,
         give_up_after=GIVE_UP_AFTER,

@@ -11,11 +11,12 @@ import pytest
 from dispatch_support import Stack, make_invoice, make_issuer, sent_mails, set_faults
 from invoice_bridge.dispatch import (
     FailureNotifier,
+    TrackingServices,
     dispatch_report,
     to_csv,
     track_deliveries,
 )
-from invoice_bridge.dispatch.ses_events import apply_ses_notification
+from invoice_bridge.dispatch.ses_events import SesEventServices, apply_ses_notification
 from invoice_bridge.models.common import stockholm_date, utcnow
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
@@ -24,11 +25,13 @@ from rest_events import call
 
 def _track(stack: Stack):  # type: ignore[no-untyped-def]
     return track_deliveries(
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=stack.ledger,
-        operator_for=stack.operator_for,
-        notifier=FailureNotifier(stack.mailer),
+        TrackingServices(
+            invoices=stack.invoices,
+            issuers=stack.issuers,
+            ledger=stack.ledger,
+            operator_for=stack.operator_for,
+            notifier=FailureNotifier(stack.mailer),
+        ),
     )
 
 
@@ -91,7 +94,7 @@ def test_dispatch_report_rows_and_csv(stack: Stack) -> None:
     }
     notifier = FailureNotifier(stack.mailer)
     assert apply_ses_notification(
-        bounce, invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger, notifier=notifier
+        bounce, SesEventServices(invoices=stack.invoices, issuers=stack.issuers, ledger=stack.ledger, notifier=notifier)
     ) == "failed"
     today = stockholm_date(utcnow())  # the report's dates are Stockholm dates
     rows = dispatch_report(stack.invoices, stack.ledger, today, today)

@@ -28,7 +28,6 @@ from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
 from invoice_bridge.ports import InvoiceMove, InvoiceRepository
-from port_doubles import source_as_imported
 from spiris_source import SpirisCompany, install_grant
 
 from sandbox.aws import REGION
@@ -60,18 +59,7 @@ class SyncMeanwhile(DynamoDeliveryLedger):
 
 
 def _dispatch(stack: Stack, ledger: DynamoDeliveryLedger | None = None, version: int = 1) -> Delivery | None:
-    return dispatch_invoice(
-        "inv1",
-        version,
-        invoices=stack.invoices,
-        issuers=stack.issuers,
-        ledger=ledger or stack.ledger,
-        documents=stack.documents,
-        operator_for=stack.operator_for,
-        mailer=stack.mailer,
-        fresh_look=source_as_imported,
-        render_queue=stack.render_queue,
-    )
+    return dispatch_invoice("inv1", version, stack.services(ledger=ledger or stack.ledger))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch.notify import FailureNotifier
-from invoice_bridge.fetch.sync import sync_integration
+from invoice_bridge.fetch.sync import SyncServices, sync_integration
 from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import InvoiceStatus
@@ -145,13 +145,15 @@ def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client
     def sync() -> Any:
         return sync_integration(
             "int-1",
-            integrations=integrations,
-            issuers=DynamoIssuers(TABLE),
-            invoices=invoices,
-            decisions=DynamoDecisionStore(TABLE),
-            spiris=spiris,
-            render_queue=SqsWorkQueue(aws.render_queue_url),
-            documents=S3DocumentStore(BUCKET),
+            SyncServices(
+                integrations=integrations,
+                issuers=DynamoIssuers(TABLE),
+                invoices=invoices,
+                decisions=DynamoDecisionStore(TABLE),
+                spiris_for=lambda _integration: spiris,
+                render_queue=SqsWorkQueue(aws.render_queue_url),
+                documents=S3DocumentStore(BUCKET),
+            ),
             now=datetime.now(UTC),
         )
 
@@ -202,12 +204,12 @@ def held_for_the_office(
 ) -> None:
     """Rendered, it stays held with its reason for the office (admin API), and goes out only when released."""
     from invoice_bridge import wiring
-    from invoice_bridge.render.service import render_invoice
+    from invoice_bridge.render.service import RenderServices, render_invoice
 
     invoice_id = invoice_id_for("issuer-1", source_id)
     dispatch_url = boto3.client("sqs").create_queue(QueueName="dispatch")["QueueUrl"]
-    render_invoice(invoice_id, 1, invoices=invoices, issuers=DynamoIssuers(TABLE), documents=S3DocumentStore(BUCKET),
-                   dispatch_queue=SqsWorkQueue(dispatch_url), notifier=FailureNotifier(RecordingMailer()))
+    render_invoice(invoice_id, 1, RenderServices(invoices=invoices, issuers=DynamoIssuers(TABLE), documents=S3DocumentStore(BUCKET),
+                                                 dispatch_queue=SqsWorkQueue(dispatch_url), notifier=FailureNotifier(RecordingMailer())))
     status, shown = call_admin("GET", f"/invoices/{invoice_id}")
     assert status == 200 and (shown["status"], shown["status_reason"]) == ("held", "dated_before_activation")
     assert aws.drain(dispatch_url) == []  # never out by itself
@@ -264,12 +266,14 @@ def test_2500_invoices_modified_while_paging_against_the_sandbox(sandbox: httpx.
 
     result = sync_integration(
         "int-1",
-        integrations=MemoryIntegrations(integration),
-        issuers=MemoryIssuers(issuer),
-        invoices=invoices,
-        decisions=MemoryDecisions(),
-        spiris=spiris,
-        render_queue=render,
+        SyncServices(
+            integrations=MemoryIntegrations(integration),
+            issuers=MemoryIssuers(issuer),
+            invoices=invoices,
+            decisions=MemoryDecisions(),
+            spiris_for=lambda _integration: spiris,
+            render_queue=render,
+        ),
         now=datetime.now(UTC),
     )
 
@@ -354,12 +358,14 @@ def test_four_consumers_with_injected_faults_lose_no_page(aws: Aws, sandbox: htt
             try:
                 sync_integration(
                     "int-1",
-                    integrations=integrations,
-                    issuers=MemoryIssuers(issuer),
-                    invoices=invoices,
-                    decisions=decisions,
-                    spiris=spiris,
-                    render_queue=render,
+                    SyncServices(
+                        integrations=integrations,
+                        issuers=MemoryIssuers(issuer),
+                        invoices=invoices,
+                        decisions=decisions,
+                        spiris_for=lambda _integration: spiris,
+                        render_queue=render,
+                    ),
                     now=datetime.now(UTC),
                 )
                 break

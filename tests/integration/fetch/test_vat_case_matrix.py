@@ -26,13 +26,13 @@ from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch.notify import FailureNotifier
-from invoice_bridge.fetch.sync import sync_integration
+from invoice_bridge.fetch.sync import SyncServices, sync_integration
 from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
 from invoice_bridge.models.issuer import Issuer
 from invoice_bridge.render.pdf import format_amount
-from invoice_bridge.render.service import render_invoice
+from invoice_bridge.render.service import RenderServices, render_invoice
 from invoice_bridge.render.validation import validate_ubl
 from port_doubles import RecordingMailer
 from spiris_sandbox_flow import connect, seed
@@ -79,15 +79,17 @@ class Matrix:
     def sync_and_render(self) -> dict[str, Invoice]:
         """One sync, then render of every version it handed on (with the source read again from Spiris for
         the fidelity check). Returns our invoices by source id."""
-        sync_integration("int-1", integrations=DynamoIntegrations(TABLE), issuers=DynamoIssuers(TABLE),
-                         invoices=self.invoices, decisions=DynamoDecisionStore(TABLE), spiris=self.spiris,
-                         render_queue=SqsWorkQueue(self.aws.render_queue_url), documents=self.documents,
-                         now=datetime.now(UTC))
+        services = SyncServices(integrations=DynamoIntegrations(TABLE), issuers=DynamoIssuers(TABLE),
+                                invoices=self.invoices, decisions=DynamoDecisionStore(TABLE),
+                                spiris_for=lambda _integration: self.spiris,
+                                render_queue=SqsWorkQueue(self.aws.render_queue_url), documents=self.documents)
+        sync_integration("int-1", services, now=datetime.now(UTC))
         rendered = {}
         for message in self.aws.drain(self.aws.render_queue_url):
             outcome = render_invoice(
-                message["invoice_id"], message["version"], invoices=self.invoices, issuers=DynamoIssuers(TABLE),
-                documents=self.documents, dispatch_queue=SqsWorkQueue(self.dispatch_queue), notifier=FailureNotifier(RecordingMailer()),
+                message["invoice_id"], message["version"],
+                RenderServices(invoices=self.invoices, issuers=DynamoIssuers(TABLE), documents=self.documents,
+                               dispatch_queue=SqsWorkQueue(self.dispatch_queue), notifier=FailureNotifier(RecordingMailer())),
                 source_loader=lambda invoice: self.spiris.customer_invoice(invoice.source_id))
             assert outcome.status == "rendered", (message, outcome.reasons)
             invoice = self.invoices.get(message["invoice_id"])

@@ -24,15 +24,15 @@ from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.ses_mailer import SesMailer
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
-from invoice_bridge.dispatch import FailureNotifier, dispatch_invoice
+from invoice_bridge.dispatch import DispatchServices, FailureNotifier, dispatch_invoice
 from invoice_bridge.dispatch.fresh_look import SpirisSourceCheck
-from invoice_bridge.fetch.sync import SyncResult, sync_integration
+from invoice_bridge.fetch.sync import SyncResult, SyncServices, sync_integration
 from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.delivery import Delivery
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.issuer import Address, Issuer
 from invoice_bridge.ports import DeliveryLedger, WorkQueue
-from invoice_bridge.render.service import render_invoice
+from invoice_bridge.render.service import RenderServices, render_invoice
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -60,17 +60,17 @@ class World:
     # --- the steps, as their Lambdas run them -------------------------------------------------
 
     def sync(self) -> SyncResult:
-        return sync_integration(INTEGRATION_ID, integrations=self.integrations, issuers=self.issuers,
-                                invoices=self.invoices, decisions=DynamoDecisionStore(TABLE),
-                                spiris=self.company.api(), render_queue=SqsWorkQueue(self.render_queue_url),
-                                documents=self.documents, now=datetime.now(UTC))
+        services = SyncServices(integrations=self.integrations, issuers=self.issuers, invoices=self.invoices,
+                                decisions=DynamoDecisionStore(TABLE), spiris_for=lambda _integration: self.company.api(),
+                                render_queue=SqsWorkQueue(self.render_queue_url), documents=self.documents)
+        return sync_integration(INTEGRATION_ID, services, now=datetime.now(UTC))
 
     def render(self) -> list[str]:
         """Render every waiting render message; the outcomes (rendered, held, ...)."""
         return [
-            render_invoice(m["invoice_id"], m["version"], invoices=self.invoices, issuers=self.issuers,
-                           documents=self.documents, dispatch_queue=SqsWorkQueue(self.dispatch_queue_url),
-                           notifier=FailureNotifier(self.mailer())).status
+            render_invoice(m["invoice_id"], m["version"], RenderServices(invoices=self.invoices, issuers=self.issuers,
+                                                                         documents=self.documents, dispatch_queue=SqsWorkQueue(self.dispatch_queue_url),
+                                                                         notifier=FailureNotifier(self.mailer()))).status
             for m in drain(self.render_queue_url)
         ]
 
@@ -79,13 +79,14 @@ class World:
 
     def dispatch(self, message: dict[str, Any], render_queue: WorkQueue | None = None) -> Delivery | None:
         """One dispatch message, with the fresh look through the integration's Spiris client."""
-        return dispatch_invoice(
-            message["invoice_id"], message["version"], invoices=self.invoices, issuers=self.issuers,
-            ledger=self.ledger, documents=self.documents, operator_for=lambda _issuer: None, mailer=self.mailer(),
+        services = DispatchServices(
+            invoices=self.invoices, issuers=self.issuers, ledger=self.ledger, documents=self.documents,
+            operator_for=lambda _issuer: None, mailer=self.mailer(),
             fresh_look=SpirisSourceCheck(self.integrations, lambda _integration: self.company.api(max_attempts=1),
                                          office=None),
             render_queue=render_queue or SqsWorkQueue(self.render_queue_url),
         )
+        return dispatch_invoice(message["invoice_id"], message["version"], services)
 
     def mailer(self) -> SesMailer:
         return SesMailer(SENDER)

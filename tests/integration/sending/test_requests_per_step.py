@@ -11,7 +11,7 @@ from aws_requests import aws_requests
 from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
-from invoice_bridge.fetch.sync import sync_integration
+from invoice_bridge.fetch.sync import SyncServices, sync_integration
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
 from invoice_bridge.models.invoice import InvoiceEvent
@@ -95,11 +95,12 @@ def test_a_change_to_the_integration_during_the_sync_is_kept(world: World) -> No
     """The watermark is written on the copy read at the start; a pause made meanwhile makes that write
     lose, and the sync's fields go on the integration as it is now."""
     world.company.add(3005)
-    result = sync_integration(
-        INTEGRATION_ID, integrations=world.integrations, issuers=world.issuers, invoices=world.invoices,
-        decisions=DynamoDecisionStore(TABLE), spiris=PausedWhileReading(world),
-        render_queue=SqsWorkQueue(world.render_queue_url), documents=world.documents, now=datetime.now(UTC),
+    services = SyncServices(
+        integrations=world.integrations, issuers=world.issuers, invoices=world.invoices,
+        decisions=DynamoDecisionStore(TABLE), spiris_for=lambda _integration: PausedWhileReading(world),
+        render_queue=SqsWorkQueue(world.render_queue_url), documents=world.documents,
     )
+    result = sync_integration(INTEGRATION_ID, services, now=datetime.now(UTC))
     stored = world.integrations.get(INTEGRATION_ID)
     assert stored.status == IntegrationStatus.PAUSED
     assert stored.watermark == result.watermark and stored.last_success_at is not None

@@ -24,6 +24,7 @@ from invoice_bridge.adapters.spiris_api import (
 from invoice_bridge.fetch.sync import (
     IntegrationFailed,
     IntegrationNeedsReconsent,
+    SyncServices,
     SyncWindowUnstable,
     sync_integration,
 )
@@ -73,19 +74,17 @@ class World:
         self.notices.append((parked.source_id, parked.detail))
 
     def sync(self, now: datetime = NOW):  # type: ignore[no-untyped-def]
-        return sync_integration(
-            self.integration.id,
+        services = SyncServices(
             integrations=self.integrations,
             issuers=self.issuers,
             invoices=self.invoices,
             decisions=self.decisions,
-            spiris=self.spiris,
+            spiris_for=lambda _integration: self.spiris,
             render_queue=self.render,
             documents=self.documents,
-            now=now,
-            overlap_seconds=300,
             notify_parked=self.notify_parked,
         )
+        return sync_integration(self.integration.id, services, now=now, overlap_seconds=300)
 
     def ours(self, source_id: str):  # type: ignore[no-untyped-def]
         return self.invoices.find_by_source(self.issuer.id, source_id)

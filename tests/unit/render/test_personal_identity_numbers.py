@@ -9,10 +9,10 @@ import pytest
 from fetch_doubles import FakeSpiris, ListQueue, MemoryDecisions, MemoryIntegrations
 from fetch_doubles import MemoryInvoices as FetchInvoices
 from invoice_bridge.dispatch.notify import FailureNotifier
-from invoice_bridge.fetch.sync import sync_integration
+from invoice_bridge.fetch.sync import SyncServices, sync_integration
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.spiris import Customer, CustomerInvoice
-from invoice_bridge.render.service import render_invoice
+from invoice_bridge.render.service import RenderServices, render_invoice
 from port_doubles import MemoryIssuers, RecordingMailer
 from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from test_vat_mapping import OUR_ISSUER, mapped
@@ -41,16 +41,17 @@ def test_sync_and_render_never_log_it(capsys: pytest.CaptureFixture[str], caplog
     invoices, render_queue = FetchInvoices(), ListQueue()
     integration = Integration(id="int-1", issuer_id=OUR_ISSUER.id, contact_name="A", contact_email="a@example.se",
                               status=IntegrationStatus.ACTIVE, activated_at=spiris.clock.replace(year=2026, month=1))
-    sync_integration("int-1", integrations=MemoryIntegrations(integration), issuers=MemoryIssuers(OUR_ISSUER),
-                     invoices=invoices, decisions=MemoryDecisions(), spiris=spiris, render_queue=render_queue)
+    sync_integration("int-1", SyncServices(integrations=MemoryIntegrations(integration), issuers=MemoryIssuers(OUR_ISSUER),
+                                           invoices=invoices, decisions=MemoryDecisions(),
+                                           spiris_for=lambda _integration: spiris, render_queue=render_queue))
     [message] = render_queue.messages
     invoice = invoices.get(message["invoice_id"])
     assert invoice.tax_reduction is not None and invoice.tax_reduction.persons  # it is there, for the PDF
 
     documents = MemoryDocuments()
-    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
-                             documents=documents, dispatch_queue=MemoryQueue(),
-                             notifier=FailureNotifier(RecordingMailer()))
+    outcome = render_invoice(invoice.id, 1, RenderServices(invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
+                                                           documents=documents, dispatch_queue=MemoryQueue(),
+                                                           notifier=FailureNotifier(RecordingMailer())))
 
     assert outcome.status == "held"  # first sync
     captured = capsys.readouterr()
@@ -64,9 +65,9 @@ def test_failure_reasons_never_quote_it(capsys: pytest.CaptureFixture[str], capl
     changed = CustomerInvoice.model_validate(
         case_invoice(BY_NAME["rot"], 2001) | {"RotReducedInvoicingAmount": Decimal("5000.00")})
 
-    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
-                             documents=MemoryDocuments(), dispatch_queue=MemoryQueue(),
-                             notifier=FailureNotifier(RecordingMailer()),
+    outcome = render_invoice(invoice.id, 1, RenderServices(invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
+                                                           documents=MemoryDocuments(), dispatch_queue=MemoryQueue(),
+                                                           notifier=FailureNotifier(RecordingMailer())),
                              source_loader=lambda _invoice: changed)
 
     assert outcome.status == "failed" and "tax_reduction: ours 5040.00, source 5000.00" in outcome.reasons

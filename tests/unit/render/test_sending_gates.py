@@ -12,7 +12,7 @@ from invoice_bridge.invoices import InvalidTransition, approve_invoice, release_
 from invoice_bridge.mapping import to_invoice
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
 from invoice_bridge.ports import ConflictError
-from invoice_bridge.render.service import render_invoice
+from invoice_bridge.render.service import RenderServices, render_invoice
 from port_doubles import MemoryIssuers, RecordingMailer
 from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from render_fixtures import CUSTOMER, ISSUER, simple_source
@@ -30,9 +30,9 @@ class World:
         self.invoices.put(self.invoice)
 
     def render(self, now: datetime = NOW) -> Invoice:
-        render_invoice(self.invoice.id, self.invoice.version, invoices=self.invoices, issuers=self.issuers,
-                       documents=self.documents, dispatch_queue=self.dispatch,
-                       notifier=FailureNotifier(RecordingMailer()), now=lambda: now)
+        render_invoice(self.invoice.id, self.invoice.version, RenderServices(invoices=self.invoices, issuers=self.issuers,
+                                                                             documents=self.documents, dispatch_queue=self.dispatch,
+                                                                             notifier=FailureNotifier(RecordingMailer())), now=lambda: now)
         return self.invoices.get(self.invoice.id)
 
     def approve(self, now: datetime = NOW) -> Invoice:

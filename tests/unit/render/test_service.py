@@ -8,7 +8,7 @@ from invoice_bridge.dispatch.notify import FailureNotifier
 from invoice_bridge.mapping import to_invoice
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.observability import metrics
-from invoice_bridge.render.service import document_keys, render_invoice
+from invoice_bridge.render.service import RenderServices, document_keys, render_invoice
 from port_doubles import MemoryIssuers, RecordingMailer
 from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from render_fixtures import CUSTOMER, ISSUER, logo_png, simple_source
@@ -36,9 +36,9 @@ def clean_metrics() -> Iterator[None]:
 
 def _render(world, **kwargs):  # type: ignore[no-untyped-def]
     invoice, invoices, issuers, documents, queue = world
-    kwargs.setdefault("dispatch_queue", queue)
-    return render_invoice(invoice.id, invoice.version, invoices=invoices, issuers=issuers, documents=documents,
-                          notifier=FailureNotifier(MAILER), **kwargs)
+    services = RenderServices(invoices=invoices, issuers=issuers, documents=documents,
+                              dispatch_queue=kwargs.pop("dispatch_queue", queue), notifier=FailureNotifier(MAILER))
+    return render_invoice(invoice.id, invoice.version, services, **kwargs)
 
 
 def test_render_stores_documents_updates_invoice_and_queues_dispatch(world) -> None:  # type: ignore[no-untyped-def]
@@ -96,8 +96,8 @@ def test_a_render_that_meets_a_cancellation_leaves_it_alone(world) -> None:  # t
 
     issuers = world[2]
     documents = CancelledMeanwhile()
-    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=issuers, documents=documents,
-                             dispatch_queue=queue, notifier=FailureNotifier(MAILER))
+    outcome = render_invoice(invoice.id, 1, RenderServices(invoices=invoices, issuers=issuers, documents=documents,
+                                                           dispatch_queue=queue, notifier=FailureNotifier(MAILER)))
     assert outcome.status == "skipped"
     assert invoices.get(invoice.id).status == InvoiceStatus.CANCELLED and queue.messages == []
 
@@ -112,8 +112,8 @@ def test_held_invoice_is_rendered_but_not_dispatched(world) -> None:  # type: ig
 def test_superseded_version_is_skipped(world) -> None:  # type: ignore[no-untyped-def]
     invoice, invoices, issuers, documents, queue = world
     invoices.put(invoice.model_copy(update={"version": 2}))
-    outcome = render_invoice(invoice.id, 1, invoices=invoices, issuers=issuers, documents=documents,
-                             dispatch_queue=queue, notifier=FailureNotifier(MAILER))
+    outcome = render_invoice(invoice.id, 1, RenderServices(invoices=invoices, issuers=issuers, documents=documents,
+                                                           dispatch_queue=queue, notifier=FailureNotifier(MAILER)))
     assert outcome.status == "skipped" and documents.objects.keys() == {f"{ISSUER.id}/logo"}
 
 
@@ -158,8 +158,8 @@ def test_private_buyer_gets_a_pdf_and_no_einvoice(world) -> None:  # type: ignor
     b2c = to_invoice(src, private, issuers.get(ISSUER.id), "int-1", office=None)
     assert b2c.buyer.endpoint_id is None and b2c.buyer.org_number is None
     invoices.put(b2c)
-    outcome = render_invoice(b2c.id, 1, invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue,
-                             notifier=FailureNotifier(MAILER))
+    outcome = render_invoice(b2c.id, 1, RenderServices(invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue,
+                                                       notifier=FailureNotifier(MAILER)))
     pdf_key, xml_key = document_keys(b2c, 1)
     stored = invoices.get(b2c.id)
     assert outcome.status == "rendered" and outcome.einvoice_key is None
@@ -170,8 +170,8 @@ def test_private_buyer_gets_a_pdf_and_no_einvoice(world) -> None:  # type: ignor
     assert queue.messages == [({"invoice_id": b2c.id, "version": 1}, f"{b2c.id}:v1")]
 
     stored_objects = dict(documents.objects)
-    again = render_invoice(b2c.id, 1, invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue,
-                           notifier=FailureNotifier(MAILER))
+    again = render_invoice(b2c.id, 1, RenderServices(invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue,
+                                                     notifier=FailureNotifier(MAILER)))
     # Rendered once, without an e-invoice too; still `rendered`, so it is handed on again (dispatch is idempotent).
     assert again.status == "skipped" and "already rendered" in again.reasons
     assert documents.objects == stored_objects and len(queue.messages) == 2

@@ -11,7 +11,7 @@ import pytest
 from invoice_bridge.dispatch.notify import FailureNotifier
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.render.pdf import render_pdf
-from invoice_bridge.render.service import render_invoice
+from invoice_bridge.render.service import RenderServices, render_invoice
 from invoice_bridge.render.ubl import build_ubl, einvoice_obstacle
 from invoice_bridge.render.validation import validate_ubl
 from port_doubles import MemoryIssuers, RecordingMailer
@@ -139,8 +139,8 @@ def render_world():  # type: ignore[no-untyped-def]
 def _render(world, invoice):  # type: ignore[no-untyped-def]
     invoices, issuers, documents, queue = world
     invoices.put(invoice)
-    return render_invoice(invoice.id, invoice.version, invoices=invoices, issuers=issuers, documents=documents,
-                          dispatch_queue=queue, notifier=FailureNotifier(RecordingMailer()))
+    return render_invoice(invoice.id, invoice.version, RenderServices(invoices=invoices, issuers=issuers, documents=documents,
+                                                                      dispatch_queue=queue, notifier=FailureNotifier(RecordingMailer())))
 
 
 def test_reverse_charge_without_the_buyers_vat_number_is_parked_with_the_reason(render_world) -> None:  # type: ignore[no-untyped-def]

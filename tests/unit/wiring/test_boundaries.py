@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import invoice_bridge
+import pytest
 
 PACKAGE = Path(invoice_bridge.__file__).parent
 
@@ -52,3 +53,54 @@ def test_the_api_input_for_an_issuer_is_the_domains() -> None:
 
     assert issubclass(IssuerCreate, IssuerDetails) and issubclass(Issuer, IssuerDetails)
     assert IssuerCreate.model_fields.keys() == IssuerDetails.model_fields.keys()
+
+
+def test_the_api_patch_of_an_issuer_is_derived_from_the_domains() -> None:
+    """PATCH /issuers/{id} takes any of the issuer's details with the domain's own rules and descriptions:
+    they are stated once, in IssuerDetails, not copied field by field into the API."""
+    from invoice_bridge.api.issuers import DispatchPatch, IssuerPatch
+    from invoice_bridge.models.issuer import DispatchSettings, IssuerDetails
+    from pydantic import ValidationError
+
+    assert IssuerPatch.model_fields.keys() == IssuerDetails.model_fields.keys()
+    assert DispatchPatch.model_fields.keys() == DispatchSettings.model_fields.keys()
+    assert all(not field.is_required() for field in IssuerPatch.model_fields.values())
+    for name, field in IssuerDetails.model_fields.items():
+        assert IssuerPatch.model_fields[name].description == field.description, name
+    assert IssuerPatch.model_validate({}).model_dump(exclude_unset=True) == {}
+    with pytest.raises(ValidationError, match="at most 200 characters"):
+        IssuerPatch.model_validate({"name": "x" * 201})
+    with pytest.raises(ValidationError, match="less than or equal to 72"):
+        IssuerPatch.model_validate({"send_delay_hours": 73})
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        IssuerPatch.model_validate({"dispatch": {"attach_pdfs": True}})
+
+
+def test_a_patch_model_takes_each_field_of_its_model_optional_with_its_rules() -> None:
+    from typing import Annotated
+
+    from invoice_bridge.api.inputs import patch_of
+    from pydantic import BaseModel, Field, ValidationError
+
+    class Inner(BaseModel):
+        flag: bool = True
+
+    class Outer(BaseModel):
+        code: Annotated[str, Field(min_length=2, description="two or more")]
+        count: int = Field(default=1, ge=0)
+        inner: Inner = Field(default_factory=Inner)
+
+    class InnerPatch(patch_of(Inner)):  # type: ignore[misc]  # a base built at run time
+        pass
+
+    class OuterPatch(patch_of(Outer, nested={"inner": InnerPatch})):  # type: ignore[misc]  # as above
+        pass
+
+    assert OuterPatch.model_validate({"inner": {}}).model_dump(exclude_unset=True) == {"inner": {}}
+    assert OuterPatch.model_validate({"code": None, "count": None}).model_dump() == {
+        "code": None, "count": None, "inner": None,
+    }
+    assert OuterPatch.model_fields["code"].description == "two or more"
+    for bad in ({"code": "x"}, {"count": -1}, {"inner": {"flag": "maybe"}}, {"other": 1}):
+        with pytest.raises(ValidationError):
+            OuterPatch.model_validate(bad)

@@ -61,6 +61,18 @@ def table(name: str) -> Any:
     return resource("dynamodb").Table(name)
 
 
+class TableAdapter:
+    """A base for the adapters of the stack's one DynamoDB table: `_table` is its resource (built once per
+    process by `table`, looked up when used, so constructing an adapter makes no client)."""
+
+    def __init__(self, table_name: str) -> None:
+        self._table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return table(self._table_name)
+
+
 def query_all(dynamo_table: Any, **query: Any) -> Iterator[dict[str, Any]]:
     """Every item a DynamoDB query matches, page after page."""
     while True:

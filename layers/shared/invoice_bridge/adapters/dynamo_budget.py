@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..fetch.budget import RequestBudget
-from .aws import table
+from .aws import TableAdapter
 
 
-class DynamoMinuteCounter:
-    def __init__(self, table_name: str):
-        self._table_name = table_name
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
-
+class DynamoMinuteCounter(TableAdapter):
     def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
         try:
             self._table.update_item(

@@ -4,24 +4,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from ..console.sessions import ConsoleSession
-from .aws import table
+from .aws import TableAdapter
 
 
 def _key(key: str) -> dict[str, str]:
     return {"PK": f"CONSOLE_SESSION#{key}", "SK": "SESSION"}
 
 
-class DynamoConsoleSessions:
-    def __init__(self, table_name: str) -> None:
-        self._table_name = table_name
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
-
+class DynamoConsoleSessions(TableAdapter):
     def put(self, session: ConsoleSession, expires_at: datetime) -> None:
         self._table.put_item(
             Item={**_key(session.key), "data": session.model_dump_json(), "expires_at": int(expires_at.timestamp())}

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from ..models.delivery import Delivery
 from ..ports import ConflictError, InvoiceMove, ItemTooLarge
-from .aws import table
+from .aws import TableAdapter
 from .dynamo_conditional import put_all_if, put_if
 from .dynamo_invoices import DynamoInvoiceRepository
 
@@ -32,14 +32,7 @@ def _message_keys(message_id: str) -> dict[str, str]:
     return {"PK": f"SESMSG#{message_id}", "SK": "SESMSG"}
 
 
-class DynamoDeliveryLedger:
-    def __init__(self, table_name: str):
-        self._table_name = table_name
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
-
+class DynamoDeliveryLedger(TableAdapter):
     def _item(self, delivery: Delivery) -> dict[str, object]:
         item: dict[str, object] = {
             **_keys(delivery.invoice_id, delivery.version),

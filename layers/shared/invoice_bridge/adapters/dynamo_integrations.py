@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from ..models.integration import Integration
 from ..ports import ConflictError, InvitationRecord, NotFound, OAuthStateRecord, StateUnusable
-from .aws import table
+from .aws import TableAdapter
 from .dynamo_issuers import strip_keys
 
 
@@ -31,16 +31,7 @@ def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-class _TableAdapter:
-    def __init__(self, table_name: str):
-        self._table_name = table_name
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
-
-
-class DynamoIntegrations(_TableAdapter):
+class DynamoIntegrations(TableAdapter):
     def get(self, integration_id: str) -> Integration:
         item = self._table.get_item(
             Key={"PK": f"INTEGRATION#{integration_id}", "SK": "INTEGRATION"}, ConsistentRead=True
@@ -94,7 +85,7 @@ class DynamoIntegrations(_TableAdapter):
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-class DynamoInvitations(_TableAdapter):
+class DynamoInvitations(TableAdapter):
     def create(self, record: InvitationRecord) -> None:
         self._table.put_item(
             Item={
@@ -139,7 +130,7 @@ class DynamoInvitations(_TableAdapter):
             raise
 
 
-class DynamoOAuthStates(_TableAdapter):
+class DynamoOAuthStates(TableAdapter):
     def create(self, record: OAuthStateRecord) -> None:
         self._table.put_item(
             Item={

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from ..invoice_rows import stored_json
 from ..models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceEvent, InvoiceStatus
 from ..ports import ConflictError, DocumentStore, NotFound
-from .aws import query_all, table
+from .aws import TableAdapter, query_all
 from .dynamo_conditional import put_if
 
 
@@ -85,17 +85,13 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo is not None else moment
 
 
-class DynamoInvoiceRepository:
+class DynamoInvoiceRepository(TableAdapter):
     """`documents` keeps the rows of invoices too large for one item (invoice_rows.py); without it such an
     invoice is refused with ItemTooLarge."""
 
     def __init__(self, table_name: str, documents: DocumentStore | None = None):
-        self._table_name = table_name
+        super().__init__(table_name)
         self._documents = documents
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
 
     def _item(self, invoice: Invoice) -> dict[str, Any]:
         return {

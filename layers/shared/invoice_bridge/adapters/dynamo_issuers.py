@@ -8,7 +8,7 @@ from boto3.dynamodb.conditions import Key
 
 from ..models.issuer import Issuer
 from ..ports import NotFound
-from .aws import table
+from .aws import TableAdapter
 
 _KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "entity")
 
@@ -17,14 +17,7 @@ def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
 
 
-class DynamoIssuers:
-    def __init__(self, table_name: str):
-        self._table_name = table_name
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
-
+class DynamoIssuers(TableAdapter):
     def get(self, issuer_id: str) -> Issuer:
         item = self._table.get_item(
             Key={"PK": f"ISSUER#{issuer_id}", "SK": "ISSUER"}, ConsistentRead=True

@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from ..fetch.decisions import ParkedSource, SyncDecision
-from .aws import query_all, table
+from .aws import TableAdapter, query_all
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -30,14 +30,7 @@ def _dt(value: Any) -> datetime | None:
 _PARKED_KEYS = ("GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
 
 
-class DynamoDecisionStore:
-    def __init__(self, table_name: str):
-        self._table_name = table_name
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
-
+class DynamoDecisionStore(TableAdapter):
     @staticmethod
     def _key(integration_id: str, source_id: str) -> dict[str, str]:
         return {"PK": f"INTEGRATION#{integration_id}", "SK": f"DECISION#{source_id}"}

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from ..models.integration import Integration, TokenSet
 from ..ports import ConflictError, DecryptionFailed, StoredTokens
-from .aws import client, table
+from .aws import TableAdapter, client
 
 
 class KmsCipher:
@@ -46,16 +46,12 @@ def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-class _EncryptedItems:
+class _EncryptedItems(TableAdapter):
     """Items of the table whose secret part is encrypted with the token key (under an encryption context)."""
 
     def __init__(self, table_name: str, key_id: str):
-        self._table_name = table_name
+        super().__init__(table_name)
         self._cipher = KmsCipher(key_id)
-
-    @property
-    def _table(self) -> Any:
-        return table(self._table_name)
 
 
 class KmsTokenStore(_EncryptedItems):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, EmailStr, Field, SerializerFunctionWrapHandler, model_serializer
 
 from .. import wiring
 from ..consent.flow import ConsentFlow, Invitation
@@ -17,20 +17,19 @@ from ..models.common import Language, utcnow
 from ..models.integration import Integration, IntegrationStatus
 from ..observability import logger
 from .errors import ApiError, documented
+from .inputs import StrictInput
 
 router = Router()
 
 
-class IntegrationOrder(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IntegrationOrder(StrictInput):
     source: Literal["spiris"] = "spiris"
     contact_name: str = Field(min_length=1, max_length=200)
     contact_email: EmailStr
     language: Language | None = None
 
 
-class IntegrationPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IntegrationPatch(StrictInput):
     enabled: bool
 
 

@@ -19,12 +19,20 @@ from .policy import (
     find_receiver,
 )
 from .report import COLUMNS, ReportRow, dispatch_report, period_bounds, to_csv
-from .service import DispatchInProgress, dispatch_invoice, fail_delivery, idempotency_id, move_invoice
-from .track import track_deliveries
+from .service import (
+    DispatchInProgress,
+    DispatchServices,
+    dispatch_invoice,
+    fail_delivery,
+    idempotency_id,
+    move_invoice,
+)
+from .track import TrackingServices, track_deliveries
 
 __all__ = [
     "COLUMNS",
     "DispatchInProgress",
+    "DispatchServices",
     "Failure",
     "FailureNotifier",
     "MailNotSent",
@@ -37,6 +45,7 @@ __all__ = [
     "OperatorUnavailable",
     "ReportRow",
     "Route",
+    "TrackingServices",
     "buyer_mail",
     "choose_channel",
     "clear_lookup_cache",

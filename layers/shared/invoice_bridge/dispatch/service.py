@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -115,6 +116,20 @@ _STATUS_OF_DONE = {
 }
 
 
+@dataclass(frozen=True)
+class DispatchServices:
+    """What a dispatch reads, sends and writes through (built by `invoice_bridge.wiring.dispatch_services`)."""
+
+    invoices: InvoiceRepository
+    issuers: IssuerRepository
+    ledger: DeliveryLedger
+    documents: DocumentStore
+    operator_for: Callable[[Issuer], Operator | None]
+    mailer: Mailer
+    fresh_look: SourceCheck  # reads the source once more right before the intent
+    render_queue: WorkQueue  # takes the next version when the fresh look found the invoice changed
+
+
 class DispatchInProgress(Exception):
     """Another worker moved the delivery first; the message is retried and reconciles then."""
 
@@ -136,15 +151,8 @@ def idempotency_id(invoice_id: str, version: int, channel: str | None = None) ->
 def dispatch_invoice(
     invoice_id: str,
     version: int,
+    services: DispatchServices,
     *,
-    invoices: InvoiceRepository,
-    issuers: IssuerRepository,
-    ledger: DeliveryLedger,
-    documents: DocumentStore,
-    operator_for: Callable[[Issuer], Operator | None],
-    mailer: Mailer,
-    fresh_look: SourceCheck,
-    render_queue: WorkQueue,
     notifier: FailureNotifier | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> Delivery | None:
@@ -152,16 +160,12 @@ def dispatch_invoice(
     there is nothing to do now: the message is stale (a newer version exists), the invoice is not
     `rendered` (not yet rendered, held, cancelled, failed), no channel exists, or it moved on meanwhile.
 
-    `fresh_look` reads the source once more right before the intent; `render_queue` takes the next version
-    when it found the invoice changed.
-
     Raises on anything retryable (operator unavailable or outcome unknown, mail not sent, the source not
     readable now, a lost race); the queue then redelivers the message and this function continues from
     the recorded state.
     """
-    notifier = notifier or FailureNotifier(mailer)
-    run = _Dispatch(invoices, issuers, ledger, documents, operator_for, mailer, notifier, now,
-                    fresh_look=fresh_look, render_queue=render_queue)
+    run = _Dispatch(services, notifier or FailureNotifier(services.mailer), now)
+    invoices, ledger = services.invoices, services.ledger
     invoice = invoices.get(invoice_id)
     if invoice.version != version:
         logger.info("stale dispatch message", extra={"invoice_id": invoice_id, "version": version})
@@ -185,23 +189,11 @@ class _Dispatch:
     _unrecorded: Delivery | None = None
     _route_note: InvoiceEvent | None = None
 
-    def __init__(
-        self,
-        invoices: InvoiceRepository,
-        issuers: IssuerRepository,
-        ledger: DeliveryLedger,
-        documents: DocumentStore,
-        operator_for: Callable[[Issuer], Operator | None],
-        mailer: Mailer,
-        notifier: FailureNotifier,
-        now: Callable[[], datetime],
-        *,
-        fresh_look: SourceCheck,
-        render_queue: WorkQueue,
-    ):
-        self.invoices, self.issuers, self.ledger, self.documents = invoices, issuers, ledger, documents
-        self.operator_for, self.mailer, self.notifier, self.now = operator_for, mailer, notifier, now
-        self.fresh_look, self.render_queue = fresh_look, render_queue
+    def __init__(self, services: DispatchServices, notifier: FailureNotifier, now: Callable[[], datetime]):
+        self.invoices, self.issuers, self.ledger = services.invoices, services.issuers, services.ledger
+        self.documents, self.operator_for, self.mailer = services.documents, services.operator_for, services.mailer
+        self.fresh_look, self.render_queue = services.fresh_look, services.render_queue
+        self.notifier, self.now = notifier, now
         self._issuer: Issuer | None = None
         self._read: dict[tuple[int, Channel], bytes | Letter] = {}
 

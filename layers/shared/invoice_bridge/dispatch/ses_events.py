@@ -33,6 +33,16 @@ class MessageLedger(DeliveryLedger, Protocol):
 
 
 @dataclass(frozen=True)
+class SesEventServices:
+    """What an SES notification is applied through (built by `invoice_bridge.wiring.ses_event_services`)."""
+
+    invoices: InvoiceRepository
+    issuers: IssuerRepository
+    ledger: MessageLedger
+    notifier: FailureNotifier
+
+
+@dataclass(frozen=True)
 class SesEvent:
     kind: SesKind
     message_id: str
@@ -68,15 +78,10 @@ _FAILURE_CODES = {"Bounce": "email_bounced", "Complaint": "email_complaint", "Re
 
 
 def apply_ses_notification(
-    notification: Mapping[str, Any],
-    *,
-    invoices: InvoiceRepository,
-    issuers: IssuerRepository,
-    ledger: MessageLedger,
-    notifier: FailureNotifier,
-    now: Callable[[], datetime] = utcnow,
+    notification: Mapping[str, Any], services: SesEventServices, *, now: Callable[[], datetime] = utcnow
 ) -> Outcome:
     """Apply one SES notification to the e-mail delivery it is about. Returns what happened."""
+    invoices, issuers, ledger, notifier = services.invoices, services.issuers, services.ledger, services.notifier
     event = parse_ses_notification(notification)
     if event is None or not event.final:
         return "ignored"

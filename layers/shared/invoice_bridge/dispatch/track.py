@@ -37,6 +37,18 @@ from .policy import NoChannel, print_service_of
 from .service import idempotency_id, record_done, sync_invoice_status
 
 
+@dataclass(frozen=True)
+class TrackingServices:
+    """What the status poller reads and writes through (built by `invoice_bridge.wiring.tracking_services`)."""
+
+    invoices: InvoiceRepository
+    issuers: IssuerRepository
+    ledger: DeliveryLedger
+    operator_for: Callable[[Issuer], Operator | None]
+    notifier: FailureNotifier
+    dispatch_queue: WorkQueue | None = None  # without it a failed e-invoice is not rerouted (it fails)
+
+
 @dataclass
 class _Poll:
     invoices: InvoiceRepository
@@ -48,20 +60,13 @@ class _Poll:
 
 
 def track_deliveries(
-    *,
-    invoices: InvoiceRepository,
-    issuers: IssuerRepository,
-    ledger: DeliveryLedger,
-    operator_for: Callable[[Issuer], Operator | None],
-    notifier: FailureNotifier,
-    dispatch_queue: WorkQueue | None = None,
-    now: Callable[[], datetime] = utcnow,
-    page_size: int = 100,
+    services: TrackingServices, *, now: Callable[[], datetime] = utcnow, page_size: int = 100
 ) -> Counter[str]:
     """Poll once; returns counts: delivered, failed, rerouted, pending, skipped, errors. Safe to run
-    concurrently: every move is conditional on the record still being `sent`. Without `dispatch_queue`
-    a failed e-invoice is not rerouted (it fails as before)."""
-    poll = _Poll(invoices, ledger, notifier, dispatch_queue, now, Counter())
+    concurrently: every move is conditional on the record still being `sent`."""
+    invoices, issuers, ledger = services.invoices, services.issuers, services.ledger
+    operator_for = services.operator_for
+    poll = _Poll(invoices, ledger, services.notifier, services.dispatch_queue, now, Counter())
     issuers_seen: dict[str, Issuer] = {}  # one read per issuer and poll, not one per invoice
     cursor: str | None = None
     while True:

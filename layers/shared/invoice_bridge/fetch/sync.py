@@ -59,6 +59,21 @@ _CHANGED_AFTER = {
 NotifyParked = Callable[[Issuer, SyncDecision], None]
 
 
+@dataclass(frozen=True)
+class SyncServices:
+    """What a sync reads and writes through (built by `invoice_bridge.wiring.sync_services`)."""
+
+    integrations: IntegrationRepository
+    issuers: IssuerRepository
+    invoices: InvoiceRepository
+    decisions: DecisionStore
+    spiris_for: Callable[[Integration], SpirisApi]  # the integration's Spiris client for one sync
+    render_queue: WorkQueue
+    documents: DocumentStore | None = None
+    office: OfficePayee | None = None
+    notify_parked: NotifyParked | None = None
+
+
 class ParkReason:
     UNREADABLE = "unreadable"  # the source invoice (or its customer) does not read as documented
     UNMAPPABLE = "unmappable"  # it reads, but cannot be re-expressed as ours
@@ -143,32 +158,27 @@ class _Importer:
         self,
         integration: Integration,
         issuer: Issuer,
-        *,
-        invoices: InvoiceRepository,
-        decisions: DecisionStore,
+        services: SyncServices,
         spiris: SpirisApi,
-        render_queue: WorkQueue,
-        documents: DocumentStore | None,
-        office: OfficePayee | None,
+        *,
         now: datetime,
         first_sync: bool,
         map_invoice: MapInvoice,
         result: SyncResult,
-        notify_parked: NotifyParked | None = None,
     ):
         self.integration = integration
         self.issuer = issuer
-        self.invoices = invoices
-        self.decisions = decisions
+        self.invoices = services.invoices
+        self.decisions = services.decisions
         self.spiris = spiris
-        self.render_queue = render_queue
-        self.documents = documents
-        self.office = office
+        self.render_queue = services.render_queue
+        self.documents = services.documents
+        self.office = services.office
         self.now = now
         self.first_sync = first_sync
         self.map_invoice = map_invoice
         self.result = result
-        self.notify_parked = notify_parked
+        self.notify_parked = services.notify_parked
         self._customers: dict[str, Customer | None] = {}
         self._originals: dict[str, Invoice | None] = {}
 
@@ -465,24 +475,17 @@ class _Importer:
 
 def sync_integration(
     integration_id: str,
+    services: SyncServices,
     *,
-    integrations: IntegrationRepository,
-    issuers: IssuerRepository,
-    invoices: InvoiceRepository,
-    decisions: DecisionStore,
-    spiris: SpirisApi,
-    render_queue: WorkQueue,
-    documents: DocumentStore | None = None,
-    office: OfficePayee | None = None,
     now: datetime | None = None,
     overlap_seconds: int = 300,
     map_invoice: MapInvoice | None = None,
     max_passes: int = 3,
-    notify_parked: NotifyParked | None = None,
 ) -> SyncResult:
     """Sync one integration. Raises `IntegrationNeedsReconsent` / `IntegrationFailed` (status set, the
     caller notifies) and re-raises `SpirisRetryable` (the SQS message is retried; the watermark stays)."""
     now = _aware(now or datetime.now(UTC))
+    integrations = services.integrations
     integration = integrations.get(integration_id)
     result = SyncResult(integration_id=integration_id)
     if not is_syncable(integration):
@@ -491,24 +494,20 @@ def sync_integration(
         )
         result.skipped = True
         return result
-    issuer = issuers.get(integration.issuer_id)
+    issuer = services.issuers.get(integration.issuer_id)
     result.first_sync = not integration.first_sync_done
 
     since = integration.watermark - timedelta(seconds=overlap_seconds) if integration.watermark else None
+    spiris = services.spiris_for(integration)
     importer = _Importer(
         integration,
         issuer,
-        invoices=invoices,
-        decisions=decisions,
-        spiris=spiris,
-        render_queue=render_queue,
-        documents=documents,
-        office=office,
+        services,
+        spiris,
         now=now,
         first_sync=result.first_sync,
         map_invoice=map_invoice or _default_map_invoice(),
         result=result,
-        notify_parked=notify_parked,
     )
     try:
         new_watermark = _read_stable_window(spiris, since, importer, result, max_passes)

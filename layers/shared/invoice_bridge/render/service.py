@@ -36,6 +36,17 @@ from .validation import ValidationResult, validate_ubl
 RENDERABLE = frozenset({InvoiceStatus.QUEUED, InvoiceStatus.HELD})
 
 
+@dataclass(frozen=True)
+class RenderServices:
+    """What a render reads, stores and hands on through (built by `invoice_bridge.wiring.render_services`)."""
+
+    invoices: InvoiceRepository
+    issuers: IssuerRepository
+    documents: DocumentStore
+    dispatch_queue: WorkQueue
+    notifier: FailureNotifier
+
+
 @dataclass
 class RenderOutcome:
     invoice_id: str
@@ -49,12 +60,8 @@ class RenderOutcome:
 def render_invoice(
     invoice_id: str,
     version: int,
+    services: RenderServices,
     *,
-    invoices: InvoiceRepository,
-    issuers: IssuerRepository,
-    documents: DocumentStore,
-    dispatch_queue: WorkQueue,
-    notifier: FailureNotifier,
     source_loader: Callable[[Invoice], CustomerInvoice | None] | None = None,
     validate: Callable[[bytes], ValidationResult] = validate_ubl,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -64,6 +71,8 @@ def render_invoice(
     `source_loader` returns the Spiris source of the invoice for the fidelity check (the sync step stores
     it); without one only the invoice's own arithmetic is reconciled.
     """
+    invoices, issuers, documents = services.invoices, services.issuers, services.documents
+    dispatch_queue, notifier = services.dispatch_queue, services.notifier
     invoice = invoices.get(invoice_id)
     pdf_key, xml_key = document_keys(invoice, version)
     skipped = _skipped(invoice, version, pdf_key, dispatch_queue)

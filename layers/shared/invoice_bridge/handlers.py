@@ -1,0 +1,50 @@
+"""What the functions' handlers share (functions/*/app.py stay wiring only): Powertools around each
+invocation (the logger's Lambda context, the tracer's segment, the metrics flushed as EMF), and for a
+queue function the partial batch response with its backoff."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+
+from . import wiring
+from .backoff import BackoffBatchProcessor
+from .observability import logger, metrics, tracer
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def observed(handler: Handler, *, cold_start_metric: bool = False) -> Handler:
+    """`handler` inside the logger's Lambda context, the tracer's segment and the metrics' flush."""
+    measured = metrics.log_metrics(handler, capture_cold_start_metric=cold_start_metric)
+    traced: Handler = tracer.capture_lambda_handler(measured, capture_response=False)
+    injected: Handler = logger.inject_lambda_context(traced)
+    return injected
+
+
+def tick_handler(run: Callable[[], dict[str, Any]], *, cold_start_metric: bool = False) -> Handler:
+    """A scheduled function's handler: a tick carries no data (Scheduler sends the schedule's fixed
+    input), so the event is not parsed."""
+
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return run()
+
+    return observed(lambda_handler, cold_start_metric=cold_start_metric)
+
+
+def queue_handler(record_model: type[SqsRecordModel], record_handler: Callable[[Any], object]) -> Handler:
+    """An SQS function's handler: each record parsed into `record_model` and handed to `record_handler`;
+    a failed record comes back after a growing backoff, not after the queue's visibility timeout."""
+    processor = BackoffBatchProcessor(
+        record_model, schedule=wiring.retry_backoff_seconds, visibility=wiring.queue_visibility
+    )
+
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return dict(process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        ))
+
+    return observed(lambda_handler)
