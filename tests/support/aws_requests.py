@@ -8,6 +8,7 @@ Each DynamoDB request is kept with the kinds of the items it names (`PK prefix/S
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ class Requests:
         """The DynamoDB writes that touch an item of one of `kinds` (all writes when none is named)."""
         writes = [(op, k) for op, k in self.of("dynamodb") if op in _WRITES]
         return [(op, k) for op, k in writes if not kinds or set(k) & set(kinds)]
+
+    def gets(self) -> Counter[str]:
+        """The DynamoDB GetItem requests, by the kind of item each read."""
+        return Counter(kind for op, kinds in self.of("dynamodb") if op == "GetItem" for kind in kinds)
 
     def clear(self) -> None:
         self.sent.clear()
