@@ -620,6 +620,7 @@ def _planned_move(
     invoice: Invoice,
     status: InvoiceStatus,
     detail: str,
+    *,
     channel: Channel | None = None,
     from_statuses: Collection[InvoiceStatus] | None = None,
     reason: str | None = None,
@@ -655,7 +656,7 @@ def move_invoice(
     invoice as written (or as it is, when it is there already), or None when it moved on (a newer
     version, a cancellation, a later status): that state is left alone, nobody's change is overwritten.
     `reason`: the status reason (by default the detail of a failure, none otherwise)."""
-    move = _planned_move(invoice, status, detail, channel, from_statuses, reason)
+    move = _planned_move(invoice, status, detail, channel=channel, from_statuses=from_statuses, reason=reason)
     if move is None:
         return invoice
     try:
