@@ -26,7 +26,7 @@ from invoice_bridge.models.common import utcnow
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.ports import NotFound
 from invoice_bridge.sending import release_due_invoices
-from invoice_bridge.stuck import SweepResult, sweep_stuck_invoices
+from invoice_bridge.stuck import SweepResult, SweepServices, sweep_stuck_invoices
 from invoice_factory import make_invoice, make_issuer
 from moto import mock_aws
 
@@ -231,11 +231,12 @@ def test_the_sweeper_finds_hands_on_and_gives_up_with_its_own_role(deployment: D
         invoices.put(make_invoice(invoice_id, issuer_id="sweep-issuer").model_copy(update={"status": status}))
 
     def sweep(later: timedelta) -> SweepResult:
-        return sweep_stuck_invoices(
+        services = SweepServices(
             invoices=invoices, issuers=issuers, ledger=DynamoDeliveryLedger(env["TABLE_NAME"]),
             render_queue=SqsWorkQueue(env["RENDER_QUEUE_URL"]), dispatch_queue=SqsWorkQueue(env["DISPATCH_QUEUE_URL"]),
-            notifier=FailureNotifier(SesMailer(SENDER)), now=utcnow() + later,
-            stuck_after=timedelta(minutes=15), give_up_after=timedelta(hours=24))
+            notifier=FailureNotifier(SesMailer(SENDER)))
+        return sweep_stuck_invoices(services, now=utcnow() + later, stuck_after=timedelta(minutes=15),
+                                    give_up_after=timedelta(hours=24))
 
     with iam.acting_as("SweepStuckFunction", deployment.authorizer):
         release_due_invoices(invoices=invoices, dispatch_queue=SqsWorkQueue(env["DISPATCH_QUEUE_URL"]))
