@@ -114,7 +114,7 @@ class IntegrationNeedsReconsent(SyncError):
 
 
 class SyncWindowUnstable(SyncError):
-    """Invoices kept changing while the window was paged; the watermark stays and the message is retried."""
+    """Invoices kept changing while the window was paged; the watermark stays for the next poll."""
 
 
 class IntegrationFailed(SyncError):
@@ -139,6 +139,7 @@ class SyncResult:
     cancelled: int = 0
     unchanged: int = 0
     parked: int = 0
+    unstable: bool = False  # the window kept changing while paged: handled, the watermark kept
     watermark: datetime | None = None
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -516,6 +517,9 @@ def sync_integration(
         if stopped is None:
             raise
         raise stopped from exc
+    except SyncWindowUnstable:
+        _record_unstable(integrations, integration, now, result)
+        return result
 
     # The whole window was read and handed on: only now may the watermark move.
     _record_success(integrations, integration, now, new_watermark, result)
@@ -573,6 +577,23 @@ def _record_spiris_failure(
     else:  # a request or paging error: our bug or Spiris', retried and then dead-lettered
         _record_failure(integrations, integration_id, now, None, f"Spiris request failed ({type(exc).__name__})")
     return None
+
+
+def _record_unstable(
+    integrations: IntegrationRepository, previous: Integration, now: datetime, result: SyncResult
+) -> None:
+    """Every invoice read was handled, but one may have slipped past a page boundary while the list
+    shifted: the watermark stays, and the next poll reads the window again. Not a failed message: retried
+    at once it meets the same edits and ends in the dead-letter queue, where the next poll would have done
+    the work anyway. The lag grows until a window settles (no `last_success_at`), so StaleIntegrations
+    alarms an integration that never settles."""
+    update_integration(integrations, previous.id,
+                       lambda current: current.model_copy(update={"last_sync_at": now, "updated_at": now}),
+                       read=previous)
+    result.unstable = True
+    metrics.add_metric(name="SyncWindowUnstable", unit=MetricUnit.Count, value=1)
+    logger.warning("invoices kept changing while paging; the next poll reads the window again",
+                   extra={"integration_id": previous.id, "passes": result.passes})
 
 
 def _record_success(
