@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.template import load_template
+from sandbox.stack import LOCAL_OVERRIDES, LOCAL_PARAMETERS
+from sandbox.template import NO_VALUE, Template, load_template, resolve
 
 from .layer import REPO_ROOT, WORK, Runtime, runtime
 
@@ -63,10 +64,41 @@ def _fresh_copy(source: Path, target: Path) -> Path:
     return target
 
 
-def _lambda_environment(function: Any, task_root: Path) -> dict[str, str]:
-    literal = {k: str(v) for k, v in function.environment.items() if isinstance(v, str | int | float)}
+class _MadeUpRefs(dict[str, Any]):
+    """Ref values as a deployed stack would give them: the parameters' (local) values, and for a resource
+    a name or URL of its form. The cold start reads every setting (wiring.check_settings), so each must
+    have a valid value; which value does not change the import's cost."""
+
+    def __missing__(self, logical_id: str) -> str:
+        return f"https://sqs.eu-north-1.amazonaws.com/123456789012/{logical_id}" if "Queue" in logical_id \
+            else logical_id
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+class _MadeUpAttrs(dict[tuple[str, str], Any]):
+    def __missing__(self, key: tuple[str, str]) -> str:
+        return f"arn:aws:bench:eu-north-1:123456789012:{key[0]}/{key[1]}"
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+def _deployed_variables(template: Template, function: Any) -> dict[str, str]:
+    refs = _MadeUpRefs(
+        {name: spec["Default"] for name, spec in template.parameters.items() if "Default" in spec}
+        | LOCAL_PARAMETERS | LOCAL_OVERRIDES | {"PublicBaseUrl": "https://consent.example.com"}
+        | {"AWS::Region": "eu-north-1", "AWS::AccountId": "123456789012"}
+    )
+    resolved = {name: resolve(raw, refs, _MadeUpAttrs(), template.conditions)
+                for name, raw in function.environment.items()}
+    return {name: str(value) for name, value in resolved.items() if value is not NO_VALUE}
+
+
+def _lambda_environment(template: Template, function: Any, task_root: Path) -> dict[str, str]:
     return {
-        **literal,
+        **_deployed_variables(template, function),
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "TZ": ":UTC",
@@ -96,7 +128,7 @@ def subjects(rt: Runtime) -> list[Subject]:
         module = function.handler.rpartition(".")[0]
         found.append(
             Subject(function.logical_id, source.name, (task_root, *layers), f"import {module}",
-                    _lambda_environment(function, task_root))
+                    _lambda_environment(template, function, task_root))
         )
     return found
 
