@@ -248,7 +248,10 @@ def test_the_sweeper_finds_invoices_through_the_status_and_waiting_indexes_only(
         ("dynamodb:Query", json.dumps({"Fn::Sub": "${Table.Arn}/index/GSI3"})),  # due after their send delay
         ("dynamodb:GetItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
         ("dynamodb:PutItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
+        ("dynamodb:UpdateItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),  # invoice items only (below)
     }
+    (moves,) = [s for s in dynamodb if "dynamodb:UpdateItem" in actions(s)]
+    assert moves["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INVOICE#*"]}}
 
 
 def test_stuck_invoices_alarm_on_two_sweeps_in_a_row(transformed: Template) -> None:

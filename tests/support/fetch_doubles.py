@@ -142,10 +142,14 @@ class MemoryInvoices:
             self.add_event(invoice.id, event)
         return True
 
-    def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
+    def put(
+        self, invoice: Invoice, expected_updated_at: datetime | None = None, events: Sequence[InvoiceEvent] = ()
+    ) -> None:
         current = self.items.get(invoice.id)
         if expected_updated_at is not None and (current is None or current.updated_at != expected_updated_at):
             raise ConflictError(invoice.id)
+        for event in events:
+            self.add_event(invoice.id, event)
         self.items[invoice.id] = invoice.model_copy(deep=True)
         self.by_source[(invoice.issuer_id, invoice.source_id)] = invoice.id
 

@@ -80,10 +80,8 @@ def retry_invoice(invoice_id: str, *, invoices: InvoiceRepository, render_queue:
     invoice.status = InvoiceStatus.QUEUED
     invoice.status_reason = None
     invoice.channel = None
-    invoices.put(invoice, expected_updated_at=read_at)
-    invoices.add_event(
-        invoice.id, InvoiceEvent(status=invoice.status.value, detail=f"retry requested by the office (v{invoice.version})")
-    )
+    retried = InvoiceEvent(status=invoice.status.value, detail=f"retry requested by the office (v{invoice.version})")
+    invoices.put(invoice, expected_updated_at=read_at, events=[retried])
     render_queue.send({"invoice_id": invoice.id, "version": invoice.version})
     return invoice
 
@@ -101,6 +99,6 @@ def dismiss_invoice(invoice_id: str, *, invoices: InvoiceRepository) -> Invoice:
     invoice.status = InvoiceStatus.CANCELLED
     invoice.status_reason = "dismissed by the office"
     invoice.hold = True
-    invoices.put(invoice, expected_updated_at=read_at)
-    invoices.add_event(invoice.id, InvoiceEvent(status=invoice.status.value, detail="dismissed by the office"))
+    dismissed = InvoiceEvent(status=invoice.status.value, detail="dismissed by the office")
+    invoices.put(invoice, expected_updated_at=read_at, events=[dismissed])
     return invoice

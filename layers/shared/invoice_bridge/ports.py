@@ -214,7 +214,11 @@ class InvoiceRepository(Protocol):
     # A new invoice with its source link and first events, all or none; False if it exists already
     # (nothing of it written).
     def create(self, invoice: Invoice, events: Sequence[InvoiceEvent] = ()) -> bool: ...
-    def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None: ...
+    # The invoice written, `events` added to its history in the same request; with `expected_updated_at`
+    # only if nobody changed it since (ConflictError, nothing written, otherwise).
+    def put(
+        self, invoice: Invoice, expected_updated_at: datetime | None = None, events: Sequence[InvoiceEvent] = ()
+    ) -> None: ...
     # A status move of one version: only while the stored invoice is still that version in one of
     # `from_statuses`, with its event; ConflictError (nothing written) otherwise.
     def transition(

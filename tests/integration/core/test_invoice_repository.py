@@ -260,3 +260,48 @@ def test_the_invoice_item_keeps_its_json_compressed_and_reads_items_written_befo
 
     table.put_item(Item={**item, "PK": "INVOICE#old", "data": invoice.model_copy(update={"id": "old"}).model_dump_json()})
     assert repo.get("old").rows == invoice.rows
+
+
+def test_the_history_lives_in_the_invoice_item_and_every_write_of_it_keeps_it(
+    repo: DynamoInvoiceRepository,
+) -> None:
+    """A move and its event are one UpdateItem of the invoice item (no transaction, no second item); a
+    later whole write of the invoice (a new version, a cancellation) keeps the history and drops what
+    the invoice no longer has (its channel, its place on a waiting index)."""
+    from aws_requests import aws_requests
+
+    assert repo.create(_invoice(1), events=[InvoiceEvent(status="queued", detail="fetched")])
+    rendered = repo.get("inv1").model_copy(update={"status": InvoiceStatus.RENDERED, "channel": "email"})
+    with aws_requests() as requests:
+        repo.transition(rendered, [InvoiceStatus.QUEUED], InvoiceEvent(status="rendered", detail="v1"))
+    assert requests.dynamodb_writes() == [("UpdateItem", ("INVOICE/INVOICE",))]
+    stored = repo.get("inv1")
+    cancelled = stored.model_copy(update={"status": InvoiceStatus.CANCELLED, "channel": None})
+    repo.put(cancelled, expected_updated_at=stored.updated_at,
+             events=[InvoiceEvent(status="cancelled", detail="paid at the source")])
+    assert [e.detail for e in repo.events("inv1")] == ["fetched", "v1", "paid at the source"]
+    assert repo.get("inv1").status == InvoiceStatus.CANCELLED
+    item = repo._table.get_item(Key={"PK": "INVOICE#inv1", "SK": "INVOICE"})["Item"]
+    assert "channel" not in item and len(item["events"]) == 3
+
+
+def test_a_long_history_goes_on_in_items_of_its_own_and_reads_whole_in_order() -> None:
+    """Past the cap, standalone events are items of their own (the item stays far from 400 KB); the
+    history reads both, oldest first, with the events items written before the history moved into the
+    invoice item, and never a delivery record."""
+    from datetime import UTC, datetime, timedelta
+
+    with mock_aws():
+        _create_table()
+        repo = DynamoInvoiceRepository("t", events_in_item=3)
+        start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+        legacy = InvoiceEvent(at=start, status="queued", detail="written as an item, before")
+        repo._table.put_item(Item={"PK": "INVOICE#inv1", "SK": f"EVENT#{start.isoformat()}#00000000",
+                                   "data": legacy.model_dump_json()})
+        repo._table.put_item(Item={"PK": "INVOICE#inv1", "SK": "DELIVERY#000001", "data": "{}"})
+        repo.put(_invoice(1))
+        for n in range(1, 6):
+            repo.add_event("inv1", InvoiceEvent(at=start + timedelta(minutes=n), status="note", detail=f"n{n}"))
+        item = repo._table.get_item(Key={"PK": "INVOICE#inv1", "SK": "INVOICE"})["Item"]
+        assert len(item["events"]) == 3  # n1..n3 in the item, n4 and n5 items of their own
+        assert [e.detail for e in repo.events("inv1")] == ["written as an item, before", "n1", "n2", "n3", "n4", "n5"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent
@@ -22,10 +22,14 @@ class MemoryInvoices:
     def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None:
         return next((i for i in self.items.values() if (i.issuer_id, i.source_id) == (issuer_id, source_id)), None)
 
-    def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
+    def put(
+        self, invoice: Invoice, expected_updated_at: datetime | None = None, events: Sequence[InvoiceEvent] = ()
+    ) -> None:
         current = self.items.get(invoice.id)
         if expected_updated_at is not None and (current is None or current.updated_at != expected_updated_at):
             raise ConflictError(invoice.id)
+        for event in events:
+            self.add_event(invoice.id, event)
         self.items[invoice.id] = invoice
 
     def transition(self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None) -> None:

@@ -33,11 +33,29 @@ def put_if(put: dict[str, Any], *, also: Sequence[dict[str, Any]] = (), conflict
         raise
 
 
-def put_all_if(puts: Sequence[dict[str, Any]]) -> int | None:
-    """Write TransactWriteItems Puts (each with or without a condition) all or none, in one request.
-    None when written; else the index of the first Put whose condition did not hold."""
+def write_if(operation: dict[str, Any], *, conflict: str) -> None:
+    """One conditional write alone, given as a TransactWriteItems operation ({"Put": …} or {"Update": …});
+    ConflictError(`conflict`) when its condition does not hold."""
+    ((kind, write),) = operation.items()
+    arguments = {k: v for k, v in write.items() if k != "TableName"}
     try:
-        table(puts[0]["TableName"]).meta.client.transact_write_items(TransactItems=[{"Put": put} for put in puts])
+        if kind == "Put":
+            table(write["TableName"]).put_item(**arguments)
+        else:
+            table(write["TableName"]).update_item(**arguments)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise ConflictError(conflict) from None
+        raise
+
+
+def write_all_if(operations: Sequence[dict[str, Any]]) -> int | None:
+    """Write TransactWriteItems operations ({"Put": …} or {"Update": …}, each with or without a condition)
+    all or none, in one request. None when written; else the index of the first whose condition did not
+    hold."""
+    first = next(iter(operations[0].values()))
+    try:
+        table(first["TableName"]).meta.client.transact_write_items(TransactItems=list(operations))
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "TransactionCanceledException":
             raise

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from ..models.delivery import Delivery
 from ..ports import ConflictError, InvoiceMove, ItemTooLarge
 from .aws import TableAdapter
-from .dynamo_conditional import put_all_if, put_if
+from .dynamo_conditional import put_if, write_all_if
 from .dynamo_invoices import DynamoInvoiceRepository
 
 # Complaints can come weeks after the e-mail; the lookup is cleaned up by TTL well after that.
@@ -53,15 +53,15 @@ class DynamoDeliveryLedger(TableAdapter):
         """Record a new delivery; False (nothing written) when the version has one already. With
         `invoice_move` (dispatch's claim), the invoice's move and event in the same request, all or none:
         ConflictError, nothing written, when the invoice's condition no longer holds."""
-        moves = self._invoice_puts(invoice_move)
+        moves = self._invoice_writes(invoice_move)
         if moves:
             put = {"TableName": self._table_name, "Item": self._item(delivery),
                    "ConditionExpression": "attribute_not_exists(PK)"}
-            failed = put_all_if([put, *moves])
+            failed = write_all_if([{"Put": put}, *moves])
             if failed is not None and failed > 0:
                 raise ConflictError(f"invoice {delivery.invoice_id} moved before its claim")
             return failed is None
-        if invoice_move is not None:  # an invoice that moves on its own (_invoice_puts): the caller's claim
+        if invoice_move is not None:  # an invoice that moves on its own (_invoice_writes): the caller's claim
             raise ConflictError(f"invoice {delivery.invoice_id} is claimed on its own")
         try:
             self._table.put_item(Item=self._item(delivery), ConditionExpression="attribute_not_exists(PK)")
@@ -91,9 +91,11 @@ class DynamoDeliveryLedger(TableAdapter):
         lookup = self._message_lookup(delivery)
         also = [lookup] if lookup is not None else []
         conflict = f"delivery {delivery.invoice_id} v{delivery.version} is not in {list(from_states)}"
-        moves = self._invoice_puts(invoice_move)
+        moves = self._invoice_writes(invoice_move)
         if moves:
-            failed = put_all_if([put, *moves, *({"TableName": self._table_name, "Item": item} for item in also)])
+            failed = write_all_if(
+                [{"Put": put}, *moves, *({"Put": {"TableName": self._table_name, "Item": item}} for item in also)]
+            )
             if failed is None:
                 return True
             if failed == 0:
@@ -102,15 +104,15 @@ class DynamoDeliveryLedger(TableAdapter):
         put_if(put, also=also, conflict=conflict)
         return False
 
-    def _invoice_puts(self, move: InvoiceMove | None) -> list[dict[str, Any]]:
-        """The invoice's Puts for the transaction; none for an invoice whose rows would first have to go to
-        S3 (never one read from the table: its rows are there already), which moves on its own."""
+    def _invoice_writes(self, move: InvoiceMove | None) -> list[dict[str, Any]]:
+        """The invoice's update for the transaction; none for an invoice whose rows would first have to go
+        to S3 (never one read from the table: its rows are there already), which moves on its own."""
         if move is None:
             return []
         try:
-            return DynamoInvoiceRepository(self._table_name).transition_puts(
+            return [DynamoInvoiceRepository(self._table_name).transition_write(
                 move.invoice, move.from_statuses, move.event
-            )
+            )]
         except ItemTooLarge:
             return []
 

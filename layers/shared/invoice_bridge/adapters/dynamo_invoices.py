@@ -18,7 +18,7 @@ from ..invoice_rows import stored_json
 from ..models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceEvent, InvoiceStatus
 from ..ports import ConflictError, DocumentStore, NotFound
 from .aws import TableAdapter, query_all
-from .dynamo_conditional import put_if
+from .dynamo_conditional import put_if, write_if
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -54,6 +54,14 @@ def _waiting_keys(invoice: Invoice) -> dict[str, str]:
     return {"GSI3PK": f"WAITING#{invoice.status_reason}", "GSI3SK": sort}
 
 
+# Attributes an invoice item has only sometimes: a write of an invoice without them removes them.
+_SOMETIMES = ("channel", "GSI3PK", "GSI3SK")
+# The history lives in the invoice item (`events`, a list appended to by the write that moves the invoice,
+# so a move and its event are one conditional request). A standalone event past this many is written as
+# an item of its own (`EVENT#`), as all were before, so the item never nears DynamoDB's 400 KB: an event is
+# about 150 bytes, the invoice JSON compressed rarely 20 KB. Moves (one per status change or version)
+# always go into the item.
+EVENTS_IN_ITEM = 200
 _INDEX_KEYS = {"GSI1": ("GSI1PK", "GSI1SK"), "GSI2": ("GSI2PK", "GSI2SK")}
 # The index queries a listing reads, in order, each named for the cursor.
 _Segments = list[tuple[str, dict[str, Any]]]
@@ -81,6 +89,10 @@ def invoice_of(item: dict[str, Any]) -> Invoice:
     return Invoice.model_validate_json(data)
 
 
+# A read of the invoice leaves its history (`events`) where it is: only the console and the API show it.
+_INVOICE_ONLY = "PK, SK, #data"
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo is not None else moment
 
@@ -89,14 +101,18 @@ class DynamoInvoiceRepository(TableAdapter):
     """`documents` keeps the rows of invoices too large for one item (invoice_rows.py); without it such an
     invoice is refused with ItemTooLarge."""
 
-    def __init__(self, table_name: str, documents: DocumentStore | None = None):
+    def __init__(self, table_name: str, documents: DocumentStore | None = None, events_in_item: int = EVENTS_IN_ITEM):
         super().__init__(table_name)
         self._documents = documents
+        self._events_in_item = events_in_item
+
+    @staticmethod
+    def _key(invoice_id: str) -> dict[str, str]:
+        return {"PK": f"INVOICE#{invoice_id}", "SK": "INVOICE"}
 
     def _item(self, invoice: Invoice) -> dict[str, Any]:
         return {
-            "PK": f"INVOICE#{invoice.id}",
-            "SK": "INVOICE",
+            **self._key(invoice.id),
             "GSI1PK": f"ISSUER#{invoice.issuer_id}",
             "GSI1SK": f"INVOICE#{invoice.created_at.isoformat()}#{invoice.id}",
             "GSI2PK": f"STATUS#{invoice.status.value}",
@@ -115,9 +131,10 @@ class DynamoInvoiceRepository(TableAdapter):
         }
 
     def get(self, invoice_id: str) -> Invoice:
-        item = self._table.get_item(Key={"PK": f"INVOICE#{invoice_id}", "SK": "INVOICE"}, ConsistentRead=True).get(
-            "Item"
-        )
+        item = self._table.get_item(
+            Key=self._key(invoice_id), ConsistentRead=True, ProjectionExpression=_INVOICE_ONLY,
+            ExpressionAttributeNames={"#data": "data"},
+        ).get("Item")
         if not item:
             raise NotFound(f"invoice {invoice_id} not found")
         return invoice_of(item)
@@ -131,19 +148,18 @@ class DynamoInvoiceRepository(TableAdapter):
         return self.get(link["invoice_id"])
 
     def create(self, invoice: Invoice, events: Sequence[InvoiceEvent] = ()) -> bool:
-        """Write a new invoice, its source link and its first events in one transaction (one request for
-        the import); False, and nothing of it written, when the invoice exists already (its id derives from
+        """Write a new invoice with its first events, and its source link, in one transaction (one request
+        for the import); False, and nothing of it written, when the invoice exists already (its id derives from
         issuer and source: another sync of the integration, run at the same time by a duplicate message,
         imported it first). The link is then written alone: it is the same, and an invoice imported before
         the link joined the transaction may lack it."""
         put = {
             "TableName": self._table_name,
-            "Item": self._item(invoice),
+            "Item": {**self._item(invoice), **({"events": [e.model_dump_json() for e in events]} if events else {})},
             "ConditionExpression": "attribute_not_exists(PK)",
         }
-        also = [self._link_item(invoice), *(self._event_item(invoice.id, event) for event in events)]
         try:
-            put_if(put, also=also, conflict=f"invoice {invoice.id} exists already")
+            put_if(put, also=[self._link_item(invoice)], conflict=f"invoice {invoice.id} exists already")
         except ConflictError:
             self._table.put_item(Item=self._link_item(invoice))
             return False
@@ -153,8 +169,11 @@ class DynamoInvoiceRepository(TableAdapter):
     def _link_item(invoice: Invoice) -> dict[str, Any]:
         return {"PK": f"SOURCE#{invoice.issuer_id}#{invoice.source_id}", "SK": "SOURCE", "invoice_id": invoice.id}
 
-    def put(self, invoice: Invoice, expected_updated_at: datetime | None = None) -> None:
-        """Write the invoice; with `expected_updated_at` only if nobody changed it since it was read.
+    def put(
+        self, invoice: Invoice, expected_updated_at: datetime | None = None, events: Sequence[InvoiceEvent] = ()
+    ) -> None:
+        """Write the invoice, with `events` added to its history; with `expected_updated_at` only if nobody
+        changed it since it was read.
 
         A blind write (no `expected_updated_at`: the import of a new invoice) also writes the source link.
         A conditional write updates an invoice that was read, i.e. one that exists, and its link was
@@ -164,16 +183,51 @@ class DynamoInvoiceRepository(TableAdapter):
         invoice.updated_at = max(datetime.now(previous.tzinfo), previous)
         condition: dict[str, Any] = {}
         if expected_updated_at is not None:
-            condition = {"ConditionExpression": Attr("updated_at").eq(expected_updated_at.isoformat())}
+            condition = {"ConditionExpression": "#updated = :expected",
+                         "ExpressionAttributeNames": {"#updated": "updated_at"},
+                         "ExpressionAttributeValues": {":expected": expected_updated_at.isoformat()}}
         try:
-            self._table.put_item(Item=self._item(invoice), **condition)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                invoice.updated_at = previous
-                raise ConflictError(f"invoice {invoice.id} was changed concurrently") from exc
+            write_if({"Update": self._update(invoice, events, **condition)},
+                     conflict=f"invoice {invoice.id} was changed concurrently")
+        except ConflictError:
+            invoice.updated_at = previous
             raise
         if expected_updated_at is None:
             self._table.put_item(Item=self._link_item(invoice))
+
+    def _update(
+        self,
+        invoice: Invoice,
+        events: Sequence[InvoiceEvent] = (),
+        *,
+        ConditionExpression: str | None = None,  # noqa: N803 - DynamoDB's own parameter names
+        ExpressionAttributeNames: dict[str, str] | None = None,  # noqa: N803
+        ExpressionAttributeValues: dict[str, Any] | None = None,  # noqa: N803
+    ) -> dict[str, Any]:
+        """A TransactWriteItems Update of the invoice item: every attribute of `_item` set (the ones it lacks
+        removed) and `events` appended to the history the item keeps, under the condition given."""
+        item = self._item(invoice)
+        names: dict[str, str] = dict(ExpressionAttributeNames or {})
+        values: dict[str, Any] = dict(ExpressionAttributeValues or {})
+        sets = []
+        for i, (name, value) in enumerate((k, v) for k, v in item.items() if k not in ("PK", "SK")):
+            names[f"#a{i}"], values[f":a{i}"] = name, value
+            sets.append(f"#a{i} = :a{i}")
+        if events:
+            names["#events"] = "events"
+            values[":events"], values[":none"] = [e.model_dump_json() for e in events], []
+            sets.append("#events = list_append(if_not_exists(#events, :none), :events)")
+        gone = [name for name in _SOMETIMES if name not in item]
+        names.update({f"#r{i}": name for i, name in enumerate(gone)})
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(gone))) if gone else "")
+        update = {
+            "TableName": self._table_name,
+            "Key": self._key(invoice.id),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        return {**update, **({"ConditionExpression": ConditionExpression} if ConditionExpression else {})}
 
     def transition(
         self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
@@ -182,30 +236,26 @@ class DynamoInvoiceRepository(TableAdapter):
         `from_statuses`; with `event`, both in one transaction (the history never shows a move that lost).
         Raises ConflictError otherwise: a newer version, a cancellation or another move got there first
         and is left as it is."""
-        put, *events = self.transition_puts(invoice, from_statuses, event)
-        put_if(put, also=[e["Item"] for e in events],
-               conflict=f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}")
+        write_if(self.transition_write(invoice, from_statuses, event),
+                 conflict=f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}")
 
-    def transition_puts(
+    def transition_write(
         self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
-    ) -> list[dict[str, Any]]:
-        """The TransactWriteItems Puts of a move: the invoice's, conditional, then its event's (also what a
-        delivery's move writes with it, dynamo_deliveries.py)."""
+    ) -> dict[str, Any]:
+        """The TransactWriteItems operation of a move: the invoice's conditional update with its event
+        appended (also what a delivery's move writes with it, dynamo_deliveries.py)."""
         if not from_statuses:
             raise ValueError("from_statuses must not be empty")
         statuses = {f":s{i}": str(status) for i, status in enumerate(from_statuses)}
-        put = {
-            "TableName": self._table_name,
-            "Item": self._item(invoice),
+        return {"Update": self._update(
+            invoice, [event] if event else [],
             # An item written before `version` was a top-level attribute passes on its status alone.
-            "ConditionExpression": (
+            ConditionExpression=(
                 f"(#version = :version OR attribute_not_exists(#version)) AND #status IN ({', '.join(statuses)})"
             ),
-            "ExpressionAttributeNames": {"#version": "version", "#status": "status"},
-            "ExpressionAttributeValues": {":version": invoice.version, **statuses},
-        }
-        events = [{"TableName": self._table_name, "Item": self._event_item(invoice.id, event)}] if event else []
-        return [put, *events]
+            ExpressionAttributeNames={"#version": "version", "#status": "status"},
+            ExpressionAttributeValues={":version": invoice.version, **statuses},
+        )}
 
     def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:
         """Up to `limit` invoices in `status` whose last write is older than `before`, oldest first: a
@@ -245,6 +295,8 @@ class DynamoInvoiceRepository(TableAdapter):
 
     @staticmethod
     def _event_item(invoice_id: str, event: InvoiceEvent) -> dict[str, Any]:
+        """An event as an item of its own: past `events_in_item`, and every event written before the history
+        moved into the invoice item."""
         return {
             "PK": f"INVOICE#{invoice_id}",
             "SK": f"EVENT#{event.at.isoformat()}#{uuid.uuid4().hex[:8]}",
@@ -252,21 +304,37 @@ class DynamoInvoiceRepository(TableAdapter):
         }
 
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
-        self._table.put_item(Item=self._event_item(invoice_id, event))
+        """Append one event to the invoice's history: one update of the invoice item while its history is
+        short, else (or for an invoice not stored) an item of its own."""
+        try:
+            self._table.update_item(
+                Key=self._key(invoice_id),
+                UpdateExpression="SET #events = list_append(if_not_exists(#events, :none), :events)",
+                ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(#events) OR size(#events) < :cap)",
+                ExpressionAttributeNames={"#events": "events"},
+                ExpressionAttributeValues={":events": [event.model_dump_json()], ":none": [], ":cap": self._events_in_item},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            self._table.put_item(Item=self._event_item(invoice_id, event))
 
     def events(self, invoice_id: str) -> list[InvoiceEvent]:
-        items: list[dict[str, Any]] = []
+        """The invoice's history, oldest first: the events its item keeps and any kept as items of their own
+        (`EVENT#…` sorts between `DELIVERY#…` and `INVOICE`, so one query reads both and no delivery)."""
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("PK").eq(f"INVOICE#{invoice_id}") & Key("SK").begins_with("EVENT#"),
+            "KeyConditionExpression": Key("PK").eq(f"INVOICE#{invoice_id}") & Key("SK").between("EVENT#", "INVOICE"),
+            "ProjectionExpression": "SK, #events, #data",
+            "ExpressionAttributeNames": {"#events": "events", "#data": "data"},
             "ConsistentRead": True,
         }
-        while True:
-            page = self._table.query(**kwargs)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [InvoiceEvent.model_validate_json(i["data"]) for i in items]
+        found: list[InvoiceEvent] = []
+        for item in query_all(self._table, **kwargs):
+            if item["SK"] == "INVOICE":
+                found.extend(InvoiceEvent.model_validate_json(e) for e in item.get("events", []))
+            else:
+                found.append(InvoiceEvent.model_validate_json(item["data"]))
+        return sorted(found, key=lambda e: _utc(e.at))
 
     def updated_between(
         self, status: str, start: datetime, end: datetime, issuer_id: str | None = None

@@ -384,14 +384,15 @@ class _Importer:
         """Changed before it went out (or selected again after a cancel): a new version replaces it."""
         fresh = next_version(existing, fresh, self.now)
         pdf_error = self._archive_source_pdf(fresh)
-        self._store(self.invoices.put, fresh, expected_updated_at=existing.updated_at)
         what = (
             "selected again at the source"
             if existing.status == InvoiceStatus.CANCELLED
             else "changed at the source"
         )
-        self._event(fresh.id, InvoiceStatus.QUEUED, f"{what}: re-rendered as version {fresh.version}")
-        self._pdf_event(fresh, pdf_error)
+        # The new version and its events in one write.
+        events = [self._event_of(InvoiceStatus.QUEUED, f"{what}: re-rendered as version {fresh.version}"),
+                  *self._pdf_events(pdf_error)]
+        self._store(self.invoices.put, fresh, expected_updated_at=existing.updated_at, events=events)
         self._render(fresh)
         self.result.new_versions += 1
         return fresh.id
@@ -422,8 +423,8 @@ class _Importer:
             existing.status_reason = reason
             existing.source_modified_utc = modified
             existing.updated_at = self.now
-            self.invoices.put(existing, expected_updated_at=expected)
-            self._event(existing.id, InvoiceStatus.CANCELLED, f"{reason} at the source before dispatch")
+            cancelled = self._event_of(InvoiceStatus.CANCELLED, f"{reason} at the source before dispatch")
+            self.invoices.put(existing, expected_updated_at=expected, events=[cancelled])
             self.result.cancelled += 1
         elif existing.status in SENT:
             when = "while being sent; the fresh look before sending decides" \
@@ -463,10 +464,6 @@ class _Importer:
             return type(exc).__name__
         invoice.source_pdf_key = key
         return None
-
-    def _pdf_event(self, invoice: Invoice, error: str | None) -> None:
-        for event in self._pdf_events(error):
-            self.invoices.add_event(invoice.id, event)
 
     def _pdf_events(self, error: str | None) -> list[InvoiceEvent]:
         if error is None:
