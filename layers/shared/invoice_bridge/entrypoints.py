@@ -38,10 +38,17 @@ def poll_due_integrations() -> list[str]:
     return planned
 
 
-def render(request: RenderRequest) -> str:
+def render_batch() -> Callable[[RenderRequest], str]:
+    """The render of one SQS batch (one invocation): each issuer and its logo read once for the batch
+    (batch_issuers.py); the next batch reads them again."""
     from .render.service import render_invoice
 
-    return render_invoice(request.invoice_id, request.version, wiring.render_services()).status
+    services = wiring.render_services().for_batch()
+
+    def render(request: RenderRequest) -> str:
+        return render_invoice(request.invoice_id, request.version, services).status
+
+    return render
 
 
 class _NothingDispatched(Exception):
