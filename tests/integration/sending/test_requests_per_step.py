@@ -8,7 +8,9 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import boto3
 from aws_requests import aws_requests
+from invoice_bridge import wiring
 from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
@@ -18,7 +20,7 @@ from invoice_bridge.models.integration import IntegrationStatus
 from invoice_bridge.models.invoice import AWAITING_APPROVAL, InvoiceEvent
 from invoice_bridge.ports import InvoicePage
 from lambda_functions import FunctionContext, batch_event, cold_start
-from sending_support import INTEGRATION_ID, TABLE, World
+from sending_support import IDEMPOTENCY_TABLE, INTEGRATION_ID, TABLE, World, mails_to
 
 from sandbox.onboarding import logo_png
 
@@ -146,3 +148,25 @@ def test_the_next_render_batch_reads_the_issuer_again(world: World) -> None:
     assert world.invoices.get(world.ours(source.Id)).status_reason == AWAITING_APPROVAL
     assert len(world.dispatch_messages()) == 1  # the first invoice's only
 
+
+
+def test_a_dispatch_batch_reads_the_issuer_once(world: World) -> None:
+    """Three e-mail invoices of one issuer in one batch: each invoice read once, the issuer once; the
+    fresh look still reads the integration (and Spiris) for every invoice, right before its intent."""
+    logo(world)
+    for number in (3201, 3202, 3203):
+        world.company.add(number)
+    world.sync()
+    assert world.render() == ["rendered"] * 3
+    dispatch = cold_start("dispatch")
+    with wiring.override(dispatch_services=world.dispatch_services()), aws_requests() as requests:
+        assert dispatch.lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext()) == {
+            "batchItemFailures": []}
+    assert requests.gets() == Counter({"INVOICE/INVOICE": 3, "ISSUER/ISSUER": 1, "INTEGRATION/INTEGRATION": 3})
+    assert requests.of("s3").count(("GetObject", ())) == 3  # each PDF once; the e-mail carries no logo
+    assert [mail["Subject"] is not None for mail in mails_to("@")] == [True] * 3
+    # Each message still behind Powertools idempotency, under the key a deployed version wrote (a new name
+    # would let a duplicate of a message in flight through across a deployment).
+    stored = boto3.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
+    assert [item["id"]["S"].split("#")[0].split(".", 1)[1] for item in stored] == [
+        "invoice_bridge.entrypoints._dispatch_once"] * 3
