@@ -16,6 +16,7 @@ from .observability import logger
 if TYPE_CHECKING:  # the queue functions' handlers import the messages; the scheduled ones need none
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from .dispatch.service import DispatchServices
     from .messages import DispatchRequest, RenderRequest, SyncRequest
 
 
@@ -38,10 +39,17 @@ def poll_due_integrations() -> list[str]:
     return planned
 
 
-def render(request: RenderRequest) -> str:
+def render_batch() -> Callable[[RenderRequest], str]:
+    """The render of one SQS batch (one invocation): each issuer and its logo read once for the batch
+    (batch_issuers.py); the next batch reads them again."""
     from .render.service import render_invoice
 
-    return render_invoice(request.invoice_id, request.version, wiring.render_services()).status
+    services = wiring.render_services().for_batch()
+
+    def render(request: RenderRequest) -> str:
+        return render_invoice(request.invoice_id, request.version, services).status
+
+    return render
 
 
 class _NothingDispatched(Exception):
@@ -50,18 +58,19 @@ class _NothingDispatched(Exception):
     all, a release, the sweeper) must run the dispatch, not get this answer back from the store."""
 
 
-def _dispatch_once(request: dict[str, object]) -> dict[str, str]:
+def _dispatch_once(request: dict[str, object], services: DispatchServices) -> dict[str, str]:
     from .dispatch import dispatch_invoice
 
-    delivery = dispatch_invoice(str(request["invoice_id"]), int(str(request["version"])), wiring.dispatch_services())
+    delivery = dispatch_invoice(str(request["invoice_id"]), int(str(request["version"])), services)
     if delivery is None:
         raise _NothingDispatched
     return {"state": delivery.state.value}
 
 
-def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = None) -> str | None:
-    """The dispatch call behind Powertools idempotency, keyed on (invoice, version, channel): a second
-    guard in front of the delivery ledger.
+def dispatch_batch(lambda_context: LambdaContext | None = None) -> Callable[[DispatchRequest], str | None]:
+    """The dispatch of one SQS batch (one invocation): each issuer read once for the batch
+    (batch_issuers.py), each call behind Powertools idempotency keyed on (invoice, version, channel): a
+    second guard in front of the delivery ledger.
 
     What it still catches that the ledger does not (issue 15; it costs two small writes per dispatch): a
     duplicate message that arrives while the original run is still sending. The ledger cannot tell that
@@ -78,14 +87,25 @@ def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = No
     )
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
-    # Powertools' decorator is untyped: the checked function keeps the signature of _dispatch_once.
+    # Powertools' decorator is untyped: the checked function keeps the signature of _dispatch_once. Its
+    # key names the function (module and qualified name) and hashes `request` only, not `services`.
     dispatch_once: Callable[..., dict[str, str]] = idempotent_function(
         data_keyword_argument="request", config=config, persistence_store=wiring.idempotency_store()
     )(_dispatch_once)
-    try:
-        return dispatch_once(request=request.model_dump())["state"]
-    except _NothingDispatched:
-        return None
+    services = wiring.dispatch_services().for_batch()
+
+    def dispatch(request: DispatchRequest) -> str | None:
+        try:
+            return dispatch_once(request=request.model_dump(), services=services)["state"]
+        except _NothingDispatched:
+            return None
+
+    return dispatch
+
+
+def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = None) -> str | None:
+    """One dispatch message on its own: a batch of one (`dispatch_batch`)."""
+    return dispatch_batch(lambda_context)(request)
 
 
 def track_deliveries() -> dict[str, int]:

@@ -38,13 +38,21 @@ def tick_handler(run: Callable[[], dict[str, Any]], *, cold_start_metric: bool =
 def queue_handler(record_model: type[SqsRecordModel], record_handler: Callable[[Any], object]) -> Handler:
     """An SQS function's handler: each record parsed into `record_model` and handed to `record_handler`;
     a failed record comes back after a growing backoff, not after the queue's visibility timeout."""
+    return batch_handler(record_model, lambda _context: record_handler)
+
+
+def batch_handler(
+    record_model: type[SqsRecordModel], start_batch: Callable[[Any], Callable[[Any], object]]
+) -> Handler:
+    """`queue_handler` whose records share what their batch reads once: `start_batch(context)` is called
+    at each invocation and returns the record handler of that batch; nothing it holds outlives it."""
     processor = BackoffBatchProcessor(
         record_model, schedule=wiring.retry_backoff_seconds, visibility=wiring.queue_visibility
     )
 
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+            event=event, record_handler=start_batch(context), processor=processor, context=context
         ))
 
     return observed(lambda_handler)

@@ -42,6 +42,7 @@ from spiris_source import SpirisCompany
 from sandbox.aws import create_template_table
 
 TABLE, BUCKET, SENDER, REGION = "sending-table", "sending-documents", "invoices@example.com", "eu-north-1"
+IDEMPOTENCY_TABLE = "sending-idempotency"
 ISSUER_ID, INTEGRATION_ID = "issuer-1", "int-1"
 OFFICE_USER = "arn:aws:iam::123456789012:user/anna.office"
 
@@ -79,14 +80,16 @@ class World:
 
     def dispatch(self, message: dict[str, Any], render_queue: WorkQueue | None = None) -> Delivery | None:
         """One dispatch message, with the fresh look through the integration's Spiris client."""
-        services = DispatchServices(
+        return dispatch_invoice(message["invoice_id"], message["version"], self.dispatch_services(render_queue))
+
+    def dispatch_services(self, render_queue: WorkQueue | None = None) -> DispatchServices:
+        return DispatchServices(
             invoices=self.invoices, issuers=self.issuers, ledger=self.ledger, documents=self.documents,
             operator_for=lambda _issuer: None, mailer=self.mailer(),
             fresh_look=SpirisSourceCheck(self.integrations, lambda _integration: self.company.api(max_attempts=1),
                                          office=None),
             render_queue=render_queue or SqsWorkQueue(self.render_queue_url),
         )
-        return dispatch_invoice(message["invoice_id"], message["version"], services)
 
     def mailer(self) -> SesMailer:
         return SesMailer(SENDER)
@@ -153,8 +156,12 @@ def world(spiris_company: SpirisCompany, monkeypatch: pytest.MonkeyPatch) -> Ite
         sqs = boto3.client("sqs")
         render_url = sqs.create_queue(QueueName="render")["QueueUrl"]
         dispatch_url = sqs.create_queue(QueueName="dispatch")["QueueUrl"]
+        boto3.client("dynamodb").create_table(  # Powertools idempotency's, for the dispatch Lambda's handler
+            TableName=IDEMPOTENCY_TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
         for name, value in {"TABLE_NAME": TABLE, "DOCUMENTS_BUCKET": BUCKET, "RENDER_QUEUE_URL": render_url,
-                            "DISPATCH_QUEUE_URL": dispatch_url, "SENDER_EMAIL": SENDER}.items():
+                            "DISPATCH_QUEUE_URL": dispatch_url, "SENDER_EMAIL": SENDER,
+                            "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE}.items():
             monkeypatch.setenv(name, value)
         wiring.reset()
         issuers = DynamoIssuers(TABLE)

@@ -4,19 +4,25 @@ same as when each was its own write."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import boto3
 from aws_requests import aws_requests
+from invoice_bridge import wiring
 from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.fetch.sync import SyncServices, sync_integration
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
-from invoice_bridge.models.invoice import InvoiceEvent
+from invoice_bridge.models.invoice import AWAITING_APPROVAL, InvoiceEvent
 from invoice_bridge.ports import InvoicePage
-from sending_support import INTEGRATION_ID, TABLE, World
+from lambda_functions import FunctionContext, batch_event, cold_start
+from sending_support import IDEMPOTENCY_TABLE, INTEGRATION_ID, TABLE, World, mails_to
+
+from sandbox.onboarding import logo_png
 
 
 def test_a_new_invoice_is_imported_with_its_source_link_and_first_events_in_one_write(world: World) -> None:
@@ -104,3 +110,63 @@ def test_a_change_to_the_integration_during_the_sync_is_kept(world: World) -> No
     stored = world.integrations.get(INTEGRATION_ID)
     assert stored.status == IntegrationStatus.PAUSED
     assert stored.watermark == result.watermark and stored.last_success_at is not None
+
+
+# --- what a batch reads once (Lambda hands render up to 5 messages, dispatch up to 10) ----------------
+
+
+def logo(world: World) -> None:
+    world.documents.put("issuer-1/logo.png", logo_png(), "image/png")
+    world.settings(logo_key="issuer-1/logo.png", logo_content_type="image/png")
+
+
+def test_a_render_batch_reads_the_issuer_and_its_logo_once(world: World) -> None:
+    logo(world)
+    for number in (3101, 3102, 3103):
+        world.company.add(number)
+    world.sync()
+    render = cold_start("render")
+    with aws_requests() as requests:
+        assert render.lambda_handler(batch_event(world.render_queue_url, 5), FunctionContext()) == {
+            "batchItemFailures": []}
+    assert requests.gets() == Counter({"INVOICE/INVOICE": 3, "ISSUER/ISSUER": 1})
+    assert requests.of("s3").count(("GetObject", ())) == 1  # the logo, printed on each of the three PDFs
+    assert len(world.dispatch_messages()) == 3  # all rendered and handed on
+
+
+def test_the_next_render_batch_reads_the_issuer_again(world: World) -> None:
+    """Nothing of a batch's issuer outlives its invocation: a setting the office changes between two
+    batches holds for the next one."""
+    render = cold_start("render")
+    world.company.add(3111)
+    world.sync()
+    render.lambda_handler(batch_event(world.render_queue_url), FunctionContext())
+    world.settings(sending="approve")
+    source = world.company.add(3112)
+    world.sync()
+    render.lambda_handler(batch_event(world.render_queue_url), FunctionContext())
+    assert world.invoices.get(world.ours(source.Id)).status_reason == AWAITING_APPROVAL
+    assert len(world.dispatch_messages()) == 1  # the first invoice's only
+
+
+
+def test_a_dispatch_batch_reads_the_issuer_once(world: World) -> None:
+    """Three e-mail invoices of one issuer in one batch: each invoice read once, the issuer once; the
+    fresh look still reads the integration (and Spiris) for every invoice, right before its intent."""
+    logo(world)
+    for number in (3201, 3202, 3203):
+        world.company.add(number)
+    world.sync()
+    assert world.render() == ["rendered"] * 3
+    dispatch = cold_start("dispatch")
+    with wiring.override(dispatch_services=world.dispatch_services()), aws_requests() as requests:
+        assert dispatch.lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext()) == {
+            "batchItemFailures": []}
+    assert requests.gets() == Counter({"INVOICE/INVOICE": 3, "ISSUER/ISSUER": 1, "INTEGRATION/INTEGRATION": 3})
+    assert requests.of("s3").count(("GetObject", ())) == 3  # each PDF once; the e-mail carries no logo
+    assert [mail["Subject"] is not None for mail in mails_to("@")] == [True] * 3
+    # Each message still behind Powertools idempotency, under the key a deployed version wrote (a new name
+    # would let a duplicate of a message in flight through across a deployment).
+    stored = boto3.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
+    assert [item["id"]["S"].split("#")[0].split(".", 1)[1] for item in stored] == [
+        "invoice_bridge.entrypoints._dispatch_once"] * 3

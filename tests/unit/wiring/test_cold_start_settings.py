@@ -3,29 +3,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 from invoice_bridge.settings import MissingSettings
-
-FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
-
-
-def cold_start(function_dir: str) -> ModuleType:
-    """Import the handler module as Lambda does at a cold start (its code directory first on the path)."""
-    source = FUNCTIONS / function_dir / "app.py"
-    spec = importlib.util.spec_from_file_location(f"_cold_start_{function_dir}", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(source.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(source.parent))
-    return module
+from lambda_functions import cold_start
 
 
 @pytest.mark.parametrize(

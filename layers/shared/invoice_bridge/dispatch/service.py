@@ -54,11 +54,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..batch_issuers import BatchIssuers
 from ..mapping import invoice_id_for
 from ..models.common import utcnow
 from ..models.delivery import Delivery, DeliveryState
@@ -128,6 +129,11 @@ class DispatchServices:
     mailer: Mailer
     fresh_look: SourceCheck  # reads the source once more right before the intent
     render_queue: WorkQueue  # takes the next version when the fresh look found the invoice changed
+
+    def for_batch(self) -> DispatchServices:
+        """These services for one queue batch (one invocation): each issuer read once (batch_issuers.py).
+        The fresh look still reads the integration and the source for every invoice, on purpose."""
+        return replace(self, issuers=BatchIssuers(self.issuers, self.documents))
 
 
 class DispatchInProgress(Exception):

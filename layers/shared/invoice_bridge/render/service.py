@@ -13,11 +13,12 @@ queued for dispatch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..batch_issuers import BatchIssuers, read_logo
 from ..dispatch.notify import Failure, FailureNotifier
 from ..invoice_rows import with_rows
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
@@ -25,7 +26,7 @@ from ..models.invoice import document_keys as document_keys
 from ..models.issuer import Issuer
 from ..models.spiris import CustomerInvoice
 from ..observability import logger, metrics
-from ..ports import ConflictError, DocumentStore, InvoiceRepository, IssuerRepository, NotFound, WorkQueue
+from ..ports import ConflictError, DocumentStore, InvoiceRepository, IssuerRepository, WorkQueue
 from ..sending import REVIEW, hand_on, send_at_for, waiting_for
 from .fidelity import content_problems, internal_differences, reconcile
 from .pdf import render_pdf
@@ -45,6 +46,16 @@ class RenderServices:
     documents: DocumentStore
     dispatch_queue: WorkQueue
     notifier: FailureNotifier
+    # The issuer's logo; None: read from `documents` at each render (`for_batch` reads it once a batch).
+    logos: Callable[[Issuer], bytes | None] | None = None
+
+    def for_batch(self) -> RenderServices:
+        """These services for one queue batch (one invocation): each issuer and its logo read once."""
+        batch = BatchIssuers(self.issuers, self.documents)
+        return replace(self, issuers=batch, logos=batch.logo)
+
+    def logo(self, issuer: Issuer) -> bytes | None:
+        return self.logos(issuer) if self.logos is not None else read_logo(issuer, self.documents)
 
 
 @dataclass
@@ -85,7 +96,7 @@ def render_invoice(
     if refused is not None:
         return _fail(invoices, notifier, issuer, invoice, *refused, now())
 
-    pdf = render_pdf(invoice, issuer, logo=_logo(issuer, documents))
+    pdf = render_pdf(invoice, issuer, logo=services.logo(issuer))
     # Only a document that can be Peppol-valid is an e-invoice; every rule is enforced on it.
     no_einvoice = einvoice_obstacle(invoice)
     warnings = 0
@@ -122,15 +133,6 @@ def _skipped(invoice: Invoice, version: int, pdf_key: str, dispatch_queue: WorkQ
     if invoice.status not in RENDERABLE:
         return RenderOutcome(invoice_id, version, "skipped", [f"status {invoice.status}"])
     return None
-
-
-def _logo(issuer: Issuer, documents: DocumentStore) -> bytes | None:
-    if not issuer.logo_key:
-        return None
-    try:
-        return documents.get(issuer.logo_key)
-    except NotFound:
-        return None
 
 
 def _refusal(
