@@ -346,3 +346,12 @@ class DynamoInvoiceRepository(TableAdapter):
                 if not start:
                     break
         return _invoices(found), None
+
+    def source_links(self, issuer_id: str, source_ids: Collection[str]) -> dict[str, str]:
+        """Which of `source_ids` have an invoice of ours, and its id: the links in BatchGetItems (a page's
+        at once, consistently), the invoices themselves not read."""
+        from .dynamo_batch import batch_get
+
+        keys = [{"PK": f"SOURCE#{issuer_id}#{source_id}", "SK": "SOURCE"} for source_id in source_ids]
+        prefix = f"SOURCE#{issuer_id}#"
+        return {item["PK"].removeprefix(prefix): item["invoice_id"] for item in batch_get(self._table_name, keys)}
