@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from aws_requests import aws_requests
 from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
@@ -18,7 +17,7 @@ from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
 from invoice_bridge.models.invoice import InvoiceEvent
 from invoice_bridge.ports import InvoicePage
-from sending_support import INTEGRATION_ID, TABLE, World
+from sending_support import INTEGRATION_ID, TABLE, World, credit_note_fields
 
 
 def test_a_new_invoice_is_imported_with_its_source_link_and_first_events_in_one_write(world: World) -> None:
@@ -150,14 +149,7 @@ def test_changed_invoices_are_read_alone_and_only_they(world: World) -> None:
 def test_a_credit_notes_original_is_found_through_the_links_read_with_the_page(world: World) -> None:
     original = world.company.add(3401)
     world.sync()
-    minus = {"TotalAmount": Decimal("-1250.00"), "TotalVatAmount": Decimal("-250.00"),
-             "TotalAmountInvoiceCurrency": Decimal("-1250.00"), "TotalVatAmountInvoiceCurrency": Decimal("-250.00"),
-             "RemainingAmount": Decimal("-1250.00"), "RemainingAmountInvoiceCurrency": Decimal("-1250.00"),
-             "VatSpecification": [{"AmountInvoiceCurrency": Decimal("-1000.00"),
-                                   "VatAmountInvoiceCurrency": Decimal("-250.00"), "VatPercent": Decimal("0.25")}],
-             "Rows": [{"LineNumber": 0, "Text": "Konsult", "Quantity": -10, "UnitPrice": Decimal("100.00"),
-                       "AmountNoVat": Decimal("-1000.00"), "Amount": Decimal("-1000.00"), "VatRate": Decimal("0.25")}]}
-    world.company.add(53401, IsCreditInvoice=True, ReferringInvoiceId=original.Id, **minus)
+    world.company.add(53401, IsCreditInvoice=True, ReferringInvoiceId=original.Id, **credit_note_fields())
     with aws_requests() as requests:
         result = world.sync()
     assert (result.seen, result.reasons) == (2, {"credit_of_unsent_original": 1})  # decided on its original
