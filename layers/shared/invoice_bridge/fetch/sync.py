@@ -259,8 +259,8 @@ class _Importer:
     # --- one source invoice ----------------------------------------------------------------------
 
     def _already_handled(self, source_id: str, modified: datetime | None, fingerprint: str | None = None) -> bool:
-        """Whether this very version was decided before (the overlap window re-reads it): nothing to do,
-        no request; a parked version whose notice did not go out is notified now."""
+        """Whether this very version was decided before (the overlap window re-reads it): nothing to do, no
+        request of its own; a parked version whose notice did not go out is notified now."""
         previous = self._previous_decision(source_id)
         if previous is None or not _same_version(previous, modified, fingerprint):
             return False
