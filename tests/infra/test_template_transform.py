@@ -254,6 +254,14 @@ def test_the_sweeper_finds_invoices_through_the_status_and_waiting_indexes_only(
     assert moves["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INVOICE#*"]}}
 
 
+def test_the_sync_reads_a_pages_items_in_batches_and_never_deletes(transformed: Template) -> None:
+    dynamodb = [s for s in statements(transformed, "SyncIntegrationFunction")
+                if any(a.startswith("dynamodb:") for a in actions(s))]
+    granted = {(action, json.dumps(s["Resource"])) for s in dynamodb for action in actions(s)}
+    table = json.dumps({"Fn::GetAtt": ["Table", "Arn"]})
+    assert granted == {(f"dynamodb:{action}", table) for action in ("GetItem", "BatchGetItem", "PutItem", "UpdateItem")}
+
+
 def test_stuck_invoices_alarm_on_two_sweeps_in_a_row(transformed: Template) -> None:
     alarm = props(transformed, "InvoicesStuckAlarm")
     assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == ("InvoicesStuck", "Maximum", 300)

@@ -35,6 +35,10 @@ class Requests:
         """The DynamoDB GetItem requests, by the kind of item each read."""
         return Counter(kind for op, kinds in self.of("dynamodb") if op == "GetItem" for kind in kinds)
 
+    def batch_gets(self) -> list[Counter[str]]:
+        """The DynamoDB BatchGetItem requests, in order: how many keys of each kind each asked for."""
+        return [Counter(kinds) for op, kinds in self.of("dynamodb") if op == "BatchGetItem"]
+
     def clear(self) -> None:
         self.sent.clear()
 
@@ -54,6 +58,8 @@ def _item_kinds(operation: str, body: Any) -> tuple[str, ...]:
     if operation == "TransactWriteItems":
         entries = [next(iter(entry.values())) for entry in payload.get("TransactItems", [])]
         return tuple(_kind(entry.get("Item") or entry["Key"]) for entry in entries)
+    if operation == "BatchGetItem":  # one kind per key, in order: the test tells the kinds and the count
+        return tuple(_kind(key) for table in payload.get("RequestItems", {}).values() for key in table["Keys"])
     key = payload.get("Item") or payload.get("Key")
     return (_kind(key),) if isinstance(key, dict) and "PK" in key else ()
 

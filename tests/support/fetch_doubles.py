@@ -134,6 +134,9 @@ class MemoryInvoices:
         invoice_id = self.by_source.get((issuer_id, source_id))
         return self.get(invoice_id) if invoice_id else None
 
+    def source_links(self, issuer_id: str, source_ids: Collection[str]) -> dict[str, str]:
+        return {s: self.by_source[(issuer_id, s)] for s in source_ids if (issuer_id, s) in self.by_source}
+
     def create(self, invoice: Invoice, events: Sequence[InvoiceEvent] = ()) -> bool:
         if invoice.id in self.items:
             return False
@@ -224,6 +227,9 @@ class MemoryDecisions:
 
     def get(self, integration_id: str, source_id: str) -> SyncDecision | None:
         return self.latest_by.get((integration_id, source_id))
+
+    def get_many(self, integration_id: str, source_ids: Collection[str]) -> dict[str, SyncDecision]:
+        return {s: self.latest_by[(integration_id, s)] for s in source_ids if (integration_id, s) in self.latest_by}
 
     def record(self, integration_id: str, decision: SyncDecision, *, first_sync: bool) -> None:
         self.latest_by[(integration_id, decision.source_id)] = decision

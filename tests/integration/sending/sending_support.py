@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.message import Message
 from typing import Any
 
@@ -117,6 +118,17 @@ class World:
 
     def ours(self, source_id: str) -> str:
         return invoice_id_for(ISSUER_ID, source_id)
+
+
+def credit_note_fields() -> dict[str, Any]:
+    """The amounts of a credit note of the sandbox's usual invoice (1,000 + 25 % VAT), as Spiris has them."""
+    return {"TotalAmount": Decimal("-1250.00"), "TotalVatAmount": Decimal("-250.00"),
+            "TotalAmountInvoiceCurrency": Decimal("-1250.00"), "TotalVatAmountInvoiceCurrency": Decimal("-250.00"),
+            "RemainingAmount": Decimal("-1250.00"), "RemainingAmountInvoiceCurrency": Decimal("-1250.00"),
+            "VatSpecification": [{"AmountInvoiceCurrency": Decimal("-1000.00"),
+                                  "VatAmountInvoiceCurrency": Decimal("-250.00"), "VatPercent": Decimal("0.25")}],
+            "Rows": [{"LineNumber": 0, "Text": "Konsult", "Quantity": -10, "UnitPrice": Decimal("100.00"),
+                      "AmountNoVat": Decimal("-1000.00"), "Amount": Decimal("-1000.00"), "VatRate": Decimal("0.25")}]}
 
 
 def drain(queue_url: str) -> list[dict[str, Any]]:

@@ -14,13 +14,13 @@ from invoice_bridge import wiring
 from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
-from invoice_bridge.fetch.sync import SyncServices, sync_integration
+from invoice_bridge.fetch.sync import SyncResult, SyncServices, sync_integration
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
 from invoice_bridge.models.invoice import AWAITING_APPROVAL, InvoiceEvent
 from invoice_bridge.ports import InvoicePage
 from lambda_functions import FunctionContext, batch_event, cold_start
-from sending_support import IDEMPOTENCY_TABLE, INTEGRATION_ID, TABLE, World, mails_to
+from sending_support import IDEMPOTENCY_TABLE, INTEGRATION_ID, TABLE, World, credit_note_fields, mails_to
 
 from sandbox.onboarding import logo_png
 
@@ -170,3 +170,88 @@ def test_a_dispatch_batch_reads_the_issuer_once(world: World) -> None:
     stored = boto3.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
     assert [item["id"]["S"].split("#")[0].split(".", 1)[1] for item in stored] == [
         "invoice_bridge.entrypoints._dispatch_once"] * 3
+
+
+# --- the sync's reads: a page's decisions and source links at once, not two reads per invoice ------------
+
+DECISION, LINK, INVOICE = "INTEGRATION/DECISION", "SOURCE/SOURCE", "INVOICE/INVOICE"
+
+
+def test_a_sync_reads_a_pages_decisions_and_source_links_in_one_request_each(world: World) -> None:
+    for number in range(3100, 3120):
+        world.company.add(number)
+    with aws_requests() as requests:
+        result = world.sync()
+    assert result.imported == result.seen == 20
+    assert requests.batch_gets() == [Counter({DECISION: 20}), Counter({LINK: 20})]
+    assert not {DECISION, LINK, INVOICE} & set(requests.gets())  # nothing read per invoice
+
+
+def test_a_re_read_of_versions_already_decided_reads_their_decisions_only(world: World) -> None:
+    """The overlap window of the next sync lists them again: no link, no invoice is read."""
+    for number in range(3200, 3220):
+        world.company.add(number)
+    world.sync()
+    with aws_requests() as requests:
+        result = world.sync()
+    assert result.unchanged == result.seen == 20
+    assert requests.batch_gets() == [Counter({DECISION: 20})]
+    assert not {DECISION, LINK, INVOICE} & set(requests.gets())
+
+
+def test_changed_invoices_are_read_alone_and_only_they(world: World) -> None:
+    sources = [world.company.add(number) for number in range(3300, 3310)]
+    world.sync()
+    for changed in sources[:2]:
+        world.company.change(changed.Id, YourReference="Projekt 7")
+    with aws_requests() as requests:
+        result = world.sync()
+    assert (result.new_versions, result.unchanged) == (2, 8)
+    assert requests.batch_gets() == [Counter({DECISION: 10}), Counter({LINK: 2})]
+    assert requests.gets()[INVOICE] == 2 and not {DECISION, LINK} & set(requests.gets())
+
+
+def test_a_credit_notes_original_is_found_through_the_links_read_with_the_page(world: World) -> None:
+    original = world.company.add(3401)
+    world.sync()
+    world.company.add(53401, IsCreditInvoice=True, ReferringInvoiceId=original.Id, **credit_note_fields())
+    with aws_requests() as requests:
+        result = world.sync()
+    assert (result.seen, result.reasons) == (2, {"credit_of_unsent_original": 1})  # decided on its original
+    assert requests.batch_gets() == [Counter({DECISION: 2}), Counter({LINK: 2})]  # the credit note's and the original's
+    assert requests.gets()[INVOICE] == 1 and not {DECISION, LINK} & set(requests.gets())  # the original
+
+
+class DuplicateSyncMidPage(HttpSpirisApi):
+    """A duplicate sync message runs to its end while this sync is in the middle of its page (at its first
+    source PDF): what this sync read ahead of the page is stale for every invoice it has not handled yet."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world.company.url, lambda: str(world.company.tokens["access_token"]), sleep=lambda _s: None)
+        self.world = world
+        self.duplicate: SyncResult | None = None
+
+    def customer_invoice_pdf(self, invoice_id: str) -> bytes:
+        if self.duplicate is None:
+            self.duplicate = self.world.sync()
+        return super().customer_invoice_pdf(invoice_id)
+
+
+def test_a_duplicate_sync_run_meanwhile_makes_nothing_twice_though_the_page_was_read_before_it(world: World) -> None:
+    """Every import the stale read lets through is the conditional create, which finds the invoice there."""
+    sources = [world.company.add(number) for number in range(3500, 3505)]
+    spiris = DuplicateSyncMidPage(world)
+    services = SyncServices(
+        integrations=world.integrations, issuers=world.issuers, invoices=world.invoices,
+        decisions=DynamoDecisionStore(TABLE), spiris_for=lambda _integration: spiris,
+        render_queue=SqsWorkQueue(world.render_queue_url), documents=world.documents,
+    )
+    result = sync_integration(INTEGRATION_ID, services, now=datetime.now(UTC))
+    assert spiris.duplicate is not None and spiris.duplicate.imported == 5
+    assert (result.imported, result.unchanged) == (0, 5)
+    for source in sources:
+        invoice = world.invoices.get(world.ours(source.Id))
+        assert (invoice.version, invoice.status) == (1, "queued")
+        assert sorted(e.status for e in world.invoices.events(invoice.id)) == ["queued", "source_pdf_unavailable"]
+    decisions = DynamoDecisionStore(TABLE).get_many(INTEGRATION_ID, [s.Id for s in sources])
+    assert {d.invoice_id for d in decisions.values()} == {world.ours(s.Id) for s in sources}

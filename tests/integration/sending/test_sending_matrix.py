@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
@@ -17,7 +16,15 @@ from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
 from invoice_bridge.ports import InvoiceMove
 from invoice_bridge.sending import release_due_invoices
-from sending_support import INTEGRATION_ID, ISSUER_ID, OFFICE_USER, TABLE, World, mails_to
+from sending_support import (
+    INTEGRATION_ID,
+    ISSUER_ID,
+    OFFICE_USER,
+    TABLE,
+    World,
+    credit_note_fields,
+    mails_to,
+)
 
 BUYER = "faktura@kund.se"
 INVOICE_READ = "GET /v2/customerinvoices/{invoice_id}"
@@ -202,14 +209,9 @@ def test_a_next_version_whose_render_message_a_crash_lost_is_handed_on_by_the_re
 
 def credit_of(world: World, original_id: str, number: int) -> None:
     """As Spiris credits an invoice: a credit invoice that refers to it, and the original marked credited."""
-    minus = {"TotalAmount": Decimal("-1250.00"), "TotalVatAmount": Decimal("-250.00"),
-             "TotalAmountInvoiceCurrency": Decimal("-1250.00"), "TotalVatAmountInvoiceCurrency": Decimal("-250.00"),
-             "RemainingAmount": Decimal("-1250.00"), "RemainingAmountInvoiceCurrency": Decimal("-1250.00"),
-             "VatSpecification": [{"AmountInvoiceCurrency": Decimal("-1000.00"),
-                                   "VatAmountInvoiceCurrency": Decimal("-250.00"), "VatPercent": Decimal("0.25")}],
-             "Rows": [{"LineNumber": 0, "Text": "Konsult", "Quantity": -10, "UnitPrice": Decimal("100.00"),
-                       "AmountNoVat": Decimal("-1000.00"), "Amount": Decimal("-1000.00"), "VatRate": Decimal("0.25")}]}
-    credit = world.company.add(number, IsCreditInvoice=True, ReferringInvoiceId=original_id, **minus)
+    credit = world.company.add(
+        number, IsCreditInvoice=True, ReferringInvoiceId=original_id, **credit_note_fields()
+    )
     world.company.change(original_id, CreditedBy=[{"CreditInvoiceId": credit.Id}], RemainingAmount=0,
                          RemainingAmountInvoiceCurrency=0)
 

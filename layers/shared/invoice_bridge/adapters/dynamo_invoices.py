@@ -18,6 +18,7 @@ from ..invoice_rows import stored_json
 from ..models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceEvent, InvoiceStatus
 from ..ports import ConflictError, DocumentStore, NotFound
 from .aws import TableAdapter, query_all
+from .dynamo_batch import batch_get
 from .dynamo_conditional import put_if, write_if
 
 
@@ -414,3 +415,10 @@ class DynamoInvoiceRepository(TableAdapter):
                 if not start:
                     break
         return _invoices(found), None
+
+    def source_links(self, issuer_id: str, source_ids: Collection[str]) -> dict[str, str]:
+        """Which of `source_ids` have an invoice of ours, and its id: the links in BatchGetItems (a page's
+        at once, consistently), the invoices themselves not read."""
+        keys = [{"PK": f"SOURCE#{issuer_id}#{source_id}", "SK": "SOURCE"} for source_id in source_ids]
+        prefix = f"SOURCE#{issuer_id}#"
+        return {item["PK"].removeprefix(prefix): item["invoice_id"] for item in batch_get(self._table_name, keys)}

@@ -10,6 +10,7 @@ invoice they point to.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from boto3.dynamodb.conditions import Key
 
 from ..fetch.decisions import ParkedSource, SyncDecision
 from .aws import TableAdapter, query_all
+from .dynamo_batch import batch_get
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -38,6 +40,12 @@ class DynamoDecisionStore(TableAdapter):
     def get(self, integration_id: str, source_id: str) -> SyncDecision | None:
         item = self._table.get_item(Key=self._key(integration_id, source_id), ConsistentRead=True).get("Item")
         return self._decision(item, "") if item else None
+
+    def get_many(self, integration_id: str, source_ids: Collection[str]) -> dict[str, SyncDecision]:
+        """The latest decisions on `source_ids` that exist, by source id: a page's in BatchGetItems."""
+        keys = [self._key(integration_id, source_id) for source_id in source_ids]
+        items = batch_get(self._table_name, keys)
+        return {item["source_id"]: self._decision(item, "") for item in items}
 
     def record(self, integration_id: str, decision: SyncDecision, *, first_sync: bool) -> None:
         values: dict[str, Any] = {

@@ -3,6 +3,7 @@ first sync's decision kept apart for the reconciliation list."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +40,11 @@ class ParkedSource:
 
 class DecisionStore(Protocol):
     def get(self, integration_id: str, source_id: str) -> SyncDecision | None: ...
+
+    def get_many(self, integration_id: str, source_ids: Collection[str]) -> dict[str, SyncDecision]:
+        """The latest decisions on `source_ids`, by source id (those never decided are left out): a sync
+        reads a page's at once, consistently."""
+        ...
 
     def record(self, integration_id: str, decision: SyncDecision, *, first_sync: bool) -> None:
         """Store the latest decision; with `first_sync` it also becomes the reconciliation entry."""

@@ -29,6 +29,7 @@ from ..observability import logger, metrics
 from ..ports import (
     DocumentStore,
     IntegrationRepository,
+    InvoicePage,
     InvoiceRepository,
     IssuerRepository,
     ItemTooLarge,
@@ -148,6 +149,16 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _same_version(previous: SyncDecision | None, modified: datetime | None, fingerprint: str | None) -> bool:
+    """Whether `previous` was decided on this very version of the source invoice (by ModifiedUtc, or by
+    the raw JSON's fingerprint when ModifiedUtc cannot be read)."""
+    if previous is None:
+        return False
+    if modified is not None:
+        return previous.source_modified_utc is not None and _aware(previous.source_modified_utc) == _aware(modified)
+    return fingerprint is not None and previous.fingerprint == fingerprint
+
+
 def source_pdf_key(invoice: Invoice) -> str:
     return f"{invoice.issuer_id}/invoices/{invoice.id}/v{invoice.version}/source.pdf"
 
@@ -182,6 +193,13 @@ class _Importer:
         self.notify_parked = services.notify_parked
         self._customers: dict[str, Customer | None] = {}
         self._originals: dict[str, Invoice | None] = {}
+        # A page's decisions and source links, read at its start (`read_ahead`) and kept up to date by this
+        # sync's own writes ({source id: decision / our invoice id, None when there is none}). Only a
+        # concurrent sync of the same integration (a duplicate message) can make them stale within the
+        # page; every write that follows from them is conditional as with a fresh read (the import's
+        # `create`, the versions' and cancels' `put` on the invoice read when needed).
+        self._decided: dict[str, SyncDecision | None] = {}
+        self._linked: dict[str, str | None] = {}
 
     # --- lookups ---------------------------------------------------------------------------------
 
@@ -197,28 +215,60 @@ class _Importer:
         return self._customers[customer_id]
 
     def ours(self, source_id: str) -> Invoice | None:
+        """A credit note's original as we have it, read once per sync."""
         if source_id not in self._originals:
-            self._originals[source_id] = self.invoices.find_by_source(self.issuer.id, source_id)
+            self._originals[source_id] = self._find(source_id)
         return self._originals[source_id]
+
+    def _find(self, source_id: str) -> Invoice | None:
+        """Our invoice of a source invoice: the invoice read now, when the link read ahead says there is one."""
+        if source_id not in self._linked:
+            return self.invoices.find_by_source(self.issuer.id, source_id)
+        invoice_id = self._linked[source_id]
+        return self.invoices.get(invoice_id) if invoice_id else None
+
+    def _previous_decision(self, source_id: str) -> SyncDecision | None:
+        if source_id in self._decided:
+            return self._decided[source_id]
+        return self.decisions.get(self.integration.id, source_id)
+
+    def read_ahead(self, page: InvoicePage) -> None:
+        """Read the page's decisions, then the source links of the versions not decided yet (and of the
+        originals their credit notes refer to), each in as few requests as the store allows: not two
+        reads per invoice. An overlap re-read of versions already decided reads no link."""
+        versions: list[tuple[str, datetime | None, str | None]] = [
+            (i.Id, i.ModifiedUtc, None) for i in page.invoices
+        ]
+        versions += [(u.source_id, u.modified_utc, u.fingerprint) for u in page.unreadable]
+        source_ids = [source_id for source_id, _, _ in versions]
+        decided = self.decisions.get_many(self.integration.id, source_ids) if source_ids else {}
+        self._decided = {source_id: decided.get(source_id) for source_id in source_ids}
+        to_look_at = {
+            source_id for source_id, modified, fingerprint in versions
+            if not _same_version(decided.get(source_id), modified, fingerprint)
+        }
+        originals = {
+            i.ReferringInvoiceId for i in page.invoices
+            if i.Id in to_look_at and i.IsCreditInvoice and i.ReferringInvoiceId
+            and i.ReferringInvoiceId not in self._originals
+        }
+        wanted = sorted(to_look_at | originals)
+        linked = self.invoices.source_links(self.issuer.id, wanted) if wanted else {}
+        self._linked = {source_id: linked.get(source_id) for source_id in wanted}
 
     # --- one source invoice ----------------------------------------------------------------------
 
     def _already_handled(self, source_id: str, modified: datetime | None, fingerprint: str | None = None) -> bool:
-        """Whether this very version was decided before (the overlap window re-reads it): nothing to do,
-        no request; a parked version whose notice did not go out is notified now."""
-        previous = self.decisions.get(self.integration.id, source_id)
-        if previous is None:
-            return False
-        if modified is not None:
-            same = previous.source_modified_utc is not None and _aware(previous.source_modified_utc) == _aware(
-                modified
-            )
-        else:
-            same = fingerprint is not None and previous.fingerprint == fingerprint
-        if not same:
+        """Whether this very version was decided before (the overlap window re-reads it): nothing to do, no
+        request of its own; a parked version whose notice did not go out is notified now."""
+        previous = self._previous_decision(source_id)
+        if previous is None or not _same_version(previous, modified, fingerprint):
             return False
         if previous.parked and not previous.notified:
-            self._record(replace(previous, notified=self._notify(previous)))
+            # A notice goes out once: decided on the decision as it is now, not as the page read it.
+            current = self.decisions.get(self.integration.id, source_id)
+            if current is not None and current.parked and not current.notified:
+                self._record(replace(current, notified=self._notify(current)))
         self.result.unchanged += 1
         return True
 
@@ -269,7 +319,7 @@ class _Importer:
                 sent_originals.add(source.ReferringInvoiceId)
         decision = select(source, sent_source_ids=sent_originals, active_since=self.integration.active_since)
 
-        existing = self.invoices.find_by_source(self.issuer.id, source.Id)
+        existing = self._find(source.Id)
         invoice_id: str | None
         if decision.selected:
             invoice_id = self._import(source, existing, decision)
@@ -285,13 +335,14 @@ class _Importer:
     def _record(self, decision: SyncDecision, *, for_the_office: bool = False) -> None:
         # Decisions for the office (and all of the first sync's) go on the reconciliation list.
         self.decisions.record(self.integration.id, decision, first_sync=self.first_sync or for_the_office)
+        self._decided[decision.source_id] = decision
 
     # --- a source invoice that cannot be taken over ------------------------------------------------
 
     def _park(self, seen: SyncDecision, parked: _Park) -> None:
         """Set one source version apart with its reason: an earlier version of ours that has not gone out is
         cancelled (the source changed), the issuer is told, and the sync goes on."""
-        existing = self.invoices.find_by_source(self.issuer.id, seen.source_id)
+        existing = self._find(seen.source_id)
         invoice_id = self._skip(seen.source_id, seen.source_modified_utc, parked.reason, existing)
         decision = replace(seen, reason=parked.reason, detail=parked.detail, invoice_id=invoice_id, parked=True)
         self.result.parked += 1
@@ -372,7 +423,9 @@ class _Importer:
         fetched = "fetched from Spiris" + (f" (held for review: {fresh.hold_reason})" if fresh.hold else "")
         # The invoice, its link and its first events in one write (one request per import).
         events = [self._event_of(InvoiceStatus.QUEUED, fetched), *self._pdf_events(pdf_error)]
-        if not self._store(self.invoices.create, fresh, events=events):
+        created = self._store(self.invoices.create, fresh, events=events)
+        self._linked[source.Id] = fresh.id  # written now, by this import or the one that got there first
+        if not created:
             # Imported meanwhile by another sync of this integration (a duplicate message run at the
             # same time): never overwrite it (it may be rendered or sent by now); go on as if found.
             return self._import(source, self.invoices.get(fresh.id), decision)
@@ -643,6 +696,7 @@ def _read_window(
         if pass_start is None:
             pass_start = _aware(page.meta.ServerTimeUtc)
         result.pages += 1
+        importer.read_ahead(page)
         for source in page.invoices:
             if source.ModifiedUtc is not None and _aware(source.ModifiedUtc) > pass_start:
                 changed = True
