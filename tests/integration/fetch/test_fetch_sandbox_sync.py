@@ -298,9 +298,9 @@ class LockedCounter:
         self._inner = DynamoMinuteCounter(TABLE)
         self._lock = threading.Lock()
 
-    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
+    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int, slots: int = 1) -> bool:
         with self._lock:
-            return self._inner.try_take(endpoint, minute, limit, expires_at)
+            return self._inner.try_take(endpoint, minute, limit, expires_at, slots)
 
 
 def test_four_consumers_with_injected_faults_lose_no_page(aws: Aws, sandbox: httpx.Client) -> None:

@@ -52,7 +52,7 @@ def test_endpoints_have_separate_budgets() -> None:
 
 def test_a_budget_that_never_frees_gives_up() -> None:
     class Full:
-        def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
+        def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int, slots: int = 1) -> bool:
             return False
 
     clock = FakeClock(START)
@@ -97,3 +97,41 @@ def test_window_must_divide_the_minute_and_leave_a_request() -> None:
         RequestBudget(MemoryMinuteCounter(), 600, window_seconds=7)
     with pytest.raises(ValueError):
         RequestBudget(MemoryMinuteCounter(), 5, window_seconds=1)  # 5 // 61 = 0
+
+
+class CountedCounter(MemoryMinuteCounter):
+    """The memory counter, with the writes a shared counter would take (one per try_take)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int, slots: int = 1) -> bool:
+        self.writes += 1
+        return super().try_take(endpoint, minute, limit, expires_at, slots)
+
+
+def test_a_worker_that_keeps_asking_takes_its_slots_in_blocks_and_never_uses_one_past_its_window() -> None:
+    clock = FakeClock(START)
+    counter = CountedCounter()
+    budget = RequestBudget(counter, 600, clock=clock.time, sleep=clock.sleep)
+    windows = [budget.acquire("/v2/customerinvoices/{id}/pdf") for _ in range(40)]
+    assert set(windows) == {window_bucket(START)}
+    assert counter.writes == 8  # blocks of 1, 1, 2, 4, 8, 8, 8, 8: 40 slots
+    clock.now += 30  # the next window: what is left of the last block is not used in it
+    assert budget.acquire("/v2/customerinvoices/{id}/pdf") == window_bucket(START + 30)
+    assert counter.counts[("/v2/customerinvoices/{id}/pdf", window_bucket(START + 30))] == 1
+
+
+def test_blocks_never_take_more_than_the_limit_and_single_slots_fill_the_window() -> None:
+    """Two workers share one endpoint's 10 a minute: blocks that no longer fit give way to single
+    slots, so the window is used to its limit and never past it."""
+    clock = FakeClock(START)
+    counter = MemoryMinuteCounter()
+    first, second = (RequestBudget(counter, 10, clock=clock.time, sleep=clock.sleep) for _ in range(2))
+    granted = [worker.acquire("/v2/customerinvoices") for _ in range(4) for worker in (first, second)]
+    granted += [first.acquire("/v2/customerinvoices") for _ in range(2)]
+    assert Counter(granted) == {window_bucket(START): 10}
+    assert counter.counts[("/v2/customerinvoices", window_bucket(START))] == 10
+    assert clock.slept == 0
+    assert second.acquire("/v2/customerinvoices") == window_bucket(START + 60)  # the window is full: it waited

@@ -1,8 +1,8 @@
 """The shared Spiris request budget in the single table: one atomic counter per (endpoint, window).
 
 Item `PK=BUDGET#{endpoint}`, `SK=MINUTE#{yyyymmddHHMM}` (`…HHMMSS` for windows shorter than a minute),
-`count`, `expires_at` (TTL). A slot is
-taken with `ADD count 1` guarded by `count < limit`, so concurrent workers can never overshoot.
+`count`, `expires_at` (TTL). Slots are
+taken with `ADD count :slots` guarded by `count <= limit - slots`, so concurrent workers can never overshoot.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from .aws import TableAdapter
 
 
 class DynamoMinuteCounter(TableAdapter):
-    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
+    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int, slots: int = 1) -> bool:
+        if slots > limit:
+            return False
         try:
             self._table.update_item(
                 Key={"PK": f"BUDGET#{endpoint}", "SK": f"MINUTE#{minute}"},
-                UpdateExpression="ADD #count :one SET expires_at = if_not_exists(expires_at, :expires)",
-                ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
+                UpdateExpression="ADD #count :slots SET expires_at = if_not_exists(expires_at, :expires)",
+                ConditionExpression="attribute_not_exists(#count) OR #count <= :most",
                 ExpressionAttributeNames={"#count": "count"},
-                ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": expires_at},
+                ExpressionAttributeValues={":slots": slots, ":most": limit - slots, ":expires": expires_at},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

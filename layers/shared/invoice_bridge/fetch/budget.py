@@ -10,6 +10,13 @@ Whether Spiris counts calendar minutes or any 60 seconds is not documented. With
 one's start can reach 2× the limit within 60 s (answered by 429 and retried). A shorter window makes
 the budget safe for a sliding minute: a 60 s span touches at most 60/w + 1 windows, so each window
 takes limit // (60/w + 1) requests (w=10: 85 per 10 s, 510 a minute, never over 600 in any 60 s).
+
+A worker that keeps asking in one window takes its slots in growing blocks (1, 1, 2, 4, up to
+MAX_BLOCK, one counter write each) and spends them locally until the window ends: a sync archiving a
+page of PDFs, or dispatch's fresh looks of a batch, costs a few counter writes a window, not one per
+request. A block is counted when taken, so the limit holds; slots left when the window ends are not
+used (at most MAX_BLOCK - 1 per worker and endpoint). When a block no longer fits, single slots fill the
+window to its limit.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from ..observability import logger
 # Path segments that are ids (uuid, numbers): /v2/customers/{id} is one endpoint for the budget,
 # which is the conservative reading of "endpoint/URL".
 _ID_SEGMENT = re.compile(r"^(?:[0-9a-fA-F-]{32,36}|\d+)$")
+MAX_BLOCK = 8
 
 
 def endpoint_key(path: str) -> str:
@@ -44,8 +52,8 @@ def window_bucket(epoch_seconds: float, window_seconds: int = 60) -> str:
 class MinuteCounter(Protocol):
     """A counter per (endpoint, minute) shared by all workers."""
 
-    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
-        """Add one if the count is below `limit`; False (and no change) when it is full."""
+    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int, slots: int = 1) -> bool:
+        """Add `slots` if the count stays within `limit`; False (and no change) when they do not fit."""
         ...
 
 
@@ -56,12 +64,12 @@ class MemoryMinuteCounter:
         self.counts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
-    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int) -> bool:
+    def try_take(self, endpoint: str, minute: str, limit: int, expires_at: int, slots: int = 1) -> bool:
         with self._lock:
             count = self.counts.get((endpoint, minute), 0)
-            if count >= limit:
+            if count + slots > limit:
                 return False
-            self.counts[(endpoint, minute)] = count + 1
+            self.counts[(endpoint, minute)] = count + slots
             return True
 
 
@@ -93,6 +101,9 @@ class RequestBudget:
         self._clock = clock
         self._sleep = sleep
         self._max_wait = max_wait_seconds
+        # Per endpoint: the window of this worker's block, the slots of it still unused, the slots taken.
+        self._blocks: dict[str, tuple[str, int, int]] = {}
+        self._lock = threading.Lock()
 
     def acquire(self, path_or_endpoint: str) -> str:
         """Block until a request to this endpoint may be made; returns the window bucket it counts in."""
@@ -103,7 +114,7 @@ class RequestBudget:
             now = self._clock()
             window_start = int(now // width) * width
             current = window_bucket(window_start, width)
-            if self._counter.try_take(endpoint, current, self.limit, self._expires(window_start)):
+            if self._take_from_block(endpoint, current, window_start):
                 return current
             next_start = window_start + width
             # Reserve in the next window now so waiting workers queue up fairly, then wait for it.
@@ -117,6 +128,25 @@ class RequestBudget:
             if reserved and self._clock() < next_start + width:
                 return window_bucket(next_start, width)
             # Reserved but slept past the reserved window (a very slow host): the slot is wasted; try again.
+
+    def _take_from_block(self, endpoint: str, window: str, window_start: int) -> bool:
+        """One slot of the current window: from this worker's block, else a new block (growing with what
+        it took in the window), else a single slot; False when the window is full."""
+        with self._lock:
+            block_window, unused, taken = self._blocks.get(endpoint, (window, 0, 0))
+            if block_window != window:
+                unused, taken = 0, 0
+            if unused == 0:
+                size = min(max(taken, 1), MAX_BLOCK)
+                expires = self._expires(window_start)
+                if self._counter.try_take(endpoint, window, self.limit, expires, slots=size):
+                    unused, taken = size, taken + size
+                elif size > 1 and self._counter.try_take(endpoint, window, self.limit, expires):
+                    unused, taken = 1, taken + 1
+                else:
+                    return False
+            self._blocks[endpoint] = (window, unused - 1, taken)
+            return True
 
     @staticmethod
     def _expires(window_start: int) -> int:
