@@ -7,23 +7,62 @@ Settings come in sections (one concern each); a function's settings are the sect
 a function whose environment lacks one fails at its cold start (`load_function_settings`), naming it,
 instead of printing an example payee on an invoice. Defaults remain only where they are the real
 services' values (the Spiris and operator URLs) or tuning.
+
+Cold start: a section is a plain pydantic model filled from the environment (no pydantic-settings,
+whose import adds ~50 ms to every cold start), and its validator is built only when it is first read
+(`defer_build`): a function builds the one class of its own settings, and reads its sections from it.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TypeVar
+import json
+import os
+from typing import Any, TypeVar, get_origin
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .identifiers import InvalidIdentifier, normalize_bankgiro, normalize_org_number
 
 _Required = Field(min_length=1)
+_JSON_KINDS = (list, dict, tuple, set)  # fields whose variable holds JSON (`RETRY_BACKOFF_SECONDS=[30,60]`)
 
 
-class _FromEnvironment(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+class _FromEnvironment(BaseModel):
+    """A section read from the environment: each field from the variable of its name (or its alias),
+    any case; values given as arguments (by field or variable name) win over the environment."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    def __init__(self, **given: Any) -> None:
+        super().__init__(**{**_from_environment(type(self)), **_by_field(type(self), given)})
+
+
+def _variable(name: str, field: Any) -> str:
+    return (field.validation_alias if isinstance(field.validation_alias, str) else name).lower()
+
+
+def _from_environment(kind: type[BaseModel]) -> dict[str, Any]:
+    environment = {name.lower(): value for name, value in os.environ.items()}
+    found: dict[str, Any] = {}
+    for name, field in kind.model_fields.items():
+        raw = environment.get(_variable(name, field))
+        if raw is not None:
+            found[name] = _decoded(raw) if get_origin(field.annotation) in _JSON_KINDS else raw
+    return found
+
+
+def _decoded(raw: str) -> Any:
+    """JSON of a list or mapping; left as it is when it is not JSON, so validation names the variable."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _by_field(kind: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:
+    names = {_variable(name, field): name for name, field in kind.model_fields.items()}
+    names |= {name.lower(): name for name in kind.model_fields}
+    return {names.get(key.lower(), key): value for key, value in given.items()}
 
 
 class Resources(_FromEnvironment):
@@ -214,7 +253,7 @@ class MissingSettings(RuntimeError):
     """A function's environment lacks a setting it needs (or holds a bad one): raised at its cold start."""
 
 
-def required_variables(settings: type[BaseSettings]) -> set[str]:
+def required_variables(settings: type[BaseModel]) -> set[str]:
     """The environment variables `settings` cannot do without (its fields that have no default)."""
     return {
         (field.validation_alias if isinstance(field.validation_alias, str) else name).upper()
@@ -225,27 +264,29 @@ def required_variables(settings: type[BaseSettings]) -> set[str]:
 
 def load_function_settings(function: str) -> _FromEnvironment:
     """Read and check a function's settings at its cold start: MissingSettings names what is wrong."""
-    return _load(FUNCTION_SETTINGS[function], function)
+    loaded = _read[FUNCTION_SETTINGS[function]] = _load(FUNCTION_SETTINGS[function], function)
+    return loaded
 
 
-S = TypeVar("S", bound=BaseSettings)
+S = TypeVar("S", bound=_FromEnvironment)
+
+# The settings read so far, by class. A function's settings class inherits its sections, so once its
+# cold start has read them (`load_function_settings`), each section is that same object: one validation.
+_read: dict[type[_FromEnvironment], _FromEnvironment] = {}
 
 
 def section(kind: type[S]) -> S:
     """One section of the settings, read once (cleared by `invoice_bridge.wiring.reset()`)."""
-    loaded = _read_section(kind)
-    assert isinstance(loaded, kind)  # _read_section built it from `kind`: this gives it its type back
+    loaded = _read.get(kind) or next((read for read in _read.values() if isinstance(read, kind)), None)
+    if loaded is None:
+        loaded = _read[kind] = _load(kind, kind.__name__)
+    assert isinstance(loaded, kind)  # read from `kind` or a class built on it: this gives it its type back
     return loaded
-
-
-@cache
-def _read_section(kind: type[BaseSettings]) -> BaseSettings:
-    return _load(kind, kind.__name__)
 
 
 def clear_sections() -> None:
     """Forget the sections read (tests switch settings between runs)."""
-    _read_section.cache_clear()
+    _read.clear()
 
 
 def _load(kind: type[S], owner: str) -> S:
