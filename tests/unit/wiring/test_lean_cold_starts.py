@@ -1,8 +1,10 @@
-"""No handler loads jinja2 at its cold start: the templates (notices to issuers, consent and console pages,
-invoice texts) are built at their first use, and most calls of most functions never send a notice."""
+"""What a cold start does not load: jinja2 in any handler (the templates of notices to issuers, consent and
+console pages and invoice texts are built at their first use; most calls never send a notice), and the
+OpenAPI models in the admin API outside GET /openapi.json."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,3 +31,35 @@ def test_a_handler_cold_start_does_not_import_jinja2(folder: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == ""
+
+
+ADMIN_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app
+MODELS = "aws_lambda_powertools.event_handler.openapi.models"
+def call(method, path, body=None):
+    event = {"httpMethod": method, "path": path, "resource": path, "headers": {"Content-Type": "application/json"},
+             "requestContext": {"requestId": "r", "stage": "v1"}, "queryStringParameters": None,
+             "body": body, "isBase64Encoded": False}
+    return app.build_app().resolve(event, None)
+refused = call("POST", "/issuers", json.dumps({"name": ""}))
+after_request = MODELS in sys.modules
+schema = json.loads(call("GET", "/openapi.json")["body"])
+print(json.dumps({"status": refused["statusCode"], "models_after_request": after_request,
+                  "schemes": sorted(schema["components"]["securitySchemes"])}))
+"""
+
+
+def test_the_admin_api_validates_requests_without_building_the_openapi_models() -> None:
+    """Powertools' OpenAPI models (~200 pydantic classes) are built for GET /openapi.json only, which still
+    states both security schemes; request validation (a 422) does not need them."""
+    folder = FUNCTIONS / "admin_api"
+    done = subprocess.run(
+        [sys.executable, "-c", ADMIN_PROBE, str(folder)],
+        env={**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}, cwd=folder, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"status": 422, "models_after_request": False, "schemes": ["bearerAuth", "sigv4"]}
