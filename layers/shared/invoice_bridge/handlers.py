@@ -5,14 +5,13 @@ queue function the partial batch response with its backoff."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from typing import TYPE_CHECKING, Any
 
 from . import wiring
-from .backoff import BackoffBatchProcessor
 from .observability import logger, metrics, tracer
+
+if TYPE_CHECKING:  # the batch utility builds the parser's event models: the queue functions' import only
+    from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -38,6 +37,10 @@ def tick_handler(run: Callable[[], dict[str, Any]], *, cold_start_metric: bool =
 def queue_handler(record_model: type[SqsRecordModel], record_handler: Callable[[Any], object]) -> Handler:
     """An SQS function's handler: each record parsed into `record_model` and handed to `record_handler`;
     a failed record comes back after a growing backoff, not after the queue's visibility timeout."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    from .backoff import BackoffBatchProcessor
+
     processor = BackoffBatchProcessor(
         record_model, schedule=wiring.retry_backoff_seconds, visibility=wiring.queue_visibility
     )
