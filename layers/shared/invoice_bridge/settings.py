@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+import types
+from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any, TypeVar, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -190,63 +193,46 @@ class ConsentBundleSettings(
 
 # --- per function (the template's logical ids) ---------------------------------------------------
 
-
-class ConsentFunctionSettings(ConsentBundleSettings, OperationsSettings):
-    pass
-
-
-class AdminApiFunctionSettings(ConsentBundleSettings, OperationsSettings):
-    pass
-
-
-class ConsoleFunctionSettings(ConsentBundleSettings, ConsoleSettings, OperationsSettings):
-    pass
-
-
-class PollInvoicesFunctionSettings(Resources, OperationsSettings):
-    pass
-
-
-class SyncIntegrationFunctionSettings(ConsentBundleSettings, OperationsSettings):
-    pass
-
-
-class RenderFunctionSettings(Resources, MailSettings, OperationsSettings):
-    pass
-
-
-class DispatchFunctionSettings(ConsentBundleSettings, OperationsSettings):
-    pass
-
-
-class TrackDeliveriesFunctionSettings(Resources, OperatorSettings, MailSettings, OperationsSettings):
-    pass
-
-
-class SesEventsFunctionSettings(Resources, MailSettings, OperationsSettings):
-    pass
-
-
-class SweepStuckFunctionSettings(Resources, MailSettings, OperationsSettings):
-    pass
-
-
-FUNCTION_SETTINGS: dict[str, type[_FromEnvironment]] = {
-    "ConsentFunction": ConsentFunctionSettings,
-    "AdminApiFunction": AdminApiFunctionSettings,
-    "ConsoleFunction": ConsoleFunctionSettings,
-    "PollInvoicesFunction": PollInvoicesFunctionSettings,
-    "SyncIntegrationFunction": SyncIntegrationFunctionSettings,
-    "RenderFunction": RenderFunctionSettings,
-    "DispatchFunction": DispatchFunctionSettings,
-    "TrackDeliveriesFunction": TrackDeliveriesFunctionSettings,
-    "SesEventsFunction": SesEventsFunctionSettings,
-    "SweepStuckFunction": SweepStuckFunctionSettings,
+# The sections each function reads. Its settings class is built from them when first asked for
+# (`FUNCTION_SETTINGS[name]`): a class gathering sections copies all their fields, so a cold start
+# builds its own one, not all ten.
+FUNCTION_SECTIONS: dict[str, tuple[type[_FromEnvironment], ...]] = {
+    "ConsentFunction": (ConsentBundleSettings, OperationsSettings),
+    "AdminApiFunction": (ConsentBundleSettings, OperationsSettings),
+    "ConsoleFunction": (ConsentBundleSettings, ConsoleSettings, OperationsSettings),
+    "PollInvoicesFunction": (Resources, OperationsSettings),
+    "SyncIntegrationFunction": (ConsentBundleSettings, OperationsSettings),
+    "RenderFunction": (Resources, MailSettings, OperationsSettings),
+    "DispatchFunction": (ConsentBundleSettings, OperationsSettings),
+    "TrackDeliveriesFunction": (Resources, OperatorSettings, MailSettings, OperationsSettings),
+    "SesEventsFunction": (Resources, MailSettings, OperationsSettings),
+    "SweepStuckFunction": (Resources, MailSettings, OperationsSettings),
 }
 
 
-class Settings(ConsentBundleSettings, ConsoleSettings, OperationsSettings):
-    """Every section at once (local tools and tests that build the whole house from one environment)."""
+@cache
+def _function_settings(function: str) -> type[_FromEnvironment]:
+    built = types.new_class(f"{function}Settings", FUNCTION_SECTIONS[function])
+    built.__module__ = __name__
+    return built
+
+
+class _FunctionSettings(Mapping[str, type[_FromEnvironment]]):
+    """Each function's settings class by logical id, built on first access."""
+
+    def __getitem__(self, function: str) -> type[_FromEnvironment]:
+        if function not in FUNCTION_SECTIONS:
+            raise KeyError(function)
+        return _function_settings(function)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FUNCTION_SECTIONS)
+
+    def __len__(self) -> int:
+        return len(FUNCTION_SECTIONS)
+
+
+FUNCTION_SETTINGS: Mapping[str, type[_FromEnvironment]] = _FunctionSettings()
 
 
 class MissingSettings(RuntimeError):
@@ -297,8 +283,3 @@ def _load(kind: type[S], owner: str) -> S:
             f"{'.'.join(str(part) for part in error['loc']).upper()} ({error['msg']})" for error in exc.errors()
         ]
         raise MissingSettings(f"{owner}: settings missing or invalid: {', '.join(problems)}") from None
-
-
-def get_settings() -> Settings:
-    """Every section at once: only for local tools and tests (a function reads its sections)."""
-    return section(Settings)
