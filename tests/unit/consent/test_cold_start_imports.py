@@ -23,6 +23,7 @@ NOT_AT_COLD_START = (
     "invoice_bridge.adapters.inexchange",
     "invoice_bridge.adapters.operator_http",
     "jwt",  # reads the access token's claims in the OAuth callback only
+    "invoice_bridge.models.spiris",  # the company settings read in the OAuth callback
     "jinja2",  # the pages' templates: built at the first page (a redirect renders none)
     "invoice_bridge.console",
 )
