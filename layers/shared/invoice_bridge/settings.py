@@ -9,7 +9,7 @@ instead of printing an example payee on an invoice. Defaults remain only where t
 services' values (the Spiris and operator URLs) or tuning.
 
 Cold start: a section is a plain pydantic model filled from the environment (no pydantic-settings,
-whose import adds ~50 ms to every cold start), and its validator is built only when it is first read
+whose import costs every cold start tens of ms), and its validator is built only when it is first read
 (`defer_build`): a function builds the one class of its own settings, and reads its sections from it.
 """
 
@@ -263,7 +263,9 @@ _read: dict[type[_FromEnvironment], _FromEnvironment] = {}
 
 def section(kind: type[S]) -> S:
     """One section of the settings, read once (cleared by `invoice_bridge.wiring.reset()`)."""
-    loaded = _read.get(kind) or next((read for read in _read.values() if isinstance(read, kind)), None)
+    loaded = _read.get(kind)
+    if loaded is None:
+        loaded = next((read for read in _read.values() if isinstance(read, kind)), None)
     if loaded is None:
         loaded = _read[kind] = _load(kind, kind.__name__)
     assert isinstance(loaded, kind)  # read from `kind` or a class built on it: this gives it its type back
