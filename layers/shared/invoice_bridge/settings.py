@@ -8,64 +8,31 @@ a function whose environment lacks one fails at its cold start (`load_function_s
 instead of printing an example payee on an invoice. Defaults remain only where they are the real
 services' values (the Spiris and operator URLs) or tuning.
 
-Cold start: a section is a plain pydantic model filled from the environment (no pydantic-settings,
-whose import costs every cold start tens of ms), and its validator is built only when it is first read
-(`defer_build`): a function builds the one class of its own settings, and reads its sections from it.
+Cold start: a section's validator is built only when it is first read (`defer_build`), and a function's
+settings class is built from its sections only when asked for (`FUNCTION_SETTINGS`): a cold start builds
+the one class of its own settings, validates it once, and reads its sections from that object.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import types
 from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any, TypeVar, get_origin
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from .identifiers import InvalidIdentifier, normalize_bankgiro, normalize_org_number
 
 _Required = Field(min_length=1)
-_JSON_KINDS = (list, dict, tuple, set)  # fields whose variable holds JSON (`RETRY_BACKOFF_SECONDS=[30,60]`)
 
 
-class _FromEnvironment(BaseModel):
-    """A section read from the environment: each field from the variable of its name (or its alias),
-    any case; values given as arguments (by field or variable name) win over the environment."""
+class _FromEnvironment(BaseSettings):
+    """A section: each field from the environment variable of its name (or alias), any case; a list or
+    mapping field's variable holds JSON (`RETRY_BACKOFF_SECONDS=[30,60]`)."""
 
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    def __init__(self, **given: Any) -> None:
-        super().__init__(**{**_from_environment(type(self)), **_by_field(type(self), given)})
-
-
-def _variable(name: str, field: Any) -> str:
-    return (field.validation_alias if isinstance(field.validation_alias, str) else name).lower()
-
-
-def _from_environment(kind: type[BaseModel]) -> dict[str, Any]:
-    environment = {name.lower(): value for name, value in os.environ.items()}
-    found: dict[str, Any] = {}
-    for name, field in kind.model_fields.items():
-        raw = environment.get(_variable(name, field))
-        if raw is not None:
-            found[name] = _decoded(raw) if get_origin(field.annotation) in _JSON_KINDS else raw
-    return found
-
-
-def _decoded(raw: str) -> Any:
-    """JSON of a list or mapping; left as it is when it is not JSON, so validation names the variable."""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
-def _by_field(kind: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:
-    names = {_variable(name, field): name for name, field in kind.model_fields.items()}
-    names |= {name.lower(): name for name in kind.model_fields}
-    return {names.get(key.lower(), key): value for key, value in given.items()}
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", defer_build=True)
 
 
 class Resources(_FromEnvironment):
@@ -285,3 +252,5 @@ def _load(kind: type[S], owner: str) -> S:
             f"{'.'.join(str(part) for part in error['loc']).upper()} ({error['msg']})" for error in exc.errors()
         ]
         raise MissingSettings(f"{owner}: settings missing or invalid: {', '.join(problems)}") from None
+    except SettingsError as exc:  # a value pydantic-settings could not decode (not JSON): it names the field
+        raise MissingSettings(f"{owner}: settings missing or invalid: {exc}") from None

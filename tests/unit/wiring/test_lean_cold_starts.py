@@ -1,6 +1,6 @@
 """What a cold start does not load: jinja2 in any handler (the templates of notices to issuers, consent and
 console pages and invoice texts are built at their first use; most calls never send a notice), and the
-OpenAPI models in the admin API outside GET /openapi.json."""
+OpenAPI models in the admin API outside GET /openapi.json; and the settings classes of other functions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,12 +55,43 @@ print(json.dumps({"status": refused["statusCode"], "models_after_request": after
 def test_the_admin_api_validates_requests_without_building_the_openapi_models() -> None:
     """Powertools' OpenAPI models (~200 pydantic classes) are built for GET /openapi.json only, which still
     states both security schemes; request validation (a 422) does not need them."""
-    folder = FUNCTIONS / "admin_api"
+    found = probe_cold_start("admin_api", ADMIN_PROBE)
+    assert found == {"status": 422, "models_after_request": False, "schemes": ["bearerAuth", "sigv4"]}
+
+
+def probe_cold_start(folder: str, probe: str) -> Any:
+    """`probe`'s last line (JSON), run in a fresh interpreter that imports the handler of functions/<folder>."""
     done = subprocess.run(
-        [sys.executable, "-c", ADMIN_PROBE, str(folder)],
-        env={**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}, cwd=folder, capture_output=True, text=True,
-        timeout=120,
+        [sys.executable, "-c", probe, str(FUNCTIONS / folder)],
+        env={**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}, cwd=FUNCTIONS / folder, capture_output=True,
+        text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found == {"status": 422, "models_after_request": False, "schemes": ["bearerAuth", "sigv4"]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+SETTINGS_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app
+from pydantic_settings import BaseSettings
+
+def subclasses(kind):
+    for sub in kind.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+ours = {kind for kind in subclasses(BaseSettings) if kind.__module__ == "invoice_bridge.settings"}
+print(json.dumps({
+    "function_classes": sorted(kind.__name__ for kind in ours if kind.__name__.endswith("FunctionSettings")),
+    "validators_built": sorted(kind.__name__ for kind in ours if kind.__pydantic_complete__),
+}))
+"""
+
+
+def test_a_cold_start_builds_the_settings_class_of_its_own_function_only() -> None:
+    """A class gathering sections copies all their fields, and its validator is costly to build: a cold
+    start builds its own function's settings class and that one validator, not one per function."""
+    found = probe_cold_start("oauth_callback", SETTINGS_PROBE)
+    own = ["ConsentFunctionSettings"]
+    assert found == {"function_classes": own, "validators_built": own}
