@@ -5,14 +5,13 @@ queue function the partial batch response with its backoff."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from typing import TYPE_CHECKING, Any
 
 from . import wiring
-from .backoff import BackoffBatchProcessor
 from .observability import logger, metrics, tracer
+
+if TYPE_CHECKING:  # the batch utility builds the parser's event models: the queue functions' import only
+    from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -46,6 +45,10 @@ def batch_handler(
 ) -> Handler:
     """`queue_handler` whose records share what their batch reads once: `start_batch(context)` is called
     at each invocation and returns the record handler of that batch; nothing it holds outlives it."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    from .backoff import BackoffBatchProcessor
+
     processor = BackoffBatchProcessor(
         record_model, schedule=wiring.retry_backoff_seconds, visibility=wiring.queue_visibility
     )

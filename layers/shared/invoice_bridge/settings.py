@@ -7,15 +7,21 @@ Settings come in sections (one concern each); a function's settings are the sect
 a function whose environment lacks one fails at its cold start (`load_function_settings`), naming it,
 instead of printing an example payee on an invoice. Defaults remain only where they are the real
 services' values (the Spiris and operator URLs) or tuning.
+
+Cold start: a section's validator is built only when it is first read (`defer_build`), and a function's
+settings class is built from its sections only when asked for (`FUNCTION_SETTINGS`): a cold start builds
+the one class of its own settings, validates it once, and reads its sections from that object.
 """
 
 from __future__ import annotations
 
+import types
+from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import TypeVar
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from .identifiers import InvalidIdentifier, normalize_bankgiro, normalize_org_number
 
@@ -23,7 +29,10 @@ _Required = Field(min_length=1)
 
 
 class _FromEnvironment(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    """A section: each field from the environment variable of its name (or alias), any case; a list or
+    mapping field's variable holds JSON (`RETRY_BACKOFF_SECONDS=[30,60]`)."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", defer_build=True)
 
 
 class Resources(_FromEnvironment):
@@ -151,70 +160,53 @@ class ConsentBundleSettings(
 
 # --- per function (the template's logical ids) ---------------------------------------------------
 
-
-class ConsentFunctionSettings(ConsentBundleSettings, OperationsSettings):
-    pass
-
-
-class AdminApiFunctionSettings(ConsentBundleSettings, OperationsSettings):
-    pass
-
-
-class ConsoleFunctionSettings(ConsentBundleSettings, ConsoleSettings, OperationsSettings):
-    pass
-
-
-class PollInvoicesFunctionSettings(Resources, OperationsSettings):
-    pass
-
-
-class SyncIntegrationFunctionSettings(ConsentBundleSettings, OperationsSettings):
-    pass
-
-
-class RenderFunctionSettings(Resources, MailSettings, OperationsSettings):
-    pass
-
-
-class DispatchFunctionSettings(ConsentBundleSettings, OperationsSettings):
-    pass
-
-
-class TrackDeliveriesFunctionSettings(Resources, OperatorSettings, MailSettings, OperationsSettings):
-    pass
-
-
-class SesEventsFunctionSettings(Resources, MailSettings, OperationsSettings):
-    pass
-
-
-class SweepStuckFunctionSettings(Resources, MailSettings, OperationsSettings):
-    pass
-
-
-FUNCTION_SETTINGS: dict[str, type[_FromEnvironment]] = {
-    "ConsentFunction": ConsentFunctionSettings,
-    "AdminApiFunction": AdminApiFunctionSettings,
-    "ConsoleFunction": ConsoleFunctionSettings,
-    "PollInvoicesFunction": PollInvoicesFunctionSettings,
-    "SyncIntegrationFunction": SyncIntegrationFunctionSettings,
-    "RenderFunction": RenderFunctionSettings,
-    "DispatchFunction": DispatchFunctionSettings,
-    "TrackDeliveriesFunction": TrackDeliveriesFunctionSettings,
-    "SesEventsFunction": SesEventsFunctionSettings,
-    "SweepStuckFunction": SweepStuckFunctionSettings,
+# The sections each function reads. Its settings class is built from them when first asked for
+# (`FUNCTION_SETTINGS[name]`): a class gathering sections copies all their fields, so a cold start
+# builds its own one, not all ten.
+FUNCTION_SECTIONS: dict[str, tuple[type[_FromEnvironment], ...]] = {
+    "ConsentFunction": (ConsentBundleSettings, OperationsSettings),
+    "AdminApiFunction": (ConsentBundleSettings, OperationsSettings),
+    "ConsoleFunction": (ConsentBundleSettings, ConsoleSettings, OperationsSettings),
+    "PollInvoicesFunction": (Resources, OperationsSettings),
+    "SyncIntegrationFunction": (ConsentBundleSettings, OperationsSettings),
+    "RenderFunction": (Resources, MailSettings, OperationsSettings),
+    "DispatchFunction": (ConsentBundleSettings, OperationsSettings),
+    "TrackDeliveriesFunction": (Resources, OperatorSettings, MailSettings, OperationsSettings),
+    "SesEventsFunction": (Resources, MailSettings, OperationsSettings),
+    "SweepStuckFunction": (Resources, MailSettings, OperationsSettings),
 }
 
 
-class Settings(ConsentBundleSettings, ConsoleSettings, OperationsSettings):
-    """Every section at once (local tools and tests that build the whole house from one environment)."""
+@cache
+def _function_settings(function: str) -> type[_FromEnvironment]:
+    built = types.new_class(f"{function}Settings", FUNCTION_SECTIONS[function])
+    built.__module__ = __name__
+    return built
+
+
+class _FunctionSettings(Mapping[str, type[_FromEnvironment]]):
+    """Each function's settings class by logical id, built on first access."""
+
+    def __getitem__(self, function: str) -> type[_FromEnvironment]:
+        if function not in FUNCTION_SECTIONS:
+            raise KeyError(function)
+        return _function_settings(function)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FUNCTION_SECTIONS)
+
+    def __len__(self) -> int:
+        return len(FUNCTION_SECTIONS)
+
+
+FUNCTION_SETTINGS: Mapping[str, type[_FromEnvironment]] = _FunctionSettings()
 
 
 class MissingSettings(RuntimeError):
     """A function's environment lacks a setting it needs (or holds a bad one): raised at its cold start."""
 
 
-def required_variables(settings: type[BaseSettings]) -> set[str]:
+def required_variables(settings: type[BaseModel]) -> set[str]:
     """The environment variables `settings` cannot do without (its fields that have no default)."""
     return {
         (field.validation_alias if isinstance(field.validation_alias, str) else name).upper()
@@ -225,27 +217,31 @@ def required_variables(settings: type[BaseSettings]) -> set[str]:
 
 def load_function_settings(function: str) -> _FromEnvironment:
     """Read and check a function's settings at its cold start: MissingSettings names what is wrong."""
-    return _load(FUNCTION_SETTINGS[function], function)
+    loaded = _read[FUNCTION_SETTINGS[function]] = _load(FUNCTION_SETTINGS[function], function)
+    return loaded
 
 
-S = TypeVar("S", bound=BaseSettings)
+S = TypeVar("S", bound=_FromEnvironment)
+
+# The settings read so far, by class. A function's settings class inherits its sections, so once its
+# cold start has read them (`load_function_settings`), each section is that same object: one validation.
+_read: dict[type[_FromEnvironment], _FromEnvironment] = {}
 
 
 def section(kind: type[S]) -> S:
     """One section of the settings, read once (cleared by `invoice_bridge.wiring.reset()`)."""
-    loaded = _read_section(kind)
-    assert isinstance(loaded, kind)  # _read_section built it from `kind`: this gives it its type back
+    loaded = _read.get(kind)
+    if loaded is None:
+        loaded = next((read for read in _read.values() if isinstance(read, kind)), None)
+    if loaded is None:
+        loaded = _read[kind] = _load(kind, kind.__name__)
+    assert isinstance(loaded, kind)  # read from `kind` or a class built on it: this gives it its type back
     return loaded
-
-
-@cache
-def _read_section(kind: type[BaseSettings]) -> BaseSettings:
-    return _load(kind, kind.__name__)
 
 
 def clear_sections() -> None:
     """Forget the sections read (tests switch settings between runs)."""
-    _read_section.cache_clear()
+    _read.clear()
 
 
 def _load(kind: type[S], owner: str) -> S:
@@ -256,8 +252,5 @@ def _load(kind: type[S], owner: str) -> S:
             f"{'.'.join(str(part) for part in error['loc']).upper()} ({error['msg']})" for error in exc.errors()
         ]
         raise MissingSettings(f"{owner}: settings missing or invalid: {', '.join(problems)}") from None
-
-
-def get_settings() -> Settings:
-    """Every section at once: only for local tools and tests (a function reads its sections)."""
-    return section(Settings)
+    except SettingsError as exc:  # a value pydantic-settings could not decode (not JSON): it names the field
+        raise MissingSettings(f"{owner}: settings missing or invalid: {exc}") from None

@@ -1,5 +1,5 @@
 """The consent function's cold start (what a contact waits for) loads neither the render stack nor the
-operator adapters, nor what only the OAuth callback needs: checked in a fresh interpreter that imports the
+operator adapters nor the console, nor what only the OAuth callback or the first page needs: checked in a fresh interpreter that imports the
 handler the way the Lambda runtime does (its folder first on sys.path, then `import app`)."""
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ NOT_AT_COLD_START = (
     "invoice_bridge.adapters.inexchange",
     "invoice_bridge.adapters.operator_http",
     "jwt",  # reads the access token's claims in the OAuth callback only
+    "invoice_bridge.models.spiris",  # the company settings read in the OAuth callback
+    "jinja2",  # the pages' templates: built at the first page (a redirect renders none)
+    "invoice_bridge.console",
 )
 PROBE = """
 import json, sys

@@ -39,3 +39,31 @@ def test_a_bad_office_org_number_stops_the_cold_start(monkeypatch: pytest.Monkey
 
 def test_a_complete_environment_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     assert callable(cold_start("dispatch").lambda_handler)
+
+
+def test_the_sections_are_read_from_the_settings_checked_at_the_cold_start() -> None:
+    """One validation per cold start: the function's settings class is built on its sections, so the
+    sections wiring reads later are that same object (no second read of the environment)."""
+    from invoice_bridge import wiring
+    from invoice_bridge.settings import OfficeSettings, Resources, load_function_settings, section
+
+    wiring.reset()
+    checked = load_function_settings("ConsentFunction")
+
+    assert section(Resources) is checked and section(OfficeSettings) is checked
+
+
+def test_a_json_setting_is_read_from_its_variable_and_a_bad_one_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from invoice_bridge import wiring
+    from invoice_bridge.settings import OperationsSettings, section
+
+    monkeypatch.setenv("RETRY_BACKOFF_SECONDS", "[5, 60]")
+    wiring.reset()
+    assert section(OperationsSettings).retry_backoff_seconds == [5, 60]
+
+    monkeypatch.setenv("retry_backoff_seconds", "5 then 60")  # any case, as Lambda's environment allows
+    monkeypatch.delenv("RETRY_BACKOFF_SECONDS")
+    wiring.reset()
+    # pydantic-settings names the field whose variable is not JSON: the variable's name, in its own case.
+    with pytest.raises(MissingSettings, match="(?i)RETRY_BACKOFF_SECONDS"):
+        section(OperationsSettings)

@@ -7,15 +7,18 @@ token), so requests that reach this code are already authenticated.
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, SecurityScheme
 from pydantic import ValidationError
 
 from ..observability import logger
 from ..ports import ConflictError, NotFound
 from .errors import ApiError, error_response, on_exception
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
 
 TITLE = "invoice-bridge admin API"
 DESCRIPTION = (
@@ -24,31 +27,34 @@ DESCRIPTION = (
     "needs an IAM SigV4 signature (`sigv4`); on the embedded stack `Authorization: Bearer {admin_token}` "
     "(`bearerAuth`). Either one suffices for the deployment it belongs to."
 )
-SECURITY_SCHEMES: dict[str, SecurityScheme] = {
-    "bearerAuth": HTTPBearer(description="Embedded (local) stack: the stack's admin token as a bearer token"),
-    # API Gateway's own notation for IAM auth: an apiKey scheme on Authorization, typed awsSigv4.
-    "sigv4": APIKey.model_validate(
-        {
-            "name": "Authorization",
-            "in": APIKeyIn.header,
-            "description": "AWS: an IAM Signature Version 4 signed request (API Gateway AWS_IAM authorizer)",
-            "openapi_extensions": {"x-amazon-apigateway-authtype": "awsSigv4"},
-        }
-    ),
-}
 # OpenAPI security alternatives: bearer OR SigV4.
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"sigv4": []}]
 
 
+def security_schemes() -> dict[str, SecurityScheme]:
+    """The schemes GET /openapi.json states. Powertools' OpenAPI models are ~200 pydantic classes: they are
+    built for that route only, not at every cold start (request validation does not need them)."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+
+    return {
+        "bearerAuth": HTTPBearer(description="Embedded (local) stack: the stack's admin token as a bearer token"),
+        # API Gateway's own notation for IAM auth: an apiKey scheme on Authorization, typed awsSigv4.
+        "sigv4": APIKey.model_validate(
+            {
+                "name": "Authorization",
+                "in": APIKeyIn.header,
+                "description": "AWS: an IAM Signature Version 4 signed request (API Gateway AWS_IAM authorizer)",
+                "openapi_extensions": {"x-amazon-apigateway-authtype": "awsSigv4"},
+            }
+        ),
+    }
+
+
 @cache
 def build_app() -> APIGatewayRestResolver:
+    # No Swagger UI: its registration builds the OpenAPI models, and API Gateway routes only
+    # GET /openapi.json to this function (template.yaml).
     app = APIGatewayRestResolver(enable_validation=True)
-    app.configure_openapi(
-        title=TITLE, description=DESCRIPTION, security_schemes=SECURITY_SCHEMES, security=SECURITY
-    )
-    app.enable_swagger(  # GET /openapi.json below
-        path="/_swagger", title=TITLE, description=DESCRIPTION, security_schemes=SECURITY_SCHEMES, security=SECURITY
-    )
 
     # Routers are imported here, not at module import, so a cold start loads only what it needs.
     from . import routes  # noqa: F401  (registers routers)
@@ -58,7 +64,10 @@ def build_app() -> APIGatewayRestResolver:
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_json():  # type: ignore[no-untyped-def]  # no annotation: a Response type breaks schema generation
-        return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema())
+        schema = app.get_openapi_json_schema(
+            title=TITLE, description=DESCRIPTION, security_schemes=security_schemes(), security=SECURITY
+        )
+        return Response(status_code=200, content_type="application/json", body=schema)
 
     @on_exception(app, ApiError)
     def _api_error(exc: ApiError) -> Response[str]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..models.integration import Integration, TokenSet
-from ..models.spiris import CompanySettings
 from ..ports import (
     DocumentStore,
     IntegrationRepository,
@@ -23,6 +22,7 @@ from ..ports import (
 
 if TYPE_CHECKING:
     from ..dispatch.accounts import OperatorAccounts
+    from ..models.spiris import CompanySettings  # the Spiris models: the OAuth callback's only
 
 
 class Cipher(Protocol):

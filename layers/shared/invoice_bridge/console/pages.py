@@ -8,16 +8,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..models.common import LANGUAGES, Language
 from . import formatting
 from .sessions import ConsoleSession, Flash, FlashKind
 from .texts import texts
 from .web import LANGUAGE_COOKIE, WebRequest, html, origin_of, redirect
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 PACKAGE = Path(__file__).parent
 TEMPLATES = PACKAGE / "templates"
@@ -38,6 +40,9 @@ def static_files() -> dict[str, tuple[str, str]]:
 
 @cache
 def environment() -> Environment:
+    """Built at the first page, not at the cold start."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..models.invoice import Invoice
 from ..models.issuer import Issuer
 from ..observability import logger, metrics
 from ..ports import Attachment, Mail, Mailer
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 # Line breaks and other control characters (from invoice data: a name, a number) as one space.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
@@ -31,7 +27,22 @@ def one_line(value: object) -> str:
     return _CONTROL.sub(" ", str(value)).strip()
 
 
-TEMPLATES.filters["one_line"] = one_line
+@cache
+def templates() -> Environment:
+    """The notices' templates, built at the first notice: a failure is rare, so the functions that may
+    send one (render, dispatch, tracking, SES events, the sweeper) do not import jinja2 at their cold start."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    environment = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["one_line"] = one_line
+    return environment
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,7 @@ class Failure:
 
 def render(template: str, language: str, **context: object) -> tuple[str, str]:
     """Render `{template}_{language}.txt.j2`; its first line is `Subject: …`. Returns (subject, body)."""
-    text = TEMPLATES.get_template(f"{template}_{language}.txt.j2").render(**context)
+    text = templates().get_template(f"{template}_{language}.txt.j2").render(**context)
     first, _, body = text.partition("\n")
     return first.removeprefix("Subject:").strip(), body.lstrip("\n")
 

@@ -1,0 +1,97 @@
+"""What a cold start does not load: jinja2 in any handler (the templates of notices to issuers, consent and
+console pages and invoice texts are built at their first use; most calls never send a notice), and the
+OpenAPI models in the admin API outside GET /openapi.json; and the settings classes of other functions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
+PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import app
+print(" ".join(sorted(m for m in sys.modules if m == "jinja2" or m.startswith("jinja2."))))
+"""
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent.name for p in FUNCTIONS.glob("*/app.py")))
+def test_a_handler_cold_start_does_not_import_jinja2(folder: str) -> None:
+    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "CONSOLE_USER_POOL_ID": "eu-north-1_pool",
+           "CONSOLE_CLIENT_ID": "client"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(FUNCTIONS / folder)],
+        env=env, cwd=FUNCTIONS / folder, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == ""
+
+
+ADMIN_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app
+MODELS = "aws_lambda_powertools.event_handler.openapi.models"
+def call(method, path, body=None):
+    event = {"httpMethod": method, "path": path, "resource": path, "headers": {"Content-Type": "application/json"},
+             "requestContext": {"requestId": "r", "stage": "v1"}, "queryStringParameters": None,
+             "body": body, "isBase64Encoded": False}
+    return app.build_app().resolve(event, None)
+refused = call("POST", "/issuers", json.dumps({"name": ""}))
+after_request = MODELS in sys.modules
+schema = json.loads(call("GET", "/openapi.json")["body"])
+print(json.dumps({"status": refused["statusCode"], "models_after_request": after_request,
+                  "schemes": sorted(schema["components"]["securitySchemes"])}))
+"""
+
+
+def test_the_admin_api_validates_requests_without_building_the_openapi_models() -> None:
+    """Powertools' OpenAPI models (~200 pydantic classes) are built for GET /openapi.json only, which still
+    states both security schemes; request validation (a 422) does not need them."""
+    found = probe_cold_start("admin_api", ADMIN_PROBE)
+    assert found == {"status": 422, "models_after_request": False, "schemes": ["bearerAuth", "sigv4"]}
+
+
+def probe_cold_start(folder: str, probe: str) -> Any:
+    """`probe`'s last line (JSON), run in a fresh interpreter that imports the handler of functions/<folder>."""
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(FUNCTIONS / folder)],
+        env={**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}, cwd=FUNCTIONS / folder, capture_output=True,
+        text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+SETTINGS_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app
+from pydantic_settings import BaseSettings
+
+def subclasses(kind):
+    for sub in kind.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+ours = {kind for kind in subclasses(BaseSettings) if kind.__module__ == "invoice_bridge.settings"}
+print(json.dumps({
+    "function_classes": sorted(kind.__name__ for kind in ours if kind.__name__.endswith("FunctionSettings")),
+    "validators_built": sorted(kind.__name__ for kind in ours if kind.__pydantic_complete__),
+}))
+"""
+
+
+def test_a_cold_start_builds_the_settings_class_of_its_own_function_only() -> None:
+    """A class gathering sections copies all their fields, and its validator is costly to build: a cold
+    start builds its own function's settings class and that one validator, not one per function."""
+    found = probe_cold_start("oauth_callback", SETTINGS_PROBE)
+    own = ["ConsentFunctionSettings"]
+    assert found == {"function_classes": own, "validators_built": own}
