@@ -7,6 +7,7 @@ import json
 import uuid
 import zlib
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +89,15 @@ def invoice_of(item: dict[str, Any]) -> Invoice:
         raw: bytes = data.value  # type: ignore[attr-defined]  # boto3-stubs omit Binary.value (and type __bytes__ as str)
         return Invoice.model_validate_json(zlib.decompress(raw))
     return Invoice.model_validate_json(data)
+
+
+@dataclass(frozen=True)
+class _Condition:
+    """A write's condition: the expression with its attribute names and values."""
+
+    expression: str
+    names: dict[str, str]
+    values: dict[str, Any]
 
 
 # A read of the invoice leaves its history (`events`) where it is: only the console and the API show it.
@@ -182,13 +192,12 @@ class DynamoInvoiceRepository(TableAdapter):
         the link again on every status move would only double the writes."""
         previous = invoice.updated_at
         invoice.updated_at = max(datetime.now(previous.tzinfo), previous)
-        condition: dict[str, Any] = {}
+        unchanged = None
         if expected_updated_at is not None:
-            condition = {"ConditionExpression": "#updated = :expected",
-                         "ExpressionAttributeNames": {"#updated": "updated_at"},
-                         "ExpressionAttributeValues": {":expected": expected_updated_at.isoformat()}}
+            unchanged = _Condition("#updated = :expected", {"#updated": "updated_at"},
+                                   {":expected": expected_updated_at.isoformat()})
         try:
-            write_if({"Update": self._update(invoice, events, **condition)},
+            write_if({"Update": self._update(invoice, events, unchanged)},
                      conflict=f"invoice {invoice.id} was changed concurrently")
         except ConflictError:
             invoice.updated_at = previous
@@ -197,19 +206,13 @@ class DynamoInvoiceRepository(TableAdapter):
             self._table.put_item(Item=self._link_item(invoice))
 
     def _update(
-        self,
-        invoice: Invoice,
-        events: Sequence[InvoiceEvent] = (),
-        *,
-        ConditionExpression: str | None = None,  # noqa: N803 - DynamoDB's own parameter names
-        ExpressionAttributeNames: dict[str, str] | None = None,  # noqa: N803
-        ExpressionAttributeValues: dict[str, Any] | None = None,  # noqa: N803
+        self, invoice: Invoice, events: Sequence[InvoiceEvent] = (), condition: _Condition | None = None
     ) -> dict[str, Any]:
         """A TransactWriteItems Update of the invoice item: every attribute of `_item` set (the ones it lacks
-        removed) and `events` appended to the history the item keeps, under the condition given."""
+        removed) and `events` appended to the history the item keeps, under `condition`."""
         item = self._item(invoice)
-        names: dict[str, str] = dict(ExpressionAttributeNames or {})
-        values: dict[str, Any] = dict(ExpressionAttributeValues or {})
+        names: dict[str, str] = dict(condition.names) if condition else {}
+        values: dict[str, Any] = dict(condition.values) if condition else {}
         sets = []
         for i, (name, value) in enumerate((k, v) for k, v in item.items() if k not in ("PK", "SK")):
             names[f"#a{i}"], values[f":a{i}"] = name, value
@@ -220,21 +223,22 @@ class DynamoInvoiceRepository(TableAdapter):
             sets.append("#events = list_append(if_not_exists(#events, :none), :events)")
         gone = [name for name in _SOMETIMES if name not in item]
         names.update({f"#r{i}": name for i, name in enumerate(gone)})
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(gone))) if gone else "")
+        removes = f" REMOVE {', '.join(f'#r{i}' for i in range(len(gone)))}" if gone else ""
         update = {
             "TableName": self._table_name,
             "Key": self._key(invoice.id),
-            "UpdateExpression": expression,
+            "UpdateExpression": "SET " + ", ".join(sets) + removes,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
-        return {**update, **({"ConditionExpression": ConditionExpression} if ConditionExpression else {})}
+        return {**update, **({"ConditionExpression": condition.expression} if condition else {})}
 
     def transition(
         self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
     ) -> None:
         """Write `invoice` only if the stored invoice is still at `invoice.version` and in one of
-        `from_statuses`; with `event`, both in one transaction (the history never shows a move that lost).
+        `from_statuses`; with `event` appended to its history in the same write (the history never shows a
+        move that lost).
         Raises ConflictError otherwise: a newer version, a cancellation or another move got there first
         and is left as it is."""
         write_if(self.transition_write(invoice, from_statuses, event),
@@ -248,15 +252,13 @@ class DynamoInvoiceRepository(TableAdapter):
         if not from_statuses:
             raise ValueError("from_statuses must not be empty")
         statuses = {f":s{i}": str(status) for i, status in enumerate(from_statuses)}
-        return {"Update": self._update(
-            invoice, [event] if event else [],
+        still_there = _Condition(
             # An item written before `version` was a top-level attribute passes on its status alone.
-            ConditionExpression=(
-                f"(#version = :version OR attribute_not_exists(#version)) AND #status IN ({', '.join(statuses)})"
-            ),
-            ExpressionAttributeNames={"#version": "version", "#status": "status"},
-            ExpressionAttributeValues={":version": invoice.version, **statuses},
-        )}
+            f"(#version = :version OR attribute_not_exists(#version)) AND #status IN ({', '.join(statuses)})",
+            {"#version": "version", "#status": "status"},
+            {":version": invoice.version, **statuses},
+        )
+        return {"Update": self._update(invoice, [event] if event else [], still_there)}
 
     def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:
         """Up to `limit` invoices in `status` whose last write is older than `before`, oldest first: a
