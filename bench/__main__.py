@@ -46,9 +46,15 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     counter = AwsCallCounter()
     counter.install()  # before the stack: its clients are created on sessions made afterwards
     try:
-        end_to_end = _timed(sections, "end_to_end", console, lambda: e2e.run(invoices, issuers, counter))
+        end_to_end = _timed(sections, "end_to_end", console,
+                            lambda: e2e.run(invoices, issuers, counter, later_invoices=invoices))
     finally:
         counter.uninstall()
+    later = end_to_end.get("later_sync")
+    if later is not None:  # the everyday path: its own requests and cost per invoice
+        later_counter = later.pop("counter")
+        later["aws_requests_per_invoice"] = cost.requests_per_invoice(later, later_counter)
+        later["cost_per_1000_invoices"] = cost.per_thousand(later, later_counter)
     cold = _timed(sections, "cold_imports", console, lambda: cold_imports.run(repeat))
     layer_size = _timed(sections, "layer_size", console, layer.shared_layer_size)
     recovered = None

@@ -87,6 +87,28 @@ class AwsCallCounter:
                 botocore.handlers.BUILTIN_HANDLERS.remove(spec)
         self._installed = False
 
+    def copy(self) -> AwsCallCounter:
+        """What was counted so far, apart (not installed)."""
+        with self._lock:
+            return AwsCallCounter(Counter(self.requests), defaultdict(float, self.dynamodb_write_units),
+                                  defaultdict(float, self.dynamodb_read_units))
+
+    def since(self, earlier: AwsCallCounter) -> AwsCallCounter:
+        """What was counted after `earlier` (a `copy()`), apart."""
+        now = self.copy()
+        requests = Counter({key: n - earlier.requests[key] for key, n in now.requests.items()
+                            if n > earlier.requests[key]})
+        writes = defaultdict(float, {k: v - earlier.dynamodb_write_units[k] for k, v in now.dynamodb_write_units.items()})
+        reads = defaultdict(float, {k: v - earlier.dynamodb_read_units[k] for k, v in now.dynamodb_read_units.items()})
+        return AwsCallCounter(requests, writes, reads)
+
+    def restore(self, earlier: AwsCallCounter) -> None:
+        """Count from `earlier` (a `copy()`) on, as if nothing after it had been counted."""
+        with self._lock:
+            self.requests = Counter(earlier.requests)
+            self.dynamodb_write_units = defaultdict(float, earlier.dynamodb_write_units)
+            self.dynamodb_read_units = defaultdict(float, earlier.dynamodb_read_units)
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()

@@ -91,6 +91,7 @@ class Issuer:
     issuer_id: str = ""
     integration_id: str = ""
     email: str = ""
+    buyers: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Seeder:
@@ -126,14 +127,8 @@ class Seeder:
         ]
         for buyer in buyers:
             post_json(self.spiris, f"/_sandbox/companies/{issuer.company_id}/customers", buyer)
-        for n in range(invoices):
-            rows = [
-                RowSpec(f"Konsulttimmar vecka {n % 52 + 1}", Decimal(8 + n % 5), Decimal("950.00"), unit="h"),
-                RowSpec("Resekostnader", Decimal(1), Decimal("1240.00")),
-                RowSpec("Facklitteratur", Decimal(2), Decimal("349.00"), Decimal("0.06")),
-            ]
-            source = invoice(buyers[n % len(buyers)], 5000 + n, rows)
-            post_json(self.spiris, f"/_sandbox/companies/{issuer.company_id}/customerinvoices", source)
+        issuer.buyers = buyers
+        self.invoices(issuer, invoices, first_number=5000)
         account = onboarding.operator_account(self.operator)
         self.operator.post(
             "/_sandbox/receivers", json={"org_number": einvoice_org, "name": buyers[0]["Name"]}
@@ -153,6 +148,17 @@ class Seeder:
         if status != "active":
             raise RuntimeError(f"bench issuer {index}: consent left the integration {status}")
         return issuer
+
+    def invoices(self, issuer: Issuer, count: int, first_number: int) -> None:
+        """`count` booked invoices in the issuer's Spiris company, to each channel's buyer in turn."""
+        for n in range(count):
+            rows = [
+                RowSpec(f"Konsulttimmar vecka {n % 52 + 1}", Decimal(8 + n % 5), Decimal("950.00"), unit="h"),
+                RowSpec("Resekostnader", Decimal(1), Decimal("1240.00")),
+                RowSpec("Facklitteratur", Decimal(2), Decimal("349.00"), Decimal("0.06")),
+            ]
+            source = invoice(issuer.buyers[n % len(issuer.buyers)], first_number + n, rows)
+            post_json(self.spiris, f"/_sandbox/companies/{issuer.company_id}/customerinvoices", source)
 
     def statuses(self, issuers: list[Issuer]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -175,15 +181,25 @@ class Seeder:
         return released
 
 
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
 def run(
-    invoices: int = 60, issuers: int = 3, counter: AwsCallCounter | None = None, timeout: float = 300.0
+    invoices: int = 60, issuers: int = 3, counter: AwsCallCounter | None = None, timeout: float = 300.0,
+    later_invoices: int = 0,
 ) -> dict[str, Any]:
     """Seed, then time phase 1 (sync + render of a first sync, which holds the invoices for review)
-    and phase 2 (release → dispatch → delivery tracking). Returns figures, handler timings and counts."""
+    and phase 2 (release → dispatch → delivery tracking). Returns figures, handler timings and counts.
+
+    With `later_invoices`, then a later sync of that many new invoices (no review hold: the everyday
+    path), timed from its sync to the last delivery tracked; its figures are under "later_sync", with its
+    AWS requests per invoice and cost, and `counter` is left with the first sync's counts only."""
     counter = counter or AwsCallCounter()
     counter.install()
     invocations = Invocations()
-    per_issuer = [invoices // issuers + (1 if i < invoices % issuers else 0) for i in range(issuers)]
+    per_issuer = _split(invoices, issuers)
+    later: dict[str, Any] | None = None
     # One poller (one function instance) per queue: instances in one process share one CPU, so several
     # at once would stretch each handler's wall time, which the Lambda cost is computed from.
     with quiet_handlers("out/bench-lambda-logs.jsonl"), LocalStack(run_scheduler=False, drainer_concurrency=1) as stack:
@@ -210,6 +226,9 @@ def run(
             stack.drain_until_idle(timeout)
             phase2 = time.perf_counter() - start
             final = seeder.statuses(seeded)
+            first_handlers = invocations.summary()
+            if later_invoices:
+                later = _later_sync(stack, seeder, seeded, later_invoices, counter, invocations, timeout)
         finally:
             seeder.close()
         memory = {fn.logical_id: fn.memory_size for fn in stack.template.functions.values()}
@@ -233,9 +252,44 @@ def run(
         "sync_only_seconds": round(sync_seconds, 2),
         "sync_only_invoices_per_second": round(sync_rate, 3),
         "ratio": round(e2e_rate / sync_rate, 3) if sync_rate else None,
-        "handlers": invocations.summary(),
+        "handlers": first_handlers,
         "memory_mb": memory,
+        **({"later_sync": {**later, "memory_mb": memory}} if later else {}),
     }
+
+
+def _later_sync(
+    stack: LocalStack, seeder: Seeder, seeded: list[Issuer], count: int, counter: AwsCallCounter,
+    invocations: Invocations, timeout: float,
+) -> dict[str, Any]:
+    """A later sync of `count` new invoices: sync → render → dispatch without a hold, then tracking."""
+    before = counter.copy()
+    invocations.reset()
+    for issuer, n in zip(seeded, _split(count, len(seeded)), strict=True):
+        seeder.invoices(issuer, n, first_number=7000)
+    start = time.perf_counter()
+    for issuer in seeded:
+        seeder.admin.post(f"/integrations/{issuer.integration_id}/sync").raise_for_status()
+    stack.drain_until_idle(timeout)
+    stack.tick("TrackDeliveriesFunction")
+    stack.drain_until_idle(timeout)
+    seconds = time.perf_counter() - start
+    sync_span = invocations.spans.get("SyncIntegrationFunction", [0.0, 0.0])
+    counted = counter.since(before)
+    counter.restore(before)  # the caller's figures stay the first sync's
+    statuses = seeder.statuses(seeded)
+    sync_seconds = sync_span[1] - sync_span[0]
+    figures = {
+        "invoices": count,
+        "dispatched_in_total": sum(statuses[s] for s in DISPATCHED),
+        "final_statuses": dict(statuses),
+        "pipeline_seconds": round(seconds, 2),
+        "invoices_per_second": round(count / seconds, 3) if seconds else 0.0,
+        "sync_only_seconds": round(sync_seconds, 2),
+        "sync_only_invoices_per_second": round(count / sync_seconds, 3) if sync_seconds else 0.0,
+        "handlers": invocations.summary(),
+    }
+    return {**figures, "counter": counted}
 
 
 @contextlib.contextmanager

@@ -197,6 +197,37 @@ def test_report_has_every_figure_with_its_baseline(counter):
     json.dumps(built)  # the report is plain JSON
 
 
+def test_a_later_syncs_figures_are_its_own_and_the_first_syncs_stay_as_they_were(counter):
+    """The later sync's requests are what was counted after the first sync ended (`since`), and the
+    counter the first sync's figures come from is put back (`restore`); both get rows in the table."""
+    _tiny_aws_run(counter)
+    before = counter.copy()
+    _tiny_aws_run(counter)
+    _tiny_aws_run(counter)
+    later_counter = counter.since(before)
+    counter.restore(before)
+    e2e = _e2e_figures()
+    later = {**_e2e_figures(), "invoices_per_second": 0.8}
+    assert cost.requests_per_invoice(later, later_counter)["total"] == 13.0  # two runs counted, not three
+    assert cost.requests_per_invoice(e2e, counter)["total"] == 6.5
+    later["aws_requests_per_invoice"] = cost.requests_per_invoice(later, later_counter)
+    later["cost_per_1000_invoices"] = cost.per_thousand(later, later_counter)
+    built = {
+        "end_to_end": {**e2e, "later_sync": later},
+        "aws_requests_per_invoice": cost.requests_per_invoice(e2e, counter),
+        "cost_per_1000_invoices": cost.per_thousand(e2e, counter),
+        "cold_imports": {"worst": {"function": "RenderFunction", "ratio": 1.5},
+                         "consent": {"function": "ConsentFunction", "ratio": 1.2}},
+        "layer": {"unzipped_mb": 90.0},
+    }
+    goals = {row[0]: row for row in report.goal_rows(built)}
+    assert goals["AWS requests per invoice, all functions"][1] == "6.5"
+    assert goals[f"AWS requests per invoice, all functions{report.LATER}"][1] == "13.0"
+    assert goals[f"end-to-end pipeline vs the sync step alone (time per invoice){report.LATER}"][1] == "1.25×"
+    assert goals[f"end-to-end pipeline vs the sync step alone (time per invoice){report.LATER}"][3] == "yes"
+    assert report.request_rows(built, later=True)[0][:2] == ("RenderFunction", "12.0")
+
+
 def test_write_units_follow_dynamodb_item_size_rules():
     assert write_units("PutItem", json.dumps({"Item": {"pk": {"S": "a"}}})) == 1.0
     assert (
