@@ -20,6 +20,7 @@ drainer's fault hook (sandbox/faults.py) turns it into a crashed invocation.
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -59,11 +60,27 @@ def _plain(value: Any) -> Any:
     return value.get("S", value.get("N")) if isinstance(value, dict) else value
 
 
+_ASSIGNMENT = re.compile(r"(#\w+) = (:\w+)(?=,|\s|$)")
+
+
+def _updated_item(update: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What an Update writes: its key and every `#name = :value` of its SET clause (an invoice's move is
+    an update of the whole item, adapters/dynamo_invoices.py)."""
+    names = update.get("ExpressionAttributeNames") or {}
+    values = update.get("ExpressionAttributeValues") or {}
+    sets = str(update.get("UpdateExpression") or "").split(" REMOVE ")[0]
+    assigned = {names.get(name, name): values[value] for name, value in _ASSIGNMENT.findall(sets) if value in values}
+    return {**(update.get("Key") or {}), **assigned}
+
+
 def _written_items(operation: str, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if operation == "PutItem":
         return [params.get("Item") or {}]
+    if operation == "UpdateItem":
+        return [_updated_item(params)]
     if operation == "TransactWriteItems":
-        return [(entry.get("Put") or {}).get("Item") or {} for entry in params.get("TransactItems") or []]
+        return [(entry["Put"].get("Item") or {}) if "Put" in entry else _updated_item(entry.get("Update") or {})
+                for entry in params.get("TransactItems") or []]
     return []
 
 
@@ -76,13 +93,13 @@ def _moves_invoice_to_sent(caller: str, service: str, operation: str, params: Ma
         for item in _written_items(operation, params))
 
 
-def _hand_off(params: Mapping[str, Any]) -> str:
+def _hand_off(operation: str, params: Mapping[str, Any]) -> str:
     """What a call hands on: the message bodies it sends, or the invoice versions it writes."""
     bodies = [params.get("MessageBody")] if "MessageBody" in params else \
         [entry.get("MessageBody") for entry in params.get("Entries") or []]
     if any(bodies):
         return repr(bodies)
-    items = _written_items("TransactWriteItems" if "TransactItems" in params else "PutItem", params)
+    items = _written_items(operation, params)
     return repr([(_plain(item.get("PK")), _plain(item.get("version"))) for item in items])
 
 
@@ -132,7 +149,7 @@ class StepCrashes:
         for point in POINTS:
             rate = self.rates.get(point.name, 0.0)
             if rate and point.matches(function, service, operation, params, self._queues) and \
-                    self._crash_now(point.name, _hand_off(params), rate):
+                    self._crash_now(point.name, _hand_off(operation, params), rate):
                 raise StepCrash(f"{function}: injected crash at {point.name}, before {service}:{operation}")
 
     def _crash_now(self, point: str, hand_off: str, rate: float) -> bool:

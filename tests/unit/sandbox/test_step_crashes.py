@@ -71,6 +71,32 @@ def test_dispatch_crashes_after_the_ledger_before_the_invoice_is_sent() -> None:
         crashes.before_call("DispatchFunction", "dynamodb", "PutItem", _invoice_put("sent", version=2))
 
 
+def _invoice_update(status: str, version: int = 1) -> dict[str, object]:
+    """An invoice's move as the adapter writes it: an update of every attribute, its event appended."""
+    return {"TableName": "t", "Key": {"PK": {"S": "INVOICE#i1"}, "SK": {"S": "INVOICE"}},
+            "UpdateExpression": "SET #a0 = :a0, #a1 = :a1, #events = list_append(if_not_exists(#events, :none), "
+                                ":events) REMOVE #r0",
+            "ExpressionAttributeNames": {"#a0": "status", "#a1": "version", "#events": "events", "#r0": "channel"},
+            "ExpressionAttributeValues": {":a0": {"S": status}, ":a1": {"N": str(version)}, ":none": {"L": []},
+                                          ":events": {"L": []}}}
+
+
+def test_dispatch_crashes_before_an_invoice_update_to_sent_alone_or_with_its_delivery() -> None:
+    """The move to `sent` is an update of the invoice item, in the outcome's transaction or on its own."""
+    crashes = _crashes(tracking=1.0)
+    crashes.before_call("DispatchFunction", "dynamodb", "UpdateItem", _invoice_update("sending"))  # not it
+    outcome = {"TransactItems": [
+        {"Put": {"TableName": "t", "Item": {"PK": {"S": "INVOICE#i1"}, "SK": {"S": "DELIVERY#000001"}}}},
+        {"Update": _invoice_update("sent")},
+    ]}
+    with pytest.raises(StepCrash):
+        crashes.before_call("DispatchFunction", "dynamodb", "TransactWriteItems", outcome)
+    crashes.before_call("DispatchFunction", "dynamodb", "TransactWriteItems", outcome)  # the retry
+    with pytest.raises(StepCrash):  # the next version, moved on its own, is another hand-off
+        crashes.before_call("DispatchFunction", "dynamodb", "UpdateItem", _invoice_update("sent", version=2))
+    assert crashes.counts == {"dispatch→tracking (sent, not yet recorded)": 2}
+
+
 def test_switched_off_or_unknown_points() -> None:
     crashes = _crashes(sync=1.0)
     crashes.enabled = False
