@@ -16,21 +16,12 @@ def put_if(put: dict[str, Any], *, also: Sequence[dict[str, Any]] = (), conflict
     """Write `put` (a TransactWriteItems Put: TableName, Item, ConditionExpression, names, values) if its
     condition holds, with the plain items of `also` (same table) in the same transaction: all or none.
     Raises ConflictError(`conflict`) when the condition does not hold."""
-    name = put["TableName"]
-    try:
-        if not also:
-            table(name).put_item(**{k: v for k, v in put.items() if k != "TableName"})
-        else:
-            table(name).meta.client.transact_write_items(
-                TransactItems=[{"Put": put}, *({"Put": {"TableName": name, "Item": item}} for item in also)]
-            )
-    except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code == "ConditionalCheckFailedException" or (
-            code == "TransactionCanceledException" and "ConditionalCheckFailed" in str(exc)
-        ):
-            raise ConflictError(conflict) from None
-        raise
+    if not also:
+        write_if({"Put": put}, conflict=conflict)
+        return
+    companions = [{"Put": {"TableName": put["TableName"], "Item": item}} for item in also]
+    if write_all_if([{"Put": put}, *companions]) is not None:
+        raise ConflictError(conflict)
 
 
 def write_if(operation: dict[str, Any], *, conflict: str) -> None:
