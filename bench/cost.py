@@ -3,7 +3,9 @@
 Lambda: measured handler seconds × the template's MemorySize (GB-seconds) plus one request per
 invocation. SQS: the handlers' own requests plus, for the event-source mappings the bench emulates,
 one receive and one delete per consumed batch (the emulation's idle polling is not counted: it is a
-fixed cost per queue, not per invoice). DynamoDB: on-demand request units estimated from item sizes.
+fixed cost per queue, not per invoice). DynamoDB: on-demand request units, writes priced by the stored
+item before and after each write plus the index writes it causes (awscalls.py, dynamodb_units.py), reads
+by the response's size.
 S3: PUT-class and GET-class requests. SES: one message per send call. KMS: every request.
 """
 
@@ -13,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from . import prices
-from .awscalls import PLATFORM, AwsCallCounter
+from .awscalls import PLATFORM, TABLE, AwsCallCounter
 
 S3_PUT_CLASS = {
     "PutObject",
@@ -66,6 +68,7 @@ def per_thousand(e2e: dict[str, Any], counter: AwsCallCounter) -> dict[str, Any]
 
     sqs = sum(handler_requests.get("sqs", {}).values()) + esm_sqs_requests(counter)
     write_units, read_units = counter.handler_units()
+    table_write_units = counter.handler_write_units().get(TABLE, 0.0)
     s3 = handler_requests.get("s3", {})
     s3_put = sum(n for op, n in s3.items() if op in S3_PUT_CLASS)
     s3_get = sum(n for op, n in s3.items() if op not in S3_PUT_CLASS)
@@ -81,7 +84,9 @@ def per_thousand(e2e: dict[str, Any], counter: AwsCallCounter) -> dict[str, Any]
         "lambda_gb_seconds": gb_seconds * scale,
         "lambda_requests": Decimal(lambda_requests) * scale,
         "sqs_requests": Decimal(sqs) * scale,
-        "dynamodb_write_units": Decimal(str(write_units)) * scale,
+        "dynamodb_write_units": Decimal(str(write_units)) * scale,  # the table's and its indexes'
+        "dynamodb_table_write_units": Decimal(str(table_write_units)) * scale,
+        "dynamodb_index_write_units": Decimal(str(write_units - table_write_units)) * scale,
         "dynamodb_read_units": Decimal(str(read_units)) * scale,
         "s3_put_requests": Decimal(s3_put) * scale,
         "s3_get_requests": Decimal(s3_get) * scale,
@@ -145,6 +150,19 @@ def requests_per_invoice(e2e: dict[str, Any], counter: AwsCallCounter) -> dict[s
             "total": round(sum(dynamodb.values()) / invoices, 2),
             "by_operation": {op: round(n / invoices, 2) for op, n in sorted(dynamodb.items(), key=lambda x: -x[1])},
         },
+        "dynamodb_write_units": write_units_per_invoice(invoices, counter),
         "event_source_mapping_sqs": round(esm_sqs_requests(counter) / invoices, 2),
         "total": round(sum(sum(ops.values()) for ops in by_service.values()) / invoices, 2),
+    }
+
+
+def write_units_per_invoice(invoices: int, counter: AwsCallCounter) -> dict[str, Any]:
+    """The handlers' DynamoDB write units per invoice: in all, the table's, and each index's."""
+    units = counter.handler_write_units()
+    indexes = {name: n for name, n in units.items() if name != TABLE}
+    return {
+        "total": round(sum(units.values()) / invoices, 2),
+        "table": round(units.get(TABLE, 0.0) / invoices, 2),
+        "indexes": round(sum(indexes.values()) / invoices, 2),
+        "by_index": {name: round(n / invoices, 2) for name, n in sorted(indexes.items())},
     }

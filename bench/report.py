@@ -214,6 +214,10 @@ def rows(report: dict[str, Any]) -> list[Row]:
         out.append((f"AWS requests per invoice: {service}", f"{count}", "", ""))
     out.append(("AWS requests per invoice: sqs (event-source mapping, est.)",
                 f"{per_invoice['event_source_mapping_sqs']}", "", ""))
+    out.append(write_units_row(per_invoice, ""))
+    later = e2e.get("later_sync")
+    if later:
+        out.append(write_units_row(later["aws_requests_per_invoice"], LATER))
     cost = report["cost_per_1000_invoices"]
     for service, usd in cost["usd_per_1000_invoices"].items():
         out.append((f"cost per 1,000 invoices: {service}", f"${usd}", "", ""))
@@ -224,6 +228,14 @@ def rows(report: dict[str, Any]) -> list[Row]:
         "",
     ))
     return out
+
+
+def write_units_row(per_invoice: dict[str, Any], which: str) -> Row:
+    """DynamoDB write units per invoice as billed: the table's and the indexes' (per index)."""
+    units = per_invoice["dynamodb_write_units"]
+    by_index = ", ".join(f"{name} {n}" for name, n in units["by_index"].items())
+    split = f"table {units['table']} + indexes {units['indexes']}" + (f" ({by_index})" if by_index else "")
+    return (f"DynamoDB write units per invoice{which}", f"{units['total']} ({split})", "", "")
 
 
 def request_rows(report: dict[str, Any], *, later: bool = False) -> list[tuple[str, str, str]]:
@@ -327,6 +339,9 @@ def readme_section(report: dict[str, Any]) -> str:
         f"first sync, held for the office's review and then released, and a later sync of as many new "
         f"invoices on the everyday path (no hold), each with its own figures; "
         f"its AWS requests counted at the boto3 layer and attributed to the function the stack was running; "
+        f"DynamoDB write units priced as DynamoDB bills them: each item written by the larger of the stored "
+        f"item before and after the write, per started KB (twice in a transaction), plus the writes it makes "
+        f"on each global secondary index (an entry put, deleted, or moved to a new key: delete + put); "
         f"Lambda GB-seconds are this machine's handler times × the template's MemorySize, so they overstate "
         f"a real arm64 Lambda. Cost at {cost['region']} list prices written down on {cost['prices_date']} "
         f"(`bench/prices.py`). Cold imports run on Python {cold['python']} in Lambda's layout (function "

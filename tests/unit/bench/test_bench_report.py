@@ -3,7 +3,6 @@ cost model) must produce every figure `make bench` promises, each speed figure w
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import asdict
 from decimal import Decimal
@@ -13,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from bench import cost, machine, prices, report
-from bench.awscalls import PLATFORM, AwsCallCounter, write_units
+from bench.awscalls import PLATFORM, AwsCallCounter
 from bench.cold_imports import handler_dirs
 from sandbox.lambdas import running
 
@@ -155,6 +154,8 @@ def test_report_has_every_figure_with_its_baseline(counter):
     assert per_invoice["event_source_mapping_sqs"] == 1.0  # one consumed batch: a receive and a delete
     assert per_invoice["total"] == 6.5
     assert per_invoice["dynamodb"] == {"total": 2.0, "by_operation": {"GetItem": 1.0, "PutItem": 1.0}}
+    # two ~2.5 KB items put, 3 units each, in a table without indexes: 3 per invoice, all the table's
+    assert per_invoice["dynamodb_write_units"] == {"total": 3.0, "table": 3.0, "indexes": 0.0, "by_index": {}}
     assert per_invoice["by_function_operation"] == {
         "DispatchFunction": {"sesv2 SendEmail": 0.5},
         "RenderFunction": {
@@ -174,12 +175,16 @@ def test_report_has_every_figure_with_its_baseline(counter):
     assert Decimal(spent["total_usd_per_1000_invoices"]) == sum(usd.values())
     assert Decimal(spent["platform_usd_per_1000_invoices"]) == sum(usd.values()) - usd["ses"]
     assert spent["prices_date"] == prices.PRICES_DATE
+    quantities = spent["quantities_per_1000_invoices"]
+    assert (quantities["dynamodb_write_units"], quantities["dynamodb_table_write_units"],
+            quantities["dynamodb_index_write_units"]) == ("3000.00000", "3000.00000", "0.00000")
 
     rows = report.rows(built)
     speed_rows = [
         r for r in rows if r[0].startswith(("render", "validate", "cold import", "poll", "end to end"))
     ]
     assert len(speed_rows) == 4 + 2 + 1 + 1
+    assert ("DynamoDB write units per invoice", "3.0 (table 3.0 + indexes 0.0)", "", "") in rows
     assert all(r[2] and r[3].endswith("×") for r in speed_rows)  # every speed figure: baseline and ratio
     goals = {g["figure"]: g for g in built["goals"]}
     assert goals["AWS requests per invoice, all functions"]["measured"] == "6.5"
@@ -226,36 +231,6 @@ def test_a_later_syncs_figures_are_its_own_and_the_first_syncs_stay_as_they_were
     assert goals[f"end-to-end pipeline vs the sync step alone (time per invoice){report.LATER}"][1] == "1.25×"
     assert goals[f"end-to-end pipeline vs the sync step alone (time per invoice){report.LATER}"][3] == "yes"
     assert report.request_rows(built, later=True)[0][:2] == ("RenderFunction", "12.0")
-
-
-def test_write_units_follow_dynamodb_item_size_rules():
-    assert write_units("PutItem", json.dumps({"Item": {"pk": {"S": "a"}}})) == 1.0
-    assert (
-        write_units(
-            "TransactWriteItems",
-            json.dumps(
-                {
-                    "TransactItems": [
-                        {"Put": {"Item": {"pk": {"S": "a"}}}},
-                        {"Update": {"Key": {"pk": {"S": "b"}}}},
-                    ]
-                }
-            ),
-        )
-        == 4.0
-    )
-    assert (
-        write_units(
-            "BatchWriteItem",
-            json.dumps({"RequestItems": {"t": [{"PutRequest": {"Item": {"v": {"S": "x" * 1500}}}}]}}),
-        )
-        == 2.0
-    )
-    # A binary value is billed by its bytes, not by the base64 text the request carries: 2,000 bytes
-    # travel as 2,668 characters; they fit in 2 KB, the same characters as a string do not.
-    encoded = base64.b64encode(b"\x00" * 2000).decode()
-    assert write_units("PutItem", json.dumps({"Item": {"v": {"B": encoded}}})) == 2.0
-    assert write_units("PutItem", json.dumps({"Item": {"v": {"S": encoded}}})) == 3.0
 
 
 def test_every_lambda_handler_module_is_benchmarked():
