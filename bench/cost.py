@@ -157,12 +157,17 @@ def requests_per_invoice(e2e: dict[str, Any], counter: AwsCallCounter) -> dict[s
 
 
 def write_units_per_invoice(invoices: int, counter: AwsCallCounter) -> dict[str, Any]:
-    """The handlers' DynamoDB write units per invoice: in all, the table's, and each index's."""
+    """The handlers' DynamoDB write units per invoice: in all, the table's, each index's, each function's."""
     units = counter.handler_write_units()
     indexes = {name: n for name, n in units.items() if name != TABLE}
+    by_function: dict[str, float] = {}
+    for (function, _target), n in counter.dynamodb_write_units.items():
+        if function != PLATFORM:
+            by_function[function] = by_function.get(function, 0.0) + n
     return {
         "total": round(sum(units.values()) / invoices, 2),
         "table": round(units.get(TABLE, 0.0) / invoices, 2),
         "indexes": round(sum(indexes.values()) / invoices, 2),
         "by_index": {name: round(n / invoices, 2) for name, n in sorted(indexes.items())},
+        "by_function": {fn: round(n / invoices, 2) for fn, n in sorted(by_function.items(), key=lambda x: -x[1])},
     }

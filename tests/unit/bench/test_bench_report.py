@@ -155,7 +155,9 @@ def test_report_has_every_figure_with_its_baseline(counter):
     assert per_invoice["total"] == 6.5
     assert per_invoice["dynamodb"] == {"total": 2.0, "by_operation": {"GetItem": 1.0, "PutItem": 1.0}}
     # two ~2.5 KB items put, 3 units each, in a table without indexes: 3 per invoice, all the table's
-    assert per_invoice["dynamodb_write_units"] == {"total": 3.0, "table": 3.0, "indexes": 0.0, "by_index": {}}
+    assert per_invoice["dynamodb_write_units"] == {
+        "total": 3.0, "table": 3.0, "indexes": 0.0, "by_index": {}, "by_function": {"RenderFunction": 3.0}
+    }
     assert per_invoice["by_function_operation"] == {
         "DispatchFunction": {"sesv2 SendEmail": 0.5},
         "RenderFunction": {
