@@ -245,13 +245,18 @@ def test_the_sweeper_finds_invoices_through_the_status_and_waiting_indexes_only(
     granted = {(action, json.dumps(s["Resource"])) for s in dynamodb for action in actions(s)}
     assert granted == {
         ("dynamodb:Query", json.dumps({"Fn::Sub": "${Table.Arn}/index/GSI2"})),
-        ("dynamodb:Query", json.dumps({"Fn::Sub": "${Table.Arn}/index/GSI3"})),  # due after their send delay
+        # due after their send delay; parked notices that did not go out
+        ("dynamodb:Query", json.dumps({"Fn::Sub": "${Table.Arn}/index/GSI3"})),
         ("dynamodb:GetItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
         ("dynamodb:PutItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
-        ("dynamodb:UpdateItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),  # invoice items only (below)
+        ("dynamodb:UpdateItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),  # invoices and decisions only
     }
-    (moves,) = [s for s in dynamodb if "dynamodb:UpdateItem" in actions(s)]
-    assert moves["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INVOICE#*"]}}
+    updates = [s for s in dynamodb if "dynamodb:UpdateItem" in actions(s)]
+    assert [s["Condition"] for s in updates] == [
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INVOICE#*"]}},  # an invoice's moves
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INTEGRATION#*"]}},  # a parked notice's claim
+    ]
+    assert all(actions(s) == {"dynamodb:UpdateItem"} for s in updates)
 
 
 def test_the_sync_reads_a_pages_items_in_batches_and_never_deletes(transformed: Template) -> None:

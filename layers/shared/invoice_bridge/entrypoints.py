@@ -117,10 +117,12 @@ def track_deliveries() -> dict[str, int]:
 
 
 def sweep_stuck() -> dict[str, int]:
-    """Scheduler tick: hand on invoices whose send delay is over (sending.py), and hand on again (or fail
-    with a notice) invoices stuck in a step (stuck.py)."""
+    """Scheduler tick: hand on invoices whose send delay is over (sending.py), hand on again (or fail
+    with a notice) invoices stuck in a step (stuck.py), and send the parked notices that did not go out
+    (fetch/parked_notices.py)."""
     from datetime import timedelta
 
+    from .fetch.parked_notices import send_waiting_parked_notices
     from .sending import release_due_invoices
     from .stuck import sweep_stuck_invoices
 
@@ -133,7 +135,10 @@ def sweep_stuck() -> dict[str, int]:
         stuck_after=timedelta(minutes=settings.stuck_after_minutes),
         give_up_after=timedelta(hours=settings.stuck_give_up_hours),
     )
-    return {**result.as_dict(), "due_after_delay": due.due, "handed_on_after_delay": due.handed_on}
+    notices = send_waiting_parked_notices(wiring.decision_store(), services.issuers, wiring.notify_parked, now=_now())
+    return {
+        **result.as_dict(), **notices.as_dict(), "due_after_delay": due.due, "handed_on_after_delay": due.handed_on
+    }
 
 
 def sync(request: SyncRequest) -> object:

@@ -173,7 +173,7 @@ FUNCTION_SECTIONS: dict[str, tuple[type[_FromEnvironment], ...]] = {
     "DispatchFunction": (ConsentBundleSettings, OperationsSettings),
     "TrackDeliveriesFunction": (Resources, OperatorSettings, MailSettings, OperationsSettings),
     "SesEventsFunction": (Resources, MailSettings, OperationsSettings),
-    "SweepStuckFunction": (Resources, MailSettings, OperationsSettings),
+    "SweepStuckFunction": (Resources, MailSettings, OfficeSettings, OperationsSettings),
 }
 
 

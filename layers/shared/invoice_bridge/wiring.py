@@ -379,11 +379,7 @@ def decision_store() -> DynamoDecisionStore:
 def sync_services() -> SyncServices:
     """The sync capability's bundle: each sync reads Spiris through `sync_spiris`; a parked invoice is told
     to its issuer by mail."""
-    from .alerts import notify_invoice_parked
     from .fetch.sync import SyncServices
-
-    def notify_parked(issuer: Issuer, parked: SyncDecision) -> None:
-        notify_invoice_parked(issuer, parked, mailer=mailer(), office_name=office().office_name)
 
     return SyncServices(
         integrations=integration_repository(),
@@ -396,6 +392,13 @@ def sync_services() -> SyncServices:
         office=office_payee(),
         notify_parked=notify_parked,
     )
+
+
+def notify_parked(issuer: Issuer, parked: SyncDecision) -> None:
+    """Tell an issuer of a parked source invoice by mail (the sync as it parks it, the sweeper after)."""
+    from .alerts import notify_invoice_parked
+
+    notify_invoice_parked(issuer, parked, mailer=mailer(), office_name=office().office_name)
 
 
 def office_payee() -> OfficePayee:

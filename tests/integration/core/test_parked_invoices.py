@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from core_support import sync
+from core_support import post_customer, post_invoice, sync
 
 from sandbox.scenario import Scenario
 from sandbox.seed import RowSpec, customer, invoice, org_number
@@ -18,18 +18,6 @@ from sandbox.spiris.jsonutil import dumps
 from sandbox.stack import LocalStack
 
 NOTIFICATION_ADDRESS = "ekonomi@exempelbolaget.se"
-
-
-def _post_invoice(spiris: httpx.Client, company_id: str, body: dict[str, Any]) -> str:
-    # Raw JSON, so a lone surrogate escape (\ud800) reaches the sandbox as Spiris would hold it.
-    text = dumps(body).replace("LONE_SURROGATE", "\\ud800")
-    response = spiris.post(
-        f"/_sandbox/companies/{company_id}/customerinvoices",
-        content=text.encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def _failures(scenario: Scenario) -> dict[str, Any]:
@@ -48,11 +36,7 @@ def test_malformed_invoices_are_parked_notified_once_and_the_rest_go_on(
     spiris = httpx.Client(base_url=scenario.spiris_url, timeout=60)
     buyer = customer("Nordisk Detaljhandel AB", org_number("556012345"), customer_number="10")
     buyer["Id"] = str(uuid.uuid4())
-    spiris.post(
-        f"/_sandbox/companies/{scenario.company_id}/customers",
-        content=dumps(buyer).encode(),
-        headers={"Content-Type": "application/json"},
-    ).raise_for_status()
+    post_customer(spiris, scenario.company_id, buyer)
     row = [RowSpec("Konsulttimmar", Decimal("2"), Decimal("950.00"), unit="h")]
 
     rows_null = invoice(buyer, 2001, row) | {"Rows": None}
@@ -64,14 +48,14 @@ def test_malformed_invoices_are_parked_notified_once_and_the_rest_go_on(
     absurd_vat = invoice(buyer, 2005, row)
     absurd_vat["Rows"][0]["VatRate"] = Decimal("250")
     bad = {
-        "2001": _post_invoice(spiris, scenario.company_id, rows_null),
-        "2002": _post_invoice(spiris, scenario.company_id, rows_missing),
-        "2003": _post_invoice(spiris, scenario.company_id, wrong_type),
-        "2004": _post_invoice(spiris, scenario.company_id, lone_surrogate),
-        "2005": _post_invoice(spiris, scenario.company_id, absurd_vat),
+        "2001": post_invoice(spiris, scenario.company_id, rows_null),
+        "2002": post_invoice(spiris, scenario.company_id, rows_missing),
+        "2003": post_invoice(spiris, scenario.company_id, wrong_type),
+        "2004": post_invoice(spiris, scenario.company_id, lone_surrogate),
+        "2005": post_invoice(spiris, scenario.company_id, absurd_vat),
     }
     many_rows = [RowSpec(f"Artikel {n}", Decimal("1"), Decimal("10.00")) for n in range(2000)]
-    large_id = _post_invoice(spiris, scenario.company_id, invoice(buyer, 2006, many_rows))
+    large_id = post_invoice(spiris, scenario.company_id, invoice(buyer, 2006, many_rows))
 
     sync(stack, scenario, timeout=240)
 

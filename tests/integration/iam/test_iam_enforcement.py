@@ -16,12 +16,15 @@ from botocore.exceptions import ClientError
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
 from invoice_bridge.adapters.dynamo_issuers import DynamoIssuers
+from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.inexchange import RenewingClientToken
 from invoice_bridge.adapters.kms_tokens import KmsCipher, KmsOperatorCredentials
 from invoice_bridge.adapters.s3_documents import S3DocumentStore
 from invoice_bridge.adapters.ses_mailer import SesMailer
 from invoice_bridge.adapters.sqs_queue import SqsVisibility, SqsWorkQueue
 from invoice_bridge.dispatch import FailureNotifier
+from invoice_bridge.fetch.decisions import SyncDecision
+from invoice_bridge.fetch.parked_notices import send_waiting_parked_notices
 from invoice_bridge.models.common import utcnow
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.ports import NotFound
@@ -223,7 +226,7 @@ def test_a_failed_record_is_backed_off_on_its_own_queue_only(
 
 def test_the_sweeper_finds_hands_on_and_gives_up_with_its_own_role(deployment: Deployment) -> None:
     """The sweeper's tick as its role allows it: the status and waiting indexes, the invoices and their
-    deliveries, both queues, and the notice of an invoice it gives up on."""
+    deliveries, both queues, the notice of an invoice it gives up on, and a parked notice left to it."""
     env = deployment.env
     invoices, issuers = DynamoInvoiceRepository(env["TABLE_NAME"]), DynamoIssuers(env["TABLE_NAME"])
     issuers.put(make_issuer("sweep-issuer"))
@@ -238,11 +241,21 @@ def test_the_sweeper_finds_hands_on_and_gives_up_with_its_own_role(deployment: D
         return sweep_stuck_invoices(services, now=utcnow() + later, stuck_after=timedelta(minutes=15),
                                     give_up_after=timedelta(hours=24))
 
+    decisions = DynamoDecisionStore(env["TABLE_NAME"])
+    parked = SyncDecision(source_id="sweep-src", selected=False, reason="unmappable", decided_at=utcnow(),
+                          issuer_id="sweep-issuer", parked=True, notified=False)
+    decisions.record("sweep-integration", parked, first_sync=False)
+    told: list[str] = []
+
     with iam.acting_as("SweepStuckFunction", deployment.authorizer):
         release_due_invoices(invoices=invoices, dispatch_queue=SqsWorkQueue(env["DISPATCH_QUEUE_URL"]))
         assert sweep(timedelta(hours=1)).handed_on == 2
         assert sweep(timedelta(hours=25)).failed == 2
+        # A parked notice that did not go out: the waiting index, the decision's claim and its settling.
+        notices = send_waiting_parked_notices(decisions, issuers, lambda _, d: told.append(d.source_id), now=utcnow())
+        assert notices.sent == 1 and told == ["sweep-src"]
     assert {invoices.get(i).status for i in ("sweep-q", "sweep-r")} == {InvoiceStatus.FAILED}
+    assert decisions.get("sweep-integration", "sweep-src").notified is True  # type: ignore[union-attr]
 
 
 def test_the_documents_key_works_only_through_s3(deployment: Deployment) -> None:

@@ -4,6 +4,9 @@ The latest decision is in `selected`/`reason`/...; the first sync's one is copie
 marks the item as part of the reconciliation list. A parked decision (a source invoice that cannot be
 read or mapped) is also in the indexes: GSI1 `ISSUER#{issuer_id}` / `PARKED#{integration}#{source}` and
 GSI2 `PARKED` / `{decided_at}#{integration}#{source}`; a later decision that is not parked takes it out.
+While a parked decision's notice has not gone out it is also on the sparse GSI3, `WAITING#parked_notice` /
+`{decided_at}#{integration}#{source}` (the sweeper's list, fetch/parked_notices.py); the notice's
+claim is `notice_claimed_until`, and any later decision of the source invoice starts afresh.
 Source links (`SOURCE#{issuer}#{source_id}`) are written by `DynamoInvoiceRepository.put`, next to the
 invoice they point to.
 """
@@ -11,14 +14,17 @@ invoice they point to.
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
 from ..fetch.decisions import ParkedSource, SyncDecision
+from ..ports import ConflictError
 from .aws import TableAdapter, query_all
 from .dynamo_batch import batch_get
+from .dynamo_conditional import write_if
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -30,6 +36,8 @@ def _dt(value: Any) -> datetime | None:
 
 
 _PARKED_KEYS = ("GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
+_AWAITING_NOTICE = "WAITING#parked_notice"
+_NOTICE_KEYS = ("GSI3PK", "GSI3SK", "notice_claimed_until")
 
 
 class DynamoDecisionStore(TableAdapter):
@@ -75,6 +83,11 @@ class DynamoDecisionStore(TableAdapter):
             values.update(self._parked_keys(integration_id, decision))
         else:
             removed = list(_PARKED_KEYS)
+        if decision.parked and not decision.notified:
+            values.update(GSI3PK=_AWAITING_NOTICE, GSI3SK=values["GSI2SK"])
+            removed.append("notice_claimed_until")  # a fresh version's notice is no one's yet
+        else:
+            removed += _NOTICE_KEYS
         names = {f"#{name}": name for name in [*values, *removed]}
         update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
         if removed:
@@ -105,6 +118,56 @@ class DynamoDecisionStore(TableAdapter):
         else:
             kwargs = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq("PARKED")}
         return [ParkedSource(i["integration_id"], self._decision(i, "")) for i in query_all(self._table, **kwargs)]
+
+    def awaiting_notice(self, limit: int) -> list[ParkedSource]:
+        found = self._table.query(
+            IndexName="GSI3", KeyConditionExpression=Key("GSI3PK").eq(_AWAITING_NOTICE), Limit=limit
+        ).get("Items", [])
+        return [ParkedSource(i["integration_id"], self._decision(i, "")) for i in found]
+
+    def claim_notice(self, parked: ParkedSource, *, now: datetime, until: datetime) -> bool:
+        try:
+            self._settle(
+                parked,
+                "SET #claim = :until",
+                "#waiting = :waiting AND (attribute_not_exists(#claim) OR #claim < :now)",
+                {":until": until.isoformat(), ":now": now.isoformat(), ":waiting": _AWAITING_NOTICE},
+                {"#waiting": "GSI3PK", "#claim": "notice_claimed_until"},
+            )
+        except ConflictError:
+            return False
+        return True
+
+    def settle_notice(self, parked: ParkedSource, *, sent: bool) -> None:
+        names = {f"#{name}": name for name in _NOTICE_KEYS}
+        values: dict[str, Any]
+        if sent:
+            update, values = "SET #notified = :true REMOVE " + ", ".join(names), {":true": True}
+            names["#notified"] = "notified"
+        else:
+            update, values = "REMOVE #notice_claimed_until ADD #attempts :one", {":one": 1}
+            names = {"#notice_claimed_until": "notice_claimed_until", "#attempts": "notice_attempts"}
+        # A conflict: a later decision replaced this version (and its claim); the notice was for the one before.
+        with suppress(ConflictError):
+            self._settle(parked, update, "attribute_exists(#notice_claimed_until)", values, names)
+
+    def _settle(
+        self, parked: ParkedSource, update: str, condition: str, values: dict[str, Any], names: dict[str, str]
+    ) -> None:
+        """A write of one version's notice state, only while the item still holds that very decision."""
+        write_if(
+            {
+                "Update": {
+                    "TableName": self._table_name,
+                    "Key": self._key(parked.integration_id, parked.decision.source_id),
+                    "UpdateExpression": update,
+                    "ConditionExpression": f"#decided_at = :decided_at AND {condition}",
+                    "ExpressionAttributeNames": {**names, "#decided_at": "decided_at"},
+                    "ExpressionAttributeValues": {**values, ":decided_at": _iso(parked.decision.decided_at)},
+                }
+            },
+            conflict="parked notice",
+        )
 
     def _query(self, integration_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {

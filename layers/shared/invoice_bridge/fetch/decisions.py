@@ -3,11 +3,14 @@ first sync's decision kept apart for the reconciliation list."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..models.issuer import Issuer
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,9 @@ class SyncDecision:
     # Parked: the source invoice could not be read or mapped (reason `unreadable`, `unmappable` or
     # `too_large`, the detail says why). Listed in GET /failures until a later version can be.
     parked: bool = False
-    notified: bool = False  # the issuer was told of this parked version
+    # The issuer was told of this parked version. Until then the decision waits on a list of its own,
+    # which the sweeper works through (`PendingNotices`, fetch/parked_notices.py).
+    notified: bool = False
     # sha256 of the raw JSON: tells versions apart when ModifiedUtc itself cannot be read.
     fingerprint: str | None = None
 
@@ -36,6 +41,9 @@ class SyncDecision:
 class ParkedSource:
     integration_id: str
     decision: SyncDecision
+
+
+NotifyParked = Callable[["Issuer", SyncDecision], None]  # tells the issuer of one parked version
 
 
 class DecisionStore(Protocol):
@@ -60,4 +68,23 @@ class DecisionStore(Protocol):
 
     def parked(self, issuer_id: str | None = None) -> list[ParkedSource]:
         """Every source invoice whose latest version is parked (of one issuer, or of all)."""
+        ...
+
+
+class PendingNotices(Protocol):
+    """The parked decisions whose notice has not gone out (`parked and not notified`), apart from the
+    others, so they are worked through without waiting for a sync to read their version again."""
+
+    def awaiting_notice(self, limit: int) -> list[ParkedSource]:
+        """Up to `limit` of them, the earliest decided first."""
+        ...
+
+    def claim_notice(self, parked: ParkedSource, *, now: datetime, until: datetime) -> bool:
+        """Take this version's notice until `until`, if it still waits and no one else holds it (a claim
+        held past its `until` is free again): False when it is not ours to send."""
+        ...
+
+    def settle_notice(self, parked: ParkedSource, *, sent: bool) -> None:
+        """After a claimed notice: sent, the decision is `notified` and leaves the list; not sent, the
+        claim is let go and it stays. Nothing when a later decision has replaced this version."""
         ...

@@ -43,7 +43,7 @@ from ..ports import (
     WorkQueue,
 )
 from ..versions import next_version
-from .decisions import DecisionStore, SyncDecision
+from .decisions import DecisionStore, NotifyParked, SyncDecision
 from .schedule import is_syncable
 from .selection import Decision, select
 
@@ -57,7 +57,6 @@ _CHANGED_AFTER = {
     False: "changed at the source after sending; not sent again",
     True: "changed at the source while being sent; the fresh look before sending decides",
 }
-NotifyParked = Callable[[Issuer, SyncDecision], None]
 
 
 @dataclass(frozen=True)
@@ -260,15 +259,10 @@ class _Importer:
 
     def _already_handled(self, source_id: str, modified: datetime | None, fingerprint: str | None = None) -> bool:
         """Whether this very version was decided before (the overlap window re-reads it): nothing to do, no
-        request of its own; a parked version whose notice did not go out is notified now."""
+        request of its own (a parked notice that did not go out is the sweeper's, fetch/parked_notices.py)."""
         previous = self._previous_decision(source_id)
         if previous is None or not _same_version(previous, modified, fingerprint):
             return False
-        if previous.parked and not previous.notified:
-            # A notice goes out once: decided on the decision as it is now, not as the page read it.
-            current = self.decisions.get(self.integration.id, source_id)
-            if current is not None and current.parked and not current.notified:
-                self._record(replace(current, notified=self._notify(current)))
         self.result.unchanged += 1
         return True
 
@@ -355,7 +349,7 @@ class _Importer:
         self._record(replace(decision, notified=self._notify(decision)))
 
     def _notify(self, decision: SyncDecision) -> bool:
-        """Tell the issuer; False when the notice could not go out (the next sync that sees it tries again)."""
+        """Tell the issuer; False when the notice could not go out (the sweeper tries again)."""
         if self.notify_parked is None:
             return False
         try:
