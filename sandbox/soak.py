@@ -214,6 +214,7 @@ class SoakReport:
     issuers: int = 0
     seconds: float = 0.0
     finished: bool = False
+    final_sweeps: int = 0  # sweeps after the last invoice was terminal, for notices still waiting
 
 
 class Soak:
@@ -430,8 +431,21 @@ class Soak:
                 last_note = now
             if rest_seeded and self._all_terminal(invoices) and self._poison_in_dlqs():
                 self.report.finished = True
+                self._final_sweeps()
                 return
             time.sleep(max(0.0, now + ROUND_SECONDS - time.monotonic()))
+
+    def _final_sweeps(self, most: int = 10) -> None:
+        """The sweeps that would follow in the next minutes, until no parked notice waits: a notice whose
+        mail failed is the sweeper's to send (fetch/parked_notices.py), and the last ones may have failed
+        after the last scheduled tick. Each is an ordinary scheduled run with the same injected faults."""
+        for _ in range(most):
+            results = self._tick("SweepStuckFunction")
+            waiting = [r for r in results.values() if isinstance(r, dict)]
+            if waiting and all(r.get("parked_notices_waiting", 0) == r.get("parked_notices_sent", 0)
+                               for r in waiting):
+                return
+            self.report.final_sweeps += 1
 
     def _revoke_target(self) -> Issuer | None:
         """The issuer whose grant is revoked after its first sync (its invoices get no changes in Spiris:
@@ -440,10 +454,12 @@ class Soak:
         return self.issuers[-1] if cfg.revoke_one_issuer and cfg.issuers > 1 and len(self.issuers) == cfg.issuers \
             else None
 
-    def _tick(self, function: str) -> None:
-        """A scheduled run; one that died mid-way (an injected crash) is simply over, as in AWS."""
+    def _tick(self, function: str) -> dict[str, Any]:
+        """A scheduled run and its results; one that died mid-way (an injected crash) is simply over, as in
+        AWS, with no result."""
         with contextlib.suppress(StepCrash):
-            self.stack.tick(function)
+            return self.stack.tick(function)
+        return {}
 
     def _sync_poison_left(self) -> int:
         """Poison (and its injected copies) still on the SyncQueue: it does not hold up a sync round."""
@@ -880,7 +896,7 @@ def summary(report: SoakReport) -> str:
         f"edited on their way: {changes.edited}; sent as edited {changes.edited_sent_revised}, had already gone out"
         f" {changes.edited_gone_out_before_the_change}, old content sent {changes.edited_sent_stale}",
         f"malformed: {report.malformed_seeded} seeded, {report.malformed_parked} parked,"
-        f" {report.malformed_notified} notified",
+        f" {report.malformed_notified} notified ({report.final_sweeps} sweeps after the last invoice was done)",
         f"failed {report.failed} ({report.failed_without_notification} without a notice); crashes between steps"
         f" {report.crashes_between_steps}",
         f"faults: SES {report.ses_faults_injected}, operator {report.operator_faults_injected},"
