@@ -48,6 +48,25 @@ def test_an_invoice_written_on_its_read_whose_answer_is_lost_is_done(aws) -> Non
     assert invoices.get("inv1").number == "1002"
 
 
+def test_an_event_whose_answer_is_lost_is_kept_once(aws) -> None:  # type: ignore[no-untyped-def]
+    invoices = DynamoInvoiceRepository(TABLE)
+    _rendered(invoices)
+    with lose_dynamodb_answers(writes_item(_SINGLE, "INVOICE#", "INVOICE")) as answers:
+        invoices.add_event("inv1", InvoiceEvent(status="rendered", detail="routed by e-mail"))
+    assert answers.lost == {"UpdateItem": 1}
+    assert [e.detail for e in invoices.events("inv1")].count("routed by e-mail") == 1
+
+
+def test_an_import_whose_answer_is_lost_is_this_import(aws) -> None:  # type: ignore[no-untyped-def]
+    """The sync's import, a transaction: its token makes the retry the import's success (botocore would
+    fill one in; the adapter sets it so that it never depends on that)."""
+    invoices = DynamoInvoiceRepository(TABLE)
+    with lose_dynamodb_answers(writes_item(["TransactWriteItems"], "INVOICE#")) as answers:
+        assert invoices.create(make_invoice(), [InvoiceEvent(status="imported")]) is True
+    assert answers.lost == {"TransactWriteItems": 1} and answers.sent == {"TransactWriteItems": 2}
+    assert invoices.find_by_source("iss1", "src-inv1") is not None
+
+
 def test_a_move_that_another_run_made_is_still_a_lost_race(aws) -> None:  # type: ignore[no-untyped-def]
     """The recognition is of this call's own write only: the same move made by someone else conflicts."""
     from invoice_bridge.ports import ConflictError
