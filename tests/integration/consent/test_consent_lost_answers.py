@@ -38,3 +38,22 @@ def test_invitations_and_states_created_by_a_call_whose_answer_is_lost_are_creat
             expires_at=NOW + timedelta(minutes=10)))
     assert answers.lost == {"PutItem": 2}
     assert DynamoInvitations(TABLE).get("h1") is not None
+
+
+def test_a_token_refresh_whose_answers_are_lost_holds_its_lease_and_saves_its_tokens(aws: Aws) -> None:
+    """The refresh lease taken, then the rotated tokens saved: each answer lost once. The lease is this call's
+    (not "another worker refreshes", which would wait out the lease), the save is done (not "changed since")."""
+    from invoice_bridge.adapters.kms_tokens import KmsTokenStore
+    from invoice_bridge.models.common import utcnow
+    from invoice_bridge.models.integration import Integration, TokenSet
+
+    store = KmsTokenStore(TABLE, aws.key_id)
+    integration = Integration(issuer_id="i", contact_name="A", contact_email="a@exempel.se")
+    store.save(integration, TokenSet(access_token="a1", refresh_token="r1", expires_at=utcnow()), expected_version=None)
+    rotated = TokenSet(access_token="a2", refresh_token="r2", expires_at=utcnow())
+    with lose_dynamodb_answers(writes_item(["UpdateItem"], "INTEGRATION#", "TOKENS"), times=2) as answers:
+        assert store.acquire_lease(integration, 1, "me", 30, now=1_000_000_000.0) is True
+        assert store.save(integration, rotated, expected_version=1, lease_owner="me") == 2
+    assert answers.lost == {"UpdateItem": 2} and answers.sent == {"UpdateItem": 4}
+    assert store.load(integration).tokens.refresh_token == "r2"  # type: ignore[union-attr]
+    assert not store.acquire_lease(integration, 1, "me", 30, now=1_000_000_001.0)  # a stale version is no lease

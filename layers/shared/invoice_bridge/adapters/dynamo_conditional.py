@@ -59,9 +59,14 @@ def write_if(operation: dict[str, Any], *, conflict: str) -> None:
 
 
 def _written_by(failed: ClientError, write_id: str) -> bool:
-    """The item a failed condition found (ALL_OLD, in the wire format) carries this call's marker."""
-    found = cast(dict[str, Any], failed.response).get("Item") or {}
-    return bool(found.get(WRITE_ID, {}).get("S") == write_id)
+    """The item the failed condition found carries this call's marker."""
+    return bool(found_item(failed).get(WRITE_ID, {}).get("S") == write_id)
+
+
+def found_item(failed: ClientError) -> dict[str, Any]:
+    """The item a write's failed condition found, in the wire format ({"S": …}), when the write asked for
+    it (`ReturnValuesOnConditionCheckFailure=ALL_OLD`); empty when there was none."""
+    return cast(dict[str, Any], failed.response).get("Item") or {}
 
 
 def _marked(arguments: dict[str, Any], kind: str, write_id: str) -> dict[str, Any]:
