@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .lost_responses import honour_client_request_tokens
+
 # Held while moto serves a DynamoDB request; in-process readers of moto's tables (the soak's progress
 # view) take it too, so they never see a table mid-write.
 DYNAMODB_LOCK = threading.Lock()
@@ -261,6 +263,7 @@ class AtomicMotoServer:
 
         _item_level_transaction_backup()
         _query_without_presort()
+        honour_client_request_tokens()
         self._server = make_server(
             self.host,
             self.port,

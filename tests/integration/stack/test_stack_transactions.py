@@ -74,3 +74,21 @@ def test_an_update_in_a_failed_transaction_is_undone(ddb: Any) -> None:
             _put("G", "new", condition="attribute_exists(PK)"),
         ])
     assert _state(ddb, "F") == "before"
+
+
+def _add_one(client: Any, token: str) -> None:
+    client.transact_write_items(ClientRequestToken=token, TransactItems=[{"Update": {
+        "TableName": TABLE, "Key": {"PK": {"S": "COUNTED"}, "SK": {"S": "X"}},
+        "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
+
+
+def test_a_transaction_whose_answer_is_lost_is_applied_once(stack: LocalStack, ddb: Any) -> None:
+    """The server honours ClientRequestToken as DynamoDB does: the SDK's retry of a transaction that was
+    applied (its answer lost over HTTP) is answered, not applied again."""
+    from sandbox.lost_responses import lose_dynamodb_answers, writes_item
+
+    with lose_dynamodb_answers(writes_item(["TransactWriteItems"], "COUNTED")) as answers:
+        _add_one(stack.aws.client("dynamodb"), "lost-answer-token")
+    assert answers.lost == {"TransactWriteItems": 1} and answers.sent == {"TransactWriteItems": 2}
+    item = ddb.get_item(TableName=TABLE, Key={"PK": {"S": "COUNTED"}, "SK": {"S": "X"}}, ConsistentRead=True)
+    assert item["Item"]["n"] == {"N": "1"}

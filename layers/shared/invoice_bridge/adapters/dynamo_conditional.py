@@ -1,15 +1,30 @@
 """One conditional write, alone or with companion items in one transaction: the way the invoice and
-the delivery ledger move their state machines (every move conditional, a lost race a ConflictError)."""
+the delivery ledger move their state machines (every move conditional, a lost race a ConflictError).
+
+The SDK sends a write again when its answer is lost (a timeout, a dropped connection, a 5xx), and the
+first attempt may have been applied: the retry then finds its own write there. It must not read that as
+a lost race. A transaction carries a `ClientRequestToken` (one per call, the same on every retry):
+DynamoDB answers a retry within 10 minutes with the first attempt's success and applies nothing again.
+A single-item write has no token: it carries a marker of its own (`write_id`, new per call), refuses to
+apply over its own marker, and asks for the item on a failed condition (`ALL_OLD`, no extra capacity):
+an item carrying the call's marker is the call's own write, applied by an earlier attempt.
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
 from ..ports import ConflictError
 from .aws import table
+
+# The attribute that marks an item with the single-item write that last wrote it (`write_if`).
+WRITE_ID = "write_id"
+_SET_CLAUSE = re.compile(r"\s*SET\s", re.IGNORECASE)
 
 
 def put_if(put: dict[str, Any], *, also: Sequence[dict[str, Any]] = (), conflict: str) -> None:
@@ -26,27 +41,70 @@ def put_if(put: dict[str, Any], *, also: Sequence[dict[str, Any]] = (), conflict
 
 def write_if(operation: dict[str, Any], *, conflict: str) -> None:
     """One conditional write alone, given as a TransactWriteItems operation ({"Put": …} or {"Update": …});
-    ConflictError(`conflict`) when its condition does not hold."""
+    ConflictError(`conflict`) when its condition does not hold. An SDK retry that finds this call's own
+    write (its first attempt was applied, its answer lost) is the success it is."""
     ((kind, write),) = operation.items()
-    arguments = {k: v for k, v in write.items() if k != "TableName"}
+    write_id = uuid.uuid4().hex
+    arguments = _marked({k: v for k, v in write.items() if k != "TableName"}, kind, write_id)
     try:
         if kind == "Put":
             table(write["TableName"]).put_item(**arguments)
         else:
             table(write["TableName"]).update_item(**arguments)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        if not _written_by(exc, write_id):
             raise ConflictError(conflict) from None
-        raise
+
+
+def _written_by(failed: ClientError, write_id: str) -> bool:
+    """The item the failed condition found carries this call's marker."""
+    return bool(found_item(failed).get(WRITE_ID, {}).get("S") == write_id)
+
+
+def found_item(failed: ClientError) -> dict[str, Any]:
+    """The item a write's failed condition found, in the wire format ({"S": …}), when the write asked for
+    it (`ReturnValuesOnConditionCheckFailure=ALL_OLD`); empty when there was none."""
+    return cast(dict[str, Any], failed.response).get("Item") or {}
+
+
+def _marked(arguments: dict[str, Any], kind: str, write_id: str) -> dict[str, Any]:
+    """A PutItem/UpdateItem's arguments with the write's marker set, its condition refusing an item that
+    carries the marker already (a retry never applies the write twice), and the item returned when the
+    condition fails."""
+    names = {**arguments.get("ExpressionAttributeNames", {}), "#write_id": WRITE_ID}
+    values = {**arguments.get("ExpressionAttributeValues", {}), ":write_id": write_id}
+    not_yet = "(attribute_not_exists(#write_id) OR #write_id <> :write_id)"
+    condition = arguments.get("ConditionExpression")
+    marked = {
+        **arguments,
+        "ConditionExpression": f"({condition}) AND {not_yet}" if condition else not_yet,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    if kind == "Put":
+        marked["Item"] = {**arguments["Item"], WRITE_ID: write_id}
+    else:
+        expression = str(arguments["UpdateExpression"])
+        sets = _SET_CLAUSE.match(expression)
+        if sets is None and re.search(r"\bSET\b", expression, re.IGNORECASE):
+            raise ValueError(f"the SET clause must come first: {expression}")
+        marked["UpdateExpression"] = (f"SET #write_id = :write_id, {expression[sets.end():]}" if sets
+                                      else f"SET #write_id = :write_id {expression}")
+    return marked
 
 
 def write_all_if(operations: Sequence[dict[str, Any]]) -> int | None:
     """Write TransactWriteItems operations ({"Put": …} or {"Update": …}, each with or without a condition)
     all or none, in one request. None when written; else the index of the first whose condition did not
-    hold."""
+    hold. The token makes an SDK retry of an applied transaction a success, not a failed condition."""
     first = next(iter(operations[0].values()))
     try:
-        table(first["TableName"]).meta.client.transact_write_items(TransactItems=list(operations))
+        table(first["TableName"]).meta.client.transact_write_items(
+            TransactItems=list(operations), ClientRequestToken=str(uuid.uuid4())
+        )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "TransactionCanceledException":
             raise

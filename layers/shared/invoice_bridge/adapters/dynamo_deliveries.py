@@ -12,12 +12,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..models.delivery import Delivery
 from ..ports import ConflictError, InvoiceMove, ItemTooLarge
 from .aws import TableAdapter
-from .dynamo_conditional import put_if, write_all_if
+from .dynamo_conditional import put_if, write_all_if, write_if
 from .dynamo_invoices import DynamoInvoiceRepository
 
 # Complaints can come weeks after the e-mail; the lookup is cleaned up by TTL well after that.
@@ -64,11 +62,11 @@ class DynamoDeliveryLedger(TableAdapter):
         if invoice_move is not None:  # an invoice that moves on its own (_invoice_writes): the caller's claim
             raise ConflictError(f"invoice {delivery.invoice_id} is claimed on its own")
         try:
-            self._table.put_item(Item=self._item(delivery), ConditionExpression="attribute_not_exists(PK)")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+            write_if({"Put": {"TableName": self._table_name, "Item": self._item(delivery),
+                              "ConditionExpression": "attribute_not_exists(PK)"}},
+                     conflict=f"delivery {delivery.invoice_id} v{delivery.version} exists already")
+        except ConflictError:
+            return False
         return True
 
     def transition(

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from ..models.integration import Integration
 from ..ports import ConflictError, InvitationRecord, NotFound, OAuthStateRecord, StateUnusable
 from .aws import TableAdapter
+from .dynamo_conditional import write_if
 from .dynamo_issuers import strip_keys
 
 
@@ -87,8 +88,10 @@ class DynamoIntegrations(TableAdapter):
 
 class DynamoInvitations(TableAdapter):
     def create(self, record: InvitationRecord) -> None:
-        self._table.put_item(
-            Item={
+        # write_if: an SDK retry of this call's applied write is the write, not a clash of hashes.
+        write_if({"Put": {
+            "TableName": self._table_name,
+            "Item": {
                 "PK": f"INVITATION#{record.token_hash}",
                 "SK": "INVITATION",
                 "entity": "invitation",
@@ -97,8 +100,8 @@ class DynamoInvitations(TableAdapter):
                 "created_at": _epoch(record.created_at),
                 "expires_at": _epoch(record.expires_at),
             },
-            ConditionExpression="attribute_not_exists(PK)",
-        )
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }}, conflict="invitation exists already")
 
     def get(self, token_hash: str) -> InvitationRecord | None:
         item = self._table.get_item(
@@ -117,23 +120,22 @@ class DynamoInvitations(TableAdapter):
 
     def consume(self, token_hash: str, at: datetime) -> None:
         """Mark used once; a second consume raises ConflictError."""
-        try:
-            self._table.update_item(
-                Key={"PK": f"INVITATION#{token_hash}", "SK": "INVITATION"},
-                UpdateExpression="SET used_at = :at",
-                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at)",
-                ExpressionAttributeValues={":at": _epoch(at)},
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                raise ConflictError("invitation already used") from exc
-            raise
+        # write_if: an SDK retry of this call's applied write is the use it made, not a second grant's.
+        write_if({"Update": {
+            "TableName": self._table_name,
+            "Key": {"PK": f"INVITATION#{token_hash}", "SK": "INVITATION"},
+            "UpdateExpression": "SET used_at = :at",
+            "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(used_at)",
+            "ExpressionAttributeValues": {":at": _epoch(at)},
+        }}, conflict="invitation already used")
 
 
 class DynamoOAuthStates(TableAdapter):
     def create(self, record: OAuthStateRecord) -> None:
-        self._table.put_item(
-            Item={
+        # write_if: an SDK retry of this call's applied write is the write, not a clash of hashes.
+        write_if({"Put": {
+            "TableName": self._table_name,
+            "Item": {
                 "PK": f"STATE#{record.state_hash}",
                 "SK": "STATE",
                 "entity": "oauth_state",
@@ -142,8 +144,8 @@ class DynamoOAuthStates(TableAdapter):
                 "verifier_ciphertext": record.verifier_ciphertext,
                 "expires_at": _epoch(record.expires_at),
             },
-            ConditionExpression="attribute_not_exists(PK)",
-        )
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }}, conflict="oauth state exists already")
 
     def take(self, state_hash: str, now: datetime) -> OAuthStateRecord:
         """Use the state exactly once, before anything else happens; raises StateUnusable."""

@@ -13,7 +13,6 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from boto3.dynamodb.types import Binary
-from botocore.exceptions import ClientError
 
 from ..invoice_rows import stored_json
 from ..models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceEvent, InvoiceStatus
@@ -309,17 +308,16 @@ class DynamoInvoiceRepository(TableAdapter):
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
         """Append one event to the invoice's history: one update of the invoice item while its history is
         short, else (or for an invoice not stored) an item of its own."""
-        try:
-            self._table.update_item(
-                Key=self._key(invoice_id),
-                UpdateExpression="SET #events = list_append(if_not_exists(#events, :none), :events)",
-                ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(#events) OR size(#events) < :cap)",
-                ExpressionAttributeNames={"#events": "events"},
-                ExpressionAttributeValues={":events": [event.model_dump_json()], ":none": [], ":cap": self._events_in_item},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        try:  # write_if: an SDK retry of an applied append is done, not appended again
+            write_if({"Update": {
+                "TableName": self._table_name,
+                "Key": self._key(invoice_id),
+                "UpdateExpression": "SET #events = list_append(if_not_exists(#events, :none), :events)",
+                "ConditionExpression": "attribute_exists(PK) AND (attribute_not_exists(#events) OR size(#events) < :cap)",
+                "ExpressionAttributeNames": {"#events": "events"},
+                "ExpressionAttributeValues": {":events": [event.model_dump_json()], ":none": [], ":cap": self._events_in_item},
+            }}, conflict=f"invoice {invoice_id} keeps no more events")
+        except ConflictError:
             self._table.put_item(Item=self._event_item(invoice_id, event))
 
     def events(self, invoice_id: str) -> list[InvoiceEvent]:

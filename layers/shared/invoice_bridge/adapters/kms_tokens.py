@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from ..models.integration import Integration, TokenSet
 from ..ports import ConflictError, DecryptionFailed, StoredTokens
 from .aws import TableAdapter, client
+from .dynamo_conditional import found_item
 
 
 class KmsCipher:
@@ -103,12 +104,16 @@ class KmsTokenStore(_EncryptedItems):
                 ),
                 ExpressionAttributeValues=values,
                 ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **kwargs,
             )
         except ClientError as exc:
-            if _conditional_failed(exc):
-                raise ConflictError("token set changed since it was read") from exc
-            raise
+            if not _conditional_failed(exc):
+                raise
+            found = found_item(exc)
+            if found.get("ciphertext", {}).get("B") == ciphertext:  # ours (a KMS ciphertext is unique): an
+                return int(found["version"]["N"])  # SDK retry after the applied write's answer was lost
+            raise ConflictError("token set changed since it was read") from exc
         return int(result["Attributes"]["version"])
 
     def version_of(self, integration: Integration) -> int | None:
@@ -133,11 +138,14 @@ class KmsTokenStore(_EncryptedItems):
                     ":v": version,
                     ":now": int(now * 1000),
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+            if not _conditional_failed(exc):
+                raise
+            # Held by this owner at this version: this call's own lease (an SDK retry after a lost answer).
+            found = found_item(exc)
+            return bool(found.get("lease_owner", {}).get("S") == owner and found.get("version", {}).get("N") == str(version))
         return True
 
     def release_lease(self, integration: Integration, owner: str) -> None:
