@@ -18,7 +18,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-FAILED_CODE = "InternalError"
+# (code, SenderFault): a failure on SQS' side, worth sending again; one the sender caused, which is not.
+ON_SQS_SIDE = ("InternalError", False)
+SENDERS_FAULT = ("InvalidParameterValue", True)
 
 
 @dataclass
@@ -28,14 +30,15 @@ class SqsBatchFaults:
 
     rate: float = 0.0
     failed: Counter[str] = field(default_factory=Counter)
-    _script: list[list[Any]] = field(default_factory=list)  # [text in the body, entries still to fail]
+    _script: list[list[Any]] = field(default_factory=list)  # [text in the body, entries left, failure]
     _random: random.Random = field(default_factory=random.Random)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail(self, times: int = 1, *, matching: str = "") -> None:
-        """Fail the next `times` entries whose body contains `matching` (any entry when empty)."""
+    def fail(self, times: int = 1, *, matching: str = "", senders_fault: bool = False) -> None:
+        """Fail the next `times` entries whose body contains `matching` (any entry when empty), on SQS' side
+        or (`senders_fault`) as an entry SQS refuses."""
         with self._lock:
-            self._script.append([matching, times])
+            self._script.append([matching, times, SENDERS_FAULT if senders_fault else ON_SQS_SIDE])
 
     def set_rate(self, rate: float, *, seed: int | None = None) -> None:
         """Fail each entry with this probability from now on."""
@@ -46,19 +49,19 @@ class SqsBatchFaults:
             if seed is not None:
                 self._random.seed(seed)
 
-    def fails(self, body: str) -> bool:
-        """Whether this entry fails (a scripted failure is used up by it)."""
+    def failure(self, body: str) -> tuple[str, bool] | None:
+        """How this entry fails, if it does (a scripted failure is used up by it): (code, SenderFault)."""
         with self._lock:
             for scripted in self._script:
-                matching, left = scripted
+                matching, left, failure = scripted
                 if left > 0 and matching in body:
                     scripted[1] -= 1
                     self.failed[matching] += 1
-                    return True
+                    return failure
             if self.rate and self._random.random() < self.rate:
                 self.failed[""] += 1
-                return True
-            return False
+                return ON_SQS_SIDE
+            return None
 
     def reset(self) -> None:
         with self._lock:
@@ -83,12 +86,12 @@ def install() -> SqsBatchFaults:
     ) -> tuple[list[Any], list[dict[str, Any]]]:
         if len(entries) > 10:  # refused whole by moto's own checks
             return original(self, queue_name, entries)
-        failing = {key for key, entry in entries.items() if SQS_BATCH_FAULTS.fails(str(entry["MessageBody"]))}
+        failures = {key: SQS_BATCH_FAULTS.failure(str(entry["MessageBody"])) for key, entry in entries.items()}
+        failing = {key: failure for key, failure in failures.items() if failure is not None}
         sent, failed = original(self, queue_name, {k: e for k, e in entries.items() if k not in failing})
         return sent, failed + [
-            {"Id": entries[key]["Id"], "SenderFault": False, "Code": FAILED_CODE,
-             "Message": "An internal error occurred (injected)."}
-            for key in sorted(failing)
+            {"Id": entries[key]["Id"], "SenderFault": sender_fault, "Code": code, "Message": f"{code} (injected)"}
+            for key, (code, sender_fault) in sorted(failing.items())
         ]
 
     send_message_batch.with_entry_faults = True  # type: ignore[attr-defined]

@@ -65,6 +65,15 @@ def test_an_entry_sqs_keeps_failing_fails_the_sync_without_its_decision_and_the_
     assert refused.Id in DynamoDecisionStore(TABLE).get_many(INTEGRATION_ID, [refused.Id])
 
 
+def test_an_entry_sqs_refuses_as_the_senders_fault_is_not_sent_again(world: World, sqs_faults: SqsBatchFaults) -> None:
+    messages = [QueueMessage({"invoice_id": f"inv-{n}", "version": 1}) for n in range(3)]
+    sqs_faults.fail(matching='"inv-1"', senders_fault=True)
+    with aws_requests() as requests:
+        assert SqsWorkQueue(world.render_queue_url).send_many(messages) == {1: "InvalidParameterValue"}
+    assert requests.of("sqs") == [("SendMessageBatch", ())]  # once: the same entry would be refused again
+    assert sorted(m["invoice_id"] for m in drain(world.render_queue_url)) == ["inv-0", "inv-2"]
+
+
 def test_on_a_fifo_queue_each_message_keeps_its_versions_deduplication_id_and_group(world: World) -> None:
     sqs = boto3.client("sqs")
     url = sqs.create_queue(QueueName="render.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
