@@ -241,10 +241,12 @@ def test_a_sync_hands_a_pages_invoices_on_to_render_ten_to_a_request(world: Worl
     assert result.imported == 25
     assert requests.of("sqs") == [("SendMessageBatch", ())] * 3
     assert sorted(m["invoice_id"] for m in drain(world.render_queue_url)) == sorted(world.ours(s.Id) for s in sources)
-    # Each decision is written after its message went out (a decision says "handled").
+    # Each decision is written after its message went out (a decision says "handled"), and each full request
+    # goes out as soon as it is full (render need not wait for the page).
     sends_and_decisions = [name for name, kinds in requests.sent
                            if name.startswith("sqs.") or (name != "dynamodb.BatchGetItem" and DECISION in kinds)]
-    assert sends_and_decisions == ["sqs.SendMessageBatch"] * 3 + ["dynamodb.UpdateItem"] * 25
+    assert sends_and_decisions == (["sqs.SendMessageBatch"] + ["dynamodb.UpdateItem"] * 10) * 2 + [
+        "sqs.SendMessageBatch"] + ["dynamodb.UpdateItem"] * 5
 
 
 class DuplicateSyncMidPage(HttpSpirisApi):

@@ -410,8 +410,10 @@ class DecisionsAfterSending(ListQueue):
         super().__init__()
         self.world = world
         self.decided_before: list[bool] = []
+        self.imported_before: list[int] = []  # invoices imported when each request went out
 
     def send_many(self, messages: Sequence[QueueMessage]) -> Mapping[int, str]:
+        self.imported_before.append(len(self.world.invoices.items))
         for message in messages:
             source_id = self.world.invoices.get(str(message.body["invoice_id"])).source_id
             self.decided_before.append(self.world.decisions.get("int-1", source_id) is not None)
@@ -426,6 +428,8 @@ def test_a_pages_render_messages_go_out_ten_to_a_request_each_before_its_decisio
 
     assert result.imported == 25 and world.render.batches == [10, 10, 5]
     assert world.render.decided_before == [False] * 25
+    # Each full request goes out at once: render need not wait for the rest of the page.
+    assert world.render.imported_before == [10, 20, 25]
     assert {d.source_id for d in world.decisions.latest("int-1")} == {s.Id for s in sources}
 
 
@@ -444,19 +448,21 @@ def test_each_page_hands_on_its_own_versions_before_the_next_page_is_read(world:
 def test_render_messages_the_queue_failed_keep_their_decisions_back_and_the_retry_hands_them_on(
     world: World,
 ) -> None:
+    """The first full request has a message the queue failed: the sync stops there (the rest of the page is
+    read by the retry), with the decisions of the others recorded and not this one's."""
     sources = [world.spiris.add(source_invoice(1300 + n)) for n in range(12)]
-    refused = {invoice_id_for("issuer-1", sources[n].Id) for n in (3, 11)}
-    world.render.refuse = lambda body: "InternalError" if body["invoice_id"] in refused else None
+    refused = invoice_id_for("issuer-1", sources[3].Id)
+    world.render.refuse = lambda body: "InternalError" if body["invoice_id"] == refused else None
 
-    with pytest.raises(RenderHandOffFailed, match="2 render message"):
+    with pytest.raises(RenderHandOffFailed, match=r"1 render message\(s\) not sent \(InternalError\)"):
         world.sync()
 
     undecided = {s.Id for s in sources} - {d.source_id for d in world.decisions.latest("int-1")}
-    assert undecided == {sources[3].Id, sources[11].Id}
+    assert undecided == {sources[3].Id, sources[10].Id, sources[11].Id}
     assert world.integrations.get("int-1").watermark is None  # the window is read again
     world.render.refuse = lambda _body: None
     result = world.sync(NOW + timedelta(minutes=1))  # the SQS retry
-    assert (result.unchanged, result.imported) == (12, 0)
+    assert (result.unchanged, result.imported) == (10, 2)  # the refused one handed on again
     assert sorted(m["invoice_id"] for m in world.render.messages) == sorted(
         invoice_id_for("issuer-1", s.Id) for s in sources)  # each exactly once
     assert len(world.decisions.latest("int-1")) == 12

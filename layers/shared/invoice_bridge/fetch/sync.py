@@ -8,8 +8,8 @@ Guarantees:
   issuer told once per source version) and never stops the others: the watermark still moves;
 - import is idempotent per (issuer, source invoice): the same content is nothing new, changed content
   before dispatch is a new version, paid/credited before dispatch cancels, after dispatch only an event;
-- a version handed on to render has its decision recorded only after its render message went out (a page's
-  messages go out together, `_Importer.page`): a decision says "handled", so a sync that dies in between
+- a version handed on to render has its decision recorded only after its render message went out (they go out
+  ten to a SendMessageBatch, `_Importer.page`): a decision says "handled", so a sync that dies in between
   finds the version undecided on its retry, and hands it on again.
 """
 
@@ -58,6 +58,7 @@ NOT_YET_SENT = frozenset(
 SENT = frozenset({InvoiceStatus.SENDING, InvoiceStatus.SENT, InvoiceStatus.DELIVERED})
 
 MapInvoice = Callable[..., Invoice]
+HAND_OFFS_PER_REQUEST = 10  # render messages go out as soon as they fill one SendMessageBatch
 _CHANGED_AFTER = {
     False: "changed at the source after sending; not sent again",
     True: "changed at the source while being sent; the fresh look before sending decides",
@@ -333,6 +334,8 @@ class _Importer:
             self._decide(source, seen)
         except _Park as parked:
             self._park(seen, parked)
+        if len(self._hand_offs) >= HAND_OFFS_PER_REQUEST:  # a full request: render need not wait for the page
+            self.hand_on()
 
     def _decide(self, source: CustomerInvoice, seen: SyncDecision) -> None:
         """Select or skip one source version and record it (`seen`: what is recorded of the version)."""
@@ -534,8 +537,8 @@ class _Importer:
 
     @contextmanager
     def page(self, page: InvoicePage) -> Iterator[None]:
-        """Handle one page: its reads ahead first, its render messages at its end, and also when the page
-        stops early on an error (the versions imported before it go on to render; a crash sends nothing,
+        """Handle one page: its reads ahead first, its render messages ten at a time and the rest at its end,
+        and also when the page stops early on an error (the versions imported before it go on to render; a crash sends nothing,
         and the retry hands on what was imported)."""
         self.read_ahead(page)
         try:
