@@ -106,6 +106,11 @@ class LocalAws:
         """Scripted SES SendEmail answers (moto_server.SesFaults) of this stack's moto server."""
         return self._server.ses_faults
 
+    @property
+    def sqs_batch_faults(self) -> Any:
+        """SendMessageBatch entries SQS fails (sqs_faults.SqsBatchFaults), as the real service may."""
+        return self._server.sqs_batch_faults
+
     def client(self, service: str) -> Any:
         """A boto3 client bound to this moto server, whatever the process environment says."""
         return boto3.session.Session().client(

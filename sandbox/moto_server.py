@@ -8,6 +8,9 @@ concurrent).
 Moto's SES accepts every mail from a verified sender at once. `SesFaults` makes SendEmail (SES v2)
 answer as the real service does under load or in trouble: one scripted answer per call, or, once the
 script is used up, answers drawn at the configured rates (the soak's SES faults).
+
+Moto's SQS enqueues every entry of a SendMessageBatch; SQS may fail single ones. `sqs_batch_faults`
+(sandbox/sqs_faults.py) fails entries as it does.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .lost_responses import honour_client_request_tokens
+from .sqs_faults import SQS_BATCH_FAULTS
+from .sqs_faults import install as install_sqs_batch_faults
 
 # Held while moto serves a DynamoDB request; in-process readers of moto's tables (the soak's progress
 # view) take it too, so they never see a table mid-write.
@@ -250,6 +255,7 @@ class AtomicMotoServer:
         self.host = host
         self.port = port
         self.ses_faults = SesFaults()
+        self.sqs_batch_faults = SQS_BATCH_FAULTS
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -264,6 +270,7 @@ class AtomicMotoServer:
         _item_level_transaction_backup()
         _query_without_presort()
         honour_client_request_tokens()
+        install_sqs_batch_faults()
         self._server = make_server(
             self.host,
             self.port,
@@ -282,6 +289,7 @@ class AtomicMotoServer:
         return f"http://{self.host}:{self._server.server_port}"
 
     def stop(self) -> None:
+        self.sqs_batch_faults.reset()  # the process's: another stack or test starts without faults
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

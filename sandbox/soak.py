@@ -14,6 +14,8 @@ Faults, all switched on before the first sync:
   with 409, a repeated InExchange ErpDocumentId too; no `uuid` filter on its list);
 - SES (sandbox/moto_server.py SesFaults): throttling, refusals of the address, and sends whose answer is
   lost (a 5xx after SES took the mail, or no answer before the mailer's timeout: outcome unknown);
+- SQS (sandbox/sqs_faults.py): single entries of a SendMessageBatch failed on SQS' side (the sync's render
+  messages), the others enqueued;
 - crashes between every stored result and the message that follows it (sandbox/step_crashes.py: sync →
   render, render → dispatch, dispatch → render for a changed invoice, dispatch → tracking, tracking →
   dispatch for a rerouted one), with the sweeper (SweepStuckFunction) ticking as scheduled;
@@ -117,6 +119,7 @@ class SoakConfig:
         "throttle": 0.03, "reject": 0.005, "accept_then_fail": 0.01, "accept_then_hang": 0.004})
     ses_hang_seconds: float = 31.0
     ses_script: tuple[str, ...] = ()  # answers for the first SendEmail calls once the faults are on, in order
+    sqs_batch_entry_failures: float = 0.02  # per SendMessageBatch entry (sandbox/sqs_faults.py)
     # Crashes between a stored result and the message that follows (sandbox/step_crashes.py), per point.
     step_crashes: dict[str, float] = field(default_factory=lambda: dict(zip(POINT_NAMES, (0.03, 0.03, 0.3, 0.02, 0.3),
                                                                             strict=True)))
@@ -205,6 +208,7 @@ class SoakReport:
     crashes_between_steps: dict[str, int] = field(default_factory=dict)
     crash_points_missed: list[str] = field(default_factory=list)
     ses_faults_injected: dict[str, int] = field(default_factory=dict)
+    sqs_batch_entries_failed: int = 0
     operator_faults_injected: dict[str, int] = field(default_factory=dict)
     revoked_integration_status: str | None = None
     revoked_issuer_notified: bool = False
@@ -309,6 +313,7 @@ class Soak:
             operator.post("/_sandbox/settings", json=cfg.operator_settings).raise_for_status()
         self.stack.aws.ses_faults.set_rates(cfg.ses_faults, seed=cfg.seed, hang_seconds=cfg.ses_hang_seconds)
         self.stack.aws.ses_faults.queue(*cfg.ses_script)
+        self.stack.aws.sqs_batch_faults.set_rate(cfg.sqs_batch_entry_failures, seed=cfg.seed)
         self.faults.enabled = self.crashes.enabled = True
         sqs = self.stack.aws.client("sqs")
         for queue in QUEUES:
@@ -635,6 +640,7 @@ class Soak:
         report.crashes_between_steps = dict(self.crashes.counts)
         report.crash_points_missed = self.crashes.missed()
         report.ses_faults_injected = dict(self.stack.aws.ses_faults.injected)
+        report.sqs_batch_entries_failed = self.stack.aws.sqs_batch_faults.failed.total()
 
         dlqs = self._dlq_bodies()
         report.messages_in_dlqs = {q: len(b) for q, b in dlqs.items()}
@@ -899,8 +905,8 @@ def summary(report: SoakReport) -> str:
         f" {report.malformed_notified} notified ({report.final_sweeps} sweeps after the last invoice was done)",
         f"failed {report.failed} ({report.failed_without_notification} without a notice); crashes between steps"
         f" {report.crashes_between_steps}",
-        f"faults: SES {report.ses_faults_injected}, operator {report.operator_faults_injected},"
-        f" queues {report.injected}",
+        f"faults: SES {report.ses_faults_injected}, SQS batch entries {report.sqs_batch_entries_failed},"
+        f" operator {report.operator_faults_injected}, queues {report.injected}",
     ])
 
 

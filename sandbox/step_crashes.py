@@ -93,14 +93,15 @@ def _moves_invoice_to_sent(caller: str, service: str, operation: str, params: Ma
         for item in _written_items(operation, params))
 
 
-def _hand_off(operation: str, params: Mapping[str, Any]) -> str:
-    """What a call hands on: the message bodies it sends, or the invoice versions it writes."""
+def _hand_offs(operation: str, params: Mapping[str, Any]) -> list[str]:
+    """What a call hands on: each message body it sends (one SendMessage, or each entry of a batch: a message
+    is the same hand-off however it is sent), or the invoice versions it writes (one hand-off)."""
     bodies = [params.get("MessageBody")] if "MessageBody" in params else \
         [entry.get("MessageBody") for entry in params.get("Entries") or []]
     if any(bodies):
-        return repr(bodies)
+        return [str(body) for body in bodies]
     items = _written_items(operation, params)
-    return repr([(_plain(item.get("PK")), _plain(item.get("version"))) for item in items])
+    return [repr([(_plain(item.get("PK")), _plain(item.get("version"))) for item in items])]
 
 
 POINTS = (
@@ -149,18 +150,20 @@ class StepCrashes:
         for point in POINTS:
             rate = self.rates.get(point.name, 0.0)
             if rate and point.matches(function, service, operation, params, self._queues) and \
-                    self._crash_now(point.name, _hand_off(operation, params), rate):
+                    self._crash_now(point.name, _hand_offs(operation, params), rate):
                 raise StepCrash(f"{function}: injected crash at {point.name}, before {service}:{operation}")
 
-    def _crash_now(self, point: str, hand_off: str, rate: float) -> bool:
-        """At `rate`, the first time a hand-off (the same message, the same invoice version) is made, never
-        when it is made again: the retry that follows a crash must get through, even at rate 1, and a sync
-        that hands on a hundred invoices must not die again on the ones it handed on before its last crash
-        (it would run out of receives into its DLQ, which no Lambda dying per invocation would do)."""
+    def _crash_now(self, point: str, hand_offs: list[str], rate: float) -> bool:
+        """At `rate`, when a call makes a hand-off (the same message, the same invoice version) for the first
+        time, never when it makes only hand-offs made before: the retry that follows a crash must get
+        through, even at rate 1, and a sync that hands on a hundred invoices must not die again on the ones
+        it handed on before its last crash (it would run out of receives into its DLQ, which no Lambda dying
+        per invocation would do). A batch re-sent with other entries, or split, is judged by its messages."""
         with self._lock:
-            if (point, hand_off) in self._seen:
+            new = {(point, hand_off) for hand_off in hand_offs} - self._seen
+            if not new:
                 return False
-            self._seen.add((point, hand_off))
+            self._seen |= new
             if self._random.random() >= rate:
                 return False
             self.counts[point] += 1

@@ -53,6 +53,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> SoakReport:
         step_crashes={name: CRASH_POINTS.get(name, 0.0) for name in POINT_NAMES},
         ses_faults={"throttle": 0.03},
         ses_script=SES_ANSWERS,  # each kind once, on the first mails once the faults are on
+        sqs_batch_entry_failures=0.2,  # the sync's render messages: most sent again at once, a few by the retry
         change_share=0.3,
         malformed_share=0.1,
     )
@@ -100,6 +101,7 @@ def test_the_faults_were_really_injected(report: SoakReport) -> None:
     # 3 consents exchange 3 codes; every other token request refreshed an expired access token.
     assert report.spiris_requests.get("POST /connect/token", 0) > 3
     assert report.metrics.get("SpirisThrottled", 0) > 0
+    assert report.sqs_batch_entries_failed > 0
 
 
 def test_the_revoked_grant_stops_its_integration_loudly(report: SoakReport) -> None:

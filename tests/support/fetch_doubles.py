@@ -82,7 +82,7 @@ def customer(customer_id: str = CUSTOMER_ID) -> Customer:
 # --- in-memory doubles of our ports ------------------------------------------------------------
 
 import threading  # noqa: E402
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence  # noqa: E402
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
 from invoice_bridge.fetch.decisions import ParkedSource, SyncDecision  # noqa: E402
@@ -95,7 +95,7 @@ from invoice_bridge.models.invoice import (  # noqa: E402
     InvoiceStatus,
 )
 from invoice_bridge.models.spiris import CompanySettings, Meta  # noqa: E402
-from invoice_bridge.ports import ConflictError, InvoicePage, NotFound, SpirisNotFound  # noqa: E402
+from invoice_bridge.ports import ConflictError, InvoicePage, NotFound, QueueMessage, SpirisNotFound  # noqa: E402
 
 
 class MemoryIntegrations:
@@ -251,11 +251,29 @@ class MemoryDecisions:
 
 
 class ListQueue:
+    """Messages in a list. `send_many` sends each through `send` (a subclass's failure there fails the
+    request), counts its requests in `batches` (their sizes) and, like SQS, fails single entries: the
+    messages whose body `refuse(body)` says are not taken, with that reason."""
+
     def __init__(self) -> None:
         self.messages: list[dict] = []
+        self.batches: list[int] = []
+        self.refuse: Callable[[Mapping[str, object]], str | None] = lambda _body: None
 
     def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None:
         self.messages.append(dict(message))
+
+    def send_many(self, messages: Sequence[QueueMessage]) -> Mapping[int, str]:
+        not_sent: dict[int, str] = {}
+        for start in range(0, len(messages), 10):
+            self.batches.append(len(messages[start:start + 10]))
+            for position, message in enumerate(messages[start:start + 10], start):
+                reason = self.refuse(message.body)
+                if reason is None:
+                    self.send(message.body, message.deduplication_id)
+                else:
+                    not_sent[position] = reason
+        return not_sent
 
 
 class MemoryDocuments:

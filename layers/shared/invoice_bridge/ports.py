@@ -276,8 +276,20 @@ class DocumentStore(Protocol):
     def presign(self, key: str, expires_seconds: int = 300, download_name: str | None = None) -> str: ...
 
 
+@dataclass(frozen=True)
+class QueueMessage:
+    """One message to send: its body and, on a FIFO queue, what deduplicates it."""
+
+    body: Mapping[str, object]
+    deduplication_id: str | None = None
+
+
 class WorkQueue(Protocol):
     def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None: ...
+    # All of `messages`, in as few requests as the queue allows. A request that fails raises (none of its
+    # messages may count as sent); messages the queue failed one by one come back as {position: the
+    # queue's reason}: the caller must not count them as sent.
+    def send_many(self, messages: Sequence[QueueMessage]) -> Mapping[int, str]: ...
 
 
 # --- outside systems ---------------------------------------------------------------------------

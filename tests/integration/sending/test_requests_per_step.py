@@ -20,7 +20,15 @@ from invoice_bridge.models.integration import IntegrationStatus
 from invoice_bridge.models.invoice import AWAITING_APPROVAL, InvoiceEvent
 from invoice_bridge.ports import InvoicePage
 from lambda_functions import FunctionContext, batch_event, cold_start
-from sending_support import IDEMPOTENCY_TABLE, INTEGRATION_ID, TABLE, World, credit_note_fields, mails_to
+from sending_support import (
+    IDEMPOTENCY_TABLE,
+    INTEGRATION_ID,
+    TABLE,
+    World,
+    credit_note_fields,
+    drain,
+    mails_to,
+)
 
 from sandbox.onboarding import logo_png
 
@@ -220,6 +228,25 @@ def test_a_credit_notes_original_is_found_through_the_links_read_with_the_page(w
     assert (result.seen, result.reasons) == (2, {"credit_of_unsent_original": 1})  # decided on its original
     assert requests.batch_gets() == [Counter({DECISION: 2}), Counter({LINK: 2})]  # the credit note's and the original's
     assert requests.gets()[INVOICE] == 1 and not {DECISION, LINK} & set(requests.gets())  # the original
+
+
+# --- the sync's hand-offs: a page's render messages in SendMessageBatch requests, not one request each ------
+
+
+def test_a_sync_hands_a_pages_invoices_on_to_render_ten_to_a_request(world: World) -> None:
+    """25 new invoices on one page: 3 SQS requests (0.12 per invoice, where one SendMessage each was 1)."""
+    sources = [world.company.add(number) for number in range(3600, 3625)]
+    with aws_requests() as requests:
+        result = world.sync()
+    assert result.imported == 25
+    assert requests.of("sqs") == [("SendMessageBatch", ())] * 3
+    assert sorted(m["invoice_id"] for m in drain(world.render_queue_url)) == sorted(world.ours(s.Id) for s in sources)
+    # Each decision is written after its message went out (a decision says "handled"), and each full request
+    # goes out as soon as it is full (render need not wait for the page).
+    sends_and_decisions = [name for name, kinds in requests.sent
+                           if name.startswith("sqs.") or (name != "dynamodb.BatchGetItem" and DECISION in kinds)]
+    assert sends_and_decisions == (["sqs.SendMessageBatch"] + ["dynamodb.UpdateItem"] * 10) * 2 + [
+        "sqs.SendMessageBatch"] + ["dynamodb.UpdateItem"] * 5
 
 
 class DuplicateSyncMidPage(HttpSpirisApi):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from invoice_bridge.adapters.spiris_api import (
 from invoice_bridge.fetch.sync import (
     IntegrationFailed,
     IntegrationNeedsReconsent,
+    RenderHandOffFailed,
     SyncServices,
     sync_integration,
 )
@@ -31,6 +33,7 @@ from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.models.issuer import Address, Issuer
+from invoice_bridge.ports import QueueMessage
 from port_doubles import MemoryIssuers
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -396,6 +399,89 @@ def test_a_hand_off_lost_in_a_crash_is_repeated_on_the_retry(world: World) -> No
     world.sync(NOW + timedelta(minutes=1))
 
     assert world.render.messages == [{"invoice_id": invoice_id_for("issuer-1", a.Id), "version": 1}]
+
+
+class DecisionsAfterSending(ListQueue):
+    """Notes, for each message of a request, whether its version's decision was stored before it went out."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self.world = world
+        self.decided_before: list[bool] = []
+        self.imported_before: list[int] = []  # invoices imported when each request went out
+
+    def send_many(self, messages: Sequence[QueueMessage]) -> Mapping[int, str]:
+        self.imported_before.append(len(self.world.invoices.items))
+        for message in messages:
+            source_id = self.world.invoices.get(str(message.body["invoice_id"])).source_id
+            self.decided_before.append(self.world.decisions.get("int-1", source_id) is not None)
+        return super().send_many(messages)
+
+
+def test_a_pages_render_messages_go_out_ten_to_a_request_each_before_its_decision(world: World) -> None:
+    world.render = DecisionsAfterSending(world)
+    sources = [world.spiris.add(source_invoice(1100 + n)) for n in range(25)]
+
+    result = world.sync()
+
+    assert result.imported == 25 and world.render.batches == [10, 10, 5]
+    assert world.render.decided_before == [False] * 25
+    # Each full request goes out at once: render need not wait for the rest of the page.
+    assert world.render.imported_before == [10, 20, 25]
+    assert {d.source_id for d in world.decisions.latest("int-1")} == {s.Id for s in sources}
+
+
+def test_each_page_hands_on_its_own_versions_before_the_next_page_is_read(world: World) -> None:
+    world.spiris.page_size = 4
+    for n in range(10):
+        world.spiris.add(source_invoice(1200 + n))
+    read_before_handed_on: list[int] = []
+    world.spiris.on_page = lambda page: read_before_handed_on.append(len(world.render.messages))
+
+    world.sync()
+
+    assert world.render.batches == [4, 4, 2] and read_before_handed_on == [0, 4, 8]
+
+
+def test_render_messages_the_queue_failed_keep_their_decisions_back_and_the_retry_hands_them_on(
+    world: World,
+) -> None:
+    """The first full request has a message the queue failed: the sync stops there (the rest of the page is
+    read by the retry), with the decisions of the others recorded and not this one's."""
+    sources = [world.spiris.add(source_invoice(1300 + n)) for n in range(12)]
+    refused = invoice_id_for("issuer-1", sources[3].Id)
+    world.render.refuse = lambda body: "InternalError" if body["invoice_id"] == refused else None
+
+    with pytest.raises(RenderHandOffFailed, match=r"1 render message\(s\) not sent \(InternalError\)"):
+        world.sync()
+
+    undecided = {s.Id for s in sources} - {d.source_id for d in world.decisions.latest("int-1")}
+    assert undecided == {sources[3].Id, sources[10].Id, sources[11].Id}
+    assert world.integrations.get("int-1").watermark is None  # the window is read again
+    world.render.refuse = lambda _body: None
+    result = world.sync(NOW + timedelta(minutes=1))  # the SQS retry
+    assert (result.unchanged, result.imported) == (10, 2)  # the refused one handed on again
+    assert sorted(m["invoice_id"] for m in world.render.messages) == sorted(
+        invoice_id_for("issuer-1", s.Id) for s in sources)  # each exactly once
+    assert len(world.decisions.latest("int-1")) == 12
+
+
+class RefusedOnSecondPdf(FakeSpiris):
+    def customer_invoice_pdf(self, invoice_id: str) -> bytes:
+        if sum(r.endswith("/pdf") for r in self.requests) == 1:
+            raise SpirisReauthenticate("401")
+        return super().customer_invoice_pdf(invoice_id)
+
+
+def test_a_page_left_on_a_refused_grant_hands_on_what_it_imported_first(world: World) -> None:
+    world.spiris = RefusedOnSecondPdf()
+    first, _second = world.spiris.add(source_invoice(1401)), world.spiris.add(source_invoice(1402))
+
+    with pytest.raises(IntegrationNeedsReconsent):
+        world.sync()
+
+    assert world.render.messages == [{"invoice_id": invoice_id_for("issuer-1", first.Id), "version": 1}]
+    assert [d.source_id for d in world.decisions.latest("int-1")] == [first.Id]
 
 
 def test_a_refused_grant_needs_reconsent(world: World) -> None:

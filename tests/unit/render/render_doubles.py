@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent
-from invoice_bridge.ports import ConflictError, NotFound
+from invoice_bridge.ports import ConflictError, NotFound, QueueMessage
 
 
 class MemoryInvoices:
@@ -72,3 +72,8 @@ class MemoryQueue:
 
     def send(self, message: Mapping[str, object], deduplication_id: str | None = None) -> None:
         self.messages.append((dict(message), deduplication_id))
+
+    def send_many(self, messages: Sequence[QueueMessage]) -> Mapping[int, str]:
+        for message in messages:
+            self.send(message.body, message.deduplication_id)
+        return {}

@@ -51,6 +51,27 @@ def test_a_hand_off_made_once_without_a_crash_never_crashes_when_it_is_made_agai
     assert len(first_round) + crashes.counts["sync→render"] == len(bodies)
 
 
+def _batch(*numbers: int) -> dict[str, object]:
+    return {"QueueUrl": QUEUES["RenderQueue"], "Entries": [
+        {"Id": str(n), "MessageBody": f'{{"invoice_id": "i{n}", "version": 1}}'} for n in numbers]}
+
+
+def test_a_batch_is_judged_by_its_messages_so_a_retry_that_re_sends_them_gets_through() -> None:
+    """The sync sends a page's render messages in one SendMessageBatch: the retry re-sends the same ones
+    (whole, split, or with others handed on before the crash) and must not die on them again."""
+    crashes = _crashes(sync=1.0)
+    with pytest.raises(StepCrash):
+        crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessageBatch", _batch(1, 2, 3))
+    crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessageBatch", _batch(1, 2, 3))  # the retry
+    crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessageBatch", _batch(3, 1))  # regrouped
+    crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessage",
+                        {**RENDER_MESSAGE, "MessageBody": '{"invoice_id": "i2", "version": 1}'})  # sent alone
+    with pytest.raises(StepCrash):  # a message not handed on before makes it a new hand-off
+        crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessageBatch", _batch(1, 2, 4))
+    crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessageBatch", _batch(4))
+    assert crashes.counts == {"sync→render": 2}
+
+
 def test_other_callers_and_queues_are_left_alone() -> None:
     crashes = _crashes(sync=1.0, render=0.0)
     crashes.before_call("RenderFunction", "sqs", "SendMessage", RENDER_MESSAGE)  # not the sync

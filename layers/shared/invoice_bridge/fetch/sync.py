@@ -7,12 +7,16 @@ Guarantees:
 - one invoice that cannot be read or mapped is parked (decision `parked`, listed in GET /failures, the
   issuer told once per source version) and never stops the others: the watermark still moves;
 - import is idempotent per (issuer, source invoice): the same content is nothing new, changed content
-  before dispatch is a new version, paid/credited before dispatch cancels, after dispatch only an event.
+  before dispatch is a new version, paid/credited before dispatch cancels, after dispatch only an event;
+- a version handed on to render has its decision recorded only after its render message went out (they go out
+  ten to a SendMessageBatch, `_Importer.page`): a decision says "handled", so a sync that dies in between
+  finds the version undecided on its retry, and hands it on again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +37,7 @@ from ..ports import (
     InvoiceRepository,
     IssuerRepository,
     ItemTooLarge,
+    QueueMessage,
     SpirisApi,
     SpirisError,
     SpirisFatal,
@@ -53,6 +58,7 @@ NOT_YET_SENT = frozenset(
 SENT = frozenset({InvoiceStatus.SENDING, InvoiceStatus.SENT, InvoiceStatus.DELIVERED})
 
 MapInvoice = Callable[..., Invoice]
+HAND_OFFS_PER_REQUEST = 10  # render messages go out as soon as they fill one SendMessageBatch
 _CHANGED_AFTER = {
     False: "changed at the source after sending; not sent again",
     True: "changed at the source while being sent; the fresh look before sending decides",
@@ -117,6 +123,15 @@ class SyncWindowUnstable(SyncError):
     """Invoices kept changing while the window was paged; the watermark stays for the next poll."""
 
 
+class RenderHandOffFailed(Exception):
+    """Render messages the queue did not take: their decisions wait, and the sync message fails so that its
+    retry hands them on (an invoice still `queued` is handed on again, `_Importer._import`)."""
+
+    def __init__(self, integration_id: str, reasons: Collection[str]):
+        super().__init__(f"{len(reasons)} render message(s) not sent ({', '.join(sorted(set(reasons)))})")
+        self.integration_id = integration_id
+
+
 class IntegrationFailed(SyncError):
     """Spiris answered with a fatal error (module switched off, no access, ...): status `error`."""
 
@@ -156,6 +171,15 @@ def _same_version(previous: SyncDecision | None, modified: datetime | None, fing
     if modified is not None:
         return previous.source_modified_utc is not None and _aware(previous.source_modified_utc) == _aware(modified)
     return fingerprint is not None and previous.fingerprint == fingerprint
+
+
+@dataclass
+class _HandOff:
+    """A version's render message, and its decision once made: recorded when the message went out."""
+
+    message: QueueMessage
+    decision: SyncDecision | None = None
+    for_the_office: bool = False
 
 
 def source_pdf_key(invoice: Invoice) -> str:
@@ -199,6 +223,7 @@ class _Importer:
         # `create`, the versions' and cancels' `put` on the invoice read when needed).
         self._decided: dict[str, SyncDecision | None] = {}
         self._linked: dict[str, str | None] = {}
+        self._hand_offs: dict[str, _HandOff] = {}  # the page's, by source id, until they go out (`hand_on`)
 
     # --- lookups ---------------------------------------------------------------------------------
 
@@ -303,6 +328,8 @@ class _Importer:
             self._decide(source, seen)
         except _Park as parked:
             self._park(seen, parked)
+        if len(self._hand_offs) >= HAND_OFFS_PER_REQUEST:  # a full request: render need not wait for the page
+            self.hand_on()
 
     def _decide(self, source: CustomerInvoice, seen: SyncDecision) -> None:
         """Select or skip one source version and record it (`seen`: what is recorded of the version)."""
@@ -327,6 +354,13 @@ class _Importer:
         self._record(decided, for_the_office=decision.for_the_office)
 
     def _record(self, decision: SyncDecision, *, for_the_office: bool = False) -> None:
+        waiting = self._hand_offs.get(decision.source_id)
+        if waiting is not None:  # recorded once its render message went out (`hand_on`)
+            waiting.decision, waiting.for_the_office = decision, for_the_office
+            return
+        self._store_decision(decision, for_the_office=for_the_office)
+
+    def _store_decision(self, decision: SyncDecision, *, for_the_office: bool) -> None:
         # Decisions for the office (and all of the first sync's) go on the reconciliation list.
         self.decisions.record(self.integration.id, decision, first_sync=self.first_sync or for_the_office)
         self._decided[decision.source_id] = decision
@@ -488,10 +522,47 @@ class _Importer:
         return InvoiceEvent(at=self.now, status=str(status), detail=detail)
 
     def _render(self, invoice: Invoice) -> None:
-        self.render_queue.send(
-            {"invoice_id": invoice.id, "version": invoice.version},
-            deduplication_id=f"{invoice.id}-v{invoice.version}",
-        )
+        """Hand the version on to render with the page's other versions (`hand_on`)."""
+        message = QueueMessage({"invoice_id": invoice.id, "version": invoice.version},
+                               deduplication_id=f"{invoice.id}-v{invoice.version}")
+        self._hand_offs[invoice.source_id] = _HandOff(message)
+
+    # --- one page ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def page(self, page: InvoicePage) -> Iterator[None]:
+        """Handle one page: its reads ahead first, its render messages ten at a time and the rest at its end,
+        and also when the page stops early on an error (the versions imported before it go on to render; a crash sends nothing,
+        and the retry hands on what was imported)."""
+        self.read_ahead(page)
+        try:
+            yield
+        except Exception:
+            self._hand_on_before_leaving()
+            raise
+        self.hand_on()
+
+    def hand_on(self) -> None:
+        """Send the waiting render messages (SendMessageBatch, ten at a time), then record the decisions of
+        the versions whose message went out. `RenderHandOffFailed` when the queue failed some: theirs wait."""
+        hand_offs, self._hand_offs = list(self._hand_offs.values()), {}
+        if not hand_offs:
+            return
+        not_sent = self.render_queue.send_many([hand_off.message for hand_off in hand_offs])
+        for position, hand_off in enumerate(hand_offs):
+            if position not in not_sent and hand_off.decision is not None:
+                self._store_decision(hand_off.decision, for_the_office=hand_off.for_the_office)
+        if not_sent:
+            metrics.add_metric(name="RenderHandOffsFailed", unit=MetricUnit.Count, value=len(not_sent))
+            raise RenderHandOffFailed(self.integration.id, list(not_sent.values()))
+
+    def _hand_on_before_leaving(self) -> None:
+        """`hand_on` on the way out of a failed page: the page's own error is what goes on."""
+        try:
+            self.hand_on()
+        except Exception as exc:  # noqa: BLE001 - undecided, they are handed on by the retry or the next sync
+            logger.warning("render messages not sent", extra={"integration_id": self.integration.id,
+                                                               "error": type(exc).__name__})
 
     def _archive_source_pdf(self, invoice: Invoice) -> str | None:
         """Keep Spiris' own PDF next to ours: best effort, a failure is an event, never a lost invoice.
@@ -690,15 +761,15 @@ def _read_window(
         if pass_start is None:
             pass_start = _aware(page.meta.ServerTimeUtc)
         result.pages += 1
-        importer.read_ahead(page)
-        for source in page.invoices:
-            if source.ModifiedUtc is not None and _aware(source.ModifiedUtc) > pass_start:
-                changed = True
-            importer.handle(source)
-        for unreadable in page.unreadable:
-            if unreadable.modified_utc is not None and _aware(unreadable.modified_utc) > pass_start:
-                changed = True
-            importer.handle_unreadable(unreadable)
+        with importer.page(page):
+            for source in page.invoices:
+                if source.ModifiedUtc is not None and _aware(source.ModifiedUtc) > pass_start:
+                    changed = True
+                importer.handle(source)
+            for unreadable in page.unreadable:
+                if unreadable.modified_utc is not None and _aware(unreadable.modified_utc) > pass_start:
+                    changed = True
+                importer.handle_unreadable(unreadable)
     return pass_start, changed
 
 
