@@ -15,6 +15,8 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from invoice_bridge.adapters.aws import reset_clients, resource, table
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
+from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
+from invoice_bridge.fetch.decisions import SyncDecision
 from invoice_bridge.models.invoice import InvoiceEvent, InvoiceStatus
 from moto import mock_aws
 from test_invoice_repository import _invoice
@@ -125,3 +127,24 @@ def test_the_sweeper_does_not_take_an_invoice_that_moved_on_for_stuck(repo: Dyna
 
     assert [i.id for i in stuck] == ["inv1"]
     assert stuck[0].gross_total == Decimal("125.00")  # read from the item, not the index
+
+
+def _decided(source_id: str, *, parked: bool) -> SyncDecision:
+    return SyncDecision(source_id=source_id, selected=not parked, reason="unreadable" if parked else "new",
+                        decided_at=datetime.now(UTC), issuer_id="iss1", parked=parked)
+
+
+@pytest.mark.parametrize("issuer_id", ["iss1", None])  # GSI1 per issuer, GSI2 all
+def test_a_parked_list_leaves_out_a_decision_taken_off_it_after_the_index_answered(
+    repo: DynamoInvoiceRepository, issuer_id: str | None
+) -> None:
+    decisions = DynamoDecisionStore("t")
+    for source_id in ("s1", "s2"):
+        decisions.record("int1", _decided(source_id, parked=True), first_sync=True)
+    stop = _before_the_batch_read(lambda: decisions.record("int1", _decided("s1", parked=False), first_sync=False))
+    try:
+        parked = decisions.parked(issuer_id)
+    finally:
+        stop()
+
+    assert [p.decision.source_id for p in parked] == ["s2"]
