@@ -250,6 +250,7 @@ def test_the_sweeper_finds_invoices_through_the_status_and_waiting_indexes_only(
         ("dynamodb:GetItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
         ("dynamodb:PutItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),
         ("dynamodb:UpdateItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),  # invoices and decisions only
+        ("dynamodb:BatchGetItem", json.dumps({"Fn::GetAtt": ["Table", "Arn"]})),  # what GSI2 names (below)
     }
     updates = [s for s in dynamodb if "dynamodb:UpdateItem" in actions(s)]
     assert [s["Condition"] for s in updates] == [
@@ -257,6 +258,8 @@ def test_the_sweeper_finds_invoices_through_the_status_and_waiting_indexes_only(
         {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INTEGRATION#*"]}},  # a parked notice's claim
     ]
     assert all(actions(s) == {"dynamodb:UpdateItem"} for s in updates)
+    (reads,) = [s for s in dynamodb if "dynamodb:BatchGetItem" in actions(s)]
+    assert reads["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INVOICE#*"]}}
 
 
 def test_the_sync_reads_a_pages_items_in_batches_and_never_deletes(transformed: Template) -> None:

@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
+from invoice_bridge.adapters.dynamo_integrations import DynamoIntegrations
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
 from invoice_bridge.adapters.dynamo_issuers import DynamoIssuers
 from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
@@ -26,6 +27,7 @@ from invoice_bridge.dispatch import FailureNotifier
 from invoice_bridge.fetch.decisions import SyncDecision
 from invoice_bridge.fetch.parked_notices import send_waiting_parked_notices
 from invoice_bridge.models.common import utcnow
+from invoice_bridge.models.integration import Integration
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.ports import NotFound
 from invoice_bridge.sending import release_due_invoices
@@ -332,3 +334,18 @@ def test_unsigned_operations_are_not_iam_calls_but_signed_ones_are(deployment: D
                                                         Username="nobody@office.example"))
     assert unsigned["Error"]["Code"] in {"UserNotFoundException", "NotAuthorizedException"}  # Cognito's answer
     assert signed["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_the_listing_functions_read_what_their_index_finds_with_their_own_role(deployment: Deployment) -> None:
+    """GSI1 and GSI2 hold keys only: the poller reads the integrations, the status poller the sent invoices
+    the index names, by key (BatchGetItem on their own partition keys only)."""
+    table_name = deployment.env["TABLE_NAME"]
+    integrations, invoices = DynamoIntegrations(table_name), DynamoInvoiceRepository(table_name)
+    integrations.put(Integration(id="list-int", issuer_id="list-issuer", contact_name="K", contact_email="k@example.se"))
+    invoices.put(make_invoice("list-inv", issuer_id="list-issuer").model_copy(update={"status": InvoiceStatus.SENT}))
+
+    with iam.acting_as("PollInvoicesFunction", deployment.authorizer):
+        assert "list-int" in {i.id for i in integrations.list()}
+        refused(lambda: invoices.list(status="sent"))  # an invoice is no business of the poller's
+    with iam.acting_as("TrackDeliveriesFunction", deployment.authorizer):
+        assert "list-inv" in {i.id for i in invoices.list(status="sent")[0]}

@@ -4,16 +4,20 @@ DynamoDB may answer a BatchGetItem with only part of the keys (throttling, or a 
 rest come back as `UnprocessedKeys`, to be asked again after a backoff. A read that makes no progress for
 `MAX_ROUNDS_WITHOUT_PROGRESS` rounds gives up with `BatchReadIncomplete` (the caller's message is retried):
 never a partial result taken for the whole.
+
+GSI1 and GSI2 hold the keys of the items, not the items (KEYS_ONLY, or INCLUDE of the attributes their
+filters read; docs/dynamodb.md): a reader queries the index and reads a page's items by key
+(`query_items`, `items_behind`).
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from .aws import resource
+from .aws import resource, table
 
 MAX_KEYS_PER_REQUEST = 100  # DynamoDB's limit for one BatchGetItem
 MAX_ROUNDS_WITHOUT_PROGRESS = 6
@@ -21,6 +25,7 @@ _BACKOFF_BASE_SECONDS = 0.05
 _BACKOFF_CAP_SECONDS = 2.0
 
 Key = dict[str, str]
+TABLE_KEYS = ("PK", "SK")
 
 
 class BatchReadIncomplete(Exception):
@@ -38,20 +43,20 @@ def batch_get(
     keys: Iterable[Key],
     *,
     consistent: bool = True,
+    attributes: Sequence[str] = (),
     dynamodb: BatchGetter | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[dict[str, Any]]:
     """The items stored under `keys` (duplicates asked once; missing keys are simply not in the answer),
-    in no particular order."""
+    in no particular order; with `attributes`, only those of each item."""
     getter = dynamodb or resource("dynamodb")
     pending = _unique(keys)
     found: list[dict[str, Any]] = []
     rounds_without_progress = 0
+    request: dict[str, Any] = {"ConsistentRead": consistent, **_projection(attributes)}
     while pending:
         batch, pending = pending[:MAX_KEYS_PER_REQUEST], pending[MAX_KEYS_PER_REQUEST:]
-        answer = getter.batch_get_item(
-            RequestItems={table_name: {"Keys": batch, "ConsistentRead": consistent}}
-        )
+        answer = getter.batch_get_item(RequestItems={table_name: {"Keys": batch, **request}})
         found.extend(answer.get("Responses", {}).get(table_name, []))
         unprocessed: list[Key] = answer.get("UnprocessedKeys", {}).get(table_name, {}).get("Keys", [])
         if not unprocessed:
@@ -66,6 +71,69 @@ def batch_get(
         sleep(_backoff(rounds_without_progress))
         pending = [*unprocessed, *pending]
     return found
+
+
+def items_behind(
+    table_name: str,
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    current: Sequence[str] = (),
+    consistent: bool = True,
+    attributes: Sequence[str] = (),
+) -> list[tuple[Mapping[str, Any], dict[str, Any]]]:
+    """The stored item behind each of a page of index `entries`, in the entries' order, each with its entry.
+    An item deleted since the index answered is left out, and so, with `current` (index key names), is one
+    whose stored keys no longer equal its entry's: it moved since (a status move, a parked decision decided
+    again), and a reader of the index asked for where it was, not where it is."""
+    wanted = [*attributes, *TABLE_KEYS, *current] if attributes else []
+    stored = {
+        _table_key(item): item
+        for item in batch_get(table_name, [_table_key_dict(e) for e in entries], consistent=consistent,
+                              attributes=list(dict.fromkeys(wanted)))
+    }
+    pairs = []
+    for entry in entries:
+        item = stored.get(_table_key(entry))
+        if item is not None and all(item.get(name) == entry.get(name) for name in current):
+            pairs.append((entry, item))
+    return pairs
+
+
+def query_items(
+    table_name: str,
+    query: Mapping[str, Any],
+    *,
+    current: Sequence[str] = (),
+    consistent: bool = True,
+    attributes: Sequence[str] = (),
+) -> Iterator[dict[str, Any]]:
+    """Every item a query of an index matches, page after page in the index's order: the index answers
+    with keys, each page's items are read in one BatchGetItem (`items_behind`, which `current` is for)."""
+    kwargs = dict(query)
+    while True:
+        page = table(table_name).query(**kwargs)
+        entries = page.get("Items", [])
+        if entries:
+            behind = items_behind(table_name, entries, current=current, consistent=consistent, attributes=attributes)
+            yield from (item for _, item in behind)
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _table_key(item: Mapping[str, Any]) -> tuple[str, str]:
+    return str(item["PK"]), str(item["SK"])
+
+
+def _table_key_dict(item: Mapping[str, Any]) -> Key:
+    return {name: str(item[name]) for name in TABLE_KEYS}
+
+
+def _projection(attributes: Sequence[str]) -> dict[str, Any]:
+    if not attributes:
+        return {}
+    names = {f"#p{i}": name for i, name in enumerate(attributes)}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 def _unique(keys: Iterable[Key]) -> list[Key]:

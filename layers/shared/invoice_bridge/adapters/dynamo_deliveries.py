@@ -15,6 +15,7 @@ from typing import Any
 from ..models.delivery import Delivery
 from ..ports import ConflictError, InvoiceMove, ItemTooLarge
 from .aws import TableAdapter
+from .dynamo_batch import query_items
 from .dynamo_conditional import put_if, write_all_if, write_if
 from .dynamo_invoices import DynamoInvoiceRepository
 
@@ -141,16 +142,12 @@ class DynamoDeliveryLedger(TableAdapter):
         condition = Key("GSI1PK").eq("DELIVERIES") & Key("GSI1SK").between(
             start.astimezone(UTC).isoformat(), f"{end.astimezone(UTC).isoformat()}~"
         )
-        kwargs: dict[str, object] = {"IndexName": "GSI1", "KeyConditionExpression": condition}
-        while True:
-            page = self._table.query(**kwargs)
-            for item in page.get("Items", []):
-                delivery = Delivery.model_validate_json(str(item["data"]))
-                if delivery.sent_at is not None and start <= delivery.sent_at < end:
-                    yield delivery
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        query = {"IndexName": "GSI1", "KeyConditionExpression": condition}
+        # GSI1 holds keys only; a delivery's GSI1 keys are written once, when it is sent, and never change.
+        for item in query_items(self._table_name, query, consistent=False, attributes=("data",)):
+            delivery = Delivery.model_validate_json(str(item["data"]))
+            if delivery.sent_at is not None and start <= delivery.sent_at < end:
+                yield delivery
 
 
 __all__ = ["DynamoDeliveryLedger"]

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from ..models.integration import Integration
 from ..ports import ConflictError, InvitationRecord, NotFound, OAuthStateRecord, StateUnusable
 from .aws import TableAdapter
+from .dynamo_batch import query_items
 from .dynamo_conditional import write_if
 from .dynamo_issuers import strip_keys
 
@@ -77,13 +78,9 @@ class DynamoIntegrations(TableAdapter):
             kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": condition}
         else:
             kwargs = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq("INTEGRATIONS")}
-        found: list[Integration] = []
-        while True:
-            page = self._table.query(**kwargs)
-            found += [Integration.model_validate(strip_keys(i)) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return found
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        # The indexes hold keys only: the integrations are read by key, as eventually consistent as the index
+        # was. One synced meanwhile is still listed (its GSI2SK moved on; nothing here depends on it).
+        return [Integration.model_validate(strip_keys(i)) for i in query_items(self._table_name, kwargs, consistent=False)]
 
 
 class DynamoInvitations(TableAdapter):

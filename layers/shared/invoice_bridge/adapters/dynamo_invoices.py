@@ -18,7 +18,7 @@ from ..invoice_rows import stored_json
 from ..models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceEvent, InvoiceStatus
 from ..ports import ConflictError, DocumentStore, NotFound
 from .aws import TableAdapter, query_all
-from .dynamo_batch import batch_get
+from .dynamo_batch import batch_get, items_behind, query_items
 from .dynamo_conditional import put_if, write_if
 
 
@@ -64,13 +64,18 @@ _SOMETIMES = ("channel", "GSI3PK", "GSI3SK")
 # always go into the item.
 EVENTS_IN_ITEM = 200
 _INDEX_KEYS = {"GSI1": ("GSI1PK", "GSI1SK"), "GSI2": ("GSI2PK", "GSI2SK")}
+# GSI1 and GSI2 hold keys (GSI2 also `issuer_id` and `channel`, for its filters), never the item: a move
+# rewrites only their keys. A reader reads the invoices behind a page of entries by key and, on GSI2, keeps
+# only those still in the status it asked for (one moved since the index answered is where it is now).
+_STILL_IN_STATUS = ("GSI2PK",)
+_INVOICE_ATTRIBUTES = ("data",)
 # The index queries a listing reads, in order, each named for the cursor.
 _Segments = list[tuple[str, dict[str, Any]]]
 _Invoices = list[Invoice]
 
 
-def _invoices(items: list[tuple[str, dict[str, Any]]]) -> list[Invoice]:
-    return [invoice_of(item) for _, item in items]
+def _invoices(found: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[Invoice]:
+    return [invoice_of(item) for _, _, item in found]
 
 
 def _compressed(data: str) -> bytes:
@@ -267,12 +272,21 @@ class DynamoInvoiceRepository(TableAdapter):
         found: list[Invoice] = []
         while len(found) < limit:
             page = self._table.query(**kwargs)
-            found.extend(invoice_of(item) for item in page["Items"])
+            for _, item in self._behind(page["Items"], _STILL_IN_STATUS):
+                invoice = invoice_of(item)
+                if invoice.updated_at < before:  # else written since the index answered: not stuck
+                    found.append(invoice)
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
             kwargs["Limit"] = limit - len(found)
         return found[:limit]
+
+    def _behind(self, entries: Sequence[dict[str, Any]], current: Sequence[str]) -> list[tuple[Any, dict[str, Any]]]:
+        """The invoice items behind a page of GSI1/GSI2 entries, in the page's order (`items_behind`)."""
+        if not entries:
+            return []
+        return items_behind(self._table_name, entries, current=current, attributes=_INVOICE_ATTRIBUTES)
 
     def waiting_for_approval(self, issuer_id: str | None = None) -> list[Invoice]:
         """Every invoice waiting for the office's approval, per issuer and oldest first (GSI3)."""
@@ -348,7 +362,7 @@ class DynamoInvoiceRepository(TableAdapter):
         }
         if issuer_id is not None:
             kwargs["FilterExpression"] = Attr("issuer_id").eq(issuer_id)
-        for item in query_all(self._table, **kwargs):
+        for item in query_items(self._table_name, kwargs, current=_STILL_IN_STATUS, attributes=_INVOICE_ATTRIBUTES):
             invoice = invoice_of(item)
             if start <= invoice.updated_at < end:
                 yield invoice
@@ -398,17 +412,18 @@ class DynamoInvoiceRepository(TableAdapter):
         position = _decode_cursor(cursor)
         if position is not None and (position.get("s") not in names or not isinstance(position.get("k"), dict)):
             raise ValueError("invalid cursor")
-        found: _Segments = []
+        found: list[tuple[str, dict[str, Any], dict[str, Any]]] = []  # (segment, index entry, item)
         for name, query in segments[names.index(position["s"]) if position else 0 :]:
             start = position["k"] if position and name == position["s"] else None
+            index_keys = _INDEX_KEYS[query["IndexName"]]
             while True:
                 kwargs = {**query, "Limit": limit + 1, **({"ExclusiveStartKey": start} if start else {})}
                 page = self._table.query(**kwargs)
-                for item in page.get("Items", []):
-                    found.append((name, item))
+                for entry, item in self._behind(page.get("Items", []), index_keys[:1]):
+                    found.append((name, entry, item))
                     if len(found) > limit:
-                        last_segment, last = found[limit - 1]
-                        index_keys = _INDEX_KEYS[query["IndexName"]]
+                        # The cursor is the index entry's position (the item may have moved on since).
+                        last_segment, last, _ = found[limit - 1]
                         key = {k: last[k] for k in ("PK", "SK", *index_keys)}
                         return _invoices(found[:limit]), _encode_cursor({"s": last_segment, "k": key})
                 start = page.get("LastEvaluatedKey")

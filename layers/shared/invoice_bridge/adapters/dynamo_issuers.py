@@ -9,6 +9,7 @@ from boto3.dynamodb.conditions import Key
 from ..models.issuer import Issuer
 from ..ports import NotFound
 from .aws import TableAdapter
+from .dynamo_batch import query_items
 
 _KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "entity")
 
@@ -38,11 +39,6 @@ class DynamoIssuers(TableAdapter):
         self._table.put_item(Item=item)
 
     def list(self) -> list[Issuer]:
-        issuers: list[Issuer] = []
-        kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("ISSUERS")}
-        while True:
-            page = self._table.query(**kwargs)
-            issuers += [Issuer.model_validate(strip_keys(i)) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return issuers
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        # GSI1 holds keys only: the issuers are read by key, as eventually consistent as the index was.
+        query = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("ISSUERS")}
+        return [Issuer.model_validate(strip_keys(i)) for i in query_items(self._table_name, query, consistent=False)]

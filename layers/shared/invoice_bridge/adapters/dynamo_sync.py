@@ -23,7 +23,7 @@ from boto3.dynamodb.conditions import Key
 from ..fetch.decisions import ParkedSource, SyncDecision
 from ..ports import ConflictError
 from .aws import TableAdapter, query_all
-from .dynamo_batch import batch_get
+from .dynamo_batch import batch_get, query_items
 from .dynamo_conditional import write_if
 
 
@@ -117,7 +117,10 @@ class DynamoDecisionStore(TableAdapter):
             kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": condition}
         else:
             kwargs = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq("PARKED")}
-        return [ParkedSource(i["integration_id"], self._decision(i, "")) for i in query_all(self._table, **kwargs)]
+        # The index holds keys only; a decision taken out of it (decided again, not parked) since it answered
+        # is left out: `current` compares the stored index key with the entry's.
+        found = query_items(self._table_name, kwargs, current=(f"{kwargs['IndexName']}PK",))
+        return [ParkedSource(i["integration_id"], self._decision(i, "")) for i in found]
 
     def awaiting_notice(self, limit: int) -> list[ParkedSource]:
         found = self._table.query(
