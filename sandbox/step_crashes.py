@@ -8,8 +8,8 @@ the tracker (a crash before it leaves an intent whose outcome the retry must fin
 reroutes a failed e-invoice, then sends its dispatch message. A Lambda can die at any of these points
 (a timeout, out of memory, the host going away), and what it stored must still be handed on.
 
-`StepCrashes` kills the function right there, at a rate per point and only the first time a hand-off is
-made (so the retry gets through even at rate 1): a botocore client plugin
+`StepCrashes` kills the function right there, at a rate per point (the first new hand-off at each point
+for sure) and only the first time a hand-off is made (so the retry gets through even at rate 1): a botocore client plugin
 (`PLUGIN`, added to BOTOCORE_EXPERIMENTAL__PLUGINS by the embedded stack, so every handler's client has
 it) looks at each call a handler is about to make and raises `StepCrash` before the call that hands on.
 `StepCrash` is a BaseException: no `except Exception` in the handler (Powertools' batch processor, its
@@ -123,6 +123,9 @@ class StepCrashes:
     queue_urls: dict[str, str] = field(default_factory=dict)  # logical id → URL (the stack's queues)
     counts: Counter[str] = field(default_factory=Counter)  # crashes injected, by point
     enabled: bool = True
+    # The first new hand-off at each point with a rate crashes for sure, the rest at the rate: a run
+    # proves every point it reaches, whatever its draws (a small run reaches some points a few times only).
+    first_for_sure: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.rates) - set(POINT_NAMES)
@@ -164,7 +167,7 @@ class StepCrashes:
             if not new:
                 return False
             self._seen |= new
-            if self._random.random() >= rate:
+            if (self.counts[point] or not self.first_for_sure) and self._random.random() >= rate:
                 return False
             self.counts[point] += 1
             return True

@@ -124,3 +124,20 @@ def test_switched_off_or_unknown_points() -> None:
     crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessage", RENDER_MESSAGE)
     with pytest.raises(ValueError, match="unknown crash points"):
         StepCrashes({"sync→dispatch": 1.0})
+
+
+def test_the_first_new_hand_off_at_each_point_crashes_whatever_the_draws() -> None:
+    """A small run reaches a point a few times only: at a low rate it could miss it and prove nothing
+    there. The first new hand-off at each point with a rate crashes for sure; the rest are drawn."""
+    crashes = _crashes(sync=0.001, render=0.001)
+    with pytest.raises(StepCrash):
+        crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessageBatch", _batch(1, 2))
+    with pytest.raises(StepCrash):
+        crashes.before_call("RenderFunction", "sqs", "SendMessage", {
+            "QueueUrl": QUEUES["DispatchQueue"], "MessageBody": '{"invoice_id": "i1", "version": 1}'})
+    for n in range(3, 40):  # drawn at 0.001 from here on (seed 1: none of these)
+        crashes.before_call("SyncIntegrationFunction", "sqs", "SendMessageBatch", _batch(n))
+    assert crashes.counts == {"sync→render": 1, "render→dispatch": 1}
+    drawn_only = StepCrashes({"sync→render": 0.001}, seed=1, queue_urls=QUEUES, first_for_sure=False)
+    drawn_only.before_call("SyncIntegrationFunction", "sqs", "SendMessageBatch", _batch(1, 2))
+    assert not drawn_only.counts
