@@ -3,6 +3,7 @@ must be in place before the first call. Endpoints come from boto3's own `AWS_END
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -81,6 +82,12 @@ def query_all(dynamo_table: Any, **query: Any) -> Iterator[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def retry_pause(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> float:
+    """The pause before our own retry of part of a request (unprocessed keys, failed batch entries):
+    exponential with full jitter, as AWS advises, so that retries of many workers do not line up."""
+    return random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311 - jitter, not a secret
 
 
 def reset_clients() -> None:

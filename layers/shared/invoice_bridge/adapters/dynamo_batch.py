@@ -12,17 +12,14 @@ filters read; docs/dynamodb.md): a reader queries the index and reads a page's i
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from .aws import resource, table
+from .aws import resource, retry_pause, table
 
 MAX_KEYS_PER_REQUEST = 100  # DynamoDB's limit for one BatchGetItem
 MAX_ROUNDS_WITHOUT_PROGRESS = 6
-_BACKOFF_BASE_SECONDS = 0.05
-_BACKOFF_CAP_SECONDS = 2.0
 
 Key = dict[str, str]
 TABLE_KEYS = ("PK", "SK")
@@ -68,7 +65,7 @@ def batch_get(
                 f"{len(unprocessed) + len(pending)} keys of {table_name} still unprocessed after "
                 f"{MAX_ROUNDS_WITHOUT_PROGRESS} rounds"
             )
-        sleep(_backoff(rounds_without_progress))
+        sleep(retry_pause(rounds_without_progress))
         pending = [*unprocessed, *pending]
     return found
 
@@ -143,8 +140,3 @@ def _unique(keys: Iterable[Key]) -> list[Key]:
         seen.setdefault(tuple(sorted(key.items())), key)
     return list(seen.values())
 
-
-def _backoff(rounds_without_progress: int) -> float:
-    """Exponential with full jitter, as AWS advises for unprocessed keys."""
-    ceiling = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**rounds_without_progress)
-    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret

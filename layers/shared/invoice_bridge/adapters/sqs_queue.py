@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..observability import logger
 from ..ports import QueueMessage
-from .aws import client
+from .aws import client, retry_pause
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
@@ -43,7 +43,7 @@ class SqsWorkQueue:
             entries = {position: entries[position] for position in sorted(failed) if position not in not_sent}
             if not entries:
                 break
-            self._sleep(0.05 * 2**attempt)
+            self._sleep(retry_pause(attempt))
         if not_sent:
             logger.warning("messages not sent",
                            extra={"queue": self._queue_url.rsplit("/", 1)[-1], "reasons": sorted(set(not_sent.values()))})
