@@ -41,6 +41,8 @@ from rest_events import LambdaContext, api_event
 from spiris_source import SpirisCompany
 
 from sandbox.aws import create_template_table
+from sandbox.sqs_faults import SqsBatchFaults
+from sandbox.sqs_faults import install as install_sqs_faults
 
 TABLE, BUCKET, SENDER, REGION = "sending-table", "sending-documents", "invoices@example.com", "eu-north-1"
 IDEMPOTENCY_TABLE = "sending-idempotency"
@@ -185,3 +187,12 @@ def world(spiris_company: SpirisCompany, monkeypatch: pytest.MonkeyPatch) -> Ite
             status=IntegrationStatus.ACTIVE, first_sync_done=True, activated_at=datetime(2026, 10, 1, tzinfo=UTC)))
         yield World(spiris_company, render_url, dispatch_url)
         wiring.reset()
+
+
+@pytest.fixture
+def sqs_faults() -> Iterator[SqsBatchFaults]:
+    """SendMessageBatch entries failed as SQS may fail them (sandbox/sqs_faults.py), for one test."""
+    faults = install_sqs_faults()
+    faults.reset()
+    yield faults
+    faults.reset()
