@@ -100,11 +100,11 @@ class World:
     # --- the office ---------------------------------------------------------------------------
 
     def admin(self, method: str, path: str, query: dict[str, str] | None = None,
-              user_arn: str | None = OFFICE_USER) -> tuple[int, Any]:
+              user_arn: str | None = OFFICE_USER, body: Any = None) -> tuple[int, Any]:
         """One admin API request as API Gateway sends it after IAM authenticated `user_arn`."""
         from invoice_bridge.api.admin import build_app
 
-        event = api_event(method, path, query=query)
+        event = api_event(method, path, body=body, query=query)
         event["requestContext"]["identity"]["userArn"] = user_arn
         response = build_app().resolve(event, LambdaContext())
         return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
