@@ -1,18 +1,18 @@
 """Render: RenderQueue → PDF + Peppol BIS 3.0 to S3 → DispatchQueue. Wiring only."""
 
-from collections.abc import Callable
 from typing import Any
 
 from invoice_bridge import entrypoints, wiring
+from invoice_bridge.backoff import BatchWork
 from invoice_bridge.handlers import batch_handler
 from invoice_bridge.messages import RenderRecord
 
 wiring.check_settings("RenderFunction")  # a missing setting stops the cold start, named
 
 
-def start_batch(_context: Any) -> Callable[[RenderRecord], str]:
-    render = entrypoints.render_batch()  # one batch's issuers and logos, read once
-    return lambda record: render(record.body)
+def start_batch(_context: Any) -> BatchWork:
+    # One batch's issuers and logos read once; its dispatch messages sent together at its end.
+    return entrypoints.render_batch()
 
 
 lambda_handler = batch_handler(RenderRecord, start_batch)

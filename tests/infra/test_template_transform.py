@@ -48,6 +48,7 @@ ADMIN_ROUTES = {
     ("/invoices/{id}", "get"),
     ("/invoices/{id}/retry", "post"),
     ("/invoices/{id}/release", "post"),
+    ("/invoices/release", "post"),
     ("/invoices/{id}/approve", "post"),
     ("/approvals", "get"),
     ("/reports/dispatch", "get"),

@@ -130,6 +130,9 @@ class MemoryInvoices:
             raise NotFound(invoice_id)
         return self.items[invoice_id].model_copy(deep=True)
 
+    def get_many(self, invoice_ids: Collection[str]) -> dict[str, Invoice]:
+        return {i: self.get(i) for i in invoice_ids if i in self.items}
+
     def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None:
         invoice_id = self.by_source.get((issuer_id, source_id))
         return self.get(invoice_id) if invoice_id else None

@@ -8,6 +8,10 @@ from ApproximateReceiveCount): 30 s, 2 min, then 5 min for every later attempt b
 sooner than a Retry-After the failure carries (`retry_after_seconds` or `retry_after` on the exception).
 The record is still reported failed, so maxReceiveCount and the dead-letter queue work as before.
 
+A record handler may finish work for the whole batch after its last record (`BatchWork.finish`, e.g. the
+batch's hand-offs sent together, hand_offs.py): a record that finish names fails there and then, as if
+its handler had raised, with its backoff.
+
 `raise_on_entire_batch_failure` is off: a batch whose records all failed is answered with every record
 listed, not with an exception, which Lambda would treat as a failure of the invocation.
 """
@@ -15,7 +19,7 @@ listed, not with an exception, which Lambda would treat as a failure of the invo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -48,6 +52,15 @@ def retry_after_of(exception: BaseException | None) -> float | None:
     return None
 
 
+class BatchWork(Protocol):
+    """A record handler with work for the whole batch, done after the last record (`finish`)."""
+
+    def __call__(self, record: Any) -> object: ...
+
+    # The records (by SQS message id) that must come again after all, with why.
+    def finish(self) -> Mapping[str, BaseException]: ...
+
+
 class BackoffBatchProcessor(BatchProcessor):
     """Powertools' SQS BatchProcessor; each failed record comes back after its backoff (module docstring).
 
@@ -64,6 +77,24 @@ class BackoffBatchProcessor(BatchProcessor):
         super().__init__(event_type=EventType.SQS, model=model, raise_on_entire_batch_failure=False)
         self._schedule = schedule
         self._visibility = visibility
+
+    def process(self) -> list[tuple[Any, ...]]:
+        results = super().process()
+        finish: Callable[[], Mapping[str, BaseException]] | None = getattr(self.handler, "finish", None)
+        if finish is not None:
+            self._fail_late(results, finish())
+        return results
+
+    def _fail_late(self, results: list[tuple[Any, ...]], failed: Mapping[str, BaseException]) -> None:
+        """Fail the records `BatchWork.finish` named (they had succeeded), as a raising handler would."""
+        for index, result in enumerate(results):
+            raw = result[2] if result[0] == "success" else None
+            error = failed.get(str(raw.get("messageId"))) if isinstance(raw, dict) else None
+            if raw is None or error is None:
+                continue
+            self.success_messages.remove(raw)
+            record = self._to_batch_type(record=raw, event_type=self.event_type, model=self.model)
+            results[index] = self.failure_handler(record, (type(error), error, error.__traceback__))
 
     def failure_handler(self, record: Any, exception: Any) -> Any:
         entry = super().failure_handler(record, exception)

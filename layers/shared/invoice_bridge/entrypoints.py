@@ -6,7 +6,8 @@ Handlers in `functions/*/app.py` parse their event into a model and call exactly
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -16,8 +17,10 @@ from .observability import logger
 if TYPE_CHECKING:  # the queue functions' handlers import the messages; the scheduled ones need none
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from .backoff import BatchWork
     from .dispatch.service import DispatchServices
-    from .messages import DispatchRequest, RenderRequest, SyncRequest
+    from .render.service import RenderServices
+    from .messages import DispatchRequest, RenderRecord, SyncRequest
 
 
 def _now() -> datetime:
@@ -39,17 +42,30 @@ def poll_due_integrations() -> list[str]:
     return planned
 
 
-def render_batch() -> Callable[[RenderRequest], str]:
+class _RenderBatch:
+    """The render of one SQS batch (`render_batch`): a record handler with the batch's hand-offs."""
+
+    def __init__(self, services: RenderServices) -> None:
+        from .hand_offs import BatchHandOffs
+
+        self._services = services
+        self._hand_offs = BatchHandOffs(services.dispatch_queue)
+
+    def __call__(self, record: RenderRecord) -> str:
+        from .render.service import render_invoice
+
+        services = replace(self._services, dispatch_queue=self._hand_offs.queue_for(record.messageId))
+        return render_invoice(record.body.invoice_id, record.body.version, services).status
+
+    def finish(self) -> Mapping[str, BaseException]:
+        return self._hand_offs.send()
+
+
+def render_batch() -> BatchWork:
     """The render of one SQS batch (one invocation): each issuer and its logo read once for the batch
-    (batch_issuers.py); the next batch reads them again."""
-    from .render.service import render_invoice
-
-    services = wiring.render_services().for_batch()
-
-    def render(request: RenderRequest) -> str:
-        return render_invoice(request.invoice_id, request.version, services).status
-
-    return render
+    (batch_issuers.py); the dispatch messages of its records sent together at its end, ten a request,
+    and a record whose message the queue did not take failed then, to come again (hand_offs.py)."""
+    return _RenderBatch(wiring.render_services().for_batch())
 
 
 class _NothingDispatched(Exception):

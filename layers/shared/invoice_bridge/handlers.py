@@ -44,7 +44,8 @@ def batch_handler(
     record_model: type[SqsRecordModel], start_batch: Callable[[Any], Callable[[Any], object]]
 ) -> Handler:
     """`queue_handler` whose records share what their batch reads once: `start_batch(context)` is called
-    at each invocation and returns the record handler of that batch; nothing it holds outlives it."""
+    at each invocation and returns the record handler of that batch; nothing it holds outlives it. A
+    handler with a `finish` (backoff.BatchWork) finishes the batch after its last record."""
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
     from .backoff import BackoffBatchProcessor

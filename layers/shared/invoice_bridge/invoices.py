@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .models.common import utcnow
 from .models.invoice import AWAITING_APPROVAL, Invoice, InvoiceEvent, InvoiceStatus
-from .ports import InvoiceRepository, IssuerRepository, WorkQueue
-from .sending import approval_of, hand_on, pass_gate
+from .ports import ConflictError, InvoiceRepository, IssuerRepository, WorkQueue
+from .sending import approval_of, dispatch_message, hand_on, pass_gate
 
 OFFICE = "the office"  # who acted, when the caller has no name for the person
 
@@ -27,10 +28,16 @@ def release_invoice(
 ) -> Invoice:
     """Let a held invoice go out now, whatever it waits for (review, approval, its send delay): the
     office's go for this content, recorded as its approval. Conditional on the version read."""
-    invoice = invoices.get(invoice_id)
+    released = _release(invoices.get(invoice_id), invoices=invoices, by=by, at=now())
+    hand_on(dispatch_queue, released)
+    return released
+
+
+def _release(invoice: Invoice, *, invoices: InvoiceRepository, by: str, at: datetime) -> Invoice:
+    """The release's decision: the invoice `rendered` with the office's approval, conditional on the
+    version read and on `held` (InvalidTransition, or ConflictError when it moved on since it was read)."""
     if invoice.status != InvoiceStatus.HELD:
         raise InvalidTransition(f"invoice {invoice.number} is {invoice.status.value}, only held invoices can be released")
-    at = now()
     released = invoice.model_copy(update={
         "status": InvoiceStatus.RENDERED, "status_reason": None, "hold": False,
         "approval": approval_of(invoice, by, at), "updated_at": at,
@@ -38,8 +45,46 @@ def release_invoice(
     waited = f" (it waited: {invoice.status_reason})" if invoice.status_reason else ""
     invoices.transition(released, {InvoiceStatus.HELD},
                         InvoiceEvent(at=at, status=released.status.value, detail=f"released by {by}{waited}"))
-    hand_on(dispatch_queue, released)
     return released
+
+
+@dataclass
+class Released:
+    """What a release of many did: the invoices released (`rendered`, handed on to dispatch), those not
+    released (refused with why, or changed since they were read), and of the released those whose
+    dispatch message the queue did not take (the sweeper hands a `rendered` invoice on again: stuck.py)."""
+
+    released: list[Invoice] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # invoice id → why it was not released
+    changed: list[str] = field(default_factory=list)  # moved on between the read and the release's write
+    not_handed_on: dict[str, str] = field(default_factory=dict)  # invoice id → the queue's reason
+
+
+def release_invoices(
+    invoice_ids: Sequence[str],
+    *,
+    invoices: InvoiceRepository,
+    dispatch_queue: WorkQueue,
+    by: str = OFFICE,
+    now: Callable[[], datetime] = utcnow,
+) -> Released:
+    """`release_invoice` for many (a held first sync): the invoices read together, each released on its
+    own condition as one release is, then their dispatch messages sent together (`send_many`)."""
+    found = invoices.get_many(invoice_ids)
+    result, at = Released(), now()
+    for invoice_id in dict.fromkeys(invoice_ids):
+        invoice = found.get(invoice_id)
+        try:
+            if invoice is None:
+                raise InvalidTransition(f"invoice {invoice_id} not found")
+            result.released.append(_release(invoice, invoices=invoices, by=by, at=at))
+        except InvalidTransition as exc:
+            result.refused[invoice_id] = str(exc)
+        except ConflictError:
+            result.changed.append(invoice_id)
+    not_sent = dispatch_queue.send_many([dispatch_message(invoice) for invoice in result.released])
+    result.not_handed_on = {result.released[position].id: reason for position, reason in not_sent.items()}
+    return result
 
 
 def approve_invoice(

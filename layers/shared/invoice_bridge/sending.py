@@ -24,7 +24,7 @@ from .models.common import utcnow
 from .models.invoice import AWAITING_APPROVAL, SEND_DELAY, Approval, Invoice, InvoiceEvent, InvoiceStatus
 from .models.issuer import Issuer
 from .observability import logger
-from .ports import ConflictError, InvoiceRepository, WorkQueue
+from .ports import ConflictError, InvoiceRepository, QueueMessage, WorkQueue
 
 REVIEW = "review"  # the reason of a review hold that recorded none
 
@@ -58,10 +58,16 @@ def waiting_for(invoice: Invoice, issuer: Issuer, now: datetime) -> str | None:
     return None
 
 
-def hand_on(dispatch_queue: WorkQueue, invoice: Invoice) -> None:
+def dispatch_message(invoice: Invoice) -> QueueMessage:
     """The dispatch message of a version that may go out (idempotent per version in dispatch)."""
-    dispatch_queue.send({"invoice_id": invoice.id, "version": invoice.version},
+    return QueueMessage({"invoice_id": invoice.id, "version": invoice.version},
                         deduplication_id=f"{invoice.id}:v{invoice.version}")
+
+
+def hand_on(dispatch_queue: WorkQueue, invoice: Invoice) -> None:
+    """Send the version's dispatch message (`dispatch_message`)."""
+    message = dispatch_message(invoice)
+    dispatch_queue.send(message.body, deduplication_id=message.deduplication_id)
 
 
 def pass_gate(

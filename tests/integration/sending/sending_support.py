@@ -41,6 +41,8 @@ from rest_events import LambdaContext, api_event
 from spiris_source import SpirisCompany
 
 from sandbox.aws import create_template_table
+from sandbox.sqs_faults import SqsBatchFaults
+from sandbox.sqs_faults import install as install_sqs_faults
 
 TABLE, BUCKET, SENDER, REGION = "sending-table", "sending-documents", "invoices@example.com", "eu-north-1"
 IDEMPOTENCY_TABLE = "sending-idempotency"
@@ -98,11 +100,11 @@ class World:
     # --- the office ---------------------------------------------------------------------------
 
     def admin(self, method: str, path: str, query: dict[str, str] | None = None,
-              user_arn: str | None = OFFICE_USER) -> tuple[int, Any]:
+              user_arn: str | None = OFFICE_USER, body: Any = None) -> tuple[int, Any]:
         """One admin API request as API Gateway sends it after IAM authenticated `user_arn`."""
         from invoice_bridge.api.admin import build_app
 
-        event = api_event(method, path, query=query)
+        event = api_event(method, path, body=body, query=query)
         event["requestContext"]["identity"]["userArn"] = user_arn
         response = build_app().resolve(event, LambdaContext())
         return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
@@ -185,3 +187,12 @@ def world(spiris_company: SpirisCompany, monkeypatch: pytest.MonkeyPatch) -> Ite
             status=IntegrationStatus.ACTIVE, first_sync_done=True, activated_at=datetime(2026, 10, 1, tzinfo=UTC)))
         yield World(spiris_company, render_url, dispatch_url)
         wiring.reset()
+
+
+@pytest.fixture
+def sqs_faults() -> Iterator[SqsBatchFaults]:
+    """SendMessageBatch entries failed as SQS may fail them (sandbox/sqs_faults.py), for one test."""
+    faults = install_sqs_faults()
+    faults.reset()
+    yield faults
+    faults.reset()

@@ -5,8 +5,6 @@ decisions, so that no invoice is lost."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
 import boto3
 import pytest
 from aws_requests import aws_requests
@@ -17,15 +15,7 @@ from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.ports import QueueMessage
 from sending_support import INTEGRATION_ID, ISSUER_ID, TABLE, World, drain
 
-from sandbox.sqs_faults import SqsBatchFaults, install
-
-
-@pytest.fixture
-def sqs_faults() -> Iterator[SqsBatchFaults]:
-    faults = install()
-    faults.reset()
-    yield faults
-    faults.reset()
+from sandbox.sqs_faults import SqsBatchFaults
 
 
 def test_an_entry_sqs_failed_once_is_sent_again_and_every_invoice_is_queued_once(

@@ -19,6 +19,9 @@ class MemoryInvoices:
             raise NotFound(invoice_id)
         return self.items[invoice_id]
 
+    def get_many(self, invoice_ids: Collection[str]) -> dict[str, Invoice]:
+        return {i: self.items[i] for i in invoice_ids if i in self.items}
+
     def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None:
         return next((i for i in self.items.values() if (i.issuer_id, i.source_id) == (issuer_id, source_id)), None)
 

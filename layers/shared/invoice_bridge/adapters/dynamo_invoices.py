@@ -154,6 +154,11 @@ class DynamoInvoiceRepository(TableAdapter):
             raise NotFound(f"invoice {invoice_id} not found")
         return invoice_of(item)
 
+    def get_many(self, invoice_ids: Collection[str]) -> dict[str, Invoice]:
+        """BatchGetItem, 100 keys a request, consistent as `get` (dynamo_batch.py)."""
+        items = batch_get(self._table_name, [self._key(i) for i in invoice_ids], attributes=("PK", "SK", "data"))
+        return {invoice.id: invoice for invoice in map(invoice_of, items)}
+
     def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None:
         link = self._table.get_item(
             Key={"PK": f"SOURCE#{issuer_id}#{source_id}", "SK": "SOURCE"}, ConsistentRead=True

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, Field
 
 from .. import wiring
-from ..invoices import OFFICE, InvalidTransition, release_invoice, retry_invoice
+from ..invoices import OFFICE, InvalidTransition, release_invoice, release_invoices, retry_invoice
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from .errors import ApiError, documented
 
@@ -67,6 +67,25 @@ class InvoiceList(BaseModel):
 class Accepted(BaseModel):
     id: str
     status: str
+
+
+MAX_RELEASED_AT_ONCE = 100  # one BatchGetItem reads them
+
+
+class ReleaseOrder(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=MAX_RELEASED_AT_ONCE, description="the held invoices to release")
+
+
+class NotReleased(BaseModel):
+    id: str
+    reason: str
+
+
+class ReleasedMany(BaseModel):
+    released: list[Accepted]
+    not_released: list[NotReleased] = Field(description="not held (any more), changed meanwhile, or not found")
+    not_handed_on: list[str] = Field(
+        description="released, but the dispatch queue did not take their message now: the sweeper hands them on")
 
 
 def summary_fields(invoice: Invoice) -> dict[str, Any]:
@@ -166,3 +185,20 @@ def release(invoice_id: str) -> tuple[Accepted, int]:
     except InvalidTransition as exc:
         raise ApiError(409, "invalid_state", str(exc)) from exc
     return Accepted(id=invoice.id, status=invoice.status.value), 202
+
+
+@router.post(
+    "/invoices/release",
+    summary="Let many held invoices go out now (a first sync after the office's review), each as its own release",
+    responses=documented(200, "What was released, and what was not with why", 400),
+)
+def release_many(body: Annotated[ReleaseOrder, Body()]) -> ReleasedMany:
+    result = release_invoices(
+        body.ids, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(), by=caller()
+    )
+    return ReleasedMany(
+        released=[Accepted(id=i.id, status=i.status.value) for i in result.released],
+        not_released=[NotReleased(id=invoice_id, reason=reason) for invoice_id, reason in result.refused.items()]
+        + [NotReleased(id=invoice_id, reason="it changed meanwhile; look again") for invoice_id in result.changed],
+        not_handed_on=list(result.not_handed_on),
+    )

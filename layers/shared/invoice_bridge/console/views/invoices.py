@@ -10,7 +10,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ... import wiring
-from ...invoices import InvalidTransition, approve_invoice, dismiss_invoice, release_invoice, retry_invoice
+from ...invoices import (
+    InvalidTransition,
+    approve_invoice,
+    dismiss_invoice,
+    release_invoice,
+    release_invoices,
+    retry_invoice,
+)
 from ...models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceStatus
 from ...ports import ConflictError, NotFound
 from ..app import ADMIN, STAFF, ctx_of
@@ -168,9 +175,18 @@ def _each_checked(ctx: Ctx, act: Callable[[str], object], done: str) -> Response
 def release_many() -> Response[str]:
     """Release every checked invoice (the reconciliation list and the approvals page)."""
     ctx = ctx_of(router)
-    return _each_checked(ctx, lambda invoice_id: release_invoice(
-        invoice_id, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(), by=_user(ctx),
-    ), "released")
+    chosen = ctx.request.form().all("invoice_id")
+    if not chosen:
+        ctx.say("error", "nothing_selected")
+        return ctx.back("/console/approvals")
+    # Read together and handed on together (release_invoices); each released on its own condition.
+    result = release_invoices(chosen, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(),
+                              by=_user(ctx))
+    if result.released:
+        ctx.say("ok", "released", n=len(result.released))
+    for message in [*result.refused.values(), *(ctx.t["changed_meanwhile"] for _ in result.changed)]:
+        ctx.say("error", "action_refused", message=message)
+    return ctx.back("/console/approvals")
 
 
 @router.post("/console/invoices/approve", middlewares=[STAFF])
