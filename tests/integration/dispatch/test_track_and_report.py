@@ -20,6 +20,7 @@ from invoice_bridge.dispatch.ses_events import SesEventServices, apply_ses_notif
 from invoice_bridge.models.common import stockholm_date, utcnow
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
+from aws_requests import aws_requests
 from rest_events import call
 
 
@@ -192,3 +193,17 @@ def test_the_report_reads_its_period_not_the_whole_table(stack: Stack) -> None:
         client.meta.events.unregister("after-call.dynamodb.Scan", count)
     assert [r.number for r in rows] == ["1001", "1002"]
     assert sum(scanned) <= 2  # today's two deliveries; none of the fifty older items
+
+
+def test_a_poll_reads_a_pages_delivery_records_in_one_request(stack: Stack) -> None:
+    """Issue 15: a delivery may wait `sent` through many polls; each poll reads a page's records at once,
+    not one GetItem per invoice."""
+    for n in range(4):
+        stack.add(make_issuer("iss1"), make_invoice(f"t{n}", issuer_id="iss1", number=str(n)))
+        stack.dispatch(f"t{n}")
+    with aws_requests() as requests:
+        counts = _track(stack)
+    assert counts["delivered"] == 4
+    assert requests.gets()["INVOICE/DELIVERY"] == 0
+    assert [batch["INVOICE/DELIVERY"] for batch in requests.batch_gets() if "INVOICE/DELIVERY" in batch] == [4]
+    assert all(stack.ledger.get(f"t{n}", 1).state == DeliveryState.DELIVERED for n in range(4))  # type: ignore[union-attr]

@@ -158,9 +158,9 @@ def test_the_next_render_batch_reads_the_issuer_again(world: World) -> None:
 
 
 
-def test_a_dispatch_batch_reads_the_issuer_once(world: World) -> None:
-    """Three e-mail invoices of one issuer in one batch: each invoice read once, the issuer once; the
-    fresh look still reads the integration (and Spiris) for every invoice, right before its intent."""
+def test_a_dispatch_batch_reads_the_issuer_and_the_integration_once(world: World) -> None:
+    """Three e-mail invoices of one issuer in one batch: each invoice read once, the issuer and the
+    integration once; the fresh look still reads Spiris for every invoice, right before its intent."""
     logo(world)
     for number in (3201, 3202, 3203):
         world.company.add(number)
@@ -170,7 +170,7 @@ def test_a_dispatch_batch_reads_the_issuer_once(world: World) -> None:
     with wiring.override(dispatch_services=world.dispatch_services()), aws_requests() as requests:
         assert dispatch.lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext()) == {
             "batchItemFailures": []}
-    assert requests.gets() == Counter({"INVOICE/INVOICE": 3, "ISSUER/ISSUER": 1, "INTEGRATION/INTEGRATION": 3})
+    assert requests.gets() == Counter({"INVOICE/INVOICE": 3, "ISSUER/ISSUER": 1, "INTEGRATION/INTEGRATION": 1})
     assert requests.of("s3").count(("GetObject", ())) == 3  # each PDF once; the e-mail carries no logo
     assert [mail["Subject"] is not None for mail in mails_to("@")] == [True] * 3
     # Each message still behind Powertools idempotency, under the key a deployed version wrote (a new name
@@ -178,6 +178,13 @@ def test_a_dispatch_batch_reads_the_issuer_once(world: World) -> None:
     stored = boto3.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
     assert [item["id"]["S"].split("#")[0].split(".", 1)[1] for item in stored] == [
         "invoice_bridge.entrypoints._dispatch_once"] * 3
+    # The next batch (invocation) reads the integration again: an integration changed meanwhile is seen.
+    world.company.add(3204)
+    world.sync()
+    assert world.render() == ["rendered"]
+    with wiring.override(dispatch_services=world.dispatch_services()), aws_requests() as requests:
+        dispatch.lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext())
+    assert requests.gets()["INTEGRATION/INTEGRATION"] == 1
 
 
 # --- the sync's reads: a page's decisions and source links at once, not two reads per invoice ------------

@@ -8,14 +8,14 @@ transaction, so an SES bounce/complaint/delivery notification finds its delivery
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..models.delivery import Delivery
 from ..ports import ConflictError, InvoiceMove, ItemTooLarge
 from .aws import TableAdapter
-from .dynamo_batch import query_items
+from .dynamo_batch import batch_get, query_items
 from .dynamo_conditional import put_if, write_all_if, write_if
 from .dynamo_invoices import DynamoInvoiceRepository
 
@@ -47,6 +47,14 @@ class DynamoDeliveryLedger(TableAdapter):
     def get(self, invoice_id: str, version: int) -> Delivery | None:
         item = self._table.get_item(Key=_keys(invoice_id, version), ConsistentRead=True).get("Item")
         return Delivery.model_validate_json(item["data"]) if item else None
+
+    def get_many(self, versions: Collection[tuple[str, int]]) -> dict[tuple[str, int], Delivery]:
+        """The records of `versions` in one BatchGetItem per 100 (dynamo_batch.py), strongly consistent as
+        `get` is."""
+        items = batch_get(self._table_name, [_keys(invoice_id, version) for invoice_id, version in versions],
+                          attributes=("data",))
+        deliveries = (Delivery.model_validate_json(str(item["data"])) for item in items)
+        return {(delivery.invoice_id, delivery.version): delivery for delivery in deliveries}
 
     def create(self, delivery: Delivery, invoice_move: InvoiceMove | None = None) -> bool:
         """Record a new delivery; False (nothing written) when the version has one already. With

@@ -24,6 +24,7 @@ stale invoice does more harm than a late one.
 
 from __future__ import annotations
 
+from copy import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,7 +117,7 @@ def judge(
 
 class SpirisSourceCheck:
     """The look through the invoice's integration (`spiris_for` builds its client: token broker and the
-    shared request budget)."""
+    shared request budget). `for_batch`: the same look for one queue batch, each integration read once."""
 
     def __init__(
         self,
@@ -132,6 +133,15 @@ class SpirisSourceCheck:
             map_invoice = to_invoice
         self._integrations, self._spiris_for = integrations, spiris_for
         self._office, self._map = office, map_invoice
+        self._batch_integrations: dict[str, Integration] | None = None
+
+    def for_batch(self) -> SpirisSourceCheck:
+        """This look for one queue batch (one invocation): each integration read once, for its status
+        (the Spiris client is kept longer anyway, wiring.spiris_for). A batch lasts seconds; an integration
+        revoked meanwhile shows in Spiris' answer (refused: unreadable, failed with a notice)."""
+        batch = copy(self)
+        batch._batch_integrations = {}
+        return batch
 
     def __call__(self, invoice: Invoice, issuer: Issuer) -> FreshLook:
         spiris = self._spiris_for(self._integration(invoice))
@@ -152,10 +162,15 @@ class SpirisSourceCheck:
             raise SourceUnreadable(_unreadable_reason(exc)) from exc
 
     def _integration(self, invoice: Invoice) -> Integration:
-        try:
-            integration = self._integrations.get(invoice.integration_id)
-        except NotFound:
-            raise SourceUnreadable("its Spiris integration no longer exists") from None
+        seen = self._batch_integrations
+        integration = seen.get(invoice.integration_id) if seen is not None else None
+        if integration is None:
+            try:
+                integration = self._integrations.get(invoice.integration_id)
+            except NotFound:
+                raise SourceUnreadable("its Spiris integration no longer exists") from None
+            if seen is not None:
+                seen[integration.id] = integration
         if integration.status in _NOT_READABLE:
             raise SourceUnreadable(f"its Spiris integration is {integration.status.value}")
         return integration

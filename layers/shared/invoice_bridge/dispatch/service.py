@@ -87,7 +87,7 @@ from ..ports import (
 )
 from ..versions import next_version
 from .fallback import reroute
-from .fresh_look import SourceCheck, SourceUnavailable, SourceUnreadable
+from .fresh_look import SourceCheck, SourceUnavailable, SourceUnreadable, SpirisSourceCheck
 from .letters import letter_for
 from .notify import Failure, FailureNotifier, buyer_mail
 from .policy import NoChannel, PrintServiceSource, choose_channel, find_receiver, print_service_of
@@ -131,9 +131,10 @@ class DispatchServices:
     render_queue: WorkQueue  # takes the next version when the fresh look found the invoice changed
 
     def for_batch(self) -> DispatchServices:
-        """These services for one queue batch (one invocation): each issuer read once (batch_issuers.py).
-        The fresh look still reads the integration and the source for every invoice, on purpose."""
-        return replace(self, issuers=BatchIssuers(self.issuers, self.documents))
+        """These services for one queue batch (one invocation): each issuer read once (batch_issuers.py),
+        and each integration once by the fresh look, which still reads the source for every invoice."""
+        look = self.fresh_look.for_batch() if isinstance(self.fresh_look, SpirisSourceCheck) else self.fresh_look
+        return replace(self, issuers=BatchIssuers(self.issuers, self.documents), fresh_look=look)
 
 
 class DispatchInProgress(Exception):

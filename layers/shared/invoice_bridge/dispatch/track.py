@@ -74,8 +74,11 @@ def track_deliveries(
         page, cursor = invoices.list(
             status=InvoiceStatus.SENT.value, limit=page_size, cursor=cursor, exclude_channel="email"
         )
+        # A page's delivery records in one read, not one per invoice: a delivery may wait `sent` through
+        # many polls, each reading it again.
+        deliveries = ledger.get_many([(invoice.id, invoice.version) for invoice in page if invoice.channel != "email"])
         for invoice in page:
-            delivery = ledger.get(invoice.id, invoice.version)
+            delivery = deliveries.get((invoice.id, invoice.version))
             if invoice.channel == "email" or delivery is None:
                 poll.counts["skipped"] += 1
                 continue
