@@ -12,8 +12,8 @@ reroutes a failed e-invoice, then sends its dispatch message. A Lambda can die a
 for sure) and only the first time a hand-off is made (so the retry gets through even at rate 1): a botocore client plugin
 (`PLUGIN`, added to BOTOCORE_EXPERIMENTAL__PLUGINS by the embedded stack, so every handler's client has
 it) looks at each call a handler is about to make and raises `StepCrash` before the call that hands on.
-`StepCrash` is a BaseException: no `except Exception` in the handler (Powertools' batch processor, its
-idempotency layer, our own) can treat it as a failure and tidy up, as none can when a Lambda dies. The
+`StepCrash` is a BaseException: no `except Exception` in the handler (Powertools' batch processor, the
+dispatch giving its lease back, our own) can treat it as a failure and tidy up, as none can when a Lambda dies. The
 drainer's fault hook (sandbox/faults.py) turns it into a crashed invocation.
 """
 

@@ -17,7 +17,6 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 # test's own environment (monkeypatch, the embedded stack) overrides. The cold-start test removes them.
 TEST_SETTINGS = {
     "TABLE_NAME": "InvoiceBridgeTable",
-    "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
     "DOCUMENTS_BUCKET": "invoice-bridge-documents",
     "TOKEN_KEY_ID": "alias/invoice-bridge-tokens",
     "SYNC_QUEUE_URL": "https://sqs.eu-north-1.amazonaws.com/123456789012/SyncQueue",
@@ -33,6 +32,7 @@ TEST_SETTINGS = {
     "OFFICE_NAME": "Keeros Finans AB",
     "OFFICE_ORG_NUMBER": "5569981235",
     "OFFICE_BANKGIRO": "5050-1055",
+    "DISPATCH_LEASE_SECONDS": "120",
 }
 for _name, _value in TEST_SETTINGS.items():
     os.environ.setdefault(_name, _value)

@@ -1,8 +1,8 @@
 """Dispatch: DispatchQueue → operator / e-mail / print, at most once per invoice version. Wiring only."""
 
 from collections.abc import Callable
+from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from invoice_bridge import entrypoints, wiring
 from invoice_bridge.handlers import batch_handler
 from invoice_bridge.messages import DispatchRecord
@@ -10,8 +10,8 @@ from invoice_bridge.messages import DispatchRecord
 wiring.check_settings("DispatchFunction")  # a missing setting stops the cold start, named
 
 
-def start_batch(context: LambdaContext) -> Callable[[DispatchRecord], str | None]:
-    dispatch = entrypoints.dispatch_batch(lambda_context=context)  # one batch's issuers, read once
+def start_batch(_context: Any) -> Callable[[DispatchRecord], str | None]:
+    dispatch = entrypoints.dispatch_batch()  # one batch's issuers, read once
     return lambda record: dispatch(record.body)
 
 

@@ -19,9 +19,9 @@ from sandbox.faults import DeliveryFaultRates
 from sandbox.soak import SoakConfig, SoakReport, problems, run_soak
 from sandbox.step_crashes import POINT_NAMES
 
-# The crash points outside dispatch. A dispatch that dies keeps its idempotency record "in progress" for
-# the function's timeout (120 s, as in AWS), which would make this test minutes long: `make soak` hits
-# those two points (dispatch → render, dispatch → tracking).
+# The crash points outside dispatch. A dispatch that dies after its intent holds the delivery's lease for
+# DISPATCH_LEASE_SECONDS (120 s, the function's timeout, as in AWS), which would make this test minutes
+# long: `make soak` hits those two points (dispatch → render, dispatch → tracking).
 # A reroute is rare in 60 invoices: each one crashes (once) before its message.
 CRASH_POINTS = {"sync→render": 0.2, "render→dispatch": 0.2, "tracking→dispatch (rerouted)": 1.0}
 SES_ANSWERS = ("accept_then_hang", "throttle", "reject", "accept_then_fail")

@@ -60,7 +60,6 @@ CONSOLE_ROUTES = {("/console", "get"), ("/console/sign-in", "post"), ("/console/
 
 ENVIRONMENT_REFS = {
     "TABLE_NAME": {"Ref": "Table"},
-    "IDEMPOTENCY_TABLE_NAME": {"Ref": "IdempotencyTable"},
     "DOCUMENTS_BUCKET": {"Ref": "DocumentsBucket"},
     "TOKEN_KEY_ID": {"Ref": "TokenKey"},
     "SYNC_QUEUE_URL": {"Ref": "SyncQueue"},
@@ -318,9 +317,9 @@ def test_table_has_keys_indexes_ttl_and_point_in_time_recovery(transformed: Temp
     assert indexes == {"GSI1": ["GSI1PK", "GSI1SK"], "GSI2": ["GSI2PK", "GSI2SK"], "GSI3": ["GSI3PK", "GSI3SK"]}
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert transformed["Resources"]["Table"]["DeletionPolicy"] == "Retain"
-    idempotency = props(transformed, "IdempotencyTable")
-    assert idempotency["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    # The only table: dispatch's guard against a duplicate in flight is the delivery's lease in this one.
+    tables = [name for name, resource in transformed["Resources"].items() if resource["Type"] == "AWS::DynamoDB::Table"]
+    assert tables == ["Table"]
 
 
 def test_bucket_blocks_public_access_and_is_encrypted_with_the_kms_key(transformed: Template) -> None:
@@ -609,10 +608,14 @@ def test_no_inline_statement_grants_a_wildcard_action_or_an_unscoped_resource(tr
             assert statement["Resource"] != "*", (name, statement)
 
 
-def test_only_the_dispatcher_keeps_idempotency_records(transformed: Template) -> None:
-    for name in FUNCTIONS:
-        uses = any(mentions(s["Resource"], "IdempotencyTable") for s in statements(transformed, name))
-        assert uses == (name == "DispatchFunction"), name
+def test_the_dispatch_lease_outlasts_the_run_that_wrote_it(transformed: Template) -> None:
+    """An intent younger than the lease is never reconciled by another run: the run that wrote it must be
+    dead when the lease runs out (lease >= the function's timeout), and a crashed run's message, back after
+    the queue's visibility timeout, must find the lease run out and reconcile at once."""
+    dispatch = props(transformed, "DispatchFunction")
+    lease = int(dispatch["Environment"]["Variables"]["DISPATCH_LEASE_SECONDS"])
+    assert lease >= dispatch["Timeout"]
+    assert props(transformed, "DispatchQueue")["VisibilityTimeout"] > lease
 
 
 def test_queue_senders_match_the_pipeline(transformed: Template) -> None:
@@ -892,7 +895,6 @@ def test_ses_events_function_reaches_only_the_table_and_mail(transformed: Templa
         granted |= {a.split(":", 1)[0] for a in actions(statement)}
         if any(a.startswith("dynamodb:") for a in actions(statement)):
             assert mentions(statement["Resource"], "Table")
-            assert not mentions(statement["Resource"], "IdempotencyTable")
     assert granted == {"dynamodb", "ses", "sqs"}
 
 

@@ -17,7 +17,7 @@ FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 
 
 class FunctionContext:
-    """The Lambda context a handler gets (Powertools idempotency reads the time left)."""
+    """The Lambda context a handler gets (Powertools' logger and batch processor read it)."""
 
     function_name = "test"
     memory_limit_in_mb = 256

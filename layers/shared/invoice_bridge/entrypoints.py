@@ -15,12 +15,9 @@ from . import wiring
 from .observability import logger
 
 if TYPE_CHECKING:  # the queue functions' handlers import the messages; the scheduled ones need none
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
     from .backoff import BatchWork
-    from .dispatch.service import DispatchServices
-    from .render.service import RenderServices
     from .messages import DispatchRequest, RenderRecord, SyncRequest
+    from .render.service import RenderServices
 
 
 def _now() -> datetime:
@@ -68,60 +65,30 @@ def render_batch() -> BatchWork:
     return _RenderBatch(wiring.render_services().for_batch())
 
 
-class _NothingDispatched(Exception):
-    """Raised inside the idempotent call when there was nothing to do now (not rendered yet, held, stale),
-    so Powertools keeps no record of it: a later message for the same version (render's hand-off after
-    all, a release, the sweeper) must run the dispatch, not get this answer back from the store."""
+def dispatch_batch() -> Callable[[DispatchRequest], str | None]:
+    """The dispatch of one SQS batch (one invocation): each issuer read once for the batch
+    (batch_issuers.py). Returns the delivery's state, or None when there was nothing to do now.
 
-
-def _dispatch_once(request: dict[str, object], services: DispatchServices) -> dict[str, str]:
+    The delivery ledger is the only guard (dispatch/service.py), its intent a lease. A duplicate message
+    that arrives while the original run is still inside the operator's or SES's call finds the intent
+    `sending` under a live lease and goes back to the queue (`DispatchInProgress`), instead of taking the
+    open call for a crashed one and reconciling it (an e-mail in flight failed as `outcome_unknown`, an
+    e-invoice sent again while the first call is open). Powertools idempotency caught that before, at two
+    writes per dispatch in a table of its own (issue 15); the lease costs no request."""
     from .dispatch import dispatch_invoice
 
-    delivery = dispatch_invoice(str(request["invoice_id"]), int(str(request["version"])), services)
-    if delivery is None:
-        raise _NothingDispatched
-    return {"state": delivery.state.value}
-
-
-def dispatch_batch(lambda_context: LambdaContext | None = None) -> Callable[[DispatchRequest], str | None]:
-    """The dispatch of one SQS batch (one invocation): each issuer read once for the batch
-    (batch_issuers.py), each call behind Powertools idempotency keyed on (invoice, version, channel): a
-    second guard in front of the delivery ledger.
-
-    What it still catches that the ledger does not (issue 15; it costs two small writes per dispatch): a
-    duplicate message that arrives while the original run is still sending. The ledger cannot tell that
-    run from a crashed one: it would find the intent `sending` and reconcile, i.e. fail an e-mail in
-    flight as `outcome_unknown` (the original's `sent` then loses its conditional write) or send the
-    e-invoice again with the same id while the first call is open. The in-progress record sends the
-    duplicate back to the queue instead. Completed and failed runs the ledger answers on its own."""
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-
-    config = IdempotencyConfig(
-        event_key_jmespath='["invoice_id", "version", "channel"]',
-        expires_after_seconds=24 * 3600,
-        raise_on_no_idempotency_key=True,
-    )
-    if lambda_context is not None:
-        config.register_lambda_context(lambda_context)
-    # Powertools' decorator is untyped: the checked function keeps the signature of _dispatch_once. Its
-    # key names the function (module and qualified name) and hashes `request` only, not `services`.
-    dispatch_once: Callable[..., dict[str, str]] = idempotent_function(
-        data_keyword_argument="request", config=config, persistence_store=wiring.idempotency_store()
-    )(_dispatch_once)
     services = wiring.dispatch_services().for_batch()
 
     def dispatch(request: DispatchRequest) -> str | None:
-        try:
-            return dispatch_once(request=request.model_dump(), services=services)["state"]
-        except _NothingDispatched:
-            return None
+        delivery = dispatch_invoice(request.invoice_id, request.version, services)
+        return delivery.state.value if delivery is not None else None
 
     return dispatch
 
 
-def dispatch(request: DispatchRequest, lambda_context: LambdaContext | None = None) -> str | None:
+def dispatch(request: DispatchRequest) -> str | None:
     """One dispatch message on its own: a batch of one (`dispatch_batch`)."""
-    return dispatch_batch(lambda_context)(request)
+    return dispatch_batch()(request)
 
 
 def track_deliveries() -> dict[str, int]:

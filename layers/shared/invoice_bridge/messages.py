@@ -22,7 +22,7 @@ class DispatchRequest(BaseModel):
     invoice_id: str = Field(min_length=1)
     version: int = Field(ge=1)
     # Set when the delivery was rerouted to this channel after its e-invoice failed: a new message, not a
-    # repeat of the first one (the idempotency key includes it).
+    # repeat of the first one (the dispatch goes on from the delivery record; logs tell the two apart).
     channel: Literal["email", "print"] | None = None
 
 

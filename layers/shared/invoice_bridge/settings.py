@@ -39,7 +39,6 @@ class Resources(_FromEnvironment):
     """The stack's own resources (Refs in the template's Globals; locally from sandbox.aws)."""
 
     table_name: str = _Required
-    idempotency_table_name: str = _Required
     documents_bucket: str = _Required
     token_key_id: str = _Required
     sync_queue_url: str = _Required
@@ -135,6 +134,14 @@ class ConsoleSettings(_FromEnvironment):
     console_recheck_minutes: int = Field(default=5, ge=1, le=60)
 
 
+class DispatchSettings(_FromEnvironment):
+    """The dispatch's delivery lease (dispatch/service.py): how long the intent of a run that is sending
+    keeps every other run from reconciling it. At least the DispatchFunction's Timeout (template.yaml), so
+    the run that wrote it is dead when it runs out; no default, the template sets it next to the Timeout."""
+
+    dispatch_lease_seconds: int = Field(ge=1)
+
+
 class OperationsSettings(_FromEnvironment):
     """Tuning every function may read (all with defaults)."""
 
@@ -170,7 +177,7 @@ FUNCTION_SECTIONS: dict[str, tuple[type[_FromEnvironment], ...]] = {
     "PollInvoicesFunction": (Resources, OperationsSettings),
     "SyncIntegrationFunction": (ConsentBundleSettings, OperationsSettings),
     "RenderFunction": (Resources, MailSettings, OperationsSettings),
-    "DispatchFunction": (ConsentBundleSettings, OperationsSettings),
+    "DispatchFunction": (ConsentBundleSettings, DispatchSettings, OperationsSettings),
     "TrackDeliveriesFunction": (Resources, OperatorSettings, MailSettings, OperationsSettings),
     "SesEventsFunction": (Resources, MailSettings, OperationsSettings),
     "SweepStuckFunction": (Resources, MailSettings, OfficeSettings, OperationsSettings),

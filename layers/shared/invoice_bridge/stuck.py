@@ -93,8 +93,9 @@ def sweep_stuck_invoices(
 def _hand_on_message(invoice: Invoice, ledger: DeliveryLedger) -> dict[str, object]:
     """The message that hands the invoice on again. A delivery rerouted to another channel after its
     e-invoice failed (dispatch/fallback.py) was sent on by a message naming that channel, and so is it
-    here: the dispatch's idempotency key includes the channel, and the key without one belongs to the
-    first channel's dispatch, whose stored answer would be returned instead of sending."""
+    here, so both hand-ons read alike (the dispatch itself goes on from the delivery record, whatever the
+    message names; Powertools idempotency, keyed on the channel too, once answered a message without it
+    with the first channel's stored result)."""
     message: dict[str, object] = {"invoice_id": invoice.id, "version": invoice.version}
     if invoice.status == InvoiceStatus.SENDING:
         delivery = ledger.get(invoice.id, invoice.version)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from .settings import (
     ConsentBundleSettings,
     ConsoleSettings,
+    DispatchSettings,
     MailSettings,
     OfficeSettings,
     OperationsSettings,
@@ -30,7 +31,6 @@ from .settings import (
 )
 
 if TYPE_CHECKING:  # the adapters are imported where they are built: no client, no heavy import at cold start
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from .adapters.cognito_console import CognitoConsoleUsers
     from .adapters.dynamo_console_sessions import DynamoConsoleSessions
@@ -475,6 +475,8 @@ def spiris_for(integration: Integration) -> HttpSpirisApi:
 @_per_container
 def dispatch_services() -> DispatchServices:
     """The dispatch capability's bundle; its fresh look reads Spiris through `spiris_for`."""
+    from datetime import timedelta
+
     from .dispatch.fresh_look import SpirisSourceCheck
     from .dispatch.service import DispatchServices
 
@@ -487,6 +489,7 @@ def dispatch_services() -> DispatchServices:
         mailer=mailer(),
         fresh_look=SpirisSourceCheck(integration_repository(), spiris_for, office=office_payee()),
         render_queue=render_queue(),
+        sending_lease=timedelta(seconds=section(DispatchSettings).dispatch_lease_seconds),
     )
 
 
@@ -526,14 +529,6 @@ def sweep_services() -> SweepServices:
         dispatch_queue=dispatch_queue(),
         notifier=failure_notifier(),
     )
-
-
-@_per_container
-def idempotency_store() -> DynamoDBPersistenceLayer:
-    """Powertools idempotency's persistence layer (the dispatch's second guard); it holds a client."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(table_name=section(Resources).idempotency_table_name)
 
 
 # --- consent ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
 
@@ -35,6 +36,14 @@ from sandbox.aws import create_template_table
 from sandbox.operator import serve
 
 TABLE, BUCKET, SENDER = "t", "docs", "invoices@example.com"
+# The delivery lease, as the template sets it (DISPATCH_LEASE_SECONDS, the dispatch function's timeout).
+LEASE = timedelta(seconds=120)
+
+
+def after_the_lease() -> datetime:
+    """A clock for the run that meets a crashed run's intent: the queue gives a crashed invocation's
+    message back after its visibility timeout (12 minutes), when the lease has run out."""
+    return datetime.now(UTC) + LEASE + timedelta(seconds=1)
 REGION = "eu-north-1"
 COMPANY, API_KEY, VENDOR_KEY = (
     "0d6c3c8e-0000-4000-8000-000000000001",
@@ -184,6 +193,7 @@ class Stack:
             mailer=self.mailer,
             fresh_look=source_as_imported,
             render_queue=self.render_queue,
+            sending_lease=LEASE,
         )
         return replace(services, **changes)
 

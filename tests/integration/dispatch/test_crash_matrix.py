@@ -9,7 +9,8 @@ DynamoDB/S3/SES and the operator sandbox answers over real HTTP.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from dispatch_support import (
     BUYER_ORG,
     PROVIDERS,
     Stack,
+    after_the_lease,
     make_invoice,
     make_issuer,
     operator_documents,
@@ -40,8 +42,9 @@ from invoice_bridge.ports import InvoiceMove, Mail, Operator, OperatorDocument, 
 TALLY: Counter[str] = Counter()
 
 
-class Crash(Exception):
-    """The Lambda died here (timeout, out of memory, container lost)."""
+class Crash(BaseException):
+    """The Lambda died here (timeout, out of memory, container lost): no `except Exception` sees it, so
+    the run tidies nothing up (its lease is not given back)."""
 
 
 class CrashingLedger(DynamoDeliveryLedger):
@@ -90,11 +93,19 @@ class CrashingOperator:
         return getattr(self.inner, name)
 
 
-def _run(stack: Stack, ledger: DynamoDeliveryLedger | None = None, operator: Any = None) -> Delivery | None:
+def _run(
+    stack: Stack, ledger: DynamoDeliveryLedger | None = None, operator: Any = None,
+    now: Callable[[], datetime] | None = None,
+) -> Delivery | None:
     services = stack.services(
         ledger=ledger or stack.ledger, operator_for=(lambda _issuer: operator) if operator else stack.operator_for
     )
-    return dispatch_invoice("inv1", 1, services)
+    return dispatch_invoice("inv1", 1, services, **({"now": now} if now else {}))
+
+
+def _redelivered(stack: Stack, operator: Any = None) -> Delivery | None:
+    """The crashed run's message, back from the queue after its visibility timeout: past the lease."""
+    return _run(stack, operator=operator, now=after_the_lease)
 
 
 def _tally(stack: Stack, provider: str) -> Counter[str]:
@@ -161,8 +172,8 @@ def test_ledger_crash_points(einvoice_stack: Stack, provider: str, crash_state, 
     with pytest.raises(Crash):
         _run(einvoice_stack, ledger=crashing)
     assert einvoice_stack.ledger.get("inv1", 1).state == expected_state  # type: ignore[union-attr]
-    _run(einvoice_stack)  # the queue redelivers
-    _run(einvoice_stack)  # and once more, as at-least-once delivery may
+    _redelivered(einvoice_stack)  # the queue redelivers
+    _redelivered(einvoice_stack)  # and once more, as at-least-once delivery may
     _assert_sent_once(einvoice_stack, provider)
 
 
@@ -175,7 +186,7 @@ def test_crash_after_the_operator_accepted_before_we_recorded(einvoice_stack: St
         _run(einvoice_stack, operator=CrashingOperator(_issuer_operator(einvoice_stack, provider), crash_after_send=True))
     assert einvoice_stack.ledger.get("inv1", 1).state == DeliveryState.SENDING  # type: ignore[union-attr]
     retry = CrashingOperator(_issuer_operator(einvoice_stack, provider))
-    _run(einvoice_stack, operator=retry)
+    _redelivered(einvoice_stack, operator=retry)
     assert retry.sends == 0, "reconciled by find, not sent again"
     _assert_sent_once(einvoice_stack, provider)
 
@@ -197,9 +208,9 @@ def test_crash_during_reconciliation(einvoice_stack: Stack, provider: str) -> No
     with pytest.raises(Crash):
         _run(einvoice_stack, operator=CrashingOperator(operator, crash_after_send=True))
     with pytest.raises(Crash):
-        _run(einvoice_stack, operator=CrashingOperator(operator, crash_in_find=True))
+        _redelivered(einvoice_stack, operator=CrashingOperator(operator, crash_in_find=True))
     assert einvoice_stack.ledger.get("inv1", 1).state == DeliveryState.SENDING  # type: ignore[union-attr]
-    _run(einvoice_stack)
+    _redelivered(einvoice_stack)
     _assert_sent_once(einvoice_stack, provider)
 
 
@@ -244,16 +255,19 @@ class CrashAfterSes(SesMailer):
         return message_id
 
 
-def _run_email(stack: Stack, mailer: SesMailer, version: int = 1) -> Delivery | None:
-    return dispatch_invoice("inv1", version, stack.services(operator_for=lambda _i: None, mailer=mailer))
+def _run_email(
+    stack: Stack, mailer: SesMailer, version: int = 1, now: Callable[[], datetime] | None = None
+) -> Delivery | None:
+    services = stack.services(operator_for=lambda _i: None, mailer=mailer)
+    return dispatch_invoice("inv1", version, services, **({"now": now} if now else {}))
 
 
 def test_email_crash_after_ses_accepted_is_not_sent_twice(stack: Stack) -> None:
     stack.add(make_issuer(language="en"), make_invoice(buyer_org=None, buyer_email="kund@example.com"))
     with pytest.raises(Crash):
         _run_email(stack, CrashAfterSes("invoices@example.com"))
-    _run_email(stack, stack.mailer)
-    _run_email(stack, stack.mailer)
+    _run_email(stack, stack.mailer, now=after_the_lease)
+    _run_email(stack, stack.mailer, now=after_the_lease)
     mails = sent_mails()
     to_buyer = [m for m in mails if m["To"] == "kund@example.com"]
     to_issuer = [m for m in mails if m["To"] == "byra@example.com"]

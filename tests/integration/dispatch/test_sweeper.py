@@ -94,8 +94,8 @@ def test_each_stuck_step_is_handed_on_again_and_counted(stack: Stack, queues: di
 
 def test_a_rerouted_delivery_is_handed_on_with_its_channel(stack: Stack, queues: dict[str, str]) -> None:
     """A delivery that went on by e-mail after its e-invoice failed was sent on by a message naming the
-    channel (track.py); the sweeper's hand-on names it too, or the dispatch's idempotency store would
-    answer it with the first channel's result and nothing would be sent."""
+    channel (track.py); the sweeper's hand-on names it too (Powertools idempotency, keyed on the channel,
+    once answered a message without it with the first channel's result; the ledger's lease needs no key)."""
     add(stack, "inv1", InvoiceStatus.SENDING, channel="email")
     rerouted = delivery("inv1", DeliveryState.QUEUED, channel="email").model_copy(
         update={"failed_channels": ["einvoice"], "recipient": "kund@example.com",

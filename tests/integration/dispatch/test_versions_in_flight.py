@@ -117,20 +117,14 @@ def test_the_documents_of_the_version_are_checked_before_the_intent(stack: Stack
     assert "kunde inte levereras" in notice["Subject"]
 
 
-# --- the Lambda entry point: "nothing to do yet" is not remembered --------------------------------
+# --- the Lambda entry point: "nothing to do yet" does not block the real message ----------------------
 
 
 @pytest.fixture
 def wired(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
     from invoice_bridge import wiring
 
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName="idempotency",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    for name, value in {"TABLE_NAME": TABLE, "IDEMPOTENCY_TABLE_NAME": "idempotency", "DOCUMENTS_BUCKET": BUCKET,
+    for name, value in {"TABLE_NAME": TABLE, "DOCUMENTS_BUCKET": BUCKET,
                         "SENDER_EMAIL": "invoices@example.com"}.items():
         monkeypatch.setenv(name, value)
     wiring.reset()
@@ -140,9 +134,9 @@ def wired(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
 def test_a_dispatch_message_that_came_too_early_does_not_block_the_real_one(
     wired: Stack, spiris_company: SpirisCompany, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The dispatch of an invoice that is not rendered yet does nothing; Powertools idempotency must not
-    keep that answer (for 24 hours), or render's hand-off of the same version would be answered with it
-    and the invoice never sent. (Through the Lambda's wiring, so its fresh look reads the source from the
+    """The dispatch of an invoice that is not rendered yet does nothing, and leaves nothing behind that
+    would answer render's hand-off of the same version in its place (Powertools idempotency once kept such
+    an answer for 24 hours), or the invoice would never be sent. (Through the Lambda's wiring, so its fresh look reads the source from the
     Spiris sandbox with the grant the token broker holds.)"""
     source = spiris_company.add(1001)
     integration = Integration(id="int1", issuer_id="iss1", contact_name="Anna", contact_email="anna@example.se",

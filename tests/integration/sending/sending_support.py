@@ -9,7 +9,7 @@ import email.policy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.message import Message
 from typing import Any
@@ -45,7 +45,6 @@ from sandbox.sqs_faults import SqsBatchFaults
 from sandbox.sqs_faults import install as install_sqs_faults
 
 TABLE, BUCKET, SENDER, REGION = "sending-table", "sending-documents", "invoices@example.com", "eu-north-1"
-IDEMPOTENCY_TABLE = "sending-idempotency"
 ISSUER_ID, INTEGRATION_ID = "issuer-1", "int-1"
 OFFICE_USER = "arn:aws:iam::123456789012:user/anna.office"
 
@@ -92,6 +91,7 @@ class World:
             fresh_look=SpirisSourceCheck(self.integrations, lambda _integration: self.company.api(max_attempts=1),
                                          office=None),
             render_queue=render_queue or SqsWorkQueue(self.render_queue_url),
+            sending_lease=timedelta(seconds=120),
         )
 
     def mailer(self) -> SesMailer:
@@ -170,12 +170,8 @@ def world(spiris_company: SpirisCompany, monkeypatch: pytest.MonkeyPatch) -> Ite
         sqs = boto3.client("sqs")
         render_url = sqs.create_queue(QueueName="render")["QueueUrl"]
         dispatch_url = sqs.create_queue(QueueName="dispatch")["QueueUrl"]
-        boto3.client("dynamodb").create_table(  # Powertools idempotency's, for the dispatch Lambda's handler
-            TableName=IDEMPOTENCY_TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
         for name, value in {"TABLE_NAME": TABLE, "DOCUMENTS_BUCKET": BUCKET, "RENDER_QUEUE_URL": render_url,
-                            "DISPATCH_QUEUE_URL": dispatch_url, "SENDER_EMAIL": SENDER,
-                            "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE}.items():
+                            "DISPATCH_QUEUE_URL": dispatch_url, "SENDER_EMAIL": SENDER}.items():
             monkeypatch.setenv(name, value)
         wiring.reset()
         issuers = DynamoIssuers(TABLE)

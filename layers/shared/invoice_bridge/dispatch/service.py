@@ -26,9 +26,17 @@ A message redelivered at any point finds the records and:
   above): the invoice is replaced by a next version of the same content, which goes through again.
 - stale (a newer version exists), that version `queued` and this one's delivery `cancelled`: a crash may
   have come between storing the next version and its render message, so the render message goes again.
-- `sending` (operator channel): the outcome of an earlier call is unknown; ask the operator by our
-  idempotency id first. Found → record `sent`. Not found → send again with the SAME id, which the
-  operator also deduplicates, so even a lost `find` answer cannot produce a second invoice.
+- `sending`, its lease held: another run is inside the call right now (a duplicate message, handled by a
+  second instance meanwhile), or died there less than a lease ago. Nothing is read or sent: the message
+  is retried (`DispatchInProgress`) and comes back after the run is done or the lease has run out. The
+  intent is the lease: `sending_at`, written with it, and the lease length (`sending_lease`, at least the
+  dispatch function's timeout, so a run that wrote it is dead once it runs out). A run whose call ended
+  without an answer (a lost answer, the operator unavailable) is alive and no call of ours is open: it
+  gives the lease back (`sending_at` cleared), so the retry reconciles at once, as before.
+- `sending` (operator channel), no lease held: the outcome of an earlier call is unknown; ask the operator
+  by our idempotency id first. Found → record `sent`. Not found → send again with the SAME id, which the
+  operator also deduplicates, so even a lost `find` answer cannot produce a second invoice. Sending again
+  takes the lease anew (a new `sending_at`).
 - `sending` (e-mail): SES has no idempotency key and no lookup, so an e-mail whose outcome is unknown is
   never sent again (at most once): it ends `failed` with code `outcome_unknown`, and the issuer is asked
   to check with the buyer. Only a definite refusal (`MailNotSent`) gives the intent back to `queued`; a
@@ -55,7 +63,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -129,6 +137,8 @@ class DispatchServices:
     mailer: Mailer
     fresh_look: SourceCheck  # reads the source once more right before the intent
     render_queue: WorkQueue  # takes the next version when the fresh look found the invoice changed
+    # How long an intent keeps other runs from reconciling it: at least the dispatch function's timeout.
+    sending_lease: timedelta
 
     def for_batch(self) -> DispatchServices:
         """These services for one queue batch (one invocation): each issuer read once (batch_issuers.py),
@@ -138,7 +148,8 @@ class DispatchServices:
 
 
 class DispatchInProgress(Exception):
-    """Another worker moved the delivery first; the message is retried and reconciles then."""
+    """Another run moved the delivery first, or holds its lease (it is sending now, or died doing so less
+    than a lease ago); the message is retried and continues, or reconciles, then."""
 
 
 class OriginalNotSettled(Exception):
@@ -200,7 +211,7 @@ class _Dispatch:
         self.invoices, self.issuers, self.ledger = services.invoices, services.issuers, services.ledger
         self.documents, self.operator_for, self.mailer = services.documents, services.operator_for, services.mailer
         self.fresh_look, self.render_queue = services.fresh_look, services.render_queue
-        self.notifier, self.now = notifier, now
+        self.lease, self.notifier, self.now = services.sending_lease, notifier, now
         self._issuer: Issuer | None = None
         self._read: dict[tuple[int, Channel], bytes | Letter] = {}
 
@@ -432,7 +443,12 @@ class _Dispatch:
                                deduplication_id=f"{invoice_id}-v{version}")
 
     def _reconcile(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
-        """The intent is recorded and the outcome of the call unknown (a crash, a timeout)."""
+        """The intent is recorded and the outcome of the call unknown (a crash, a timeout), once no run
+        holds its lease."""
+        if delivery.sending_at is not None and self.now() - delivery.sending_at < self.lease:
+            logger.info("sending under another run's lease; retried", extra={
+                "invoice_id": invoice.id, "version": delivery.version, "sending_at": delivery.sending_at.isoformat()})
+            raise DispatchInProgress(f"delivery of {invoice.id} v{delivery.version} is being sent by another run")
         if delivery.channel == "email":
             failure = Failure("outcome_unknown", "the e-mail service did not confirm the e-mail", "email")
             return self._fail(delivery, invoice, failure, [DeliveryState.SENDING])
@@ -442,7 +458,9 @@ class _Dispatch:
             logger.info("reconciled: the operator has the invoice", extra={"invoice_id": invoice.id})
             return self._record_sent(delivery, invoice, found.operator_invoice_id)
         logger.info("reconciled: not at the operator, sending again", extra={"invoice_id": invoice.id})
-        again = delivery.model_copy(update={"attempts": delivery.attempts + 1, "updated_at": self.now()})
+        again = delivery.model_copy(
+            update={"attempts": delivery.attempts + 1, "sending_at": self.now(), "updated_at": self.now()}
+        )
         self.ledger.transition(again, [DeliveryState.SENDING])
         return self._send(again, invoice)
 
@@ -474,9 +492,23 @@ class _Dispatch:
                 return self._claim_and_send(rerouted, invoice)
             failure = Failure("rejected", exc.message, delivery.channel)
             return self._fail(delivery, invoice, failure, [DeliveryState.SENDING])
-        # OperatorOutcomeUnknown / OperatorUnavailable propagate: the record stays `sending`, the message is
-        # retried and reconciled by idempotency id.
+        except Exception:
+            # OperatorOutcomeUnknown / OperatorUnavailable (or any failure of the call) propagate: the record
+            # stays `sending`, the message is retried and reconciled by idempotency id, without waiting for
+            # the lease (no call of ours is open).
+            self._give_lease_back(delivery)
+            raise
         return self._record_sent(delivery, invoice, sent.operator_invoice_id)
+
+    def _give_lease_back(self, delivery: Delivery) -> None:
+        """This run is alive and its call has ended without an answer: clear `sending_at`, still `sending`.
+        Only a failed call costs the write; if it fails too, the lease runs out instead."""
+        released = delivery.model_copy(update={"sending_at": None, "updated_at": self.now()})
+        try:
+            self.ledger.transition(released, [DeliveryState.SENDING])
+        except Exception as exc:  # the call's own error is what the retry needs to see
+            logger.warning("lease not given back; it runs out", extra={
+                "invoice_id": delivery.invoice_id, "version": delivery.version, "error": type(exc).__name__})
 
     def _next_channel(
         self, delivery: Delivery, invoice: Invoice, operator: Operator, refusal: OperatorRejected
