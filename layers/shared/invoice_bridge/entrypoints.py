@@ -66,8 +66,8 @@ def render_batch() -> BatchWork:
 
 
 def dispatch_batch() -> Callable[[DispatchRequest], str | None]:
-    """The dispatch of one SQS batch (one invocation): each issuer read once for the batch
-    (batch_issuers.py). Returns the delivery's state, or None when there was nothing to do now.
+    """The dispatch of one SQS batch (one invocation): each issuer (batch_issuers.py) and each integration
+    (the fresh look's status check) read once for the batch. Returns the delivery's state, or None when there was nothing to do now.
 
     The delivery ledger is the only guard (dispatch/service.py), its intent a lease. A duplicate message
     that arrives while the original run is still inside the operator's or SES's call finds the intent
