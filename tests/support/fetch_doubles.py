@@ -236,6 +236,10 @@ class MemoryDecisions:
         if first_sync:
             self.first_by[(integration_id, decision.source_id)] = decision
 
+    def record_new(self, integration_id: str, decisions: Sequence[tuple[SyncDecision, bool]]) -> None:
+        for decision, first_sync in decisions:
+            self.record(integration_id, decision, first_sync=first_sync)
+
     def reconciliation(self, integration_id: str) -> list[SyncDecision]:
         return [d for (i, _), d in self.first_by.items() if i == integration_id]
 
