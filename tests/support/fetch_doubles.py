@@ -306,6 +306,7 @@ class FakeSpiris:
         self.page_size = page_size
         self.clock = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
         self.requests: list[str] = []
+        self.expected_reads: list[tuple[int, int]] = []  # (customers, pdfs) a sync announced, page by page
         self.fail_on_page: dict[int, Exception] = {}
         self.pdf_error: Exception | None = None
         self.on_page: Any = None  # callable(page_number) run before a page is served
@@ -372,6 +373,9 @@ class FakeSpiris:
     def customer(self, customer_id: str) -> Customer:
         self.requests.append(f"customers/{customer_id}")
         return self.customers[customer_id]
+
+    def expect_reads(self, *, customers: int, pdfs: int) -> None:
+        self.expected_reads.append((customers, pdfs))
 
     def customer_invoice_pdf(self, invoice_id: str) -> bytes:
         self.requests.append(f"customerinvoices/{invoice_id}/pdf")

@@ -281,6 +281,18 @@ class _Importer:
         wanted = sorted(to_look_at | originals)
         linked = self.invoices.source_links(self.issuer.id, wanted) if wanted else {}
         self._linked = {source_id: linked.get(source_id) for source_id in wanted}
+        self._expect_reads([i for i in page.invoices if i.Id in to_look_at])
+
+    def _expect_reads(self, to_look_at: list[CustomerInvoice]) -> None:
+        """Tell Spiris' client about what the page will likely read (its budget takes it in one go): the
+        customers and source PDFs of the versions selection takes (an estimate: a credit note's original is
+        not looked at, and a version whose content did not change reads no PDF)."""
+        likely = [i for i in to_look_at
+                  if select(i, sent_source_ids=set(), active_since=self.integration.active_since).selected]
+        customers = {i.CustomerId for i in likely if i.CustomerId and i.CustomerId not in self._customers}
+        pdfs = len(likely) if self.documents is not None else 0
+        if customers or pdfs:
+            self.spiris.expect_reads(customers=len(customers), pdfs=pdfs)
 
     # --- one source invoice ----------------------------------------------------------------------
 
