@@ -60,6 +60,9 @@ def _item_kinds(operation: str, body: Any) -> tuple[str, ...]:
         return tuple(_kind(entry.get("Item") or entry["Key"]) for entry in entries)
     if operation == "BatchGetItem":  # one kind per key, in order: the test tells the kinds and the count
         return tuple(_kind(key) for table in payload.get("RequestItems", {}).values() for key in table["Keys"])
+    if operation == "BatchWriteItem":  # one kind per item written, in order
+        return tuple(_kind(w.get("PutRequest", {}).get("Item") or w.get("DeleteRequest", {}).get("Key"))
+                     for writes in payload.get("RequestItems", {}).values() for w in writes)
     key = payload.get("Item") or payload.get("Key")
     return (_kind(key),) if isinstance(key, dict) and "PK" in key else ()
 

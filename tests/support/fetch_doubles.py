@@ -239,6 +239,10 @@ class MemoryDecisions:
         if first_sync:
             self.first_by[(integration_id, decision.source_id)] = decision
 
+    def record_new(self, integration_id: str, decisions: Sequence[tuple[SyncDecision, bool]]) -> None:
+        for decision, first_sync in decisions:
+            self.record(integration_id, decision, first_sync=first_sync)
+
     def reconciliation(self, integration_id: str) -> list[SyncDecision]:
         return [d for (i, _), d in self.first_by.items() if i == integration_id]
 
@@ -305,6 +309,7 @@ class FakeSpiris:
         self.page_size = page_size
         self.clock = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
         self.requests: list[str] = []
+        self.expected_reads: list[tuple[int, int]] = []  # (customers, pdfs) a sync announced, page by page
         self.fail_on_page: dict[int, Exception] = {}
         self.pdf_error: Exception | None = None
         self.on_page: Any = None  # callable(page_number) run before a page is served
@@ -371,6 +376,9 @@ class FakeSpiris:
     def customer(self, customer_id: str) -> Customer:
         self.requests.append(f"customers/{customer_id}")
         return self.customers[customer_id]
+
+    def expect_reads(self, *, customers: int, pdfs: int) -> None:
+        self.expected_reads.append((customers, pdfs))
 
     def customer_invoice_pdf(self, invoice_id: str) -> bytes:
         self.requests.append(f"customerinvoices/{invoice_id}/pdf")

@@ -336,6 +336,9 @@ class SpirisApi(Protocol):
     def customer_invoice(self, invoice_id: str) -> CustomerInvoice: ...  # one invoice, as it is now
     def customer(self, customer_id: str) -> Customer: ...
     def customer_invoice_pdf(self, invoice_id: str) -> bytes: ...
+    # About this many `customer` and `customer_invoice_pdf` reads follow soon (an estimate): the adapter may
+    # take their share of the shared request budget at once.
+    def expect_reads(self, *, customers: int, pdfs: int) -> None: ...
 
 
 class SpirisIdentity(Protocol):

@@ -432,6 +432,7 @@ def sync_spiris(integration: Integration) -> HttpSpirisApi:
         access_tokens,
         renew_access_token=access_tokens.renew,
         before_request=budget.before_request,
+        expect_requests=budget.expect,
         page_size=settings.spiris_page_size,
         file_origins=tuple(o.strip() for o in settings.spiris_file_origins.split(",") if o.strip()),
         max_file_bytes=settings.spiris_file_max_bytes,

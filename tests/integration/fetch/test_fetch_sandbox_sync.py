@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from aws_requests import aws_requests
 from fetch_doubles import ListQueue, MemoryDecisions, MemoryIntegrations, MemoryInvoices
 from fetch_support import BUCKET, TABLE, Aws, call_admin
 from invoice_bridge.adapters.dynamo_budget import dynamo_request_budget
@@ -197,6 +198,30 @@ def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client
     cancelled = invoices.find_by_source("issuer-1", original_id)
     assert (cancelled.status, cancelled.status_reason) == (InvoiceStatus.CANCELLED, "paid")
     assert invoices.events(cancelled.id)[-1].status == "cancelled"
+
+
+def test_a_sync_takes_a_pages_spiris_budget_in_one_counter_write_per_endpoint(aws: Aws, sandbox: httpx.Client, company) -> None:  # type: ignore[no-untyped-def]
+    """Five new invoices of one customer: the list, the customer and the five PDFs each take their slots of
+    the shared budget in one write (the PDFs took four, in blocks of 1, 1, 2 and 4): 3 writes, not 6."""
+    company_id, customer_id, token = company
+    post(sandbox, f"/_sandbox/companies/{company_id}/customerinvoices", [invoice(n, customer_id) for n in range(1101, 1106)])
+    issuer, integration = issuer_and_integration()
+    DynamoIssuers(TABLE).put(issuer)
+    DynamoIntegrations(TABLE).put(integration)
+    budget = dynamo_request_budget(TABLE, 600)
+    spiris = HttpSpirisApi(str(sandbox.base_url), lambda: token, before_request=budget.before_request,
+                           expect_requests=budget.expect, sleep=lambda s: None,
+                           file_origins=(str(sandbox.base_url).rstrip("/"),))
+    services = SyncServices(
+        integrations=DynamoIntegrations(TABLE), issuers=DynamoIssuers(TABLE), invoices=DynamoInvoiceRepository(TABLE),
+        decisions=DynamoDecisionStore(TABLE), spiris_for=lambda _integration: spiris,
+        render_queue=SqsWorkQueue(aws.render_queue_url), documents=S3DocumentStore(BUCKET),
+    )
+    with aws_requests() as requests:
+        assert sync_integration("int-1", services, now=datetime.now(UTC)).imported == 5
+    budget_writes = [kinds for op, kinds in requests.dynamodb_writes("BUDGET/MINUTE")]
+    assert len(budget_writes) == 3
+    assert requests.of("s3").count(("PutObject", ())) == 5  # the source PDFs, all archived
 
 
 def held_for_the_office(

@@ -248,11 +248,52 @@ def test_a_sync_hands_a_pages_invoices_on_to_render_ten_to_a_request(world: Worl
     assert requests.of("sqs") == [("SendMessageBatch", ())] * 3
     assert sorted(m["invoice_id"] for m in drain(world.render_queue_url)) == sorted(world.ours(s.Id) for s in sources)
     # Each decision is written after its message went out (a decision says "handled"), and each full request
-    # goes out as soon as it is full (render need not wait for the page).
+    # goes out as soon as it is full (render need not wait for the page); the decisions of a request's new
+    # versions in one write.
     sends_and_decisions = [name for name, kinds in requests.sent
                            if name.startswith("sqs.") or (name != "dynamodb.BatchGetItem" and DECISION in kinds)]
-    assert sends_and_decisions == (["sqs.SendMessageBatch"] + ["dynamodb.UpdateItem"] * 10) * 2 + [
-        "sqs.SendMessageBatch"] + ["dynamodb.UpdateItem"] * 5
+    assert sends_and_decisions == ["sqs.SendMessageBatch", "dynamodb.BatchWriteItem"] * 3
+
+
+def test_a_sync_writes_one_request_per_new_invoice_and_its_decisions_with_their_render_request(world: World) -> None:
+    """Per imported invoice, one write: the invoice with its link and first events (one transaction). Its
+    decision, still written after its render message went out, goes with the other new versions of that
+    SendMessageBatch in one BatchWriteItem (was an UpdateItem per invoice: 2.05 DynamoDB writes per invoice,
+    now 1.1)."""
+    sources = [world.company.add(number) for number in range(3700, 3720)]
+    with aws_requests() as requests:
+        result = world.sync()
+    assert result.imported == 20
+    one_import, ten_decisions = ("TransactWriteItems", (INVOICE, LINK)), ("BatchWriteItem", (DECISION,) * 10)
+    assert requests.dynamodb_writes(DECISION, LINK, INVOICE) == ([one_import] * 10 + [ten_decisions]) * 2
+    assert Counter(name for name, _ in requests.sent) == Counter({
+        "dynamodb.TransactWriteItems": 20,  # each import
+        "dynamodb.BatchWriteItem": 2, "sqs.SendMessageBatch": 2,  # decisions and render messages, ten a request
+        "dynamodb.BatchGetItem": 2,  # the page's decisions and source links
+        "dynamodb.GetItem": 2, "dynamodb.PutItem": 1,  # the integration and the issuer; the watermark
+    })
+    decisions = DynamoDecisionStore(TABLE).get_many(INTEGRATION_ID, [s.Id for s in sources])
+    assert {(d.selected, d.reason, d.invoice_id) for d in decisions.values()} == {
+        (True, "selected", world.ours(s.Id)) for s in sources}
+
+
+def test_a_later_decision_on_a_source_invoice_keeps_its_first_sync_entry(world: World) -> None:
+    """A source invoice decided before is decided again by an update: its reconciliation entry (the first
+    sync's decision) stays. Here the first sync's decision is written with the page's new versions."""
+    integration = world.integrations.get(INTEGRATION_ID)
+    world.integrations.put(integration.model_copy(update={"first_sync_done": False}))
+    source = world.company.add(3801)
+    world.sync()
+    world.company.change(source.Id, YourReference="Projekt 7")
+    with aws_requests() as requests:
+        assert world.sync().new_versions == 1
+    assert [op for op, _ in requests.dynamodb_writes(DECISION)] == ["UpdateItem"]
+    store = DynamoDecisionStore(TABLE)
+    [first] = store.reconciliation(INTEGRATION_ID)
+    [latest] = store.latest(INTEGRATION_ID)
+    assert first.invoice_id == latest.invoice_id == world.ours(source.Id)
+    assert first.source_modified_utc is not None and latest.source_modified_utc is not None
+    assert first.source_modified_utc < latest.source_modified_utc
 
 
 class DuplicateSyncMidPage(HttpSpirisApi):

@@ -135,3 +135,27 @@ def test_blocks_never_take_more_than_the_limit_and_single_slots_fill_the_window(
     assert counter.counts[("/v2/customerinvoices", window_bucket(START))] == 10
     assert clock.slept == 0
     assert second.acquire("/v2/customerinvoices") == window_bucket(START + 60)  # the window is full: it waited
+
+
+def test_a_worker_that_says_what_it_is_about_to_ask_takes_it_in_one_block() -> None:
+    """A sync announces a page's 20 source PDFs: one counter write for them, where blocks of 1, 1, 2, 4, 8, 8
+    took six; past what it said, blocks grow by the usual rule."""
+    clock = FakeClock(START)
+    counter = CountedCounter()
+    budget = RequestBudget(counter, 600, clock=clock.time, sleep=clock.sleep)
+    pdfs = "/v2/customerinvoices/{invoice_id}/pdf"
+    budget.expect(pdfs, 20)
+    assert {budget.acquire(pdfs) for _ in range(20)} == {window_bucket(START)}
+    assert counter.writes == 1 and counter.counts[(pdfs, window_bucket(START))] == 20
+    budget.acquire(pdfs)
+    assert counter.writes == 2 and counter.counts[(pdfs, window_bucket(START))] == 28  # a block of 8
+
+
+def test_an_announced_block_that_does_not_fit_gives_way_to_single_slots() -> None:
+    clock = FakeClock(START)
+    counter = MemoryMinuteCounter()
+    budget = RequestBudget(counter, 10, clock=clock.time, sleep=clock.sleep)
+    budget.expect("/v2/customers/{customer_id}", 30)
+    granted = [budget.acquire("/v2/customers/{customer_id}") for _ in range(11)]
+    assert Counter(granted) == {window_bucket(START): 10, window_bucket(START + 60): 1}
+    assert counter.counts[("/v2/customers/{customer_id}", window_bucket(START))] == 10

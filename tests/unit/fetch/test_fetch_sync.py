@@ -214,6 +214,18 @@ def test_customer_details_are_fetched_once_per_sync_and_source_pdf_archived(worl
     assert world.documents.objects[invoice.source_pdf_key].startswith(b"%PDF")
 
 
+def test_a_sync_tells_its_client_what_a_page_will_read_so_the_budget_takes_it_at_once(world: World) -> None:
+    """Two new invoices of one customer and a paid one: one customer and two source PDFs announced (the
+    request budget takes their slots in one counter write each); a re-read of the same versions, nothing."""
+    world.spiris.add(source_invoice(1001))
+    world.spiris.add(source_invoice(1002))
+    world.spiris.add(source_invoice(1003, PaymentStatus=0, RemainingAmount=Decimal("0")))
+    assert world.sync().imported == 2
+    assert world.spiris.expected_reads == [(1, 2)]
+    world.sync()
+    assert world.spiris.expected_reads == [(1, 2)]
+
+
 def test_a_missing_source_pdf_is_an_event_not_a_lost_invoice(world: World) -> None:
     a = world.spiris.add(source_invoice(1001))
     world.spiris.pdf_error = SpirisNotFound("gone")

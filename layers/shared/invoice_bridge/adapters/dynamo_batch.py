@@ -1,9 +1,12 @@
-"""Many items of the table by key in few requests: BatchGetItem, 100 keys a request.
+"""Many items of the table by key in few requests: BatchGetItem, 100 keys a request; BatchWriteItem,
+25 whole items a request (`batch_put`).
 
 DynamoDB may answer a BatchGetItem with only part of the keys (throttling, or a response over 16 MB): the
 rest come back as `UnprocessedKeys`, to be asked again after a backoff. A read that makes no progress for
 `MAX_ROUNDS_WITHOUT_PROGRESS` rounds gives up with `BatchReadIncomplete` (the caller's message is retried):
-never a partial result taken for the whole.
+never a partial result taken for the whole. A BatchWriteItem's `UnprocessedItems` are sent again the same
+way, and one that makes no progress gives up with `BatchWriteIncomplete` (nothing is taken as written that
+DynamoDB did not write).
 
 GSI1 and GSI2 hold the keys of the items, not the items (KEYS_ONLY, or INCLUDE of the attributes their
 filters read; docs/dynamodb.md): a reader queries the index and reads a page's items by key
@@ -19,6 +22,7 @@ from typing import Any, Protocol
 from .aws import resource, retry_pause, table
 
 MAX_KEYS_PER_REQUEST = 100  # DynamoDB's limit for one BatchGetItem
+MAX_PUTS_PER_REQUEST = 25  # and for one BatchWriteItem
 MAX_ROUNDS_WITHOUT_PROGRESS = 6
 
 Key = dict[str, str]
@@ -27,6 +31,10 @@ TABLE_KEYS = ("PK", "SK")
 
 class BatchReadIncomplete(Exception):
     """DynamoDB kept some keys unprocessed past the retries (sustained throttling)."""
+
+
+class BatchWriteIncomplete(Exception):
+    """DynamoDB kept some items unwritten past the retries (sustained throttling)."""
 
 
 class BatchGetter(Protocol):
@@ -68,6 +76,42 @@ def batch_get(
         sleep(retry_pause(rounds_without_progress))
         pending = [*unprocessed, *pending]
     return found
+
+
+class BatchWriter(Protocol):
+    """The one call used of the DynamoDB service resource to write (what a test's stand-in provides)."""
+
+    def batch_write_item(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def batch_put(
+    table_name: str,
+    items: Sequence[dict[str, Any]],
+    *,
+    dynamodb: BatchWriter | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Put whole `items` (each replaces what is stored under its key; no condition, no update expression:
+    BatchWriteItem has neither), 25 to a request. Each item once: DynamoDB refuses a request naming a key
+    twice. Returns when every item is written; `BatchWriteIncomplete` when DynamoDB stops taking them."""
+    writer = dynamodb or resource("dynamodb")
+    pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
+    rounds_without_progress = 0
+    while pending:
+        batch, pending = pending[:MAX_PUTS_PER_REQUEST], pending[MAX_PUTS_PER_REQUEST:]
+        answer = writer.batch_write_item(RequestItems={table_name: batch})
+        unprocessed: list[dict[str, Any]] = answer.get("UnprocessedItems", {}).get(table_name, [])
+        if not unprocessed:
+            rounds_without_progress = 0
+            continue
+        rounds_without_progress = 0 if len(unprocessed) < len(batch) else rounds_without_progress + 1
+        if rounds_without_progress >= MAX_ROUNDS_WITHOUT_PROGRESS:
+            raise BatchWriteIncomplete(
+                f"{len(unprocessed) + len(pending)} items of {table_name} still unwritten after "
+                f"{MAX_ROUNDS_WITHOUT_PROGRESS} rounds"
+            )
+        sleep(retry_pause(rounds_without_progress))
+        pending = [*unprocessed, *pending]
 
 
 def items_behind(

@@ -13,7 +13,7 @@ invoice they point to.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from contextlib import suppress
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from boto3.dynamodb.conditions import Key
 from ..fetch.decisions import ParkedSource, SyncDecision
 from ..ports import ConflictError
 from .aws import TableAdapter, query_all
-from .dynamo_batch import batch_get, query_items
+from .dynamo_batch import batch_get, batch_put, query_items
 from .dynamo_conditional import write_if
 
 
@@ -56,6 +56,32 @@ class DynamoDecisionStore(TableAdapter):
         return {item["source_id"]: self._decision(item, "") for item in items}
 
     def record(self, integration_id: str, decision: SyncDecision, *, first_sync: bool) -> None:
+        values, removed = self._values(integration_id, decision, first_sync=first_sync)
+        names = {f"#{name}": name for name in [*values, *removed]}
+        update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
+        if removed:
+            update += " REMOVE " + ", ".join(f"#{name}" for name in removed)
+        self._table.update_item(
+            Key=self._key(integration_id, decision.source_id),
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
+        )
+
+    def record_new(self, integration_id: str, decisions: Sequence[tuple[SyncDecision, bool]]) -> None:
+        """Whole items, 25 to a BatchWriteItem: the item `record` would leave on a key that held none (what
+        it removes is not there, and there is no earlier `first_*` to keep)."""
+        items = []
+        for decision, first_sync in decisions:
+            values, _removed = self._values(integration_id, decision, first_sync=first_sync)
+            items.append({**self._key(integration_id, decision.source_id), **values})
+        if items:
+            batch_put(self._table_name, items)
+
+    def _values(
+        self, integration_id: str, decision: SyncDecision, *, first_sync: bool
+    ) -> tuple[dict[str, Any], list[str]]:
+        """What a decision sets on its item, and the attributes of an earlier decision it removes."""
         values: dict[str, Any] = {
             "source_id": decision.source_id,
             "selected": decision.selected,
@@ -88,16 +114,7 @@ class DynamoDecisionStore(TableAdapter):
             removed.append("notice_claimed_until")  # a fresh version's notice is no one's yet
         else:
             removed += _NOTICE_KEYS
-        names = {f"#{name}": name for name in [*values, *removed]}
-        update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
-        if removed:
-            update += " REMOVE " + ", ".join(f"#{name}" for name in removed)
-        self._table.update_item(
-            Key=self._key(integration_id, decision.source_id),
-            UpdateExpression=update,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
-        )
+        return values, removed
 
     @staticmethod
     def _parked_keys(integration_id: str, decision: SyncDecision) -> dict[str, str]:

@@ -131,7 +131,8 @@ class HttpSpirisApi:
     `access_token` is called before every attempt, so a refresher can swap tokens between retries.
     `renew_access_token(rejected)` is asked for a fresh token once per request when Spiris answers 401
     (an access token expired early or invalidated server-side); a second 401 is SpirisReauthenticate.
-    `before_request(path_template)` runs before every attempt (the shared 600/min budget plugs in there).
+    `before_request(path_template)` runs before every attempt (the shared 600/min budget plugs in there);
+    `expect_requests(path_template, count)` hears what `expect_reads` announces (the budget's `expect`).
     """
 
     def __init__(
@@ -141,6 +142,7 @@ class HttpSpirisApi:
         *,
         renew_access_token: Callable[[str], str] | None = None,
         before_request: Callable[[str], None] | None = None,
+        expect_requests: Callable[[str, int], None] | None = None,
         client: httpx.Client | None = None,
         max_attempts: int = 4,
         backoff_base_seconds: float = 0.5,
@@ -159,6 +161,7 @@ class HttpSpirisApi:
         self._access_token = access_token
         self._renew_access_token = renew_access_token
         self._before_request = before_request
+        self._expect_requests = expect_requests
         self._client = client
         self._max_attempts = max(1, max_attempts)
         self._backoff_base = backoff_base_seconds
@@ -280,6 +283,11 @@ class HttpSpirisApi:
         if isinstance(parsed, UnreadableInvoice):
             raise SpirisUnreadable(f"the invoice cannot be read: {parsed.reason}")
         return parsed
+
+    def expect_reads(self, *, customers: int, pdfs: int) -> None:
+        if self._expect_requests is not None:
+            self._expect_requests(CUSTOMER, customers)
+            self._expect_requests(CUSTOMER_INVOICE_PDF, pdfs)
 
     def customer(self, customer_id: str) -> Customer:
         body = self._json(CUSTOMER, CUSTOMER.format(customer_id=customer_id))

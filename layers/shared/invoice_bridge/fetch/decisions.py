@@ -3,7 +3,7 @@ first sync's decision kept apart for the reconciliation list."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -56,6 +56,11 @@ class DecisionStore(Protocol):
 
     def record(self, integration_id: str, decision: SyncDecision, *, first_sync: bool) -> None:
         """Store the latest decision; with `first_sync` it also becomes the reconciliation entry."""
+        ...
+
+    def record_new(self, integration_id: str, decisions: Sequence[tuple[SyncDecision, bool]]) -> None:
+        """`record` of many (decision, first_sync) at once, each of a source invoice with no decision stored
+        when its page was read: a few requests for a page's (25 a request), not one each."""
         ...
 
     def reconciliation(self, integration_id: str) -> list[SyncDecision]:

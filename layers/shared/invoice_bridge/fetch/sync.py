@@ -10,7 +10,8 @@ Guarantees:
   before dispatch is a new version, paid/credited before dispatch cancels, after dispatch only an event;
 - a version handed on to render has its decision recorded only after its render message went out (they go out
   ten to a SendMessageBatch, `_Importer.page`): a decision says "handled", so a sync that dies in between
-  finds the version undecided on its retry, and hands it on again.
+  finds the version undecided on its retry, and hands it on again. The decisions of a request's versions
+  never decided before are written together (one BatchWriteItem), the others one by one.
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ class _HandOff:
     message: QueueMessage
     decision: SyncDecision | None = None
     for_the_office: bool = False
+    undecided: bool = False  # no decision was stored on the source invoice when its page was read
 
 
 def source_pdf_key(invoice: Invoice) -> str:
@@ -279,6 +281,18 @@ class _Importer:
         wanted = sorted(to_look_at | originals)
         linked = self.invoices.source_links(self.issuer.id, wanted) if wanted else {}
         self._linked = {source_id: linked.get(source_id) for source_id in wanted}
+        self._expect_reads([i for i in page.invoices if i.Id in to_look_at])
+
+    def _expect_reads(self, to_look_at: list[CustomerInvoice]) -> None:
+        """Tell Spiris' client about what the page will likely read (its budget takes it in one go): the
+        customers and source PDFs of the versions selection takes (an estimate: a credit note's original is
+        not looked at, and a version whose content did not change reads no PDF)."""
+        likely = [i for i in to_look_at
+                  if select(i, sent_source_ids=set(), active_since=self.integration.active_since).selected]
+        customers = {i.CustomerId for i in likely if i.CustomerId and i.CustomerId not in self._customers}
+        pdfs = len(likely) if self.documents is not None else 0
+        if customers or pdfs:
+            self.spiris.expect_reads(customers=len(customers), pdfs=pdfs)
 
     # --- one source invoice ----------------------------------------------------------------------
 
@@ -357,13 +371,17 @@ class _Importer:
         waiting = self._hand_offs.get(decision.source_id)
         if waiting is not None:  # recorded once its render message went out (`hand_on`)
             waiting.decision, waiting.for_the_office = decision, for_the_office
+            waiting.undecided = decision.source_id in self._decided and self._decided[decision.source_id] is None
             return
         self._store_decision(decision, for_the_office=for_the_office)
 
     def _store_decision(self, decision: SyncDecision, *, for_the_office: bool) -> None:
-        # Decisions for the office (and all of the first sync's) go on the reconciliation list.
-        self.decisions.record(self.integration.id, decision, first_sync=self.first_sync or for_the_office)
+        self.decisions.record(self.integration.id, decision, first_sync=self._first_sync_entry(for_the_office))
         self._decided[decision.source_id] = decision
+
+    def _first_sync_entry(self, for_the_office: bool) -> bool:
+        """Decisions for the office (and all of the first sync's) go on the reconciliation list."""
+        return self.first_sync or for_the_office
 
     # --- a source invoice that cannot be taken over ------------------------------------------------
 
@@ -544,14 +562,23 @@ class _Importer:
 
     def hand_on(self) -> None:
         """Send the waiting render messages (SendMessageBatch, ten at a time), then record the decisions of
-        the versions whose message went out. `RenderHandOffFailed` when the queue failed some: theirs wait."""
+        the versions whose message went out: those of source invoices never decided before together
+        (`record_new`, one request for up to 25), the others one by one (an update keeps what the item holds
+        of earlier decisions). `RenderHandOffFailed` when the queue failed some: theirs wait."""
         hand_offs, self._hand_offs = list(self._hand_offs.values()), {}
         if not hand_offs:
             return
         not_sent = self.render_queue.send_many([hand_off.message for hand_off in hand_offs])
-        for position, hand_off in enumerate(hand_offs):
-            if position not in not_sent and hand_off.decision is not None:
-                self._store_decision(hand_off.decision, for_the_office=hand_off.for_the_office)
+        went_out = [(decision, hand_off) for position, hand_off in enumerate(hand_offs)
+                    if position not in not_sent and (decision := hand_off.decision) is not None]
+        self.decisions.record_new(self.integration.id, [
+            (decision, self._first_sync_entry(hand_off.for_the_office)) for decision, hand_off in went_out
+            if hand_off.undecided])
+        for decision, hand_off in went_out:
+            if hand_off.undecided:
+                self._decided[decision.source_id] = decision
+            else:
+                self._store_decision(decision, for_the_office=hand_off.for_the_office)
         if not_sent:
             metrics.add_metric(name="RenderHandOffsFailed", unit=MetricUnit.Count, value=len(not_sent))
             raise RenderHandOffFailed(self.integration.id, list(not_sent.values()))
