@@ -3,16 +3,15 @@ the e-mail address we send to.
 
 python-stdnum does the checking where it has a module (se.orgnr, se.vat, luhn, ean). It has no released
 bankgiro module (einvoice.md §4.5), so bankgiro/plusgiro are length + Luhn checks of our own.
+
+stdnum is imported where a check runs, not with this module: `import stdnum` loads its utilities (pydoc,
+pkgutil, unicodedata), and the functions that import this module for its names (settings, the poll, the
+tracker, SES events) check no identifier at their cold start, most never (issue 15).
 """
 
 from __future__ import annotations
 
 import re
-
-from stdnum import ean, luhn
-from stdnum.exceptions import ValidationError
-from stdnum.se import orgnr as se_orgnr
-from stdnum.se import vat as se_vat
 
 OCR_MIN_LENGTH = 2
 OCR_MAX_LENGTH = 25
@@ -33,6 +32,9 @@ def normalize_org_number(value: str) -> str:
         digits = digits[:10]  # a VAT number given where the org number was expected
     elif len(digits) == 12 and digits.startswith("16"):
         digits = digits[2:]  # the century-style prefix used for legal entities
+    from stdnum.exceptions import ValidationError
+    from stdnum.se import orgnr as se_orgnr
+
     try:
         return se_orgnr.validate(digits)
     except ValidationError as exc:
@@ -56,6 +58,8 @@ def is_valid_org_number(value: str) -> bool:
 
 def format_org_number(value: str) -> str:
     """`5560123456` → `556012-3456` (as printed on Swedish invoices)."""
+    from stdnum.se import orgnr as se_orgnr
+
     return se_orgnr.format(normalize_org_number(value))
 
 
@@ -66,6 +70,9 @@ def vat_number_from_org_number(org_number: str) -> str:
 
 def normalize_vat_number(value: str) -> str:
     """`SE 556012-3456 01` → `SE556012345601`; Peppol SE-R-001/002 want `SE` + 12 digits."""
+    from stdnum.exceptions import ValidationError
+    from stdnum.se import vat as se_vat
+
     try:
         compact = se_vat.validate(value)  # stdnum strips the SE prefix
     except ValidationError as exc:
@@ -78,6 +85,9 @@ def normalize_gln(value: str) -> str:
     digits = _digits(value)
     if len(digits) != 13:
         raise InvalidIdentifier(f"a GLN has 13 digits: {value!r}")
+    from stdnum import ean
+    from stdnum.exceptions import ValidationError
+
     try:
         return ean.validate(digits)
     except ValidationError as exc:
@@ -86,6 +96,8 @@ def normalize_gln(value: str) -> str:
 
 def normalize_bankgiro(value: str) -> str:
     """Bankgiro: 7 or 8 digits, last digit Luhn (einvoice.md §4.4)."""
+    from stdnum import luhn
+
     digits = _digits(value)
     if len(digits) not in (7, 8) or not luhn.is_valid(digits):
         raise InvalidIdentifier(f"invalid bankgiro number: {value!r}")
@@ -100,6 +112,8 @@ def format_bankgiro(value: str) -> str:
 
 def normalize_plusgiro(value: str) -> str:
     """Plusgiro: 2-8 digits, last digit Luhn."""
+    from stdnum import luhn
+
     digits = _digits(value)
     if not 2 <= len(digits) <= 8 or not luhn.is_valid(digits):
         raise InvalidIdentifier(f"invalid plusgiro number: {value!r}")
@@ -123,6 +137,8 @@ def make_ocr(base: str, *, length_digit: bool) -> str:
     The length digit is the total length including both control digits, mod 10; the Luhn digit is computed
     over everything including the length digit (Bankgirot, banktools-se).
     """
+    from stdnum import luhn
+
     digits = _digits(base)
     if not digits or digits != base.strip():
         raise InvalidIdentifier(f"an OCR base is digits only: {base!r}")
@@ -136,6 +152,8 @@ def make_ocr(base: str, *, length_digit: bool) -> str:
 
 def is_valid_ocr(reference: str, *, length_digit: bool) -> bool:
     """Check digit (Luhn) and, for the variable-length variant, the length digit."""
+    from stdnum import luhn
+
     if not reference.isdigit() or not OCR_MIN_LENGTH <= len(reference) <= OCR_MAX_LENGTH:
         return False
     if not luhn.is_valid(reference):
@@ -184,6 +202,7 @@ def normalize_foreign_vat_number(value: str) -> str:
         return normalize_vat_number(compact)
     if prefix in EU_VAT_PREFIXES:
         from stdnum.eu import vat as eu_vat  # imports every member state's module: only when needed
+        from stdnum.exceptions import ValidationError
 
         try:
             return f"{prefix}{eu_vat.validate(compact)[2:]}"
@@ -202,6 +221,7 @@ def foreign_org_endpoint(country: str, identifier: str) -> tuple[str, str] | Non
     """A Norwegian (0192) or Danish (0184) company's Peppol address from its registration number: the two
     schemes the Peppol rules check (PEPPOL-COMMON-R041/R042), so only a valid number is used."""
     from stdnum.dk import cvr
+    from stdnum.exceptions import ValidationError
     from stdnum.no import orgnr as no_orgnr
 
     checkers = {"NO": (EAS_NO_ORG_NUMBER, no_orgnr), "DK": (EAS_DK_CVR, cvr)}
@@ -217,6 +237,7 @@ def foreign_org_endpoint(country: str, identifier: str) -> tuple[str, str] | Non
 def normalize_bic(value: str) -> str:
     """A BIC (ISO 9362): 8 or 11 characters, upper case."""
     from stdnum import bic
+    from stdnum.exceptions import ValidationError
 
     try:
         return str(bic.validate(value))

@@ -95,3 +95,81 @@ def test_a_cold_start_builds_the_settings_class_of_its_own_function_only() -> No
     found = probe_cold_start("oauth_callback", SETTINGS_PROBE)
     own = ["ConsentFunctionSettings"]
     assert found == {"function_classes": own, "validators_built": own}
+
+
+# What each handler's import must not load (issue 15, cold import vs `import boto3`): what no call of the
+# function needs, or only some calls do (those import it at first use).
+NOT_IN_ANY_COLD_START = (
+    "httpx",  # the Spiris and operator adapters' HTTP client: at their first request
+    "jwt",
+    "cryptography",
+    "multipart",
+    "fpdf",
+    "fontTools",
+    "PIL",
+    "lxml",
+    "saxonche",
+    "jinja2",
+    "invoice_bridge.adapters",  # no client at import: the getters build adapters at first use
+    "invoice_bridge.models.spiris",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.parameters",
+)
+# The queue and scheduled functions answer no HTTP request and serve no page.
+NOT_OUTSIDE_THE_HTTP_FUNCTIONS = (
+    "aws_lambda_powertools.event_handler",
+    "invoice_bridge.api",
+    "invoice_bridge.console",
+    "invoice_bridge.consent",
+)
+# stdnum (with pydoc, pkgutil): only a cold start that validates the office's org number and bankgiro needs it.
+NO_IDENTIFIER_CHECK = ("stdnum",)
+NOT_AT_COLD_START_OF = {
+    "admin_api": NOT_IN_ANY_COLD_START + ("invoice_bridge.render", "invoice_bridge.console", "invoice_bridge.dispatch"),
+    "console": NOT_IN_ANY_COLD_START + ("invoice_bridge.dispatch", "invoice_bridge.fetch"),
+    "oauth_callback": NOT_IN_ANY_COLD_START + (
+        "invoice_bridge.render", "invoice_bridge.console", "invoice_bridge.dispatch", "invoice_bridge.fetch",
+        "invoice_bridge.models.invoice", "aws_lambda_powertools.utilities.batch",
+    ),
+    "dispatch": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + ("invoice_bridge.render",),
+    "render": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + NO_IDENTIFIER_CHECK,
+    "sync_integration": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + ("invoice_bridge.render",),
+    "poll_invoices": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + NO_IDENTIFIER_CHECK + (
+        "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parser",
+    ),
+    "track_deliveries": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + NO_IDENTIFIER_CHECK + (
+        "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parser",
+    ),
+    "sweep_stuck": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + (
+        "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parser",
+    ),
+    "ses_events": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + NO_IDENTIFIER_CHECK + (
+        "aws_lambda_powertools.utilities.batch",
+    ),
+}
+LOADED_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app
+prefixes = tuple(json.loads(sys.argv[2]))
+print(json.dumps(sorted(m for m in sys.modules if any(m == p or m.startswith(p + ".") for p in prefixes))))
+"""
+
+
+def test_every_function_is_listed() -> None:
+    assert sorted(NOT_AT_COLD_START_OF) == sorted(p.parent.name for p in FUNCTIONS.glob("*/app.py"))
+
+
+@pytest.mark.parametrize("folder", sorted(NOT_AT_COLD_START_OF))
+def test_a_handler_cold_start_loads_only_what_every_call_needs(folder: str) -> None:
+    """Tracing on, as deployed (`Tracing: Active`): the Tracer's X-Ray SDK is part of every cold start."""
+    env = {name: value for name, value in os.environ.items() if name != "POWERTOOLS_TRACE_DISABLED"}
+    env |= {"AWS_LAMBDA_FUNCTION_NAME": folder, "LAMBDA_TASK_ROOT": str(FUNCTIONS / folder),
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR", "CONSOLE_USER_POOL_ID": "eu-north-1_pool",
+            "CONSOLE_CLIENT_ID": "client"}
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, str(FUNCTIONS / folder), json.dumps(NOT_AT_COLD_START_OF[folder])],
+        env=env, cwd=FUNCTIONS / folder, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
