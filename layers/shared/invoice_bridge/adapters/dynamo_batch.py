@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .aws import resource, retry_pause, table
 
@@ -26,6 +26,7 @@ MAX_PUTS_PER_REQUEST = 25  # and for one BatchWriteItem
 MAX_ROUNDS_WITHOUT_PROGRESS = 6
 
 Key = dict[str, str]
+T = TypeVar("T")
 TABLE_KEYS = ("PK", "SK")
 
 
@@ -57,24 +58,16 @@ def batch_get(
     getter = dynamodb or resource("dynamodb")
     pending = _unique(keys)
     found: list[dict[str, Any]] = []
-    rounds_without_progress = 0
     request: dict[str, Any] = {"ConsistentRead": consistent, **_projection(attributes)}
-    while pending:
-        batch, pending = pending[:MAX_KEYS_PER_REQUEST], pending[MAX_KEYS_PER_REQUEST:]
+
+    def read(batch: list[Key]) -> list[Key]:
         answer = getter.batch_get_item(RequestItems={table_name: {"Keys": batch, **request}})
         found.extend(answer.get("Responses", {}).get(table_name, []))
         unprocessed: list[Key] = answer.get("UnprocessedKeys", {}).get(table_name, {}).get("Keys", [])
-        if not unprocessed:
-            rounds_without_progress = 0
-            continue
-        rounds_without_progress = 0 if len(unprocessed) < len(batch) else rounds_without_progress + 1
-        if rounds_without_progress >= MAX_ROUNDS_WITHOUT_PROGRESS:
-            raise BatchReadIncomplete(
-                f"{len(unprocessed) + len(pending)} keys of {table_name} still unprocessed after "
-                f"{MAX_ROUNDS_WITHOUT_PROGRESS} rounds"
-            )
-        sleep(retry_pause(rounds_without_progress))
-        pending = [*unprocessed, *pending]
+        return unprocessed
+
+    _in_rounds(pending, MAX_KEYS_PER_REQUEST, read, sleep, lambda left: BatchReadIncomplete(
+        f"{left} keys of {table_name} still unprocessed after {MAX_ROUNDS_WITHOUT_PROGRESS} rounds"))
     return found
 
 
@@ -96,20 +89,32 @@ def batch_put(
     twice. Returns when every item is written; `BatchWriteIncomplete` when DynamoDB stops taking them."""
     writer = dynamodb or resource("dynamodb")
     pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
-    rounds_without_progress = 0
-    while pending:
-        batch, pending = pending[:MAX_PUTS_PER_REQUEST], pending[MAX_PUTS_PER_REQUEST:]
+
+    def write(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         answer = writer.batch_write_item(RequestItems={table_name: batch})
         unprocessed: list[dict[str, Any]] = answer.get("UnprocessedItems", {}).get(table_name, [])
+        return unprocessed
+
+    _in_rounds(pending, MAX_PUTS_PER_REQUEST, write, sleep, lambda left: BatchWriteIncomplete(
+        f"{left} items of {table_name} still unwritten after {MAX_ROUNDS_WITHOUT_PROGRESS} rounds"))
+
+
+def _in_rounds(
+    pending: list[T], size: int, send: Callable[[list[T]], list[T]], sleep: Callable[[float], None],
+    incomplete: Callable[[int], Exception],
+) -> None:
+    """Send `pending` `size` at a time; what DynamoDB leaves unprocessed goes again after `retry_pause`. No
+    progress for MAX_ROUNDS_WITHOUT_PROGRESS rounds: `incomplete(how many are left)` is raised."""
+    rounds_without_progress = 0
+    while pending:
+        batch, pending = pending[:size], pending[size:]
+        unprocessed = send(batch)
         if not unprocessed:
             rounds_without_progress = 0
             continue
         rounds_without_progress = 0 if len(unprocessed) < len(batch) else rounds_without_progress + 1
         if rounds_without_progress >= MAX_ROUNDS_WITHOUT_PROGRESS:
-            raise BatchWriteIncomplete(
-                f"{len(unprocessed) + len(pending)} items of {table_name} still unwritten after "
-                f"{MAX_ROUNDS_WITHOUT_PROGRESS} rounds"
-            )
+            raise incomplete(len(unprocessed) + len(pending))
         sleep(retry_pause(rounds_without_progress))
         pending = [*unprocessed, *pending]
 
