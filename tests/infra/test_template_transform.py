@@ -262,12 +262,21 @@ def test_the_sweeper_finds_invoices_through_the_status_and_waiting_indexes_only(
     assert reads["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INVOICE#*"]}}
 
 
-def test_the_sync_reads_a_pages_items_in_batches_and_never_deletes(transformed: Template) -> None:
+def test_the_sync_reads_a_pages_items_in_batches_and_batch_writes_only_in_the_integrations_partitions(
+    transformed: Template,
+) -> None:
+    """BatchWriteItem can delete as well as put, and IAM cannot tell the two apart: the sync gets it only on
+    the `INTEGRATION#` partitions, where its decisions live (never on invoices, issuers or anything else)."""
     dynamodb = [s for s in statements(transformed, "SyncIntegrationFunction")
                 if any(a.startswith("dynamodb:") for a in actions(s))]
-    granted = {(action, json.dumps(s["Resource"])) for s in dynamodb for action in actions(s)}
+    granted = {(action, json.dumps(s["Resource"]), json.dumps(s.get("Condition")))
+               for s in dynamodb for action in actions(s)}
     table = json.dumps({"Fn::GetAtt": ["Table", "Arn"]})
-    assert granted == {(f"dynamodb:{action}", table) for action in ("GetItem", "BatchGetItem", "PutItem", "UpdateItem")}
+    integrations_only = json.dumps({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INTEGRATION#*"]}})
+    assert granted == {
+        *((f"dynamodb:{action}", table, "null") for action in ("GetItem", "BatchGetItem", "PutItem", "UpdateItem")),
+        ("dynamodb:BatchWriteItem", table, integrations_only),
+    }
 
 
 def test_stuck_invoices_alarm_on_two_sweeps_in_a_row(transformed: Template) -> None:
