@@ -59,12 +59,13 @@ def test_the_admin_api_validates_requests_without_building_the_openapi_models() 
     assert found == {"status": 422, "models_after_request": False, "schemes": ["bearerAuth", "sigv4"]}
 
 
-def probe_cold_start(folder: str, probe: str) -> Any:
-    """`probe`'s last line (JSON), run in a fresh interpreter that imports the handler of functions/<folder>."""
+def probe_cold_start(folder: str, probe: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    """`probe`'s last line (JSON), run in a fresh interpreter that imports the handler of functions/<folder>
+    (argv: the folder, then `args`); by default tracing off."""
     done = subprocess.run(
-        [sys.executable, "-c", probe, str(FUNCTIONS / folder)],
-        env={**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}, cwd=FUNCTIONS / folder, capture_output=True,
-        text=True, timeout=120,
+        [sys.executable, "-c", probe, str(FUNCTIONS / folder), *args],
+        env=env or {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}, cwd=FUNCTIONS / folder,
+        capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -167,9 +168,4 @@ def test_a_handler_cold_start_loads_only_what_every_call_needs(folder: str) -> N
     env |= {"AWS_LAMBDA_FUNCTION_NAME": folder, "LAMBDA_TASK_ROOT": str(FUNCTIONS / folder),
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR", "CONSOLE_USER_POOL_ID": "eu-north-1_pool",
             "CONSOLE_CLIENT_ID": "client"}
-    done = subprocess.run(
-        [sys.executable, "-c", LOADED_PROBE, str(FUNCTIONS / folder), json.dumps(NOT_AT_COLD_START_OF[folder])],
-        env=env, cwd=FUNCTIONS / folder, capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    assert probe_cold_start(folder, LOADED_PROBE, json.dumps(NOT_AT_COLD_START_OF[folder]), env=env) == []
