@@ -254,6 +254,7 @@ class InvoiceMove:
     invoice: Invoice
     from_statuses: Collection[str]
     event: InvoiceEvent
+    notes: tuple[InvoiceEvent, ...] = ()  # events that come before `event` in the history, same write
 
 
 class DeliveryLedger(Protocol):

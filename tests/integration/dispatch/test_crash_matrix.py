@@ -48,24 +48,32 @@ class Crash(BaseException):
 
 
 class CrashingLedger(DynamoDeliveryLedger):
-    """Crashes once on the transition into `crash_state`, before or after the write."""
+    """Crashes once on the write that records `crash_state` (the first intent is recorded with the claim,
+    by `create`; later ones by `transition`), before or after the write."""
 
     def __init__(self, table: str, crash_state: DeliveryState, after_write: bool):
         super().__init__(table)
         self.crash_state, self.after_write, self.armed = crash_state, after_write, True
 
+    def create(self, delivery: Delivery, invoice_move: InvoiceMove | None = None) -> bool:
+        return self._crashing(delivery, lambda: super(CrashingLedger, self).create(delivery, invoice_move))
+
     def transition(
         self, delivery: Delivery, from_states: Sequence[str], invoice_move: InvoiceMove | None = None
     ) -> bool:
+        return self._crashing(
+            delivery, lambda: super(CrashingLedger, self).transition(delivery, from_states, invoice_move))
+
+    def _crashing(self, delivery: Delivery, write: Callable[[], bool]) -> bool:
         crash = self.armed and delivery.state == self.crash_state
         if crash and not self.after_write:
             self.armed = False
             raise Crash(f"before writing {delivery.state}")
-        moved = super().transition(delivery, from_states, invoice_move)
+        written = write()
         if crash:
             self.armed = False
             raise Crash(f"after writing {delivery.state}")
-        return moved
+        return written
 
 
 class CrashingOperator:
@@ -161,7 +169,7 @@ def einvoice_stack(stack: Stack, provider: str) -> Stack:
 @pytest.mark.parametrize(
     ("crash_state", "after_write", "expected_state"),
     [
-        (DeliveryState.SENDING, False, DeliveryState.QUEUED),  # crash before the intent is written
+        (DeliveryState.SENDING, False, None),  # crash before the intent (and the claim) is written
         (DeliveryState.SENDING, True, DeliveryState.SENDING),  # crash after the intent, before the call
         (DeliveryState.SENT, True, DeliveryState.SENT),  # crash after recording, before the queue ack
     ],
@@ -171,7 +179,8 @@ def test_ledger_crash_points(einvoice_stack: Stack, provider: str, crash_state, 
     crashing = CrashingLedger("t", crash_state, after_write)
     with pytest.raises(Crash):
         _run(einvoice_stack, ledger=crashing)
-    assert einvoice_stack.ledger.get("inv1", 1).state == expected_state  # type: ignore[union-attr]
+    recorded = einvoice_stack.ledger.get("inv1", 1)
+    assert (recorded.state if recorded is not None else None) == expected_state
     _redelivered(einvoice_stack)  # the queue redelivers
     _redelivered(einvoice_stack)  # and once more, as at-least-once delivery may
     _assert_sent_once(einvoice_stack, provider)

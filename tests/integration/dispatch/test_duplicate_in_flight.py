@@ -173,13 +173,13 @@ class Died(BaseException):
 
 
 class DiesAfterTheIntent(DynamoDeliveryLedger):
-    """The real ledger; the run dies right after writing its intent, before the call."""
+    """The real ledger; the run dies right after writing its first intent (with the claim), before the call."""
 
-    def transition(self, delivery: Delivery, from_states: Sequence[str], invoice_move: InvoiceMove | None = None) -> bool:
-        moved = super().transition(delivery, from_states, invoice_move)
+    def create(self, delivery: Delivery, invoice_move: InvoiceMove | None = None) -> bool:
+        created = super().create(delivery, invoice_move)
         if delivery.state == DeliveryState.SENDING and delivery.attempts == 1:
             raise Died("after writing the intent")
-        return moved
+        return created
 
 
 class Clock:

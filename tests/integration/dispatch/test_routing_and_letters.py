@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from aws_requests import aws_requests
 from dispatch_support import (
     COMPANY,
     REGION,
@@ -135,12 +136,14 @@ def test_a_letter_is_not_chosen_while_the_operators_print_service_is_off(stack: 
 def test_a_letter_on_the_operators_template_says_so_in_the_channel_decision(stack: Stack) -> None:
     _print(stack, use_own_pdf=False)
     stack.add(make_issuer(), make_invoice(buyer_org="5560000000"))
-    delivery = stack.dispatch("inv1")
+    with aws_requests() as requests:
+        delivery = stack.dispatch("inv1")
     assert delivery is not None and delivery.channel == "print"
     events = stack.invoices.events("inv1")
     assert any("own template" in event.detail for event in events)
-    # the decision's note first (written after the claim that records the delivery, dated before it)
+    # the decision's note first, in the same write as the claim and the intent: no write of its own
     assert [e.status for e in events] == ["rendered", "sending", "sent"] and "own template" in events[0].detail
+    assert [op for op, _kinds in requests.dynamodb_writes()] == ["TransactWriteItems", "TransactWriteItems"]
     [document] = operator_documents(stack.operator_url)
     assert document["print_image"] == "operator_template"
 

@@ -5,15 +5,18 @@ just before sending. Each invoice comes from the Spiris sandbox through the real
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
-from invoice_bridge.dispatch.fresh_look import SourceUnavailable
-from invoice_bridge.dispatch.service import OriginalNotSettled
+from invoice_bridge.dispatch.fresh_look import FreshLook, SourceUnavailable
+from invoice_bridge.dispatch.service import OriginalNotSettled, dispatch_invoice
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
+from invoice_bridge.models.invoice import Invoice
+from invoice_bridge.models.issuer import Issuer
 from invoice_bridge.ports import InvoiceMove
 from invoice_bridge.sending import release_due_invoices
 from sending_support import (
@@ -70,7 +73,8 @@ def test_an_approved_invoice_changed_at_the_source_before_it_goes_out_needs_appr
     [message] = world.dispatch_messages()
 
     world.company.change(source.Id, YourReference="Projekt 7")  # edited after the approval, before dispatch
-    assert world.dispatch(message).state == DeliveryState.CANCELLED  # type: ignore[union-attr]
+    assert world.dispatch(message) is None  # looked at before the claim: nothing recorded, nothing sent
+    assert world.ledger.get(invoice_id, 1) is None
     assert mails_to(BUYER) == []  # the approved version never went out
     assert world.render() == ["held"]
     shown = world.shown(invoice_id)
@@ -125,15 +129,44 @@ def test_paid_just_before_sending_is_cancelled_not_sent(world: World) -> None:
     world.company.change(source.Id, PaymentStatus=0, RemainingAmount=0)  # paid; no sync has seen it
     reads = world.company.requests(INVOICE_READ)
 
-    delivery = world.dispatch(message)
-    assert delivery is not None and delivery.state == DeliveryState.CANCELLED
+    assert world.dispatch(message) is None  # the look comes before the claim: nothing recorded, nothing sent
     assert mails_to(BUYER) == []
     shown = world.shown(world.ours(source.Id))
     assert (shown["status"], shown["status_reason"]) == ("cancelled", "paid")
     assert shown["events"][-1]["detail"] == "paid at the source just before sending; v1 not sent"
+    assert world.ledger.get(world.ours(source.Id), 1) is None
     assert world.company.requests(INVOICE_READ) == reads + 1  # one read, inside the budget's hook
-    assert world.dispatch(message).state == DeliveryState.CANCELLED  # type: ignore[union-attr]
+    assert world.dispatch(message) is None
     assert mails_to(BUYER) == []  # a redelivered message sends nothing either
+
+
+def test_an_invoice_the_sync_replaces_right_after_the_fresh_look_is_not_sent(world: World) -> None:
+    """The look comes before the claim: a change the sync stores between the two fails the claim's
+    condition (this version, `rendered`), so the version the look passed never goes out; the next does."""
+    source = world.company.add(2204)
+    world.sync()
+    world.render()
+    [message] = world.dispatch_messages()
+    services = world.dispatch_services()
+    look = services.fresh_look
+
+    def look_then_the_sync_replaces_it(invoice: Invoice, issuer: Issuer) -> FreshLook:
+        found = look(invoice, issuer)
+        world.company.change(source.Id, YourReference="Projekt 11")
+        world.sync()
+        return found
+
+    changed_meanwhile = replace(services, fresh_look=look_then_the_sync_replaces_it)
+    assert dispatch_invoice(message["invoice_id"], message["version"], changed_meanwhile) is None
+    assert mails_to(BUYER) == []
+    invoice_id = world.ours(source.Id)
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["version"]) == ("queued", 2)
+    assert world.render() == ["rendered"]
+    [again] = world.dispatch_messages()
+    assert again["version"] == 2 and world.dispatch(again).state == DeliveryState.SENT  # type: ignore[union-attr]
+    [mail] = mails_to(BUYER)
+    assert world.dispatch(message) is None and len(mails_to(BUYER)) == 1  # v1's message, redelivered
 
 
 class Crash(Exception):
@@ -153,10 +186,16 @@ class CrashAfterClosing(DynamoDeliveryLedger):
 
 
 def test_a_crash_between_closing_the_delivery_and_moving_the_invoice_never_strands_it(world: World) -> None:
+    """A delivery recorded `queued` with its claim (the source was not readable at the first claim) is
+    closed before the invoice moves: a crash in between must not strand the claimed invoice."""
     source = world.company.add(2202)
     world.sync()
     world.render()
     [message] = world.dispatch_messages()
+    world.company.faults(rate_5xx=1.0)
+    with pytest.raises(SourceUnavailable):
+        world.dispatch(message)
+    world.company.faults(rate_5xx=0.0)
     world.company.change(source.Id, PaymentStatus=0, RemainingAmount=0)
     world.ledger = CrashAfterClosing(TABLE)
     with pytest.raises(Crash):
@@ -170,7 +209,7 @@ def test_a_crash_between_closing_the_delivery_and_moving_the_invoice_never_stran
     assert (shown["status"], shown["version"]) == ("queued", 2)  # the same content goes through again
     assert world.render() == ["rendered"]
     [again] = world.dispatch_messages()
-    assert world.dispatch(again).state == DeliveryState.CANCELLED  # type: ignore[union-attr]
+    assert world.dispatch(again) is None  # v2's first claim looks first: paid, so nothing is recorded
     shown = world.shown(invoice_id)
     assert (shown["status"], shown["status_reason"], shown["version"]) == ("cancelled", "paid", 2)
     assert mails_to(BUYER) == []
@@ -299,7 +338,8 @@ def test_an_integration_that_needs_a_new_consent_fails_the_invoice_with_a_notice
     integration = world.integrations.get(INTEGRATION_ID)
     world.integrations.put(integration.model_copy(update={"status": IntegrationStatus.NEEDS_RECONSENT}))
 
-    assert world.dispatch(message).state == DeliveryState.FAILED  # type: ignore[union-attr]
+    assert world.dispatch(message) is None  # failed before the claim: no delivery recorded
+    assert world.ledger.get(world.ours(source.Id), 1) is None
     assert mails_to(BUYER) == []
     shown = world.shown(world.ours(source.Id))
     assert shown["status"] == "failed" and "needs_reconsent" in shown["status_reason"]

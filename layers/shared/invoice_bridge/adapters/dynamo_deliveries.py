@@ -118,7 +118,7 @@ class DynamoDeliveryLedger(TableAdapter):
             return []
         try:
             return [DynamoInvoiceRepository(self._table_name).transition_write(
-                move.invoice, move.from_statuses, move.event
+                move.invoice, move.from_statuses, move.event, notes=move.notes
             )]
         except ItemTooLarge:
             return []

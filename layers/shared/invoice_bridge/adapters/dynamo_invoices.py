@@ -254,10 +254,11 @@ class DynamoInvoiceRepository(TableAdapter):
                  conflict=f"invoice {invoice.id} is no longer v{invoice.version} in {sorted(map(str, from_statuses))}")
 
     def transition_write(
-        self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
+        self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None,
+        *, notes: Sequence[InvoiceEvent] = (),
     ) -> dict[str, Any]:
-        """The TransactWriteItems operation of a move: the invoice's conditional update with its event
-        appended (also what a delivery's move writes with it, dynamo_deliveries.py)."""
+        """The TransactWriteItems operation of a move: the invoice's conditional update with `notes` and
+        its event appended (also what a delivery's move writes with it, dynamo_deliveries.py)."""
         if not from_statuses:
             raise ValueError("from_statuses must not be empty")
         statuses = {f":s{i}": str(status) for i, status in enumerate(from_statuses)}
@@ -267,7 +268,7 @@ class DynamoInvoiceRepository(TableAdapter):
             {"#version": "version", "#status": "status"},
             {":version": invoice.version, **statuses},
         )
-        return {"Update": self._update(invoice, [event] if event else [], still_there)}
+        return {"Update": self._update(invoice, [*notes, *([event] if event else [])], still_there)}
 
     def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:
         """Up to `limit` invoices in `status` whose last write is older than `before`, oldest first: a

@@ -1,8 +1,9 @@
 """A fresh look before sending (issue 13, point 3; docs/sending.md).
 
-Right before an invoice goes out, after dispatch claimed the version (`sending`) and before it records
-the intent, the source invoice is read from Spiris once more, inside the shared request budget. So a
-crash during the look only repeats it, and nothing the look finds can meet an unknown outcome. It finds:
+Right before an invoice goes out, before dispatch records the intent (and, at a version's first claim,
+before the claim, which is written with the intent), the source invoice is read from Spiris once more,
+inside the shared request budget. So a crash during the look only repeats it, and nothing the look finds
+can meet an unknown outcome. It finds:
 
 - a reason the selection skips it now (paid, credited, sent another way, a payment reminder, sold):
   `cancel`, with that reason code; gone from the source (404): `cancel`, `not_found_at_source`;
@@ -15,7 +16,7 @@ One request per invoice (`/v2/customerinvoices/{id}`); the customer is read as w
 invoice's ModifiedUtc moved since this version was imported.
 
 Nothing goes out unchecked. `SourceUnavailable` (429, 5xx, a timeout, the budget full, a token being
-refreshed or refused): the claim is kept and the message comes back after its backoff; the sweeper fails
+refreshed or refused): the claim is made (or kept) and the message comes back after its backoff; the sweeper fails
 the invoice with a notice once it has waited `STUCK_GIVE_UP_HOURS`. `SourceUnreadable` (no grant, the
 integration gone or broken, Spiris refusing the company, an answer we cannot read): failed with a notice
 now; the office retries it once the integration works again. There is no setting to send unchecked: a

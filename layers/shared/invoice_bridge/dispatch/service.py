@@ -7,25 +7,36 @@ Two records move, each only by conditional writes:
   `sending` is the *claim*: the sync neither cancels nor replaces a `sending` invoice, so once claimed
   the version cannot change under the send.
 - the delivery record in the ledger, one per version: queued → sending → sent → delivered | failed. The
-  *intent* (`sending`, with the operator idempotency id) is written after the claim, before the call. The
-  first claim of a version records its delivery `queued` in the same write (all or none).
+  *intent* (`sending`, with the operator idempotency id) is written with or after the claim, always
+  before the call.
+
+The first claim of a version looks at the source first (fresh_look.py), while the invoice is still
+`rendered` and nothing is written: the claim's condition (this version, `rendered`) fails if the sync
+replaced or cancelled it after the look. Then one write records the delivery `sending` (the intent) with
+the claim and the route's note, all or none, and the call follows. An invoice too large to move in that
+write (its rows go to S3 first) is moved in steps that never strand it: the delivery `queued`, the claim,
+the intent.
 
 A message redelivered at any point finds the records and:
 - no delivery yet: dispatches only an invoice that is `rendered` at this version and whose documents of
-  this version exist; chooses the channel and records the delivery `queued` with the claim.
+  this version exist; chooses the channel, looks at the source, records the intent with the claim.
+- no delivery yet, the fresh look finds the invoice paid, credited or changed: nothing is recorded or
+  sent; the invoice (still `rendered`) is cancelled or replaced by its next version. Spiris not readable
+  now: the delivery `queued` and the claim are recorded (the sync then leaves the version alone, and the
+  sweeper's give-up bounds the wait), the office is told once, and the message is retried. Not readable
+  until someone acts: `failed` with a notice.
 - no delivery yet, a credit note: it goes out only after its original did (the sync selects it while the
   original is `sending`, whose fresh look may still cancel it): retried while the original is on its way
   (`OriginalNotSettled`), cancelled (`original_not_sent`) when the original was never sent.
-- `queued`: nothing was sent; checks the documents, claims the invoice, writes the intent, sends.
-- `queued`, after the claim and before the intent: the fresh look at the source (fresh_look.py). Paid,
-  credited or changed there: the delivery is closed `cancelled` (conditional on `queued`, so it never
-  races an intent), then the invoice is cancelled or replaced by its next version; nothing is sent.
-  Spiris not readable now: nothing is written, the message is retried (the claim is kept, so the
-  sweeper's give-up bounds the wait); not readable until someone acts: `failed` with a notice.
+- `queued` (the source was not readable at the first claim, or a fallback channel): nothing was sent;
+  checks the documents, claims the invoice (kept if claimed), looks at the source again, then writes the
+  intent and sends. Paid, credited or changed there: the delivery is closed `cancelled` (conditional on
+  `queued`, so it never races an intent), then the invoice is cancelled or replaced by its next version.
 - `cancelled` while the invoice is still `sending` at that version (a crash between the two writes
   above): the invoice is replaced by a next version of the same content, which goes through again.
-- stale (a newer version exists), that version `queued` and this one's delivery `cancelled`: a crash may
-  have come between storing the next version and its render message, so the render message goes again.
+- stale (a newer version exists), that version `queued` and this one's delivery missing or `cancelled`: a
+  crash may have come between storing the next version and its render message, so the render message
+  goes again.
 - `sending`, its lease held: another run is inside the call right now (a duplicate message, handled by a
   second instance meanwhile), or died there less than a lease ago. Nothing is read or sent: the message
   is retried (`DispatchInProgress`) and comes back after the run is done or the lease has run out. The
@@ -95,7 +106,7 @@ from ..ports import (
 )
 from ..versions import next_version
 from .fallback import reroute
-from .fresh_look import SourceCheck, SourceUnavailable, SourceUnreadable, SpirisSourceCheck
+from .fresh_look import FreshLook, SourceCheck, SourceUnavailable, SourceUnreadable, SpirisSourceCheck
 from .letters import letter_for
 from .notify import Failure, FailureNotifier, buyer_mail
 from .policy import NoChannel, PrintServiceSource, choose_channel, find_receiver, print_service_of
@@ -202,8 +213,8 @@ def dispatch_invoice(
 class _Dispatch:
     """One run of one dispatch message: the adapters, and what this run has read (issuer, documents)."""
 
-    # The delivery `start` chose and has not recorded: the claim records it (one write for both), with
-    # the note the channel decision leaves for the office, if any.
+    # The delivery `start` chose and has not recorded: the first claim records it (one write with the
+    # claim), with the note the channel decision leaves for the office, if any.
     _unrecorded: Delivery | None = None
     _route_note: InvoiceEvent | None = None
 
@@ -280,24 +291,6 @@ class _Dispatch:
         self._route_note = InvoiceEvent(status=invoice.status.value, detail=route.note) if route.note else None
         return fresh
 
-    def _record_with_claim(self, delivery: Delivery, invoice: Invoice, detail: str) -> Invoice | Delivery | None:
-        """Record the delivery `start` chose together with the claim, one write: the claimed invoice. The
-        delivery another run recorded first instead (it goes on from its state); or None when the invoice
-        moved before the claim: the delivery is then recorded alone, and the claim tried as `move_invoice`
-        does (it finds what moved it and leaves that alone)."""
-        self._unrecorded = None
-        move = _planned_move(invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel)
-        try:
-            created = self.ledger.create(delivery, invoice_move=move)
-        except ConflictError:
-            created, move = self.ledger.create(delivery), None
-        if not created:
-            logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
-            return self.ledger.get(invoice.id, invoice.version)
-        if self._route_note is not None:
-            self.invoices.add_event(invoice.id, self._route_note)
-        return move.invoice if move is not None else None
-
     def _original_went_out(self, credit: Invoice) -> bool:
         """A credit note follows its original. The sync selects it once the original is `sending`, but the
         original's fresh look may still cancel it: True once the original went out; False (the credit note
@@ -349,47 +342,123 @@ class _Dispatch:
             missing = _documents_missing(exc, delivery.channel)
             return self._fail(delivery, invoice, missing, [DeliveryState.QUEUED])
         detail = f"sending by {delivery.channel}"
-        claimed = self._record_with_claim(delivery, invoice, detail) if delivery is self._unrecorded else None
-        if isinstance(claimed, Delivery):
-            return self.advance(claimed, invoice)
-        claimed = claimed or move_invoice(
+        if delivery is self._unrecorded:
+            return self._first_claim(delivery, invoice, detail)
+        claimed = move_invoice(
             self.invoices, invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel,
             from_statuses=_REROUTED_CLAIM_FROM if delivery.failed_channels else None,
         )
         if claimed is None:
             logger.info("invoice moved on before sending; nothing sent", extra={"invoice_id": invoice.id})
             return None
-        stopped = self._look_again(delivery, claimed, first=claimed is not invoice)
+        stopped = self._look_again(delivery, claimed)
         if stopped is not None:
             return stopped
-        intent = delivery.model_copy(
-            update={
-                "state": DeliveryState.SENDING,
-                "attempts": delivery.attempts + 1,
-                "sending_at": self.now(),
-                "updated_at": self.now(),
-            }
-        )
+        return self._record_intent(delivery, claimed)
+
+    def _record_intent(self, delivery: Delivery, claimed: Invoice) -> Delivery | None:
+        """The intent (`sending`, the lease taken) over the recorded `queued` delivery, then the call."""
+        intent = self._intent(delivery)
         try:
             self.ledger.transition(intent, [DeliveryState.QUEUED])
         except ConflictError:
             raise DispatchInProgress(
-                f"delivery of {invoice.id} v{delivery.version} moved meanwhile"
+                f"delivery of {claimed.id} v{delivery.version} moved meanwhile"
             ) from None
         return self._send(intent, claimed)
 
-    # --- the fresh look, between the claim and the intent ----------------------------------------
+    def _intent(self, delivery: Delivery) -> Delivery:
+        now = self.now()
+        return delivery.model_copy(update={
+            "state": DeliveryState.SENDING, "attempts": delivery.attempts + 1, "sending_at": now, "updated_at": now,
+        })
 
-    def _look_again(self, delivery: Delivery, invoice: Invoice, *, first: bool) -> Delivery | None:
-        """Read the source once more (fresh_look.py). Returns the delivery closed unsent (cancelled or
-        failed), or None when the invoice goes out as it is. `first`: this run made the claim (an event
-        tells the office the first time the source could not be read, not at every retry)."""
+    # --- the first claim: the fresh look, then the claim and the intent in one write -------------
+
+    def _first_claim(self, delivery: Delivery, invoice: Invoice, detail: str) -> Delivery | None:
+        """The version's first claim. The source is read first (fresh_look.py): nothing is written while
+        the invoice is still `rendered`, and the claim's condition (this version, `rendered`) fails if the
+        sync replaced or cancelled it after the look. Then the delivery is recorded `sending` (the intent,
+        its lease taken) with the claim and the route's note, one write, and the call follows."""
+        self._unrecorded = None
         try:
             look = self.fresh_look(invoice, self.issuer(invoice))
         except SourceUnavailable as exc:
-            if first:
-                self.invoices.add_event(invoice.id, InvoiceEvent(
-                    status="source_unavailable", detail=f"v{invoice.version} not sent yet: {exc}; looking again"))
+            self._claim_while_unavailable(delivery, invoice, detail, exc)
+            raise
+        except SourceUnreadable as exc:
+            failure = Failure("source_unreadable", f"it could not be checked at the source: {exc}", delivery.channel)
+            self._fail_undelivered(invoice, failure)
+            return None
+        if look.outcome != "unchanged":
+            self._stop_unsent(invoice, look, from_status=InvoiceStatus.RENDERED)
+            return None
+        intent = self._intent(delivery)
+        move = self._claim_of(invoice, detail, delivery.channel)
+        try:
+            created = self.ledger.create(intent, invoice_move=move)
+        except ConflictError:  # the invoice moved, or it is too large to move in the same write
+            return self._claim_in_steps(delivery, invoice, detail)
+        if not created:
+            return self._recorded_by_another_run(invoice)
+        return self._send(intent, move.invoice)
+
+    def _claim_of(self, invoice: Invoice, detail: str, channel: Channel) -> InvoiceMove:
+        move = _planned_move(invoice, InvoiceStatus.SENDING, detail, channel=channel)
+        if move is None:  # `start` runs only on a `rendered` invoice: the claim always moves it
+            raise RuntimeError(f"invoice {invoice.id} is claimed already")
+        return replace(move, notes=(self._route_note,) if self._route_note is not None else ())
+
+    def _claim_while_unavailable(
+        self, delivery: Delivery, invoice: Invoice, detail: str, error: SourceUnavailable
+    ) -> None:
+        """The source cannot be read now: the delivery `queued` and the claim are recorded (so the sync
+        leaves the version alone and the sweeper's give-up bounds the wait) and the office told, once: a
+        redelivered message finds them and looks again before the intent (`_claim_and_send`)."""
+        try:
+            recorded = self.ledger.create(delivery, invoice_move=self._claim_of(invoice, detail, delivery.channel))
+        except ConflictError:  # the invoice moved, or it moves on its own: the steps find out which
+            recorded = self.ledger.create(delivery)
+            if recorded:
+                self._note_and_claim(delivery, invoice, detail)
+        if recorded:
+            self.invoices.add_event(invoice.id, InvoiceEvent(
+                status="source_unavailable", detail=f"v{invoice.version} not sent yet: {error}; looking again"))
+        logger.info("source not readable now; retried", extra={"invoice_id": invoice.id, "error": str(error)})
+
+    def _claim_in_steps(self, delivery: Delivery, invoice: Invoice, detail: str) -> Delivery | None:
+        """The claim and the intent as separate writes, in the order that never strands an invoice: the
+        delivery `queued`, the claim, the intent. For an invoice too large to move in the delivery's write
+        (its rows go to S3 first), and to find out what moved it."""
+        if not self.ledger.create(delivery):
+            return self._recorded_by_another_run(invoice)
+        claimed = self._note_and_claim(delivery, invoice, detail)
+        return self._record_intent(delivery, claimed) if claimed is not None else None
+
+    def _note_and_claim(self, delivery: Delivery, invoice: Invoice, detail: str) -> Invoice | None:
+        """After the delivery was recorded `queued` on its own: the route's note and the claim, each on its
+        own write. The claimed invoice, or None when it moved on."""
+        if self._route_note is not None:
+            self.invoices.add_event(invoice.id, self._route_note)
+        claimed = move_invoice(self.invoices, invoice, InvoiceStatus.SENDING, detail, channel=delivery.channel)
+        if claimed is None:
+            logger.info("invoice moved on before sending; nothing sent", extra={"invoice_id": invoice.id})
+        return claimed
+
+    def _recorded_by_another_run(self, invoice: Invoice) -> Delivery | None:
+        logger.info("delivery already created by another run", extra={"invoice_id": invoice.id})
+        recorded = self.ledger.get(invoice.id, invoice.version)
+        return self.advance(recorded, invoice) if recorded is not None else None
+
+    # --- the fresh look of a recorded delivery, between the claim and the intent ---------------------
+
+    def _look_again(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
+        """Read the source once more (fresh_look.py) for a delivery recorded `queued` (the source was not
+        readable at the first claim, or a fallback channel). Returns the delivery closed unsent (cancelled
+        or failed), or None when the invoice goes out as it is."""
+        try:
+            look = self.fresh_look(invoice, self.issuer(invoice))
+        except SourceUnavailable as exc:  # the office was told at the first claim
             logger.info("source not readable now; retried", extra={"invoice_id": invoice.id, "error": str(exc)})
             raise
         except SourceUnreadable as exc:
@@ -403,15 +472,20 @@ class _Dispatch:
             self.ledger.transition(closed, [DeliveryState.QUEUED])
         except ConflictError:
             raise DispatchInProgress(f"delivery of {invoice.id} v{delivery.version} moved meanwhile") from None
+        self._stop_unsent(invoice, look, from_status=InvoiceStatus.SENDING)
+        return closed
+
+    def _stop_unsent(self, invoice: Invoice, look: FreshLook, *, from_status: InvoiceStatus) -> None:
+        """What the look found instead of sending: the next version, or the invoice cancelled (only from
+        `from_status`: `rendered` before the first claim, `sending` after a claim)."""
         if look.outcome == "changed" and look.replacement is not None:
             self._replace(invoice, look.replacement, "changed at the source just before sending")
         else:
             detail = f"{look.reason} at the source just before sending; v{invoice.version} not sent"
             move_invoice(self.invoices, invoice, InvoiceStatus.CANCELLED, detail, reason=look.reason,
-                         from_statuses={InvoiceStatus.SENDING})
+                         from_statuses={from_status})
         logger.info("not sent after the fresh look", extra={"invoice_id": invoice.id, "version": invoice.version,
                                                             "outcome": look.outcome, "reason": look.reason})
-        return closed
 
     def _replace(self, invoice: Invoice, fresh: Invoice, why: str) -> None:
         """The next version (from the source as it is now) in place of this claimed one, then to render."""
@@ -426,14 +500,15 @@ class _Dispatch:
         self._render(invoice.id, replacement.version)
 
     def hand_on_replacement(self, invoice: Invoice, stale_version: int) -> None:
-        """A newer version still `queued`, after this version's delivery was closed unsent, may be the one
-        `_replace` stored before a crash lost its render message: nothing else would hand it on (this message
-        is stale now). Send the render message again; the queue deduplicates it and render renders a version
-        once, so a message that did go out costs nothing. One ledger read, only on a stale message."""
+        """A newer version still `queued` may be the one the fresh look stored (`_replace`) before a crash
+        lost its render message: nothing else would hand it on (this message is stale now). That version's
+        delivery is then missing (a look before the first claim writes none) or closed unsent. Send the
+        render message again; the queue deduplicates it and render renders a version once, so a message
+        that did go out costs nothing. One ledger read, only on a stale message."""
         if invoice.status != InvoiceStatus.QUEUED:
             return
         closed = self.ledger.get(invoice.id, stale_version)
-        if closed is None or closed.state != DeliveryState.CANCELLED:
+        if closed is not None and closed.state != DeliveryState.CANCELLED:
             return
         logger.info("next version handed on again", extra={"invoice_id": invoice.id, "version": invoice.version})
         self._render(invoice.id, invoice.version)
