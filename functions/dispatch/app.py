@@ -10,8 +10,9 @@ from invoice_bridge.messages import DispatchRecord
 wiring.check_settings("DispatchFunction")  # a missing setting stops the cold start, named
 
 
-def start_batch(_context: Any) -> Callable[[DispatchRecord], str | None]:
-    dispatch = entrypoints.dispatch_batch()  # one batch's issuers, read once
+def start_batch(_context: Any, records: list[DispatchRecord]) -> Callable[[DispatchRecord], str | None]:
+    # One batch's invoices read together, its issuers and integrations each once.
+    dispatch = entrypoints.dispatch_batch(record.body for record in records)
     return lambda record: dispatch(record.body)
 
 

@@ -10,9 +10,9 @@ from invoice_bridge.messages import RenderRecord
 wiring.check_settings("RenderFunction")  # a missing setting stops the cold start, named
 
 
-def start_batch(_context: Any) -> BatchWork:
-    # One batch's issuers and logos read once; its dispatch messages sent together at its end.
-    return entrypoints.render_batch()
+def start_batch(_context: Any, records: list[RenderRecord]) -> BatchWork:
+    # One batch's invoices, issuers and logos read once; its dispatch messages sent together at its end.
+    return entrypoints.render_batch(record.body for record in records)
 
 
 lambda_handler = batch_handler(RenderRecord, start_batch)

@@ -6,7 +6,7 @@ Handlers in `functions/*/app.py` parse their event into a model and call exactly
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -16,7 +16,7 @@ from .observability import logger
 
 if TYPE_CHECKING:  # the queue functions' handlers import the messages; the scheduled ones need none
     from .backoff import BatchWork
-    from .messages import DispatchRequest, RenderRecord, SyncRequest
+    from .messages import DispatchRequest, RenderRecord, RenderRequest, SyncRequest
     from .render.service import RenderServices
 
 
@@ -58,16 +58,18 @@ class _RenderBatch:
         return self._hand_offs.send()
 
 
-def render_batch() -> BatchWork:
-    """The render of one SQS batch (one invocation): each issuer and its logo read once for the batch
-    (batch_issuers.py); the dispatch messages of its records sent together at its end, ten a request,
-    and a record whose message the queue did not take failed then, to come again (hand_offs.py)."""
-    return _RenderBatch(wiring.render_services().for_batch())
+def render_batch(requests: Iterable[RenderRequest] = ()) -> BatchWork:
+    """The render of one SQS batch (one invocation) of `requests`: their invoices read in one request
+    (batch_invoices.py), each issuer and its logo once (batch_issuers.py); the dispatch messages of its
+    records sent together at its end, ten a request, and a record whose message the queue did not take
+    failed then, to come again (hand_offs.py)."""
+    return _RenderBatch(wiring.render_services().for_batch([r.invoice_id for r in requests]))
 
 
-def dispatch_batch() -> Callable[[DispatchRequest], str | None]:
-    """The dispatch of one SQS batch (one invocation): each issuer (batch_issuers.py) and each integration
-    (the fresh look's status check) read once for the batch. Returns the delivery's state, or None when there was nothing to do now.
+def dispatch_batch(requests: Iterable[DispatchRequest] = ()) -> Callable[[DispatchRequest], str | None]:
+    """The dispatch of one SQS batch (one invocation) of `requests`: their invoices read in one request
+    (batch_invoices.py), each issuer (batch_issuers.py) and each integration (the fresh look's status
+    check) once for the batch. Returns the delivery's state, or None when there was nothing to do now.
 
     The delivery ledger is the only guard (dispatch/service.py), its intent a lease. A duplicate message
     that arrives while the original run is still inside the operator's or SES's call finds the intent
@@ -77,7 +79,7 @@ def dispatch_batch() -> Callable[[DispatchRequest], str | None]:
     writes per dispatch in a table of its own (issue 15); the lease costs no request."""
     from .dispatch import dispatch_invoice
 
-    services = wiring.dispatch_services().for_batch()
+    services = wiring.dispatch_services().for_batch([r.invoice_id for r in requests])
 
     def dispatch(request: DispatchRequest) -> str | None:
         delivery = dispatch_invoice(request.invoice_id, request.version, services)
@@ -88,7 +90,7 @@ def dispatch_batch() -> Callable[[DispatchRequest], str | None]:
 
 def dispatch(request: DispatchRequest) -> str | None:
     """One dispatch message on its own: a batch of one (`dispatch_batch`)."""
-    return dispatch_batch()(request)
+    return dispatch_batch([request])(request)
 
 
 def track_deliveries() -> dict[str, int]:

@@ -37,15 +37,17 @@ def tick_handler(run: Callable[[], dict[str, Any]], *, cold_start_metric: bool =
 def queue_handler(record_model: type[SqsRecordModel], record_handler: Callable[[Any], object]) -> Handler:
     """An SQS function's handler: each record parsed into `record_model` and handed to `record_handler`;
     a failed record comes back after a growing backoff, not after the queue's visibility timeout."""
-    return batch_handler(record_model, lambda _context: record_handler)
+    return batch_handler(record_model, lambda _context, _records: record_handler)
 
 
 def batch_handler(
-    record_model: type[SqsRecordModel], start_batch: Callable[[Any], Callable[[Any], object]]
+    record_model: type[SqsRecordModel], start_batch: Callable[[Any, list[Any]], Callable[[Any], object]]
 ) -> Handler:
-    """`queue_handler` whose records share what their batch reads once: `start_batch(context)` is called
-    at each invocation and returns the record handler of that batch; nothing it holds outlives it. A
-    handler with a `finish` (backoff.BatchWork) finishes the batch after its last record."""
+    """`queue_handler` whose records share what their batch reads once: `start_batch(context, records)` is
+    called at each invocation with the batch's records parsed into `record_model` (one that does not parse
+    is left out: the processor fails it on its own) and returns the record handler of that batch; nothing
+    it holds outlives it. A handler with a `finish` (backoff.BatchWork) finishes the batch after its last
+    record."""
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
     from .backoff import BackoffBatchProcessor
@@ -55,8 +57,21 @@ def batch_handler(
     )
 
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records = _parsed(record_model, event.get("Records") or [])
         return dict(process_partial_response(
-            event=event, record_handler=start_batch(context), processor=processor, context=context
+            event=event, record_handler=start_batch(context, records), processor=processor, context=context
         ))
 
     return observed(lambda_handler)
+
+
+def _parsed(record_model: type[SqsRecordModel], raw_records: list[dict[str, Any]]) -> list[Any]:
+    from pydantic import ValidationError
+
+    records = []
+    for raw in raw_records:
+        try:
+            records.append(record_model.model_validate(raw))
+        except ValidationError:
+            continue
+    return records

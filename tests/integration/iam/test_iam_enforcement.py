@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from invoice_bridge.adapters.dynamo_batch import batch_get
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.dynamo_integrations import DynamoIntegrations
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
@@ -334,6 +335,19 @@ def test_unsigned_operations_are_not_iam_calls_but_signed_ones_are(deployment: D
                                                         Username="nobody@office.example"))
     assert unsigned["Error"]["Code"] in {"UserNotFoundException", "NotAuthorizedException"}  # Cognito's answer
     assert signed["Error"]["Code"] == "AccessDeniedException"
+
+
+@pytest.mark.parametrize("function", ["RenderFunction", "DispatchFunction"])
+def test_render_and_dispatch_read_a_batchs_invoices_together_and_nothing_else(
+    deployment: Deployment, function: str
+) -> None:
+    """A batch's invoices in one BatchGetItem (invoice_bridge/batch_invoices.py), on invoice keys only."""
+    table_name = deployment.env["TABLE_NAME"]
+    invoices = DynamoInvoiceRepository(table_name)
+    invoices.put(make_invoice("batch-inv", issuer_id="batch-issuer"))
+    with iam.acting_as(function, deployment.authorizer):
+        assert set(invoices.get_many(["batch-inv", "batch-missing"])) == {"batch-inv"}
+        refused(lambda: batch_get(table_name, [{"PK": "ISSUER#batch-issuer", "SK": "ISSUER"}]))
 
 
 def test_the_listing_functions_read_what_their_index_finds_with_their_own_role(deployment: Deployment) -> None:

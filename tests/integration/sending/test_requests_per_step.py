@@ -126,7 +126,7 @@ def logo(world: World) -> None:
     world.settings(logo_key="issuer-1/logo.png", logo_content_type="image/png")
 
 
-def test_a_render_batch_reads_the_issuer_and_its_logo_once(world: World) -> None:
+def test_a_render_batch_reads_its_invoices_in_one_request_and_the_issuer_and_its_logo_once(world: World) -> None:
     logo(world)
     for number in (3101, 3102, 3103):
         world.company.add(number)
@@ -135,7 +135,9 @@ def test_a_render_batch_reads_the_issuer_and_its_logo_once(world: World) -> None
     with aws_requests() as requests:
         assert render.lambda_handler(batch_event(world.render_queue_url, 5), FunctionContext()) == {
             "batchItemFailures": []}
-    assert requests.gets() == Counter({"INVOICE/INVOICE": 3, "ISSUER/ISSUER": 1})
+    # The three invoices in one consistent BatchGetItem (batch_invoices.py), none on its own.
+    assert requests.batch_gets() == [Counter({"INVOICE/INVOICE": 3})]
+    assert requests.gets() == Counter({"ISSUER/ISSUER": 1})
     assert requests.of("s3").count(("GetObject", ())) == 1  # the logo, printed on each of the three PDFs
     assert len(world.dispatch_messages()) == 3  # all rendered and handed on
 
@@ -156,8 +158,10 @@ def test_the_next_render_batch_reads_the_issuer_again(world: World) -> None:
 
 
 
-def test_a_dispatch_batch_reads_the_issuer_and_the_integration_once(world: World) -> None:
-    """Three e-mail invoices of one issuer in one batch: each invoice read once, the issuer and the
+def test_a_dispatch_batch_reads_its_invoices_in_one_request_and_the_issuer_and_the_integration_once(
+    world: World,
+) -> None:
+    """Three e-mail invoices of one issuer in one batch: the invoices in one request, the issuer and the
     integration once; the fresh look still reads Spiris for every invoice, right before its intent."""
     logo(world)
     for number in (3201, 3202, 3203):
@@ -168,7 +172,8 @@ def test_a_dispatch_batch_reads_the_issuer_and_the_integration_once(world: World
     with wiring.override(dispatch_services=world.dispatch_services()), aws_requests() as requests:
         assert dispatch.lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext()) == {
             "batchItemFailures": []}
-    assert requests.gets() == Counter({"INVOICE/INVOICE": 3, "ISSUER/ISSUER": 1, "INTEGRATION/INTEGRATION": 1})
+    assert requests.batch_gets() == [Counter({"INVOICE/INVOICE": 3})]
+    assert requests.gets() == Counter({"ISSUER/ISSUER": 1, "INTEGRATION/INTEGRATION": 1})
     assert requests.of("s3").count(("GetObject", ())) == 3  # each PDF once; the e-mail carries no logo
     assert [mail["Subject"] is not None for mail in mails_to("@")] == [True] * 3
     # Per invoice two writes, all to the invoice, its delivery and (once sent) its SES message lookup: the

@@ -78,6 +78,7 @@ from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..batch_invoices import BatchInvoices
 from ..batch_issuers import BatchIssuers
 from ..mapping import invoice_id_for
 from ..models.common import utcnow
@@ -151,11 +152,14 @@ class DispatchServices:
     # How long an intent keeps other runs from reconciling it: at least the dispatch function's timeout.
     sending_lease: timedelta
 
-    def for_batch(self) -> DispatchServices:
-        """These services for one queue batch (one invocation): each issuer read once (batch_issuers.py),
-        and each integration once by the fresh look, which still reads the source for every invoice."""
+    def for_batch(self, invoice_ids: Collection[str] = ()) -> DispatchServices:
+        """These services for one queue batch (one invocation) of `invoice_ids`: those invoices read in one
+        request (batch_invoices.py; a credit note's original is not one of them unless in the batch), each
+        issuer once (batch_issuers.py), and each integration once by the fresh look, which still reads the
+        source for every invoice."""
         look = self.fresh_look.for_batch() if isinstance(self.fresh_look, SpirisSourceCheck) else self.fresh_look
-        return replace(self, issuers=BatchIssuers(self.issuers, self.documents), fresh_look=look)
+        return replace(self, invoices=BatchInvoices(self.invoices, invoice_ids),
+                       issuers=BatchIssuers(self.issuers, self.documents), fresh_look=look)
 
 
 class DispatchInProgress(Exception):

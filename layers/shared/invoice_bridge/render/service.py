@@ -12,12 +12,13 @@ queued for dispatch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..batch_invoices import BatchInvoices
 from ..batch_issuers import BatchIssuers, read_logo
 from ..dispatch.notify import Failure, FailureNotifier
 from ..invoice_rows import with_rows
@@ -49,10 +50,11 @@ class RenderServices:
     # The issuer's logo; None: read from `documents` at each render (`for_batch` reads it once a batch).
     logos: Callable[[Issuer], bytes | None] | None = None
 
-    def for_batch(self) -> RenderServices:
-        """These services for one queue batch (one invocation): each issuer and its logo read once."""
+    def for_batch(self, invoice_ids: Collection[str] = ()) -> RenderServices:
+        """These services for one queue batch (one invocation) of `invoice_ids`: the invoices read in one
+        request (batch_invoices.py), each issuer and its logo once (batch_issuers.py)."""
         batch = BatchIssuers(self.issuers, self.documents)
-        return replace(self, issuers=batch, logos=batch.logo)
+        return replace(self, invoices=BatchInvoices(self.invoices, invoice_ids), issuers=batch, logos=batch.logo)
 
     def logo(self, issuer: Issuer) -> bytes | None:
         return self.logos(issuer) if self.logos is not None else read_logo(issuer, self.documents)

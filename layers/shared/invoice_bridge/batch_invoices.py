@@ -1,0 +1,125 @@
+"""The invoices one queue batch works on, read together at its start (issue 15: a lean path per invoice).
+
+Render and dispatch each read their record's invoice first. For a batch (render up to 5 records, dispatch
+up to 10) those reads are one strongly consistent BatchGetItem instead of one GetItem per record.
+
+Why a read at the batch's start is as good as each record's own read: every message is sent after the
+write that makes it actionable, so any read after the batch was received sees that write. And every later
+write of render and dispatch is conditional (on the version, the status, `updated_at`), so a change made
+after the batch read (a cancellation, a newer version, a duplicate's move) ends as a ConflictError, exactly
+as it would after a slow single read.
+
+A read-through for one batch, built per invocation (`entrypoints.render_batch`, `entrypoints.dispatch_batch`)
+and dropped with it, never a cache: the first `get` of each id of the batch is served from the batch read;
+any later `get` of it (a re-read after a ConflictError, a duplicate record in the batch) and a `get` after
+a write of it through here reads the table again. Everything else passes through.
+
+An id the batch read did not find is NotFound at its `get`, as the table's own `get` would say (its
+message was sent after the invoice was written, so a read after receipt finds it if it is there). A
+batch read that fails (throttled past its retries, refused) is logged and left out: each `get` then reads
+the table, as without a batch read, so the batch read never fails a record that its own read would serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import datetime
+
+from .models.invoice import Invoice, InvoiceEvent
+from .observability import logger
+from .ports import InvoiceRepository, NotFound
+
+
+class BatchInvoices:
+    """An `InvoiceRepository` whose first `get` of each of `invoice_ids` is served from one `get_many`,
+    made at the first `get` of one of them (module docstring)."""
+
+    def __init__(self, invoices: InvoiceRepository, invoice_ids: Iterable[str]) -> None:
+        self._invoices = invoices
+        self._unread = set(invoice_ids)  # the ids whose first `get` the batch read serves
+        self._read: dict[str, Invoice] | None = None  # the batch read, once made
+        self._failed = False
+
+    def get(self, invoice_id: str) -> Invoice:
+        if invoice_id not in self._unread:
+            return self._invoices.get(invoice_id)
+        read = self._batch_read()
+        self._unread.discard(invoice_id)
+        if read is None:
+            return self._invoices.get(invoice_id)
+        invoice = read.pop(invoice_id, None)
+        if invoice is None:
+            raise NotFound(f"invoice {invoice_id} not found")
+        return invoice
+
+    def _batch_read(self) -> dict[str, Invoice] | None:
+        """The batch's invoices, read at the first `get` of one; None when that read failed."""
+        if self._read is None and not self._failed:
+            try:
+                self._read = self._invoices.get_many(sorted(self._unread))
+            except Exception as exc:  # noqa: BLE001 - any failure: each record reads its own, as without it
+                logger.warning("batch read of invoices failed; each is read on its own",
+                               extra={"invoices": len(self._unread), "error": type(exc).__name__})
+                self._failed = True
+        return self._read
+
+    # --- everything else passes through; a write drops the batch's copy of its invoice --------------
+
+    def _written(self, invoice_id: str) -> None:
+        self._unread.discard(invoice_id)
+        if self._read is not None:
+            self._read.pop(invoice_id, None)
+
+    def get_many(self, invoice_ids: Collection[str]) -> dict[str, Invoice]:
+        return self._invoices.get_many(invoice_ids)
+
+    def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None:
+        return self._invoices.find_by_source(issuer_id, source_id)
+
+    def source_links(self, issuer_id: str, source_ids: Collection[str]) -> dict[str, str]:
+        return self._invoices.source_links(issuer_id, source_ids)
+
+    def create(self, invoice: Invoice, events: Sequence[InvoiceEvent] = ()) -> bool:
+        self._written(invoice.id)
+        return self._invoices.create(invoice, events)
+
+    def put(
+        self, invoice: Invoice, expected_updated_at: datetime | None = None, events: Sequence[InvoiceEvent] = ()
+    ) -> None:
+        self._written(invoice.id)
+        self._invoices.put(invoice, expected_updated_at, events)
+
+    def transition(self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None) -> None:
+        self._written(invoice.id)
+        self._invoices.transition(invoice, from_statuses, event)
+
+    def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
+        self._written(invoice_id)
+        self._invoices.add_event(invoice_id, event)
+
+    def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:
+        return self._invoices.updated_before(status, before, limit)
+
+    def waiting_for_approval(self, issuer_id: str | None = None) -> list[Invoice]:
+        return self._invoices.waiting_for_approval(issuer_id)
+
+    def due_to_send(self, now: datetime, limit: int) -> list[Invoice]:
+        return self._invoices.due_to_send(now, limit)
+
+    def events(self, invoice_id: str) -> list[InvoiceEvent]:
+        return self._invoices.events(invoice_id)
+
+    def list(
+        self,
+        issuer_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        exclude_channel: str | None = None,
+    ) -> tuple[list[Invoice], str | None]:
+        return self._invoices.list(issuer_id, status, limit, cursor, exclude_channel)
+
+    def updated_between(
+        self, status: str, start: datetime, end: datetime, issuer_id: str | None = None
+    ) -> Iterator[Invoice]:
+        return self._invoices.updated_between(status, start, end, issuer_id)
