@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 from botocore.exceptions import ClientError
 
 from ..ports import ConflictError
-from .aws import table
+from .aws import bounded_chunks, table
 
 _T = TypeVar("_T")
 
@@ -124,14 +124,5 @@ _TRANSACTION_OPERATIONS, _TRANSACTION_BYTES = 100, 3_000_000
 
 def transaction_chunks(entries: Sequence[tuple[_T, dict[str, Any]]]) -> Iterator[list[tuple[_T, dict[str, Any]]]]:
     """`entries` (anything, its TransactWriteItems operation) in chunks that each fit one transaction."""
-    chunk: list[tuple[_T, dict[str, Any]]] = []
-    size = 0
-    for entry in entries:
-        entry_size = len(repr(entry[1]))
-        if chunk and (len(chunk) == _TRANSACTION_OPERATIONS or size + entry_size > _TRANSACTION_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(entry)
-        size += entry_size
-    if chunk:
-        yield chunk
+    return bounded_chunks(entries, lambda entry: len(repr(entry[1])), most=_TRANSACTION_OPERATIONS,
+                          bytes_=_TRANSACTION_BYTES)
