@@ -95,7 +95,14 @@ from invoice_bridge.models.invoice import (  # noqa: E402
     InvoiceStatus,
 )
 from invoice_bridge.models.spiris import CompanySettings, Meta  # noqa: E402
-from invoice_bridge.ports import ConflictError, InvoicePage, NotFound, QueueMessage, SpirisNotFound  # noqa: E402
+from invoice_bridge.ports import (  # noqa: E402
+    ConflictError,
+    InvoiceMove,
+    InvoicePage,
+    NotFound,
+    QueueMessage,
+    SpirisNotFound,
+)
 
 
 class MemoryIntegrations:
@@ -166,6 +173,18 @@ class MemoryInvoices:
         self.items[invoice.id] = invoice.model_copy(deep=True)
         if event is not None:
             self.add_event(invoice.id, event)
+
+    def transition_many(self, moves: Sequence[InvoiceMove]) -> list[str]:
+        moved_on = []
+        for move in moves:
+            current = self.items.get(move.invoice.id)
+            if current is None or current.version != move.invoice.version or current.status not in move.from_statuses:
+                moved_on.append(move.invoice.id)
+                continue
+            for note in move.notes:
+                self.add_event(move.invoice.id, note)
+            self.transition(move.invoice, move.from_statuses, move.event)
+        return moved_on
 
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
         self.event_log.setdefault(invoice_id, []).append(event)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from .models.common import utcnow
 from .models.invoice import AWAITING_APPROVAL, Invoice, InvoiceEvent, InvoiceStatus
-from .ports import ConflictError, InvoiceRepository, IssuerRepository, WorkQueue
+from .ports import InvoiceMove, InvoiceRepository, IssuerRepository, WorkQueue
 from .sending import approval_of, dispatch_message, hand_on, pass_gate
 
 OFFICE = "the office"  # who acted, when the caller has no name for the person
@@ -34,8 +34,16 @@ def release_invoice(
 
 
 def _release(invoice: Invoice, *, invoices: InvoiceRepository, by: str, at: datetime) -> Invoice:
-    """The release's decision: the invoice `rendered` with the office's approval, conditional on the
-    version read and on `held` (InvalidTransition, or ConflictError when it moved on since it was read)."""
+    """The release's decision, written: conditional on the version read and on `held` (InvalidTransition,
+    or ConflictError when it moved on since it was read)."""
+    move = _release_move(invoice, by=by, at=at)
+    invoices.transition(move.invoice, move.from_statuses, move.event)
+    return move.invoice
+
+
+def _release_move(invoice: Invoice, *, by: str, at: datetime) -> InvoiceMove:
+    """The release's decision: the invoice `rendered` with the office's approval, from `held` only
+    (InvalidTransition for any other status)."""
     if invoice.status != InvoiceStatus.HELD:
         raise InvalidTransition(f"invoice {invoice.number} is {invoice.status.value}, only held invoices can be released")
     released = invoice.model_copy(update={
@@ -43,9 +51,8 @@ def _release(invoice: Invoice, *, invoices: InvoiceRepository, by: str, at: date
         "approval": approval_of(invoice, by, at), "updated_at": at,
     })
     waited = f" (it waited: {invoice.status_reason})" if invoice.status_reason else ""
-    invoices.transition(released, {InvoiceStatus.HELD},
-                        InvoiceEvent(at=at, status=released.status.value, detail=f"released by {by}{waited}"))
-    return released
+    event = InvoiceEvent(at=at, status=released.status.value, detail=f"released by {by}{waited}")
+    return InvoiceMove(released, {InvoiceStatus.HELD}, event)
 
 
 @dataclass
@@ -69,19 +76,22 @@ def release_invoices(
     now: Callable[[], datetime] = utcnow,
 ) -> Released:
     """`release_invoice` for many (a held first sync): the invoices read together, each released on its
-    own condition as one release is, then their dispatch messages sent together (`send_many`)."""
+    own condition as one release is but written together (`transition_many`: one request for a whole
+    first sync unless one moved on since it was read), then their dispatch messages sent together."""
     found = invoices.get_many(invoice_ids)
     result, at = Released(), now()
+    moves: list[InvoiceMove] = []
     for invoice_id in dict.fromkeys(invoice_ids):
         invoice = found.get(invoice_id)
         try:
             if invoice is None:
                 raise InvalidTransition(f"invoice {invoice_id} not found")
-            result.released.append(_release(invoice, invoices=invoices, by=by, at=at))
+            moves.append(_release_move(invoice, by=by, at=at))
         except InvalidTransition as exc:
             result.refused[invoice_id] = str(exc)
-        except ConflictError:
-            result.changed.append(invoice_id)
+    result.changed = invoices.transition_many(moves)
+    changed = set(result.changed)
+    result.released = [move.invoice for move in moves if move.invoice.id not in changed]
     not_sent = dispatch_queue.send_many([dispatch_message(invoice) for invoice in result.released])
     result.not_handed_on = {result.released[position].id: reason for position, reason in not_sent.items()}
     return result

@@ -228,6 +228,9 @@ class InvoiceRepository(Protocol):
     def transition(
         self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
     ) -> None: ...
+    # `transition` of many invoices (each at most once) in as few requests as the store allows: the ids of
+    # those whose condition failed (nothing written for them); the others are written.
+    def transition_many(self, moves: Sequence[InvoiceMove]) -> list[str]: ...
     def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]: ...  # oldest first
     def waiting_for_approval(self, issuer_id: str | None = None) -> list[Invoice]: ...
     def due_to_send(self, now: datetime, limit: int) -> list[Invoice]: ...  # send delay over, earliest first

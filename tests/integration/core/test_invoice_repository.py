@@ -4,9 +4,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from aws_requests import aws_requests
+from invoice_bridge.adapters.dynamo_conditional import transaction_chunks
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent, InvoiceStatus, Party
-from invoice_bridge.ports import ConflictError, NotFound
+from invoice_bridge.ports import ConflictError, InvoiceMove, NotFound
 from moto import mock_aws
 
 from sandbox.aws import create_template_table
@@ -305,3 +307,45 @@ def test_a_long_history_goes_on_in_items_of_its_own_and_reads_whole_in_order() -
         item = repo._table.get_item(Key={"PK": "INVOICE#inv1", "SK": "INVOICE"})["Item"]
         assert len(item["events"]) == 3  # n1..n3 in the item, n4 and n5 items of their own
         assert [e.detail for e in repo.events("inv1")] == ["written as an item, before", "n1", "n2", "n3", "n4", "n5"]
+
+
+def _held(repo: DynamoInvoiceRepository, numbers: range) -> list[Invoice]:
+    for n in numbers:
+        repo.put(_invoice(n).model_copy(update={"status": InvoiceStatus.HELD}))
+    return [repo.get(f"inv{n}") for n in numbers]
+
+
+def _releases(invoices: list[Invoice]) -> list[InvoiceMove]:
+    note = InvoiceEvent(status="held", detail="note")  # made before the move's event, as a route's note is
+    return [InvoiceMove(invoice.model_copy(update={"status": InvoiceStatus.RENDERED}), {InvoiceStatus.HELD},
+                        InvoiceEvent(status="rendered", detail="released"), notes=(note,))
+            for invoice in invoices]
+
+
+def test_many_moves_go_in_one_transaction_and_one_that_moved_on_is_left_out(repo: DynamoInvoiceRepository) -> None:
+    read = _held(repo, range(1, 6))
+    repo.put(read[2].model_copy(update={"version": 2, "status": InvoiceStatus.QUEUED}))  # moved on since read
+    with aws_requests() as requests:
+        assert repo.transition_many(_releases(read)) == ["inv3"]
+    # The first transaction is refused as a whole for inv3's condition; the rest go again, together.
+    assert [operation for operation, _ in requests.of("dynamodb")] == ["TransactWriteItems"] * 2
+    assert [repo.get(f"inv{n}").status for n in range(1, 6)] == [InvoiceStatus.RENDERED] * 2 + [
+        InvoiceStatus.QUEUED] + [InvoiceStatus.RENDERED] * 2
+    assert [e.detail for e in repo.events("inv1")] == ["note", "released"]  # the notes first, in the same write
+    assert repo.events("inv3") == []
+
+
+def test_more_moves_than_one_transaction_takes_go_in_several(repo: DynamoInvoiceRepository) -> None:
+    read = _held(repo, range(1, 131))
+    with aws_requests() as requests:
+        assert repo.transition_many(_releases(read)) == []
+    assert [operation for operation, _ in requests.of("dynamodb")] == ["TransactWriteItems"] * 2  # 100 + 30
+    assert {repo.get(f"inv{n}").status for n in range(1, 131)} == {InvoiceStatus.RENDERED}
+
+
+def test_a_transaction_chunk_stays_under_the_request_size() -> None:
+    big = {"Update": {"data": b"x" * 400_000}}  # an item near DynamoDB's 400 KB
+    chunks = [len(chunk) for chunk in transaction_chunks([(n, big) for n in range(20)])]
+    assert sum(chunks) == 20 and max(chunks) < 10  # 3 MB of repr at most: never the 4 MB a request takes
+    small = [len(chunk) for chunk in transaction_chunks([(n, {"Update": {}}) for n in range(250)])]
+    assert small == [100, 100, 50]

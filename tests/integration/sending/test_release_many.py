@@ -1,20 +1,23 @@
 """The office releases many held invoices at once (POST /invoices/release: a held first sync), on moto:
-the invoices read together (BatchGetItem), each released on its own conditional write with the office's
-event, their dispatch messages sent together (SendMessageBatch); a message SQS did not take is reported,
+the invoices read together (BatchGetItem), each released on its own condition with the office's event,
+written together (TransactWriteItems), their dispatch messages sent together (SendMessageBatch); a message SQS did not take is reported,
 and the sweeper hands that `rendered` invoice on."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from datetime import timedelta
 
 from aws_requests import aws_requests
+from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch import FailureNotifier
+from invoice_bridge.invoices import release_invoices
 from invoice_bridge.models.common import utcnow
-from invoice_bridge.models.invoice import AWAITING_APPROVAL
+from invoice_bridge.models.invoice import AWAITING_APPROVAL, Invoice, InvoiceStatus
 from invoice_bridge.stuck import SweepServices, sweep_stuck_invoices
-from sending_support import OFFICE_USER, World, drain
+from sending_support import OFFICE_USER, TABLE, World, drain
 
 from sandbox.sqs_faults import SqsBatchFaults
 
@@ -34,9 +37,9 @@ def test_releasing_many_reads_them_together_and_hands_them_on_together(world: Wo
     assert status == 200, body
     assert body == {"released": [{"id": i, "status": "rendered"} for i in ids], "not_released": [],
                     "not_handed_on": []}
-    # One read for the five, one conditional write each (the release's decision), one send for the five.
+    # One read for the five, their conditional writes (the release's decisions) together, one send.
     assert Counter(operation for operation, _ in requests.of("dynamodb")) == Counter(
-        {"BatchGetItem": 1, "UpdateItem": 5})
+        {"BatchGetItem": 1, "TransactWriteItems": 1})
     assert [operation for operation, _ in requests.of("sqs")] == ["SendMessageBatch"]
     assert sorted(m["invoice_id"] for m in world.dispatch_messages()) == sorted(ids)
     for invoice_id in ids:
@@ -90,3 +93,30 @@ def test_a_release_message_sqs_keeps_failing_is_reported_and_the_sweeper_hands_t
 def test_more_than_a_hundred_at_once_is_refused(world: World) -> None:
     status, _ = world.admin("POST", "/invoices/release", body={"ids": [f"inv-{n}" for n in range(101)]})
     assert status in (400, 422)
+
+
+class ChangedAfterTheRead(DynamoInvoiceRepository):
+    """The real repository; the sync stores a next version of one invoice right after the release read it."""
+
+    def __init__(self, table: str, changes: str) -> None:
+        super().__init__(table)
+        self.changes = changes
+
+    def get_many(self, invoice_ids: Collection[str]) -> dict[str, Invoice]:
+        found = super().get_many(invoice_ids)
+        current = self.get(self.changes)
+        self.put(current.model_copy(update={"version": current.version + 1, "status": InvoiceStatus.QUEUED}))
+        return found
+
+
+def test_an_invoice_that_changed_after_the_read_is_not_released_and_the_others_are(world: World) -> None:
+    ids = held_invoices(world, range(4431, 4435))
+    invoices = ChangedAfterTheRead(TABLE, changes=ids[2])
+    result = release_invoices(ids, invoices=invoices, dispatch_queue=SqsWorkQueue(world.dispatch_queue_url),
+                              by=OFFICE_USER)
+    assert result.changed == [ids[2]] and result.refused == {} and result.not_handed_on == {}
+    assert [invoice.id for invoice in result.released] == [ids[0], ids[1], ids[3]]
+    assert sorted(m["invoice_id"] for m in world.dispatch_messages()) == sorted([ids[0], ids[1], ids[3]])
+    changed = world.shown(ids[2])
+    assert (changed["status"], changed["version"]) == ("queued", 2)  # the next version, left alone
+    assert not any(e["detail"].startswith("released by") for e in changed["events"])

@@ -4,9 +4,9 @@ must be in place before the first call. Endpoints come from boto3's own `AWS_END
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import boto3
 from botocore.config import Config
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # boto3-stubs (dev only): each service's client is typed
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
 
+_T = TypeVar("_T")
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
 
 
@@ -82,6 +83,22 @@ def query_all(dynamo_table: Any, **query: Any) -> Iterator[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def bounded_chunks(items: Iterable[_T], size_of: Callable[[_T], int], *, most: int, bytes_: int) -> Iterator[list[_T]]:
+    """`items` in order, in chunks of at most `most` items and `bytes_` of `size_of` (an item larger than
+    `bytes_` alone): what a batch or transaction request takes (SendMessageBatch, TransactWriteItems)."""
+    chunk: list[_T] = []
+    size = 0
+    for item in items:
+        item_size = size_of(item)
+        if chunk and (len(chunk) == most or size + item_size > bytes_):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item_size
+    if chunk:
+        yield chunk
 
 
 def retry_pause(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> float:

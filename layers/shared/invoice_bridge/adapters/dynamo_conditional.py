@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
 from ..ports import ConflictError
-from .aws import table
+from .aws import bounded_chunks, table
+
+_T = TypeVar("_T")
 
 # The attribute that marks an item with the single-item write that last wrote it (`write_if`).
 WRITE_ID = "write_id"
@@ -113,3 +115,14 @@ def write_all_if(operations: Sequence[dict[str, Any]]) -> int | None:
             raise
         return reasons.index("ConditionalCheckFailed")
     return None
+
+
+# TransactWriteItems takes at most 100 operations and 4 MB: a chunk stays below both, its size taken from
+# the operations' repr (bytes print at up to four characters each, so the estimate is never short).
+_TRANSACTION_OPERATIONS, _TRANSACTION_BYTES = 100, 3_000_000
+
+
+def transaction_chunks(entries: Sequence[tuple[_T, dict[str, Any]]]) -> Iterator[list[tuple[_T, dict[str, Any]]]]:
+    """`entries` (anything, its TransactWriteItems operation) in chunks that each fit one transaction."""
+    return bounded_chunks(entries, lambda entry: len(repr(entry[1])), most=_TRANSACTION_OPERATIONS,
+                          bytes_=_TRANSACTION_BYTES)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..observability import logger
 from ..ports import QueueMessage
-from .aws import client, retry_pause
+from .aws import bounded_chunks, client, retry_pause
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
@@ -73,17 +73,8 @@ class SqsWorkQueue:
 def _batches(
     entries: Mapping[int, SendMessageBatchRequestEntryTypeDef],
 ) -> Iterator[list[SendMessageBatchRequestEntryTypeDef]]:
-    batch: list[SendMessageBatchRequestEntryTypeDef] = []
-    size = 0
-    for entry in entries.values():
-        entry_size = len(entry["MessageBody"].encode())
-        if batch and (len(batch) == BATCH_ENTRIES or size + entry_size > BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(entry)
-        size += entry_size
-    if batch:
-        yield batch
+    return bounded_chunks(entries.values(), lambda entry: len(entry["MessageBody"].encode()),
+                          most=BATCH_ENTRIES, bytes_=BATCH_BYTES)
 
 
 class SqsVisibility:
