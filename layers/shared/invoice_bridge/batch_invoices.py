@@ -27,7 +27,7 @@ from datetime import datetime
 
 from .models.invoice import Invoice, InvoiceEvent
 from .observability import logger
-from .ports import InvoiceRepository, NotFound
+from .ports import InvoiceMove, InvoiceRepository, NotFound
 
 
 class BatchInvoices:
@@ -92,6 +92,11 @@ class BatchInvoices:
     def transition(self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None) -> None:
         self._written(invoice.id)
         self._invoices.transition(invoice, from_statuses, event)
+
+    def transition_many(self, moves: Sequence[InvoiceMove]) -> list[str]:
+        for move in moves:
+            self._written(move.invoice.id)
+        return self._invoices.transition_many(moves)
 
     def add_event(self, invoice_id: str, event: InvoiceEvent) -> None:
         self._written(invoice_id)
