@@ -23,8 +23,8 @@ INVOICE_STATUSES = ("queued", "rendered", "held", "sending", "sent", "delivered"
 PAGE_SIZE = 100
 ISSUER_FIELDS = (
     "id", "name", "org_number", "vat_number", "address", "notification_email", "language", "bankgiro",
-    "plusgiro", "iban", "bic", "f_skatt", "payee", "dispatch", "hold_first_sync", "sending", "send_delay_hours",
-    "has_logo", "operator_provider", "created_at", "updated_at",
+    "plusgiro", "iban", "bic", "f_skatt", "payee", "dispatch", "hold_first_sync", "archive_source_pdf", "sending",
+    "send_delay_hours", "has_logo", "operator_provider", "created_at", "updated_at",
 )
 INTEGRATION_FIELDS = (
     "id", "issuer_id", "source", "status", "enabled", "contact_name", "contact_email", "language", "company",
@@ -95,8 +95,9 @@ def _issuer_body(args: argparse.Namespace, *, creating: bool) -> dict[str, Any]:
                     if getattr(args, k) is not None}
         if dispatch:
             body["dispatch"] = {**(body.get("dispatch") or {}), **dispatch}
-        if args.hold_first_sync is not None:
-            body["hold_first_sync"] = args.hold_first_sync
+        for flag in ("hold_first_sync", "archive_source_pdf"):
+            if getattr(args, flag) is not None:
+                body[flag] = getattr(args, flag)
         if args.sending is not None:
             body["sending"] = args.sending
         if args.send_delay_hours is not None:
@@ -560,6 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--email-fallback", action=argparse.BooleanOptionalAction, default=None)
             sub.add_argument("--print-fallback", action=argparse.BooleanOptionalAction, default=None)
             sub.add_argument("--hold-first-sync", action=argparse.BooleanOptionalAction, default=None)
+            sub.add_argument("--archive-source-pdf", action=argparse.BooleanOptionalAction, default=None,
+                             help="keep Spiris' own PDF of each invoice (one Spiris request and one S3 PUT each)")
             sub.add_argument("--sending", choices=("automatic", "approve"),
                              help="approve: the office approves each invoice before it goes out")
             sub.add_argument("--send-delay-hours", type=_delay_hours, metavar="0-72",

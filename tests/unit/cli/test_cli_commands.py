@@ -408,3 +408,13 @@ def test_failures_show_source_invoices_that_could_not_be_read(cli):
     run = cli(["failures"], lambda request: httpx.Response(200, json=answer))
     assert run.code == 0, run.stderr
     assert "2003" in run.stdout and "c0ffee" in run.stdout and "Rows[0].Quantity" in run.stdout
+
+
+def test_issuers_update_turns_archiving_spiris_pdf_on_and_off(cli):
+    run = cli(["issuers", "update", "iss-1", "--archive-source-pdf"],
+              lambda request: httpx.Response(200, json={**ISSUER, "archive_source_pdf": True}))
+    assert run.code == 0, run.stderr
+    assert run.bodies()[0] == {"archive_source_pdf": True}
+    assert "archive_source_pdf" in run.stdout
+    run = cli(["issuers", "update", "iss-1", "--no-archive-source-pdf"], lambda request: httpx.Response(200, json=ISSUER))
+    assert run.bodies()[0] == {"archive_source_pdf": False}
