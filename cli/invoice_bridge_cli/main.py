@@ -40,6 +40,7 @@ APPROVAL_COLUMNS = (
 )
 # Held invoices that `release-held` leaves alone: they wait for an approval, or go out by themselves.
 NOT_RELEASED_IN_BULK = ("awaiting_approval", "send_delay")
+RELEASED_AT_ONCE = 100  # POST /invoices/release takes at most this many ids: a larger set goes in several
 INVOICE_COLUMNS = (
     ("number", "number"), ("buyer_name", "buyer"), ("total", "total"), ("currency", "cur"),
     ("status", "status"), ("channel", "channel"), ("updated_at", "updated"), ("id", "id"),
@@ -365,26 +366,44 @@ def cmd_approvals_list(api: AdminApi, out: Output, args: argparse.Namespace) -> 
     return EXIT_OK
 
 
+def _release_batch(api: AdminApi, batch: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """One `POST /invoices/release` of up to RELEASED_AT_ONCE held invoices: (released ids, the rows not
+    released with why, the released ids whose message the sweeper hands on). A refusal of the whole request
+    (4xx/5xx) counts against each of them; no answer at all stops the command."""
+    try:
+        answer = api.post("/invoices/release", {"ids": [i["id"] for i in batch]}) or {}
+    except ApiError as error:
+        if error.status is None:  # the API is gone: stop rather than fail every remaining batch
+            raise
+        return [], [{**_invoice_row(i), "error": f"{error.code}: {error.message}"} for i in batch], []
+    by_id = {i["id"]: i for i in batch}
+    failed = [{**_invoice_row(by_id.get(n["id"], {"id": n["id"]})), "error": n.get("reason", "")}
+              for n in answer.get("not_released") or []]
+    return [a["id"] for a in answer.get("released") or []], failed, list(answer.get("not_handed_on") or [])
+
+
 def cmd_invoices_release_held(api: AdminApi, out: Output, args: argparse.Namespace) -> int:
     listed = _collect(api, out, "/invoices", _list_params(args.issuer, "held", None), None, "held invoices")
     held = [i for i in listed if i.get("status_reason") not in NOT_RELEASED_IN_BULK]
-    released: list[dict[str, Any]] = []
+    released: list[str] = []
     failed: list[dict[str, Any]] = []
+    handed_on_later: list[str] = []
     with out.progress(total=len(held)) as progress:
         task = progress.add_task("Releasing held invoices", total=len(held))
-        for invoice in held:
-            try:
-                api.post(f"/invoices/{_seg(invoice['id'])}/release")
-                released.append(invoice)
-            except ApiError as error:
-                if error.status is None:  # the API is gone: stop rather than fail every remaining one
-                    raise
-                failed.append({**_invoice_row(invoice), "error": f"{error.code}: {error.message}"})
-            progress.advance(task)
+        for start in range(0, len(held), RELEASED_AT_ONCE):
+            batch = held[start:start + RELEASED_AT_ONCE]
+            batch_released, batch_failed, batch_later = _release_batch(api, batch)
+            released += batch_released
+            failed += batch_failed
+            handed_on_later += batch_later
+            progress.advance(task, len(batch))
     if out.raw_json:
-        out.json({"released": [i["id"] for i in released], "failed": failed})
+        out.json({"released": released, "failed": failed, "not_handed_on": handed_on_later})
     else:
         out.message(f"Released {len(released)} of {len(held)} held invoice(s)")
+        if handed_on_later:
+            out.message(f"{len(handed_on_later)} of them go out with the sweeper's next tick (the queue did not "
+                        "take them now)")
         if failed:
             out.table("Not released", failed, (("number", "number"), ("buyer_name", "buyer"), ("id", "id"),
                                                ("error", "error")))
