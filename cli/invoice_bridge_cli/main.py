@@ -23,8 +23,8 @@ INVOICE_STATUSES = ("queued", "rendered", "held", "sending", "sent", "delivered"
 PAGE_SIZE = 100
 ISSUER_FIELDS = (
     "id", "name", "org_number", "vat_number", "address", "notification_email", "language", "bankgiro",
-    "plusgiro", "iban", "bic", "f_skatt", "payee", "dispatch", "hold_first_sync", "sending", "send_delay_hours",
-    "has_logo", "operator_provider", "created_at", "updated_at",
+    "plusgiro", "iban", "bic", "f_skatt", "payee", "dispatch", "hold_first_sync", "archive_source_pdf", "sending",
+    "send_delay_hours", "has_logo", "operator_provider", "created_at", "updated_at",
 )
 INTEGRATION_FIELDS = (
     "id", "issuer_id", "source", "status", "enabled", "contact_name", "contact_email", "language", "company",
@@ -40,6 +40,7 @@ APPROVAL_COLUMNS = (
 )
 # Held invoices that `release-held` leaves alone: they wait for an approval, or go out by themselves.
 NOT_RELEASED_IN_BULK = ("awaiting_approval", "send_delay")
+RELEASED_AT_ONCE = 100  # POST /invoices/release takes at most this many ids: a larger set goes in several
 INVOICE_COLUMNS = (
     ("number", "number"), ("buyer_name", "buyer"), ("total", "total"), ("currency", "cur"),
     ("status", "status"), ("channel", "channel"), ("updated_at", "updated"), ("id", "id"),
@@ -95,8 +96,9 @@ def _issuer_body(args: argparse.Namespace, *, creating: bool) -> dict[str, Any]:
                     if getattr(args, k) is not None}
         if dispatch:
             body["dispatch"] = {**(body.get("dispatch") or {}), **dispatch}
-        if args.hold_first_sync is not None:
-            body["hold_first_sync"] = args.hold_first_sync
+        for flag in ("hold_first_sync", "archive_source_pdf"):
+            if getattr(args, flag) is not None:
+                body[flag] = getattr(args, flag)
         if args.sending is not None:
             body["sending"] = args.sending
         if args.send_delay_hours is not None:
@@ -364,26 +366,44 @@ def cmd_approvals_list(api: AdminApi, out: Output, args: argparse.Namespace) -> 
     return EXIT_OK
 
 
+def _release_batch(api: AdminApi, batch: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """One `POST /invoices/release` of up to RELEASED_AT_ONCE held invoices: (released ids, the rows not
+    released with why, the released ids whose message the sweeper hands on). A refusal of the whole request
+    (4xx/5xx) counts against each of them; no answer at all stops the command."""
+    try:
+        answer = api.post("/invoices/release", {"ids": [i["id"] for i in batch]}) or {}
+    except ApiError as error:
+        if error.status is None:  # the API is gone: stop rather than fail every remaining batch
+            raise
+        return [], [{**_invoice_row(i), "error": f"{error.code}: {error.message}"} for i in batch], []
+    by_id = {i["id"]: i for i in batch}
+    failed = [{**_invoice_row(by_id.get(n["id"], {"id": n["id"]})), "error": n.get("reason", "")}
+              for n in answer.get("not_released") or []]
+    return [a["id"] for a in answer.get("released") or []], failed, list(answer.get("not_handed_on") or [])
+
+
 def cmd_invoices_release_held(api: AdminApi, out: Output, args: argparse.Namespace) -> int:
     listed = _collect(api, out, "/invoices", _list_params(args.issuer, "held", None), None, "held invoices")
     held = [i for i in listed if i.get("status_reason") not in NOT_RELEASED_IN_BULK]
-    released: list[dict[str, Any]] = []
+    released: list[str] = []
     failed: list[dict[str, Any]] = []
+    handed_on_later: list[str] = []
     with out.progress(total=len(held)) as progress:
         task = progress.add_task("Releasing held invoices", total=len(held))
-        for invoice in held:
-            try:
-                api.post(f"/invoices/{_seg(invoice['id'])}/release")
-                released.append(invoice)
-            except ApiError as error:
-                if error.status is None:  # the API is gone: stop rather than fail every remaining one
-                    raise
-                failed.append({**_invoice_row(invoice), "error": f"{error.code}: {error.message}"})
-            progress.advance(task)
+        for start in range(0, len(held), RELEASED_AT_ONCE):
+            batch = held[start:start + RELEASED_AT_ONCE]
+            batch_released, batch_failed, batch_later = _release_batch(api, batch)
+            released += batch_released
+            failed += batch_failed
+            handed_on_later += batch_later
+            progress.advance(task, len(batch))
     if out.raw_json:
-        out.json({"released": [i["id"] for i in released], "failed": failed})
+        out.json({"released": released, "failed": failed, "not_handed_on": handed_on_later})
     else:
         out.message(f"Released {len(released)} of {len(held)} held invoice(s)")
+        if handed_on_later:
+            out.message(f"{len(handed_on_later)} of them go out with the sweeper's next tick (the queue did not "
+                        "take them now)")
         if failed:
             out.table("Not released", failed, (("number", "number"), ("buyer_name", "buyer"), ("id", "id"),
                                                ("error", "error")))
@@ -560,6 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--email-fallback", action=argparse.BooleanOptionalAction, default=None)
             sub.add_argument("--print-fallback", action=argparse.BooleanOptionalAction, default=None)
             sub.add_argument("--hold-first-sync", action=argparse.BooleanOptionalAction, default=None)
+            sub.add_argument("--archive-source-pdf", action=argparse.BooleanOptionalAction, default=None,
+                             help="keep Spiris' own PDF of each invoice (one Spiris request and one S3 PUT each)")
             sub.add_argument("--sending", choices=("automatic", "approve"),
                              help="approve: the office approves each invoice before it goes out")
             sub.add_argument("--send-delay-hours", type=_delay_hours, metavar="0-72",

@@ -293,9 +293,10 @@ def add_source_invoices(world: World, *numbers: int) -> None:
 
 
 def test_approval_mode_and_the_send_delay_in_the_browser(world: World) -> None:
-    """The issuer asks for approval and a one-hour delay (the form's two settings); a new invoice waits on
-    the approvals page, is approved (who and when shown), then waits for its send time; "send now" lets it
-    go, through dispatch's fresh look at Spiris. A second one stays waiting for approval."""
+    """The issuer asks for approval, a one-hour delay and Spiris' own PDFs archived (off until then) on its
+    form; a new invoice waits on the approvals page, is approved (who and when shown), then waits for its
+    send time; "send now" lets it go, through dispatch's fresh look at Spiris. A second one stays waiting
+    for approval."""
     assert {"issuer", "integration"} <= set(world.ids), "runs after the office's day"
     issuer_id, integration_id = world.ids["issuer"], world.ids["integration"]
     context = world.context()
@@ -303,9 +304,16 @@ def test_approval_mode_and_the_send_delay_in_the_browser(world: World) -> None:
         page = sign_in(world, context, "admin", start=f"/issuers/{issuer_id}/edit")
         page.get_by_label("Utskick av nya fakturor").select_option(label="Efter byråns godkännande")
         page.get_by_label("Fördröjning före utskick (timmar, 0–72)").fill("1")
+        archive = page.get_by_label("Arkivera Spiris egen PDF av varje faktura")
+        expect(archive).not_to_be_checked()  # off by default
+        archive.check()
         page.get_by_role("button", name="Spara").click()
         expect(page.locator(".flashes")).to_contain_text("Ändringarna är sparade.")
         expect(page.get_by_text("Efter byråns godkännande", exact=True)).to_be_visible()
+        archived = page.locator("dt", has_text="Arkivera Spiris egen PDF").locator("xpath=following-sibling::dd[1]")
+        expect(archived).to_have_text("Ja")
+        with world.admin_api() as api:
+            assert api.get(f"/issuers/{issuer_id}").json()["archive_source_pdf"] is True
 
         add_source_invoices(world, 1030, 1031)
         page.goto(f"{world.console}/integrations/{integration_id}")

@@ -113,6 +113,23 @@ def test_the_sending_mode_and_the_send_delay_are_issuer_settings(app: Any) -> No
     assert (created["sending"], created["send_delay_hours"]) == ("approve", 4)
 
 
+def test_archiving_spiris_pdf_is_an_issuer_setting_off_by_default(app: Any) -> None:
+    """`archive_source_pdf`: off when created, and for an issuer stored before the setting existed; PATCH
+    turns it on and off; only a boolean is taken."""
+    issuer = create_issuer(app)
+    assert issuer["archive_source_pdf"] is False
+    patched = call(app, "PATCH", f"/issuers/{issuer['id']}", body={"archive_source_pdf": True})
+    assert patched["statusCode"] == 200, patched["body"]
+    assert json_body(call(app, "GET", f"/issuers/{issuer['id']}"))["archive_source_pdf"] is True
+    for refused in ({"archive_source_pdf": None}, {"archive_source_pdf": "sometimes"}):
+        assert call(app, "PATCH", f"/issuers/{issuer['id']}", body=refused)["statusCode"] == 422, refused
+    assert json_body(call(app, "GET", f"/issuers/{issuer['id']}"))["archive_source_pdf"] is True
+    boto3.resource("dynamodb").Table(TABLE).update_item(
+        Key={"PK": f"ISSUER#{issuer['id']}", "SK": "ISSUER"}, UpdateExpression="REMOVE archive_source_pdf")
+    assert json_body(call(app, "GET", f"/issuers/{issuer['id']}"))["archive_source_pdf"] is False
+    assert create_issuer(app, archive_source_pdf=True)["archive_source_pdf"] is True
+
+
 def test_the_issuers_bic_goes_with_its_iban_for_buyers_abroad(app: Any) -> None:
     issuer = create_issuer(app, iban="SE4550000000058398257466", bic="esse se ss")
     assert (issuer["iban"], issuer["bic"]) == ("SE4550000000058398257466", "ESSESESS")

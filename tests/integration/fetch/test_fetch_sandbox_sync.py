@@ -130,7 +130,7 @@ def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client
     )
 
     issuer, integration = issuer_and_integration()
-    DynamoIssuers(TABLE).put(issuer)
+    DynamoIssuers(TABLE).put(issuer.model_copy(update={"archive_source_pdf": True}))  # its PDF is checked below
     integrations = DynamoIntegrations(TABLE)
     integrations.put(integration)
     invoices = DynamoInvoiceRepository(TABLE)
@@ -200,13 +200,28 @@ def test_the_selection_matrix_company_end_to_end(aws: Aws, sandbox: httpx.Client
     assert invoices.events(cancelled.id)[-1].status == "cancelled"
 
 
-def test_a_sync_takes_a_pages_spiris_budget_in_one_counter_write_per_endpoint(aws: Aws, sandbox: httpx.Client, company) -> None:  # type: ignore[no-untyped-def]
-    """Five new invoices of one customer: the list, the customer and the five PDFs each take their slots of
-    the shared budget in one write (the PDFs took four, in blocks of 1, 1, 2 and 4): 3 writes, not 6."""
+def budget_slots_taken() -> dict[str, int]:
+    """The shared Spiris budget's slots taken, by endpoint (all windows)."""
+    items = boto3.resource("dynamodb").Table(TABLE).scan()["Items"]
+    taken: dict[str, int] = {}
+    for item in items:
+        if str(item["PK"]).startswith("BUDGET#"):
+            endpoint = str(item["PK"]).removeprefix("BUDGET#")
+            taken[endpoint] = taken.get(endpoint, 0) + int(item["count"])
+    return taken
+
+
+@pytest.mark.parametrize("archive_source_pdf", [True, False])
+def test_a_sync_takes_a_pages_spiris_budget_in_one_counter_write_per_endpoint(  # type: ignore[no-untyped-def]
+    aws: Aws, sandbox: httpx.Client, company, archive_source_pdf: bool
+) -> None:
+    """Five new invoices of one customer: the list, the customer and, when the issuer archives them, the
+    five source PDFs each take their slots of the shared budget in one write (the PDFs took four, in blocks
+    of 1, 1, 2 and 4): 3 writes, not 6. Not archived (the default): no PDF is read, reserved or stored."""
     company_id, customer_id, token = company
     post(sandbox, f"/_sandbox/companies/{company_id}/customerinvoices", [invoice(n, customer_id) for n in range(1101, 1106)])
     issuer, integration = issuer_and_integration()
-    DynamoIssuers(TABLE).put(issuer)
+    DynamoIssuers(TABLE).put(issuer.model_copy(update={"archive_source_pdf": archive_source_pdf}))
     DynamoIntegrations(TABLE).put(integration)
     budget = dynamo_request_budget(TABLE, 600)
     spiris = HttpSpirisApi(str(sandbox.base_url), lambda: token, before_request=budget.before_request,
@@ -220,8 +235,17 @@ def test_a_sync_takes_a_pages_spiris_budget_in_one_counter_write_per_endpoint(aw
     with aws_requests() as requests:
         assert sync_integration("int-1", services, now=datetime.now(UTC)).imported == 5
     budget_writes = [kinds for op, kinds in requests.dynamodb_writes("BUDGET/MINUTE")]
-    assert len(budget_writes) == 3
-    assert requests.of("s3").count(("PutObject", ())) == 5  # the source PDFs, all archived
+    pdfs = "/v2/customerinvoices/{invoice_id}/pdf"
+    if archive_source_pdf:
+        assert len(budget_writes) == 3
+        assert budget_slots_taken()[pdfs] == 5
+        assert requests.of("s3").count(("PutObject", ())) == 5  # the source PDFs, all archived
+    else:
+        assert len(budget_writes) == 2  # the list and the customer
+        assert pdfs not in budget_slots_taken()  # no slot reserved for a PDF never read
+        assert requests.of("s3") == []
+        stored, _ = DynamoInvoiceRepository(TABLE).list(issuer_id="issuer-1")
+        assert len(stored) == 5 and all(i.source_pdf_key is None for i in stored)
 
 
 def held_for_the_office(

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import pytest
 from aws_requests import aws_requests
 from invoice_bridge import wiring
 from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
@@ -31,8 +32,13 @@ from sending_support import (
 from sandbox.onboarding import logo_png
 
 
-def test_a_new_invoice_is_imported_with_its_source_link_and_first_events_in_one_write(world: World) -> None:
-    """Here the sandbox's PDF link is not on an allowed origin, so the import has two events."""
+@pytest.mark.parametrize("archive_source_pdf", [True, False])
+def test_a_new_invoice_is_imported_with_its_source_link_and_first_events_in_one_write(
+    world: World, archive_source_pdf: bool
+) -> None:
+    """An issuer that archives Spiris' PDF: here the sandbox's PDF link is not on an allowed origin, so the
+    import has two events. One that does not (the default) reads no PDF: one event, nothing put in S3."""
+    world.settings(archive_source_pdf=archive_source_pdf)
     source = world.company.add(3001)
     with aws_requests() as requests:
         world.sync()
@@ -40,10 +46,11 @@ def test_a_new_invoice_is_imported_with_its_source_link_and_first_events_in_one_
         ("TransactWriteItems", ("INVOICE/INVOICE", "SOURCE/SOURCE"))
     ]
     shown = world.shown(world.ours(source.Id))
+    unavailable = ("source_pdf_unavailable", "the source PDF could not be archived (SpirisFileRefused)")
     assert sorted((e["status"], e["detail"]) for e in shown["events"]) == [
-        ("queued", "fetched from Spiris"),
-        ("source_pdf_unavailable", "the source PDF could not be archived (SpirisFileRefused)"),
-    ]
+        ("queued", "fetched from Spiris"), *([unavailable] if archive_source_pdf else [])]
+    if not archive_source_pdf:
+        assert requests.of("s3") == []
     assert world.invoices.find_by_source("issuer-1", source.Id) is not None  # the link is there
 
 
@@ -317,7 +324,9 @@ class DuplicateSyncMidPage(HttpSpirisApi):
 
 
 def test_a_duplicate_sync_run_meanwhile_makes_nothing_twice_though_the_page_was_read_before_it(world: World) -> None:
-    """Every import the stale read lets through is the conditional create, which finds the invoice there."""
+    """Every import the stale read lets through is the conditional create, which finds the invoice there.
+    (The issuer archives Spiris' PDFs: the duplicate runs at the first.)"""
+    world.settings(archive_source_pdf=True)
     sources = [world.company.add(number) for number in range(3500, 3505)]
     spiris = DuplicateSyncMidPage(world)
     services = SyncServices(

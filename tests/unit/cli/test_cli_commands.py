@@ -269,24 +269,55 @@ def test_invoices_retry_and_release(cli):
         assert (run.requests[0].method, run.requests[0].url.path) == ("POST", f"/invoices/inv-7/{action}")
 
 
-def test_release_held_releases_every_held_invoice_and_reports_refusals(cli, api_error):
+def _release_answer(request: httpx.Request, refused: dict[str, str] | None = None,
+                    later: tuple[str, ...] = ()) -> httpx.Response:
+    """POST /invoices/release as the API answers it: each id released unless `refused` names it."""
+    ids = json.loads(request.content)["ids"]
+    refused = refused or {}
+    return httpx.Response(200, json={
+        "released": [{"id": i, "status": "rendered"} for i in ids if i not in refused],
+        "not_released": [{"id": i, "reason": refused[i]} for i in ids if i in refused],
+        "not_handed_on": [i for i in ids if i in later]})
+
+
+def test_release_held_releases_every_held_invoice_in_one_request_and_reports_refusals(cli):
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
             cursor = _query(request).get("cursor")
             if cursor is None:
                 return httpx.Response(200, json={"items": [_invoice(1, "held"), _invoice(2, "held")], "next_cursor": "p2"})
             return httpx.Response(200, json={"items": [_invoice(3, "held")], "next_cursor": None})
-        if request.url.path == "/invoices/inv-2/release":
-            return api_error(409, "invalid_state", "invoice inv-2 is sent, not held")
-        return httpx.Response(202, json={"id": "x", "status": "queued"})
+        return _release_answer(request, {"inv-2": "invoice inv-2 is sent, not held"}, later=("inv-3",))
 
     run = cli(["invoices", "release-held", "--issuer", "iss-1"], handler)
     gets = [r for r in run.requests if r.method == "GET"]
     assert all(_query(r)["status"] == ["held"] and _query(r)["issuer_id"] == ["iss-1"] for r in gets)
-    posts = [r.url.path for r in run.requests if r.method == "POST"]
-    assert posts == ["/invoices/inv-1/release", "/invoices/inv-2/release", "/invoices/inv-3/release"]
+    posts = [(r.url.path, json.loads(r.content)) for r in run.requests if r.method == "POST"]
+    assert posts == [("/invoices/release", {"ids": ["inv-1", "inv-2", "inv-3"]})]
     assert run.code == 1
-    assert "Released 2 of 3" in run.stdout and "invalid_state" in run.stdout
+    assert "Released 2 of 3" in run.stdout and "is sent, not held" in run.stdout and "1002" in run.stdout
+    assert "1 of them go out with the sweeper's next tick" in run.stdout
+
+
+def test_release_held_sends_at_most_100_ids_a_request_and_a_refused_request_fails_its_own(cli, api_error):
+    """250 held invoices: three requests (100, 100, 50); the second refused as a whole (503) lists its 100
+    as not released, the others are released; --json lists both."""
+    items = [_invoice(n, "held") for n in range(1, 251)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
+        if json.loads(request.content)["ids"][0] == "inv-101":
+            return api_error(503, "unavailable", "try again")
+        return _release_answer(request)
+
+    run = cli(["--json", "invoices", "release-held"], handler)
+    sizes = [len(json.loads(r.content)["ids"]) for r in run.requests if r.method == "POST"]
+    assert sizes == [100, 100, 50]
+    assert run.code == 1
+    answer = json.loads(run.stdout)
+    assert len(answer["released"]) == 150 and len(answer["failed"]) == 100
+    assert answer["failed"][0]["id"] == "inv-101" and "unavailable" in answer["failed"][0]["error"]
 
 
 def test_failures_passes_the_issuer_and_shows_both_kinds(cli):
@@ -375,11 +406,11 @@ def test_release_held_leaves_invoices_waiting_for_approval_or_their_send_delay(c
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
             return httpx.Response(200, json={"items": items, "next_cursor": None})
-        return httpx.Response(202, json={"id": "x", "status": "rendered"})
+        return _release_answer(request)
 
     run = cli(["invoices", "release-held"], handler)
     assert run.code == 0, run.stderr
-    assert [r.url.path for r in run.requests if r.method == "POST"] == ["/invoices/inv-1/release"]
+    assert [json.loads(r.content)["ids"] for r in run.requests if r.method == "POST"] == [["inv-1"]]
     assert "Released 1 of 1" in run.stdout
 
 
@@ -408,3 +439,13 @@ def test_failures_show_source_invoices_that_could_not_be_read(cli):
     run = cli(["failures"], lambda request: httpx.Response(200, json=answer))
     assert run.code == 0, run.stderr
     assert "2003" in run.stdout and "c0ffee" in run.stdout and "Rows[0].Quantity" in run.stdout
+
+
+def test_issuers_update_turns_archiving_spiris_pdf_on_and_off(cli):
+    run = cli(["issuers", "update", "iss-1", "--archive-source-pdf"],
+              lambda request: httpx.Response(200, json={**ISSUER, "archive_source_pdf": True}))
+    assert run.code == 0, run.stderr
+    assert run.bodies()[0] == {"archive_source_pdf": True}
+    assert "archive_source_pdf" in run.stdout
+    run = cli(["issuers", "update", "iss-1", "--no-archive-source-pdf"], lambda request: httpx.Response(200, json=ISSUER))
+    assert run.bodies()[0] == {"archive_source_pdf": False}

@@ -40,7 +40,7 @@ NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
 class World:
-    def __init__(self, *, hold_first_sync: bool = True, page_size: int = 100):
+    def __init__(self, *, hold_first_sync: bool = True, page_size: int = 100, archive_source_pdf: bool = False):
         self.issuer = Issuer(
             id="issuer-1",
             name="Exempelbolaget AB",
@@ -50,6 +50,7 @@ class World:
             notification_email="ekonomi@exempel.se",
             bankgiro="1234566",
             hold_first_sync=hold_first_sync,
+            archive_source_pdf=archive_source_pdf,
         )
         self.integration = Integration(
             id="int-1",
@@ -201,7 +202,8 @@ def test_an_idle_poll_costs_one_request(world: World) -> None:
     assert world.render.messages == []
 
 
-def test_customer_details_are_fetched_once_per_sync_and_source_pdf_archived(world: World) -> None:
+def test_customer_details_are_fetched_once_per_sync_and_source_pdf_archived_when_the_issuer_asks() -> None:
+    world = World(archive_source_pdf=True)
     a = world.spiris.add(source_invoice(1001))
     world.spiris.add(source_invoice(1002))
 
@@ -212,21 +214,43 @@ def test_customer_details_are_fetched_once_per_sync_and_source_pdf_archived(worl
     assert invoice.buyer.org_number == "5560360793"
     assert invoice.source_pdf_key == f"issuer-1/invoices/{invoice.id}/v1/source.pdf"
     assert world.documents.objects[invoice.source_pdf_key].startswith(b"%PDF")
+    assert world.spiris.requests.count(f"customerinvoices/{a.Id}/pdf") == 1
 
 
-def test_a_sync_tells_its_client_what_a_page_will_read_so_the_budget_takes_it_at_once(world: World) -> None:
-    """Two new invoices of one customer and a paid one: one customer and two source PDFs announced (the
-    request budget takes their slots in one counter write each); a re-read of the same versions, nothing."""
+def test_by_default_no_source_pdf_is_read_from_spiris_nor_stored(world: World) -> None:
+    """`archive_source_pdf` off (the default): Spiris keeps the original; the import and a new version
+    spend no Spiris request and no S3 PUT on it."""
+    a = world.spiris.add(source_invoice(1001))
+    world.sync()
+    world.spiris.modify(a.Id, YourReference="Bertil Berg")
+    world.sync(NOW + timedelta(hours=1))
+
+    invoice = world.ours(a.Id)
+    assert invoice.version == 2 and invoice.source_pdf_key is None
+    assert [r for r in world.spiris.requests if r.endswith("/pdf")] == []
+    assert world.documents.objects == {}
+    assert world.statuses(a.Id) == ["queued", "queued"]
+
+
+@pytest.mark.parametrize(("archive_source_pdf", "announced"), [(True, (1, 2)), (False, (1, 0))])
+def test_a_sync_tells_its_client_what_a_page_will_read_so_the_budget_takes_it_at_once(
+    archive_source_pdf: bool, announced: tuple[int, int]
+) -> None:
+    """Two new invoices of one customer and a paid one: one customer announced, and two source PDFs only
+    when the issuer archives them (the request budget takes their slots in one counter write each, and
+    reserves none it will not use); a re-read of the same versions, nothing."""
+    world = World(archive_source_pdf=archive_source_pdf)
     world.spiris.add(source_invoice(1001))
     world.spiris.add(source_invoice(1002))
     world.spiris.add(source_invoice(1003, PaymentStatus=0, RemainingAmount=Decimal("0")))
     assert world.sync().imported == 2
-    assert world.spiris.expected_reads == [(1, 2)]
+    assert world.spiris.expected_reads == [announced]
     world.sync()
-    assert world.spiris.expected_reads == [(1, 2)]
+    assert world.spiris.expected_reads == [announced]
 
 
-def test_a_missing_source_pdf_is_an_event_not_a_lost_invoice(world: World) -> None:
+def test_a_missing_source_pdf_is_an_event_not_a_lost_invoice() -> None:
+    world = World(archive_source_pdf=True)
     a = world.spiris.add(source_invoice(1001))
     world.spiris.pdf_error = SpirisNotFound("gone")
 
@@ -485,7 +509,9 @@ class RefusedOnSecondPdf(FakeSpiris):
         return super().customer_invoice_pdf(invoice_id)
 
 
-def test_a_page_left_on_a_refused_grant_hands_on_what_it_imported_first(world: World) -> None:
+def test_a_page_left_on_a_refused_grant_hands_on_what_it_imported_first() -> None:
+    """The grant is refused at the page's second source PDF (an issuer that archives them)."""
+    world = World(archive_source_pdf=True)
     world.spiris = RefusedOnSecondPdf()
     first, _second = world.spiris.add(source_invoice(1401)), world.spiris.add(source_invoice(1402))
 

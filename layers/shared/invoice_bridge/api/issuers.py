@@ -106,6 +106,7 @@ class IssuerOut(BaseModel):
     payee: Payee
     dispatch: DispatchSettings
     hold_first_sync: bool
+    archive_source_pdf: bool
     sending: SendingMode
     send_delay_hours: int
     logo_content_type: str | None
@@ -226,7 +227,7 @@ def update_issuer(issuer_id: str, body: IssuerPatch) -> Issuer:
         dispatch = {k: v for k, v in (changes.pop("dispatch") or {}).items() if v is not None}
         changes["dispatch"] = issuer.dispatch.model_copy(update=dispatch)
     for required in ("name", "org_number", "address", "notification_email", "language", "payee", "f_skatt",
-                     "hold_first_sync", "sending", "send_delay_hours"):
+                     "hold_first_sync", "archive_source_pdf", "sending", "send_delay_hours"):
         if required in changes and changes[required] is None:
             raise ApiError(422, "invalid_request", f"{required} cannot be null")
     merged = issuer.model_dump()

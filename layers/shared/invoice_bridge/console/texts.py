@@ -176,6 +176,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "email_fallback": ("E-post när köparen inte tar emot e-faktura", "E-mail when the buyer takes no e-invoices"),
     "print_fallback": ("Brev när varken e-faktura eller e-post går", "Letter when neither e-invoice nor e-mail works"),
     "hold_first_sync": ("Håll första hämtningens fakturor för avstämning", "Hold the first fetch's invoices for reconciliation"),
+    "archive_source_pdf": ("Arkivera Spiris egen PDF av varje faktura", "Archive Spiris' own PDF of each invoice"),
     "sending": ("Utskick av nya fakturor", "Sending new invoices"),
     "sending_automatic": ("Automatiskt", "Automatically"),
     "sending_approve": ("Efter byråns godkännande", "After the office's approval"),

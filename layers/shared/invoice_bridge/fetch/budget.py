@@ -19,9 +19,9 @@ used (at most MAX_BLOCK - 1 per worker and endpoint). When a block no longer fit
 window to its limit.
 
 A worker that knows how many requests it is about to make (the sync, after reading a page of the invoice
-list: the customers and the PDFs of the invoices it will import) says so (`expect`): its next block takes
-them at once (up to MAX_EXPECTED_BLOCK), one counter write where a growing series took several (a sync of
-3 new invoices: 2 writes for their customers and PDFs, not 6). An estimate too high leaves its rest unused
+list: the customers of the invoices it will import, and their PDFs when the issuer archives them) says so
+(`expect`): its next block takes them at once (up to MAX_EXPECTED_BLOCK), one counter write where a
+growing series took several (a sync of 3 new invoices with their PDFs: 2 writes, not 6). An estimate too high leaves its rest unused
 until the window ends, as any block's.
 """
 

@@ -285,12 +285,13 @@ class _Importer:
 
     def _expect_reads(self, to_look_at: list[CustomerInvoice]) -> None:
         """Tell Spiris' client about what the page will likely read (its budget takes it in one go): the
-        customers and source PDFs of the versions selection takes (an estimate: a credit note's original is
-        not looked at, and a version whose content did not change reads no PDF)."""
+        customers of the versions selection takes, and their source PDFs when the issuer archives them (an
+        estimate: a credit note's original is not looked at, and a version whose content did not change
+        reads no PDF)."""
         likely = [i for i in to_look_at
                   if select(i, sent_source_ids=set(), active_since=self.integration.active_since).selected]
         customers = {i.CustomerId for i in likely if i.CustomerId and i.CustomerId not in self._customers}
-        pdfs = len(likely) if self.documents is not None else 0
+        pdfs = len(likely) if self._archives_source_pdfs() else 0
         if customers or pdfs:
             self.spiris.expect_reads(customers=len(customers), pdfs=pdfs)
 
@@ -591,10 +592,14 @@ class _Importer:
             logger.warning("render messages not sent", extra={"integration_id": self.integration.id,
                                                                "error": type(exc).__name__})
 
+    def _archives_source_pdfs(self) -> bool:
+        return self.documents is not None and self.issuer.archive_source_pdf
+
     def _archive_source_pdf(self, invoice: Invoice) -> str | None:
-        """Keep Spiris' own PDF next to ours: best effort, a failure is an event, never a lost invoice.
+        """Keep Spiris' own PDF next to ours when the issuer asks for it (`archive_source_pdf`; off, no
+        Spiris request is spent on it): best effort, a failure is an event, never a lost invoice.
         Returns the error's type name on failure."""
-        if self.documents is None:
+        if self.documents is None or not self._archives_source_pdfs():
             return None
         key = source_pdf_key(invoice)
         try:

@@ -41,6 +41,10 @@ SEND_DELAY_DESCRIPTION = (
     "hours an invoice waits after its last change at the source before it goes out (0: none); a change "
     "during the wait stops it (paid, credited) or starts the wait again"
 )
+ARCHIVE_SOURCE_PDF_DESCRIPTION = (
+    "keep Spiris' own PDF of each fetched invoice version in our document store (off: Spiris keeps the "
+    "original; each archive costs one Spiris request and one S3 PUT per invoice)"
+)
 
 
 class OperatorPrint(Model):
@@ -70,6 +74,9 @@ class IssuerDetails(Model):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     # Hold the first sync's invoices for the office's review before anything goes out.
     hold_first_sync: bool = True
+    # Archive Spiris' own PDF beside ours (`.../source.pdf`). Off by default: nothing of ours reads it back,
+    # and it costs each invoice a request of the poller's scarce Spiris budget. Stored issuers without it: off.
+    archive_source_pdf: bool = Field(default=False, description=ARCHIVE_SOURCE_PDF_DESCRIPTION)
     # Guards where Spiris cannot tell (docs/sending.md): the office approves each invoice, and/or every
     # invoice waits this long after its last change at the source before it goes out.
     sending: SendingMode = Field(default="automatic", description=SENDING_DESCRIPTION)

@@ -46,6 +46,7 @@ def issuer_values(form: Form, model: type[BaseModel]) -> dict[str, Any]:
     values["payee"] = form.get("payee", "issuer")
     values["f_skatt"] = form.flag("f_skatt")
     values["hold_first_sync"] = form.flag("hold_first_sync")
+    values["archive_source_pdf"] = form.flag("archive_source_pdf")
     values["dispatch"] = {name: form.flag(name) for name in DISPATCH_FLAGS}
     for name in later_settings(model):
         if form.get(name):

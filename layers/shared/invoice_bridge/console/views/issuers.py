@@ -63,7 +63,7 @@ def _form_page(ctx: Ctx, issuer: Issuer | None, values: dict[str, Any], errors: 
 def _issuer_defaults(issuer: Issuer | None) -> dict[str, Any]:
     if issuer is None:
         return {"language": "sv", "payee": "issuer", "f_skatt": True, "hold_first_sync": True, "country": "SE",
-                "attach_pdf": True, "email_fallback": True, "print_fallback": True}
+                "archive_source_pdf": False, "attach_pdf": True, "email_fallback": True, "print_fallback": True}
     values = issuer.model_dump(mode="json")
     values.update(values.pop("address"))
     values.update(values.pop("dispatch"))
@@ -73,7 +73,7 @@ def _issuer_defaults(issuer: Issuer | None) -> dict[str, Any]:
 def _submitted(ctx: Ctx) -> dict[str, Any]:
     form = ctx.request.form()
     values: dict[str, Any] = {name: form.get(name) for name in form.fields}
-    for flag in ("f_skatt", "hold_first_sync", "attach_pdf", "email_fallback", "print_fallback"):
+    for flag in ("f_skatt", "hold_first_sync", "archive_source_pdf", "attach_pdf", "email_fallback", "print_fallback"):
         values[flag] = form.flag(flag)
     return values
 
