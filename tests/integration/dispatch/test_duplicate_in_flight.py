@@ -16,7 +16,7 @@ and a run whose call got no answer gives it back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,12 @@ from dispatch_support import (
 from invoice_bridge import wiring
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.ses_mailer import SesMailer
-from invoice_bridge.dispatch import DispatchInProgress, OperatorOutcomeUnknown, dispatch_invoice, find_receiver
+from invoice_bridge.dispatch import (
+    DispatchInProgress,
+    OperatorOutcomeUnknown,
+    dispatch_invoice,
+    find_receiver,
+)
 from invoice_bridge.models.delivery import Delivery, DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
 from invoice_bridge.ports import InvoiceMove, Letter, Mail, Operator, OperatorDocument, Receiver

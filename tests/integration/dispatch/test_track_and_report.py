@@ -8,6 +8,7 @@ import json
 from datetime import date
 
 import pytest
+from aws_requests import aws_requests
 from dispatch_support import Stack, make_invoice, make_issuer, sent_mails, set_faults
 from invoice_bridge.dispatch import (
     FailureNotifier,
@@ -20,7 +21,6 @@ from invoice_bridge.dispatch.ses_events import SesEventServices, apply_ses_notif
 from invoice_bridge.models.common import stockholm_date, utcnow
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
-from aws_requests import aws_requests
 from rest_events import call
 
 

@@ -5,6 +5,7 @@ decisions, so that no invoice is lost."""
 from __future__ import annotations
 
 import json
+
 import boto3
 import pytest
 from aws_requests import aws_requests

@@ -25,8 +25,8 @@ stale invoice does more harm than a late one.
 
 from __future__ import annotations
 
-from copy import copy
 from collections.abc import Callable
+from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
