@@ -56,3 +56,24 @@ def test_requests_are_counted_per_function_and_operation(template: Template) -> 
         "RenderFunction": {"s3": {"ListBuckets": 1}, "sqs": {"ListQueues": 1}},
     }
     assert counter.requests[(PLATFORM, "sqs", "ListQueues")] == 1
+
+
+def test_the_benchs_own_look_at_the_outcome_counts_in_no_figure(template: Template) -> None:
+    from bench.e2e import Invocations, outside_the_figures
+
+    counter, invocations = AwsCallCounter(), Invocations()
+    counter.install()
+    try:
+        with mock_aws():
+            handlers = Handlers(template)
+            handlers.invoke("RenderFunction", {"calls": [["s3", "list_buckets"]]})  # the pipeline's work
+            invocations.record("RenderFunction", 0.0, 1.0)
+            with outside_the_figures(counter, invocations):
+                handlers.invoke("DispatchFunction", {"calls": [["sqs", "list_queues"]]})
+                invocations.record("AdminApiFunction", 1.0, 2.0)
+            handlers.invoke("DispatchFunction", {"calls": [["s3", "list_buckets"]]})  # counted again
+    finally:
+        counter.uninstall()
+    assert counter.by_function_operation() == {
+        "DispatchFunction": {"s3": {"ListBuckets": 1}}, "RenderFunction": {"s3": {"ListBuckets": 1}}}
+    assert set(invocations.durations) == {"RenderFunction"}
