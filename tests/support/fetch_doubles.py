@@ -396,8 +396,8 @@ class FakeSpiris:
         self.requests.append(f"customers/{customer_id}")
         return self.customers[customer_id]
 
-    def expect_reads(self, *, customers: int, pdfs: int) -> None:
-        self.expected_reads.append((customers, pdfs))
+    def expect_reads(self, *, customers: int = 0, pdfs: int = 0, invoices: int = 0) -> None:
+        self.expected_reads.append((customers, pdfs) if not invoices else (customers, pdfs, invoices))
 
     def customer_invoice_pdf(self, invoice_id: str) -> bytes:
         self.requests.append(f"customerinvoices/{invoice_id}/pdf")

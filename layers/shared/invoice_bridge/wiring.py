@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # the adapters are imported where they are built: no client, 
     from .dispatch.service import DispatchServices
     from .dispatch.ses_events import SesEventServices
     from .dispatch.track import TrackingServices
+    from .fetch.budget import RequestBudget
     from .fetch.decisions import SyncDecision
     from .fetch.sync import SyncServices
     from .models.integration import Integration
@@ -456,21 +457,30 @@ def spiris_for(integration: Integration) -> HttpSpirisApi:
     cached = _spiris_clients.get(key)
     if cached and time.monotonic() - cached[0] < _SPIRIS_CACHE_SECONDS:
         return cached[1]
-    from .adapters.dynamo_budget import dynamo_request_budget
     from .adapters.spiris_api import HttpSpirisApi
     from .consent.refresher import AccessTokens
 
     settings = section(SpirisSettings)
-    budget = dynamo_request_budget(
-        section(Resources).table_name, settings.spiris_requests_per_minute,
-        window_seconds=settings.spiris_budget_window_seconds, max_wait_seconds=10,
-    )
+    budget = look_budget()
     client = HttpSpirisApi(
         settings.spiris_api_url, AccessTokens(integration, consent_services), before_request=budget.before_request,
-        max_attempts=1, timeout_seconds=10,
+        expect_requests=budget.expect, max_attempts=1, timeout_seconds=10,
     )
     _spiris_clients[key] = (time.monotonic(), client)
     return client
+
+
+@_per_container
+def look_budget() -> RequestBudget:
+    """The request budget of dispatch's fresh looks, one per container for every integration's client:
+    Spiris counts per endpoint, so a block of slots taken for one batch serves whichever integration looks."""
+    from .adapters.dynamo_budget import dynamo_request_budget
+
+    settings = section(SpirisSettings)
+    return dynamo_request_budget(
+        section(Resources).table_name, settings.spiris_requests_per_minute,
+        window_seconds=settings.spiris_budget_window_seconds, max_wait_seconds=10,
+    )
 
 
 @_per_container

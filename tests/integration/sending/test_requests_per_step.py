@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from aws_requests import aws_requests
 from invoice_bridge import wiring
+from invoice_bridge.adapters.dynamo_budget import dynamo_request_budget
 from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.spiris_api import HttpSpirisApi
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
+from invoice_bridge.dispatch.fresh_look import SpirisSourceCheck
 from invoice_bridge.fetch.sync import SyncResult, SyncServices, sync_integration
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.integration import IntegrationStatus
@@ -343,3 +346,22 @@ def test_a_duplicate_sync_run_meanwhile_makes_nothing_twice_though_the_page_was_
         assert sorted(e.status for e in world.invoices.events(invoice.id)) == ["queued", "source_pdf_unavailable"]
     decisions = DynamoDecisionStore(TABLE).get_many(INTEGRATION_ID, [s.Id for s in sources])
     assert {d.invoice_id for d in decisions.values()} == {world.ours(s.Id) for s in sources}
+
+
+def test_a_dispatch_batch_takes_its_fresh_looks_budget_in_one_counter_write(world: World) -> None:
+    """The batch announces its looks to the shared request budget: one block for five looks, one counter
+    write, where a growing series of blocks (1, 1, 2, 4) took four."""
+    for number in range(3301, 3306):
+        world.company.add(number)
+    world.sync()
+    assert world.render() == ["rendered"] * 5
+    budget = dynamo_request_budget(TABLE, 600)
+    services = world.dispatch_services()
+    look = SpirisSourceCheck(world.integrations, lambda _integration: world.company.api(
+        max_attempts=1, before_request=budget.before_request, expect_requests=budget.expect), office=None)
+    dispatch = cold_start("dispatch")
+    with wiring.override(dispatch_services=replace(services, fresh_look=look)), aws_requests() as requests:
+        assert dispatch.lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext()) == {
+            "batchItemFailures": []}
+    assert len(mails_to("@")) == 5
+    assert requests.dynamodb_writes("BUDGET/MINUTE") == [("UpdateItem", ("BUDGET/MINUTE",))]

@@ -284,10 +284,12 @@ class HttpSpirisApi:
             raise SpirisUnreadable(f"the invoice cannot be read: {parsed.reason}")
         return parsed
 
-    def expect_reads(self, *, customers: int, pdfs: int) -> None:
+    def expect_reads(self, *, customers: int = 0, pdfs: int = 0, invoices: int = 0) -> None:
         if self._expect_requests is not None:
-            self._expect_requests(CUSTOMER, customers)
+            self._expect_requests(CUSTOMER, customers)  # 0 too: what an earlier page expected is over
             self._expect_requests(CUSTOMER_INVOICE_PDF, pdfs)
+            if invoices:
+                self._expect_requests(CUSTOMER_INVOICE, invoices)
 
     def customer(self, customer_id: str) -> Customer:
         body = self._json(CUSTOMER, CUSTOMER.format(customer_id=customer_id))

@@ -135,17 +135,25 @@ class SpirisSourceCheck:
         self._integrations, self._spiris_for = integrations, spiris_for
         self._office, self._map = office, map_invoice
         self._batch_integrations: dict[str, Integration] | None = None
+        self._looks_to_announce = 0
 
-    def for_batch(self) -> SpirisSourceCheck:
+    def for_batch(self, looks: int = 0) -> SpirisSourceCheck:
         """This look for one queue batch (one invocation): each integration read once, for its status
         (the Spiris client is kept longer anyway, wiring.spiris_for). A batch lasts seconds; an integration
-        revoked meanwhile shows in Spiris' answer (refused: unreadable, failed with a notice)."""
+        revoked meanwhile shows in Spiris' answer (refused: unreadable, failed with a notice). `looks`: about
+        how many invoices the batch will look at, announced to the request budget with the first look (the
+        budget is per endpoint, shared by every integration: one counter write for them, not a growing
+        series of blocks; a record that ends before its look leaves its slot unused until the window ends)."""
         batch = copy(self)
         batch._batch_integrations = {}
+        batch._looks_to_announce = looks
         return batch
 
     def __call__(self, invoice: Invoice, issuer: Issuer) -> FreshLook:
         spiris = self._spiris_for(self._integration(invoice))
+        if self._looks_to_announce:
+            spiris.expect_reads(invoices=self._looks_to_announce)
+            self._looks_to_announce = 0
 
         def remap(source: CustomerInvoice, buyer: Customer | None) -> Invoice:
             return self._map(source, buyer, issuer, invoice.integration_id, office=self._office,

@@ -157,7 +157,8 @@ class DispatchServices:
         request (batch_invoices.py; a credit note's original is not one of them unless in the batch), each
         issuer once (batch_issuers.py), and each integration once by the fresh look, which still reads the
         source for every invoice."""
-        look = self.fresh_look.for_batch() if isinstance(self.fresh_look, SpirisSourceCheck) else self.fresh_look
+        look = (self.fresh_look.for_batch(looks=len(invoice_ids)) if isinstance(self.fresh_look, SpirisSourceCheck)
+                else self.fresh_look)
         return replace(self, invoices=BatchInvoices(self.invoices, invoice_ids),
                        issuers=BatchIssuers(self.issuers, self.documents), fresh_look=look)
 
