@@ -1,7 +1,7 @@
 """The invoices one queue batch works on, read together at its start (issue 15: a lean path per invoice).
 
-Render and dispatch each read their record's invoice first. For a batch (render up to 5 records, dispatch
-up to 10) those reads are one strongly consistent BatchGetItem instead of one GetItem per record.
+Render and dispatch each read their record's invoice first. For a batch (up to 10 records each)
+those reads are one strongly consistent BatchGetItem instead of one GetItem per record.
 
 Why a read at the batch's start is as good as each record's own read: every message is sent after the
 write that makes it actionable, so any read after the batch was received sees that write. And every later

@@ -1,6 +1,6 @@
 """The issuers one queue batch reads, each once (issue 15: a lean path per invoice).
 
-Lambda hands render up to 5 messages and dispatch up to 10 at once, mostly of one issuer (a sync queues
+Lambda hands render and dispatch up to 10 messages at once, mostly of one issuer (a sync queues
 an issuer's invoices together). Each record needs the issuer's settings, and render prints the issuer's
 logo on every PDF: read once for the batch, not once per record.
 
