@@ -8,12 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
+from cold_start_probe import FUNCTIONS, LOADED_PROBE, probe_cold_start
 
-FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
 PROBE = """
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -57,18 +55,6 @@ def test_the_admin_api_validates_requests_without_building_the_openapi_models() 
     states both security schemes; request validation (a 422) does not need them."""
     found = probe_cold_start("admin_api", ADMIN_PROBE)
     assert found == {"status": 422, "models_after_request": False, "schemes": ["bearerAuth", "sigv4"]}
-
-
-def probe_cold_start(folder: str, probe: str, *args: str, env: dict[str, str] | None = None) -> Any:
-    """`probe`'s last line (JSON), run in a fresh interpreter that imports the handler of functions/<folder>
-    (argv: the folder, then `args`); by default tracing off."""
-    done = subprocess.run(
-        [sys.executable, "-c", probe, str(FUNCTIONS / folder), *args],
-        env=env or {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}, cwd=FUNCTIONS / folder,
-        capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 SETTINGS_PROBE = """
@@ -148,13 +134,6 @@ NOT_AT_COLD_START_OF = {
         "aws_lambda_powertools.utilities.batch",
     ),
 }
-LOADED_PROBE = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import app
-prefixes = tuple(json.loads(sys.argv[2]))
-print(json.dumps(sorted(m for m in sys.modules if any(m == p or m.startswith(p + ".") for p in prefixes))))
-"""
 
 
 def test_every_function_is_listed() -> None:

@@ -392,8 +392,7 @@ class _Dispatch:
             self._claim_while_unavailable(delivery, invoice, detail, exc)
             raise
         except SourceUnreadable as exc:
-            failure = Failure("source_unreadable", f"it could not be checked at the source: {exc}", delivery.channel)
-            self._fail_undelivered(invoice, failure)
+            self._fail_undelivered(invoice, _unreadable(exc, delivery.channel))
             return None
         if look.outcome != "unchanged":
             self._stop_unsent(invoice, look, from_status=InvoiceStatus.RENDERED)
@@ -467,8 +466,7 @@ class _Dispatch:
             logger.info("source not readable now; retried", extra={"invoice_id": invoice.id, "error": str(exc)})
             raise
         except SourceUnreadable as exc:
-            failure = Failure("source_unreadable", f"it could not be checked at the source: {exc}", delivery.channel)
-            return self._fail(delivery, invoice, failure, [DeliveryState.QUEUED])
+            return self._fail(delivery, invoice, _unreadable(exc, delivery.channel), [DeliveryState.QUEUED])
         if look.outcome == "unchanged":
             return None
         closed = delivery.model_copy(update={
@@ -676,6 +674,10 @@ def _print_service(operator: Operator | None, issuer: Issuer) -> PrintServiceSou
     if operator is None:
         return None
     return lambda: print_service_of(operator, issuer.id)
+
+
+def _unreadable(exc: SourceUnreadable, channel: Channel) -> Failure:
+    return Failure("source_unreadable", f"it could not be checked at the source: {exc}", channel)
 
 
 def _documents_missing(exc: _DocumentsMissing, channel: Channel) -> Failure:

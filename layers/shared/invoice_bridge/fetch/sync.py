@@ -291,7 +291,7 @@ class _Importer:
         likely = [i for i in to_look_at
                   if select(i, sent_source_ids=set(), active_since=self.integration.active_since).selected]
         customers = {i.CustomerId for i in likely if i.CustomerId and i.CustomerId not in self._customers}
-        pdfs = len(likely) if self._archives_source_pdfs() else 0
+        pdfs = len(likely) if self._source_pdf_archive() is not None else 0
         if customers or pdfs:
             self.spiris.expect_reads(customers=len(customers), pdfs=pdfs)
 
@@ -592,19 +592,21 @@ class _Importer:
             logger.warning("render messages not sent", extra={"integration_id": self.integration.id,
                                                                "error": type(exc).__name__})
 
-    def _archives_source_pdfs(self) -> bool:
-        return self.documents is not None and self.issuer.archive_source_pdf
+    def _source_pdf_archive(self) -> DocumentStore | None:
+        """Where Spiris' own PDFs go: the documents store, for an issuer that archives them; else None."""
+        return self.documents if self.issuer.archive_source_pdf else None
 
     def _archive_source_pdf(self, invoice: Invoice) -> str | None:
         """Keep Spiris' own PDF next to ours when the issuer asks for it (`archive_source_pdf`; off, no
         Spiris request is spent on it): best effort, a failure is an event, never a lost invoice.
         Returns the error's type name on failure."""
-        if self.documents is None or not self._archives_source_pdfs():
+        archive = self._source_pdf_archive()
+        if archive is None:
             return None
         key = source_pdf_key(invoice)
         try:
             body = self.spiris.customer_invoice_pdf(invoice.source_id)
-            self.documents.put(key, body, "application/pdf")
+            archive.put(key, body, "application/pdf")
         except SpirisReauthenticate:
             raise
         except Exception as exc:  # noqa: BLE001 - best effort by design; the reason is kept as an event
