@@ -1,7 +1,11 @@
 """The invoices one queue batch works on, read together at its start (issue 15: a lean path per invoice).
 
-Render and dispatch each read their record's invoice first. For a batch (up to 10 records each)
-those reads are one strongly consistent BatchGetItem instead of one GetItem per record.
+Render and dispatch each read their record's invoice first, then its issuer (and dispatch the integration,
+for the fresh look). For a batch (up to 10 records each) those reads are one strongly consistent
+BatchGetItem instead of one GetItem per record and per issuer and integration: the messages name the
+issuer and integration besides the invoice (step_messages.py), so all three are asked at once
+(`BatchFirstRead`, through the `BatchReader` port). A message without them (sent before they were carried)
+has its issuer and integration read on their own, as before.
 
 Why a read at the batch's start is as good as each record's own read: every message is sent after the
 write that makes it actionable, so any read after the batch was received sees that write. And every later
@@ -23,21 +27,96 @@ the table, as without a batch read, so the batch read never fails a record that 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
-from .models.invoice import Invoice, InvoiceEvent
 from .observability import logger
-from .ports import InvoiceMove, InvoiceRepository, NotFound
+from .ports import BatchRead, BatchReader, InvoiceMove, InvoiceRepository, NotFound
+
+if TYPE_CHECKING:
+    from .models.integration import Integration
+    from .models.invoice import Invoice, InvoiceEvent
+    from .models.issuer import Issuer
+
+
+class _Named(Protocol):
+    """What a render or dispatch request names (messages.InvoiceStepRequest)."""
+
+    @property
+    def invoice_id(self) -> str: ...
+    @property
+    def issuer_id(self) -> str | None: ...
+    @property
+    def integration_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class BatchKeys:
+    """The ids one batch's messages name, each once."""
+
+    invoice_ids: tuple[str, ...] = ()
+    issuer_ids: tuple[str, ...] = ()
+    integration_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, requests: Iterable[_Named]) -> BatchKeys:
+        requests = list(requests)
+        return cls(
+            invoice_ids=tuple(sorted({r.invoice_id for r in requests})),
+            issuer_ids=tuple(sorted({r.issuer_id for r in requests if r.issuer_id})),
+            integration_ids=tuple(sorted({r.integration_id for r in requests if r.integration_id})),
+        )
+
+
+class BatchFirstRead:
+    """The batch's first read, made once at the first need of any of it: through `reader` all three kinds
+    in one request; without one (a store that cannot), the invoices by `get_many`. A read that fails
+    (throttled past its retries, refused) is logged and left out: each record then reads its own, as
+    without a batch read, so the batch read never fails a record that its own read would serve."""
+
+    def __init__(self, invoices: InvoiceRepository, keys: BatchKeys, reader: BatchReader | None = None) -> None:
+        self._invoices, self._keys, self._reader = invoices, keys, reader
+        self._read: BatchRead | None = None
+        self._tried = False
+
+    @property
+    def invoice_ids(self) -> tuple[str, ...]:
+        return self._keys.invoice_ids
+
+    def read(self) -> BatchRead | None:
+        """The batch read, made at the first call; None when it failed."""
+        if not self._tried:
+            self._tried = True
+            keys = self._keys
+            try:
+                self._read = (self._reader.read(keys.invoice_ids, keys.issuer_ids, keys.integration_ids)
+                              if self._reader is not None else BatchRead(self._invoices.get_many(keys.invoice_ids)))
+            except Exception as exc:  # noqa: BLE001 - any failure: each record reads its own, as without it
+                logger.warning("batch read failed; each record reads its own", extra={
+                    "invoices": len(keys.invoice_ids), "error": type(exc).__name__})
+        return self._read
+
+    def issuer(self, issuer_id: str) -> Issuer | None:
+        """The issuer as the batch read found it; None when not asked, not found, or the read failed."""
+        read = self.read()
+        return read.issuers.get(issuer_id) if read is not None else None
+
+    def integration(self, integration_id: str) -> Integration | None:
+        """The integration as the batch read found it; None as for `issuer`."""
+        read = self.read()
+        return read.integrations.get(integration_id) if read is not None else None
 
 
 class BatchInvoices:
-    """An `InvoiceRepository` whose first `get` of each of `invoice_ids` is served from one `get_many`,
-    made at the first `get` of one of them (module docstring)."""
+    """An `InvoiceRepository` whose first `get` of each of the batch's invoices is served from the batch's
+    first read (`BatchFirstRead`, made at the first `get` of one of them; module docstring)."""
 
-    def __init__(self, invoices: InvoiceRepository, invoice_ids: Iterable[str]) -> None:
+    def __init__(self, invoices: InvoiceRepository, first_read: BatchFirstRead) -> None:
         self._invoices = invoices
-        self._unread = set(invoice_ids)  # the ids whose first `get` the batch read serves
-        self._read: dict[str, Invoice] | None = None  # the batch read, once made
+        self._first_read = first_read
+        self._unread = set(first_read.invoice_ids)  # the ids whose first `get` the batch read serves
+        self._read: dict[str, Invoice] | None = None  # the batch read's invoices, once made
         self._failed = False
 
     def get(self, invoice_id: str) -> Invoice:
@@ -55,12 +134,9 @@ class BatchInvoices:
     def _batch_read(self) -> dict[str, Invoice] | None:
         """The batch's invoices, read at the first `get` of one; None when that read failed."""
         if self._read is None and not self._failed:
-            try:
-                self._read = self._invoices.get_many(sorted(self._unread))
-            except Exception as exc:  # noqa: BLE001 - any failure: each record reads its own, as without it
-                logger.warning("batch read of invoices failed; each is read on its own",
-                               extra={"invoices": len(self._unread), "error": type(exc).__name__})
-                self._failed = True
+            read = self._first_read.read()
+            self._failed = read is None
+            self._read = dict(read.invoices) if read is not None else None
         return self._read
 
     # --- everything else passes through; a write drops the batch's copy of its invoice --------------

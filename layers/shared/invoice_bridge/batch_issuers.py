@@ -12,8 +12,13 @@ office's old settings (a review or approval gate, a payee) to invoices long afte
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .models.issuer import Issuer
 from .ports import DocumentStore, IssuerRepository, NotFound
+
+if TYPE_CHECKING:
+    from .batch_invoices import BatchFirstRead
 
 
 def read_logo(issuer: Issuer, documents: DocumentStore) -> bytes | None:
@@ -27,22 +32,29 @@ def read_logo(issuer: Issuer, documents: DocumentStore) -> bytes | None:
 
 
 class BatchIssuers:
-    """An `IssuerRepository` for one batch: `get` reads each issuer once, `logo` each logo once. A
-    missing issuer is not remembered (NotFound each time, as the repository answers)."""
+    """An `IssuerRepository` for one batch: `get` reads each issuer once (taken from the batch's first read
+    when that had it: batch_invoices.py), `logo` each logo once. A missing issuer is not remembered
+    (NotFound each time, as the repository answers)."""
 
-    def __init__(self, issuers: IssuerRepository, documents: DocumentStore) -> None:
-        self._issuers, self._documents = issuers, documents
+    def __init__(
+        self, issuers: IssuerRepository, documents: DocumentStore, first_read: BatchFirstRead | None = None
+    ) -> None:
+        self._issuers, self._documents, self._first_read = issuers, documents, first_read
         self._read: dict[str, Issuer] = {}
         self._logos: dict[str, bytes | None] = {}
+        self._written: set[str] = set()  # issuers written through here: the batch read's copy is old
 
     def get(self, issuer_id: str) -> Issuer:
         if issuer_id not in self._read:
-            self._read[issuer_id] = self._issuers.get(issuer_id)
+            known = (self._first_read.issuer(issuer_id)
+                     if self._first_read is not None and issuer_id not in self._written else None)
+            self._read[issuer_id] = known if known is not None else self._issuers.get(issuer_id)
         return self._read[issuer_id]
 
     def put(self, issuer: Issuer) -> None:
         self._issuers.put(issuer)
         self._read.pop(issuer.id, None)
+        self._written.add(issuer.id)
 
     def list(self) -> list[Issuer]:
         return self._issuers.list()

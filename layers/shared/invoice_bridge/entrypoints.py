@@ -63,7 +63,9 @@ def render_batch(requests: Iterable[RenderRequest] = ()) -> BatchWork:
     (batch_invoices.py), each issuer and its logo once (batch_issuers.py); the dispatch messages of its
     records sent together at its end, ten a request, and a record whose message the queue did not take
     failed then, to come again (hand_offs.py)."""
-    return _RenderBatch(wiring.render_services().for_batch([r.invoice_id for r in requests]))
+    from .batch_invoices import BatchKeys
+
+    return _RenderBatch(wiring.render_services().for_batch(BatchKeys.of(requests)))
 
 
 def dispatch_batch(requests: Iterable[DispatchRequest] = ()) -> Callable[[DispatchRequest], str | None]:
@@ -77,9 +79,10 @@ def dispatch_batch(requests: Iterable[DispatchRequest] = ()) -> Callable[[Dispat
     open call for a crashed one and reconciling it (an e-mail in flight failed as `outcome_unknown`, an
     e-invoice sent again while the first call is open). Powertools idempotency caught that before, at two
     writes per dispatch in a table of its own (issue 15); the lease costs no request."""
+    from .batch_invoices import BatchKeys
     from .dispatch import dispatch_invoice
 
-    services = wiring.dispatch_services().for_batch([r.invoice_id for r in requests])
+    services = wiring.dispatch_services().for_batch(BatchKeys.of(requests))
 
     def dispatch(request: DispatchRequest) -> str | None:
         delivery = dispatch_invoice(request.invoice_id, request.version, services)
@@ -137,7 +140,8 @@ def sync(request: SyncRequest) -> object:
     integrations = wiring.integration_repository()
     try:
         return sync_integration(
-            request.integration_id, wiring.sync_services(), overlap_seconds=wiring.spiris_settings().sync_overlap_seconds
+            request.integration_id, wiring.sync_services(),
+            overlap_seconds=wiring.spiris_settings().sync_overlap_seconds, issuer_id=request.issuer_id,
         )
     except NotConnected:
         return None  # the token broker has marked the integration and alerted

@@ -10,6 +10,7 @@ from .models.common import utcnow
 from .models.invoice import AWAITING_APPROVAL, Invoice, InvoiceEvent, InvoiceStatus
 from .ports import InvoiceMove, InvoiceRepository, IssuerRepository, WorkQueue
 from .sending import approval_of, dispatch_message, hand_on, pass_gate
+from .step_messages import step_body
 
 OFFICE = "the office"  # who acted, when the caller has no name for the person
 
@@ -137,7 +138,7 @@ def retry_invoice(invoice_id: str, *, invoices: InvoiceRepository, render_queue:
     invoice.channel = None
     retried = InvoiceEvent(status=invoice.status.value, detail=f"retry requested by the office (v{invoice.version})")
     invoices.put(invoice, expected_updated_at=read_at, events=[retried])
-    render_queue.send({"invoice_id": invoice.id, "version": invoice.version})
+    render_queue.send(step_body(invoice))
     return invoice
 
 

@@ -11,16 +11,26 @@ from pydantic import BaseModel, Field, Json
 class SyncRequest(BaseModel):
     integration_id: str = Field(min_length=1)
     reason: Literal["schedule", "manual"] = "schedule"
+    # The integration's issuer, read with it in one request; None in a message sent before it was carried.
+    issuer_id: str | None = Field(default=None, min_length=1)
 
 
-class RenderRequest(BaseModel):
+class InvoiceStepRequest(BaseModel):
+    """An invoice's version handed to a step (bodies built by step_messages.py)."""
+
     invoice_id: str = Field(min_length=1)
     version: int = Field(ge=1)
+    # Whose invoice it is: the batch reads these with its invoices in one request (batch_reads.py).
+    # None in a message sent before they were carried; the step then reads them on its own.
+    issuer_id: str | None = Field(default=None, min_length=1)
+    integration_id: str | None = Field(default=None, min_length=1)
 
 
-class DispatchRequest(BaseModel):
-    invoice_id: str = Field(min_length=1)
-    version: int = Field(ge=1)
+class RenderRequest(InvoiceStepRequest):
+    pass
+
+
+class DispatchRequest(InvoiceStepRequest):
     # Set when the delivery was rerouted to this channel after its e-invoice failed: a new message, not a
     # repeat of the first one (the dispatch goes on from the delivery record; logs tell the two apart).
     channel: Literal["email", "print"] | None = None

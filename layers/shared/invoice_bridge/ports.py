@@ -195,6 +195,24 @@ class IntegrationRepository(Protocol):
 
 
 @dataclass(frozen=True)
+class BatchRead:
+    """What a queue batch's records read first, read together (`BatchReader`): its invoices, and the
+    issuers and integrations its messages named. An id not found is not in its mapping."""
+
+    invoices: Mapping[str, Invoice]
+    issuers: Mapping[str, Issuer] = field(default_factory=dict)
+    integrations: Mapping[str, Integration] = field(default_factory=dict)
+
+
+class BatchReader(Protocol):
+    """Reads invoices, issuers and integrations by id together: one request where the store allows."""
+
+    def read(
+        self, invoice_ids: Collection[str], issuer_ids: Collection[str], integration_ids: Collection[str]
+    ) -> BatchRead: ...
+
+
+@dataclass(frozen=True)
 class StoredTokens:
     tokens: TokenSet
     version: int  # for conditional writes: one refresher at a time

@@ -25,6 +25,7 @@ from .models.invoice import AWAITING_APPROVAL, SEND_DELAY, Approval, Invoice, In
 from .models.issuer import Issuer
 from .observability import logger
 from .ports import ConflictError, InvoiceRepository, QueueMessage, WorkQueue
+from .step_messages import step_body
 
 REVIEW = "review"  # the reason of a review hold that recorded none
 
@@ -60,8 +61,7 @@ def waiting_for(invoice: Invoice, issuer: Issuer, now: datetime) -> str | None:
 
 def dispatch_message(invoice: Invoice) -> QueueMessage:
     """The dispatch message of a version that may go out (idempotent per version in dispatch)."""
-    return QueueMessage({"invoice_id": invoice.id, "version": invoice.version},
-                        deduplication_id=f"{invoice.id}:v{invoice.version}")
+    return QueueMessage(step_body(invoice), deduplication_id=f"{invoice.id}:v{invoice.version}")
 
 
 def hand_on(dispatch_queue: WorkQueue, invoice: Invoice) -> None:

@@ -31,6 +31,7 @@ from .models.delivery import DeliveryState
 from .models.invoice import Invoice, InvoiceStatus
 from .observability import logger, metrics
 from .ports import ConflictError, DeliveryLedger, InvoiceRepository, IssuerRepository, WorkQueue
+from .step_messages import step_body
 
 SWEPT = (InvoiceStatus.QUEUED, InvoiceStatus.RENDERED, InvoiceStatus.SENDING)
 
@@ -96,12 +97,11 @@ def _hand_on_message(invoice: Invoice, ledger: DeliveryLedger) -> dict[str, obje
     here, so both hand-ons read alike (the dispatch itself goes on from the delivery record, whatever the
     message names; Powertools idempotency, keyed on the channel too, once answered a message without it
     with the first channel's stored result)."""
-    message: dict[str, object] = {"invoice_id": invoice.id, "version": invoice.version}
     if invoice.status == InvoiceStatus.SENDING:
         delivery = ledger.get(invoice.id, invoice.version)
         if delivery is not None and delivery.failed_channels:
-            message["channel"] = delivery.channel
-    return message
+            return step_body(invoice, channel=delivery.channel)
+    return step_body(invoice)
 
 
 def _give_up(

@@ -33,6 +33,7 @@ from .settings import (
 if TYPE_CHECKING:  # the adapters are imported where they are built: no client, no heavy import at cold start
 
     from .adapters.cognito_console import CognitoConsoleUsers
+    from .adapters.dynamo_batch_reads import DynamoBatchReader
     from .adapters.dynamo_console_sessions import DynamoConsoleSessions
     from .adapters.dynamo_deliveries import DynamoDeliveryLedger
     from .adapters.dynamo_integrations import DynamoIntegrations
@@ -174,6 +175,13 @@ def invoice_repository() -> DynamoInvoiceRepository:
 
 
 @_per_container
+def batch_reader() -> DynamoBatchReader:
+    from .adapters.dynamo_batch_reads import DynamoBatchReader
+
+    return DynamoBatchReader(section(Resources).table_name)
+
+
+@_per_container
 def document_store() -> S3DocumentStore:
     from .adapters.s3_documents import S3DocumentStore
 
@@ -240,6 +248,7 @@ def render_services() -> RenderServices:
         documents=document_store(),
         dispatch_queue=dispatch_queue(),
         notifier=failure_notifier(),
+        batch_reader=batch_reader(),
     )
 
 
@@ -392,6 +401,7 @@ def sync_services() -> SyncServices:
         documents=document_store(),
         office=office_payee(),
         notify_parked=notify_parked,
+        batch_reader=batch_reader(),
     )
 
 
@@ -501,6 +511,7 @@ def dispatch_services() -> DispatchServices:
         fresh_look=SpirisSourceCheck(integration_repository(), spiris_for, office=office_payee()),
         render_queue=render_queue(),
         sending_lease=timedelta(seconds=section(DispatchSettings).dispatch_lease_seconds),
+        batch_reader=batch_reader(),
     )
 
 
@@ -516,6 +527,7 @@ def tracking_services() -> TrackingServices:
         operator_for=operator_for,
         notifier=failure_notifier(),
         dispatch_queue=dispatch_queue(),
+        batch_reader=batch_reader(),
     )
 
 

@@ -33,6 +33,9 @@ from invoice_bridge.dispatch import (
 from invoice_bridge.models.delivery import DeliveryState
 from invoice_bridge.models.invoice import InvoiceStatus
 
+# Whose invoice the messages of these tests are: every render and dispatch message names both.
+WHOSE = {"issuer_id": "iss1", "integration_id": "int1"}
+
 QUEUE = "dispatch"
 
 
@@ -80,7 +83,7 @@ def test_a_failed_einvoice_goes_on_as_a_letter_the_issuer_allows(stack: Stack, q
     set_faults(stack.operator_url, fail_delivery_rate=0.0)
     assert _track(stack, queue)["rerouted"] == 1
     [message] = _messages()
-    assert message == {"invoice_id": "inv1", "version": 1, "channel": "print"}
+    assert message == {"invoice_id": "inv1", "version": 1, **WHOSE, "channel": "print"}
     rerouted = stack.ledger.get("inv1", 1)
     assert rerouted is not None and rerouted.state == DeliveryState.QUEUED and rerouted.failed_channels == ["einvoice"]
     assert rerouted.operator_idempotency_id == idempotency_id("inv1", 1, "print")
@@ -234,7 +237,7 @@ def test_a_reroute_to_email_whose_message_was_lost_goes_out_once(stack: Stack, q
         _track(stack, CrashingQueue())  # type: ignore[arg-type]
     assert stack.ledger.get("inv1", 1).state == DeliveryState.QUEUED  # type: ignore[union-attr]
     assert _track(stack, queue)["rerouted"] == 1
-    assert _messages() == [{"invoice_id": "inv1", "version": 1, "channel": "email"}]
+    assert _messages() == [{"invoice_id": "inv1", "version": 1, **WHOSE, "channel": "email"}]
     for _ in range(2):  # the message, and a duplicate
         stack.dispatch("inv1")
     invoice = stack.invoices.get("inv1")

@@ -23,6 +23,9 @@ from invoice_bridge.stuck import SweepResult, SweepServices, sweep_stuck_invoice
 
 from sandbox.aws import REGION
 
+# Whose invoice the messages of these tests are: every render and dispatch message names both.
+WHOSE = {"issuer_id": "iss1", "integration_id": "int1"}
+
 STUCK_AFTER, GIVE_UP_AFTER = timedelta(minutes=15), timedelta(hours=24)
 
 
@@ -85,9 +88,9 @@ def test_each_stuck_step_is_handed_on_again_and_counted(stack: Stack, queues: di
     assert sweep(stack, queues, later=timedelta(minutes=5)) == SweepResult()  # not stuck yet
     result = sweep(stack, queues, later=timedelta(minutes=20))
     assert result == SweepResult(stuck=3, handed_on=3)
-    assert messages(queues["RenderQueue"]) == [{"invoice_id": "inv1", "version": 1}]
-    assert messages(queues["DispatchQueue"]) == [{"invoice_id": "inv2", "version": 1},
-                                                 {"invoice_id": "inv3", "version": 1}]
+    assert messages(queues["RenderQueue"]) == [{"invoice_id": "inv1", "version": 1, **WHOSE}]
+    assert messages(queues["DispatchQueue"]) == [{"invoice_id": "inv2", "version": 1, **WHOSE},
+                                                 {"invoice_id": "inv3", "version": 1, **WHOSE}]
     assert metrics.metric_set["InvoicesStuck"]["Value"] == [0, 3]
     assert sent_mails() == [] and stack.invoices.get("inv1").status == InvoiceStatus.QUEUED
 
@@ -104,8 +107,8 @@ def test_a_rerouted_delivery_is_handed_on_with_its_channel(stack: Stack, queues:
     add(stack, "inv2", InvoiceStatus.SENDING, channel="einvoice")
     stack.ledger.create(delivery("inv2", DeliveryState.SENDING))  # the first channel: no channel named
     assert sweep(stack, queues, later=timedelta(minutes=20)) == SweepResult(stuck=2, handed_on=2)
-    assert messages(queues["DispatchQueue"]) == [{"invoice_id": "inv1", "version": 1, "channel": "email"},
-                                                 {"invoice_id": "inv2", "version": 1}]
+    assert messages(queues["DispatchQueue"]) == [{"invoice_id": "inv1", "version": 1, **WHOSE, "channel": "email"},
+                                                 {"invoice_id": "inv2", "version": 1, **WHOSE}]
 
 
 def test_past_the_give_up_time_each_is_failed_with_a_notice(stack: Stack, queues: dict[str, str]) -> None:
@@ -166,7 +169,7 @@ def test_the_sweepers_tick_hands_on_invoices_whose_send_delay_is_over(
 
     result = entrypoints.sweep_stuck()
     assert (result["due_after_delay"], result["handed_on_after_delay"], result["stuck"]) == (1, 1, 0)
-    assert messages(queues["DispatchQueue"]) == [{"invoice_id": "inv1", "version": 1}]
+    assert messages(queues["DispatchQueue"]) == [{"invoice_id": "inv1", "version": 1, **WHOSE}]
     assert stack.invoices.get("inv1").status == InvoiceStatus.RENDERED
     assert [stack.invoices.get(i).status_reason for i in ("inv2", "inv3", "inv4")] == [
         "send_delay", "awaiting_approval", "first_sync"]

@@ -9,7 +9,8 @@ from datetime import date
 
 import pytest
 from aws_requests import aws_requests
-from dispatch_support import Stack, make_invoice, make_issuer, sent_mails, set_faults
+from dispatch_support import TABLE, Stack, make_invoice, make_issuer, sent_mails, set_faults
+from invoice_bridge.adapters.dynamo_batch_reads import DynamoBatchReader
 from invoice_bridge.dispatch import (
     FailureNotifier,
     TrackingServices,
@@ -32,6 +33,7 @@ def _track(stack: Stack):  # type: ignore[no-untyped-def]
             ledger=stack.ledger,
             operator_for=stack.operator_for,
             notifier=FailureNotifier(stack.mailer),
+            batch_reader=DynamoBatchReader(TABLE),
         ),
     )
 
@@ -207,3 +209,16 @@ def test_a_poll_reads_a_pages_delivery_records_in_one_request(stack: Stack) -> N
     assert requests.gets()["INVOICE/DELIVERY"] == 0
     assert [batch["INVOICE/DELIVERY"] for batch in requests.batch_gets() if "INVOICE/DELIVERY" in batch] == [4]
     assert all(stack.ledger.get(f"t{n}", 1).state == DeliveryState.DELIVERED for n in range(4))  # type: ignore[union-attr]
+
+
+def test_a_poll_reads_a_pages_issuers_in_one_request(stack: Stack) -> None:
+    """One read for the issuers of a page, not one per issuer: a poll spans every issuer with an e-invoice
+    on its way."""
+    for n, issuer_id in enumerate(["iss1", "iss2", "iss3", "iss1"]):
+        stack.add(make_issuer(issuer_id), make_invoice(f"p{n}", issuer_id=issuer_id, number=str(n)))
+        stack.dispatch(f"p{n}")
+    with aws_requests() as requests:
+        counts = _track(stack)
+    assert counts["delivered"] == 4
+    assert requests.gets()["ISSUER/ISSUER"] == 0
+    assert [batch["ISSUER/ISSUER"] for batch in requests.batch_gets() if "ISSUER/ISSUER" in batch] == [3]

@@ -274,7 +274,8 @@ def test_manual_sync_request_and_unknown_integration(aws: Aws) -> None:
 
     status, body = call_admin("POST", "/integrations/int-1/sync")
     assert status == 202 and body["integration_id"] == "int-1"
-    assert aws.drain(aws.sync_queue_url) == [{"integration_id": "int-1", "reason": "manual"}]
+    assert aws.drain(aws.sync_queue_url) == [
+        {"integration_id": "int-1", "issuer_id": integration.issuer_id, "reason": "manual"}]
 
     assert call_admin("POST", "/integrations/nope/sync")[0] == 404
     assert call_admin("GET", "/integrations/nope/reconciliation")[0] == 404

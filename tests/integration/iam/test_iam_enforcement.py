@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from invoice_bridge.adapters.dynamo_batch import batch_get
+from invoice_bridge.adapters.dynamo_batch_reads import DynamoBatchReader
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.dynamo_integrations import DynamoIntegrations
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
@@ -341,13 +342,25 @@ def test_unsigned_operations_are_not_iam_calls_but_signed_ones_are(deployment: D
 def test_render_and_dispatch_read_a_batchs_invoices_together_and_nothing_else(
     deployment: Deployment, function: str
 ) -> None:
-    """A batch's invoices in one BatchGetItem (invoice_bridge/batch_invoices.py), on invoice keys only."""
+    """A batch's invoices in one BatchGetItem (invoice_bridge/batch_invoices.py), with the issuers and (for
+    dispatch) the integrations their messages name; no other kind of item."""
     table_name = deployment.env["TABLE_NAME"]
-    invoices = DynamoInvoiceRepository(table_name)
+    invoices, reader = DynamoInvoiceRepository(table_name), DynamoBatchReader(table_name)
     invoices.put(make_invoice("batch-inv", issuer_id="batch-issuer"))
+    DynamoIssuers(table_name).put(make_issuer("batch-issuer"))
+    integration_id = f"batch-int-{function}"  # the deployment outlives one parameter's run
+    DynamoIntegrations(table_name).put(
+        Integration(id=integration_id, issuer_id="batch-issuer", contact_name="K", contact_email="k@example.se"))
     with iam.acting_as(function, deployment.authorizer):
         assert set(invoices.get_many(["batch-inv", "batch-missing"])) == {"batch-inv"}
-        refused(lambda: batch_get(table_name, [{"PK": "ISSUER#batch-issuer", "SK": "ISSUER"}]))
+        read = reader.read(["batch-inv"], ["batch-issuer"], [])
+        assert (set(read.invoices), set(read.issuers)) == ({"batch-inv"}, {"batch-issuer"})
+        integration_read = lambda: reader.read(["batch-inv"], ["batch-issuer"], [integration_id])  # noqa: E731
+        if function == "DispatchFunction":  # the fresh look's integration
+            assert set(integration_read().integrations) == {integration_id}
+        else:  # render reads no integration
+            refused(integration_read)
+        refused(lambda: batch_get(table_name, [{"PK": "INVITATION#batch", "SK": "INVITATION"}]))
 
 
 def test_the_listing_functions_read_what_their_index_finds_with_their_own_role(deployment: Deployment) -> None:
@@ -357,9 +370,12 @@ def test_the_listing_functions_read_what_their_index_finds_with_their_own_role(d
     integrations, invoices = DynamoIntegrations(table_name), DynamoInvoiceRepository(table_name)
     integrations.put(Integration(id="list-int", issuer_id="list-issuer", contact_name="K", contact_email="k@example.se"))
     invoices.put(make_invoice("list-inv", issuer_id="list-issuer").model_copy(update={"status": InvoiceStatus.SENT}))
+    DynamoIssuers(table_name).put(make_issuer("list-issuer"))
 
     with iam.acting_as("PollInvoicesFunction", deployment.authorizer):
         assert "list-int" in {i.id for i in integrations.list()}
         refused(lambda: invoices.list(status="sent"))  # an invoice is no business of the poller's
     with iam.acting_as("TrackDeliveriesFunction", deployment.authorizer):
         assert "list-inv" in {i.id for i in invoices.list(status="sent")[0]}
+        # and the page's issuers in one request
+        assert set(DynamoBatchReader(table_name).read((), ["list-issuer"], ()).issuers) == {"list-issuer"}

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from invoice_bridge import wiring
+from invoice_bridge.adapters.dynamo_batch_reads import DynamoBatchReader
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.dynamo_integrations import DynamoIntegrations
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
@@ -65,8 +66,10 @@ class World:
     def sync(self) -> SyncResult:
         services = SyncServices(integrations=self.integrations, issuers=self.issuers, invoices=self.invoices,
                                 decisions=DynamoDecisionStore(TABLE), spiris_for=lambda _integration: self.company.api(),
-                                render_queue=SqsWorkQueue(self.render_queue_url), documents=self.documents)
-        return sync_integration(INTEGRATION_ID, services, now=datetime.now(UTC))
+                                render_queue=SqsWorkQueue(self.render_queue_url), documents=self.documents,
+                                batch_reader=DynamoBatchReader(TABLE))
+        # As the poller's message names it: the integration and its issuer are read in one request.
+        return sync_integration(INTEGRATION_ID, services, now=datetime.now(UTC), issuer_id=ISSUER_ID)
 
     def render(self) -> list[str]:
         """Render every waiting render message; the outcomes (rendered, held, ...)."""
@@ -92,6 +95,7 @@ class World:
                                          office=None),
             render_queue=render_queue or SqsWorkQueue(self.render_queue_url),
             sending_lease=timedelta(seconds=120),
+            batch_reader=DynamoBatchReader(TABLE),
         )
 
     def mailer(self) -> SesMailer:

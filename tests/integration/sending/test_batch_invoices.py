@@ -17,15 +17,23 @@ import pytest
 from aws_requests import aws_requests
 from invoice_bridge import wiring
 from invoice_bridge.adapters.aws import reset_clients
-from invoice_bridge.batch_invoices import BatchInvoices
+from invoice_bridge.adapters.dynamo_batch_reads import DynamoBatchReader
+from invoice_bridge.batch_invoices import BatchFirstRead, BatchInvoices, BatchKeys
+from invoice_bridge.batch_issuers import BatchIssuers
 from invoice_bridge.models.invoice import InvoiceEvent, InvoiceStatus
 from invoice_bridge.ports import NotFound
 from lambda_functions import FunctionContext, batch_event, cold_start
-from sending_support import World, mails_to
+from sending_support import INTEGRATION_ID, ISSUER_ID, TABLE, World, mails_to
 
 from sandbox.iam.plugin import error_response
 
 INVOICE = "INVOICE/INVOICE"
+ISSUER = "ISSUER/ISSUER"
+INTEGRATION = "INTEGRATION/INTEGRATION"
+
+
+def _batch(world: World, *invoice_ids: str) -> BatchInvoices:
+    return BatchInvoices(world.invoices, BatchFirstRead(world.invoices, BatchKeys(invoice_ids=invoice_ids)))
 
 
 def _synced(world: World, *numbers: int) -> list[str]:
@@ -60,7 +68,7 @@ def batch_reads_refused() -> Iterator[None]:
 def test_a_second_read_of_an_invoice_reads_the_table_and_sees_what_changed_meanwhile(world: World) -> None:
     """A re-read after a ConflictError must see the invoice as it is now, not as the batch began."""
     first, second = _synced(world, 4001, 4002)
-    batch = BatchInvoices(world.invoices, [first, second])
+    batch = _batch(world, first, second)
     with aws_requests() as requests:
         assert batch.get(first).status == InvoiceStatus.QUEUED
         # Another run moves it meanwhile (a cancellation by the sync, say).
@@ -75,7 +83,7 @@ def test_a_second_read_of_an_invoice_reads_the_table_and_sees_what_changed_meanw
 
 def test_a_write_through_the_batch_drops_its_copy_of_that_invoice(world: World) -> None:
     first, second = _synced(world, 4011, 4012)
-    batch = BatchInvoices(world.invoices, [first, second])
+    batch = _batch(world, first, second)
     batch.get(first)
     stored = world.invoices.get(second)
     moved = stored.model_copy(update={"status": InvoiceStatus.CANCELLED})
@@ -94,8 +102,10 @@ def test_a_render_batch_with_a_duplicate_message_reads_the_invoice_again_for_the
     with aws_requests() as requests:
         assert render.lambda_handler(batch_event(world.render_queue_url, 5), FunctionContext()) == {
             "batchItemFailures": []}
-    assert requests.batch_gets() == [Counter({INVOICE: 1})]  # the key asked once
+    # The invoice asked once, with the issuer its message named.
+    assert requests.batch_gets() == [Counter({INVOICE: 1, ISSUER: 1})]
     assert requests.gets()[INVOICE] == 1  # the duplicate's own read
+    assert requests.gets()[ISSUER] == 0
     assert requests.of("s3").count(("PutObject", ())) == 2  # the PDF and the e-invoice, once
     assert [m["invoice_id"] for m in world.dispatch_messages()] == [invoice_id, invoice_id]  # handed on again
 
@@ -109,14 +119,14 @@ def test_a_missing_invoice_fails_its_own_record_only_without_a_read_of_its_own(w
     with aws_requests() as requests:
         response = render.lambda_handler(event, FunctionContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": missing_message}]}
-    assert requests.batch_gets() == [Counter({INVOICE: 2})]
+    assert requests.batch_gets() == [Counter({INVOICE: 2, ISSUER: 1})]
     assert requests.gets()[INVOICE] == 0
     assert [m["invoice_id"] for m in world.dispatch_messages()] == present
 
 
 def test_a_missing_invoice_is_not_found_at_its_read_and_again_at_the_next(world: World) -> None:
     (present,) = _synced(world, 4041)
-    batch = BatchInvoices(world.invoices, [present, "no-such-invoice"])
+    batch = _batch(world, present, "no-such-invoice")
     with aws_requests() as requests:
         with pytest.raises(NotFound, match="invoice no-such-invoice not found"):
             batch.get("no-such-invoice")
@@ -163,5 +173,54 @@ def test_a_message_that_does_not_parse_fails_alone_and_the_rest_of_the_batch_is_
     render = cold_start("render")
     with aws_requests() as requests:
         assert render.lambda_handler(event, FunctionContext()) == {"batchItemFailures": [{"itemIdentifier": broken}]}
-    assert requests.batch_gets() == [Counter({INVOICE: 2})]
+    assert requests.batch_gets() == [Counter({INVOICE: 2, ISSUER: 1})]
     assert sorted(m["invoice_id"] for m in world.dispatch_messages()) == sorted(present)
+
+
+def test_a_dispatch_batch_reads_its_invoices_issuer_and_integration_in_one_request(world: World) -> None:
+    """The messages name the issuer and integration (step_messages.py): the batch asks all three kinds at
+    once, and neither the issuer's settings nor the fresh look's integration is read on its own."""
+    ids = _synced(world, 4081, 4082)
+    assert world.render() == ["rendered"] * 2
+    messages = [json.loads(r["body"]) for r in batch_event(world.dispatch_queue_url)["Records"]]
+    assert {(m["issuer_id"], m["integration_id"]) for m in messages} == {(ISSUER_ID, INTEGRATION_ID)}
+    boto3.client("sqs").purge_queue(QueueUrl=world.dispatch_queue_url)
+    for message in messages:
+        boto3.client("sqs").send_message(QueueUrl=world.dispatch_queue_url, MessageBody=json.dumps(message))
+    dispatch = cold_start("dispatch")
+    with wiring.override(dispatch_services=world.dispatch_services()), aws_requests() as requests:
+        assert dispatch.lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext()) == {
+            "batchItemFailures": []}
+    assert requests.batch_gets() == [Counter({INVOICE: 2, ISSUER: 1, INTEGRATION: 1})]
+    assert (requests.gets()[INVOICE], requests.gets()[ISSUER], requests.gets()[INTEGRATION]) == (0, 0, 0)
+    assert len(mails_to("@")) == 2
+    assert {world.invoices.get(i).status for i in ids} == {InvoiceStatus.SENT}
+
+
+def test_a_message_from_before_the_ids_were_carried_reads_its_issuer_and_integration_on_their_own(
+    world: World,
+) -> None:
+    """A message sent by the previous release (invoice and version only) is still dispatched: the batch
+    reads its invoice, and the issuer and integration are read as before."""
+    (invoice_id,) = _synced(world, 4091)
+    assert world.render() == ["rendered"]
+    world.dispatch_messages()
+    boto3.client("sqs").send_message(QueueUrl=world.dispatch_queue_url,
+                                     MessageBody=json.dumps({"invoice_id": invoice_id, "version": 1}))
+    with wiring.override(dispatch_services=world.dispatch_services()), aws_requests() as requests:
+        assert cold_start("dispatch").lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext()) == {
+            "batchItemFailures": []}
+    assert requests.batch_gets() == [Counter({INVOICE: 1})]
+    assert (requests.gets()[ISSUER], requests.gets()[INTEGRATION]) == (1, 1)
+    assert world.invoices.get(invoice_id).status == InvoiceStatus.SENT
+
+
+def test_an_issuer_written_through_the_batch_is_read_again_not_taken_from_the_batch_read(world: World) -> None:
+    (invoice_id,) = _synced(world, 4101)
+    first_read = BatchFirstRead(world.invoices, BatchKeys((invoice_id,), (ISSUER_ID,)), DynamoBatchReader(TABLE))
+    issuers = BatchIssuers(world.issuers, world.documents, first_read)
+    issuer = issuers.get(ISSUER_ID)
+    issuers.put(issuer.model_copy(update={"name": "Renamed AB"}))
+    with aws_requests() as requests:
+        assert issuers.get(ISSUER_ID).name == "Renamed AB"
+    assert requests.gets()[ISSUER] == 1

@@ -97,7 +97,7 @@ def test_a_sync_reads_its_integration_once_and_writes_its_watermark_on_that_copy
     with aws_requests() as requests:
         world.sync()
     integration_requests = [op for op, kinds in requests.of("dynamodb") if "INTEGRATION/INTEGRATION" in kinds]
-    assert integration_requests == ["GetItem", "PutItem"]
+    assert integration_requests == ["BatchGetItem", "PutItem"]  # read with its issuer
 
 
 class PausedWhileReading(HttpSpirisApi):
@@ -145,9 +145,10 @@ def test_a_render_batch_reads_its_invoices_in_one_request_and_the_issuer_and_its
     with aws_requests() as requests:
         assert render.lambda_handler(batch_event(world.render_queue_url, 5), FunctionContext()) == {
             "batchItemFailures": []}
-    # The three invoices in one consistent BatchGetItem (batch_invoices.py), none on its own.
-    assert requests.batch_gets() == [Counter({"INVOICE/INVOICE": 3})]
-    assert requests.gets() == Counter({"ISSUER/ISSUER": 1})
+    # The three invoices with the issuer their messages name in one consistent BatchGetItem
+    # (batch_invoices.py), none on its own.
+    assert requests.batch_gets() == [Counter({"INVOICE/INVOICE": 3, "ISSUER/ISSUER": 1})]
+    assert requests.gets() == Counter()
     assert requests.of("s3").count(("GetObject", ())) == 1  # the logo, printed on each of the three PDFs
     assert len(world.dispatch_messages()) == 3  # all rendered and handed on
 
@@ -171,8 +172,9 @@ def test_the_next_render_batch_reads_the_issuer_again(world: World) -> None:
 def test_a_dispatch_batch_reads_its_invoices_in_one_request_and_the_issuer_and_the_integration_once(
     world: World,
 ) -> None:
-    """Three e-mail invoices of one issuer in one batch: the invoices in one request, the issuer and the
-    integration once; the fresh look still reads Spiris for every invoice, right before its intent."""
+    """Three e-mail invoices of one issuer in one batch: the invoices, with the issuer and the integration
+    their messages name, in one request; the fresh look still reads Spiris for every invoice, right before
+    its intent."""
     logo(world)
     for number in (3201, 3202, 3203):
         world.company.add(number)
@@ -182,8 +184,9 @@ def test_a_dispatch_batch_reads_its_invoices_in_one_request_and_the_issuer_and_t
     with wiring.override(dispatch_services=world.dispatch_services()), aws_requests() as requests:
         assert dispatch.lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext()) == {
             "batchItemFailures": []}
-    assert requests.batch_gets() == [Counter({"INVOICE/INVOICE": 3})]
-    assert requests.gets() == Counter({"ISSUER/ISSUER": 1, "INTEGRATION/INTEGRATION": 1})
+    assert requests.batch_gets() == [
+        Counter({"INVOICE/INVOICE": 3, "ISSUER/ISSUER": 1, "INTEGRATION/INTEGRATION": 1})]
+    assert requests.gets() == Counter()
     assert requests.of("s3").count(("GetObject", ())) == 3  # each PDF once; the e-mail carries no logo
     assert [mail["Subject"] is not None for mail in mails_to("@")] == [True] * 3
     # Per invoice two writes, all to the invoice, its delivery and (once sent) its SES message lookup: the
@@ -198,12 +201,14 @@ def test_a_dispatch_batch_reads_its_invoices_in_one_request_and_the_issuer_and_t
     assert world.render() == ["rendered"]
     with wiring.override(dispatch_services=world.dispatch_services()), aws_requests() as requests:
         dispatch.lambda_handler(batch_event(world.dispatch_queue_url), FunctionContext())
-    assert requests.gets()["INTEGRATION/INTEGRATION"] == 1
+    assert [read["INTEGRATION/INTEGRATION"] for read in requests.batch_gets()] == [1]
 
 
 # --- the sync's reads: a page's decisions and source links at once, not two reads per invoice ------------
 
 DECISION, LINK, INVOICE = "INTEGRATION/DECISION", "SOURCE/SOURCE", "INVOICE/INVOICE"
+# What every sync reads first, in one request: the integration and the issuer its message names.
+START = Counter({"INTEGRATION/INTEGRATION": 1, "ISSUER/ISSUER": 1})
 
 
 def test_a_sync_reads_a_pages_decisions_and_source_links_in_one_request_each(world: World) -> None:
@@ -212,7 +217,7 @@ def test_a_sync_reads_a_pages_decisions_and_source_links_in_one_request_each(wor
     with aws_requests() as requests:
         result = world.sync()
     assert result.imported == result.seen == 20
-    assert requests.batch_gets() == [Counter({DECISION: 20}), Counter({LINK: 20})]
+    assert requests.batch_gets() == [START, Counter({DECISION: 20}), Counter({LINK: 20})]
     assert not {DECISION, LINK, INVOICE} & set(requests.gets())  # nothing read per invoice
 
 
@@ -224,7 +229,7 @@ def test_a_re_read_of_versions_already_decided_reads_their_decisions_only(world:
     with aws_requests() as requests:
         result = world.sync()
     assert result.unchanged == result.seen == 20
-    assert requests.batch_gets() == [Counter({DECISION: 20})]
+    assert requests.batch_gets() == [START, Counter({DECISION: 20})]
     assert not {DECISION, LINK, INVOICE} & set(requests.gets())
 
 
@@ -236,7 +241,7 @@ def test_changed_invoices_are_read_alone_and_only_they(world: World) -> None:
     with aws_requests() as requests:
         result = world.sync()
     assert (result.new_versions, result.unchanged) == (2, 8)
-    assert requests.batch_gets() == [Counter({DECISION: 10}), Counter({LINK: 2})]
+    assert requests.batch_gets() == [START, Counter({DECISION: 10}), Counter({LINK: 2})]
     assert requests.gets()[INVOICE] == 2 and not {DECISION, LINK} & set(requests.gets())
 
 
@@ -247,7 +252,7 @@ def test_a_credit_notes_original_is_found_through_the_links_read_with_the_page(w
     with aws_requests() as requests:
         result = world.sync()
     assert (result.seen, result.reasons) == (2, {"credit_of_unsent_original": 1})  # decided on its original
-    assert requests.batch_gets() == [Counter({DECISION: 2}), Counter({LINK: 2})]  # the credit note's and the original's
+    assert requests.batch_gets() == [START, Counter({DECISION: 2}), Counter({LINK: 2})]  # the credit note's and the original's
     assert requests.gets()[INVOICE] == 1 and not {DECISION, LINK} & set(requests.gets())  # the original
 
 
@@ -263,29 +268,30 @@ def test_a_sync_hands_a_pages_invoices_on_to_render_ten_to_a_request(world: Worl
     assert requests.of("sqs") == [("SendMessageBatch", ())] * 3
     assert sorted(m["invoice_id"] for m in drain(world.render_queue_url)) == sorted(world.ours(s.Id) for s in sources)
     # Each decision is written after its message went out (a decision says "handled"), and each full request
-    # goes out as soon as it is full (render need not wait for the page); the decisions of a request's new
-    # versions in one write.
+    # goes out as soon as it is full (render need not wait for the page); the decisions of the page's new
+    # versions in one write at its end (25 to a BatchWriteItem).
     sends_and_decisions = [name for name, kinds in requests.sent
                            if name.startswith("sqs.") or (name != "dynamodb.BatchGetItem" and DECISION in kinds)]
-    assert sends_and_decisions == ["sqs.SendMessageBatch", "dynamodb.BatchWriteItem"] * 3
+    assert sends_and_decisions == ["sqs.SendMessageBatch"] * 3 + ["dynamodb.BatchWriteItem"]
 
 
 def test_a_sync_writes_one_request_per_new_invoice_and_its_decisions_with_their_render_request(world: World) -> None:
     """Per imported invoice, one write: the invoice with its link and first events (one transaction). Its
-    decision, still written after its render message went out, goes with the other new versions of that
-    SendMessageBatch in one BatchWriteItem (was an UpdateItem per invoice: 2.05 DynamoDB writes per invoice,
-    now 1.1)."""
+    decision, still written after its render message went out, goes with the page's other new versions in
+    one BatchWriteItem at the page's end (was an UpdateItem per invoice: 2.05 DynamoDB writes per invoice,
+    then one BatchWriteItem per SendMessageBatch: 1.1, now 1.05)."""
     sources = [world.company.add(number) for number in range(3700, 3720)]
     with aws_requests() as requests:
         result = world.sync()
     assert result.imported == 20
-    one_import, ten_decisions = ("TransactWriteItems", (INVOICE, LINK)), ("BatchWriteItem", (DECISION,) * 10)
-    assert requests.dynamodb_writes(DECISION, LINK, INVOICE) == ([one_import] * 10 + [ten_decisions]) * 2
+    one_import, twenty_decisions = ("TransactWriteItems", (INVOICE, LINK)), ("BatchWriteItem", (DECISION,) * 20)
+    assert requests.dynamodb_writes(DECISION, LINK, INVOICE) == [one_import] * 20 + [twenty_decisions]
     assert Counter(name for name, _ in requests.sent) == Counter({
         "dynamodb.TransactWriteItems": 20,  # each import
-        "dynamodb.BatchWriteItem": 2, "sqs.SendMessageBatch": 2,  # decisions and render messages, ten a request
-        "dynamodb.BatchGetItem": 2,  # the page's decisions and source links
-        "dynamodb.GetItem": 2, "dynamodb.PutItem": 1,  # the integration and the issuer; the watermark
+        "dynamodb.BatchWriteItem": 1, "sqs.SendMessageBatch": 2,  # the decisions; render messages, ten a request
+        # the integration with the issuer; the page's decisions; its source links
+        "dynamodb.BatchGetItem": 3,
+        "dynamodb.PutItem": 1,  # the watermark
     })
     decisions = DynamoDecisionStore(TABLE).get_many(INTEGRATION_ID, [s.Id for s in sources])
     assert {(d.selected, d.reason, d.invoice_id) for d in decisions.values()} == {

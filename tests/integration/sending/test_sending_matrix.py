@@ -29,6 +29,9 @@ from sending_support import (
     mails_to,
 )
 
+# Whose invoice the messages of these tests are: every render and dispatch message names both.
+WHOSE = {"issuer_id": ISSUER_ID, "integration_id": INTEGRATION_ID}
+
 BUYER = "faktura@kund.se"
 INVOICE_READ = "GET /v2/customerinvoices/{invoice_id}"
 
@@ -112,11 +115,11 @@ def test_a_send_delay_holds_each_invoice_until_its_time_and_a_change_starts_it_a
     renewed_send_at = datetime.fromisoformat(renewed["send_at"])
     assert release_due(renewed_send_at - timedelta(microseconds=1)) == 1  # the steady one's time came first
     [message] = world.dispatch_messages()
-    assert message == {"invoice_id": world.ours(steady.Id), "version": 1}
+    assert message == {"invoice_id": world.ours(steady.Id), "version": 1, **WHOSE}
     assert world.dispatch(message).state == DeliveryState.SENT  # type: ignore[union-attr]
     assert world.shown(world.ours(edited.Id))["status"] == "held"  # still in its renewed wait
     assert release_due(renewed_send_at + timedelta(microseconds=1)) == 1
-    assert world.dispatch_messages() == [{"invoice_id": world.ours(edited.Id), "version": 2}]
+    assert world.dispatch_messages() == [{"invoice_id": world.ours(edited.Id), "version": 2, **WHOSE}]
     events = [e["detail"] for e in world.shown(world.ours(edited.Id))["events"]]
     assert events[-1] == "send delay over"
 

@@ -50,8 +50,8 @@ def test_enqueue_sends_one_schedule_message_per_due_integration() -> None:
 
     assert enqueue_due_syncs(repo, queue, NOW) == ["b", "a"]
     assert queue.messages == [
-        {"integration_id": "b", "reason": "schedule"},
-        {"integration_id": "a", "reason": "schedule"},
+        {"integration_id": "b", "issuer_id": "issuer", "reason": "schedule"},
+        {"integration_id": "a", "issuer_id": "issuer", "reason": "schedule"},
     ]
 
 
@@ -59,7 +59,7 @@ def test_manual_sync_request() -> None:
     queue = ListQueue()
     request_sync(MemoryIntegrations(integration("a")), queue, "a")
 
-    assert queue.messages == [{"integration_id": "a", "reason": "manual"}]
+    assert queue.messages == [{"integration_id": "a", "issuer_id": "issuer", "reason": "manual"}]
 
 
 def test_stale_integrations() -> None:

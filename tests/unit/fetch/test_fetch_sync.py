@@ -36,6 +36,9 @@ from invoice_bridge.models.issuer import Address, Issuer
 from invoice_bridge.ports import QueueMessage
 from port_doubles import MemoryIssuers
 
+# Whose invoice the messages of these tests are: every render and dispatch message names both.
+WHOSE = {"issuer_id": "issuer-1", "integration_id": "int-1"}
+
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
@@ -298,7 +301,7 @@ def test_a_sync_retried_after_a_crash_before_the_hand_off_still_queues_the_rende
     assert world.ours(a.Id).status == InvoiceStatus.QUEUED and world.render.messages == []
     world.spiris.modify(a.Id, PaymentDate=None)
     world.sync(NOW + timedelta(minutes=1))
-    assert world.render.messages == [{"invoice_id": world.ours(a.Id).id, "version": 1}]
+    assert world.render.messages == [{"invoice_id": world.ours(a.Id).id, "version": 1, **WHOSE}]
 
 
 def test_changed_before_dispatch_is_a_new_version_rendered_again(world: World) -> None:
@@ -317,7 +320,7 @@ def test_changed_before_dispatch_is_a_new_version_rendered_again(world: World) -
         "Bertil Berg",
     )
     assert invoice.hold is True  # still the first sync's invoice, still under review
-    assert world.render.messages == [{"invoice_id": invoice.id, "version": 2}]
+    assert world.render.messages == [{"invoice_id": invoice.id, "version": 2, **WHOSE}]
     assert world.statuses(a.Id)[-1] == "queued"
     assert "version 2" in world.invoices.events(invoice.id)[-1].detail
 
@@ -434,7 +437,7 @@ def test_a_hand_off_lost_in_a_crash_is_repeated_on_the_retry(world: World) -> No
         world.sync()
     world.sync(NOW + timedelta(minutes=1))
 
-    assert world.render.messages == [{"invoice_id": invoice_id_for("issuer-1", a.Id), "version": 1}]
+    assert world.render.messages == [{"invoice_id": invoice_id_for("issuer-1", a.Id), "version": 1, **WHOSE}]
 
 
 class DecisionsAfterSending(ListQueue):
@@ -518,7 +521,7 @@ def test_a_page_left_on_a_refused_grant_hands_on_what_it_imported_first() -> Non
     with pytest.raises(IntegrationNeedsReconsent):
         world.sync()
 
-    assert world.render.messages == [{"invoice_id": invoice_id_for("issuer-1", first.Id), "version": 1}]
+    assert world.render.messages == [{"invoice_id": invoice_id_for("issuer-1", first.Id), "version": 1, **WHOSE}]
     assert [d.source_id for d in world.decisions.latest("int-1")] == [first.Id]
 
 
@@ -647,7 +650,7 @@ def test_a_changed_version_that_cannot_be_mapped_cancels_ours_and_a_fixed_one_co
     assert world.decisions.parked() == []  # un-parked by the fixed version
     ours = world.ours(source.Id)
     assert (ours.status, ours.version) == (InvoiceStatus.QUEUED, 2)
-    assert world.render.messages[-1] == {"invoice_id": ours.id, "version": 2}
+    assert world.render.messages[-1] == {"invoice_id": ours.id, "version": 2, **WHOSE}
 
 
 def test_a_notice_that_could_not_go_out_waits_for_the_sweeper_not_for_a_re_read(world: World) -> None:

@@ -17,6 +17,9 @@ from port_doubles import MemoryIssuers, RecordingMailer
 from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from render_fixtures import CUSTOMER, ISSUER, simple_source
 
+# Whose invoice the messages of these tests are: every render and dispatch message names both.
+WHOSE = {"issuer_id": "issuer-1", "integration_id": "int-1"}
+
 CHANGED_AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 NOW = CHANGED_AT + timedelta(minutes=10)
 
@@ -47,7 +50,7 @@ def test_automatic_without_a_delay_goes_out_when_rendered() -> None:
     world = World()
     rendered = world.render()
     assert (rendered.status, rendered.status_reason, rendered.send_at) == (InvoiceStatus.RENDERED, None, None)
-    assert world.handed_on() == [{"invoice_id": rendered.id, "version": 1}]
+    assert world.handed_on() == [{"invoice_id": rendered.id, "version": 1, **WHOSE}]
 
 
 def test_approval_mode_holds_the_rendered_version_for_the_office() -> None:
@@ -58,7 +61,7 @@ def test_approval_mode_holds_the_rendered_version_for_the_office() -> None:
     approved = world.approve()
     assert approved.status == InvoiceStatus.RENDERED and approved.approval is not None
     assert (approved.approval.by, approved.approval.version, approved.approval.at) == ("anna", 1, NOW)
-    assert world.handed_on() == [{"invoice_id": held.id, "version": 1}]
+    assert world.handed_on() == [{"invoice_id": held.id, "version": 1, **WHOSE}]
     assert world.invoices.events(held.id)[-1].detail == "v1 approved by anna"
 
 
@@ -132,7 +135,7 @@ def test_a_release_lets_any_held_invoice_go_now_and_counts_as_the_offices_go() -
                                now=lambda: NOW)
     assert (released.status, released.hold) == (InvoiceStatus.RENDERED, False)
     assert released.approval is not None and released.approval.by == "anna"
-    assert world.handed_on() == [{"invoice_id": held.id, "version": 1}]
+    assert world.handed_on() == [{"invoice_id": held.id, "version": 1, **WHOSE}]
     assert world.invoices.events(held.id)[-1].detail == "released by anna (it waited: awaiting_approval)"
     with pytest.raises(InvalidTransition, match="only held invoices"):
         release_invoice(held.id, invoices=world.invoices, dispatch_queue=world.dispatch)

@@ -13,6 +13,9 @@ from port_doubles import MemoryIssuers, RecordingMailer
 from render_doubles import MemoryDocuments, MemoryInvoices, MemoryQueue
 from render_fixtures import CUSTOMER, ISSUER, logo_png, simple_source
 
+# Whose invoice the messages of these tests are: every render and dispatch message names both.
+WHOSE = {"issuer_id": "issuer-1", "integration_id": "int-1"}
+
 MAILER = RecordingMailer()
 
 
@@ -51,12 +54,12 @@ def test_render_stores_documents_updates_invoice_and_queues_dispatch(world) -> N
     stored = invoices.get(invoice.id)
     assert (stored.status, stored.pdf_key, stored.einvoice_key) == (InvoiceStatus.RENDERED, pdf_key, xml_key)
     assert [e.status for e in invoices.events(invoice.id)] == ["rendered"]
-    assert queue.messages == [({"invoice_id": invoice.id, "version": 1}, f"{invoice.id}:v1")]
+    assert queue.messages == [({"invoice_id": invoice.id, "version": 1, **WHOSE}, f"{invoice.id}:v1")]
 
     again = _render(world)  # a redelivered message: nothing is rendered or recorded twice
     assert again.status == "skipped" and len(invoices.events(invoice.id)) == 1
     # ... but a version still `rendered` is handed on again (dispatch is idempotent per version)
-    assert queue.messages == [({"invoice_id": invoice.id, "version": 1}, f"{invoice.id}:v1")] * 2
+    assert queue.messages == [({"invoice_id": invoice.id, "version": 1, **WHOSE}, f"{invoice.id}:v1")] * 2
 
 
 class CrashingQueue(MemoryQueue):
@@ -72,7 +75,7 @@ def test_a_render_retried_after_a_crash_before_the_hand_off_still_queues_dispatc
         _render(world, dispatch_queue=CrashingQueue())
     assert invoices.get(invoice.id).status == InvoiceStatus.RENDERED and queue.messages == []
     _render(world)  # the queue redelivers the render message
-    assert queue.messages == [({"invoice_id": invoice.id, "version": 1}, f"{invoice.id}:v1")]
+    assert queue.messages == [({"invoice_id": invoice.id, "version": 1, **WHOSE}, f"{invoice.id}:v1")]
 
 
 def test_a_held_version_already_rendered_is_not_handed_on(world) -> None:  # type: ignore[no-untyped-def]
@@ -167,7 +170,7 @@ def test_private_buyer_gets_a_pdf_and_no_einvoice(world) -> None:  # type: ignor
     assert pdf_key in documents.objects and xml_key not in documents.objects
     assert invoices.events(b2c.id)[-1].detail == (
         "v1: PDF rendered; no e-invoice: the buyer is a private person; e-invoices over Peppol go to companies")
-    assert queue.messages == [({"invoice_id": b2c.id, "version": 1}, f"{b2c.id}:v1")]
+    assert queue.messages == [({"invoice_id": b2c.id, "version": 1, **WHOSE}, f"{b2c.id}:v1")]
 
     stored_objects = dict(documents.objects)
     again = render_invoice(b2c.id, 1, RenderServices(invoices=invoices, issuers=issuers, documents=documents, dispatch_queue=queue,

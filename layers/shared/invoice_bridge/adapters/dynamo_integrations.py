@@ -33,14 +33,20 @@ def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def integration_key(integration_id: str) -> dict[str, str]:
+    return {"PK": f"INTEGRATION#{integration_id}", "SK": "INTEGRATION"}
+
+
+def integration_of(item: dict[str, Any]) -> Integration:
+    return Integration.model_validate(strip_keys(item))
+
+
 class DynamoIntegrations(TableAdapter):
     def get(self, integration_id: str) -> Integration:
-        item = self._table.get_item(
-            Key={"PK": f"INTEGRATION#{integration_id}", "SK": "INTEGRATION"}, ConsistentRead=True
-        ).get("Item")
+        item = self._table.get_item(Key=integration_key(integration_id), ConsistentRead=True).get("Item")
         if not item:
             raise NotFound(f"integration {integration_id} not found")
-        return Integration.model_validate(strip_keys(item))
+        return integration_of(item)
 
     def put(self, integration: Integration) -> None:
         """Write the integration if it is still at the version it was read at (a new one: not stored yet);
@@ -80,7 +86,7 @@ class DynamoIntegrations(TableAdapter):
             kwargs = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq("INTEGRATIONS")}
         # The indexes hold keys only: the integrations are read by key, as eventually consistent as the index
         # was. One synced meanwhile is still listed (its GSI2SK moved on; nothing here depends on it).
-        return [Integration.model_validate(strip_keys(i)) for i in query_items(self._table_name, kwargs, consistent=False)]
+        return [integration_of(i) for i in query_items(self._table_name, kwargs, consistent=False)]
 
 
 class DynamoInvitations(TableAdapter):

@@ -69,6 +69,8 @@ _INDEX_KEYS = {"GSI1": ("GSI1PK", "GSI1SK"), "GSI2": ("GSI2PK", "GSI2SK")}
 # only those still in the status it asked for (one moved since the index answered is where it is now).
 _STILL_IN_STATUS = ("GSI2PK",)
 _INVOICE_ATTRIBUTES = ("data",)
+# What a read of the invoice by key asks for: the model, not the history (`events`).
+INVOICE_READ = ("PK", "SK", "data")
 # The index queries a listing reads, in order, each named for the cursor.
 _Segments = list[tuple[str, dict[str, Any]]]
 _Invoices = list[Invoice]
@@ -83,6 +85,10 @@ def _compressed(data: str) -> bytes:
     invoice item is billed per started KB of the item (twice in a transaction, again for each index it is
     in); the JSON shrinks about fourfold, and so do the write units of every status move."""
     return zlib.compress(data.encode(), 6)
+
+
+def invoice_key(invoice_id: str) -> dict[str, str]:
+    return {"PK": f"INVOICE#{invoice_id}", "SK": "INVOICE"}
 
 
 def invoice_of(item: dict[str, Any]) -> Invoice:
@@ -123,7 +129,7 @@ class DynamoInvoiceRepository(TableAdapter):
 
     @staticmethod
     def _key(invoice_id: str) -> dict[str, str]:
-        return {"PK": f"INVOICE#{invoice_id}", "SK": "INVOICE"}
+        return invoice_key(invoice_id)
 
     def _item(self, invoice: Invoice) -> dict[str, Any]:
         return {
@@ -156,7 +162,7 @@ class DynamoInvoiceRepository(TableAdapter):
 
     def get_many(self, invoice_ids: Collection[str]) -> dict[str, Invoice]:
         """BatchGetItem, 100 keys a request, consistent as `get` (dynamo_batch.py)."""
-        items = batch_get(self._table_name, [self._key(i) for i in invoice_ids], attributes=("PK", "SK", "data"))
+        items = batch_get(self._table_name, [self._key(i) for i in invoice_ids], attributes=INVOICE_READ)
         return {invoice.id: invoice for invoice in map(invoice_of, items)}
 
     def find_by_source(self, issuer_id: str, source_id: str) -> Invoice | None:

@@ -18,14 +18,20 @@ def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
 
 
+def issuer_key(issuer_id: str) -> dict[str, str]:
+    return {"PK": f"ISSUER#{issuer_id}", "SK": "ISSUER"}
+
+
+def issuer_of(item: dict[str, Any]) -> Issuer:
+    return Issuer.model_validate(strip_keys(item))
+
+
 class DynamoIssuers(TableAdapter):
     def get(self, issuer_id: str) -> Issuer:
-        item = self._table.get_item(
-            Key={"PK": f"ISSUER#{issuer_id}", "SK": "ISSUER"}, ConsistentRead=True
-        ).get("Item")
+        item = self._table.get_item(Key=issuer_key(issuer_id), ConsistentRead=True).get("Item")
         if not item:
             raise NotFound(f"issuer {issuer_id} not found")
-        return Issuer.model_validate(strip_keys(item))
+        return issuer_of(item)
 
     def put(self, issuer: Issuer) -> None:
         item = issuer.model_dump(mode="json")
@@ -41,4 +47,4 @@ class DynamoIssuers(TableAdapter):
     def list(self) -> list[Issuer]:
         # GSI1 holds keys only: the issuers are read by key, as eventually consistent as the index was.
         query = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("ISSUERS")}
-        return [Issuer.model_validate(strip_keys(i)) for i in query_items(self._table_name, query, consistent=False)]
+        return [issuer_of(i) for i in query_items(self._table_name, query, consistent=False)]

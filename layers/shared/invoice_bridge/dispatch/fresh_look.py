@@ -29,7 +29,7 @@ from collections.abc import Callable
 from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError
 
@@ -51,6 +51,9 @@ from ..ports import (
     SpirisReauthenticate,
     SpirisRetryable,
 )
+
+if TYPE_CHECKING:
+    from ..batch_invoices import BatchFirstRead
 
 NOT_FOUND_AT_SOURCE = "not_found_at_source"
 CHANGED_AT_SOURCE = "changed_at_source"
@@ -135,17 +138,21 @@ class SpirisSourceCheck:
         self._integrations, self._spiris_for = integrations, spiris_for
         self._office, self._map = office, map_invoice
         self._batch_integrations: dict[str, Integration] | None = None
+        self._first_read: BatchFirstRead | None = None
         self._looks_to_announce = 0
 
-    def for_batch(self, looks: int = 0) -> SpirisSourceCheck:
+    def for_batch(self, looks: int = 0, first_read: BatchFirstRead | None = None) -> SpirisSourceCheck:
         """This look for one queue batch (one invocation): each integration read once, for its status
         (the Spiris client is kept longer anyway, wiring.spiris_for). A batch lasts seconds; an integration
         revoked meanwhile shows in Spiris' answer (refused: unreadable, failed with a notice). `looks`: about
         how many invoices the batch will look at, announced to the request budget with the first look (the
         budget is per endpoint, shared by every integration: one counter write for them, not a growing
-        series of blocks; a record that ends before its look leaves its slot unused until the window ends)."""
+        series of blocks; a record that ends before its look leaves its slot unused until the window ends).
+        `first_read`: the batch's first read, which read the integrations its messages named with its
+        invoices (batch_invoices.py)."""
         batch = copy(self)
         batch._batch_integrations = {}
+        batch._first_read = first_read
         batch._looks_to_announce = looks
         return batch
 
@@ -173,6 +180,8 @@ class SpirisSourceCheck:
     def _integration(self, invoice: Invoice) -> Integration:
         seen = self._batch_integrations
         integration = seen.get(invoice.integration_id) if seen is not None else None
+        if integration is None and self._first_read is not None:
+            integration = self._first_read.integration(invoice.integration_id)
         if integration is None:
             try:
                 integration = self._integrations.get(invoice.integration_id)

@@ -78,7 +78,7 @@ from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ..batch_invoices import BatchInvoices
+from ..batch_invoices import BatchFirstRead, BatchInvoices, BatchKeys
 from ..batch_issuers import BatchIssuers
 from ..mapping import invoice_id_for
 from ..models.common import utcnow
@@ -87,6 +87,7 @@ from ..models.invoice import Channel, Invoice, InvoiceEvent, InvoiceStatus, docu
 from ..models.issuer import Issuer
 from ..observability import logger, metrics
 from ..ports import (
+    BatchReader,
     ConflictError,
     DeliveryLedger,
     DocumentStore,
@@ -105,6 +106,7 @@ from ..ports import (
     Receiver,
     WorkQueue,
 )
+from ..step_messages import step_body
 from ..versions import next_version
 from .fallback import reroute
 from .fresh_look import FreshLook, SourceCheck, SourceUnavailable, SourceUnreadable, SpirisSourceCheck
@@ -151,16 +153,19 @@ class DispatchServices:
     render_queue: WorkQueue  # takes the next version when the fresh look found the invoice changed
     # How long an intent keeps other runs from reconciling it: at least the dispatch function's timeout.
     sending_lease: timedelta
+    # Reads a batch's invoices with their issuers and integrations in one request; None: the invoices alone.
+    batch_reader: BatchReader | None = None
 
-    def for_batch(self, invoice_ids: Collection[str] = ()) -> DispatchServices:
-        """These services for one queue batch (one invocation) of `invoice_ids`: those invoices read in one
-        request (batch_invoices.py; a credit note's original is not one of them unless in the batch), each
-        issuer once (batch_issuers.py), and each integration once by the fresh look, which still reads the
-        source for every invoice."""
-        look = (self.fresh_look.for_batch(looks=len(invoice_ids)) if isinstance(self.fresh_look, SpirisSourceCheck)
-                else self.fresh_look)
-        return replace(self, invoices=BatchInvoices(self.invoices, invoice_ids),
-                       issuers=BatchIssuers(self.issuers, self.documents), fresh_look=look)
+    def for_batch(self, keys: BatchKeys) -> DispatchServices:
+        """These services for one queue batch (one invocation) of the messages that name `keys`: those
+        invoices read with their issuers and integrations in one request (batch_invoices.py; a credit note's
+        original is not one of them unless in the batch), each issuer once (batch_issuers.py), and each
+        integration once by the fresh look, which still reads the source for every invoice."""
+        first_read = BatchFirstRead(self.invoices, keys, self.batch_reader)
+        look = (self.fresh_look.for_batch(looks=len(keys.invoice_ids), first_read=first_read)
+                if isinstance(self.fresh_look, SpirisSourceCheck) else self.fresh_look)
+        return replace(self, invoices=BatchInvoices(self.invoices, first_read),
+                       issuers=BatchIssuers(self.issuers, self.documents, first_read), fresh_look=look)
 
 
 class DispatchInProgress(Exception):
@@ -500,7 +505,7 @@ class _Dispatch:
         self.invoices.add_event(invoice.id, InvoiceEvent(
             status=InvoiceStatus.QUEUED.value,
             detail=f"{why}: re-rendered as version {replacement.version}; v{invoice.version} not sent"))
-        self._render(invoice.id, replacement.version)
+        self._render(replacement)
 
     def hand_on_replacement(self, invoice: Invoice, stale_version: int) -> None:
         """A newer version still `queued` may be the one the fresh look stored (`_replace`) before a crash
@@ -514,11 +519,10 @@ class _Dispatch:
         if closed is not None and closed.state != DeliveryState.CANCELLED:
             return
         logger.info("next version handed on again", extra={"invoice_id": invoice.id, "version": invoice.version})
-        self._render(invoice.id, invoice.version)
+        self._render(invoice)
 
-    def _render(self, invoice_id: str, version: int) -> None:
-        self.render_queue.send({"invoice_id": invoice_id, "version": version},
-                               deduplication_id=f"{invoice_id}-v{version}")
+    def _render(self, invoice: Invoice) -> None:
+        self.render_queue.send(step_body(invoice), deduplication_id=f"{invoice.id}-v{invoice.version}")
 
     def _reconcile(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
         """The intent is recorded and the outcome of the call unknown (a crash, a timeout), once no run

@@ -22,6 +22,7 @@ from ..models.invoice import Invoice, InvoiceStatus
 from ..models.issuer import Issuer
 from ..observability import logger, metrics
 from ..ports import (
+    BatchReader,
     ConflictError,
     DeliveryLedger,
     InvoiceRepository,
@@ -31,6 +32,7 @@ from ..ports import (
     OperatorError,
     WorkQueue,
 )
+from ..step_messages import step_body
 from .fallback import reroute
 from .notify import Failure, FailureNotifier
 from .policy import NoChannel, print_service_of
@@ -47,6 +49,8 @@ class TrackingServices:
     operator_for: Callable[[Issuer], Operator | None]
     notifier: FailureNotifier
     dispatch_queue: WorkQueue | None = None  # without it a failed e-invoice is not rerouted (it fails)
+    # Reads a page's issuers in one request; None: one read per issuer.
+    batch_reader: BatchReader | None = None
 
 
 @dataclass
@@ -77,6 +81,7 @@ def track_deliveries(
         # A page's delivery records in one read, not one per invoice: a delivery may wait `sent` through
         # many polls, each reading it again.
         deliveries = ledger.get_many([(invoice.id, invoice.version) for invoice in page if invoice.channel != "email"])
+        _read_issuers(services.batch_reader, {i.issuer_id for i in page if i.channel != "email"}, issuers_seen)
         for invoice in page:
             delivery = deliveries.get((invoice.id, invoice.version))
             if invoice.channel == "email" or delivery is None:
@@ -155,12 +160,20 @@ def _fail(poll: _Poll, invoice: Invoice, issuer: Issuer, delivery: Delivery, fai
     poll.counts["failed"] += 1
 
 
+def _read_issuers(reader: BatchReader | None, issuer_ids: set[str], seen: dict[str, Issuer]) -> None:
+    """The page's issuers not seen yet, in one request (each one read on its own when that is not possible:
+    no reader, or one not found, which its own read reports)."""
+    unseen = issuer_ids - seen.keys()
+    if reader is not None and unseen:
+        seen.update(reader.read((), sorted(unseen), ()).issuers)
+
+
 def _requeue(poll: _Poll, invoice: Invoice, delivery: Delivery) -> None:
     """A rerouted delivery's dispatch message. The invoice stays `sent` until that dispatch claims it, so a
     crash before the message leaves a `sent` invoice with a queued delivery, which the next poll finds and
     sends again (the ledger and the claim make a second message harmless)."""
     assert poll.dispatch_queue is not None
-    poll.dispatch_queue.send({"invoice_id": invoice.id, "version": invoice.version, "channel": delivery.channel})
+    poll.dispatch_queue.send(step_body(invoice, channel=delivery.channel))
 
 
 def _bring_in_line(poll: _Poll, invoice: Invoice, delivery: Delivery) -> None:

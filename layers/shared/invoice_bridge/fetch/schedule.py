@@ -43,18 +43,23 @@ def enqueue_due_syncs(
     now: datetime,
     min_interval: timedelta = timedelta(0),
 ) -> list[str]:
-    """Send `{"integration_id", "reason": "schedule"}` for each due integration; returns their ids."""
-    planned = plan_syncs(integrations.list(), now, min_interval)
+    """Send a sync message (`sync_message`) for each due integration; returns their ids."""
+    listed = {integration.id: integration for integration in integrations.list()}
+    planned = plan_syncs(list(listed.values()), now, min_interval)
     for integration_id in planned:
-        queue.send({"integration_id": integration_id, "reason": "schedule"})
+        queue.send(sync_message(listed[integration_id], "schedule"))
     logger.info("syncs enqueued", extra={"count": len(planned)})
     return planned
 
 
 def request_sync(integrations: IntegrationRepository, queue: WorkQueue, integration_id: str) -> None:
     """A sync asked for now (admin API). Raises NotFound for an unknown integration."""
-    integrations.get(integration_id)
-    queue.send({"integration_id": integration_id, "reason": "manual"})
+    queue.send(sync_message(integrations.get(integration_id), "manual"))
+
+
+def sync_message(integration: Integration, reason: str) -> dict[str, object]:
+    """`{"integration_id", "issuer_id", "reason"}`: the sync reads the integration and its issuer together."""
+    return {"integration_id": integration.id, "issuer_id": integration.issuer_id, "reason": reason}
 
 
 def stale_integrations(

@@ -32,6 +32,7 @@ from ..models.issuer import Issuer, OfficePayee
 from ..models.spiris import Customer, CustomerInvoice, UnreadableInvoice
 from ..observability import logger, metrics
 from ..ports import (
+    BatchReader,
     DocumentStore,
     IntegrationRepository,
     InvoicePage,
@@ -48,6 +49,7 @@ from ..ports import (
     SpirisUnreadable,
     WorkQueue,
 )
+from ..step_messages import step_body
 from ..versions import next_version
 from .decisions import DecisionStore, NotifyParked, SyncDecision
 from .schedule import is_syncable
@@ -79,6 +81,8 @@ class SyncServices:
     documents: DocumentStore | None = None
     office: OfficePayee | None = None
     notify_parked: NotifyParked | None = None
+    # Reads the integration with the issuer its message named in one request; None: one after the other.
+    batch_reader: BatchReader | None = None
 
 
 class ParkReason:
@@ -226,6 +230,8 @@ class _Importer:
         self._decided: dict[str, SyncDecision | None] = {}
         self._linked: dict[str, str | None] = {}
         self._hand_offs: dict[str, _HandOff] = {}  # the page's, by source id, until they go out (`hand_on`)
+        # The new decisions of versions whose message went out, until the page records them together.
+        self._went_out_new: list[tuple[SyncDecision, bool]] = []
 
     # --- lookups ---------------------------------------------------------------------------------
 
@@ -344,7 +350,7 @@ class _Importer:
         except _Park as parked:
             self._park(seen, parked)
         if len(self._hand_offs) >= HAND_OFFS_PER_REQUEST:  # a full request: render need not wait for the page
-            self.hand_on()
+            self.hand_on(record=False)
 
     def _decide(self, source: CustomerInvoice, seen: SyncDecision) -> None:
         """Select or skip one source version and record it (`seen`: what is recorded of the version)."""
@@ -542,8 +548,7 @@ class _Importer:
 
     def _render(self, invoice: Invoice) -> None:
         """Hand the version on to render with the page's other versions (`hand_on`)."""
-        message = QueueMessage({"invoice_id": invoice.id, "version": invoice.version},
-                               deduplication_id=f"{invoice.id}-v{invoice.version}")
+        message = QueueMessage(step_body(invoice), deduplication_id=f"{invoice.id}-v{invoice.version}")
         self._hand_offs[invoice.source_id] = _HandOff(message)
 
     # --- one page ----------------------------------------------------------------------------------
@@ -561,20 +566,24 @@ class _Importer:
             raise
         self.hand_on()
 
-    def hand_on(self) -> None:
+    def hand_on(self, *, record: bool = True) -> None:
         """Send the waiting render messages (SendMessageBatch, ten at a time), then record the decisions of
         the versions whose message went out: those of source invoices never decided before together
-        (`record_new`, one request for up to 25), the others one by one (an update keeps what the item holds
-        of earlier decisions). `RenderHandOffFailed` when the queue failed some: theirs wait."""
+        (`record_new`, one request for up to 25; with `record` False, as the page fills a request of
+        messages, they wait for the page's end: 20 new versions cost one write, not two), the others one by
+        one (an update keeps what the item holds of earlier decisions). A crash before the record hands
+        those versions on again at the retry, which render's idempotency absorbs, as before.
+        `RenderHandOffFailed` when the queue failed some: theirs wait."""
         hand_offs, self._hand_offs = list(self._hand_offs.values()), {}
-        if not hand_offs:
-            return
-        not_sent = self.render_queue.send_many([hand_off.message for hand_off in hand_offs])
+        not_sent = self.render_queue.send_many([hand_off.message for hand_off in hand_offs]) if hand_offs else {}
         went_out = [(decision, hand_off) for position, hand_off in enumerate(hand_offs)
                     if position not in not_sent and (decision := hand_off.decision) is not None]
-        self.decisions.record_new(self.integration.id, [
-            (decision, self._first_sync_entry(hand_off.for_the_office)) for decision, hand_off in went_out
-            if hand_off.undecided])
+        self._went_out_new += [(decision, self._first_sync_entry(hand_off.for_the_office))
+                               for decision, hand_off in went_out if hand_off.undecided]
+        if record:
+            recorded, self._went_out_new = self._went_out_new, []
+            if recorded:
+                self.decisions.record_new(self.integration.id, recorded)
         for decision, hand_off in went_out:
             if hand_off.undecided:
                 self._decided[decision.source_id] = decision
@@ -631,12 +640,14 @@ def sync_integration(
     overlap_seconds: int = 300,
     map_invoice: MapInvoice | None = None,
     max_passes: int = 3,
+    issuer_id: str | None = None,
 ) -> SyncResult:
-    """Sync one integration. Raises `IntegrationNeedsReconsent` / `IntegrationFailed` (status set, the
-    caller notifies) and re-raises `SpirisRetryable` (the SQS message is retried; the watermark stays)."""
+    """Sync one integration (of `issuer_id`, when the message named it: both are read in one request).
+    Raises `IntegrationNeedsReconsent` / `IntegrationFailed` (status set, the caller notifies) and
+    re-raises `SpirisRetryable` (the SQS message is retried; the watermark stays)."""
     now = _aware(now or datetime.now(UTC))
     integrations = services.integrations
-    integration = integrations.get(integration_id)
+    integration, issuer_read = _integration_and_issuer(services, integration_id, issuer_id)
     result = SyncResult(integration_id=integration_id)
     if not is_syncable(integration):
         logger.info(
@@ -644,7 +655,7 @@ def sync_integration(
         )
         result.skipped = True
         return result
-    issuer = services.issuers.get(integration.issuer_id)
+    issuer = issuer_read or services.issuers.get(integration.issuer_id)
     result.first_sync = not integration.first_sync_done
 
     since = integration.watermark - timedelta(seconds=overlap_seconds) if integration.watermark else None
@@ -673,6 +684,18 @@ def sync_integration(
     # The whole window was read and handed on: only now may the watermark move.
     _record_success(integrations, integration, now, new_watermark, result)
     return result
+
+
+def _integration_and_issuer(
+    services: SyncServices, integration_id: str, issuer_id: str | None
+) -> tuple[Integration, Issuer | None]:
+    """The integration (NotFound when it is gone), and its issuer when `issuer_id` names it: both in one
+    request where the store allows. A message from before issuer ids were carried reads the issuer after."""
+    if issuer_id is None or services.batch_reader is None:
+        return services.integrations.get(integration_id), None
+    read = services.batch_reader.read((), [issuer_id], [integration_id])
+    integration = read.integrations.get(integration_id) or services.integrations.get(integration_id)
+    return integration, read.issuers.get(integration.issuer_id)
 
 
 def _default_map_invoice() -> MapInvoice:

@@ -12,13 +12,13 @@ queued for dispatch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ..batch_invoices import BatchInvoices
+from ..batch_invoices import BatchFirstRead, BatchInvoices, BatchKeys
 from ..batch_issuers import BatchIssuers, read_logo
 from ..dispatch.notify import Failure, FailureNotifier
 from ..invoice_rows import with_rows
@@ -27,7 +27,7 @@ from ..models.invoice import document_keys as document_keys
 from ..models.issuer import Issuer
 from ..models.spiris import CustomerInvoice
 from ..observability import logger, metrics
-from ..ports import ConflictError, DocumentStore, InvoiceRepository, IssuerRepository, WorkQueue
+from ..ports import BatchReader, ConflictError, DocumentStore, InvoiceRepository, IssuerRepository, WorkQueue
 from ..sending import REVIEW, hand_on, send_at_for, waiting_for
 from .fidelity import content_problems, internal_differences, reconcile
 from .pdf import render_pdf
@@ -49,12 +49,17 @@ class RenderServices:
     notifier: FailureNotifier
     # The issuer's logo; None: read from `documents` at each render (`for_batch` reads it once a batch).
     logos: Callable[[Issuer], bytes | None] | None = None
+    # Reads a batch's invoices with their issuers in one request; None: the invoices alone (`get_many`).
+    batch_reader: BatchReader | None = None
 
-    def for_batch(self, invoice_ids: Collection[str] = ()) -> RenderServices:
-        """These services for one queue batch (one invocation) of `invoice_ids`: the invoices read in one
-        request (batch_invoices.py), each issuer and its logo once (batch_issuers.py)."""
-        batch = BatchIssuers(self.issuers, self.documents)
-        return replace(self, invoices=BatchInvoices(self.invoices, invoice_ids), issuers=batch, logos=batch.logo)
+    def for_batch(self, keys: BatchKeys) -> RenderServices:
+        """These services for one queue batch (one invocation) of the messages that name `keys`: the
+        invoices read with their issuers in one request (batch_invoices.py), each issuer and its logo once
+        (batch_issuers.py)."""
+        # Render reads no integration: only the invoices and their issuers are asked.
+        first_read = BatchFirstRead(self.invoices, replace(keys, integration_ids=()), self.batch_reader)
+        batch = BatchIssuers(self.issuers, self.documents, first_read)
+        return replace(self, invoices=BatchInvoices(self.invoices, first_read), issuers=batch, logos=batch.logo)
 
     def logo(self, issuer: Issuer) -> bytes | None:
         return self.logos(issuer) if self.logos is not None else read_logo(issuer, self.documents)
