@@ -1,9 +1,9 @@
 """Count AWS requests at the boto3 layer, per service and operation, and who made them.
 
 botocore registers `botocore.handlers.BUILTIN_HANDLERS` on every new botocore session, and our adapters
-make a new `boto3.session.Session()` per cached client; adding one observe-only `before-send` handler to
-that list therefore sees every request of every client created afterwards (ours, Powertools', the
-sandbox's) without touching our code. `before-send` fires once per HTTP attempt, so SDK retries count,
+make their one `boto3.session.Session()` at their first client (after `install`, which comes before the
+stack); adding one observe-only `before-send` handler to that list therefore sees every request of every
+client created afterwards (ours, Powertools', the sandbox's) without touching our code. `before-send` fires once per HTTP attempt, so SDK retries count,
 as AWS bills them. The handler returns None, which lets botocore send the request as usual.
 
 DynamoDB writes are priced as DynamoDB bills them, by the stored item before and after each write and with

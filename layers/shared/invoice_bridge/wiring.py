@@ -140,9 +140,11 @@ def secret_parameter(name: str) -> str:
     """An SSM SecureString, read through Powertools and cached for five minutes per container."""
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
+    from .adapters.aws import parameter_store_client
+
     provider = _parameter_providers.get(container.get())
-    if provider is None:
-        provider = _parameter_providers.setdefault(container.get(), SSMProvider())
+    if provider is None:  # its own cache of values per container; the process's one SSM client
+        provider = _parameter_providers.setdefault(container.get(), SSMProvider(boto3_client=parameter_store_client()))
     return str(provider.get(name, decrypt=True, max_age=300))
 
 

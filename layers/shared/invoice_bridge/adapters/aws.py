@@ -1,9 +1,14 @@
 """Cached boto3 clients. Nothing is created at import time: moto (tests) or the Lambda runtime
-must be in place before the first call. Endpoints come from boto3's own `AWS_ENDPOINT_URL`."""
+must be in place before the first call. Endpoints come from boto3's own `AWS_ENDPOINT_URL`.
+
+Every client and resource comes from one boto3 session per process: a new session parses botocore's
+endpoint data and each service model again (~0.1 s of CPU per client, at every cold start), while the
+clients of one session share what it parsed once."""
 
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -20,12 +25,21 @@ if TYPE_CHECKING:  # boto3-stubs (dev only): each service's client is typed
 
 _T = TypeVar("_T")
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
+# A boto3 session is not thread-safe; its clients are. Clients are made one at a time (the embedded stack
+# runs handlers in threads; a Lambda container runs one at a time anyway).
+_making = threading.Lock()
+
+
+@cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
 
 
 @cache
 def _client(service: str) -> Any:
     # `service` is any name here: boto3-stubs type only a literal service name; `client`'s overloads do.
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]  # see above
+    with _making:
+        return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]  # see above
 
 
 @overload
@@ -41,19 +55,27 @@ def client(service: str) -> Any:
     return _client(service)
 
 
+def parameter_store_client() -> Any:
+    """SSM's client (untyped: the project carries no SSM stubs), for Powertools' `SSMProvider`, which would
+    otherwise make a session of its own for each provider."""
+    return _client("ssm")
+
+
 @cache
 def single_attempt_client(service: Literal["sesv2"], read_timeout: float = 30.0) -> SESV2Client:
     """A client that makes each call exactly once: for calls that are not idempotent (SES SendEmail),
     where an SDK retry after a lost answer would repeat the effect. The caller decides what a failure means."""
     config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=read_timeout)
-    return boto3.session.Session().client(service, config=config)
+    with _making:
+        return _session().client(service, config=config)
 
 
 @cache
 def resource(service: Literal["dynamodb"]) -> Any:
     # Untyped on purpose: the stubs type every item attribute as a union of all DynamoDB types, and the
     # adapters validate items into the domain's pydantic models anyway.
-    return boto3.session.Session().resource(service, config=_CONFIG)
+    with _making:
+        return _session().resource(service, config=_CONFIG)
 
 
 @cache
@@ -108,7 +130,8 @@ def retry_pause(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> float:
 
 
 def reset_clients() -> None:
-    """Forget cached clients (tests switch between moto backends)."""
+    """Forget cached clients and their session (tests switch between moto backends and credentials)."""
+    _session.cache_clear()
     _client.cache_clear()
     single_attempt_client.cache_clear()
     resource.cache_clear()
