@@ -84,6 +84,40 @@ def test_a_cold_start_builds_the_settings_class_of_its_own_function_only() -> No
     assert found == {"function_classes": own, "validators_built": own}
 
 
+
+BATCH_BEFORE_PYDANTIC_PROBE = """
+import json, sys
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import has_pydantic
+from invoice_bridge.messages import SyncRecord
+
+def record(message_id, body):
+    return {"messageId": message_id, "receiptHandle": "h", "body": body, "attributes": {
+        "ApproximateReceiveCount": "1", "SentTimestamp": "1", "SenderId": "s",
+        "ApproximateFirstReceiveTimestamp": "1"}, "messageAttributes": {}, "md5OfBody": "m",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-north-1:1:q", "awsRegion": "eu-north-1"}
+
+seen = []
+def handle(record):
+    if record.body.integration_id == "refused":
+        raise RuntimeError("refused")
+    seen.append(record.body.integration_id)
+
+event = {"Records": [record("1", json.dumps({"integration_id": "i-1"})), record("2", "not json"),
+                     record("3", json.dumps({"integration_id": "refused"}))]}
+answer = process_partial_response(event=event, record_handler=handle, context=None,
+                                  processor=BatchProcessor(event_type=EventType.SQS, model=SyncRecord))
+print(json.dumps({"models_built_for_hints": has_pydantic, "handled": seen,
+                  "failed": [item["itemIdentifier"] for item in answer["batchItemFailures"]]}))
+"""
+
+
+def test_the_batch_utility_imported_before_pydantic_still_parses_records_into_our_models() -> None:
+    """The queue functions import Powertools' batch utility before pydantic (so it skips the models of other
+    event sources): records are still parsed into our model, and the malformed and the failed ones reported."""
+    found = probe_cold_start("sync_integration", BATCH_BEFORE_PYDANTIC_PROBE)
+    assert found == {"models_built_for_hints": False, "handled": ["i-1"], "failed": ["2", "3"]}
+
 # What each handler's import must not load (issue 15, cold import vs `import boto3`): what no call of the
 # function needs, or only some calls do (those import it at first use).
 NOT_IN_ANY_COLD_START = (
@@ -111,6 +145,11 @@ NOT_OUTSIDE_THE_HTTP_FUNCTIONS = (
 )
 # stdnum (with pydoc, pkgutil): only a cold start that validates the office's org number and bankgiro needs it.
 NO_IDENTIFIER_CHECK = ("stdnum",)
+# The queue functions read SQS records only: Powertools' batch utility, imported before pydantic, does not
+# build its parser models of the other event sources (it builds them for its type hints if pydantic is loaded).
+OTHER_EVENT_SOURCE_MODELS = tuple(
+    f"aws_lambda_powertools.utilities.parser.models.{source}" for source in ("dynamodb", "kinesis", "kafka")
+)
 NOT_AT_COLD_START_OF = {
     "admin_api": NOT_IN_ANY_COLD_START + ("invoice_bridge.render", "invoice_bridge.console", "invoice_bridge.dispatch"),
     "console": NOT_IN_ANY_COLD_START + ("invoice_bridge.dispatch", "invoice_bridge.fetch"),
@@ -118,9 +157,13 @@ NOT_AT_COLD_START_OF = {
         "invoice_bridge.render", "invoice_bridge.console", "invoice_bridge.dispatch", "invoice_bridge.fetch",
         "invoice_bridge.models.invoice", "aws_lambda_powertools.utilities.batch",
     ),
-    "dispatch": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + ("invoice_bridge.render",),
-    "render": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + NO_IDENTIFIER_CHECK,
-    "sync_integration": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + ("invoice_bridge.render",),
+    "dispatch": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + OTHER_EVENT_SOURCE_MODELS + (
+        "invoice_bridge.render",
+    ),
+    "render": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + NO_IDENTIFIER_CHECK + OTHER_EVENT_SOURCE_MODELS,
+    "sync_integration": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + OTHER_EVENT_SOURCE_MODELS + (
+        "invoice_bridge.render",
+    ),
     "poll_invoices": NOT_IN_ANY_COLD_START + NOT_OUTSIDE_THE_HTTP_FUNCTIONS + NO_IDENTIFIER_CHECK + (
         "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parser",
     ),
