@@ -1,24 +1,37 @@
-"""Bodies of the queue messages between the functions (docs/architecture.md)."""
+"""Bodies of the queue messages between the functions (docs/architecture.md).
+
+Each model's validator is built at its first use (`defer_build`): a function reads one queue's records
+(its handler builds that record model at its cold start, handlers.batch_handler) and sends to at most two
+others, so a cold start does not build all six.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, Field, Json
+from pydantic import BaseModel, ConfigDict, Field, Json
+
+_AT_FIRST_USE = ConfigDict(defer_build=True)
 
 
 class SyncRequest(BaseModel):
+    model_config = _AT_FIRST_USE
+
     integration_id: str = Field(min_length=1)
     reason: Literal["schedule", "manual"] = "schedule"
 
 
 class RenderRequest(BaseModel):
+    model_config = _AT_FIRST_USE
+
     invoice_id: str = Field(min_length=1)
     version: int = Field(ge=1)
 
 
 class DispatchRequest(BaseModel):
+    model_config = _AT_FIRST_USE
+
     invoice_id: str = Field(min_length=1)
     version: int = Field(ge=1)
     # Set when the delivery was rerouted to this channel after its e-invoice failed: a new message, not a
@@ -31,12 +44,18 @@ class DispatchRequest(BaseModel):
 
 
 class SyncRecord(SqsRecordModel):
+    model_config = _AT_FIRST_USE
+
     body: Json[SyncRequest]
 
 
 class RenderRecord(SqsRecordModel):
+    model_config = _AT_FIRST_USE
+
     body: Json[RenderRequest]
 
 
 class DispatchRecord(SqsRecordModel):
+    model_config = _AT_FIRST_USE
+
     body: Json[DispatchRequest]

@@ -85,6 +85,28 @@ def test_a_cold_start_builds_the_settings_class_of_its_own_function_only() -> No
 
 
 
+MESSAGES_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app
+from pydantic import BaseModel
+from invoice_bridge import messages
+
+ours = [kind for kind in vars(messages).values()
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and kind.__module__ == messages.__name__]
+print(json.dumps(sorted(kind.__name__ for kind in ours if kind.__pydantic_complete__)))
+"""
+
+
+@pytest.mark.parametrize(("folder", "own"), [
+    ("sync_integration", "SyncRecord"), ("render", "RenderRecord"), ("dispatch", "DispatchRecord"),
+])
+def test_a_queue_function_cold_start_builds_the_record_model_of_its_own_queue_only(folder: str, own: str) -> None:
+    """Each message model is built at its first use: a queue function's cold start builds the one its
+    records are parsed into (every invocation needs it), not those of the other queues."""
+    assert probe_cold_start(folder, MESSAGES_PROBE) == [own]
+
+
 BATCH_BEFORE_PYDANTIC_PROBE = """
 import json, sys
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
