@@ -174,7 +174,13 @@ OTHER_EVENT_SOURCE_MODELS = tuple(
 )
 NOT_AT_COLD_START_OF = {
     "admin_api": NOT_IN_ANY_COLD_START + ("invoice_bridge.render", "invoice_bridge.console", "invoice_bridge.dispatch"),
-    "console": NOT_IN_ANY_COLD_START + ("invoice_bridge.dispatch", "invoice_bridge.fetch"),
+    "console": NOT_IN_ANY_COLD_START + (
+        "invoice_bridge.dispatch", "invoice_bridge.fetch",
+        # Amounts are formatted by render.numbers: the PDF's module and the invoice and issuer models it
+        # imports load with the pages that show invoices or issuers, not with sign-in or the static files.
+        "invoice_bridge.render.pdf", "invoice_bridge.render.texts", "invoice_bridge.models.invoice",
+        "invoice_bridge.models.issuer",
+    ),
     "oauth_callback": NOT_IN_ANY_COLD_START + (
         "invoice_bridge.render", "invoice_bridge.console", "invoice_bridge.dispatch", "invoice_bridge.fetch",
         "invoice_bridge.models.invoice", "aws_lambda_powertools.utilities.batch",
