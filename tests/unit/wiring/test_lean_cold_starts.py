@@ -8,9 +8,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cold_start_probe import FUNCTIONS, LOADED_PROBE, probe_cold_start
+
+from sandbox.template import load_template
 
 PROBE = """
 import sys
@@ -139,6 +142,26 @@ def test_the_batch_utility_imported_before_pydantic_still_parses_records_into_ou
     event sources): records are still parsed into our model, and the malformed and the failed ones reported."""
     found = probe_cold_start("sync_integration", BATCH_BEFORE_PYDANTIC_PROBE)
     assert found == {"models_built_for_hints": False, "handled": ["i-1"], "failed": ["2", "3"]}
+
+
+PLUGINS_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app
+from pydantic.plugin import _loader
+print(json.dumps({"looked_for_plugins": _loader._plugins is not None}))
+"""
+
+
+@pytest.mark.parametrize("function", ["ConsentFunction", "RenderFunction"])
+def test_a_cold_start_does_not_look_for_pydantic_plugins(function: str) -> None:
+    """We use no pydantic plugin: the template's environment says so (PYDANTIC_DISABLE_PLUGINS), so building
+    the settings' validator does not read the entry points of every package in the layer."""
+    template = load_template(FUNCTIONS.parent / "template.yaml").functions[function]
+    constants = {name: value for name, value in template.environment.items() if isinstance(value, str)}
+    folder = Path(template.code_uri).name
+    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"} | constants
+    assert probe_cold_start(folder, PLUGINS_PROBE, env=env) == {"looked_for_plugins": False}
 
 # What each handler's import must not load (issue 15, cold import vs `import boto3`): what no call of the
 # function needs, or only some calls do (those import it at first use).
