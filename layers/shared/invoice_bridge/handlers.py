@@ -52,6 +52,9 @@ def batch_handler(
 
     from .backoff import BackoffBatchProcessor
 
+    # The messages' models are built at first use (messages.py); every invocation parses its records with
+    # this one, so it is built now, at the cold start, with the rest of the init.
+    record_model.model_rebuild()
     processor = BackoffBatchProcessor(
         record_model, schedule=wiring.retry_backoff_seconds, visibility=wiring.queue_visibility
     )

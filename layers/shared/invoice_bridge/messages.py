@@ -1,14 +1,23 @@
-"""Bodies of the queue messages between the functions (docs/architecture.md)."""
+"""Bodies of the queue messages between the functions (docs/architecture.md).
+
+Each model's validator is built at its first use (`defer_build`): a function reads one queue's records
+(its handler builds that record model at its cold start, handlers.batch_handler) and sends to at most two
+others, so a cold start does not build all six.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, Field, Json
+from pydantic import BaseModel, ConfigDict, Field, Json
+
+_AT_FIRST_USE = ConfigDict(defer_build=True)
 
 
 class SyncRequest(BaseModel):
+    model_config = _AT_FIRST_USE
+
     integration_id: str = Field(min_length=1)
     reason: Literal["schedule", "manual"] = "schedule"
     # The integration's issuer, read with it in one request; None in a message sent before it was carried.
@@ -18,9 +27,11 @@ class SyncRequest(BaseModel):
 class InvoiceStepRequest(BaseModel):
     """An invoice's version handed to a step (bodies built by step_messages.py)."""
 
+    model_config = _AT_FIRST_USE
+
     invoice_id: str = Field(min_length=1)
     version: int = Field(ge=1)
-    # Whose invoice it is: the batch reads these with its invoices in one request (batch_reads.py).
+    # Whose invoice it is: the batch reads these with its invoices in one request (batch_invoices.py).
     # None in a message sent before they were carried; the step then reads them on its own.
     issuer_id: str | None = Field(default=None, min_length=1)
     integration_id: str | None = Field(default=None, min_length=1)
@@ -41,12 +52,18 @@ class DispatchRequest(InvoiceStepRequest):
 
 
 class SyncRecord(SqsRecordModel):
+    model_config = _AT_FIRST_USE
+
     body: Json[SyncRequest]
 
 
 class RenderRecord(SqsRecordModel):
+    model_config = _AT_FIRST_USE
+
     body: Json[RenderRequest]
 
 
 class DispatchRecord(SqsRecordModel):
+    model_config = _AT_FIRST_USE
+
     body: Json[DispatchRequest]

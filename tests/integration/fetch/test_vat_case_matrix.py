@@ -31,7 +31,7 @@ from invoice_bridge.mapping import invoice_id_for
 from invoice_bridge.models.integration import Integration, IntegrationStatus
 from invoice_bridge.models.invoice import Invoice, InvoiceStatus
 from invoice_bridge.models.issuer import Issuer
-from invoice_bridge.render.pdf import format_amount
+from invoice_bridge.render.numbers import format_amount
 from invoice_bridge.render.service import RenderServices, render_invoice
 from invoice_bridge.render.validation import validate_ubl
 from port_doubles import RecordingMailer

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from invoice_bridge.mapping import to_invoice
 from invoice_bridge.models.invoice import Invoice
 from invoice_bridge.render.fidelity import reconcile
-from invoice_bridge.render.pdf import format_amount, format_quantity
+from invoice_bridge.render.numbers import format_amount
+from invoice_bridge.render.pdf import format_quantity
 from render_fixtures import CUSTOMER, ISSUER, row, source, text_row
 
 D = Decimal

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from ..identifiers import InvalidIdentifier, format_org_number
 from ..models.common import STOCKHOLM
-from ..render.pdf import format_amount
+from ..render.numbers import format_amount
 
 
 def amount(value: Decimal | str | None, currency: str | None = None) -> str:

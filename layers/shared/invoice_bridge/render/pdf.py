@@ -27,6 +27,7 @@ from ..identifiers import InvalidIdentifier, format_bankgiro, format_org_number,
 from ..models.common import STOCKHOLM, Language
 from ..models.invoice import Invoice, InvoiceRow
 from ..models.issuer import Issuer
+from .numbers import format_amount
 from .texts import payment_terms_text, text, texts_for
 
 if TYPE_CHECKING:
@@ -54,23 +55,6 @@ COLUMNS = (
     ("col_amount", 26.0, "R"),
 )
 ROW_LINE_HEIGHT = 4.6
-
-
-def format_amount(value: Decimal, language: Language, places: int = 2) -> str:
-    """12500 → "12 500,00" (sv) / "12,500.00" (en); no float involved."""
-    quantized = value.quantize(Decimal(1).scaleb(-places)) if places else value
-    sign = "-" if quantized < 0 else ""
-    whole, _, fraction = f"{abs(quantized):f}".partition(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    if language == "sv":
-        body = "\u00a0".join(groups) + ("," + fraction if fraction else "")
-    else:
-        body = ",".join(groups) + ("." + fraction if fraction else "")
-    return sign + body
 
 
 def format_quantity(value: Decimal, language: Language) -> str:
