@@ -2,7 +2,7 @@
 messages.py), built in one place.
 
 Each body names the invoice's issuer and integration besides the invoice and version, so a batch reads
-all three kinds with its invoices in one request (batch_reads.py) instead of reading the invoices first
+all three kinds with its invoices in one request (batch_invoices.py) instead of reading the invoices first
 to learn whose they are. Only a hint for that read: the step itself works from the invoice it reads.
 """
 
