@@ -111,6 +111,11 @@ class LocalAws:
         """SendMessageBatch entries SQS fails (sqs_faults.SqsBatchFaults), as the real service may."""
         return self._server.sqs_batch_faults
 
+    @property
+    def dynamodb_conflicts(self) -> Any:
+        """DynamoDB writes refused as another transaction's (dynamodb_conflicts.DynamoDbConflicts), as the real service may."""
+        return self._server.dynamodb_conflicts
+
     def client(self, service: str) -> Any:
         """A boto3 client bound to this moto server, whatever the process environment says."""
         return boto3.session.Session().client(

@@ -11,6 +11,9 @@ script is used up, answers drawn at the configured rates (the soak's SES faults)
 
 Moto's SQS enqueues every entry of a SendMessageBatch; SQS may fail single ones. `sqs_batch_faults`
 (sandbox/sqs_faults.py) fails entries as it does.
+
+Moto applies every DynamoDB write; DynamoDB refuses one whose item another transaction holds at that
+moment. `dynamodb_conflicts` (sandbox/dynamodb_conflicts.py) scripts such refusals.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dynamodb_conflicts import DYNAMODB_CONFLICTS
+from .dynamodb_conflicts import install as install_dynamodb_conflicts
 from .lost_responses import honour_client_request_tokens
 from .sqs_faults import SQS_BATCH_FAULTS
 from .sqs_faults import install as install_sqs_batch_faults
@@ -256,6 +261,7 @@ class AtomicMotoServer:
         self.port = port
         self.ses_faults = SesFaults()
         self.sqs_batch_faults = SQS_BATCH_FAULTS
+        self.dynamodb_conflicts = DYNAMODB_CONFLICTS
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -271,6 +277,7 @@ class AtomicMotoServer:
         _query_without_presort()
         honour_client_request_tokens()
         install_sqs_batch_faults()
+        install_dynamodb_conflicts()
         self._server = make_server(
             self.host,
             self.port,
@@ -290,6 +297,7 @@ class AtomicMotoServer:
 
     def stop(self) -> None:
         self.sqs_batch_faults.reset()  # the process's: another stack or test starts without faults
+        self.dynamodb_conflicts.reset()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from .models.common import utcnow
 from .models.invoice import AWAITING_APPROVAL, Invoice, InvoiceEvent, InvoiceStatus
-from .ports import InvoiceMove, InvoiceRepository, IssuerRepository, WorkQueue
+from .ports import InvoiceMove, InvoiceRepository, IssuerRepository, StoreBusy, WorkQueue
 from .sending import approval_of, dispatch_message, hand_on, pass_gate
 from .step_messages import step_body
 
@@ -78,7 +78,9 @@ def release_invoices(
 ) -> Released:
     """`release_invoice` for many (a held first sync): the invoices read together, each released on its
     own condition as one release is but written together (`transition_many`: one request for a whole
-    first sync unless one moved on since it was read), then their dispatch messages sent together."""
+    first sync unless one moved on since it was read), then their dispatch messages sent together.
+    StoreBusy when the table kept refusing some of the writes for now: those written are handed on first,
+    and the error names the invoices not released (a release of them again is what the office does)."""
     found = invoices.get_many(invoice_ids)
     result, at = Released(), now()
     moves: list[InvoiceMove] = []
@@ -90,11 +92,21 @@ def release_invoices(
             moves.append(_release_move(invoice, by=by, at=at))
         except InvalidTransition as exc:
             result.refused[invoice_id] = str(exc)
-    result.changed = invoices.transition_many(moves)
-    changed = set(result.changed)
-    result.released = [move.invoice for move in moves if move.invoice.id not in changed]
+    busy: StoreBusy | None = None
+    try:
+        result.changed = invoices.transition_many(moves)
+    except StoreBusy as exc:  # those written go out all the same; the office sends the rest again
+        busy, result.changed = exc, list(exc.moved_on)
+    left = {*result.changed, *(busy.not_written if busy else ())}
+    result.released = [move.invoice for move in moves if move.invoice.id not in left]
     not_sent = dispatch_queue.send_many([dispatch_message(invoice) for invoice in result.released])
     result.not_handed_on = {result.released[position].id: reason for position, reason in not_sent.items()}
+    if busy is not None:
+        raise StoreBusy(
+            f"{len(busy.not_written)} of {len(moves)} invoices could not be released now (the table was busy); "
+            f"{len(result.released)} were released and handed on. Send the request again in a moment.",
+            busy.retry_after_seconds, not_written=busy.not_written, moved_on=busy.moved_on,
+        ) from busy
     return result
 
 

@@ -27,6 +27,23 @@ class ConflictError(Exception):
     """A conditional write lost: someone else changed the item first."""
 
 
+class StoreBusy(Exception):
+    """The table refused a write for now, not for a reason in the data: another transaction was at the item
+    (TransactionConflict), or throttling outlasted the SDK's retries. Nothing of that write was applied; the
+    same request can succeed in a moment (`retry_after_seconds`). A write of many that gives up part way
+    (`InvoiceRepository.transition_many`) names the records it left unwritten (`not_written`) and those it
+    found moved on (`moved_on`); every other record of it was written."""
+
+    def __init__(
+        self, message: str, retry_after_seconds: float = 1.0, *,
+        not_written: Sequence[str] = (), moved_on: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+        self.not_written = tuple(not_written)
+        self.moved_on = tuple(moved_on)
+
+
 class ItemTooLarge(Exception):
     """The record does not fit in one stored item (DynamoDB's 400 KB), even with its rows kept apart."""
 
@@ -242,12 +259,14 @@ class InvoiceRepository(Protocol):
         self, invoice: Invoice, expected_updated_at: datetime | None = None, events: Sequence[InvoiceEvent] = ()
     ) -> None: ...
     # A status move of one version: only while the stored invoice is still that version in one of
-    # `from_statuses`, with its event; ConflictError (nothing written) otherwise.
+    # `from_statuses`, with its event; ConflictError (nothing written) otherwise; StoreBusy (nothing written)
+    # when the store refused the write for now.
     def transition(
         self, invoice: Invoice, from_statuses: Collection[str], event: InvoiceEvent | None = None
     ) -> None: ...
     # `transition` of many invoices (each at most once) in as few requests as the store allows: the ids of
-    # those whose condition failed (nothing written for them); the others are written.
+    # those whose condition failed (nothing written for them); the others are written. StoreBusy when the
+    # store kept refusing some for now: it names those not written and those moved on; the rest are written.
     def transition_many(self, moves: Sequence[InvoiceMove]) -> list[str]: ...
     def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]: ...  # oldest first
     def waiting_for_approval(self, issuer_id: str | None = None) -> list[Invoice]: ...

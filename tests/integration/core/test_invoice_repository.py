@@ -6,12 +6,13 @@ from decimal import Decimal
 import pytest
 from aws_requests import aws_requests
 from invoice_bridge.adapters.dynamo_conditional import transaction_chunks
-from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
+from invoice_bridge.adapters.dynamo_invoices import TRANSACTION_ATTEMPTS, DynamoInvoiceRepository
 from invoice_bridge.models.invoice import Invoice, InvoiceEvent, InvoiceStatus, Party
-from invoice_bridge.ports import ConflictError, InvoiceMove, NotFound
+from invoice_bridge.ports import ConflictError, InvoiceMove, NotFound, StoreBusy
 from moto import mock_aws
 
 from sandbox.aws import create_template_table
+from sandbox.dynamodb_conflicts import conflict_dynamodb_writes
 
 
 def _create_table() -> None:
@@ -341,6 +342,32 @@ def test_more_moves_than_one_transaction_takes_go_in_several(repo: DynamoInvoice
         assert repo.transition_many(_releases(read)) == []
     assert [operation for operation, _ in requests.of("dynamodb")] == ["TransactWriteItems"] * 2  # 100 + 30
     assert {repo.get(f"inv{n}").status for n in range(1, 131)} == {InvoiceStatus.RENDERED}
+
+
+def test_a_chunk_another_transaction_keeps_cancelling_is_written_move_by_move_with_its_notes(
+    repo: DynamoInvoiceRepository,
+) -> None:
+    read = _held(repo, range(1, 6))
+    repo.put(read[3].model_copy(update={"version": 2, "status": InvoiceStatus.QUEUED}))  # moved on since read
+    with conflict_dynamodb_writes({"INVOICE#inv2"}, transactions=TRANSACTION_ATTEMPTS), aws_requests() as requests:
+        assert repo.transition_many(_releases(read)) == ["inv4"]
+    assert [operation for operation, _ in requests.of("dynamodb")] == (
+        ["TransactWriteItems"] * TRANSACTION_ATTEMPTS + ["UpdateItem"] * 5)
+    assert [repo.get(f"inv{n}").status for n in range(1, 6)] == [InvoiceStatus.RENDERED] * 3 + [
+        InvoiceStatus.QUEUED, InvoiceStatus.RENDERED]
+    assert [e.detail for e in repo.events("inv2")] == ["note", "released"]  # written once, notes first
+    assert repo.events("inv4") == []
+
+
+def test_a_move_still_busy_alone_ends_the_call_naming_what_was_not_written(repo: DynamoInvoiceRepository) -> None:
+    read = _held(repo, range(1, 131))  # two transactions: 100 + 30
+    with conflict_dynamodb_writes({"INVOICE#inv51"}, transactions=TRANSACTION_ATTEMPTS, single_writes=1), \
+            pytest.raises(StoreBusy) as busy:
+        repo.transition_many(_releases(read))
+    assert busy.value.not_written == tuple(f"inv{n}" for n in range(51, 131)) and busy.value.moved_on == ()
+    assert busy.value.retry_after_seconds > 0
+    assert {repo.get(f"inv{n}").status for n in range(1, 51)} == {InvoiceStatus.RENDERED}
+    assert {repo.get(f"inv{n}").status for n in range(51, 131)} == {InvoiceStatus.HELD}
 
 
 def test_a_transaction_chunk_stays_under_the_request_size() -> None:

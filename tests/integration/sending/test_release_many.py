@@ -1,24 +1,30 @@
 """The office releases many held invoices at once (POST /invoices/release: a held first sync), on moto:
 the invoices read together (BatchGetItem), each released on its own condition with the office's event,
 written together (TransactWriteItems), their dispatch messages sent together (SendMessageBatch); a message SQS did not take is reported,
-and the sweeper hands that `rendered` invoice on."""
+and the sweeper hands that `rendered` invoice on. A transaction DynamoDB cancels because another holds one of
+its items (sandbox/dynamodb_conflicts.py: moto never does) is sent again, then written invoice by invoice; an
+invoice still busy is answered 503 "busy" with Retry-After, never a 500."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Collection
 from datetime import timedelta
 
 from aws_requests import aws_requests
-from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
+from invoice_bridge.adapters.dynamo_invoices import TRANSACTION_ATTEMPTS, DynamoInvoiceRepository
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
+from invoice_bridge.api.admin import build_app
 from invoice_bridge.dispatch import FailureNotifier
 from invoice_bridge.invoices import release_invoices
 from invoice_bridge.models.common import utcnow
 from invoice_bridge.models.invoice import AWAITING_APPROVAL, Invoice, InvoiceStatus
 from invoice_bridge.stuck import SweepServices, sweep_stuck_invoices
+from rest_events import LambdaContext, api_event
 from sending_support import OFFICE_USER, TABLE, World, drain
 
+from sandbox.dynamodb_conflicts import conflict_dynamodb_writes
 from sandbox.sqs_faults import SqsBatchFaults
 
 
@@ -120,3 +126,79 @@ def test_an_invoice_that_changed_after_the_read_is_not_released_and_the_others_a
     changed = world.shown(ids[2])
     assert (changed["status"], changed["version"]) == ("queued", 2)  # the next version, left alone
     assert not any(e["detail"].startswith("released by") for e in changed["events"])
+
+
+def released_by_office(world: World, invoice_id: str) -> int:
+    """How many release events the invoice's history shows."""
+    return sum(e["detail"].startswith(f"released by {OFFICE_USER}") for e in world.shown(invoice_id)["events"])
+
+
+def test_a_release_whose_transaction_meets_another_is_sent_again_and_releases_each_once(world: World) -> None:
+    ids = held_invoices(world, range(4441, 4446))
+    with conflict_dynamodb_writes({f"INVOICE#{ids[2]}"}, transactions=1) as conflicts, aws_requests() as requests:
+        status, body = world.admin("POST", "/invoices/release", body={"ids": ids})
+
+    assert status == 200, body
+    assert [r["id"] for r in body["released"]] == ids and body["not_released"] == [], body
+    # DynamoDB cancelled the first transaction whole (the third item was another's); the second wrote all five.
+    assert conflicts.cancelled == [["None", "None", "TransactionConflict", "None", "None"]]
+    assert [op for op, _ in requests.dynamodb_writes("INVOICE/INVOICE")] == ["TransactWriteItems", "TransactWriteItems"]
+    assert sorted(m["invoice_id"] for m in world.dispatch_messages()) == sorted(ids)
+    assert [released_by_office(world, i) for i in ids] == [1] * 5
+
+
+def test_a_release_whose_transactions_keep_meeting_another_is_written_invoice_by_invoice(world: World) -> None:
+    ids = held_invoices(world, range(4451, 4455))
+    with conflict_dynamodb_writes({f"INVOICE#{ids[0]}"}, transactions=99) as conflicts, \
+            aws_requests() as requests:
+        status, body = world.admin("POST", "/invoices/release", body={"ids": ids})
+
+    assert status == 200, body
+    assert [r["id"] for r in body["released"]] == ids and body["not_released"] == []
+    assert len(conflicts.cancelled) == TRANSACTION_ATTEMPTS  # then one conditional write each
+    assert [op for op, _ in requests.dynamodb_writes("INVOICE/INVOICE")] == (
+        ["TransactWriteItems"] * TRANSACTION_ATTEMPTS + ["UpdateItem"] * 4)
+    assert sorted(m["invoice_id"] for m in world.dispatch_messages()) == sorted(ids)
+    for invoice_id in ids:
+        assert world.invoices.get(invoice_id).status == InvoiceStatus.RENDERED
+        assert released_by_office(world, invoice_id) == 1
+
+
+def test_a_release_one_invoice_of_which_stays_busy_answers_try_again_and_its_repeat_releases_the_rest(
+    world: World,
+) -> None:
+    ids = held_invoices(world, range(4461, 4465))
+    with conflict_dynamodb_writes({f"INVOICE#{ids[1]}"}, transactions=99, single_writes=99):
+        status, body = world.admin("POST", "/invoices/release", body={"ids": ids})
+
+    # Not a 500: the office is told what was not released now and to send it again.
+    assert status == 503, body
+    assert body["error"]["code"] == "busy" and body["error"]["details"] == [{"id": i} for i in ids[1:]]
+    assert "3 of 4 invoices could not be released now" in body["error"]["message"]
+    # The one written before the busy item was released and handed on; the others are untouched.
+    assert [m["invoice_id"] for m in world.dispatch_messages()] == [ids[0]]
+    assert [world.invoices.get(i).status for i in ids] == [InvoiceStatus.RENDERED] + [InvoiceStatus.HELD] * 3
+
+    status, body = world.admin("POST", "/invoices/release", body={"ids": ids})
+
+    assert status == 200, body
+    assert [r["id"] for r in body["released"]] == ids[1:] and [r["id"] for r in body["not_released"]] == ids[:1]
+    assert sorted(m["invoice_id"] for m in world.dispatch_messages()) == sorted(ids[1:])
+    assert [released_by_office(world, i) for i in ids] == [1] * 4
+
+
+def test_releasing_one_invoice_another_transaction_holds_answers_try_again_with_retry_after(world: World) -> None:
+    (invoice_id,) = held_invoices(world, range(4471, 4472))
+    with conflict_dynamodb_writes({f"INVOICE#{invoice_id}"}, single_writes=1) as conflicts:
+        event = api_event("POST", f"/invoices/{invoice_id}/release")
+        event["requestContext"]["identity"]["userArn"] = OFFICE_USER
+        response = build_app().resolve(event, LambdaContext())
+
+    assert conflicts.refused == Counter({"update_item": 1})
+    assert response["statusCode"] == 503, response
+    assert int(response["multiValueHeaders"]["Retry-After"][0]) >= 1
+    assert json.loads(response["body"])["error"]["code"] == "busy"
+    assert world.invoices.get(invoice_id).status == InvoiceStatus.HELD and world.dispatch_messages() == []
+
+    status, body = world.admin("POST", f"/invoices/{invoice_id}/release")  # the office's try again
+    assert (status, body) == (202, {"id": invoice_id, "status": "rendered"})

@@ -8,6 +8,12 @@ DynamoDB answers a retry within 10 minutes with the first attempt's success and 
 A single-item write has no token: it carries a marker of its own (`write_id`, new per call), refuses to
 apply over its own marker, and asks for the item on a failed condition (`ALL_OLD`, no extra capacity):
 an item carrying the call's marker is the call's own write, applied by an earlier attempt.
+
+DynamoDB may also refuse a write for now, not for its data: another transaction is at one of its items
+(a transaction cancelled with `TransactionConflict`, a single write's TransactionConflictException), or
+throttling outlasted the SDK's retries. Neither DynamoDB nor the SDK retries a cancelled transaction or a
+TransactionConflictException. Both functions raise StoreBusy then (nothing of the write was applied): the
+caller decides whether to send it again.
 """
 
 from __future__ import annotations
@@ -19,10 +25,16 @@ from typing import Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
-from ..ports import ConflictError
+from ..ports import ConflictError, StoreBusy
 from .aws import bounded_chunks, table
 
 _T = TypeVar("_T")
+
+# A transaction's cancellation reasons that mean "not now" (the others, "None" apart, are about the data).
+BUSY_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+# A request's errors that mean the same, after the SDK's own retries of those it retries.
+_BUSY_ERRORS = frozenset({"TransactionConflictException", "ThrottlingException",
+                          "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 
 # The attribute that marks an item with the single-item write that last wrote it (`write_if`).
 WRITE_ID = "write_id"
@@ -54,10 +66,19 @@ def write_if(operation: dict[str, Any], *, conflict: str) -> None:
         else:
             table(write["TableName"]).update_item(**arguments)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        code = exc.response["Error"]["Code"]
+        if code in _BUSY_ERRORS:
+            raise StoreBusy(f"the table refused the write of {_key_of(write)} for now ({code})") from exc
+        if code != "ConditionalCheckFailedException":
             raise
         if not _written_by(exc, write_id):
             raise ConflictError(conflict) from None
+
+
+def _key_of(write: dict[str, Any]) -> str:
+    """The written item's partition key, for a message."""
+    key = write.get("Key") or write.get("Item") or {}
+    return str(key.get("PK", "an item"))
 
 
 def _written_by(failed: ClientError, write_id: str) -> bool:
@@ -101,19 +122,27 @@ def _marked(arguments: dict[str, Any], kind: str, write_id: str) -> dict[str, An
 def write_all_if(operations: Sequence[dict[str, Any]]) -> int | None:
     """Write TransactWriteItems operations ({"Put": …} or {"Update": …}, each with or without a condition)
     all or none, in one request. None when written; else the index of the first whose condition did not
-    hold. The token makes an SDK retry of an applied transaction a success, not a failed condition."""
+    hold. The token makes an SDK retry of an applied transaction a success, not a failed condition.
+    StoreBusy (nothing written) when it was cancelled for now: another transaction at one of its items,
+    throttling (`BUSY_REASONS`)."""
     first = next(iter(operations[0].values()))
     try:
         table(first["TableName"]).meta.client.transact_write_items(
             TransactItems=list(operations), ClientRequestToken=str(uuid.uuid4())
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+        code = exc.response["Error"]["Code"]
+        if code in _BUSY_ERRORS:
+            raise StoreBusy(f"the table refused the transaction for now ({code})") from exc
+        if code != "TransactionCanceledException":
             raise
-        reasons = [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
-        if "ConditionalCheckFailed" not in reasons:
-            raise
-        return reasons.index("ConditionalCheckFailed")
+        reasons = [reason.get("Code") or "None" for reason in exc.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" in reasons:
+            return reasons.index("ConditionalCheckFailed")
+        busy = sorted(set(reasons) & BUSY_REASONS)
+        if busy and set(reasons) <= {*BUSY_REASONS, "None"}:
+            raise StoreBusy(f"the transaction was cancelled for now ({', '.join(busy)})") from exc
+        raise
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 import zlib
 from collections.abc import Collection, Iterator, Sequence
@@ -16,8 +17,8 @@ from boto3.dynamodb.types import Binary
 
 from ..invoice_rows import stored_json
 from ..models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceEvent, InvoiceStatus
-from ..ports import ConflictError, DocumentStore, InvoiceMove, NotFound
-from .aws import TableAdapter, query_all
+from ..ports import ConflictError, DocumentStore, InvoiceMove, NotFound, StoreBusy
+from .aws import TableAdapter, query_all, retry_pause
 from .dynamo_batch import batch_get, items_behind, query_items
 from .dynamo_conditional import put_if, transaction_chunks, write_all_if, write_if
 
@@ -99,6 +100,43 @@ def invoice_of(item: dict[str, Any]) -> Invoice:
         raw: bytes = data.value  # type: ignore[attr-defined]  # boto3-stubs omit Binary.value (and type __bytes__ as str)
         return Invoice.model_validate_json(zlib.decompress(raw))
     return Invoice.model_validate_json(data)
+
+
+# A chunk's transaction is sent this many times while DynamoDB cancels it for now, then written move by move.
+TRANSACTION_ATTEMPTS = 3
+_Chunk = list[tuple[InvoiceMove, dict[str, Any]]]
+
+
+def _write_together(chunk: _Chunk, moved_on: list[str]) -> None:
+    """The chunk's moves in one transaction; each whose condition fails is taken out of `chunk` into
+    `moved_on` and the rest sent again. StoreBusy when DynamoDB cancelled it for now TRANSACTION_ATTEMPTS
+    times (after a jittered pause each): `chunk` then holds the moves not written."""
+    busy = 0
+    while chunk:
+        try:
+            failed = write_all_if([write for _move, write in chunk])
+        except StoreBusy:
+            busy += 1
+            if busy >= TRANSACTION_ATTEMPTS:
+                raise
+            time.sleep(retry_pause(busy))
+            continue
+        if failed is None:
+            return
+        moved_on.append(chunk.pop(failed)[0].invoice.id)
+
+
+def _write_alone(chunk: _Chunk, moved_on: list[str]) -> None:
+    """The chunk's moves one conditional write each (`transition`'s); a failed condition goes to `moved_on`.
+    StoreBusy at the first write refused for now, naming it and the chunk's moves after it (not written)."""
+    for position, (move, write) in enumerate(chunk):
+        try:
+            write_if(write, conflict=f"invoice {move.invoice.id} is no longer v{move.invoice.version}")
+        except ConflictError:
+            moved_on.append(move.invoice.id)
+        except StoreBusy as busy:
+            raise StoreBusy(str(busy), busy.retry_after_seconds,
+                            not_written=[m.invoice.id for m, _write in chunk[position:]]) from busy
 
 
 @dataclass(frozen=True)
@@ -280,15 +318,27 @@ class DynamoInvoiceRepository(TableAdapter):
         """`transition` of many invoices together: one TransactWriteItems per 100 moves (and about 3 MB, under
         the request's 4 MB), all or none. A move whose condition fails is left out and the rest written
         again, so a release of 60 costs one request unless one of them moved on since it was read. Returns
-        the ids of those left out. Transactional writes cost twice the write units of single ones."""
+        the ids of those left out. Transactional writes cost twice the write units of single ones.
+
+        A transaction cancelled for now (another transaction at one of its items: TransactionConflict, or
+        throttling; neither DynamoDB nor the SDK retries it) is sent again after a short jittered pause, up
+        to TRANSACTION_ATTEMPTS times; a chunk still refused then is written move by move (`transition`'s
+        single conditional writes), so that one busy item holds back only itself. A single write refused
+        for now ends the call with StoreBusy naming the moves not written (that one and every one after it)
+        and those moved on: each move is written, reported moved on, or named not written."""
         moved_on: list[str] = []
-        for chunk in transaction_chunks([(move, self.transition_write(
-                move.invoice, move.from_statuses, move.event, notes=move.notes)) for move in moves]):
-            while chunk:
-                failed = write_all_if([write for _move, write in chunk])
-                if failed is None:
-                    break
-                moved_on.append(chunk.pop(failed)[0].invoice.id)
+        chunks = list(transaction_chunks([(move, self.transition_write(
+            move.invoice, move.from_statuses, move.event, notes=move.notes)) for move in moves]))
+        for position, chunk in enumerate(chunks):
+            try:
+                _write_together(chunk, moved_on)
+            except StoreBusy:
+                try:
+                    _write_alone(chunk, moved_on)
+                except StoreBusy as busy:
+                    later = [move.invoice.id for rest in chunks[position + 1:] for move, _write in rest]
+                    raise StoreBusy(str(busy), busy.retry_after_seconds,
+                                    not_written=[*busy.not_written, *later], moved_on=moved_on) from busy
         return moved_on
 
     def updated_before(self, status: str, before: datetime, limit: int) -> list[Invoice]:

@@ -6,6 +6,7 @@ token), so requests that reach this code are already authenticated.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic import ValidationError
 
 from ..observability import logger
-from ..ports import ConflictError, NotFound
+from ..ports import ConflictError, NotFound, StoreBusy
 from .errors import ApiError, error_response, on_exception
 
 if TYPE_CHECKING:
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 TITLE = "invoice-bridge admin API"
 DESCRIPTION = (
     "The office's admin API (contract.md section 3). Errors are always "
-    '`{"error": {"code", "message", "details"}}` with a 4xx status. Authentication: in AWS every route '
+    '`{"error": {"code", "message", "details"}}` with a 4xx status, or 503 `busy` with Retry-After when '
+    "the table refused a write for now (send the request again). Authentication: in AWS every route "
     "needs an IAM SigV4 signature (`sigv4`); on the embedded stack `Authorization: Bearer {admin_token}` "
     "(`bearerAuth`). Either one suffices for the deployment it belongs to."
 )
@@ -80,6 +82,13 @@ def build_app() -> APIGatewayRestResolver:
     @on_exception(app, ConflictError)
     def _conflict(exc: ConflictError) -> Response[str]:
         return error_response(409, "conflict", str(exc) or "Conflict")
+
+    @on_exception(app, StoreBusy)
+    def _busy(exc: StoreBusy) -> Response[str]:
+        # Nothing of the refused writes was applied: the same request can succeed in a moment.
+        response = error_response(503, "busy", str(exc) or "Busy", [{"id": i} for i in exc.not_written])
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_seconds)))
+        return response
 
     @on_exception(app, RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[str]:

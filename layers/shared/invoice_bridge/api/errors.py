@@ -1,4 +1,4 @@
-"""One error shape for the admin API: {"error": {"code", "message", "details"}} with a 4xx status.
+"""One error shape for the admin API: {"error": {"code", "message", "details"}} with a 4xx status (or 503).
 
 `documented()` builds a route's OpenAPI `responses` from the same models, so the published schema and
 the bodies the handlers send cannot drift apart.
@@ -51,7 +51,7 @@ class ErrorInfo(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every 4xx answer of the admin API (and of the gateway in front of it)."""
+    """Every 4xx and 503 answer of the admin API (and every 4xx of the gateway in front of it)."""
 
     error: ErrorInfo
 
@@ -72,7 +72,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     413: "The body is too large",
     415: "The body's media type is not accepted",
     422: "The request does not match the schema or fails a business rule",
-    503: "A backing store this route needs is not configured",
+    503: "A backing store this route needs is not configured, or is busy now (`busy`, with Retry-After: "
+         "nothing of what it names was written; send the request again)",
 }
 
 # Answered by API Gateway (or the embedded gateway) before the handler runs, on every admin route.

@@ -175,7 +175,7 @@ def retry(invoice_id: str) -> tuple[Accepted, int]:
 @router.post(
     "/invoices/<invoice_id>/release",
     summary="Let a held invoice go out now (whatever it waits for: review, approval, its send delay)",
-    responses=documented(202, "Queued for dispatch", 404, 409),
+    responses=documented(202, "Queued for dispatch", 404, 409, 503),
 )
 def release(invoice_id: str) -> tuple[Accepted, int]:
     try:
@@ -190,7 +190,7 @@ def release(invoice_id: str) -> tuple[Accepted, int]:
 @router.post(
     "/invoices/release",
     summary="Let many held invoices go out now (a first sync after the office's review), each as its own release",
-    responses=documented(200, "What was released, and what was not with why", 400),
+    responses=documented(200, "What was released, and what was not with why", 400, 503),
 )
 def release_many(body: Annotated[ReleaseOrder, Body()]) -> ReleasedMany:
     result = release_invoices(

@@ -1,0 +1,135 @@
+"""DynamoDB writes refused because another transaction holds their item, as DynamoDB refuses them (moto never does).
+
+In AWS, a TransactWriteItems one of whose items another transaction (or a write) holds at that moment is
+cancelled whole: HTTP 400 `TransactionCanceledException`, with `CancellationReasons` one per operation in
+the request's order, `{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}`
+for a contended item and `{"Code": "None"}` for the others. Nothing of it is applied, and neither
+DynamoDB nor the SDK retries it (botocore's standard mode retries throttling and 5xx, not this). A single
+write (PutItem, UpdateItem, DeleteItem) of an item a transaction holds is refused the same way:
+`TransactionConflictException`, "Transaction is ongoing for the item", not retried either. Moto applies
+them all.
+
+`DynamoDbConflicts` refuses them so: scripted, for the items whose partition key is named. `install()`
+swaps moto's backend methods once per process (the mechanism of sandbox/sqs_faults.py), so the request
+goes to moto (`mock_aws`'s stubber or the embedded moto server), moto answers with DynamoDB's error body
+built by its own exception classes, and botocore parses it as the real one. With nothing scripted, moto
+answers as it does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+ONGOING = "Transaction is ongoing for the item"
+_SINGLE_WRITES = ("put_item", "update_item", "delete_item")
+
+
+@dataclass
+class DynamoDbConflicts:
+    """Another transaction holds the items whose partition key (`PK`, e.g. `INVOICE#{id}`) is in `items`:
+    the next `transactions` TransactWriteItems that write one of them are cancelled (TransactionConflict for
+    those operations, None for the others), and the next `single_writes` single writes of one are refused
+    (TransactionConflictException). `cancelled` keeps the reason codes answered, one list per transaction;
+    `refused` counts the single writes refused, by backend method."""
+
+    items: set[str] = field(default_factory=set)
+    transactions: int = 0
+    single_writes: int = 0
+    cancelled: list[list[str]] = field(default_factory=list)
+    refused: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold(self, items: Collection[str], *, transactions: int = 1, single_writes: int = 0) -> None:
+        """From now on, another transaction holds `items` for that many transactions and single writes."""
+        with self._lock:
+            self.items, self.transactions, self.single_writes = set(items), transactions, single_writes
+
+    def transaction_reasons(self, keys: list[str]) -> list[str] | None:
+        """The cancellation codes of a transaction writing items of these partition keys, or None (applied)."""
+        if self.transactions <= 0:
+            return None
+        with self._lock:
+            if self.transactions <= 0 or not self.items.intersection(keys):
+                return None
+            self.transactions -= 1
+            codes = ["TransactionConflict" if key in self.items else "None" for key in keys]
+            self.cancelled.append(codes)
+            return codes
+
+    def refuses_single(self, method: str, key: str) -> bool:
+        """Whether this single write of the item of partition key `key` is refused (a scripted one used up)."""
+        if self.single_writes <= 0:  # nothing scripted: no lock on every write of the soak
+            return False
+        with self._lock:
+            if self.single_writes <= 0 or key not in self.items:
+                return False
+            self.single_writes -= 1
+            self.refused[method] += 1
+            return True
+
+    def reset(self) -> None:
+        with self._lock:
+            self.items, self.transactions, self.single_writes = set(), 0, 0
+            self.cancelled.clear()
+            self.refused.clear()
+
+
+DYNAMODB_CONFLICTS = DynamoDbConflicts()  # the process's, as moto's backends are
+
+
+def _partition_key(attributes: dict[str, Any] | None) -> str:
+    return str((attributes or {}).get("PK", {}).get("S", ""))
+
+
+def install() -> DynamoDbConflicts:
+    """Route moto's TransactWriteItems and single writes through `DYNAMODB_CONFLICTS` (once per process)."""
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, TransactionCanceledException
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "with_conflicts", False):
+        return DYNAMODB_CONFLICTS
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        operations = [next(iter(entry.values())) for entry in transact_items]
+        codes = DYNAMODB_CONFLICTS.transaction_reasons(
+            [_partition_key(operation.get("Item") or operation.get("Key")) for operation in operations])
+        if codes is not None:  # moto's own answer for a cancelled transaction, with these reasons
+            raise TransactionCanceledException([(None if c == "None" else c, ONGOING, None) for c in codes])
+        original(self, transact_items)
+
+    def refusing(method: str) -> Any:
+        write = getattr(DynamoDBBackend, method)
+
+        def single_write(self: Any, table_name: str, attributes: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            if DYNAMODB_CONFLICTS.refuses_single(method, _partition_key(attributes)):
+                raise DynamodbException(ERROR_TYPE_PREFIX + "TransactionConflictException", ONGOING)
+            return write(self, table_name, attributes, *args, **kwargs)
+
+        return single_write
+
+    transact_write_items.with_conflicts = True  # type: ignore[attr-defined]
+    for method in _SINGLE_WRITES:
+        setattr(DynamoDBBackend, method, refusing(method))
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    return DYNAMODB_CONFLICTS
+
+
+@contextmanager
+def conflict_dynamodb_writes(
+    items: Collection[str], *, transactions: int = 1, single_writes: int = 0
+) -> Iterator[DynamoDbConflicts]:
+    """Within the block, another transaction holds `items` (partition keys; see DynamoDbConflicts). What was
+    refused stays readable after the block, until the next one."""
+    conflicts = install()
+    conflicts.reset()
+    conflicts.hold(items, transactions=transactions, single_writes=single_writes)
+    try:
+        yield conflicts
+    finally:
+        conflicts.hold((), transactions=0)
