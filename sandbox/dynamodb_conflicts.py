@@ -18,6 +18,7 @@ answers as it does.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterator
@@ -95,6 +96,7 @@ def install() -> DynamoDbConflicts:
     if getattr(original, "with_conflicts", False):
         return DYNAMODB_CONFLICTS
 
+    @functools.wraps(original)  # keeps moto_server's `item_level_backup` marker: neither is installed twice
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         operations = [next(iter(entry.values())) for entry in transact_items]
         codes = DYNAMODB_CONFLICTS.transaction_reasons(

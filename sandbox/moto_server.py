@@ -19,6 +19,7 @@ moment. `dynamodb_conflicts` (sandbox/dynamodb_conflicts.py) scripts such refusa
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import random
 import threading
@@ -189,6 +190,9 @@ def _item_level_transaction_backup() -> None:
 
     swap = threading.Lock()  # the class attribute below is swapped by one transaction at a time
 
+    # `wraps` carries the markers of the wrappers below it (dynamodb_conflicts' `with_conflicts`), so that
+    # neither is installed twice around the other: a second backup would delete the first's swap.
+    @functools.wraps(original)
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         with swap:
             _transact(self, transact_items)

@@ -65,3 +65,22 @@ def test_a_single_write_of_a_held_item_is_refused_and_others_pass(dynamodb: Any)
     assert refused.value.response["ResponseMetadata"]["RetryAttempts"] == 0
     assert conflicts.refused == Counter({"update_item": 1})
     assert stored(dynamodb) == {"A", "B"}
+
+
+def test_the_stand_in_and_the_item_level_backup_wrap_each_other_once_whatever_the_order(dynamodb: Any) -> None:
+    """Both wrap moto's TransactWriteItems once per process. The embedded stack's server installs the
+    item-level backup (sandbox/moto_server.py) at each start; one installed again around this stand-in
+    nested two backups, and the inner one's swap undid the outer's (AttributeError in every transaction)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from sandbox.dynamodb_conflicts import install
+    from sandbox.moto_server import _item_level_transaction_backup
+
+    _item_level_transaction_backup()
+    install()
+    installed = DynamoDBBackend.transact_write_items
+    _item_level_transaction_backup()
+    install()
+    assert DynamoDBBackend.transact_write_items is installed
+    dynamodb.transact_write_items(TransactItems=puts("X", "Y"))
+    assert {"X", "Y"} <= stored(dynamodb)
