@@ -115,36 +115,25 @@ class BatchInvoices:
     def __init__(self, invoices: InvoiceRepository, first_read: BatchFirstRead) -> None:
         self._invoices = invoices
         self._first_read = first_read
-        self._unread = set(first_read.invoice_ids)  # the ids whose first `get` the batch read serves
-        self._read: dict[str, Invoice] | None = None  # the batch read's invoices, once made
-        self._failed = False
+        # The ids whose first `get` the batch read serves; a `get` or a write of one takes it out.
+        self._unread = set(first_read.invoice_ids)
 
     def get(self, invoice_id: str) -> Invoice:
         if invoice_id not in self._unread:
             return self._invoices.get(invoice_id)
-        read = self._batch_read()
         self._unread.discard(invoice_id)
+        read = self._first_read.read()  # made once, at the first `get` of one of them
         if read is None:
             return self._invoices.get(invoice_id)
-        invoice = read.pop(invoice_id, None)
+        invoice = read.invoices.get(invoice_id)
         if invoice is None:
             raise NotFound(f"invoice {invoice_id} not found")
         return invoice
-
-    def _batch_read(self) -> dict[str, Invoice] | None:
-        """The batch's invoices, read at the first `get` of one; None when that read failed."""
-        if self._read is None and not self._failed:
-            read = self._first_read.read()
-            self._failed = read is None
-            self._read = dict(read.invoices) if read is not None else None
-        return self._read
 
     # --- everything else passes through; a write drops the batch's copy of its invoice --------------
 
     def _written(self, invoice_id: str) -> None:
         self._unread.discard(invoice_id)
-        if self._read is not None:
-            self._read.pop(invoice_id, None)
 
     def get_many(self, invoice_ids: Collection[str]) -> dict[str, Invoice]:
         return self._invoices.get_many(invoice_ids)
