@@ -209,6 +209,13 @@ def rows(report: dict[str, Any]) -> list[Row]:
         f"sync only {e2e['sync_only_invoices_per_second']} inv/s",
         f"{e2e['ratio']}×",
     ))
+    if "pipeline_cpu_seconds" in e2e:  # reports from before the figure have none
+        out.append((
+            "end to end: the embedded stack's CPU time (one process)",
+            f"{e2e['pipeline_cpu_seconds']} s",
+            f"pipeline wall time {e2e['pipeline_seconds']} s",
+            f"{e2e['cpu_busy_share']}×",
+        ))
     per_invoice = report["aws_requests_per_invoice"]
     for service, count in sorted(per_invoice["by_service"].items()):
         out.append((f"AWS requests per invoice: {service}", f"{count}", "", ""))

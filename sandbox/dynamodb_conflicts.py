@@ -9,6 +9,10 @@ write (PutItem, UpdateItem, DeleteItem) of an item a transaction holds is refuse
 `TransactionConflictException`, "Transaction is ongoing for the item", not retried either. Moto applies
 them all.
 
+Reads are refused for now too: a BatchGetItem under throttling answers the keys it did not read as
+`UnprocessedKeys` (HTTP 200), for the caller to ask again after a backoff; moto answers every key. Here the
+keys of the named items are left unprocessed for the next `batch_reads` BatchGetItems that ask them.
+
 `DynamoDbConflicts` refuses them so: scripted, for the items whose partition key is named. `install()`
 swaps moto's backend methods once per process (the mechanism of sandbox/sqs_faults.py), so the request
 goes to moto (`mock_aws`'s stubber or the embedded moto server), moto answers with DynamoDB's error body
@@ -41,14 +45,30 @@ class DynamoDbConflicts:
     items: set[str] = field(default_factory=set)
     transactions: int = 0
     single_writes: int = 0
+    batch_reads: int = 0
     cancelled: list[list[str]] = field(default_factory=list)
     refused: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def hold(self, items: Collection[str], *, transactions: int = 1, single_writes: int = 0) -> None:
-        """From now on, another transaction holds `items` for that many transactions and single writes."""
+    def hold(self, items: Collection[str], *, transactions: int = 1, single_writes: int = 0,
+             batch_reads: int = 0) -> None:
+        """From now on, another transaction holds `items` for that many transactions and single writes, and
+        throttling leaves them unread in that many BatchGetItems."""
         with self._lock:
             self.items, self.transactions, self.single_writes = set(items), transactions, single_writes
+            self.batch_reads = batch_reads
+
+    def unread(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Of a BatchGetItem's keys, those left unprocessed this time (a scripted read used up), or []."""
+        if self.batch_reads <= 0:
+            return []
+        with self._lock:
+            held = [key for key in keys if _partition_key(key) in self.items]
+            if self.batch_reads <= 0 or not held:
+                return []
+            self.batch_reads -= 1
+            self.refused["batch_get_item"] += 1
+            return held
 
     def transaction_reasons(self, keys: list[str]) -> list[str] | None:
         """The cancellation codes of a transaction writing items of these partition keys, or None (applied)."""
@@ -75,7 +95,7 @@ class DynamoDbConflicts:
 
     def reset(self) -> None:
         with self._lock:
-            self.items, self.transactions, self.single_writes = set(), 0, 0
+            self.items, self.transactions, self.single_writes, self.batch_reads = set(), 0, 0, 0
             self.cancelled.clear()
             self.refused.clear()
 
@@ -91,6 +111,7 @@ def install() -> DynamoDbConflicts:
     """Route moto's TransactWriteItems and single writes through `DYNAMODB_CONFLICTS` (once per process)."""
     from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, TransactionCanceledException
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     original = DynamoDBBackend.transact_write_items
     if getattr(original, "with_conflicts", False):
@@ -119,18 +140,41 @@ def install() -> DynamoDbConflicts:
     for method in _SINGLE_WRITES:
         setattr(DynamoDBBackend, method, refusing(method))
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    DynamoHandler.batch_get_item = _throttling(DynamoHandler.batch_get_item)  # type: ignore[method-assign]
     return DYNAMODB_CONFLICTS
+
+
+def _throttling(batch_get_item: Any) -> Any:
+    """moto's BatchGetItem, leaving the held items' keys unread: they are taken out of the request before
+    moto reads it and answered as `UnprocessedKeys`, as DynamoDB answers a throttled read."""
+
+    @functools.wraps(batch_get_item)
+    def throttled(self: Any) -> Any:
+        left: dict[str, list[dict[str, Any]]] = {}
+        for table_name, request in self.body["RequestItems"].items():
+            unread = DYNAMODB_CONFLICTS.unread(request["Keys"])
+            if unread:
+                left[table_name] = unread
+                request["Keys"] = [key for key in request["Keys"] if key not in unread]
+        answer = batch_get_item(self)
+        for table_name, keys in left.items():
+            unprocessed = answer.result["UnprocessedKeys"].setdefault(table_name, {"Keys": []})
+            unprocessed["Keys"].extend(keys)
+        return answer
+
+    return throttled
 
 
 @contextmanager
 def conflict_dynamodb_writes(
-    items: Collection[str], *, transactions: int = 1, single_writes: int = 0
+    items: Collection[str], *, transactions: int = 1, single_writes: int = 0, batch_reads: int = 0
 ) -> Iterator[DynamoDbConflicts]:
-    """Within the block, another transaction holds `items` (partition keys; see DynamoDbConflicts). What was
-    refused stays readable after the block, until the next one."""
+    """Within the block, another transaction holds `items` (partition keys; see DynamoDbConflicts), and
+    throttling leaves them unread in `batch_reads` BatchGetItems. What was refused stays readable after the
+    block, until the next one."""
     conflicts = install()
     conflicts.reset()
-    conflicts.hold(items, transactions=transactions, single_writes=single_writes)
+    conflicts.hold(items, transactions=transactions, single_writes=single_writes, batch_reads=batch_reads)
     try:
         yield conflicts
     finally:

@@ -68,6 +68,16 @@ class Released:
     not_handed_on: dict[str, str] = field(default_factory=dict)  # invoice id → the queue's reason
 
 
+class ReleaseBusy(StoreBusy):
+    """A release of many the table refused in part for now: `released` says what was done all the same
+    (released and handed on, refused, changed meanwhile); `not_written` names the rest."""
+
+    def __init__(self, message: str, released: Released, retry_after_seconds: float = 1.0, *,
+                 not_written: Sequence[str] = (), moved_on: Sequence[str] = ()) -> None:
+        super().__init__(message, retry_after_seconds, not_written=not_written, moved_on=moved_on)
+        self.released = released
+
+
 def release_invoices(
     invoice_ids: Sequence[str],
     *,
@@ -80,8 +90,16 @@ def release_invoices(
     own condition as one release is but written together (`transition_many`: one request for a whole
     first sync unless one moved on since it was read), then their dispatch messages sent together.
     StoreBusy when the table kept refusing some of the writes for now: those written are handed on first,
-    and the error names the invoices not released (a release of them again is what the office does)."""
-    found = invoices.get_many(invoice_ids)
+    and the error (`ReleaseBusy`) names the invoices not released and carries what was done (a release of
+    the rest again is what the office does). A read the table kept refusing releases nothing (ReleaseBusy)."""
+    try:
+        found = invoices.get_many(invoice_ids)
+    except StoreBusy as exc:
+        wanted = list(dict.fromkeys(invoice_ids))
+        raise ReleaseBusy(
+            f"None of the {len(wanted)} invoices could be read now (the table was busy); nothing was released. "
+            "Send the request again in a moment.", Released(), exc.retry_after_seconds, not_written=wanted,
+        ) from exc
     result, at = Released(), now()
     moves: list[InvoiceMove] = []
     for invoice_id in dict.fromkeys(invoice_ids):
@@ -102,10 +120,10 @@ def release_invoices(
     not_sent = dispatch_queue.send_many([dispatch_message(invoice) for invoice in result.released])
     result.not_handed_on = {result.released[position].id: reason for position, reason in not_sent.items()}
     if busy is not None:
-        raise StoreBusy(
+        raise ReleaseBusy(
             f"{len(busy.not_written)} of {len(moves)} invoices could not be released now (the table was busy); "
             f"{len(result.released)} were released and handed on. Send the request again in a moment.",
-            busy.retry_after_seconds, not_written=busy.not_written, moved_on=busy.moved_on,
+            result, busy.retry_after_seconds, not_written=busy.not_written, moved_on=busy.moved_on,
         ) from busy
     return result
 

@@ -28,8 +28,8 @@ class ConflictError(Exception):
 
 
 class StoreBusy(Exception):
-    """The table refused a write for now, not for a reason in the data: another transaction was at the item
-    (TransactionConflict), or throttling outlasted the SDK's retries. Nothing of that write was applied; the
+    """The table refused a write (or a read) for now, not for a reason in the data: another transaction was
+    at the item (TransactionConflict), or throttling outlasted the SDK's retries. Nothing of that write was applied; the
     same request can succeed in a moment (`retry_after_seconds`). A write of many that gives up part way
     (`InvoiceRepository.transition_many`) names the records it left unwritten (`not_written`) and those it
     found moved on (`moved_on`); every other record of it was written."""

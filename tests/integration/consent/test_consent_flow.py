@@ -327,3 +327,28 @@ def test_a_revoke_while_the_consent_is_finished_is_never_overwritten(setup: Setu
     assert token_items() == []  # the grant that came in after the revoke is not kept...
     assert spiris.stats()["requests"].get("POST /connect/revocation") == 1  # ...and is revoked at Spiris
     assert "The connection is done" not in page["body"] and "no longer valid" in page["body"]
+
+
+def test_a_callback_the_table_refuses_for_now_asks_to_reload_and_the_same_link_then_connects(
+    setup: Setup,
+) -> None:
+    """Another transaction at the state's item (sandbox/dynamodb_conflicts.py; moto never refuses): the state
+    is taken first, so nothing was used up and the contact's reload of the same callback connects."""
+    from sandbox.dynamodb_conflicts import conflict_dynamodb_writes
+
+    location = start(setup)
+    state = parse_qs(urlsplit(location).query)["state"][0]
+    query = authorize_in_sandbox(location, "anna@exempel.se", PASSWORD, setup.issuer_company)
+    with conflict_dynamodb_writes({f"STATE#{token_hash(state)}"}, transactions=99, single_writes=99) as refused:
+        busy = finish(setup, query)
+
+    assert sum(refused.refused.values()) + len(refused.cancelled) >= 1
+    assert busy["statusCode"] == 503, busy.get("body")
+    assert int(header(busy, "Retry-After") or 0) >= 1 and header(busy, "Cache-Control") == "no-store"
+    assert "Reload the page in a moment" in busy["body"]
+    assert integration(setup.admin, setup.integration_id)["status"] == "pending_consent"
+
+    done = finish(setup, query)
+
+    assert done["statusCode"] == 200 and "The connection is done" in done["body"]
+    assert integration(setup.admin, setup.integration_id)["status"] == "active"

@@ -187,6 +187,25 @@ def test_a_release_one_invoice_of_which_stays_busy_answers_try_again_and_its_rep
     assert [released_by_office(world, i) for i in ids] == [1] * 4
 
 
+def test_a_release_whose_read_the_table_keeps_throttling_answers_try_again_and_releases_nothing(
+    world: World,
+) -> None:
+    ids = held_invoices(world, range(4466, 4469))
+    with conflict_dynamodb_writes({f"INVOICE#{ids[1]}"}, transactions=0, batch_reads=99) as refusals:
+        status, body = world.admin("POST", "/invoices/release", body={"ids": ids})
+
+    assert refusals.refused["batch_get_item"] >= 2  # asked again after a pause, never taken as read
+    assert status == 503, body
+    assert body["error"]["code"] == "busy" and body["error"]["details"] == [{"id": i} for i in ids]
+    assert "nothing was released" in body["error"]["message"]
+    assert [world.invoices.get(i).status for i in ids] == [InvoiceStatus.HELD] * 3 and world.dispatch_messages() == []
+
+    status, body = world.admin("POST", "/invoices/release", body={"ids": ids})
+
+    assert status == 200, body
+    assert [r["id"] for r in body["released"]] == ids
+
+
 def test_releasing_one_invoice_another_transaction_holds_answers_try_again_with_retry_after(world: World) -> None:
     (invoice_id,) = held_invoices(world, range(4471, 4472))
     with conflict_dynamodb_writes({f"INVOICE#{invoice_id}"}, single_writes=1) as conflicts:

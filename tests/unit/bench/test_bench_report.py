@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from bench import cost, machine, prices, report
+from bench import e2e as e2e_bench
 from bench.awscalls import PLATFORM, AwsCallCounter
 from bench.cold_imports import handler_dirs
 from sandbox.lambdas import running
@@ -72,6 +73,8 @@ def _e2e_figures() -> dict:
         "invoices_per_second": 0.5,
         "sync_only_invoices_per_second": 1.0,
         "ratio": 0.5,
+        "pipeline_seconds": 4.0,
+        **e2e_bench.cpu_figures(3.8, 4.0),
         "handlers": {
             "RenderFunction": {"invocations": 2, "total_seconds": 1.0, "mean_ms": 500.0},
             "DispatchFunction": {"invocations": 1, "total_seconds": 0.5, "mean_ms": 500.0},
@@ -185,7 +188,10 @@ def test_report_has_every_figure_with_its_baseline(counter):
     speed_rows = [
         r for r in rows if r[0].startswith(("render", "validate", "cold import", "poll", "end to end"))
     ]
-    assert len(speed_rows) == 4 + 2 + 1 + 1
+    assert len(speed_rows) == 4 + 2 + 1 + 2
+    # What the pipeline waited on: the one process's CPU for 3.8 s of its 4 s.
+    assert ("end to end: the embedded stack's CPU time (one process)", "3.8 s", "pipeline wall time 4.0 s",
+            "0.95×") in rows
     assert ("DynamoDB write units per invoice", "3.0 (table 3.0 + indexes 0.0)", "", "") in rows
     assert all(r[2] and r[3].endswith("×") for r in speed_rows)  # every speed figure: baseline and ratio
     goals = {g["figure"]: g for g in built["goals"]}

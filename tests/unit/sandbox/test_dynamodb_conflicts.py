@@ -84,3 +84,21 @@ def test_the_stand_in_and_the_item_level_backup_wrap_each_other_once_whatever_th
     assert DynamoDBBackend.transact_write_items is installed
     dynamodb.transact_write_items(TransactItems=puts("X", "Y"))
     assert {"X", "Y"} <= stored(dynamodb)
+
+
+def test_a_throttled_batch_read_answers_the_held_keys_unprocessed_and_reads_them_once_it_is_over(
+    dynamodb: Any,
+) -> None:
+    for key in ("A", "B", "C"):
+        dynamodb.put_item(TableName="t", Item={"PK": {"S": key}, "n": {"N": "1"}})
+    keys = [{"PK": {"S": key}} for key in ("A", "B", "C")]
+    with conflict_dynamodb_writes({"B"}, transactions=0, batch_reads=1) as conflicts:
+        first = dynamodb.batch_get_item(RequestItems={"t": {"Keys": keys}})
+        second = dynamodb.batch_get_item(RequestItems={"t": {"Keys": first["UnprocessedKeys"]["t"]["Keys"]}})
+
+    # As DynamoDB answers a throttled read: 200, what it read, and the rest to ask again.
+    assert first["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert sorted(item["PK"]["S"] for item in first["Responses"]["t"]) == ["A", "C"]
+    assert first["UnprocessedKeys"] == {"t": {"Keys": [{"PK": {"S": "B"}}]}}
+    assert second["Responses"]["t"] == [{"PK": {"S": "B"}, "n": {"N": "1"}}] and second["UnprocessedKeys"] == {}
+    assert conflicts.refused == Counter({"batch_get_item": 1})

@@ -3,8 +3,9 @@
 
 DynamoDB may answer a BatchGetItem with only part of the keys (throttling, or a response over 16 MB): the
 rest come back as `UnprocessedKeys`, to be asked again after a backoff. A read that makes no progress for
-`MAX_ROUNDS_WITHOUT_PROGRESS` rounds gives up with `BatchReadIncomplete` (the caller's message is retried):
-never a partial result taken for the whole. A BatchWriteItem's `UnprocessedItems` are sent again the same
+`MAX_ROUNDS_WITHOUT_PROGRESS` rounds gives up with `BatchReadIncomplete`, a `StoreBusy` (the caller's
+message is retried; an office's request is answered "busy, try again"): never a partial result taken for
+the whole. A BatchWriteItem's `UnprocessedItems` are sent again the same
 way, and one that makes no progress gives up with `BatchWriteIncomplete` (nothing is taken as written that
 DynamoDB did not write).
 
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
+from ..ports import StoreBusy
 from .aws import resource, retry_pause, table
 
 MAX_KEYS_PER_REQUEST = 100  # DynamoDB's limit for one BatchGetItem
@@ -30,12 +32,12 @@ T = TypeVar("T")
 TABLE_KEYS = ("PK", "SK")
 
 
-class BatchReadIncomplete(Exception):
-    """DynamoDB kept some keys unprocessed past the retries (sustained throttling)."""
+class BatchReadIncomplete(StoreBusy):
+    """DynamoDB kept some keys unprocessed past the retries (sustained throttling): busy for now."""
 
 
-class BatchWriteIncomplete(Exception):
-    """DynamoDB kept some items unwritten past the retries (sustained throttling)."""
+class BatchWriteIncomplete(StoreBusy):
+    """DynamoDB kept some items unwritten past the retries (sustained throttling): busy for now."""
 
 
 class BatchGetter(Protocol):

@@ -66,13 +66,18 @@ def write_if(operation: dict[str, Any], *, conflict: str) -> None:
         else:
             table(write["TableName"]).update_item(**arguments)
     except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code in _BUSY_ERRORS:
-            raise StoreBusy(f"the table refused the write of {_key_of(write)} for now ({code})") from exc
-        if code != "ConditionalCheckFailedException":
+        busy_for_now(exc, _key_of(write))
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         if not _written_by(exc, write_id):
             raise ConflictError(conflict) from None
+
+
+def busy_for_now(exc: ClientError, what: str) -> None:
+    """Raise StoreBusy from `exc` when DynamoDB refused the write of `what` for now (nothing applied)."""
+    code = exc.response["Error"]["Code"]
+    if code in _BUSY_ERRORS:
+        raise StoreBusy(f"the table refused the write of {what} for now ({code})") from exc
 
 
 def _key_of(write: dict[str, Any]) -> str:

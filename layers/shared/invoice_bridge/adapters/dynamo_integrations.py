@@ -17,7 +17,7 @@ from ..models.integration import Integration
 from ..ports import ConflictError, InvitationRecord, NotFound, OAuthStateRecord, StateUnusable
 from .aws import TableAdapter
 from .dynamo_batch import query_items
-from .dynamo_conditional import write_if
+from .dynamo_conditional import busy_for_now, write_if
 from .dynamo_issuers import strip_keys
 
 
@@ -162,6 +162,7 @@ class DynamoOAuthStates(TableAdapter):
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as exc:
+            busy_for_now(exc, "an OAuth state")  # nothing used: the same callback can take it in a moment
             if not _conditional_failed(exc):
                 raise
             existing = self._table.get_item(Key=key, ConsistentRead=True).get("Item")

@@ -6,6 +6,8 @@ the paths and query strings of these routes carry secrets.
 
 from __future__ import annotations
 
+import math
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from .. import wiring
@@ -13,6 +15,7 @@ from ..consent.flow import ConsentFlow, Redirect
 from ..consent.pages import Page
 from ..consent.services import ConsentServices
 from ..observability import logger
+from ..ports import StoreBusy
 from .errors import on_exception
 
 _SECURITY_HEADERS = {
@@ -30,6 +33,13 @@ _FAILURE_HTML = (
     "<title>Fel / Error</title></head><body style='font-family:sans-serif;max-width:36rem;margin:2rem auto;"
     "padding:0 1rem'><h1>Något gick fel / Something went wrong</h1><p>Försök igen om en stund. / Please try "
     "again in a while.</p></body></html>"
+)
+
+_BUSY_HTML = (
+    "<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+    "<title>Upptaget / Busy</title></head><body style='font-family:sans-serif;max-width:36rem;margin:2rem auto;"
+    "padding:0 1rem'><h1>Upptaget just nu / Busy just now</h1><p>Inget gick förlorat. Ladda om sidan om en "
+    "stund. / Nothing was lost. Reload the page in a moment.</p></body></html>"
 )
 
 
@@ -69,6 +79,14 @@ def build_consent_app(services: ConsentServices | None = None) -> APIGatewayRest
         page = flow().callback(state=params.get("state"), code=params.get("code"), error=params.get("error"))
         logger.info("oauth callback answered", extra={"page": page.kind, "status": page.status})
         return _html(page)
+
+    @on_exception(app, StoreBusy)
+    def _busy(exc: StoreBusy) -> Response[str]:
+        # Nothing of the refused write was applied (the callback takes its state first): the same link
+        # works in a moment. Not a 500, nor the error alarm.
+        logger.warning("consent route busy", extra={"error": type(exc).__name__})
+        headers = {**_SECURITY_HEADERS, "Retry-After": str(max(1, math.ceil(exc.retry_after_seconds)))}
+        return Response(status_code=503, content_type="text/html; charset=utf-8", body=_BUSY_HTML, headers=headers)
 
     @on_exception(app, Exception)
     def _failure(exc: Exception) -> Response[str]:

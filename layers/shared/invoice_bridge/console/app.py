@@ -8,6 +8,7 @@ admin route to staff. Routes then find their `Ctx` in the resolver's context.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
@@ -19,7 +20,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from .. import wiring
 from ..api.errors import ApiError, on_exception
 from ..observability import logger
-from ..ports import NotFound
+from ..ports import NotFound, StoreBusy
 from .pages import Ctx, language_of
 from .sessions import Role, add_flash, resume_session, take_flashes
 from .texts import texts
@@ -109,6 +110,15 @@ def build_console_app() -> APIGatewayRestResolver:
     def _bad_request(exc: BadRequest) -> Response[str]:
         ctx = fallback_ctx()
         return _problem_page(ctx, 400, "bad_request_title", str(exc))
+
+    @on_exception(app, StoreBusy)
+    def _busy(exc: StoreBusy) -> Response[str]:
+        # A route that does not say it itself: nothing of the refused write was applied, so the same
+        # request works in a moment. Not a 500 (nor the error alarm).
+        ctx = fallback_ctx()
+        response = _problem_page(ctx, 503, "busy_title", ctx.t["busy_body"])
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_seconds)))
+        return response
 
     @app.not_found
     def _no_route(_exc: Exception) -> Response[str]:

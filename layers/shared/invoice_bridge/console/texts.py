@@ -389,6 +389,21 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Faktura {number} är godkänd och skickas när utställarens fördröjning är över.",
         "Invoice {number} is approved and goes out when the issuer's delay is over.",
     ),
+    "busy_nothing_changed": (
+        "Databasen var upptagen just då och inget ändrades. Försök igen om en stund.",
+        "The database was busy just then and nothing was changed. Please try again in a moment.",
+    ),
+    "busy_not_done": (
+        "Databasen var upptagen just då: {n} av de markerade fakturorna är inte klara. Inget gick förlorat; "
+        "markera dem och försök igen om en stund.",
+        "The database was busy just then: {n} of the selected invoices are not done. Nothing was lost; "
+        "select them and try again in a moment.",
+    ),
+    "busy_title": ("Upptaget", "Busy"),
+    "busy_body": (
+        "Databasen var upptagen just då. Inget gick förlorat; försök igen om en stund.",
+        "The database was busy just then. Nothing was lost; please try again in a moment.",
+    ),
     "changed_meanwhile": (
         "Fakturan ändrades i Spiris medan sidan var öppen. Titta på den nya versionen och godkänn den igen.",
         "The invoice changed in Spiris while the page was open. Look at the new version and approve it again.",

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from ... import wiring
 from ...invoices import (
     InvalidTransition,
+    ReleaseBusy,
     approve_invoice,
     dismiss_invoice,
     release_invoice,
@@ -19,7 +20,7 @@ from ...invoices import (
     retry_invoice,
 )
 from ...models.invoice import AWAITING_APPROVAL, SEND_DELAY, Invoice, InvoiceStatus
-from ...ports import ConflictError, NotFound
+from ...ports import ConflictError, NotFound, StoreBusy
 from ..app import ADMIN, STAFF, ctx_of
 from ..pages import Ctx
 from ..queries import CHANNELS, InvoiceFilter, every_invoice, invoice_page
@@ -127,6 +128,8 @@ def _act(invoice_id: str, action: str) -> Response[str]:
         ctx.say("error", "action_refused", message=str(exc))
     except ConflictError:  # a new version arrived while the page was open: look at it again
         ctx.say("error", "changed_meanwhile")
+    except StoreBusy:  # nothing was written: the same click works in a moment
+        ctx.say("error", "busy_nothing_changed")
     return ctx.back(f"/console/invoices/{invoice_id}")
 
 
@@ -153,7 +156,7 @@ def dismiss(invoice_id: str) -> Response[str]:
 def _each_checked(ctx: Ctx, act: Callable[[str], object], done: str) -> Response[str]:
     """`act` on every checked invoice; one message for those done, one for each refused."""
     chosen = ctx.request.form().all("invoice_id")
-    succeeded, refused = 0, []
+    succeeded, refused, busy = 0, [], 0
     for invoice_id in chosen:
         try:
             act(invoice_id)
@@ -162,12 +165,16 @@ def _each_checked(ctx: Ctx, act: Callable[[str], object], done: str) -> Response
             refused.append(str(exc))
         except ConflictError:
             refused.append(ctx.t["changed_meanwhile"])
+        except StoreBusy:
+            busy += 1
     if not chosen:
         ctx.say("error", "nothing_selected")
     if succeeded:
         ctx.say("ok", done, n=succeeded)
     for message in refused:
         ctx.say("error", "action_refused", message=message)
+    if busy:
+        ctx.say("error", "busy_not_done", n=busy)
     return ctx.back("/console/approvals")
 
 
@@ -180,8 +187,12 @@ def release_many() -> Response[str]:
         ctx.say("error", "nothing_selected")
         return ctx.back("/console/approvals")
     # Read together and handed on together (release_invoices); each released on its own condition.
-    result = release_invoices(chosen, invoices=wiring.invoice_repository(), dispatch_queue=wiring.dispatch_queue(),
-                              by=_user(ctx))
+    try:
+        result = release_invoices(chosen, invoices=wiring.invoice_repository(),
+                                  dispatch_queue=wiring.dispatch_queue(), by=_user(ctx))
+    except ReleaseBusy as busy:  # those written are released all the same; the rest wait for a new click
+        result = busy.released
+        ctx.say("error", "busy_not_done", n=len(busy.not_written))
     if result.released:
         ctx.say("ok", "released", n=len(result.released))
     for message in [*result.refused.values(), *(ctx.t["changed_meanwhile"] for _ in result.changed)]:
