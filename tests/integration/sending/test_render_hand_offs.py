@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aws_requests import aws_requests
+from invoice_bridge.adapters.s3_documents import S3DocumentStore
+from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
+from invoice_bridge.dispatch import FailureNotifier
 from invoice_bridge.mapping import invoice_id_for
+from invoice_bridge.render.service import RenderOutcome, RenderServices, render_invoice
 from lambda_functions import FunctionContext, batch_event, cold_start
-from sending_support import ISSUER_ID, World, drain
+from sending_support import BUCKET, ISSUER_ID, World, drain
 
 from sandbox.sqs_faults import SqsBatchFaults
 
@@ -70,3 +75,46 @@ def test_a_hand_off_sqs_keeps_failing_fails_its_record_whose_retry_hands_the_sto
     assert not requests.of("s3")  # not rendered again: the stored render is handed on
     assert [m["invoice_id"] for m in drain(world.dispatch_queue_url)] == [refused]
     assert [e["status"] for e in world.shown(refused)["events"]].count("rendered") == 1
+
+
+class DuplicateRenderMidStore(S3DocumentStore):
+    """The documents bucket (moto) where a duplicate of the render message runs to its end while this
+    render stores its first document: both read the invoice before either wrote it, as two instances
+    handling an SQS duplicate (or two syncs' hand-offs) at once do."""
+
+    def __init__(self, world: World, message: dict[str, Any]) -> None:
+        super().__init__(BUCKET)
+        self.world, self.message = world, message
+        self.duplicate: str | None = None
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        if self.duplicate is None:
+            self.duplicate = "running"
+            self.duplicate = _render(self.world, self.message, S3DocumentStore(BUCKET)).status
+        super().put(key, data, content_type)
+
+
+def _render(world: World, message: dict[str, Any], documents: S3DocumentStore) -> RenderOutcome:
+    services = RenderServices(invoices=world.invoices, issuers=world.issuers, documents=documents,
+                              dispatch_queue=SqsWorkQueue(world.dispatch_queue_url),
+                              notifier=FailureNotifier(world.mailer()))
+    return render_invoice(message["invoice_id"], message["version"], services)
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["held-for-review", "goes-out"])
+def test_a_duplicate_render_run_meanwhile_records_the_version_once(world: World, held: bool) -> None:
+    """The second writer finds the version rendered by the first (its read was before it): it records
+    nothing, appends no event and hands nothing on a second time."""
+    world.settings(sending="approve" if held else "automatic")
+    source = world.company.add(4331)
+    world.sync()
+    [message] = drain(world.render_queue_url)
+    store = DuplicateRenderMidStore(world, message)
+
+    outcome = _render(world, message, store)
+
+    assert store.duplicate == ("held" if held else "rendered")  # the duplicate ran first to its end
+    assert outcome.status == "skipped" and outcome.reasons[0].startswith("moved on to v1")
+    invoice_id = world.ours(source.Id)
+    assert [e.status for e in world.invoices.events(invoice_id)] == ["queued", "held" if held else "rendered"]
+    assert len(world.dispatch_messages()) == (0 if held else 1)

@@ -180,7 +180,9 @@ def _record_rendered(
     })
     detail = rendered.detail + (f"; waits: {waiting}" if waiting else "")
     try:
-        invoices.transition(updated, RENDERABLE, InvoiceEvent(at=at, status=status.value, detail=detail))
+        # From the status this render read, not any renderable one: a duplicate that rendered the same
+        # version meanwhile moved it on (queued → held, a renderable status too), so this writes nothing.
+        invoices.transition(updated, {invoice.status}, InvoiceEvent(at=at, status=status.value, detail=detail))
     except ConflictError:  # cancelled, replaced by a newer version, or rendered by a duplicate meanwhile
         return _moved_on(invoices, invoice.id, invoice.version)
     metrics.add_metric(name="InvoicesRendered", unit=MetricUnit.Count, value=1)
@@ -232,7 +234,8 @@ def _fail(invoices: InvoiceRepository, notifier: FailureNotifier, issuer: Issuer
     metrics.add_metric(name="RenderFailed", unit=MetricUnit.Count, value=1)
     failed = invoice.model_copy(update={"status": InvoiceStatus.FAILED, "status_reason": summary, "updated_at": at})
     try:
-        invoices.transition(failed, RENDERABLE, InvoiceEvent(at=at, status=InvoiceStatus.FAILED.value, detail=summary))
+        invoices.transition(failed, {invoice.status},
+                            InvoiceEvent(at=at, status=InvoiceStatus.FAILED.value, detail=summary))
     except ConflictError:
         return _moved_on(invoices, invoice.id, invoice.version)
     logger.warning("invoice failed before sending", extra={
