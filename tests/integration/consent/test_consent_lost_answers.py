@@ -30,6 +30,33 @@ def test_an_invitation_used_by_a_call_whose_answer_is_lost_is_used_by_that_call(
         invitations.consume("h1", NOW)
 
 
+def test_a_use_whose_answer_is_lost_and_whose_retry_the_table_refuses_for_now_is_the_use_it_made(aws: Aws) -> None:
+    """The first attempt applied, its answer lost; botocore's retry then meets another transaction at the
+    item (TransactionConflictException, not retried). The call reads its marker on the item: it is done,
+    not "busy, try again" (which would have the contact try a link already used)."""
+    from sandbox.dynamodb_conflicts import conflict_dynamodb_writes
+
+    invitations = DynamoInvitations(TABLE)
+    invitations.create(_invitation())
+    lost = writes_item(["UpdateItem"], "INVITATION#")
+    with conflict_dynamodb_writes((), transactions=0) as conflicts:
+        attempts = []
+
+        def matches(operation: str, body: dict) -> bool:  # type: ignore[type-arg]
+            if lost(operation, body):
+                attempts.append(operation)
+                if len(attempts) == 2:  # the retry: another transaction holds the item now
+                    conflicts.hold({"INVITATION#h1"}, transactions=0, single_writes=1)
+                return True
+            return False
+
+        with lose_dynamodb_answers(matches) as answers:
+            invitations.consume("h1", NOW)
+    assert answers.lost == {"UpdateItem": 1} and conflicts.refused == {"update_item": 1}
+    with pytest.raises(ConflictError):  # used: a second grant from the link finds it so
+        invitations.consume("h1", NOW)
+
+
 def test_invitations_and_states_created_by_a_call_whose_answer_is_lost_are_created(aws: Aws) -> None:
     with lose_dynamodb_answers(writes_item(["PutItem"], ""), times=2) as answers:
         DynamoInvitations(TABLE).create(_invitation())

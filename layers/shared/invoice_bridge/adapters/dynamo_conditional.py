@@ -56,7 +56,8 @@ def put_if(put: dict[str, Any], *, also: Sequence[dict[str, Any]] = (), conflict
 def write_if(operation: dict[str, Any], *, conflict: str) -> None:
     """One conditional write alone, given as a TransactWriteItems operation ({"Put": …} or {"Update": …});
     ConflictError(`conflict`) when its condition does not hold. An SDK retry that finds this call's own
-    write (its first attempt was applied, its answer lost) is the success it is."""
+    write (its first attempt was applied, its answer lost) is the success it is; so is a retry refused for
+    now (StoreBusy otherwise) when the item carries this call's marker: an earlier attempt was applied."""
     ((kind, write),) = operation.items()
     write_id = uuid.uuid4().hex
     arguments = _marked({k: v for k, v in write.items() if k != "TableName"}, kind, write_id)
@@ -66,11 +67,32 @@ def write_if(operation: dict[str, Any], *, conflict: str) -> None:
         else:
             table(write["TableName"]).update_item(**arguments)
     except ClientError as exc:
+        if _retried(exc) and exc.response["Error"]["Code"] in _BUSY_ERRORS and _carries(write, write_id):
+            return
         busy_for_now(exc, _key_of(write))
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         if not _written_by(exc, write_id):
             raise ConflictError(conflict) from None
+
+
+def _retried(exc: ClientError) -> bool:
+    """The SDK sent the request more than once: an attempt before the one answered may have been applied."""
+    return int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
+
+
+def _carries(write: dict[str, Any], write_id: str) -> bool:
+    """The written item carries this call's marker now (one strongly consistent read of it); False when the
+    read fails too (busy, or a function not allowed to read the item): the caller then reports busy."""
+    try:
+        stored = table(write["TableName"]).get_item(
+            Key=write.get("Key") or {name: write["Item"][name] for name in ("PK", "SK") if name in write["Item"]},
+            ConsistentRead=True,
+            ProjectionExpression="#write_id", ExpressionAttributeNames={"#write_id": WRITE_ID},
+        ).get("Item") or {}
+    except ClientError:
+        return False
+    return bool(stored.get(WRITE_ID) == write_id)
 
 
 def busy_for_now(exc: ClientError, what: str) -> None:
