@@ -94,7 +94,7 @@ class ParkReason:
     FIDELITY = "fidelity"  # it maps, but ours would not state what Spiris booked (render/fidelity.py)
 
 
-# A parked version's reason names the first differences; the notice and GET /failures show it whole.
+# How many differences a parked version's detail names (its notice and GET /failures show the detail).
 FIDELITY_DIFFERENCES_SHOWN = 5
 
 
