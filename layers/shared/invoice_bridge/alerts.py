@@ -98,10 +98,14 @@ def notify_invoice_parked(
     """Tell the issuer that one source invoice cannot be taken over, and what to do about it; once per
     source version (the sync remembers that this version was notified)."""
     number = str(parked.invoice_number) if parked.invoice_number is not None else parked.source_id
+    disagrees = parked.reason == "fidelity"  # it reads, but ours would not agree with it (fetch/sync.py)
     if issuer.language == "sv":
         subject = f"Faktura {number} i Spiris kunde inte tas över"
         paragraphs = [
-            f"{office_name} kunde inte läsa faktura {number} (Spiris-id {parked.source_id}) för {issuer.name}.",
+            f"{office_name} kunde inte {'ta över' if disagrees else 'läsa'} faktura {number} "
+            f"(Spiris-id {parked.source_id}) för {issuer.name}"
+            + (": beloppen i Spiris går inte ihop, så vår faktura skulle inte visa det som bokförts." if disagrees
+               else "."),
             f"Orsak (tekniskt): {parked.detail}",
             "Fakturan skickas inte som den är. Rätta den i Spiris; den hämtas då igen automatiskt. "
             "Övriga fakturor påverkas inte.",
@@ -109,7 +113,10 @@ def notify_invoice_parked(
     else:
         subject = f"Invoice {number} in Spiris could not be taken over"
         paragraphs = [
-            f"{office_name} could not read invoice {number} (Spiris id {parked.source_id}) for {issuer.name}.",
+            f"{office_name} could not {'take over' if disagrees else 'read'} invoice {number} "
+            f"(Spiris id {parked.source_id}) for {issuer.name}"
+            + (": its figures in Spiris do not agree, so ours would not state what was booked." if disagrees
+               else "."),
             f"Reason (technical): {parked.detail}",
             "The invoice is not sent as it is. Correct it in Spiris; it is then fetched again by itself. "
             "Other invoices are not affected.",

@@ -653,6 +653,54 @@ def test_a_changed_version_that_cannot_be_mapped_cancels_ours_and_a_fixed_one_co
     assert world.render.messages[-1] == {"invoice_id": ours.id, "version": 2, **WHOSE}
 
 
+FIDELITY_DETAIL = "it does not agree with what Spiris booked: gross_total: ours 12500.00, source 12501.00"
+
+
+def test_a_version_that_disagrees_with_what_spiris_booked_is_parked_once_and_a_corrected_one_goes(world: World) -> None:
+    """The fidelity check at the sync, on the source in hand: a Spiris answer whose stated total its own rows
+    do not add up to would go out with our total (the rows'), not the one the issuer booked. It is parked
+    with the difference, never handed on; re-read unchanged, it notifies no one again; corrected, it goes."""
+    good = world.spiris.add(source_invoice(1001))
+    off = world.spiris.add(source_invoice(1002, TotalAmountInvoiceCurrency=Decimal("12501.00")))
+
+    result = world.sync()
+
+    assert (result.imported, result.parked, result.reasons.get("fidelity")) == (1, 1, 1)
+    assert world.ours(off.Id) is None
+    assert world.render.messages == [{"invoice_id": invoice_id_for(world.issuer.id, good.Id), "version": 1, **WHOSE}]
+    [parked] = world.decisions.parked("issuer-1")
+    assert (parked.decision.source_id, parked.decision.reason) == (off.Id, "fidelity")
+    assert parked.decision.detail == FIDELITY_DETAIL and parked.decision.notified
+    assert world.notices == [(off.Id, FIDELITY_DETAIL)]
+
+    world.sync(NOW + timedelta(minutes=1))  # the overlap re-reads the same version: nothing new, no notice
+    assert len(world.notices) == 1 and len(world.render.messages) == 1 and len(world.decisions.parked()) == 1
+
+    world.spiris.modify(off.Id, TotalAmountInvoiceCurrency=Decimal("12500.00"))
+    world.sync(NOW + timedelta(hours=1))
+
+    assert world.decisions.parked() == [] and len(world.notices) == 1
+    ours = world.ours(off.Id)
+    assert (ours.status, ours.version, ours.gross_total) == (InvoiceStatus.QUEUED, 1, Decimal("12500.00"))
+    assert world.render.messages[-1] == {"invoice_id": ours.id, "version": 1, **WHOSE}
+
+
+def test_a_version_changed_to_disagree_before_it_went_out_cancels_ours(world: World) -> None:
+    """Imported, then changed in Spiris to figures that do not agree (the VAT total no longer that of its
+    rows): the version we hold is no longer what the issuer booked, so it is cancelled, not sent as it was."""
+    source = world.spiris.add(source_invoice(1001))
+    world.sync()
+    world.spiris.modify(source.Id, TotalVatAmountInvoiceCurrency=Decimal("2600.00"))
+
+    result = world.sync(NOW + timedelta(hours=1))
+
+    ours = world.ours(source.Id)
+    assert (ours.status, ours.status_reason, result.new_versions) == (InvoiceStatus.CANCELLED, "fidelity", 0)
+    [parked] = world.decisions.parked()
+    assert parked.decision.invoice_id == ours.id and "vat_total: ours 2500.00, source 2600.00" in parked.decision.detail
+    assert len(world.render.messages) == 1  # only the first version was ever handed on
+
+
 def test_a_notice_that_could_not_go_out_waits_for_the_sweeper_not_for_a_re_read(world: World) -> None:
     """The overlap's re-read of the version leaves the notice to the sweeper's list (fetch/parked_notices.py):
     one place sends it, claimed conditionally, whether a sync reads the version again or not."""
@@ -672,7 +720,9 @@ def test_an_invoice_too_large_to_store_is_parked(world: World) -> None:
 
     from sandbox.aws import create_template_table
 
-    many = [dict(source_invoice(1).Rows[0].model_dump(), LineNumber=n, Text="Rad " * 60) for n in range(2000)]
+    # 2,000 rows of 5.00 add up to the fixture's 10,000.00 net, as Spiris would have booked them
+    five = {"Quantity": Decimal("1"), "UnitPrice": Decimal("5"), "AmountNoVat": Decimal("5"), "Amount": Decimal("5")}
+    many = [dict(source_invoice(1).Rows[0].model_dump(), LineNumber=n, Text="Rad " * 60, **five) for n in range(2000)]
     big = world.spiris.add(source_invoice(1001, Rows=many))
     small = world.spiris.add(source_invoice(1002))
     with mock_aws():

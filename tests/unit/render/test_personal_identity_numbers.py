@@ -4,10 +4,12 @@ event, a failure reason or a repr, on the happy path and on the failure paths.""
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from fetch_doubles import FakeSpiris, ListQueue, MemoryDecisions, MemoryIntegrations
 from fetch_doubles import MemoryInvoices as FetchInvoices
+from invoice_bridge.alerts import notify_invoice_parked
 from invoice_bridge.dispatch.notify import FailureNotifier
 from invoice_bridge.fetch.sync import SyncServices, sync_integration
 from invoice_bridge.models.integration import Integration, IntegrationStatus
@@ -58,19 +60,54 @@ def test_sync_and_render_never_log_it(capsys: pytest.CaptureFixture[str], caplog
     _absent(captured.out, captured.err, caplog.text, *(e.detail for e in invoices.events(invoice.id)))
 
 
-def test_failure_reasons_never_quote_it(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+def _sync(source: CustomerInvoice, notify_parked: object = None) -> tuple[FetchInvoices, ListQueue, MemoryDecisions]:
+    """One sync of `source` (the ROT buyer's) against in-memory ports."""
+    spiris = FakeSpiris()
+    spiris.customers[CUSTOMERS["rot"]["Id"]] = Customer.model_validate(CUSTOMERS["rot"])
+    spiris.add(source)
+    invoices, render_queue, decisions = FetchInvoices(), ListQueue(), MemoryDecisions()
+    integration = Integration(id="int-1", issuer_id=OUR_ISSUER.id, contact_name="A", contact_email="a@example.se",
+                              status=IntegrationStatus.ACTIVE, activated_at=spiris.clock.replace(year=2026, month=1))
+    sync_integration("int-1", SyncServices(integrations=MemoryIntegrations(integration), issuers=MemoryIssuers(OUR_ISSUER),
+                                           invoices=invoices, decisions=decisions,
+                                           spiris_for=lambda _integration: spiris, render_queue=render_queue,
+                                           notify_parked=notify_parked))  # type: ignore[arg-type]  # a NotifyParked or None
+    return invoices, render_queue, decisions
+
+
+def test_a_parked_version_s_reason_and_notice_never_quote_it(capsys: pytest.CaptureFixture[str],
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """The sync's fidelity check parks a source whose persons' shares are not its reduction: the reason, the
+    notice and the logs name amounts only."""
+    mailer = RecordingMailer()
+    changed = CustomerInvoice.model_validate(
+        case_invoice(BY_NAME["rot"], 2001) | {"Persons": [{"Ssn": ROT_PERSON, "Amount": Decimal("5000.00")}]})
+
+    _, render_queue, decisions = _sync(changed, partial(notify_invoice_parked, mailer=mailer, office_name="Byrån"))
+
+    [parked] = decisions.parked()
+    assert render_queue.messages == [] and parked.decision.reason == "fidelity"
+    assert "tax_reduction_persons: ours 5000.00, source 5040.00 (the reduction)" in parked.decision.detail
+    [notice] = mailer.sent
+    assert parked.decision.detail in notice.text
+    captured = capsys.readouterr()
+    _absent(captured.out, captured.err, caplog.text, parked.decision.detail, notice.text, notice.html or "")
+
+
+def test_a_render_failure_reason_never_quotes_it(capsys: pytest.CaptureFixture[str],
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     invoices = MemoryInvoices()
     invoice = mapped("rot")
-    invoices.put(invoice)
-    changed = CustomerInvoice.model_validate(
-        case_invoice(BY_NAME["rot"], 2001) | {"RotReducedInvoicingAmount": Decimal("5000.00")})
+    assert invoice.tax_reduction is not None
+    reduction = invoice.tax_reduction.model_copy(update={"amount_to_pay": Decimal("1.00")})
+    invoices.put(invoice.model_copy(update={"tax_reduction": reduction}))
 
     outcome = render_invoice(invoice.id, 1, RenderServices(invoices=invoices, issuers=MemoryIssuers(OUR_ISSUER),
                                                            documents=MemoryDocuments(), dispatch_queue=MemoryQueue(),
-                                                           notifier=FailureNotifier(RecordingMailer())),
-                             source_loader=lambda _invoice: changed)
+                                                           notifier=FailureNotifier(RecordingMailer())))
 
-    assert outcome.status == "failed" and "tax_reduction: ours 5040.00, source 5000.00" in outcome.reasons
+    assert outcome.status == "failed"
+    assert outcome.reasons == ["amount_to_pay: ours 1.00, source 22260.00 (= total - reduction)"]
     captured = capsys.readouterr()
     stored = invoices.get(invoice.id)
     _absent(captured.out, caplog.text, stored.status_reason or "", *outcome.reasons,

@@ -46,7 +46,7 @@ def _render(world, **kwargs):  # type: ignore[no-untyped-def]
 
 def test_render_stores_documents_updates_invoice_and_queues_dispatch(world) -> None:  # type: ignore[no-untyped-def]
     invoice, invoices, _, documents, queue = world
-    outcome = _render(world, source_loader=lambda _invoice: simple_source())
+    outcome = _render(world)
     pdf_key, xml_key = document_keys(invoice, 1)
     assert outcome.status == "rendered" and pdf_key == f"issuer-1/invoices/{invoice.id}/v1/invoice.pdf"
     assert documents.objects[pdf_key][0].startswith(b"%PDF") and documents.objects[pdf_key][1] == "application/pdf"
@@ -138,14 +138,18 @@ def test_rule_failure_fails_the_invoice_notifies_the_issuer_counts_and_sends_not
     assert _render(world).status == "skipped" and len(MAILER.sent) == 1  # a redelivery notifies no one again
 
 
-def test_fidelity_mismatch_fails_the_invoice_and_notifies(world) -> None:  # type: ignore[no-untyped-def]
+def test_an_invoice_that_does_not_add_up_fails_and_notifies(world) -> None:  # type: ignore[no-untyped-def]
+    """Render reads no source (the sync reconciled the version with Spiris: tests/unit/fetch), but what it
+    renders must add up by itself: a total that is not net + VAT + rounding is never sent."""
     invoice, invoices, _, _, queue = world
-    changed_source = simple_source().model_copy(update={"TotalAmountInvoiceCurrency": Decimal("13762.00")})
-    outcome = _render(world, source_loader=lambda _invoice: changed_source)
-    assert outcome.status == "failed" and outcome.reasons == ["gross_total: ours 13761.00, source 13762.00"]
-    assert invoices.get(invoice.id).status == InvoiceStatus.FAILED and queue.messages == []
+    invoices.put(invoice.model_copy(update={"gross_total": Decimal("13762.00")}))
+    outcome = _render(world)
+    assert outcome.status == "failed" and outcome.reasons == ["gross_total_arithmetic: 13762.00"]
+    stored = invoices.get(invoice.id)
+    assert stored.status == InvoiceStatus.FAILED and stored.status_reason == "fidelity failed: gross_total_arithmetic: 13762.00"
+    assert queue.messages == []
     [notice] = MAILER.sent
-    assert "gross_total: ours 13761.00, source 13762.00" in notice.text
+    assert "gross_total_arithmetic: 13762.00" in notice.text
 
 
 def test_private_buyer_gets_a_pdf_and_no_einvoice(world) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 The latest decision is in `selected`/`reason`/...; the first sync's one is copied to `first_*` and
 marks the item as part of the reconciliation list. A parked decision (a source invoice that cannot be
-read or mapped) is also in the indexes: GSI1 `ISSUER#{issuer_id}` / `PARKED#{integration}#{source}` and
+read or mapped, or does not agree with ours) is also in the indexes: GSI1 `ISSUER#{issuer_id}` / `PARKED#{integration}#{source}` and
 GSI2 `PARKED` / `{decided_at}#{integration}#{source}`; a later decision that is not parked takes it out.
 While a parked decision's notice has not gone out it is also on the sparse GSI3, `WAITING#parked_notice` /
 `{decided_at}#{integration}#{source}` (the sweeper's list, fetch/parked_notices.py); the notice's

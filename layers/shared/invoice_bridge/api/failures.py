@@ -1,5 +1,5 @@
-"""GET /failures: every failed invoice, every source invoice that could not be read or mapped, and every
-integration needing action, across issuers."""
+"""GET /failures: every failed invoice, every source invoice that could not be read or mapped (or that ours
+would not agree with), and every integration needing action, across issuers."""
 
 from __future__ import annotations
 
@@ -38,14 +38,15 @@ class IntegrationNeedingAction(BaseModel):
 
 
 class UnreadableSourceInvoice(BaseModel):
-    """A Spiris invoice the sync could not read or map (contract.md §3), whether or not it became ours."""
+    """A Spiris invoice the sync could not read or map, or whose mapping disagrees with it (contract.md §3),
+    whether or not it became ours."""
 
     source_id: str = Field(description="The invoice's id in Spiris")
     number: str | None = Field(default=None, description="The invoice number in Spiris, when it could be read")
     issuer_id: str
     integration_id: str
     reason: str = Field(description="Why it could not be taken over")
-    kind: str = Field(description="unreadable, unmappable or too_large")
+    kind: str = Field(description="unreadable, unmappable, too_large, or fidelity (it does not agree with what Spiris booked)")
     invoice_id: str | None = Field(default=None, description="Ours, when an earlier version became an invoice")
     source_modified_utc: str | None = None
     parked_at: str | None = None

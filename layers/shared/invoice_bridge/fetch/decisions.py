@@ -27,8 +27,9 @@ class SyncDecision:
     invoice_id: str | None = None  # ours, when the source invoice was imported
     decided_at: datetime | None = None
     issuer_id: str | None = None
-    # Parked: the source invoice could not be read or mapped (reason `unreadable`, `unmappable` or
-    # `too_large`, the detail says why). Listed in GET /failures until a later version can be.
+    # Parked: the source invoice could not be read or mapped, or ours would not agree with it (reason
+    # `unreadable`, `unmappable`, `too_large` or `fidelity`, the detail says why). Listed in GET /failures
+    # until a later version can be.
     parked: bool = False
     # The issuer was told of this parked version. Until then the decision waits on a list of its own,
     # which the sweeper works through (`PendingNotices`, fetch/parked_notices.py).

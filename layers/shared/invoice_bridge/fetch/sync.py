@@ -4,8 +4,10 @@ Guarantees:
 - the window `[watermark - overlap, ServerTimeUtc of the first page]` is read to its last page before
   the watermark moves, so an interrupted sync re-reads instead of skipping (SQS retries the message);
 - every source invoice seen gets a recorded decision (selected or skipped, a reason, its ModifiedUtc);
-- one invoice that cannot be read or mapped is parked (decision `parked`, listed in GET /failures, the
-  issuer told once per source version) and never stops the others: the watermark still moves;
+- one invoice that cannot be read or mapped, or whose mapping does not say what Spiris booked (the
+  fidelity check, render/fidelity.py: totals, VAT per rate, due date, ROT/RUT against the source in
+  hand, no request of its own), is parked (decision `parked`, listed in GET /failures, the issuer told
+  once per source version) and never stops the others: the watermark still moves;
 - import is idempotent per (issuer, source invoice): the same content is nothing new, changed content
   before dispatch is a new version, paid/credited before dispatch cancels, after dispatch only an event;
 - a version handed on to render has its decision recorded only after its render message went out (they go out
@@ -89,6 +91,11 @@ class ParkReason:
     UNREADABLE = "unreadable"  # the source invoice (or its customer) does not read as documented
     UNMAPPABLE = "unmappable"  # it reads, but cannot be re-expressed as ours
     TOO_LARGE = "too_large"  # it does not fit in a stored invoice
+    FIDELITY = "fidelity"  # it maps, but ours would not state what Spiris booked (render/fidelity.py)
+
+
+# How many differences a parked version's detail names (its notice and GET /failures show the detail).
+FIDELITY_DIFFERENCES_SHOWN = 5
 
 
 class _Park(Exception):
@@ -110,6 +117,23 @@ def _mapping_problem(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return describe_validation_error(exc)
     return f"it cannot be converted ({type(exc).__name__})"
+
+
+def _check_fidelity(invoice: Invoice, source: CustomerInvoice) -> None:
+    """`_Park` when our invoice does not say what its source says, to the öre (a source whose stated totals
+    its own rows do not add up to, or one our mapping misreads): it must not go out as it is. The
+    differences name fields and amounts only, never personal data."""
+    from ..render.fidelity import reconcile  # on first use only, like the mapping
+
+    try:
+        differences = reconcile(invoice, source)
+    except Exception as exc:  # noqa: BLE001 - one invoice that cannot be checked must not stop the others
+        raise _Park(ParkReason.UNMAPPABLE, _mapping_problem(exc)) from exc
+    if differences:
+        shown = "; ".join(str(d) for d in differences[:FIDELITY_DIFFERENCES_SHOWN])
+        more = len(differences) - FIDELITY_DIFFERENCES_SHOWN
+        raise _Park(ParkReason.FIDELITY, "it does not agree with what Spiris booked: " + shown
+                    + (f"; and {more} more" if more > 0 else ""))
 
 
 class SyncError(Exception):
@@ -446,8 +470,8 @@ class _Importer:
         return self._replace(existing, fresh)
 
     def _map(self, source: CustomerInvoice) -> Invoice:
-        """The source invoice as ours (with its customer and, for a credit note, the original's number);
-        `_Park` when it cannot be."""
+        """The source invoice as ours (with its customer and, for a credit note, the original's number),
+        reconciled with the source; `_Park` when it cannot be mapped or does not agree with it."""
         original_number = None
         if source.IsCreditInvoice and source.ReferringInvoiceId:
             original = self.ours(source.ReferringInvoiceId)
@@ -457,7 +481,7 @@ class _Importer:
         except SpirisUnreadable as exc:
             raise _Park(ParkReason.UNREADABLE, str(exc)) from exc
         try:
-            return self.map_invoice(
+            invoice = self.map_invoice(
                 source,
                 customer,
                 self.issuer,
@@ -468,6 +492,8 @@ class _Importer:
             )
         except Exception as exc:  # noqa: BLE001 - one invoice that cannot be mapped must not stop the others
             raise _Park(ParkReason.UNMAPPABLE, _mapping_problem(exc)) from exc
+        _check_fidelity(invoice, source)
+        return invoice
 
     def _import_new(self, source: CustomerInvoice, fresh: Invoice, decision: Decision) -> str:
         fresh.hold, fresh.hold_reason = self._hold(decision)

@@ -1,9 +1,11 @@
 """Fidelity: our invoice must say what the source invoice says, to the öre, and all the law asks it to say.
 
 Totals, VAT per rate (and in SEK for a foreign currency), row count, due date and the ROT/RUT reduction are
-reconciled with the Spiris `CustomerInvoice`. Any difference is returned (and the invoice is failed with it,
-never sent). `content_problems` lists what a document would lack (the buyer's VAT number for reverse charge,
-the persons and the property of a ROT/RUT invoice).
+reconciled with the Spiris `CustomerInvoice` by `reconcile`, at the sync, which has the source in hand: a
+version with any difference is parked with them as its reason and never sent (fetch/sync.py). Render, which
+reads no source, checks what holds within the invoice (`internal_differences`, and its sums) and
+`content_problems`: what a document would lack (the buyer's VAT number for reverse charge, the persons and
+the property of a ROT/RUT invoice).
 """
 
 from __future__ import annotations

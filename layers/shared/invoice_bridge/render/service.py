@@ -5,9 +5,11 @@ for a version already rendered renders nothing again but hands it on to dispatch
 `rendered` (a crash between storing the result and sending the message must not leave it there; dispatch
 is idempotent). A rendered version that must wait (the office's review, approval, a send delay:
 sending.py) is stored `held` with what it waits for, and not handed on. The status write is conditional on the version and on `queued`/`held`, so a render never
-writes over a cancellation or a newer version. A document that fails the official rules or the fidelity
-check fails the invoice with the reasons, notifies the issuer, counts in `RenderFailed`, and is never
-queued for dispatch.
+writes over a cancellation or a newer version. A document that fails the official rules, what the law asks
+it to state (`content_problems`) or the invoice's own arithmetic (`_self_check`) fails the invoice with the
+reasons, notifies the issuer, counts in `RenderFailed`, and is never queued for dispatch. Whether the
+invoice says what its Spiris source says is checked before it gets here, by the sync, which has the source
+in hand (fetch/sync.py parks a version that does not agree); render reads no source.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ from ..invoice_rows import with_rows
 from ..models.invoice import Invoice, InvoiceEvent, InvoiceStatus
 from ..models.invoice import document_keys as document_keys
 from ..models.issuer import Issuer
-from ..models.spiris import CustomerInvoice
 from ..observability import logger, metrics
 from ..ports import BatchReader, ConflictError, DocumentStore, InvoiceRepository, IssuerRepository, WorkQueue
 from ..sending import REVIEW, hand_on, send_at_for, waiting_for
-from .fidelity import content_problems, internal_differences, reconcile
+from .fidelity import content_problems, internal_differences
 from .pdf import render_pdf
 from .ubl import build_ubl, einvoice_obstacle
 from .validation import ValidationResult, validate_ubl
@@ -80,15 +81,10 @@ def render_invoice(
     version: int,
     services: RenderServices,
     *,
-    source_loader: Callable[[Invoice], CustomerInvoice | None] | None = None,
     validate: Callable[[bytes], ValidationResult] = validate_ubl,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RenderOutcome:
-    """Render, validate, store and queue one invoice version.
-
-    `source_loader` returns the Spiris source of the invoice for the fidelity check (the sync step stores
-    it); without one only the invoice's own arithmetic is reconciled.
-    """
+    """Render, validate, store and queue one invoice version (reconciled with its source at the sync)."""
     invoices, issuers, documents = services.invoices, services.issuers, services.documents
     dispatch_queue, notifier = services.dispatch_queue, services.notifier
     invoice = invoices.get(invoice_id)
@@ -99,7 +95,7 @@ def render_invoice(
 
     invoice = with_rows(invoice, documents)  # a large invoice keeps its rows in S3
     issuer = issuers.get(invoice.issuer_id)
-    refused = _refusal(invoice, source_loader)
+    refused = _refusal(invoice)
     if refused is not None:
         return _fail(invoices, notifier, issuer, invoice, *refused, now())
 
@@ -142,12 +138,10 @@ def _skipped(invoice: Invoice, version: int, pdf_key: str, dispatch_queue: WorkQ
     return None
 
 
-def _refusal(
-    invoice: Invoice, source_loader: Callable[[Invoice], CustomerInvoice | None] | None
-) -> tuple[str, list[str]] | None:
-    """Why the invoice must not be rendered (the stage and its reasons), or None."""
-    source = source_loader(invoice) if source_loader else None
-    differences = [str(d) for d in (reconcile(invoice, source) if source is not None else _self_check(invoice))]
+def _refusal(invoice: Invoice) -> tuple[str, list[str]] | None:
+    """Why the invoice must not be rendered (the stage and its reasons), or None: its own arithmetic (which
+    needs no source), then what it lacks."""
+    differences = _self_check(invoice)
     if differences:
         return "fidelity", differences
     problems = content_problems(invoice)
