@@ -2,14 +2,15 @@
 
 Idempotent on (invoice id, version): a redelivered message for a superseded version does nothing, and one
 for a version already rendered renders nothing again but hands it on to dispatch again while it is still
-`rendered` (a crash between storing the result and sending the message must not leave it there; dispatch
-is idempotent). A rendered version that must wait (the office's review, approval, a send delay:
-sending.py) is stored `held` with what it waits for, and not handed on. The status write is conditional on the version and on `queued`/`held`, so a render never
-writes over a cancellation or a newer version. A document that fails the official rules, what the law asks
-it to state (`content_problems`) or the invoice's own arithmetic (`_self_check`) fails the invoice with the
-reasons, notifies the issuer, counts in `RenderFailed`, and is never queued for dispatch. Whether the
-invoice says what its Spiris source says is checked before it gets here, by the sync, which has the source
-in hand (fetch/sync.py parks a version that does not agree); render reads no source.
+`rendered` (a crash between storing the result and sending the message must not leave it there; dispatch is
+idempotent). A rendered version that must wait (the office's review, approval, a send delay: sending.py) is
+stored `held` with what it waits for, and not handed on. The status write is conditional on the version and
+on the status the render read (`queued` or `held`), so a render never writes over a cancellation, a newer
+version, or the same version a duplicate rendered meanwhile. A document that fails the official rules, what
+the law asks it to state (`content_problems`) or the invoice's own arithmetic (`_self_check`) fails the
+invoice with the reasons, notifies the issuer, counts in `RenderFailed`, and is never queued for dispatch.
+Whether the invoice says what its Spiris source says is checked before it gets here, by the sync, which has
+the source in hand (fetch/sync.py parks a version that does not agree); render reads no source.
 """
 
 from __future__ import annotations
