@@ -96,13 +96,12 @@ class SoakConfig:
     first_sync_share: float = 0.1  # seeded before consent: the first sync holds these for review
     paid_share: float = 0.1  # paid in Spiris: never selected
     # Several pollers share a queue: a duplicate delivery can meet its original still in progress
-    # (its delivery's lease sends it back to the queue; the original may hang 11 s at the operator). At 5 s it meets it
-    # on three receives at most, not all five (into the DLQ), and a poison message still reaches its DLQ
-    # within half a minute.
+    # (its delivery's lease sends it back to the queue until the lease has run out, 120 s and a few: it
+    # meets it once). At 5 s a poison message still reaches its DLQ within half a minute.
     queue_visibility_seconds: int | None = 5  # None: the template's (12 minutes and more)
     # Failed records come back after these seconds (RETRY_BACKOFF_SECONDS; 30 s, 2 min, 5 min in AWS). A
     # dispatch that died after its intent holds the delivery's lease for DISPATCH_LEASE_SECONDS (120 s, the
-    # function's timeout), as in AWS; the dispatch queue's ten receives must outlast it, as AWS's schedule does.
+    # function's timeout), as in AWS; a message that meets it comes back once it has run out, whatever the schedule.
     retry_backoff_seconds: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     access_token_lifetime_seconds: int = 8
     spiris_faults: dict[str, float] = field(default_factory=lambda: {"rate_429": 0.03, "rate_5xx": 0.02})

@@ -6,6 +6,8 @@ are transient (an operator answering 5xx, SES throttling, a lost race), so the f
 is set to the backoff of its attempt instead (ChangeMessageVisibility on its receipt handle, the attempt
 from ApproximateReceiveCount): 30 s, 2 min, then 5 min for every later attempt by default, and never
 sooner than a Retry-After the failure carries (`retry_after_seconds` or `retry_after` on the exception).
+A failure that knows when it can be retried (`retry_in_seconds`: dispatch's `DispatchInProgress`, a
+delivery's lease that runs out then) comes back then instead, whatever its attempt; 12 hours at most.
 The record is still reported failed, so maxReceiveCount and the dead-letter queue work as before.
 
 A record handler may finish work for the whole batch after its last record (`BatchWork.finish`, e.g. the
@@ -41,6 +43,15 @@ def backoff_seconds(receive_count: int, schedule: Sequence[int], retry_after: fl
     step = schedule[min(max(receive_count, 1), len(schedule)) - 1] if schedule else 0
     wanted = max(step, math.ceil(retry_after)) if retry_after else step
     return max(0, min(wanted, MAX_VISIBILITY_SECONDS))
+
+
+def own_wait_of(exception: BaseException | None) -> int | None:
+    """The wait a failure sets itself, in place of the schedule (`retry_in_seconds`), if it does: whole
+    seconds, never less than it asked, never beyond SQS's limit."""
+    value = getattr(exception, "retry_in_seconds", None)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return max(0, min(math.ceil(value), MAX_VISIBILITY_SECONDS))
 
 
 def retry_after_of(exception: BaseException | None) -> float | None:
@@ -106,7 +117,8 @@ class BackoffBatchProcessor(BatchProcessor):
         if fields is None:  # not even an SQS record: the queue's visibility timeout applies
             return
         receipt_handle, receive_count, queue_arn = fields
-        seconds = backoff_seconds(receive_count, self._schedule(), retry_after_of(error))
+        own = own_wait_of(error)
+        seconds = own if own is not None else backoff_seconds(receive_count, self._schedule(), retry_after_of(error))
         try:
             self._visibility().change_visibility(queue_arn, receipt_handle, seconds)
         except Exception as exc:  # noqa: BLE001 - the record still fails; it returns after the timeout

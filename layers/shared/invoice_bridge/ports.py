@@ -312,6 +312,10 @@ class DeliveryLedger(Protocol):
     def transition(
         self, delivery: Delivery, from_states: Sequence[str], invoice_move: InvoiceMove | None = None
     ) -> bool: ...
+    # A run-out lease taken over (reconciled): `delivery` (still `sending`, a new `sending_at`) written only if
+    # the record is `sending` under `lease_read`, the `sending_at` the run read (None: none); ConflictError
+    # (nothing written) when another run took it first or moved the record.
+    def take_over(self, delivery: Delivery, lease_read: datetime | None) -> None: ...
     def sent_between(self, start: datetime, end: datetime) -> Iterator[Delivery]: ...  # oldest first
 
 

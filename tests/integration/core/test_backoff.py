@@ -12,7 +12,12 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from invoice_bridge.adapters.sqs_queue import SqsVisibility
-from invoice_bridge.backoff import DEFAULT_BACKOFF_SECONDS, BackoffBatchProcessor, backoff_seconds
+from invoice_bridge.backoff import (
+    DEFAULT_BACKOFF_SECONDS,
+    BackoffBatchProcessor,
+    backoff_seconds,
+    own_wait_of,
+)
 from invoice_bridge.messages import DispatchRecord
 from invoice_bridge.ports import OperatorUnavailable
 from moto import mock_aws
@@ -20,6 +25,14 @@ from moto import mock_aws
 from sandbox.drainer import sqs_event
 
 REGION = "eu-north-1"
+
+
+class LeaseMet(Exception):
+    """A failure that knows when it can be retried, as dispatch's DispatchInProgress does (a lease's end)."""
+
+    def __init__(self, retry_in_seconds: float | None = None) -> None:
+        super().__init__("another run holds the lease")
+        self.retry_in_seconds = retry_in_seconds
 
 
 class Throttled(OperatorUnavailable):
@@ -108,3 +121,18 @@ def test_the_schedule() -> None:
     assert backoff_seconds(1, DEFAULT_BACKOFF_SECONDS, retry_after=90.2) == 91  # never sooner than asked
     assert backoff_seconds(3, DEFAULT_BACKOFF_SECONDS, retry_after=5) == 300  # nor sooner than our own step
     assert backoff_seconds(1, DEFAULT_BACKOFF_SECONDS, retry_after=10**6) == 43_200  # SQS' 12-hour cap
+
+
+def test_a_failure_with_its_own_wait_comes_back_then_whatever_the_schedule(queue) -> None:  # type: ignore[no-untyped-def]
+    """Dispatch's DispatchInProgress knows when the lease it met runs out: back then, sooner than the step
+    (1 s, not 60 s) and later than it alike, never beyond SQS's 12 hours."""
+    sqs, url, arn = queue
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"invoice_id": "inv1", "version": 1}))
+    _handle(_receive(sqs, url), arn, LeaseMet(retry_in_seconds=0.4), schedule=[60])
+    time.sleep(1.3)
+    [again] = _receive(sqs, url)  # after its own 1 s (0.4 up), not the schedule's 60 s
+    _handle([again], arn, LeaseMet(retry_in_seconds=10**6), schedule=[1])
+    time.sleep(1.3)
+    assert _receive(sqs, url) == []
+    assert own_wait_of(LeaseMet(retry_in_seconds=10**6)) == 43_200
+    assert own_wait_of(LeaseMet()) is None  # no lease known: the schedule

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -30,6 +31,7 @@ from invoice_factory import BUYER_ORG, make_invoice, make_issuer  # noqa: F401  
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
+from moto.sqs.models import sqs_backends
 from port_doubles import source_as_imported
 
 from sandbox.aws import create_template_table
@@ -83,6 +85,21 @@ def aws():
         )
         boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
         yield
+
+
+def visible_in(queue_name: str, message_id: str) -> float:
+    """Seconds until moto's SQS shows a received message again: its visibility as the queue holds it."""
+    queue = sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues[queue_name]
+    [message] = [m for m in queue._messages if m.id == message_id]
+    return float(message.visible_at - time.time() * 1000) / 1000
+
+
+def back_once_the_lease_has_run_out(queue_name: str, message_id: str) -> None:
+    """A message that met a lease just taken (120 s) comes back a few seconds after it has run out (the
+    margin and the jitter, whole seconds up), never before, and not at the generic backoff (30 s, 2 min,
+    5 min)."""
+    seconds = visible_in(queue_name, message_id)
+    assert LEASE.total_seconds() < seconds <= LEASE.total_seconds() + 8, f"back in {seconds:.1f} s"
 
 
 def sent_mails() -> list[Message]:

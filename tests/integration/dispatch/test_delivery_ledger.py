@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from aws_requests import aws_requests
 from dispatch_support import TABLE, make_invoice
+from invoice_bridge.adapters.aws import table
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
 from invoice_bridge.adapters.dynamo_invoices import DynamoInvoiceRepository
 from invoice_bridge.models.delivery import Delivery, DeliveryState
@@ -140,3 +141,35 @@ def test_a_claim_that_lost_or_a_delivery_there_already_writes_nothing(aws) -> No
     assert ledger.create(_delivery(), invoice_move=_claim(invoices)) is False
     assert ledger.get("inv1", 1).channel == "email"  # type: ignore[union-attr]
     assert invoices.get("inv1").status == InvoiceStatus.RENDERED and invoices.events("inv1") == []
+
+
+def test_a_lease_is_taken_over_only_from_the_lease_read(aws) -> None:  # type: ignore[no-untyped-def]
+    """Two runs read the same run-out lease: the first takeover wins, the second's condition fails."""
+    ledger = DynamoDeliveryLedger(TABLE)
+    read = _delivery().model_copy(update={"state": DeliveryState.SENDING, "sending_at": datetime(2026, 11, 1, tzinfo=UTC)})
+    ledger.create(read)
+    mine = read.model_copy(update={"sending_at": datetime(2026, 11, 2, 0, 0, 0, 1, tzinfo=UTC)})
+    ledger.take_over(mine, read.sending_at)
+    with pytest.raises(ConflictError):
+        ledger.take_over(read.model_copy(update={"sending_at": datetime(2026, 11, 2, 0, 0, 0, 2, tzinfo=UTC)}),
+                         read.sending_at)
+    assert ledger.get("inv1", 1) == mine
+    ledger.transition(mine.model_copy(update={"sending_at": None}), [DeliveryState.SENDING])  # given back
+    with pytest.raises(ConflictError):  # taken and given back since this run read it
+        ledger.take_over(mine, read.sending_at)
+    ledger.take_over(mine, None)
+    ledger.transition(mine.model_copy(update={"state": DeliveryState.SENT}), [DeliveryState.SENDING])
+    with pytest.raises(ConflictError):  # done meanwhile
+        ledger.take_over(mine, mine.sending_at)
+
+
+def test_a_sending_item_from_before_the_top_level_lease_is_taken_over_on_its_state(aws) -> None:  # type: ignore[no-untyped-def]
+    ledger = DynamoDeliveryLedger(TABLE)
+    old = _delivery().model_copy(update={"state": DeliveryState.SENDING, "sending_at": datetime(2026, 11, 1, tzinfo=UTC)})
+    ledger.create(old)
+    table(TABLE).update_item(Key={"PK": "INVOICE#inv1", "SK": "DELIVERY#000001"}, UpdateExpression="REMOVE sending_at")
+    taken = old.model_copy(update={"sending_at": datetime(2026, 11, 2, tzinfo=UTC)})
+    ledger.take_over(taken, old.sending_at)
+    with pytest.raises(ConflictError):  # now it has one: the next run that read the old one loses
+        ledger.take_over(old, old.sending_at)
+    assert ledger.get("inv1", 1) == taken

@@ -3,7 +3,8 @@ operator's upload, SES's SendEmail). SQS delivers at least once, and several pol
 the duplicate is handled by a second Lambda instance at that very moment. It must not take the open call
 for a dead one and reconcile: that would send the e-invoice again with the same id while the first call
 is open, or fail an e-mail in flight as `outcome_unknown`. It goes back to the queue instead, and the
-original ends `sent`; a later retry of the duplicate finds `sent` and does nothing.
+original ends `sent`; a later retry of the duplicate finds `sent` and does nothing. It comes back once the
+lease has run out (a few seconds after), not after the generic backoff: its visibility as moto's SQS holds it.
 
 Through the dispatch Lambda's handler (two instances, each its own cold start), on moto (DynamoDB, S3,
 SES, SQS) and the operator sandbox over HTTP; the second instance runs from inside the first one's call.
@@ -26,6 +27,7 @@ from dispatch_support import (
     LEASE,
     TABLE,
     Stack,
+    back_once_the_lease_has_run_out,
     make_invoice,
     make_issuer,
     operator_documents,
@@ -38,6 +40,7 @@ from invoice_bridge.adapters.ses_mailer import SesMailer
 from invoice_bridge.dispatch import (
     DispatchInProgress,
     OperatorOutcomeUnknown,
+    OperatorUnavailable,
     dispatch_invoice,
     find_receiver,
 )
@@ -140,6 +143,7 @@ def test_a_duplicate_while_the_einvoice_upload_is_open_goes_back_to_the_queue(st
         assert original.lambda_handler(event, FunctionContext()) == {"batchItemFailures": []}
         [in_flight] = duplicate.answers
         assert _went_back_to_the_queue(in_flight, duplicate), "retried, not reconciled"
+        back_once_the_lease_has_run_out("dispatch", duplicate.event["Records"][0]["messageId"])
         assert (operator.sends, operator.finds) == (1, 0), "the duplicate neither asked the operator nor sent"
         delivery = stack.ledger.get("inv1", 1)
         assert delivery is not None and delivery.state == DeliveryState.SENT and delivery.attempts == 1
@@ -162,6 +166,7 @@ def test_a_duplicate_while_the_email_is_being_sent_goes_back_to_the_queue(stack:
         assert original.lambda_handler(event, FunctionContext()) == {"batchItemFailures": []}
         [in_flight] = duplicate.answers
         assert _went_back_to_the_queue(in_flight, duplicate), "retried, not failed as outcome_unknown"
+        back_once_the_lease_has_run_out("dispatch", duplicate.event["Records"][0]["messageId"])
         delivery = stack.ledger.get("inv1", 1)
         assert delivery is not None and delivery.state == DeliveryState.SENT
         assert stack.invoices.get("inv1").status == InvoiceStatus.SENT
@@ -254,6 +259,27 @@ def test_a_run_whose_call_got_no_answer_gives_the_lease_back(stack: Stack) -> No
     operator = Counting(stack.operator_for(make_issuer()))
     assert _dispatch(stack, clock, operator).state == DeliveryState.SENT  # type: ignore[union-attr]
     assert (operator.sends, operator.finds) == (0, 1), "found by our id, not sent again"
+    assert len(operator_documents(stack.operator_url)) == 1
+
+
+def test_a_reconcile_whose_find_fails_gives_the_lease_it_took_back(stack: Stack) -> None:
+    """The takeover comes before the operator is asked; a `find` that fails leaves no call of ours open, so
+    the lease is given back and the retry reconciles at once, not a lease later."""
+    stack.add(make_issuer(), make_invoice())
+    clock = Clock()
+    with pytest.raises(Died):
+        _dispatch(stack, clock, stack.operator_for(make_issuer()), ledger=DiesAfterTheIntent(TABLE))
+    clock.at += LEASE + timedelta(seconds=1)
+    find_receiver(stack.operator_for(make_issuer()), "iss1", make_invoice().buyer)  # the token, before the faults
+    set_faults(stack.operator_url, rate_5xx=1.0)
+    with pytest.raises(OperatorUnavailable):
+        _dispatch(stack, clock, stack.operator_for(make_issuer()))
+    held = stack.ledger.get("inv1", 1)
+    assert held is not None and held.state == DeliveryState.SENDING and held.sending_at is None
+    set_faults(stack.operator_url, rate_5xx=0.0)
+    operator = Counting(stack.operator_for(make_issuer()))
+    assert _dispatch(stack, clock, operator).state == DeliveryState.SENT  # type: ignore[union-attr]
+    assert (operator.sends, operator.finds) == (1, 1)
     assert len(operator_documents(stack.operator_url)) == 1
 
 

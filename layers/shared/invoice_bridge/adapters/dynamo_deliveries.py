@@ -4,6 +4,10 @@ Keys (docs/dynamodb.md): PK `INVOICE#{id}`, SK `DELIVERY#{version:06d}`; once se
 `{sent_at}#{invoice_id}` so the dispatch report can read a period. An e-mail delivery, once sent, also
 has a lookup item PK `SESMSG#{message id}`, SK `SESMSG` → invoice id and version, written in the same
 transaction, so an SES bounce/complaint/delivery notification finds its delivery.
+
+A `sending` delivery also carries its lease at the top level (`sending_at`: epoch microseconds, 0 when
+given back; the record's JSON keeps the datetime): what `take_over` conditions on. A `sending` item
+written before the attribute existed has none, and the first takeover writes it.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..models.delivery import Delivery
+from ..models.delivery import Delivery, DeliveryState
 from ..ports import ConflictError, InvoiceMove, ItemTooLarge
 from .aws import TableAdapter
 from .dynamo_batch import batch_get, query_items
 from .dynamo_conditional import put_if, write_all_if, write_if
 from .dynamo_invoices import DynamoInvoiceRepository
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Complaints can come weeks after the e-mail; the lookup is cleaned up by TTL well after that.
 _MESSAGE_LOOKUP_TTL = timedelta(days=180)
@@ -39,6 +45,8 @@ class DynamoDeliveryLedger(TableAdapter):
             "state": delivery.state.value,
             "data": delivery.model_dump_json(),
         }
+        if delivery.state == DeliveryState.SENDING:
+            item["sending_at"] = _lease_value(delivery.sending_at)
         if delivery.sent_at is not None:
             item["GSI1PK"] = "DELIVERIES"
             item["GSI1SK"] = f"{delivery.sent_at.astimezone(UTC).isoformat()}#{delivery.invoice_id}"
@@ -111,6 +119,20 @@ class DynamoDeliveryLedger(TableAdapter):
         put_if(put, also=also, conflict=conflict)
         return False
 
+    def take_over(self, delivery: Delivery, lease_read: datetime | None) -> None:
+        """Write `delivery` (still `sending`, its new lease) only if the record is `sending` under the lease
+        its run read (`sending_at`, or none): two runs that read the same run-out lease cannot both take
+        it. ConflictError when another run moved it or took it first. An item from before the top-level
+        lease (no `sending_at` attribute) is taken on the state alone."""
+        put = {
+            "TableName": self._table_name,
+            "Item": self._item(delivery),
+            "ConditionExpression": "#state = :sending AND (#lease = :read OR attribute_not_exists(#lease))",
+            "ExpressionAttributeNames": {"#state": "state", "#lease": "sending_at"},
+            "ExpressionAttributeValues": {":sending": DeliveryState.SENDING.value, ":read": _lease_value(lease_read)},
+        }
+        put_if(put, conflict=f"delivery {delivery.invoice_id} v{delivery.version} was taken over or moved")
+
     def _invoice_writes(self, move: InvoiceMove | None) -> list[dict[str, Any]]:
         """The invoice's update for the transaction; none for an invoice whose rows would first have to go
         to S3 (never one read from the table: its rows are there already), which moves on its own."""
@@ -156,6 +178,12 @@ class DynamoDeliveryLedger(TableAdapter):
             delivery = Delivery.model_validate_json(str(item["data"]))
             if delivery.sent_at is not None and start <= delivery.sent_at < end:
                 yield delivery
+
+
+def _lease_value(sending_at: datetime | None) -> int:
+    """The lease as the item's top-level `sending_at`: exact (microseconds), so the equality of a takeover's
+    condition holds for the very lease read; 0 for none."""
+    return 0 if sending_at is None else (sending_at - _EPOCH) // timedelta(microseconds=1)
 
 
 __all__ = ["DynamoDeliveryLedger"]

@@ -39,15 +39,19 @@ A message redelivered at any point finds the records and:
   goes again.
 - `sending`, its lease held: another run is inside the call right now (a duplicate message, handled by a
   second instance meanwhile), or died there less than a lease ago. Nothing is read or sent: the message
-  is retried (`DispatchInProgress`) and comes back after the run is done or the lease has run out. The
-  intent is the lease: `sending_at`, written with it, and the lease length (`sending_lease`, at least the
-  dispatch function's timeout, so a run that wrote it is dead once it runs out). A run whose call ended
-  without an answer (a lost answer, the operator unavailable) is alive and no call of ours is open: it
-  gives the lease back (`sending_at` cleared), so the retry reconciles at once, as before.
-- `sending` (operator channel), no lease held: the outcome of an earlier call is unknown; ask the operator
+  is retried (`DispatchInProgress`, carrying when the lease runs out: the record comes back a few seconds
+  after that, not after the generic backoff). The intent is the lease: `sending_at`, written with it, and
+  the lease length (`sending_lease`, at least the dispatch function's timeout, so a run that wrote it is
+  dead once it runs out). A run whose call ended without an answer (a lost answer, the operator
+  unavailable) is alive and no call of ours is open: it gives the lease back (`sending_at` cleared), so
+  the retry reconciles at once, as before.
+- `sending`, no lease held (run out or given back): the lease is taken over first (a new `sending_at`),
+  conditional on the `sending_at` this run read, so of two duplicates that read the same run-out lease
+  only one reconciles; the other neither asks, sends nor notifies, and is retried after the winner's lease.
+  A reconcile whose `find`, notice or write fails gives the lease back, as a call without an answer does.
+- `sending` (operator channel), taken over: the outcome of an earlier call is unknown; ask the operator
   by our idempotency id first. Found → record `sent`. Not found → send again with the SAME id, which the
-  operator also deduplicates, so even a lost `find` answer cannot produce a second invoice. Sending again
-  takes the lease anew (a new `sending_at`).
+  operator also deduplicates, so even a lost `find` answer cannot produce a second invoice.
 - `sending` (e-mail): SES has no idempotency key and no lookup, so an e-mail whose outcome is unknown is
   never sent again (at most once): it ends `failed` with code `outcome_unknown`, and the issuer is asked
   to check with the buyer. Only a definite refusal (`MailNotSent`) gives the intent back to `queued`; a
@@ -71,6 +75,7 @@ repeated notification, never a silent failure.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
@@ -113,6 +118,9 @@ from .fresh_look import FreshLook, SourceCheck, SourceUnavailable, SourceUnreada
 from .letters import letter_for
 from .notify import Failure, FailureNotifier, buyer_mail
 from .policy import NoChannel, PrintServiceSource, choose_channel, find_receiver, print_service_of
+
+# A message that met a lease comes back this long after it has run out, plus up to the jitter.
+LEASE_MARGIN_SECONDS, LEASE_JITTER_SECONDS = 2.0, 3.0
 
 # Fixed namespace: the idempotency id of (invoice, version) is the same in every process, forever.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4d43-9a52-3b8e2f7c1a10")
@@ -170,7 +178,12 @@ class DispatchServices:
 
 class DispatchInProgress(Exception):
     """Another run moved the delivery first, or holds its lease (it is sending now, or died doing so less
-    than a lease ago); the message is retried and continues, or reconciles, then."""
+    than a lease ago); the message is retried and continues, or reconciles, then. `retry_in_seconds`, when
+    the lease is known: the record comes back once it has run out (backoff.py), not after the schedule."""
+
+    def __init__(self, message: str, retry_in_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_in_seconds = retry_in_seconds
 
 
 class OriginalNotSettled(Exception):
@@ -526,25 +539,46 @@ class _Dispatch:
 
     def _reconcile(self, delivery: Delivery, invoice: Invoice) -> Delivery | None:
         """The intent is recorded and the outcome of the call unknown (a crash, a timeout), once no run
-        holds its lease."""
+        holds its lease; the lease is taken over first, so of two runs that read it run out one reconciles."""
         if delivery.sending_at is not None and self.now() - delivery.sending_at < self.lease:
             logger.info("sending under another run's lease; retried", extra={
                 "invoice_id": invoice.id, "version": delivery.version, "sending_at": delivery.sending_at.isoformat()})
-            raise DispatchInProgress(f"delivery of {invoice.id} v{delivery.version} is being sent by another run")
-        if delivery.channel == "email":
-            failure = Failure("outcome_unknown", "the e-mail service did not confirm the e-mail", "email")
-            return self._fail(delivery, invoice, failure, [DeliveryState.SENDING])
-        operator = self._operator(invoice)
-        found = operator.find(delivery.operator_idempotency_id)
-        if found is not None:
-            logger.info("reconciled: the operator has the invoice", extra={"invoice_id": invoice.id})
-            return self._record_sent(delivery, invoice, found.operator_invoice_id)
+            raise DispatchInProgress(f"delivery of {invoice.id} v{delivery.version} is being sent by another run",
+                                     retry_in_seconds=self._after_lease(delivery.sending_at))
+        taken = self._take_over(delivery, invoice)
+        try:
+            if taken.channel == "email":
+                failure = Failure("outcome_unknown", "the e-mail service did not confirm the e-mail", "email")
+                return self._fail(taken, invoice, failure, [DeliveryState.SENDING])
+            found = self._operator(invoice).find(taken.operator_idempotency_id)
+            if found is not None:
+                logger.info("reconciled: the operator has the invoice", extra={"invoice_id": invoice.id})
+                return self._record_sent(taken, invoice, found.operator_invoice_id)
+        except Exception:  # the notice, the find or the write failed, no call of ours is open: retried at once
+            self._give_lease_back(taken)
+            raise
         logger.info("reconciled: not at the operator, sending again", extra={"invoice_id": invoice.id})
-        again = delivery.model_copy(
-            update={"attempts": delivery.attempts + 1, "sending_at": self.now(), "updated_at": self.now()}
-        )
-        self.ledger.transition(again, [DeliveryState.SENDING])
-        return self._send(again, invoice)
+        return self._send(taken.model_copy(update={"attempts": taken.attempts + 1}), invoice)
+
+    def _take_over(self, delivery: Delivery, invoice: Invoice) -> Delivery:
+        """The run-out lease taken anew (a new `sending_at`), conditional on the one this run read: a
+        duplicate that read it too and wrote first wins, and this run neither asks, sends nor notifies."""
+        now = self.now()
+        taken = delivery.model_copy(update={"sending_at": now, "updated_at": now})
+        try:
+            self.ledger.take_over(taken, delivery.sending_at)
+        except ConflictError:
+            logger.info("lease taken over by another run; retried", extra={
+                "invoice_id": invoice.id, "version": delivery.version})
+            raise DispatchInProgress(f"delivery of {invoice.id} v{delivery.version} was taken over by another run",
+                                     retry_in_seconds=self._after_lease(now)) from None
+        return taken
+
+    def _after_lease(self, sending_at: datetime) -> float:
+        """Seconds until a lease taken at `sending_at` has run out, plus a margin and a jitter (duplicates
+        spread): when the retry of a message that met it can act (the backoff caps it at SQS's 12 hours)."""
+        left = (sending_at + self.lease - self.now()).total_seconds()
+        return max(0.0, left) + LEASE_MARGIN_SECONDS + random.uniform(0, LEASE_JITTER_SECONDS)  # noqa: S311 - spread, not secrecy
 
     def _operator(self, invoice: Invoice) -> Operator:
         operator = self.operator_for(self.issuer(invoice))
