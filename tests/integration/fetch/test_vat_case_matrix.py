@@ -10,10 +10,10 @@ them, and the documents state Spiris' figures); a credit note mirrors its origin
 from __future__ import annotations
 
 import subprocess
-from functools import partial
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import boto3
