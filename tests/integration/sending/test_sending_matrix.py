@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from invoice_bridge.adapters.dynamo_deliveries import DynamoDeliveryLedger
+from invoice_bridge.adapters.dynamo_sync import DynamoDecisionStore
 from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 from invoice_bridge.dispatch.fresh_look import FreshLook, SourceUnavailable
 from invoice_bridge.dispatch.service import OriginalNotSettled, dispatch_invoice
@@ -356,3 +358,69 @@ def _queue(world: World):  # type: ignore[no-untyped-def]
     from invoice_bridge.adapters.sqs_queue import SqsWorkQueue
 
     return SqsWorkQueue(world.dispatch_queue_url)
+
+
+ISSUER_MAIL = "ekonomi@exempel.se"
+DISAGREES = "fidelity failed: it does not agree with what Spiris booked: gross_total: ours 1250.00, source 1251.00"
+
+
+def test_a_change_just_before_sending_that_does_not_agree_with_itself_fails_its_next_version_once(
+    world: World,
+) -> None:
+    """The fresh look maps the changed source into the next version and reconciles it with that source, as
+    the sync does (render/fidelity.py): Spiris now states 1 251 for rows that make 1 250, so neither version
+    goes out. The next version is stored failed with the difference and the issuer told once; the message
+    redelivered, and the sync that reads the same source version, tell nothing more; the correction in
+    Spiris goes through."""
+    source = world.company.add(2601)
+    world.sync()
+    assert world.render() == ["rendered"]
+    [message] = world.dispatch_messages()
+    world.company.change(source.Id, TotalAmountInvoiceCurrency=Decimal("1251.00"))  # no sync has seen it
+
+    assert world.dispatch(message) is None
+    invoice_id = world.ours(source.Id)
+    assert mails_to(BUYER) == [] and world.ledger.get(invoice_id, 1) is None
+    assert world.ledger.get(invoice_id, 2) is None and world.render() == []  # never rendered, never sent
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["version"], shown["status_reason"]) == ("failed", 2, DISAGREES)
+    assert shown["events"][-1]["detail"] == f"changed at the source just before sending: v2 {DISAGREES}; v1 not sent"
+    [notice] = mails_to(ISSUER_MAIL)
+    assert "2601" in notice["Subject"] and DISAGREES in notice.get_content()
+
+    assert world.dispatch(message) is None  # redelivered: stale, its next version failed
+    assert (mails_to(BUYER), len(mails_to(ISSUER_MAIL)), world.render()) == ([], 1, [])
+
+    assert world.sync().parked == 1  # the sync reads the same version: parked, the notice already went out
+    [parked] = DynamoDecisionStore(TABLE).parked(ISSUER_ID)
+    assert (parked.decision.reason, parked.decision.notified) == ("fidelity", True)
+    assert len(mails_to(ISSUER_MAIL)) == 1
+
+    world.company.change(source.Id, TotalAmountInvoiceCurrency=Decimal("1250.00"))  # corrected in Spiris
+    world.sync()
+    assert world.render() == ["rendered"]
+    [again] = world.dispatch_messages()
+    assert again["version"] == 3 and world.dispatch(again).state == DeliveryState.SENT  # type: ignore[union-attr]
+    [mail] = mails_to(BUYER)
+    assert world.shown(invoice_id)["status"] == "sent" and len(mails_to(ISSUER_MAIL)) == 1
+
+
+def test_a_claimed_invoice_whose_source_no_longer_agrees_with_itself_is_not_sent(world: World) -> None:
+    """The same look after the claim (the source was not readable at the first claim): the delivery is
+    closed unsent, the next version failed with the difference, the issuer told once."""
+    source = world.company.add(2602)
+    world.sync()
+    world.render()
+    [message] = world.dispatch_messages()
+    world.company.faults(rate_5xx=1.0)
+    with pytest.raises(SourceUnavailable):
+        world.dispatch(message)
+    world.company.faults(rate_5xx=0.0)
+    world.company.change(source.Id, TotalAmountInvoiceCurrency=Decimal("1251.00"))
+
+    assert world.dispatch(message).state == DeliveryState.CANCELLED  # type: ignore[union-attr]
+    assert world.dispatch(message) is None  # redelivered: stale
+    invoice_id = world.ours(source.Id)
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["version"], shown["status_reason"]) == ("failed", 2, DISAGREES)
+    assert mails_to(BUYER) == [] and world.render() == [] and len(mails_to(ISSUER_MAIL)) == 1

@@ -9,7 +9,11 @@ can meet an unknown outcome. It finds:
   `cancel`, with that reason code; gone from the source (404): `cancel`, `not_found_at_source`;
 - a change on the document (the content hash of the invoice and its customer differs): `changed`,
   with the invoice mapped from the source as it is now; dispatch makes it the next version, which is
-  rendered and gated again, and never sends the old one;
+  rendered and gated again, and never sends the old one. That invoice is reconciled with the source it
+  was mapped from, as the sync reconciles what it imports (render/fidelity.py `disagreement`): when it
+  does not say what Spiris booked (a stated total its own rows do not make), `disagreement` says how,
+  and dispatch stores the next version `failed` with it instead (never rendered, never sent; the issuer
+  is told, and the sync replaces it once the source is corrected);
 - anything else (no change, or one outside the document such as a part payment): `unchanged`, it goes.
 
 One request per invoice (`/v2/customerinvoices/{id}`); the customer is read as well only when the
@@ -74,6 +78,8 @@ class FreshLook:
     reason: str = ""
     detail: str = ""
     replacement: Invoice | None = None  # `changed`: the invoice as the source has it now
+    # `changed`: how `replacement` does not agree with its source (fields and amounts); "" when it does.
+    disagreement: str = ""
 
 
 UNCHANGED = FreshLook("unchanged")
@@ -115,8 +121,11 @@ def judge(
     buyer = customer()
     if content_hash(source, buyer) == invoice.content_hash:
         return UNCHANGED  # a change outside the document (a part payment, a note)
+    replacement = remap(source, buyer)
+    from ..render.fidelity import disagreement  # only for a change, which is rare: not at the cold start
+
     return FreshLook("changed", CHANGED_AT_SOURCE, f"changed at the source (ModifiedUtc {source.ModifiedUtc})",
-                     remap(source, buyer))
+                     replacement, disagreement(replacement, source) or "")
 
 
 class SpirisSourceCheck:

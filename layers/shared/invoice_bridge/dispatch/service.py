@@ -21,7 +21,8 @@ A message redelivered at any point finds the records and:
 - no delivery yet: dispatches only an invoice that is `rendered` at this version and whose documents of
   this version exist; chooses the channel, looks at the source, records the intent with the claim.
 - no delivery yet, the fresh look finds the invoice paid, credited or changed: nothing is recorded or
-  sent; the invoice (still `rendered`) is cancelled or replaced by its next version. Spiris not readable
+  sent; the invoice (still `rendered`) is cancelled or replaced by its next version (stored `failed`, the
+  issuer told first, when it does not agree with the source it was mapped from). Spiris not readable
   now: the delivery `queued` and the claim are recorded (the sync then leaves the version alone, and the
   sweeper's give-up bounds the wait), the office is told once, and the message is retried. Not readable
   until someone acts: `failed` with a notice.
@@ -499,7 +500,9 @@ class _Dispatch:
     def _stop_unsent(self, invoice: Invoice, look: FreshLook, *, from_status: InvoiceStatus) -> None:
         """What the look found instead of sending: the next version, or the invoice cancelled (only from
         `from_status`: `rendered` before the first claim, `sending` after a claim)."""
-        if look.outcome == "changed" and look.replacement is not None:
+        if look.outcome == "changed" and look.replacement is not None and look.disagreement:
+            self._fail_next_version(invoice, look.replacement, look.disagreement)
+        elif look.outcome == "changed" and look.replacement is not None:
             self._replace(invoice, look.replacement, "changed at the source just before sending")
         else:
             detail = f"{look.reason} at the source just before sending; v{invoice.version} not sent"
@@ -519,6 +522,28 @@ class _Dispatch:
             status=InvoiceStatus.QUEUED.value,
             detail=f"{why}: re-rendered as version {replacement.version}; v{invoice.version} not sent"))
         self._render(replacement)
+
+    def _fail_next_version(self, invoice: Invoice, fresh: Invoice, disagreement: str) -> None:
+        """The source changed, and the next version mapped from it does not say what it says (fresh_look.py):
+        that version is stored `failed` with the differences (never rendered or sent; the sync replaces a
+        failed version once the source is corrected), and this one is not sent either. Notified first,
+        counted in RenderFailed as render's failures are: a crash before the write repeats the notice, never
+        loses it; a message retried after the write finds itself stale and a failed version, and does nothing."""
+        from ..render.fidelity import FIDELITY  # rare: not at the cold start
+
+        summary = f"{FIDELITY} failed: {disagreement}"[:2000]
+        failed = next_version(invoice, fresh, self.now()).model_copy(
+            update={"status": InvoiceStatus.FAILED, "status_reason": summary})
+        self.notifier.notify(self.issuer(invoice), failed, Failure("render_failed", summary), transfer=False)
+        metrics.add_metric(name="RenderFailed", unit=MetricUnit.Count, value=1)
+        event = InvoiceEvent(status=InvoiceStatus.FAILED.value, detail=(
+            f"changed at the source just before sending: v{failed.version} {summary}; v{invoice.version} not sent"))
+        try:
+            self.invoices.put(failed, expected_updated_at=invoice.updated_at, events=[event])
+        except ConflictError:
+            raise DispatchInProgress(f"invoice {invoice.id} moved while it was replaced") from None
+        logger.warning("next version failed: it does not agree with its source", extra={
+            "invoice_id": invoice.id, "version": failed.version, "stage": FIDELITY})
 
     def hand_on_replacement(self, invoice: Invoice, stale_version: int) -> None:
         """A newer version still `queued` may be the one the fresh look stored (`_replace`) before a crash

@@ -94,9 +94,6 @@ class ParkReason:
     FIDELITY = "fidelity"  # it maps, but ours would not state what Spiris booked (render/fidelity.py)
 
 
-# How many differences a parked version's detail names (its notice and GET /failures show the detail).
-FIDELITY_DIFFERENCES_SHOWN = 5
-
 
 class _Park(Exception):
     def __init__(self, reason: str, detail: str):
@@ -121,19 +118,16 @@ def _mapping_problem(exc: Exception) -> str:
 
 def _check_fidelity(invoice: Invoice, source: CustomerInvoice) -> None:
     """`_Park` when our invoice does not say what its source says, to the öre (a source whose stated totals
-    its own rows do not add up to, or one our mapping misreads): it must not go out as it is. The
-    differences name fields and amounts only, never personal data."""
-    from ..render.fidelity import reconcile  # on first use only, like the mapping
+    its own rows do not add up to, or one our mapping misreads): it must not go out as it is. The same check
+    as dispatch's fresh look makes of a next version it maps (render/fidelity.py `disagreement`)."""
+    from ..render.fidelity import disagreement  # on first use only, like the mapping
 
     try:
-        differences = reconcile(invoice, source)
+        disagrees = disagreement(invoice, source)
     except Exception as exc:  # noqa: BLE001 - one invoice that cannot be checked must not stop the others
         raise _Park(ParkReason.UNMAPPABLE, _mapping_problem(exc)) from exc
-    if differences:
-        shown = "; ".join(str(d) for d in differences[:FIDELITY_DIFFERENCES_SHOWN])
-        more = len(differences) - FIDELITY_DIFFERENCES_SHOWN
-        raise _Park(ParkReason.FIDELITY, "it does not agree with what Spiris booked: " + shown
-                    + (f"; and {more} more" if more > 0 else ""))
+    if disagrees:
+        raise _Park(ParkReason.FIDELITY, disagrees)
 
 
 class SyncError(Exception):
@@ -200,6 +194,18 @@ def _same_version(previous: SyncDecision | None, modified: datetime | None, fing
     if modified is not None:
         return previous.source_modified_utc is not None and _aware(previous.source_modified_utc) == _aware(modified)
     return fingerprint is not None and previous.fingerprint == fingerprint
+
+
+def _told_by_dispatch(existing: Invoice | None, seen: SyncDecision, parked: _Park) -> bool:
+    """Whether dispatch's fresh look read this very source version just before sending, found that it does
+    not agree with itself, failed our version mapped from it and told the issuer then (dispatch/service.py
+    `_fail_next_version`, notified before that write): parking it again tells them nothing new."""
+    if parked.reason != ParkReason.FIDELITY or existing is None or existing.status != InvoiceStatus.FAILED:
+        return False
+    if not (existing.status_reason or "").startswith(ParkReason.FIDELITY):
+        return False
+    read, modified = existing.source_modified_utc, seen.source_modified_utc
+    return read is not None and modified is not None and _aware(read) == _aware(modified)
 
 
 @dataclass
@@ -420,6 +426,7 @@ class _Importer:
         """Set one source version apart with its reason: an earlier version of ours that has not gone out is
         cancelled (the source changed), the issuer is told, and the sync goes on."""
         existing = self._find(seen.source_id)
+        told = _told_by_dispatch(existing, seen, parked)
         invoice_id = self._skip(seen.source_id, seen.source_modified_utc, parked.reason, existing)
         decision = replace(seen, reason=parked.reason, detail=parked.detail, invoice_id=invoice_id, parked=True)
         self.result.parked += 1
@@ -429,7 +436,7 @@ class _Importer:
             "source invoice parked",
             extra={"integration_id": self.integration.id, "source_id": seen.source_id, "reason": parked.reason},
         )
-        self._record(replace(decision, notified=self._notify(decision)))
+        self._record(replace(decision, notified=told or self._notify(decision)))
 
     def _notify(self, decision: SyncDecision) -> bool:
         """Tell the issuer; False when the notice could not go out (the sweeper tries again)."""

@@ -1,9 +1,10 @@
 """Fidelity: our invoice must say what the source invoice says, to the öre, and all the law asks it to say.
 
 Totals, VAT per rate (and in SEK for a foreign currency), row count, due date and the ROT/RUT reduction are
-reconciled with the Spiris `CustomerInvoice` by `reconcile`, at the sync, which has the source in hand: a
-version with any difference is parked with them as its reason and never sent (fetch/sync.py). Render, which
-reads no source, checks what holds within the invoice (`internal_differences`, and its sums) and
+reconciled with the Spiris `CustomerInvoice` by `reconcile` (in words: `disagreement`) wherever an invoice is
+mapped from a source in hand: at the sync, which parks a version with any difference and never sends it
+(fetch/sync.py), and at dispatch's fresh look, whose next version of an invoice changed just before sending
+fails with them (dispatch/fresh_look.py). Render, which reads no source, checks what holds within the invoice (`internal_differences`, and its sums) and
 `content_problems`: what a document would lack (the buyer's VAT number for reverse charge, the persons and
 the property of a ROT/RUT invoice).
 """
@@ -20,6 +21,11 @@ from ..models.spiris import CustomerInvoice
 from ..vat import missing_buyer_vat_number
 
 ZERO = Decimal("0")
+# The stage, and the start of the status reason, of a version that does not agree with its source (or fails
+# its own arithmetic, render/service.py): "fidelity failed: ...".
+FIDELITY = "fidelity"
+# How many differences a disagreement names (a parked version's detail, a failed version's reason and notice).
+FIDELITY_DIFFERENCES_SHOWN = 5
 # Spiris converts the VAT to SEK itself; our check of its figure against rate × VAT allows for its rounding.
 TAX_CURRENCY_TOLERANCE = Decimal("1.00")
 
@@ -87,6 +93,18 @@ def reconcile(invoice: Invoice, source: CustomerInvoice) -> list[Difference]:
     differences.extend(_tax_reduction_differences(invoice, source, sign))
     differences.extend(internal_differences(invoice))
     return differences
+
+
+def disagreement(invoice: Invoice, source: CustomerInvoice) -> str | None:
+    """In words, how `invoice` (mapped from `source`) does not say what `source` says, to the öre; None when
+    they agree. The differences name fields and amounts only, never personal data. Raises what the check
+    raises on a source it cannot read (the caller treats that as a source it cannot map)."""
+    differences = reconcile(invoice, source)
+    if not differences:
+        return None
+    shown = "; ".join(str(d) for d in differences[:FIDELITY_DIFFERENCES_SHOWN])
+    more = len(differences) - FIDELITY_DIFFERENCES_SHOWN
+    return "it does not agree with what Spiris booked: " + shown + (f"; and {more} more" if more > 0 else "")
 
 
 def internal_differences(invoice: Invoice) -> list[Difference]:

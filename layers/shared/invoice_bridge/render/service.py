@@ -31,7 +31,7 @@ from ..models.issuer import Issuer
 from ..observability import logger, metrics
 from ..ports import BatchReader, ConflictError, DocumentStore, InvoiceRepository, IssuerRepository, WorkQueue
 from ..sending import REVIEW, hand_on, send_at_for, waiting_for
-from .fidelity import content_problems, internal_differences
+from .fidelity import FIDELITY, content_problems, internal_differences
 from .pdf import render_pdf
 from .ubl import build_ubl, einvoice_obstacle
 from .validation import ValidationResult, validate_ubl
@@ -144,7 +144,7 @@ def _refusal(invoice: Invoice) -> tuple[str, list[str]] | None:
     needs no source), then what it lacks."""
     differences = _self_check(invoice)
     if differences:
-        return "fidelity", differences
+        return FIDELITY, differences
     problems = content_problems(invoice)
     if problems:
         return "content", problems
