@@ -172,7 +172,7 @@ def _ses_error(start_response: Callable[..., Any], answer: str) -> list[bytes]:
     return [body]
 
 
-def _item_level_transaction_backup() -> None:
+def install_item_level_transaction_backup() -> None:
     """Make moto's TransactWriteItems back up only the items it names, not whole tables.
 
     Moto deep-copies every table a transaction names before writing (to roll back on a failed
@@ -277,7 +277,7 @@ class AtomicMotoServer:
         )
         from werkzeug.serving import make_server
 
-        _item_level_transaction_backup()
+        install_item_level_transaction_backup()
         _query_without_presort()
         honour_client_request_tokens()
         install_sqs_batch_faults()

@@ -424,3 +424,35 @@ def test_a_claimed_invoice_whose_source_no_longer_agrees_with_itself_is_not_sent
     shown = world.shown(invoice_id)
     assert (shown["status"], shown["version"], shown["status_reason"]) == ("failed", 2, DISAGREES)
     assert mails_to(BUYER) == [] and world.render() == [] and len(mails_to(ISSUER_MAIL)) == 1
+
+
+def test_a_change_just_before_sending_that_cannot_be_converted_cancels_the_stale_version_and_the_sync_parks_it(
+    world: World,
+) -> None:
+    """The fresh look cannot map the changed source (its rows are gone): the version we have is stale and
+    does not go out, and the message ends there, not retried into its dead-letter queue. The next sync parks
+    the source (and tells the issuer), as it does any source it cannot map; the correction goes out."""
+    source = world.company.add(2603)
+    world.sync()
+    assert world.render() == ["rendered"]
+    [message] = world.dispatch_messages()
+    rows = world.company.api().customer_invoice(source.Id).Rows
+    world.company.change(source.Id, Rows=[])  # no sync has seen it
+
+    assert world.dispatch(message) is None  # done: no exception, so no retry
+    invoice_id = world.ours(source.Id)
+    shown = world.shown(invoice_id)
+    assert (shown["status"], shown["version"], shown["status_reason"]) == ("cancelled", 1, "unmappable")
+    assert mails_to(BUYER) == [] and world.ledger.get(invoice_id, 1) is None and world.render() == []
+
+    assert world.sync().parked == 1  # its notice is the sync's (tests/integration/fetch)
+    [parked] = DynamoDecisionStore(TABLE).parked(ISSUER_ID)
+    assert parked.decision.reason == "unmappable" and "no rows" in parked.decision.detail
+    assert world.dispatch(message) is None and mails_to(BUYER) == []  # redelivered: nothing more
+
+    world.company.change(source.Id, Rows=[row.model_dump(mode="json") for row in rows])  # corrected in Spiris
+    world.sync()
+    assert world.render() == ["rendered"]
+    [again] = world.dispatch_messages()
+    assert again["version"] == 2 and world.dispatch(again).state == DeliveryState.SENT  # type: ignore[union-attr]
+    assert len(mails_to(BUYER)) == 1

@@ -74,12 +74,12 @@ def test_the_stand_in_and_the_item_level_backup_wrap_each_other_once_whatever_th
     from moto.dynamodb.models import DynamoDBBackend
 
     from sandbox.dynamodb_conflicts import install
-    from sandbox.moto_server import _item_level_transaction_backup
+    from sandbox.moto_server import install_item_level_transaction_backup
 
-    _item_level_transaction_backup()
+    install_item_level_transaction_backup()
     install()
     installed = DynamoDBBackend.transact_write_items
-    _item_level_transaction_backup()
+    install_item_level_transaction_backup()
     install()
     assert DynamoDBBackend.transact_write_items is installed
     dynamodb.transact_write_items(TransactItems=puts("X", "Y"))

@@ -13,7 +13,10 @@ can meet an unknown outcome. It finds:
   was mapped from, as the sync reconciles what it imports (render/fidelity.py `disagreement`): when it
   does not say what Spiris booked (a stated total its own rows do not make), `disagreement` says how,
   and dispatch stores the next version `failed` with it instead (never rendered, never sent; the issuer
-  is told, and the sync replaces it once the source is corrected);
+  is told, and the sync replaces it once the source is corrected). A change into something that cannot
+  be mapped at all (no rows, a VAT rate that makes no sense): `cancel`, `unmappable`; the next sync parks
+  that source version with its notice, as it parks any source it cannot map, and selects a correction
+  again as a new version;
 - anything else (no change, or one outside the document such as a part payment): `unchanged`, it goes.
 
 One request per invoice (`/v2/customerinvoices/{id}`); the customer is read as well only when the
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
 
 NOT_FOUND_AT_SOURCE = "not_found_at_source"
 CHANGED_AT_SOURCE = "changed_at_source"
+UNMAPPABLE_AT_SOURCE = "unmappable"  # the sync's park reason for the same (fetch/sync.py ParkReason)
 # Integrations whose grant cannot be used until someone acts (a new consent, a fix at Spiris).
 _NOT_READABLE = frozenset(
     {IntegrationStatus.PENDING_CONSENT, IntegrationStatus.NEEDS_RECONSENT, IntegrationStatus.REVOKED,
@@ -121,7 +125,14 @@ def judge(
     buyer = customer()
     if content_hash(source, buyer) == invoice.content_hash:
         return UNCHANGED  # a change outside the document (a part payment, a note)
-    replacement = remap(source, buyer)
+    try:
+        replacement = remap(source, buyer)
+    except Exception as exc:  # noqa: BLE001 - the sync parks this source version and tells the issuer
+        # Changed into something we cannot express (no rows, a VAT rate that makes no sense): the version we
+        # have is stale and must not go out; ours is cancelled, and the next sync parks the source with its
+        # notice, as for any source it cannot map. A correction is then selected again as a new version.
+        return FreshLook("cancel", UNMAPPABLE_AT_SOURCE, f"changed at the source into something that cannot be "
+                                                         f"converted ({type(exc).__name__})")
     from ..render.fidelity import disagreement  # only for a change, which is rare: not at the cold start
 
     return FreshLook("changed", CHANGED_AT_SOURCE, f"changed at the source (ModifiedUtc {source.ModifiedUtc})",
