@@ -67,10 +67,11 @@ def write_if(operation: dict[str, Any], *, conflict: str) -> None:
         else:
             table(write["TableName"]).update_item(**arguments)
     except ClientError as exc:
-        if _retried(exc) and exc.response["Error"]["Code"] in _BUSY_ERRORS and _carries(write, write_id):
-            return
-        busy_for_now(exc, _key_of(write))
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        code = exc.response["Error"]["Code"]
+        if code in _BUSY_ERRORS and _retried(exc) and _carries(write, write_id):
+            return  # an earlier attempt of this call was applied; its answer was lost
+        busy_for_now(exc, f"the write of {_key_of(write)}")
+        if code != "ConditionalCheckFailedException":
             raise
         if not _written_by(exc, write_id):
             raise ConflictError(conflict) from None
@@ -96,10 +97,11 @@ def _carries(write: dict[str, Any], write_id: str) -> bool:
 
 
 def busy_for_now(exc: ClientError, what: str) -> None:
-    """Raise StoreBusy from `exc` when DynamoDB refused the write of `what` for now (nothing applied)."""
+    """Raise StoreBusy from `exc` when DynamoDB refused `what` (a write, a transaction) for now: nothing of
+    it was applied."""
     code = exc.response["Error"]["Code"]
     if code in _BUSY_ERRORS:
-        raise StoreBusy(f"the table refused the write of {what} for now ({code})") from exc
+        raise StoreBusy(f"the table refused {what} for now ({code})") from exc
 
 
 def _key_of(write: dict[str, Any]) -> str:
@@ -158,9 +160,8 @@ def write_all_if(operations: Sequence[dict[str, Any]]) -> int | None:
             TransactItems=list(operations), ClientRequestToken=str(uuid.uuid4())
         )
     except ClientError as exc:
+        busy_for_now(exc, "the transaction")
         code = exc.response["Error"]["Code"]
-        if code in _BUSY_ERRORS:
-            raise StoreBusy(f"the table refused the transaction for now ({code})") from exc
         if code != "TransactionCanceledException":
             raise
         reasons = [reason.get("Code") or "None" for reason in exc.response.get("CancellationReasons", [])]

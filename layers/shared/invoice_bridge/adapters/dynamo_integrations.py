@@ -162,7 +162,7 @@ class DynamoOAuthStates(TableAdapter):
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as exc:
-            busy_for_now(exc, "an OAuth state")  # nothing used: the same callback can take it in a moment
+            busy_for_now(exc, "the write of an OAuth state")  # nothing used: the same callback can take it in a moment
             if not _conditional_failed(exc):
                 raise
             existing = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
